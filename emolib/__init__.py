@@ -1,0 +1,3 @@
+"""emolib: the helper library of the emotion-classification curriculum."""
+
+__version__ = "0.1.0"

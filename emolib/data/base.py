@@ -1,0 +1,233 @@
+"""The one data structure every emolib data source returns.
+
+Both the procedural generator (:mod:`emolib.data.synthetic`) and the real-data
+loaders (:mod:`emolib.data.real`) return an :class:`EmotionDataset`: a set of
+named splits, each holding
+
+* ``images``: ``uint8`` array of shape ``(n, height, width, channels)``,
+  channels 1 (grayscale) or 3 (RGB);
+* ``labels``: ``int64`` array of shape ``(n,)``, indices into ``class_names``;
+* ``meta``: a :class:`pandas.DataFrame` with ``n`` rows (one per image) and at
+  least the columns ``label`` (int), ``emotion`` (class name) and ``source``
+  (file path, CSV row or generator id).
+
+Class names follow FER2013's label order (:data:`EMOTIONS`) and can be subset
+with :meth:`EmotionDataset.subset`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+#: FER2013's seven emotions, in FER2013's label order (label 0 is angry).
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+#: Named class subsets used by the curriculum.
+PRESETS = {
+    "fer7": EMOTIONS,
+    # seed 003: 4-class grayscale faces
+    "seed003": ("happy", "neutral", "sad", "surprise"),
+    # seed 002: 3 classes
+    "seed002": ("angry", "happy", "sad"),
+}
+
+#: Other spellings of the seven emotions found in public data sets.
+LABEL_SYNONYMS = {
+    "anger": "angry",
+    "angry": "angry",
+    "mad": "angry",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "contempt": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "scared": "fear",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "neutral": "neutral",
+    "neural": "neutral",  # seed 003's typo
+    "calm": "neutral",
+}
+
+SPLITS = ("train", "val", "test")
+
+
+def normalize_label(name) -> str:
+    """Return the canonical emotion name for ``name`` (case and synonyms ignored).
+
+    >>> normalize_label("Happiness")
+    'happy'
+
+    Raises ``ValueError`` naming the label when it is not an emotion we know.
+    """
+    key = str(name).strip().lower()
+    if key not in LABEL_SYNONYMS:
+        raise ValueError(
+            f"unknown emotion label {name!r}; known labels: {sorted(set(LABEL_SYNONYMS))}"
+        )
+    return LABEL_SYNONYMS[key]
+
+
+def resolve_classes(classes) -> tuple[str, ...]:
+    """Turn a preset name (``"fer7"``, ``"seed003"``, ``"seed002"``) or a list of
+    labels into a tuple of canonical emotion names, keeping the given order."""
+    if classes is None:
+        return EMOTIONS
+    if isinstance(classes, str):
+        if classes not in PRESETS:
+            raise ValueError(f"unknown class preset {classes!r}; presets: {sorted(PRESETS)}")
+        return tuple(PRESETS[classes])
+    names = tuple(normalize_label(c) for c in classes)
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate classes in {list(classes)!r}")
+    if not names:
+        raise ValueError("classes must not be empty")
+    return names
+
+
+@dataclass
+class Split:
+    """One split of a data set: images, integer labels and per-image metadata."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    meta: pd.DataFrame
+
+    def __post_init__(self):
+        self.images = np.asarray(self.images)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
+            raise ValueError(
+                f"images must have shape (n, h, w, 1|3), got {self.images.shape}"
+            )
+        if self.images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8, got {self.images.dtype}")
+        n = len(self.images)
+        if self.labels.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},), got {self.labels.shape}")
+        if len(self.meta) != n:
+            raise ValueError(f"meta must have {n} rows, got {len(self.meta)}")
+        self.meta = self.meta.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index) -> "Split":
+        """A new split with the rows selected by an index array or boolean mask."""
+        index = np.asarray(index)
+        return Split(self.images[index], self.labels[index], self.meta.iloc[index].copy())
+
+
+@dataclass
+class EmotionDataset:
+    """Named splits plus the class names their labels index into."""
+
+    splits: dict
+    class_names: tuple
+    name: str = "dataset"
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.class_names = tuple(self.class_names)
+        for key, split in self.splits.items():
+            if len(split) and (split.labels.min() < 0 or split.labels.max() >= len(self.class_names)):
+                raise ValueError(f"split {key!r} has labels outside 0..{len(self.class_names) - 1}")
+
+    def __getitem__(self, key) -> Split:
+        try:
+            return self.splits[key]
+        except KeyError:
+            raise KeyError(f"no split {key!r}; splits: {list(self.splits)}") from None
+
+    @property
+    def train(self) -> Split:
+        return self["train"]
+
+    @property
+    def val(self) -> Split:
+        return self["val"]
+
+    @property
+    def test(self) -> Split:
+        return self["test"]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple:
+        """``(height, width, channels)`` of every image."""
+        first = next(iter(self.splits.values()))
+        return tuple(first.images.shape[1:])
+
+    def counts(self) -> pd.DataFrame:
+        """Images per class (rows) and split (columns)."""
+        table = {
+            key: np.bincount(split.labels, minlength=self.num_classes)
+            for key, split in self.splits.items()
+        }
+        return pd.DataFrame(table, index=pd.Index(self.class_names, name="emotion"))
+
+    def subset(self, classes) -> "EmotionDataset":
+        """Keep only ``classes`` (a preset name or list), relabelled 0..k-1 in that order."""
+        keep = resolve_classes(classes)
+        missing = [c for c in keep if c not in self.class_names]
+        if missing:
+            raise ValueError(f"classes {missing} are not in this data set {self.class_names}")
+        old_to_new = np.full(self.num_classes, -1, dtype=np.int64)
+        for new, name in enumerate(keep):
+            old_to_new[self.class_names.index(name)] = new
+        splits = {}
+        for key, split in self.splits.items():
+            mask = old_to_new[split.labels] >= 0
+            part = split.take(mask)
+            part.labels = old_to_new[part.labels]
+            part.meta["label"] = part.labels
+            splits[key] = part
+        return EmotionDataset(splits, keep, self.name, dict(self.info))
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
+        return (
+            f"EmotionDataset({self.name!r}, classes={list(self.class_names)}, "
+            f"image_shape={self.image_shape}, {sizes})"
+        )
+
+
+def convert_images(images, size, channels) -> np.ndarray:
+    """Resize and convert ``uint8`` images to ``(n, size, size, channels)``.
+
+    ``images`` is an array ``(n, h, w)`` or ``(n, h, w, c)`` with c in (1, 3, 4).
+    Grayscale uses ITU-R 601 luma (as PIL's ``convert("L")``); gray to RGB
+    repeats the channel. Resizing uses PIL's bilinear filter with antialiasing.
+    """
+    from PIL import Image
+
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"expected images of shape (n, h, w[, 1|3|4]), got {images.shape}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    size = (size, size) if np.isscalar(size) else tuple(size)
+    out = np.empty((len(images), size[0], size[1], channels), dtype=np.uint8)
+    mode = "L" if channels == 1 else "RGB"
+    for i, img in enumerate(images.astype(np.uint8)):
+        pil = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
+        pil = pil.convert(mode)
+        if pil.size != (size[1], size[0]):
+            pil = pil.resize((size[1], size[0]), Image.BILINEAR)
+        arr = np.asarray(pil)
+        out[i] = arr[..., None] if channels == 1 else arr
+    return out

@@ -1,0 +1,58 @@
+"""Model builders. Every model takes float32 images scaled to [0, 1] with shape
+``(height, width, channels)`` and returns class probabilities (softmax).
+
+No augmentation layers live inside models: augmentation happens in the
+``tf.data`` pipeline (:mod:`emolib.pipeline`), so every model exports to ONNX.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+#: BatchNormalization momentum used throughout. Keras' default (0.99) makes the
+#: moving statistics lag far behind the weights in short (CI-sized) training runs,
+#: which gives near-chance validation accuracy while training accuracy is high.
+BN_MOMENTUM = 0.9
+
+
+def simple_cnn(
+    input_shape=(48, 48, 1),
+    num_classes=7,
+    filters=(32, 64, 128),
+    kernel_size=3,
+    convs_per_block=1,
+    dense_units=128,
+    dropout=0.3,
+    batchnorm=True,
+    l2=0.0,
+    name="simple_cnn",
+):
+    """A plain CNN: ``len(filters)`` blocks of [Conv-BN-ReLU] x ``convs_per_block``
+    followed by 2x2 max-pooling, then Flatten, Dropout, Dense(``dense_units``) and
+    a softmax layer.
+
+    ``filters`` sets the number of filters per block (``(32, 64, 128)`` grows,
+    ``(64, 64, 64)`` stays constant), ``kernel_size`` the square kernel (2 or 3 in
+    seed 003's study), ``l2`` an optional L2 weight penalty on conv and dense kernels.
+    """
+    reg = keras.regularizers.L2(l2) if l2 else None
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    for b, f in enumerate(filters):
+        for c in range(convs_per_block):
+            x = layers.Conv2D(
+                f, kernel_size, padding="same", use_bias=not batchnorm,
+                kernel_regularizer=reg, name=f"block{b + 1}_conv{c + 1}",
+            )(x)
+            if batchnorm:
+                x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{b + 1}_bn{c + 1}")(x)
+            x = layers.Activation("relu", name=f"block{b + 1}_relu{c + 1}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{b + 1}_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    if dense_units:
+        x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg, name="dense")(x)
+        x = layers.Dropout(dropout, name="dropout2")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name=name)
