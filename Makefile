@@ -1,0 +1,43 @@
+# emolib curriculum: the two commands of a fresh machine are
+#   make        set up .venv and execute every notebook on the embedded (generated) data
+#   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
+# Other targets: make setup | notebooks | full | bench | check | clean
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+KERNEL := emolib-ci
+NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
+
+.PHONY: all setup notebooks full test bench check clean
+
+all: notebooks
+
+$(VENV)/.installed: pyproject.toml tools/install_kernel.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) tools/install_kernel.py
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Execute every notebook in place with the CI profile (the outputs that get committed).
+notebooks: setup
+	$(PY) tools/notebooks.py run
+
+# The real lesson: every notebook with PROFILE="full", executed copies in runs/notebooks-full/.
+full: setup
+	$(PY) tools/notebooks.py run --profile full --output-dir runs/notebooks-full --times-json runs/notebooks-full/seconds.json
+
+test: setup
+	$(PY) -m pytest -p no:cacheprovider tests notebooks $(NBVAL)
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+check: setup
+	$(PY) tools/notebooks.py check
+
+clean:
+	rm -rf runs .pytest_cache

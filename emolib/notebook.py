@@ -1,0 +1,47 @@
+"""Small conveniences for the curriculum's notebooks (paths, quiet logs, plot style)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+
+def project_dir() -> Path:
+    """The repository root when running from a clone (the folder holding
+    ``pyproject.toml`` and ``emolib/``), else the current directory (Colab)."""
+    here = Path.cwd().resolve()
+    for p in (here, *here.parents):
+        if (p / "pyproject.toml").exists() and (p / "emolib" / "__init__.py").exists():
+            return p
+    return here
+
+
+def data_dir() -> Path:
+    """Where generated and downloaded data sets land (``<project>/data``)."""
+    return project_dir() / "data"
+
+
+def runs_dir() -> Path:
+    """Where the experiment framework saves runs (``<project>/runs``)."""
+    return project_dir() / "runs"
+
+
+def setup_notebook(seed: int = 0) -> None:
+    """Quiet, reproducible notebook defaults: hide TensorFlow's info logs and
+    known-harmless warnings, set a readable plot style, and seed Python, NumPy
+    and TensorFlow with ``seed``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*input_shape.*")
+    import keras
+    import matplotlib
+    import seaborn as sns
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    keras.utils.disable_interactive_logging()
+    keras.utils.set_random_seed(seed)
+    sns.set_theme(context="notebook", style="whitegrid")
+    matplotlib.rcParams["figure.dpi"] = 80

@@ -1,0 +1,73 @@
+"""Project-level consistency: packaging files agree, notebooks have the standard
+setup and parameters cells, and CI runs the README's test command."""
+
+import importlib.util
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[;@ ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _tools_notebooks():
+    spec = importlib.util.spec_from_file_location("nbtools", ROOT / "tools" / "notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_environment_yml_and_pyproject_name_the_same_packages():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_name(r) for r in project["dependencies"]}
+    for extra in project["optional-dependencies"].values():
+        declared |= {_name(r) for r in extra}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_list = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    in_env = {_name(r) for r in pip_list if not r.startswith("-e")}
+    assert in_env == declared, (
+        f"only in environment.yml: {sorted(in_env - declared)}; only in pyproject.toml: {sorted(declared - in_env)}"
+    )
+
+
+def test_depends_on_tensorflow_not_tensorflow_cpu():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {_name(r) for r in project["dependencies"]}
+    assert "tensorflow" in names and "tensorflow-cpu" not in names
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
+    assert re.search(r"^make test\s*$", readme, re.M), "README must show `make test` as a command"
+    assert re.search(r"^make\s*$", readme, re.M), "README must show `make` (set up + run all notebooks)"
+
+
+def test_repository_url_is_defined_once_outside_notebooks():
+    url = _tools_notebooks().repository_url()
+    hits = [
+        p.relative_to(ROOT)
+        for p in ROOT.rglob("*")
+        if p.is_file()
+        and p.suffix in {".py", ".toml", ".md", ".yml", ".cfg", ".txt"}
+        and ".venv" not in p.parts
+        and url in p.read_text(errors="ignore")
+    ]
+    assert hits == [Path("pyproject.toml")], hits
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
+def test_notebook_has_setup_and_parameters_cells(notebook):
+    assert _tools_notebooks().problems(notebook) == []
+
+
+def test_at_least_the_foundation_notebooks_exist():
+    names = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert {"01_eda.ipynb", "02_simple_cnn_gray_vs_rgb.ipynb"} <= names

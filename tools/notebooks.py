@@ -1,0 +1,187 @@
+"""Keep the curriculum's notebooks consistent and execute them.
+
+    python tools/notebooks.py sync              # stamp the setup cell into every notebook
+    python tools/notebooks.py check             # fail if a notebook's setup/parameters cells drifted
+    python tools/notebooks.py run [NB ...]      # execute notebooks in place (CI profile), timing each
+    python tools/notebooks.py run --profile full --output-dir runs/notebooks-full
+
+The repository URL that Colab installs emolib from is defined once, in
+``pyproject.toml`` (``[project.urls] Repository``); ``sync`` writes it into each
+notebook's setup cell and ``check`` (run by the tests) fails when a notebook
+carries another one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+KERNEL = "emolib-ci"
+
+SETUP_TEMPLATE = '''\
+# Setup: run this cell first. It works in a clone of the repository and in Google Colab.
+import sys
+from pathlib import Path
+
+REPO_URL = "{url}"  # written from pyproject.toml by tools/notebooks.py
+if "google.colab" in sys.modules:
+    # Colab already has TensorFlow and Keras; this adds emolib and the few packages it needs.
+    %pip install -q "emolib @ git+{{REPO_URL}}"
+else:
+    # In a clone, import emolib from the repository even if it was not pip-installed.
+    root = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "emolib" / "__init__.py").exists()), None)
+    if root is not None and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+
+import emolib
+from emolib.notebook import setup_notebook
+
+setup_notebook(seed=0)'''
+
+
+def repository_url() -> str:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["urls"]["Repository"]
+
+
+def setup_source() -> str:
+    return SETUP_TEMPLATE.format(url=repository_url())
+
+
+def notebooks(names=None) -> list[Path]:
+    if names:
+        return [Path(n).resolve() for n in names]
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def problems(path: Path) -> list[str]:
+    """What is wrong with a notebook's structure (empty list when it is fine)."""
+    nb = nbformat.read(path, as_version=4)
+    out = []
+    cells = code_cells(nb)
+    if len(cells) < 2:
+        return [f"{path.name}: needs a setup cell and a parameters cell"]
+    if cells[0].source != setup_source():
+        out.append(f"{path.name}: first code cell is not the current setup cell (run `python tools/notebooks.py sync`)")
+    if "parameters" not in cells[1].metadata.get("tags", []):
+        out.append(f"{path.name}: second code cell must be tagged 'parameters'")
+    for name in ("PROFILE", "DATASET", "IMAGE_SIZE", "EPOCHS"):
+        if not re.search(rf"^{name}\s*=", cells[1].source, re.M):
+            out.append(f"{path.name}: parameters cell does not set {name}")
+    if nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
+        out.append(f"{path.name}: must open with a markdown title cell")
+    return out
+
+
+def write_atomic(nb, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".ipynb.tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sync(paths) -> None:
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        cells = code_cells(nb)
+        if cells and cells[0].source != setup_source():
+            cells[0].source = setup_source()
+            write_atomic(nb, path)
+            print(f"updated setup cell of {path.name}")
+
+
+def set_parameters(nb, params: dict) -> None:
+    """Override assignments in the cell tagged ``parameters`` (papermill convention)."""
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for key, value in params.items():
+        pattern = rf"^{key}\s*=.*$"
+        if not re.search(pattern, cell.source, re.M):
+            raise SystemExit(f"parameter {key!r} is not set in the parameters cell")
+        cell.source = re.sub(pattern, f"{key} = {value!r}", cell.source, count=1, flags=re.M)
+
+
+def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    if params:
+        set_parameters(nb, params)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name=KERNEL, resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    # Keep the notebook's declared kernel generic so it opens anywhere (Colab included).
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    write_atomic(nb, out_path)
+    return seconds
+
+
+def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times_json: Path | None) -> dict:
+    params = {"PROFILE": profile} if profile else {}
+    if output_dir:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    times = {}
+    for path in paths:
+        out_path = (output_dir / path.name) if output_dir else path
+        print(f"running {path.name} ...", flush=True)
+        seconds = execute(path, out_path, params, timeout)
+        times[path.stem] = round(seconds, 1)
+        print(f"  {path.name}: {seconds:.1f} s -> {out_path}", flush=True)
+    if times_json:
+        times_json.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=times_json.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(times, f, indent=2)
+        os.replace(tmp, times_json)
+    return times
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("sync", "check"):
+        p = sub.add_parser(name)
+        p.add_argument("notebooks", nargs="*")
+    p = sub.add_parser("run")
+    p.add_argument("notebooks", nargs="*")
+    p.add_argument("--profile", help="value for PROFILE in the parameters cell (default: as committed, 'ci')")
+    p.add_argument("--output-dir", type=Path, help="write executed copies here instead of in place")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    p.add_argument("--times-json", type=Path, help="write {notebook: seconds} here")
+    args = parser.parse_args(argv)
+
+    paths = notebooks(args.notebooks)
+    if args.command == "sync":
+        sync(paths)
+    elif args.command == "check":
+        found = [msg for p in paths for msg in problems(p)]
+        print("\n".join(found) or f"{len(paths)} notebooks OK")
+        return 1 if found else 0
+    else:
+        run(paths, args.profile, args.output_dir, args.timeout, args.times_json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
