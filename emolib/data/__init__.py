@@ -1,4 +1,117 @@
 """Data sources: a procedural face-expression generator and real-data loaders,
 all returning :class:`emolib.data.base.EmotionDataset`."""
 
+from pathlib import Path
+
 from .base import EMOTIONS, PRESETS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes
+from .real import (
+    ImageReadError,
+    fer2013_instructions,
+    find_fer2013,
+    load_class_folders,
+    load_fer2013_csv,
+    load_labels_csv,
+    write_class_folders,
+)
+
+
+def _is_fer_csv(path: Path) -> bool:
+    import pandas as pd
+
+    try:
+        columns = pd.read_csv(path, nrows=0).columns
+    except Exception:  # unreadable: let the labels-CSV loader report it properly
+        return False
+    return "pixels" in {str(c).strip().lower() for c in columns}
+
+
+def _looks_like_class_folders(path: Path) -> bool:
+    from .real import SPLIT_SYNONYMS, _subdirs
+
+    for d in _subdirs(path):
+        if d.name.lower() in SPLIT_SYNONYMS:
+            return True
+        try:
+            normalize_label(d.name)
+            return True
+        except ValueError:
+            pass
+    return False
+
+
+def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
+    """One entry point for every data source; ``kwargs`` go to the loader.
+
+    * ``"synthetic"``: :func:`emolib.data.synthetic.generate` (procedural faces);
+    * ``"fer2013"``: FER2013 from ``data/fer2013/`` (searched from the working directory
+      upwards; CSV or train/test folders), see :func:`fer2013_instructions`;
+    * a ``.csv`` file with a ``pixels`` column: :func:`load_fer2013_csv`;
+    * any other ``.csv`` file: :func:`load_labels_csv`;
+    * a directory: :func:`load_class_folders` when it holds class or split folders,
+      else :func:`load_fer2013_csv` when it holds ``fer2013.csv``/``icml_face_data.csv``/
+      ``train.csv``, else :func:`load_labels_csv` on its ``labels.csv``.
+
+    Raises ``FileNotFoundError`` for a path that does not exist and ``ValueError`` for
+    anything else it cannot read.
+    """
+    if isinstance(source, str) and source.strip().lower() == "synthetic":
+        from . import synthetic
+
+        return synthetic.generate(**kwargs)
+    if isinstance(source, str) and source.strip().lower() == "fer2013":
+        source = find_fer2013()
+    if not isinstance(source, (str, Path)):
+        raise ValueError(
+            f"source must be 'synthetic', 'fer2013' or a path, got {type(source).__name__} {source!r}"
+        )
+    path = Path(source).expanduser()
+    if not path.exists():
+        hint = ""
+        if "fer" in str(path).lower():
+            hint = "\n\n" + fer2013_instructions()
+        raise FileNotFoundError(
+            f"data source not found: '{path}' (source must be 'synthetic', 'fer2013', a .csv file "
+            f"or a directory of class folders){hint}"
+        )
+    if path.is_file():
+        suffixes = "".join(path.suffixes[-2:]).lower()
+        if path.suffix.lower() != ".csv" and not suffixes.startswith(".csv"):
+            raise ValueError(
+                f"cannot load '{path}': expected a .csv file (FER2013 pixels CSV or a labels CSV) "
+                "or a directory of class folders"
+            )
+        if _is_fer_csv(path):
+            return load_fer2013_csv(path, **kwargs)
+        return load_labels_csv(path, **kwargs)
+    if path.is_dir():
+        if _looks_like_class_folders(path):
+            return load_class_folders(path, **kwargs)
+        for name in ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv"):
+            if (path / name).is_file() and _is_fer_csv(path / name):
+                return load_fer2013_csv(path, **kwargs)
+        if (path / "labels.csv").is_file():
+            return load_labels_csv(path / "labels.csv", **kwargs)
+        raise ValueError(
+            f"cannot load '{path}': it has no class folders (<emotion>/ or train/<emotion>/), "
+            "no FER2013 CSV and no labels.csv"
+        )
+    raise ValueError(f"cannot load '{path}': not a regular file or directory")
+
+
+__all__ = [
+    "EMOTIONS",
+    "PRESETS",
+    "EmotionDataset",
+    "Split",
+    "convert_images",
+    "normalize_label",
+    "resolve_classes",
+    "ImageReadError",
+    "fer2013_instructions",
+    "find_fer2013",
+    "load_class_folders",
+    "load_dataset",
+    "load_fer2013_csv",
+    "load_labels_csv",
+    "write_class_folders",
+]

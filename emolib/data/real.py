@@ -1,0 +1,1070 @@
+"""Loaders for real face-expression data, all returning an
+:class:`~emolib.data.base.EmotionDataset` with the splits ``train``, ``val`` and
+``test``, and :func:`write_class_folders`, which exports any data set as a
+class-folder tree that :func:`load_class_folders` reads back.
+
+Everything here is offline: nothing is downloaded (see :func:`fer2013_instructions`).
+
+Supported layouts
+-----------------
+* **FER2013 CSV** (:func:`load_fer2013_csv`): ``emotion,pixels,Usage`` as in Kaggle's
+  ``fer2013.csv`` (also ``icml_face_data.csv``, the variant without ``Usage`` and
+  the challenge's ``train.csv``/``test.csv``).
+* **Class folders** (:func:`load_class_folders`): ``root/train/<class>/*``,
+  ``root/test/<class>/*`` (optional ``root/val/<class>/*``), or a plain tree
+  ``root/<class>/*`` as ``keras.utils.image_dataset_from_directory`` reads it.
+* **Labels CSV** (:func:`load_labels_csv`): a CSV naming image files and their labels,
+  optionally with a split column and/or a person identity (identity-disjoint splits).
+
+Conventions shared by every loader
+----------------------------------
+* Label names are normalised with :func:`~emolib.data.base.normalize_label`
+  (``happiness`` -> ``happy``, ``Angry`` -> ``angry``, ...). An unknown label is a
+  ``ValueError`` naming the label and the row, file or folder it came from.
+* ``classes`` (a preset name such as ``"seed003"`` or a list of labels) selects and
+  orders the classes: label ``i`` is ``classes[i]``; images of other classes are
+  dropped (``info["dropped"]`` counts them). With ``classes=None`` FER2013 CSVs keep
+  FER2013's seven classes and label indices; the other loaders keep the emotions
+  present in the data, in FER2013 order (:data:`~emolib.data.base.EMOTIONS`), except
+  for a folder written by :func:`write_class_folders`, which keeps its saved order.
+* Every image, whatever its size and mode (L, RGB, RGBA, P, I;16, CMYK, ...), is
+  converted to ``image_size x image_size`` with ``channels`` 1 (grayscale, ITU-R 601
+  luma) or 3 (RGB). Non-square images are stretched (as Keras' directory loader does),
+  alpha is dropped, 16-bit images are scaled to 8 bits, EXIF orientation is applied.
+* ``meta`` has the columns ``label``, ``emotion``, ``source`` (file path or
+  ``file.csv:row N``), ``split``, ``orig_label`` (the label as written in the source),
+  ``orig_width``, ``orig_height``, ``orig_mode`` and, where known, ``identity``.
+  Row numbers ``N`` count data rows from 0 (the header is line 1, row ``N`` is line ``N + 2``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .base import EMOTIONS, SPLITS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes
+
+__all__ = [
+    "FER2013_DIR",
+    "IMAGE_EXTENSIONS",
+    "ImageReadError",
+    "fer2013_instructions",
+    "find_fer2013",
+    "load_fer2013_csv",
+    "load_class_folders",
+    "load_labels_csv",
+    "write_class_folders",
+]
+
+#: Where the curriculum expects FER2013 (relative to the project root).
+FER2013_DIR = Path("data") / "fer2013"
+
+#: File extensions read as images in class folders (case-insensitive).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm")
+
+#: FER2013's ``Usage`` values (and other split spellings) -> emolib split names.
+SPLIT_SYNONYMS = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "publictest": "val",
+    "test": "test",
+    "testing": "test",
+    "privatetest": "test",
+}
+
+FER_SIZE = 48
+_FER_CSV_CANDIDATES = ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv")
+_METADATA_FILE = "metadata.csv"
+_DATASET_JSON = "dataset.json"
+_README = "README.txt"
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read (missing decoder, corrupt or truncated data)."""
+
+
+# --------------------------------------------------------------------------- FER2013 help
+
+
+def fer2013_instructions() -> str:
+    """How to get FER2013 and where to put it (emolib never downloads it)."""
+    return (
+        "emolib does not download FER2013 (Kaggle distributes it to signed-in users who accept\n"
+        "the competition's rules).\n"
+        "Get it yourself, in either of two forms:\n"
+        "  1. the original CSV: Kaggle competition\n"
+        "     'challenges-in-representation-learning-facial-expression-recognition-challenge'\n"
+        "     -> fer2013.csv (columns emotion,pixels,Usage; 35,887 rows), or icml_face_data.csv;\n"
+        "  2. the common image-folder mirror (e.g. Kaggle data set 'msambare/fer2013'):\n"
+        "     train/<emotion>/*.jpg and test/<emotion>/*.jpg.\n"
+        f"Put it in '{FER2013_DIR.as_posix()}/' under the project root (data/fer2013/fer2013.csv or\n"
+        "data/fer2013/train/..., data/fer2013/test/...), then load it with\n"
+        "  emolib.data.load_dataset('fer2013')  or  load_dataset('data/fer2013/fer2013.csv')."
+    )
+
+
+def find_fer2013(start=None) -> Path:
+    """Find ``data/fer2013`` in ``start`` (default: the working directory) or one of its
+    parents, so notebooks find it from ``notebooks/`` too. ``FileNotFoundError`` with
+    :func:`fer2013_instructions` when it is not there."""
+    start = Path.cwd() if start is None else Path(start)
+    for base in (start, *start.resolve().parents):
+        candidate = base / FER2013_DIR
+        if candidate.is_dir() and any(candidate.iterdir()):
+            return candidate
+    raise FileNotFoundError(
+        f"FER2013 not found: no non-empty '{FER2013_DIR.as_posix()}' in '{start}' or its parents.\n\n"
+        + fer2013_instructions()
+    )
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _check_path(path, what="file or directory", hint="") -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found: '{path}'" + (f"\n\n{hint}" if hint else ""))
+    return path
+
+
+def _check_fractions(val_fraction, test_fraction):
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= float(value) < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
+        )
+
+
+def _check_size(image_size, channels):
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if not isinstance(image_size, (int, np.integer)) or image_size < 1:
+        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
+
+
+def _row(where, i) -> str:
+    return f"'{where}' row {i} (line {i + 2})"
+
+
+def _round_half_up(x) -> int:
+    return int(np.floor(x + 0.5))
+
+
+def _class_order(present, classes, saved_order=None) -> tuple:
+    """Output class names: ``classes`` when given, else ``saved_order`` when it covers
+    everything present, else the present emotions in FER2013 order."""
+    if classes is not None:
+        names = resolve_classes(classes)
+        absent = [c for c in names if c not in set(present)]
+        if absent and len(absent) < len(names):
+            warnings.warn(f"requested classes {absent} have no images in this data set", stacklevel=3)
+        return names
+    present = set(present)
+    if saved_order is not None:
+        saved = tuple(normalize_label(c) for c in saved_order)
+        if present <= set(saved):
+            return saved
+    return tuple(e for e in EMOTIONS if e in present)
+
+
+def _labels_for(emotions, class_names):
+    """Integer labels for canonical ``emotions`` (-1 where not in ``class_names``)."""
+    index = {name: i for i, name in enumerate(class_names)}
+    return np.array([index.get(e, -1) for e in emotions], dtype=np.int64)
+
+
+def _stratified_assign(labels, val_fraction, test_fraction, seed) -> np.ndarray:
+    """Split name per row, stratified by ``labels``: per class, round(n * fraction)
+    images go to val and test (at least one stays in train)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    out = np.full(len(labels), "train", dtype=object)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        m = len(idx)
+        n_test = _round_half_up(m * test_fraction)
+        n_val = _round_half_up(m * val_fraction)
+        while n_test + n_val > m - 1 and n_test + n_val > 0:
+            if n_val >= n_test:
+                n_val -= 1
+            else:
+                n_test -= 1
+        out[idx[:n_test]] = "test"
+        out[idx[n_test:n_test + n_val]] = "val"
+    return out
+
+
+def _group_assign(labels, groups, val_fraction, test_fraction, seed) -> np.ndarray:
+    """Split name per row such that every group (person) lies in one split, with class
+    proportions close to the fractions (greedy: largest groups first, each to the split
+    whose per-class counts it brings closest to the targets)."""
+    labels = np.asarray(labels)
+    uniq, inv = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    num_classes = int(labels.max()) + 1 if len(labels) else 1
+    counts = np.zeros((len(uniq), num_classes))
+    np.add.at(counts, (inv, labels), 1)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(uniq))
+    order = order[np.argsort(-counts.sum(1)[order], kind="stable")]
+    fractions = np.array([1.0 - val_fraction - test_fraction, val_fraction, test_fraction])
+    targets = fractions[:, None] * counts.sum(0)[None, :]
+    current = np.zeros_like(targets)
+    assign = np.zeros(len(uniq), dtype=np.int64)
+    for g in order:
+        c = counts[g]
+        delta = ((current + c - targets) ** 2 - (current - targets) ** 2).sum(1)
+        delta[fractions == 0] = np.inf
+        s = int(np.argmin(delta))
+        current[s] += c
+        assign[g] = s
+    return np.array(SPLITS, dtype=object)[assign[inv]]
+
+
+def _build_dataset(images, labels, meta, split_names, class_names, name, info) -> EmotionDataset:
+    split_names = np.asarray(split_names, dtype=object)
+    meta = meta.reset_index(drop=True).copy()
+    meta["split"] = split_names
+    splits = {}
+    for key in SPLITS:
+        idx = np.flatnonzero(split_names == key)
+        part_meta = meta.iloc[idx].reset_index(drop=True)
+        splits[key] = Split(images[idx], labels[idx], part_meta)
+    return EmotionDataset(splits, class_names, name, info)
+
+
+def _order_meta(meta: pd.DataFrame) -> pd.DataFrame:
+    first = [c for c in ("label", "emotion", "source", "split", "identity") if c in meta.columns]
+    return meta[first + [c for c in meta.columns if c not in first]]
+
+
+# --------------------------------------------------------------------------- image reading
+
+
+def _to_mode(im, channels):
+    """A PIL image in mode L (channels 1) or RGB (channels 3), from any mode."""
+    from PIL import Image
+
+    target = "L" if channels == 1 else "RGB"
+    mode = im.mode
+    if mode == target:
+        return im
+    if mode.startswith("I") or mode == "F":  # 16/32-bit integer or float
+        arr = np.asarray(im).astype(np.float64)
+        if mode.startswith("I;16") or (mode == "I" and arr.size and arr.max() > 255):
+            arr = arr / 257.0
+        elif mode == "F" and arr.size and arr.max() <= 1.0:
+            arr = arr * 255.0
+        im = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+        return im if target == "L" else im.convert("RGB")
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        mode = im.mode
+    if mode in ("L", "LA", "La", "1", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"):
+        if mode in ("CMYK", "YCbCr", "RGBa", "RGBX") and target == "L":
+            im = im.convert("RGB")
+        if mode == "La":
+            im = im.convert("LA")
+        return im.convert(target)
+    return im.convert("RGB").convert(target)
+
+
+def _read_image(path, size, channels):
+    """``(array (size, size, channels) uint8, orig_width, orig_height, orig_mode)``."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            orig_w, orig_h = im.size
+            orig_mode = im.mode
+            if im.format == "JPEG" and orig_mode in ("L", "RGB", "YCbCr"):
+                # decode at the smallest power-of-2 scale that is still >= size (fast)
+                im.draft("L" if channels == 1 else "RGB", (size, size))
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            im = _to_mode(im, channels)
+            if im.size != (size, size):
+                im = im.resize((size, size), Image.BILINEAR)
+            arr = np.asarray(im, dtype=np.uint8)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file not found: '{path}'") from None
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(f"could not read image file '{path}': not a recognised image ({exc})") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
+        raise ImageReadError(f"could not read image file '{path}': {exc}") from None
+    if channels == 1:
+        arr = arr[..., None]
+    return arr, orig_w, orig_h, orig_mode
+
+
+def _read_images(paths, size, channels, context=None):
+    """Read ``paths`` (in parallel threads; PIL decodes without the GIL).
+
+    Returns images ``(n, size, size, channels)`` and a DataFrame with ``orig_width``,
+    ``orig_height``, ``orig_mode``. ``context[i]`` (e.g. "labels.csv row 3") is added
+    to error messages."""
+    n = len(paths)
+    images = np.empty((n, size, size, channels), dtype=np.uint8)
+    widths = np.empty(n, dtype=np.int64)
+    heights = np.empty(n, dtype=np.int64)
+    modes = [None] * n
+
+    def work(i):
+        try:
+            images[i], widths[i], heights[i], modes[i] = _read_image(paths[i], size, channels)
+        except (FileNotFoundError, ImageReadError) as exc:
+            if context is None:
+                raise
+            raise type(exc)(f"{exc} ({context[i]})") from None
+
+    workers = min(8, 2 * (os.cpu_count() or 1))
+    if n <= 16 or workers <= 1:
+        for i in range(n):
+            work(i)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for _ in pool.map(work, range(n)):  # re-raises the first failure, in order
+                pass
+    orig = pd.DataFrame({"orig_width": widths, "orig_height": heights, "orig_mode": modes})
+    return images, orig
+
+
+# --------------------------------------------------------------------------- FER2013 CSV
+
+
+def _read_csv(path, what, **kwargs) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{what} '{path}' is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} '{path}' is not a readable CSV: {exc}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _require_columns(df, required, path, what):
+    lower = {c.lower(): c for c in df.columns}
+    rename = {}
+    for col in required:
+        if col in df.columns:
+            continue
+        if col.lower() in lower:
+            rename[lower[col.lower()]] = col
+            continue
+        raise ValueError(
+            f"{what} '{path}' has no column {col!r} (columns found: {list(df.columns)})"
+        )
+    return df.rename(columns=rename)
+
+
+def _pixel_error(nl_pos, pos, path, row0, message):
+    j = int(np.searchsorted(nl_pos, pos))
+    return ValueError(f"{_row(path, row0 + j)}: {message}")
+
+
+def _parse_pixel_chunk(part, path, row0, expected):
+    buf = np.frombuffer(("\n".join(part) + "\n").encode("ascii", errors="replace"), dtype=np.uint8)
+    digit = (buf - np.uint8(48)) < 10
+    newline = buf == 10
+    nl_pos = np.flatnonzero(newline)
+    if len(nl_pos) != len(part):  # a newline inside a pixel string
+        for j, s in enumerate(part):
+            if "\n" in s:
+                raise ValueError(f"{_row(path, row0 + j)}: pixels contains a line break")
+    valid = digit | newline | (buf == 32)
+    if not valid.all():
+        valid |= (buf == 9) | (buf == 13)
+        if not valid.all():
+            pos = int(np.argmax(~valid))
+            j = int(np.searchsorted(nl_pos, pos))
+            tokens = re.split(r"\s+", part[j].strip())
+            token = next((t for t in tokens if not t.isdigit()), "?")
+            raise ValueError(
+                f"{_row(path, row0 + j)}: pixels must be integers 0-255 separated by spaces, "
+                f"found {token!r}"
+            )
+    not_digit = ~digit
+    starts = np.flatnonzero(digit & np.concatenate(([True], not_digit[:-1])))
+    ends = np.flatnonzero(digit & np.concatenate((not_digit[1:], [True])))
+    counts = np.diff(np.searchsorted(starts, nl_pos), prepend=0)
+    wrong = np.flatnonzero(counts != expected)
+    if len(wrong):
+        j = int(wrong[0])
+        side = int(round(np.sqrt(expected)))
+        raise ValueError(
+            f"{_row(path, row0 + j)}: pixels has {counts[j]} values, expected {expected} "
+            f"({side}x{side} grayscale)"
+        )
+    lengths = ends - starts + 1
+    d = buf.astype(np.int16) - 48 if lengths.max(initial=0) > 3 else None
+    if d is None:  # the usual case: 1-3 digits per value
+        dd = buf - np.uint8(48)
+        values = dd[ends].astype(np.int16)
+        two = lengths >= 2
+        values += 10 * dd[ends - 1].astype(np.int16) * two
+        values += 100 * dd[ends - 2].astype(np.int16) * (lengths >= 3)
+    else:
+        values = np.zeros(len(starts), dtype=np.int64)
+        for k in range(min(int(lengths.max()), 10)):
+            m = lengths > k
+            values[m] = values[m] * 10 + d[starts[m] + k]
+        values[lengths > 10] = 10**9
+    too_big = values > 255
+    if too_big.any():
+        t = int(np.argmax(too_big))
+        text = buf[starts[t]:ends[t] + 1].tobytes().decode()
+        raise _pixel_error(nl_pos, starts[t], path, row0, f"pixel value {text} is outside 0-255")
+    return values.astype(np.uint8).reshape(len(part), expected)
+
+
+def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np.ndarray:
+    """Parse FER2013 pixel strings ("70 80 82 ...") into ``(n, expected)`` uint8,
+    vectorised over the bytes of ``chunk`` rows at a time (in two threads; numpy runs
+    without the GIL). Errors name the row (0-based data row)."""
+    n = len(strings)
+    out = np.empty((n, expected), dtype=np.uint8)
+    strings = ["" if not isinstance(s, str) else s for s in strings]
+
+    def work(lo):
+        out[lo:lo + chunk] = _parse_pixel_chunk(strings[lo:lo + chunk], path, lo, expected)
+
+    starts = range(0, n, chunk)
+    if n <= chunk:
+        for lo in starts:
+            work(lo)
+    else:
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for _ in pool.map(work, starts):  # re-raises the first error in row order
+                pass
+    return out
+
+
+def _parse_fer_emotions(values, path) -> np.ndarray:
+    num = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(num) | (num != np.round(num))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{_row(path, i)}: emotion {values[i]!r} is not an integer 0-6")
+    out_of_range = (num < 0) | (num > len(EMOTIONS) - 1)
+    if out_of_range.any():
+        i = int(np.argmax(out_of_range))
+        raise ValueError(
+            f"{_row(path, i)}: emotion {int(num[i])} is outside 0-6 "
+            f"(FER2013 order: {', '.join(f'{k}={e}' for k, e in enumerate(EMOTIONS))})"
+        )
+    return num.astype(np.int64)
+
+
+def _read_fer_file(path, require_emotion=True):
+    """``(emotion int array or None, images (n,48,48) uint8, usage array or None)``."""
+    df = _read_csv(path, "FER2013 CSV", dtype=str, keep_default_na=False)
+    required = ["emotion", "pixels"] if require_emotion else ["pixels"]
+    try:
+        df = _require_columns(df, required, path, "FER2013 CSV")
+    except ValueError as exc:
+        if "emotion" in str(exc) and Path(path).name == "test.csv":
+            raise ValueError(
+                f"{exc}; Kaggle's challenge test.csv is unlabelled: use train.csv, "
+                "fer2013.csv or icml_face_data.csv"
+            ) from None
+        raise
+    usage_col = next((c for c in df.columns if c.lower() == "usage"), None)
+    if usage_col is not None and usage_col != "Usage":
+        df = df.rename(columns={usage_col: "Usage"})
+    emotions = _parse_fer_emotions(df["emotion"].to_numpy(), path) if "emotion" in df.columns else None
+    pixels = _parse_pixels(df["pixels"].tolist(), path).reshape(-1, FER_SIZE, FER_SIZE)
+    usage = None
+    if "Usage" in df.columns:
+        usage = df["Usage"].to_numpy(dtype=object)
+        mapped = np.array([SPLIT_SYNONYMS.get(str(u).strip().lower()) for u in usage], dtype=object)
+        unknown = np.array([m is None for m in mapped])
+        if unknown.any():
+            i = int(np.argmax(unknown))
+            raise ValueError(
+                f"{_row(path, i)}: unknown Usage {usage[i]!r} "
+                "(expected Training, PublicTest or PrivateTest)"
+            )
+        usage = (usage, mapped)
+    return emotions, pixels, usage
+
+
+def _resolve_fer_path(path):
+    """The CSV file(s) to read for ``path`` (a CSV or a directory holding one)."""
+    if path.is_file():
+        return path, None
+    for name in _FER_CSV_CANDIDATES:
+        candidate = path / name
+        if candidate.is_file():
+            test = candidate.parent / "test.csv" if name == "train.csv" else None
+            return candidate, test if test is not None and test.is_file() else None
+    raise FileNotFoundError(
+        f"no FER2013 CSV in '{path}' (looked for {', '.join(_FER_CSV_CANDIDATES)}); for the "
+        "train/ and test/ image-folder mirror use load_class_folders() or load_dataset().\n\n"
+        + fer2013_instructions()
+    )
+
+
+def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
+                     val_fraction=0.1, test_fraction=0.1, seed=0) -> EmotionDataset:
+    """Load FER2013 from its CSV (``emotion,pixels[,Usage]``; 48x48 grayscale).
+
+    ``path`` is the CSV or a directory holding ``fer2013.csv``, ``icml_face_data.csv``
+    or the challenge's ``train.csv`` (+ a labelled ``test.csv``, if any). Splits come
+    from ``Usage`` (``Training`` -> train, ``PublicTest`` -> val, ``PrivateTest`` ->
+    test); without it, stratified random splits of ``val_fraction``/``test_fraction``
+    (with a labelled ``test.csv``, that is the test split and val is carved from train).
+    ``classes=None`` keeps all seven FER2013 classes (labels = FER2013 indices).
+    """
+    _check_size(image_size, channels)
+    _check_fractions(val_fraction, test_fraction)
+    path = _check_path(path, "FER2013 CSV", fer2013_instructions())
+    csv_path, test_path = _resolve_fer_path(path)
+    emotions, images, usage = _read_fer_file(csv_path)
+    sources = [f"{csv_path.name}:row {i}" for i in range(len(emotions))]
+    n_main = len(emotions)
+    if usage is not None:
+        split_names = usage[1]
+        method = "usage column"
+        orig_usage = usage[0]
+    else:
+        orig_usage = None
+        if test_path is not None:
+            t_emotions, t_images, _ = _read_fer_file(test_path, require_emotion=False)
+            if t_emotions is None:  # Kaggle's unlabelled test.csv: ignore it
+                test_path = None
+        if test_path is not None:
+            split_names = _stratified_assign(emotions, val_fraction, 0.0, seed)
+            emotions = np.concatenate([emotions, t_emotions])
+            images = np.concatenate([images, t_images])
+            sources += [f"{test_path.name}:row {i}" for i in range(len(t_emotions))]
+            split_names = np.concatenate([split_names, np.full(len(t_emotions), "test", dtype=object)])
+            method = "test.csv + stratified val"
+        else:
+            split_names = _stratified_assign(emotions, val_fraction, test_fraction, seed)
+            method = "stratified random"
+
+    all_names = np.array(EMOTIONS, dtype=object)[emotions]
+    class_names = EMOTIONS if classes is None else _class_order(set(all_names), classes)
+    labels = _labels_for(all_names, class_names)
+    keep = labels >= 0
+    meta = pd.DataFrame({
+        "label": labels,
+        "emotion": all_names,
+        "source": sources,
+        "orig_label": emotions,
+        "orig_width": FER_SIZE,
+        "orig_height": FER_SIZE,
+        "orig_mode": "L",
+    })
+    if orig_usage is not None:
+        meta["usage"] = np.concatenate([orig_usage, np.full(len(meta) - n_main, None, dtype=object)])
+    idx = np.flatnonzero(keep)
+    images = images[idx]
+    if image_size != FER_SIZE or channels != 1:
+        images = convert_images(images, image_size, channels)
+    else:
+        images = images[..., None]
+    info = {
+        "format": "fer2013_csv",
+        "path": str(csv_path) if test_path is None else [str(csv_path), str(test_path)],
+        "split_method": method,
+        "image_size": image_size,
+        "channels": channels,
+        "seed": seed,
+        "dropped": int((~keep).sum()),
+    }
+    if method != "usage column":
+        info.update(val_fraction=val_fraction, test_fraction=test_fraction)
+    return _build_dataset(images, labels[idx], _order_meta(meta.iloc[idx]), split_names[idx],
+                          class_names, "fer2013", info)
+
+
+# --------------------------------------------------------------------------- class folders
+
+
+def _is_image_file(p: Path) -> bool:
+    return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+
+
+def _subdirs(path: Path):
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def _scan_class_dirs(split_dir: Path, classes_wanted, root: Path):
+    """``[(file path, canonical emotion, folder name)]`` for the class folders in ``split_dir``."""
+    entries = []
+    class_dirs = _subdirs(split_dir)
+    if not class_dirs:
+        raise ValueError(f"no class folders in '{split_dir}' (expected {split_dir}/<emotion>/<images>)")
+    for d in class_dirs:
+        try:
+            emotion = normalize_label(d.name)
+        except ValueError:
+            raise ValueError(
+                f"class folder '{d}': {d.name!r} is not an emotion label we know "
+                f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
+            ) from None
+        if classes_wanted is not None and emotion not in classes_wanted:
+            entries.append((None, emotion, d.name))  # counted as dropped, not read
+            continue
+        files = sorted(p for p in d.iterdir() if _is_image_file(p))
+        if not files:
+            raise ValueError(
+                f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})"
+            )
+        entries.extend((f, emotion, d.name) for f in files)
+    return entries
+
+
+def _read_saved_metadata(root: Path):
+    """metadata.csv (and dataset.json) written by :func:`write_class_folders`, or None."""
+    meta_path = root / _METADATA_FILE
+    saved = {}
+    if (root / _DATASET_JSON).is_file():
+        try:
+            saved = json.loads((root / _DATASET_JSON).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"could not read '{root / _DATASET_JSON}': {exc}") from None
+    if not meta_path.is_file():
+        return None, saved
+    dtypes = saved.get("meta_dtypes", {})
+    str_cols = {c: str for c, t in dtypes.items() if t in ("object", "str", "string")}
+    str_cols["file"] = str
+    df = _read_csv(meta_path, "metadata CSV", dtype=str_cols)
+    if "file" not in df.columns:  # someone else's metadata.csv: not ours to merge
+        warnings.warn(f"ignoring '{meta_path}': it has no 'file' column (not written by "
+                      "write_class_folders)", stacklevel=3)
+        return None, saved
+    for col, t in dtypes.items():
+        if col in df.columns and t not in ("object", "str", "string"):
+            try:
+                df[col] = df[col].astype(t)
+            except (TypeError, ValueError):
+                pass
+    return df, saved
+
+
+def load_class_folders(root, classes=None, image_size=48, channels=1,
+                       val_fraction=0.1, test_fraction=0.1, seed=0) -> EmotionDataset:
+    """Load images from class folders.
+
+    Two layouts:
+
+    * ``root/train/<class>/*``, ``root/test/<class>/*`` and optionally ``root/val/<class>/*``
+      (also ``training``, ``validation``, ``valid``, ``testing``, ``PublicTest``,
+      ``PrivateTest``): the FER2013 folder mirror. A missing val (or test) split is
+      carved from train, stratified: ``val_fraction`` (``test_fraction``) of it.
+    * ``root/<class>/*``: a plain tree (as ``keras.utils.image_dataset_from_directory``
+      reads it), split stratified by ``val_fraction`` and ``test_fraction``.
+
+    Class folder names are normalised (``Happiness`` -> ``happy``); an unknown name or an
+    empty class folder is a ``ValueError`` naming the folder. A ``metadata.csv`` (from
+    :func:`write_class_folders`) is merged into ``meta`` by file; then ``source`` is the
+    saved source, ``file`` the path relative to ``root``, and rows keep their saved order.
+    """
+    _check_size(image_size, channels)
+    _check_fractions(val_fraction, test_fraction)
+    root = _check_path(root, "class-folder directory")
+    if not root.is_dir():
+        raise NotADirectoryError(f"not a directory: '{root}' (expected a class-folder tree)")
+    wanted = None if classes is None else set(resolve_classes(classes))
+
+    top = _subdirs(root)
+    split_dirs = {}
+    for d in top:
+        key = SPLIT_SYNONYMS.get(d.name.lower())
+        if key is not None:
+            split_dirs.setdefault(key, []).append(d)
+    entries = []  # (file, emotion, folder name, split or None)
+    if split_dirs:
+        others = [d.name for d in top if d.name.lower() not in SPLIT_SYNONYMS]
+        if others:
+            warnings.warn(f"'{root}': ignoring folders {others} next to the split folders", stacklevel=2)
+        if "train" not in split_dirs:
+            raise ValueError(f"'{root}' has split folders {sorted(split_dirs)} but no 'train' folder")
+        for key in SPLITS:
+            for d in split_dirs.get(key, []):
+                entries.extend((*e, key) for e in _scan_class_dirs(d, wanted, root))
+        layout = "split folders"
+    else:
+        if not top:
+            raise ValueError(
+                f"no class folders in '{root}' (expected {root}/<emotion>/<images> or "
+                f"{root}/train/<emotion>/<images>)"
+            )
+        entries.extend((*e, None) for e in _scan_class_dirs(root, wanted, root))
+        layout = "class folders"
+
+    saved_meta, saved = _read_saved_metadata(root)
+    present = {e[1] for e in entries}
+    class_names = _class_order(present, classes, saved.get("class_names"))
+    entries = [e for e in entries if e[0] is not None]
+    dropped = 0 if classes is None else sum(1 for e in entries if e[1] not in class_names)
+    entries = [e for e in entries if e[1] in class_names]
+    if not entries:
+        raise ValueError(f"no images of classes {list(class_names)} in '{root}'")
+
+    files = [e[0] for e in entries]
+    images, orig = _read_images(files, image_size, channels)
+    emotions = [e[1] for e in entries]
+    labels = _labels_for(emotions, class_names)
+    rel = [f.relative_to(root).as_posix() for f in files]
+    meta = pd.DataFrame({
+        "label": labels,
+        "emotion": emotions,
+        "source": [str(f) for f in files],
+        "orig_label": [e[2] for e in entries],
+        "file": rel,
+    })
+    meta = pd.concat([meta, orig], axis=1)
+    split_names = np.array([e[3] for e in entries], dtype=object)
+
+    if layout == "class folders":
+        split_names = _stratified_assign(labels, val_fraction, test_fraction, seed)
+        method = "stratified random"
+    else:
+        method = "folders"
+        missing = [s for s in ("val", "test") if s not in split_dirs]
+        if missing:
+            train = np.flatnonzero(split_names == "train")
+            carved = _stratified_assign(
+                labels[train],
+                val_fraction if "val" in missing else 0.0,
+                test_fraction if "test" in missing else 0.0,
+                seed,
+            )
+            split_names[train] = carved
+            method = f"folders; {' and '.join(missing)} carved from train (stratified)"
+
+    order = np.arange(len(meta))
+    if saved_meta is not None:
+        extra = saved_meta.drop(
+            columns=[c for c in ("label", "emotion", "split") if c in saved_meta.columns]
+        ).drop_duplicates("file")
+        merged = meta[["file"]].merge(extra, on="file", how="left")
+        for col in merged.columns:
+            if col == "file":
+                continue
+            if col in meta.columns:  # source, orig_label, orig_*: the saved (original) value wins
+                meta[col] = merged[col].where(merged[col].notna(), meta[col]).to_numpy()
+            else:
+                meta[col] = merged[col].to_numpy()
+        if "order" in meta.columns:
+            key = pd.to_numeric(meta.pop("order"), errors="coerce")
+            if key.notna().all():
+                split_rank = pd.Series(split_names).map({s: i for i, s in enumerate(SPLITS)})
+                order = np.lexsort((key.to_numpy(), split_rank.to_numpy()))
+    info = dict(saved.get("info", {})) if saved else {}
+    info.update({
+        "format": "class_folders",
+        "path": str(root),
+        "layout": layout,
+        "split_method": method,
+        "image_size": image_size,
+        "channels": channels,
+        "seed": seed,
+        "dropped": dropped,
+    })
+    name = saved.get("name", root.name) if saved else root.name
+    return _build_dataset(images[order], labels[order], _order_meta(meta.iloc[order]),
+                          split_names[order], class_names, name, info)
+
+
+# --------------------------------------------------------------------------- labels CSV
+
+
+def _find_image_dir(csv_path: Path, names):
+    base = csv_path.parent
+    candidates = [base, base / "images", base / "Images", base / "img"]
+    sample = [n for n in names[:20] if isinstance(n, str) and n]
+    best, best_hits = base, -1
+    for c in candidates:
+        if not c.is_dir():
+            continue
+        hits = sum((c / n).is_file() for n in sample)
+        if hits > best_hits:
+            best, best_hits = c, hits
+    return best
+
+
+def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emotion",
+                    split_col=None, identity_col=None, identity_pattern=None, classes=None,
+                    image_size=48, channels=1, val_fraction=0.15, test_fraction=0.15,
+                    seed=0) -> EmotionDataset:
+    """Load images named in a CSV, e.g. ``image,emotion`` rows with the files in ``images/``.
+
+    ``image_dir``: where the file names are relative to (default: the CSV's folder, or its
+    ``images/`` subfolder when the files are there). Splits come from ``split_col`` (values
+    like train/val/test, Training/PublicTest/PrivateTest) if given; otherwise they are
+    random and stratified by class, and **identity-disjoint** (every person in one split,
+    classes approximately stratified) when an identity is known: ``identity_col`` names a
+    column, or ``identity_pattern`` is a regex whose group 1, applied to the file stem,
+    gives the person (``r"^(.*)_\\d+$"`` for ``Abdullah_Gul_0003.jpg``; stems that do not
+    match are their own person). Other CSV columns are kept in ``meta``.
+    """
+    _check_size(image_size, channels)
+    _check_fractions(val_fraction, test_fraction)
+    csv_path = _check_path(csv_path, "labels CSV")
+    df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
+    required = [image_col, label_col] + [c for c in (split_col, identity_col) if c is not None]
+    df = _require_columns(df, required, csv_path, "labels CSV")
+    if len(df) == 0:
+        raise ValueError(f"labels CSV '{csv_path}' has no rows")
+    if identity_col is not None and identity_pattern is not None:
+        raise ValueError("give identity_col or identity_pattern, not both")
+
+    names = df[image_col].str.strip().tolist()
+    for i, n in enumerate(names):
+        if not n:
+            raise ValueError(f"{_row(csv_path, i)}: empty {image_col!r}")
+    if image_dir is None:
+        image_dir = _find_image_dir(csv_path, names)
+    else:
+        image_dir = _check_path(image_dir, "image directory")
+
+    raw_labels = df[label_col].tolist()
+    emotions = []
+    for i, lab in enumerate(raw_labels):
+        if not str(lab).strip():
+            raise ValueError(f"{_row(csv_path, i)}: empty {label_col!r} for image {names[i]!r}")
+        try:
+            emotions.append(normalize_label(lab))
+        except ValueError:
+            raise ValueError(
+                f"{_row(csv_path, i)}: unknown emotion label {lab!r} for image {names[i]!r} "
+                f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
+            ) from None
+
+    split_names = None
+    if split_col is not None:
+        split_names = []
+        for i, s in enumerate(df[split_col].tolist()):
+            key = SPLIT_SYNONYMS.get(str(s).strip().lower())
+            if key is None:
+                raise ValueError(
+                    f"{_row(csv_path, i)}: unknown split {s!r} in column {split_col!r} "
+                    "(expected train/val/test or Training/PublicTest/PrivateTest)"
+                )
+            split_names.append(key)
+        split_names = np.array(split_names, dtype=object)
+
+    identity = None
+    if identity_col is not None:
+        identity = df[identity_col].str.strip().to_numpy(dtype=object)
+        empty = np.flatnonzero(identity == "")
+        if len(empty):
+            raise ValueError(f"{_row(csv_path, int(empty[0]))}: empty identity in column {identity_col!r}")
+    elif identity_pattern is not None:
+        regex = re.compile(identity_pattern)
+        identity = []
+        unmatched = 0
+        for n in names:
+            stem = Path(n).stem
+            m = regex.search(stem)
+            if m and m.groups() and m.group(1):
+                identity.append(m.group(1))
+            else:
+                identity.append(stem)
+                unmatched += 1
+        identity = np.array(identity, dtype=object)
+
+    class_names = _class_order(set(emotions), classes)
+    labels = _labels_for(emotions, class_names)
+    keep = np.flatnonzero(labels >= 0)
+    if not len(keep):
+        raise ValueError(f"no images of classes {list(class_names)} in '{csv_path}'")
+    paths = [Path(image_dir) / names[i] for i in keep]
+    context = [f"'{csv_path}' row {i} (line {i + 2})" for i in keep]
+    for p, ctx in zip(paths, context):
+        if not p.is_file():
+            raise FileNotFoundError(f"image file not found: '{p}' ({ctx})")
+    images, orig = _read_images(paths, image_size, channels, context)
+    labels = labels[keep]
+
+    meta = pd.DataFrame({
+        "label": labels,
+        "emotion": [emotions[i] for i in keep],
+        "source": [str(p) for p in paths],
+        "orig_label": [raw_labels[i] for i in keep],
+        "row": keep.astype(np.int64),
+    })
+    if identity is not None:
+        meta["identity"] = identity[keep]
+    meta = pd.concat([meta, orig], axis=1)
+    reserved = set(meta.columns) | {"split"}
+    for col in df.columns:
+        if col in (image_col, label_col, split_col, identity_col):
+            continue
+        meta[col if col not in reserved else f"csv_{col}"] = df[col].to_numpy()[keep]
+
+    if split_names is not None:
+        split_names = split_names[keep]
+        method = f"column {split_col!r}"
+    elif identity is not None:
+        split_names = _group_assign(labels, identity[keep], val_fraction, test_fraction, seed)
+        method = "identity-disjoint (group-aware, approximately stratified)"
+    else:
+        split_names = _stratified_assign(labels, val_fraction, test_fraction, seed)
+        method = "stratified random"
+    info = {
+        "format": "labels_csv",
+        "path": str(csv_path),
+        "image_dir": str(image_dir),
+        "split_method": method,
+        "image_size": image_size,
+        "channels": channels,
+        "seed": seed,
+        "dropped": int(len(df) - len(keep)),
+    }
+    if split_col is None:
+        info.update(val_fraction=val_fraction, test_fraction=test_fraction)
+    if identity is not None:
+        info["identities"] = int(len(set(identity[keep])))
+        if identity_pattern is not None:
+            info["identity_pattern"] = identity_pattern
+            info["identity_unmatched"] = unmatched
+    return _build_dataset(images, labels, _order_meta(meta), split_names, class_names,
+                          csv_path.stem if csv_path.stem != "labels" else csv_path.parent.name, info)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+_SAVE_FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "jpeg": ("JPEG", ".jpg"), "bmp": ("BMP", ".bmp")}
+
+
+def _safe_name(source, max_len=60) -> str:
+    text = str(source)
+    if "/" in text or "\\" in text or re.search(r"\.[A-Za-z0-9]{2,5}$", text):
+        text = re.split(r"[\\/]", text)[-1]
+        text = re.sub(r"\.[A-Za-z0-9]{2,5}$", "", text)
+    text = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")
+    return text[:max_len] or "img"
+
+
+def _save_image(array, path, pil_format):
+    from PIL import Image
+
+    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    kwargs = {"quality": 95} if pil_format == "JPEG" else {}
+    img.save(path, format=pil_format, **kwargs)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (np.ndarray, tuple, set)):
+        return list(obj)
+    return str(obj)
+
+
+def _is_export(path: Path) -> bool:
+    return (path / _DATASET_JSON).is_file() or (path / _METADATA_FILE).is_file()
+
+
+def write_class_folders(dataset: EmotionDataset, root, image_format="png", overwrite=False) -> Path:
+    """Write ``dataset`` as ``root/<split>/<class>/<NNNNNN>_<name>.<ext>`` plus
+    ``root/metadata.csv`` (``split``, ``file`` relative to root, ``order`` and every meta
+    column), ``root/dataset.json`` (name, class names, info, counts) and ``root/README.txt``.
+
+    The write is atomic: everything goes to a temporary folder beside ``root`` that is
+    renamed to ``root`` at the end and removed on any error. An existing non-empty
+    ``root`` is refused unless ``overwrite=True``, and even then only when it is a
+    previous export (has ``dataset.json`` or ``metadata.csv``), so a typo cannot wipe an
+    unrelated folder. PNG (default) round-trips exactly through :func:`load_class_folders`.
+    Returns ``root`` as a :class:`~pathlib.Path`.
+    """
+    key = str(image_format).lower().lstrip(".")
+    if key not in _SAVE_FORMATS:
+        raise ValueError(f"image_format must be one of {sorted(_SAVE_FORMATS)}, got {image_format!r}")
+    pil_format, ext = _SAVE_FORMATS[key]
+    root = Path(root).expanduser()
+    if root.exists():
+        if not root.is_dir():
+            raise FileExistsError(f"'{root}' exists and is not a directory")
+        if any(root.iterdir()):
+            if not overwrite:
+                raise FileExistsError(f"'{root}' exists and is not empty; pass overwrite=True to replace it")
+            if not _is_export(root):
+                raise FileExistsError(
+                    f"refusing to overwrite '{root}': it is not a folder written by write_class_folders "
+                    "(no dataset.json or metadata.csv); delete it yourself if you mean it"
+                )
+    root.parent.mkdir(parents=True, exist_ok=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    backup = None
+    try:
+        rows = []
+        counts = {}
+        for split_key, split in dataset.splits.items():
+            meta = split.meta
+            sources = meta["source"] if "source" in meta.columns else pd.Series(range(len(split)))
+            counts[split_key] = {}
+            for i in range(len(split)):
+                emotion = dataset.class_names[int(split.labels[i])]
+                folder = tmp / split_key / emotion
+                folder.mkdir(parents=True, exist_ok=True)
+                rel = f"{split_key}/{emotion}/{i:06d}_{_safe_name(sources.iloc[i])}{ext}"
+                _save_image(split.images[i], tmp / rel, pil_format)
+                rows.append((split_key, rel, i))
+                counts[split_key][emotion] = counts[split_key].get(emotion, 0) + 1
+        frames = []
+        for split_key, split in dataset.splits.items():
+            m = split.meta.drop(columns=[c for c in ("split", "file", "order") if c in split.meta.columns])
+            frames.append(m.reset_index(drop=True))
+        meta_all = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        index = pd.DataFrame(rows, columns=["split", "file", "order"])
+        table = pd.concat([index, meta_all], axis=1)
+        table.to_csv(tmp / _METADATA_FILE, index=False)
+        description = {
+            "name": dataset.name,
+            "class_names": list(dataset.class_names),
+            "image_shape": list(dataset.image_shape) if dataset.splits else None,
+            "image_format": pil_format.lower(),
+            "counts": counts,
+            "meta_dtypes": {c: str(t) for c, t in meta_all.dtypes.items()},
+            "info": dataset.info,
+            "written_by": "emolib.data.real.write_class_folders",
+        }
+        (tmp / _DATASET_JSON).write_text(json.dumps(description, indent=2, default=_json_default))
+        count_table = dataset.counts().to_string() if dataset.splits else "(no splits)"
+        (tmp / _README).write_text(
+            f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"
+            f"Layout: <split>/<class>/<image>{ext}; metadata.csv has one row per image (split, file,\n"
+            f"order, then the data set's metadata columns); dataset.json has the class order and info.\n"
+            f"Read it back with emolib.data.load_class_folders('{root.name}') or load_dataset(path).\n\n"
+            f"Classes (label order): {', '.join(dataset.class_names)}\n"
+            f"Image shape: {dataset.image_shape if dataset.splits else None}\n\n"
+            f"Images per class and split:\n{count_table}\n"
+        )
+        if root.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
+            os.replace(root, backup / "old")
+        os.replace(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if backup is not None:
+            if (backup / "old").exists() and not root.exists():
+                os.replace(backup / "old", root)
+            shutil.rmtree(backup, ignore_errors=True)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+    return root
