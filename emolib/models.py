@@ -56,3 +56,60 @@ def simple_cnn(
         x = layers.Dropout(dropout, name="dropout2")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def lenet(
+    input_shape=(48, 48, 1),
+    num_classes=7,
+    activation="relu",
+    pooling="max",
+    name="lenet",
+):
+    """LeNet-5 (LeCun et al., 1998) adapted to emotion images.
+
+    Conv 5x5 x6 - pool 2x2 - Conv 5x5 x16 - pool 2x2 - Dense 120 - Dense 84 -
+    softmax. As in the usual MNIST adaptation the first convolution pads its input
+    ("same"), so a 48x48 image gives 48 -> 24 -> 20 -> 10, i.e. 10x10x16 = 1600
+    features, and inputs as small as 12x12 work. Modern choices replace the
+    original tanh and average "subsampling": ``activation="relu"`` and
+    ``pooling="max"`` (pass ``"tanh"`` / ``"average"`` for the 1998 flavour).
+    """
+    pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[pooling]
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = layers.Conv2D(6, 5, padding="same", activation=activation, name="c1")(inputs)
+    x = pool(2, name="s2")(x)
+    x = layers.Conv2D(16, 5, padding="valid", activation=activation, name="c3")(x)
+    x = pool(2, name="s4")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(120, activation=activation, name="f5")(x)
+    x = layers.Dense(84, activation=activation, name="f6")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+#: Model builders by name, used by :func:`build_model` and the experiment runner.
+#: Every builder takes ``input_shape`` and ``num_classes`` plus its own options.
+MODELS = {
+    "simple_cnn": simple_cnn,
+    "lenet": lenet,
+}
+
+
+def register_model(name, builder):
+    """Add ``builder(input_shape, num_classes, **kwargs) -> keras.Model`` to
+    :data:`MODELS` under ``name`` (e.g. a model defined in a notebook), so that
+    :func:`build_model` and experiment configs can refer to it. Returns ``builder``."""
+    MODELS[name] = builder
+    return builder
+
+
+def build_model(name, input_shape, num_classes, **kwargs):
+    """Build the model registered as ``name`` in :data:`MODELS`.
+
+    ``input_shape``: ``(height, width, channels)``; ``num_classes``: size of the
+    softmax output; ``kwargs`` go to the builder (e.g. ``filters=(32, 64)`` for
+    ``"simple_cnn"``). Raises ``ValueError`` listing the known names.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
+    return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)

@@ -1,0 +1,671 @@
+"""A small framework to run, save and compare training experiments.
+
+An experiment run is described by an :class:`ExperimentConfig` (data, model and
+training settings, all JSON-serialisable). :func:`run_experiment` trains it and
+saves everything under ``runs/<experiment>/<run>/``::
+
+    runs/<experiment>/<run>/
+        config.json                the ExperimentConfig (run name resolved)
+        history.csv                per-epoch loss/metrics/learning rate (Keras'
+                                   CSVLogger; its ``epoch`` column counts from 0)
+        best.keras                 the model at its best validation epoch
+        metrics.json               test metrics, ``val`` metrics, epochs, timing, ...
+        classification_report.txt  scikit-learn's report on the test split
+        confusion_matrix.csv       test confusion matrix (rows true, columns predicted)
+        confusion_matrix.png
+        learning_curves.png
+
+:func:`collect_runs` gathers every run's config and metrics into one table.
+
+Saving rules:
+
+* **Atomic**: a run is written into a hidden temporary folder next to its final
+  place (``runs/<experiment>/.<run>.<random>``) and renamed when complete; a run
+  that fails (or is interrupted) leaves nothing behind.
+* **No silent overwrite**: if ``runs/<experiment>/<run>`` exists,
+  :func:`run_experiment` raises ``FileExistsError`` before training. Pass
+  ``overwrite=True`` to replace it (the old run is removed only once the new one
+  is complete), or set ``run="auto"`` to number runs ``run-001``, ``run-002``, ...
+
+Example::
+
+    config = ExperimentConfig(
+        experiment="baseline", run="simple_cnn",
+        data=DataConfig(classes="seed003", n_train=2000),
+        train=TrainConfig(epochs=10),
+    )
+    result = run_experiment(config)
+    result.metrics["accuracy"], result.path
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# --------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------
+
+_SYNTHETIC_ONLY = ("balance", "n_train", "n_val", "n_test")
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and how it is prepared.
+
+    ``source``, ``classes`` (preset name or list of emotions), ``image_size``
+    (pixels, square), ``channels`` (1 gray, 3 RGB) and ``seed`` go to
+    :func:`emolib.data.load_dataset`; ``balance`` and ``n_train``/``n_val``/
+    ``n_test`` (``None``: the generator's default) only for ``source="synthetic"``;
+    ``options`` holds any other loader arguments (e.g. ``val_fraction``).
+
+    ``sampling``: ``None``, ``"under"`` or ``"over"`` resamples the *training*
+    split to balance its classes (:func:`emolib.pipeline.undersample_indices` /
+    :func:`~emolib.pipeline.oversample_indices`); ``class_weight=True`` weights
+    the loss by :func:`emolib.pipeline.class_weights` instead (or as well).
+    """
+
+    source: str = "synthetic"
+    classes: object = "fer7"
+    image_size: int = 48
+    channels: int = 1
+    balance: object = "balanced"
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    seed: int = 0
+    sampling: str | None = None
+    class_weight: bool = False
+    options: dict = field(default_factory=dict)
+
+    def load_kwargs(self) -> dict:
+        """Keyword arguments for :func:`emolib.data.load_dataset`."""
+        kwargs = {
+            "source": self.source,
+            "classes": self.classes,
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "seed": self.seed,
+        }
+        if str(self.source).lower() == "synthetic":
+            for key in _SYNTHETIC_ONLY:
+                if getattr(self, key) is not None:
+                    kwargs[key] = getattr(self, key)
+        kwargs.update(self.options)
+        return kwargs
+
+
+@dataclass
+class ModelConfig:
+    """A model from :data:`emolib.models.MODELS` and its builder's keyword arguments."""
+
+    name: str = "simple_cnn"
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    """How to train.
+
+    * ``epochs``: maximum number of epochs; ``batch_size``: images per step (the
+      global batch size under a multi-device strategy);
+    * ``optimizer``: a Keras optimizer name (``"adam"``, ``"sgd"``, ``"rmsprop"``,
+      ``"adamw"``, ...) with ``learning_rate`` and extra ``optimizer_params``
+      (e.g. ``{"momentum": 0.9}``);
+    * ``monitor``: the validation quantity for early stopping, checkpointing and
+      the plateau schedule (``"val_loss"`` or ``"val_accuracy"``);
+    * ``early_stopping_patience``: epochs without improvement before stopping
+      (``None``: never stop early);
+    * ``lr_decay``: ``None`` (constant), ``{"kind": "plateau", "factor": 0.5,
+      "patience": 2, "min_lr": 1e-6}`` (``ReduceLROnPlateau``) or
+      ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to ``alpha`` times the
+      initial rate over all steps);
+    * ``augment``: ``None``, ``True`` or a dict of :class:`emolib.pipeline.Augment`
+      fields; ``mixup_alpha``/``cutmix_alpha``: 0 turns them off;
+    * ``seed``: weights initialisation, shuffling and augmentation;
+    * ``verbose``: Keras' own ``fit`` output (0: off; see ``progress``).
+    """
+
+    epochs: int = 20
+    batch_size: int = 64
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    optimizer_params: dict = field(default_factory=dict)
+    monitor: str = "val_loss"
+    early_stopping_patience: int | None = 5
+    lr_decay: dict | None = field(
+        default_factory=lambda: {"kind": "plateau", "factor": 0.5, "patience": 2, "min_lr": 1e-6}
+    )
+    augment: object = None
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    seed: int = 0
+    verbose: int = 0
+
+
+@dataclass
+class ExperimentConfig:
+    """One run of one experiment: ``runs/<experiment>/<run>/``."""
+
+    experiment: str = "default"
+    run: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d) -> "ExperimentConfig":
+        d = dict(d)
+        parts = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+        kwargs = {}
+        for key, value in d.items():
+            if key in parts:
+                value = value if isinstance(value, parts[key]) else _from_fields(parts[key], value)
+            elif key not in ("experiment", "run"):
+                raise ValueError(f"unknown config key {key!r}")
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    def to_json(self, path=None) -> str:
+        """The config as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path) -> "ExperimentConfig":
+        """Read a config from JSON text or a ``config.json`` path."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            text = Path(text_or_path).read_text()
+        return cls.from_dict(json.loads(text))
+
+    def updated(self, changes: dict) -> "ExperimentConfig":
+        """A copy with ``changes`` applied; keys are field names, dotted for nested
+        ones: ``config.updated({"run": "lr3e-3", "train.learning_rate": 3e-3})``."""
+        new = copy.deepcopy(self)
+        for key, value in changes.items():
+            obj, *path = key.split(".")
+            target = new
+            names = [obj, *path]
+            for name in names[:-1]:
+                target = getattr(target, name) if dataclasses.is_dataclass(target) else target[name]
+            last = names[-1]
+            if dataclasses.is_dataclass(target):
+                if last not in {f.name for f in dataclasses.fields(target)}:
+                    raise ValueError(f"unknown config field {key!r}")
+                setattr(target, last, value)
+            else:
+                target[last] = value
+        return new
+
+
+def _from_fields(cls, d):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**d)
+
+
+def _jsonable(obj):
+    """Tuples -> lists, numpy scalars/arrays -> Python, NaN/inf -> None."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# --------------------------------------------------------------------------
+# Training helpers
+# --------------------------------------------------------------------------
+
+
+def set_seed(seed):
+    """Seed Python's, NumPy's and TensorFlow's random generators
+    (``keras.utils.set_random_seed``), for reproducible weights and pipelines."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+
+
+def _progress_callback(epochs, print_fn=print):
+    import keras
+
+    class EpochProgress(keras.callbacks.Callback):
+        """One short line per epoch (no timings, so notebook outputs stay stable)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            parts = [f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}"]
+            for key, label, fmt in (
+                ("loss", "loss", ".4f"), ("accuracy", "acc", ".3f"),
+                ("val_loss", "val_loss", ".4f"), ("val_accuracy", "val_acc", ".3f"),
+                ("learning_rate", "lr", ".2e"),
+            ):
+                if key in logs:
+                    parts.append(f"{label} {float(logs[key]):{fmt}}")
+            print_fn("  ".join(parts))
+
+    return EpochProgress()
+
+
+def _lr_logger():
+    import keras
+
+    class LearningRateLogger(keras.callbacks.Callback):
+        """Adds the epoch's learning rate to the logs (before CSVLogger writes them)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
+
+    return LearningRateLogger()
+
+
+def _make_optimizer(train: TrainConfig, steps_per_epoch):
+    import keras
+
+    lr = train.learning_rate
+    decay = train.lr_decay or {}
+    kind = decay.get("kind", "plateau") if decay else None
+    if kind == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr, decay_steps=max(1, train.epochs * steps_per_epoch), alpha=decay.get("alpha", 0.0)
+        )
+    elif kind not in (None, "plateau"):
+        raise ValueError(f"unknown lr_decay kind {kind!r}; use 'plateau', 'cosine' or None")
+    return keras.optimizers.get(
+        {"class_name": train.optimizer, "config": {"learning_rate": lr, **train.optimizer_params}}
+    )
+
+
+def _callbacks(train: TrainConfig, workdir: Path, progress):
+    import keras
+
+    cbs = [_lr_logger()]
+    decay = train.lr_decay or {}
+    if decay and decay.get("kind", "plateau") == "plateau":
+        cbs.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=train.monitor, factor=decay.get("factor", 0.5),
+                patience=decay.get("patience", 2), min_lr=decay.get("min_lr", 1e-6),
+            )
+        )
+    if train.early_stopping_patience is not None:
+        cbs.append(
+            keras.callbacks.EarlyStopping(
+                monitor=train.monitor, patience=train.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    cbs += [
+        keras.callbacks.ModelCheckpoint(
+            str(workdir / "best.keras"), monitor=train.monitor, save_best_only=True
+        ),
+        keras.callbacks.CSVLogger(str(workdir / "history.csv")),
+    ]
+    if progress:
+        cbs.append(_progress_callback(train.epochs))
+    return cbs
+
+
+def _prepare_data(config: ExperimentConfig, dataset):
+    """Load (or check) the data set and resample its training split."""
+    from .data.base import resolve_classes
+    from .pipeline import oversample_indices, undersample_indices
+
+    if dataset is None:
+        from .data import load_dataset
+
+        dataset = load_dataset(**config.data.load_kwargs())
+    elif config.data.classes is not None:
+        expected = resolve_classes(config.data.classes)
+        if tuple(dataset.class_names) != expected:
+            raise ValueError(
+                f"the dataset's classes {list(dataset.class_names)} differ from the config's "
+                f"{list(expected)}; set DataConfig(classes={list(dataset.class_names)!r}) "
+                "so the saved config describes the data"
+            )
+    train = dataset["train"]
+    sampling = config.data.sampling
+    if sampling == "under":
+        train = train.take(undersample_indices(train.labels, seed=config.data.seed))
+    elif sampling == "over":
+        train = train.take(oversample_indices(train.labels, seed=config.data.seed))
+    elif sampling is not None:
+        raise ValueError(f"sampling must be None, 'under' or 'over', got {sampling!r}")
+    return dataset, train
+
+
+# --------------------------------------------------------------------------
+# Run directories
+# --------------------------------------------------------------------------
+
+_AUTO = re.compile(r"^run-(\d+)$")
+
+
+def _next_auto_run(exp_dir: Path) -> str:
+    numbers = [int(m.group(1)) for p in exp_dir.glob("run-*") if (m := _AUTO.match(p.name))]
+    return f"run-{max(numbers, default=0) + 1:03d}"
+
+
+def _check_name(name, what):
+    name = str(name)
+    if not name or name.startswith(".") or "/" in name or "\\" in name:
+        raise ValueError(f"invalid {what} name {name!r} (no slashes, must not start with '.')")
+    return name
+
+
+def _write_json(path: Path, obj):
+    path.write_text(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def _install(tmp: Path, final: Path, overwrite: bool, auto: bool) -> Path:
+    """Rename the finished run folder ``tmp`` to ``final`` (see module docstring)."""
+    if auto:
+        while final.exists():
+            final = final.with_name(_next_auto_run(final.parent))
+    elif final.exists():
+        if not overwrite:
+            raise FileExistsError(
+                f"run folder '{final}' was created while this run was training; "
+                "pass overwrite=True or run='auto'"
+            )
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+        os.rename(final, old / final.name)
+        os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
+    os.rename(tmp, final)
+    return final
+
+
+# --------------------------------------------------------------------------
+# Running and collecting
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_experiment` returns.
+
+    ``path``: the run folder; ``config``: the :class:`ExperimentConfig` (run name
+    resolved); ``metrics``: the contents of ``metrics.json``; ``history``: the
+    per-epoch DataFrame of ``history.csv``; ``model``: the trained Keras model with
+    its best weights; ``test``: the full :func:`emolib.evaluation.evaluate` result
+    on the test split (confusion matrix, predictions, probabilities).
+    """
+
+    path: Path
+    config: ExperimentConfig
+    metrics: dict
+    history: pd.DataFrame
+    model: object = None
+    test: dict = None
+
+    def __repr__(self):
+        acc = self.metrics.get("accuracy")
+        acc = "None" if acc is None else f"{acc:.4f}"
+        return f"RunResult(path='{self.path}', test_accuracy={acc})"
+
+
+def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwrite=False, strategy="auto"):
+    """Train, evaluate and save one run; returns a :class:`RunResult`.
+
+    Parameters
+    ----------
+    config : :class:`ExperimentConfig` (or its dict).
+    dataset : an :class:`~emolib.data.base.EmotionDataset` with ``train``, ``val``
+        and ``test`` splits, or ``None`` to load it with
+        ``emolib.data.load_dataset(**config.data.load_kwargs())``. A passed data
+        set must have the config's classes; its images are converted to the
+        config's ``image_size`` and ``channels`` like loaded ones.
+    runs_dir : folder holding ``<experiment>/<run>/`` folders.
+    progress : print one line per epoch (loss, accuracy, validation loss and
+        accuracy, learning rate) plus a header and a summary line.
+    overwrite : replace an existing ``runs/<experiment>/<run>`` (else
+        ``FileExistsError``); ignored with ``run="auto"``.
+    strategy : a ``tf.distribute.Strategy`` or a kind for
+        :func:`emolib.distribute.get_strategy`; the model is built and compiled
+        in its scope. ``config.train.batch_size`` is the global batch size.
+
+    The model is the one from the epoch with the best ``config.train.monitor``
+    (reloaded from ``best.keras``), evaluated on the validation and test splits.
+    """
+    import keras
+
+    from . import __version__
+    from .distribute import describe, get_strategy
+    from .evaluation import evaluate, metrics_for_json
+    from .models import build_model
+    from .pipeline import class_weights, make_dataset
+    from . import plots
+
+    if isinstance(config, dict):
+        config = ExperimentConfig.from_dict(config)
+    config = copy.deepcopy(config)
+    experiment = _check_name(config.experiment, "experiment")
+    exp_dir = Path(runs_dir) / experiment
+    auto = config.run == "auto"
+    run = _next_auto_run(exp_dir) if auto else _check_name(config.run, "run")
+    final = exp_dir / run
+    if final.exists() and not overwrite and not auto:
+        raise FileExistsError(
+            f"run folder '{final}' already exists; choose another run name, pass "
+            "overwrite=True to replace it, or use run='auto' to number runs"
+        )
+    config.run = run
+
+    created_exp_dir = not exp_dir.exists()
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run}.", dir=exp_dir))
+    try:
+        set_seed(config.train.seed)
+        data, train_split = _prepare_data(config, dataset)
+        k = data.num_classes
+        size, channels = config.data.image_size, config.data.channels
+        tc = config.train
+        pipe = dict(image_size=size, channels=channels, batch_size=tc.batch_size)
+        train_ds = make_dataset(
+            train_split.images, train_split.labels, k, training=True, augment=tc.augment,
+            mixup_alpha=tc.mixup_alpha, cutmix_alpha=tc.cutmix_alpha, seed=tc.seed, **pipe,
+        )
+        val_ds = make_dataset(data["val"].images, data["val"].labels, k, **pipe)
+        test_ds = make_dataset(data["test"].images, data["test"].labels, k, **pipe)
+        weights = class_weights(train_split.labels, k) if config.data.class_weight else None
+
+        strategy = get_strategy(strategy)
+        steps = math.ceil(len(train_split) / tc.batch_size)
+        with strategy.scope():
+            model = build_model(config.model.name, (size, size, channels), k, **config.model.params)
+            model.compile(
+                optimizer=_make_optimizer(tc, steps),
+                loss="categorical_crossentropy",
+                metrics=[
+                    "accuracy",
+                    keras.metrics.TopKCategoricalAccuracy(2, name="top_2_accuracy"),
+                    keras.metrics.TopKCategoricalAccuracy(3, name="top_3_accuracy"),
+                ],
+            )
+        if progress:
+            print(
+                f"{experiment}/{run}: {config.model.name} ({model.count_params():,} params), "
+                f"{k} classes, train {len(train_split)} / val {len(data['val'])} / "
+                f"test {len(data['test'])} images of {size}x{size}x{channels}"
+            )
+
+        start = time.perf_counter()
+        model.fit(
+            train_ds, validation_data=val_ds, epochs=tc.epochs, class_weight=weights, shuffle=False,
+            callbacks=_callbacks(tc, tmp, progress), verbose=tc.verbose,
+        )
+        train_seconds = time.perf_counter() - start
+
+        history = pd.read_csv(tmp / "history.csv")
+        best_path = tmp / "best.keras"
+        if best_path.exists():
+            model.load_weights(best_path)
+        else:  # the monitored value was never finite: keep the last weights
+            model.save(best_path)
+        scores = history[tc.monitor].to_numpy(dtype=float)
+        finite = np.where(np.isfinite(scores), scores, np.nan)
+        if np.all(np.isnan(finite)):
+            best_epoch = len(history)
+        elif "acc" in tc.monitor:
+            best_epoch = int(np.nanargmax(finite)) + 1
+        else:
+            best_epoch = int(np.nanargmin(finite)) + 1
+
+        names = list(data.class_names)
+        test = evaluate(model, test_ds, data["test"].labels, names)
+        val = evaluate(model, val_ds, data["val"].labels, names)
+        val_metrics = metrics_for_json(val)
+        val_metrics.pop("class_names")
+        metrics = {
+            **metrics_for_json(test),
+            "val": val_metrics,
+            "epochs_trained": int(len(history)),
+            "best_epoch": best_epoch,
+            "train_seconds": round(train_seconds, 3),
+            "params": int(model.count_params()),
+            "data": {
+                "name": data.name,
+                "image_shape": [size, size, channels],
+                "n_train": len(train_split),
+                "n_val": len(data["val"]),
+                "n_test": len(data["test"]),
+                "train_class_counts": np.bincount(train_split.labels, minlength=k).tolist(),
+            },
+            **describe(strategy),
+            "versions": {"emolib": __version__, "keras": keras.__version__},
+        }
+
+        _write_json(tmp / "config.json", config.to_dict())
+        _write_json(tmp / "metrics.json", metrics)
+        (tmp / "classification_report.txt").write_text(test["report"])
+        pd.DataFrame(test["confusion_matrix"], index=names, columns=names).rename_axis(
+            index="true", columns="predicted"
+        ).to_csv(tmp / "confusion_matrix.csv")
+        import matplotlib.pyplot as plt
+
+        for fig in (
+            plots.confusion_matrix(test["confusion_matrix"], names, save_path=tmp / "confusion_matrix.png"),
+            plots.learning_curves(history, save_path=tmp / "learning_curves.png"),
+        ):
+            plt.close(fig)
+
+        final = _install(tmp, final, overwrite, auto)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created_exp_dir:
+            try:
+                exp_dir.rmdir()  # only if empty
+            except OSError:
+                pass
+        raise
+    config.run = final.name
+    if progress:
+        print(
+            f"best epoch {best_epoch}/{len(history)}: test accuracy {test['accuracy']:.3f}, "
+            f"macro F1 {test['macro_avg']['f1']:.3f} -> {final}"
+        )
+    return RunResult(final, config, metrics, history, model, test)
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, name + "."))
+        elif isinstance(value, list):
+            out[name] = tuple(value)
+        else:
+            out[name] = value if not isinstance(value, dict) else None
+    return out
+
+
+#: Metric columns of :func:`collect_runs`: column -> path in ``metrics.json``.
+RUN_COLUMNS = {
+    "test_accuracy": ("accuracy",),
+    "test_top_2_accuracy": ("top_2_accuracy",),
+    "test_top_3_accuracy": ("top_3_accuracy",),
+    "test_loss": ("loss",),
+    "macro_precision": ("macro_avg", "precision"),
+    "macro_recall": ("macro_avg", "recall"),
+    "macro_f1": ("macro_avg", "f1"),
+    "weighted_precision": ("weighted_avg", "precision"),
+    "weighted_recall": ("weighted_avg", "recall"),
+    "weighted_f1": ("weighted_avg", "f1"),
+    "val_accuracy": ("val", "accuracy"),
+    "val_macro_f1": ("val", "macro_avg", "f1"),
+    "epochs": ("epochs_trained",),
+    "best_epoch": ("best_epoch",),
+    "train_seconds": ("train_seconds",),
+    "params": ("params",),
+}
+
+
+def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
+    """One row per saved run under ``runs_dir`` (optionally only ``experiment``, a
+    name or a list of names).
+
+    Columns: ``experiment``, ``run``, every config field flattened with dots
+    (``model.name``, ``train.learning_rate``, ``model.params.filters``, ...; lists
+    become tuples), then the metrics of :data:`RUN_COLUMNS`: test accuracy and
+    top-k, test loss, macro and weighted precision/recall/F1 on the test split,
+    validation accuracy and macro F1, epochs trained, best epoch, training seconds
+    and parameter count. Unfinished (temporary) run folders are skipped.
+    """
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise FileNotFoundError(f"no runs folder '{runs_dir}'")
+    wanted = None if experiment is None else {experiment} if isinstance(experiment, str) else set(experiment)
+    rows = []
+    for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
+        run_dir = metrics_path.parent
+        exp = run_dir.parent.name
+        if run_dir.name.startswith(".") or exp.startswith(".") or (wanted and exp not in wanted):
+            continue
+        metrics = json.loads(metrics_path.read_text())
+        config_path = run_dir / "config.json"
+        config = json.loads(config_path.read_text()) if config_path.exists() else {}
+        row = {"experiment": exp, "run": run_dir.name}
+        row.update(_flatten({k: v for k, v in config.items() if k not in ("experiment", "run")}))
+        for column, path in RUN_COLUMNS.items():
+            value = metrics
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            row[column] = value
+        rows.append(row)
+    columns = ["experiment", "run", *RUN_COLUMNS]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    df = pd.DataFrame(rows)
+    config_cols = [c for c in df.columns if c not in columns]
+    return df[["experiment", "run", *config_cols, *RUN_COLUMNS]].reset_index(drop=True)

@@ -1,0 +1,216 @@
+"""Figures for the curriculum (matplotlib + seaborn).
+
+Every function returns the :class:`matplotlib.figure.Figure` it drew on. Pass
+``ax`` (one panel) or ``axes`` (several panels) to draw into an existing figure,
+and ``save_path`` to also write the figure to a file (PNG, PDF, SVG ... from the
+suffix). Saving is atomic: the figure is written to a temporary file next to
+``save_path`` and renamed, so a crash never leaves a half-written image.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def save_figure(fig, save_path, dpi=120):
+    """Write ``fig`` to ``save_path`` atomically (temporary file + rename)."""
+    path = Path(save_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def _finish(fig, save_path):
+    if save_path is not None:
+        save_figure(fig, save_path)
+    return fig
+
+
+def _show_image(ax, image):
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 1)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255 if image.dtype == np.uint8 else 1)
+    else:
+        ax.imshow(image)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def sample_grid(images, labels, class_names, per_class=8, seed=0, save_path=None):
+    """A grid of random example images: one row per class, ``per_class`` columns.
+
+    ``images``: ``(n, h, w, c)`` (``uint8`` or float in [0, 1]); ``labels``: int
+    ``(n,)``. Classes with fewer images leave blank cells.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    k = len(class_names)
+    fig, axes = plt.subplots(k, per_class, figsize=(per_class * 1.1, k * 1.15), squeeze=False)
+    for c, name in enumerate(class_names):
+        members = np.flatnonzero(labels == c)
+        chosen = rng.choice(members, min(per_class, len(members)), replace=False)
+        for j, ax in enumerate(axes[c]):
+            if j < len(chosen):
+                _show_image(ax, images[chosen[j]])
+            else:  # blank cell; keep the axes so the row label still shows
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+        axes[c, 0].set_ylabel(name, rotation=0, ha="right", va="center")
+    fig.suptitle("Sample images per class")
+    fig.tight_layout()
+    return _finish(fig, save_path)
+
+
+def class_distribution(dataset_or_counts_df, axes=None, save_path=None):
+    """Images per class and split: counts (left) and proportions within each split
+    (right). Takes an :class:`~emolib.data.base.EmotionDataset` or a DataFrame
+    with classes as rows and splits as columns (``EmotionDataset.counts()``)."""
+    counts = dataset_or_counts_df
+    if hasattr(counts, "counts") and not isinstance(counts, pd.DataFrame):
+        counts = counts.counts()
+    counts = pd.DataFrame(counts)
+    props = counts / counts.sum(axis=0).replace(0, np.nan)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    else:
+        fig = axes[0].figure
+    counts.plot.bar(ax=axes[0], rot=30)
+    axes[0].set_title("Images per class")
+    axes[0].set_ylabel("images")
+    props.plot.bar(ax=axes[1], rot=30, legend=False)
+    axes[1].axhline(1 / len(counts), color="gray", ls="--", lw=1, label="balanced")
+    axes[1].set_title("Proportion within each split")
+    axes[1].set_ylabel("fraction of split")
+    for ax in axes:
+        ax.set_xlabel("")
+    fig.tight_layout()
+    return _finish(fig, save_path)
+
+
+def learning_curves(history_df, axes=None, save_path=None):
+    """Loss and accuracy per epoch, training vs validation.
+
+    ``history_df``: a DataFrame with columns ``loss``, ``accuracy`` and optionally
+    ``val_loss``, ``val_accuracy`` (e.g. ``RunResult.history``, a ``history.csv``,
+    or ``pd.DataFrame(model.fit(...).history)``); a Keras ``History`` or a dict
+    also work. Epochs are numbered from 1.
+    """
+    if hasattr(history_df, "history") and isinstance(history_df.history, dict):
+        history_df = history_df.history
+    df = pd.DataFrame(history_df)
+    epochs = df["epoch"] + 1 if "epoch" in df else np.arange(1, len(df) + 1)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    else:
+        fig = axes[0].figure
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for prefix, label, style in (("", "train", "-o"), ("val_", "validation", "-s")):
+            if prefix + metric in df:
+                ax.plot(epochs, df[prefix + metric], style, ms=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric.capitalize())
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return _finish(fig, save_path)
+
+
+def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", save_path=None):
+    """Heatmap of a confusion matrix ``(k, k)`` (rows true, columns predicted).
+
+    ``normalize=True`` divides each row by its total, so the diagonal shows each
+    class's recall (cells annotated in %); ``False`` shows counts.
+    """
+    import seaborn as sns
+
+    cm = np.asarray(cm, dtype=float)
+    if normalize:
+        totals = cm.sum(axis=1, keepdims=True)
+        values = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+        fmt, vmax = ".0%", 1.0
+    else:
+        values, fmt, vmax = cm, ".0f", None
+    if ax is None:
+        size = 1.0 + 0.75 * len(class_names)
+        fig, ax = plt.subplots(figsize=(size + 1, size))
+    else:
+        fig = ax.figure
+    sns.heatmap(
+        values, annot=True, fmt=fmt, cmap=cmap, vmin=0, vmax=vmax, square=True,
+        xticklabels=class_names, yticklabels=class_names, ax=ax, cbar=True,
+    )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Confusion matrix" + (" (row-normalised)" if normalize else ""))
+    fig.tight_layout()
+    return _finish(fig, save_path)
+
+
+def compare_runs(results_df, metric="test_accuracy", by="run", ax=None, save_path=None):
+    """Bar chart of ``metric`` per value of ``by`` (e.g. a :func:`collect_runs`
+    table). Several rows per bar (repeated seeds) give the mean with a
+    standard-deviation error bar; bars are labelled with the mean."""
+    import seaborn as sns
+
+    df = pd.DataFrame(results_df)
+    for col in (metric, by):
+        if col not in df:
+            raise KeyError(f"column {col!r} not in results; columns: {list(df.columns)}")
+    df = df.assign(**{by: df[by].astype(str)})
+    order = list(dict.fromkeys(df[by]))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(order) + 2), 3.8))
+    else:
+        fig = ax.figure
+    repeated = df.groupby(by)[metric].count().max() > 1
+    sns.barplot(
+        data=df, x=by, y=metric, order=order, ax=ax, errorbar="sd" if repeated else None,
+        capsize=0.15 if repeated else 0, color="C0",
+    )
+    ax.bar_label(ax.containers[0], fmt="%.3f", padding=2, fontsize=8)
+    ax.set_title(f"{metric} by {by}" + (" (mean ± sd)" if repeated else ""))
+    ax.tick_params(axis="x", rotation=30)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _finish(fig, save_path)
+
+
+def mean_faces(images, labels, class_names, save_path=None):
+    """The mean image of each class (one panel per class), as in seed 003's
+    average-face figure. ``images``: ``(n, h, w, c)``; ``labels``: int ``(n,)``."""
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    k = len(class_names)
+    fig, axes = plt.subplots(1, k, figsize=(1.6 * k, 2.0), squeeze=False)
+    for c, (ax, name) in enumerate(zip(axes[0], class_names)):
+        members = images[labels == c]
+        if len(members):
+            _show_image(ax, members.astype(np.float32).mean(axis=0) / scale)
+            ax.set_title(f"{name}\n(n={len(members)})", fontsize=9)
+        else:
+            ax.axis("off")
+            ax.set_title(f"{name}\n(no images)", fontsize=9)
+    fig.suptitle("Mean face per class")
+    fig.tight_layout()
+    return _finish(fig, save_path)

@@ -1,0 +1,200 @@
+"""emolib.evaluation against hand-computed numbers and scikit-learn; emolib.plots
+figures."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from sklearn.metrics import f1_score, precision_score, recall_score
+
+from emolib import plots
+from emolib.data.base import EmotionDataset, Split
+from emolib.evaluation import evaluate, predict_proba
+from emolib.pipeline import make_dataset
+
+
+class LookupModel:
+    """A stand-in model: image ``i`` (a 1x1 float image holding ``i``) gets the
+    probabilities ``proba[i]``."""
+
+    input_shape = (None, 1, 1, 1)
+
+    def __init__(self, proba):
+        self.proba = np.asarray(proba, np.float32)
+
+    def __call__(self, x, training=False):
+        return self.proba[np.asarray(x)[:, 0, 0, 0].astype(int)]
+
+
+# 6 samples, 3 classes
+Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
+PROBA = np.array(
+    [
+        [0.7, 0.2, 0.1],  # pred 0, correct
+        [0.2, 0.5, 0.3],  # pred 1, true 0 (lowest -> not in top 2)
+        [0.1, 0.8, 0.1],  # pred 1, correct
+        [0.6, 0.3, 0.1],  # pred 0, true 1 (2nd)
+        [0.1, 0.2, 0.7],  # pred 2, correct
+        [0.3, 0.4, 0.3],  # pred 1, true 2 (tied 2nd/3rd)
+    ]
+)
+IMAGES = np.arange(6, dtype=np.float32).reshape(6, 1, 1, 1)
+
+
+def test_evaluate_matches_hand_computed_and_sklearn_numbers():
+    r = evaluate(LookupModel(PROBA), IMAGES, Y_TRUE, ["a", "b", "c"], batch_size=4)
+    y_pred = np.array([0, 1, 1, 0, 2, 1])
+    np.testing.assert_array_equal(r["y_pred"], y_pred)
+    assert r["accuracy"] == pytest.approx(3 / 6)
+    # top-2: sample 1 misses; sample 5's tie (0.3 vs 0.3) is sklearn's call
+    from sklearn.metrics import top_k_accuracy_score
+
+    assert r["top_2_accuracy"] == pytest.approx(top_k_accuracy_score(Y_TRUE, PROBA, k=2))
+    assert 4 / 6 <= r["top_2_accuracy"] <= 5 / 6
+    assert r["top_3_accuracy"] == 1.0
+    np.testing.assert_array_equal(r["confusion_matrix"], [[1, 1, 0], [1, 1, 0], [0, 1, 1]])
+    # per class: a: P 1/2 R 1/2; b: P 1/3 R 1/2; c: P 1 R 1/2
+    assert r["per_class"]["a"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    assert r["per_class"]["b"]["precision"] == pytest.approx(1 / 3)
+    assert r["per_class"]["b"]["f1"] == pytest.approx(0.4)
+    assert r["per_class"]["c"]["f1"] == pytest.approx(2 / 3)
+    for avg in ("macro", "weighted"):
+        assert r[f"{avg}_avg"]["precision"] == pytest.approx(precision_score(Y_TRUE, y_pred, average=avg))
+        assert r[f"{avg}_avg"]["recall"] == pytest.approx(recall_score(Y_TRUE, y_pred, average=avg))
+        assert r[f"{avg}_avg"]["f1"] == pytest.approx(f1_score(Y_TRUE, y_pred, average=avg))
+    assert r["macro_avg"]["f1"] == pytest.approx((0.5 + 0.4 + 2 / 3) / 3)
+    assert r["loss"] == pytest.approx(-np.mean(np.log(PROBA[np.arange(6), Y_TRUE])))
+    assert r["num_samples"] == 6
+    assert "precision" in r["report"] and "c" in r["report"]
+
+
+def test_evaluate_with_absent_class_and_two_classes():
+    r = evaluate(LookupModel(PROBA[:4]), IMAGES[:4], Y_TRUE[:4], ["a", "b", "c"])
+    assert r["per_class"]["c"]["support"] == 0
+    assert r["confusion_matrix"].shape == (3, 3)
+    two = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    r = evaluate(LookupModel(two), IMAGES[:3], np.array([0, 1, 1]))
+    assert r["accuracy"] == pytest.approx(2 / 3)
+    assert r["top_2_accuracy"] == 1.0 and r["class_names"] == ["0", "1"]
+
+
+def _tiny_keras_model(channels=3):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, channels))
+    x = keras.layers.Flatten()(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_predict_proba_matches_predict_and_converts_uint8():
+    model = _tiny_keras_model(channels=3)
+    gray = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 1), dtype=np.uint8)
+    as_rgb = np.repeat(gray, 3, axis=-1).astype(np.float32) / 255.0
+    expected = model.predict(as_rgb, verbose=0)
+    got = predict_proba(model, gray, batch_size=4)  # uint8 gray -> float RGB
+    assert got.shape == (10, 3) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    ds = make_dataset(gray, labels, 3, batch_size=3, channels=3)
+    np.testing.assert_allclose(predict_proba(model, ds), expected, atol=1e-5)
+    # evaluating the dataset (one-hot labels inside) equals evaluating the arrays
+    a = evaluate(model, gray, labels, ["x", "y", "z"])
+    b = evaluate(model, ds, class_names=["x", "y", "z"])
+    assert a["accuracy"] == b["accuracy"] and a["macro_avg"] == pytest.approx(b["macro_avg"])
+    with pytest.raises(ValueError, match="labels"):
+        evaluate(model, gray)
+
+
+# ---------------------------------------------------------------- plots
+
+
+def _dataset():
+    rng = np.random.default_rng(0)
+    names = ("happy", "sad", "neutral")
+    splits = {}
+    for split, counts in (("train", [6, 3, 1]), ("val", [2, 2, 2]), ("test", [1, 1, 2])):
+        labels = np.repeat(np.arange(3), counts)
+        images = rng.integers(0, 256, (len(labels), 12, 12, 1), dtype=np.uint8)
+        meta = pd.DataFrame({"label": labels, "emotion": [names[i] for i in labels], "source": "t"})
+        splits[split] = Split(images, labels, meta)
+    return EmotionDataset(splits, names)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_sample_grid_and_mean_faces(tmp_path):
+    ds = _dataset()
+    fig = plots.sample_grid(ds.train.images, ds.train.labels, ds.class_names, per_class=4,
+                            save_path=tmp_path / "grid.png")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 3 * 4
+    assert sum(len(ax.images) for ax in fig.axes) == 4 + 3 + 1  # blanks where a class has fewer
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temp file left
+
+    fig = plots.mean_faces(ds.train.images, ds.train.labels, ds.class_names)
+    shown = fig.axes[0].images[0].get_array()
+    expected = ds.train.images[ds.train.labels == 0].mean(axis=0)[..., 0] / 255.0
+    np.testing.assert_allclose(np.asarray(shown), expected, atol=1e-6)
+
+
+def test_class_distribution_counts_and_proportions():
+    ds = _dataset()
+    for source in (ds, ds.counts()):
+        fig = plots.class_distribution(source)
+        counts_ax, props_ax = fig.axes[:2]
+        heights = sorted(p.get_height() for p in counts_ax.patches if p.get_height() > 0)
+        assert heights == sorted([6, 3, 1, 2, 2, 2, 1, 1, 2])
+        props = [p.get_height() for p in props_ax.patches]
+        # first split's bars: train proportions 0.6, 0.3, 0.1
+        np.testing.assert_allclose(props[:3], [0.6, 0.3, 0.1])
+
+
+def test_learning_curves_and_confusion_matrix(tmp_path):
+    history = pd.DataFrame({
+        "epoch": [0, 1, 2], "loss": [1.0, 0.7, 0.5], "accuracy": [0.4, 0.6, 0.7],
+        "val_loss": [1.1, 0.9, 0.8], "val_accuracy": [0.3, 0.5, 0.6],
+    })
+    fig = plots.learning_curves(history, save_path=tmp_path / "curves.pdf")
+    loss_ax, acc_ax = fig.axes
+    assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 2
+    np.testing.assert_array_equal(loss_ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), [0.3, 0.5, 0.6])
+    assert (tmp_path / "curves.pdf").read_bytes()[:4] == b"%PDF"
+
+    cm = np.array([[3, 1], [0, 0]])
+    fig = plots.confusion_matrix(cm, ["a", "b"], normalize=True)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["75%", "25%", "0%", "0%"]
+    fig = plots.confusion_matrix(cm, ["a", "b"], normalize=False)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["3", "1", "0", "0"]
+
+
+def test_compare_runs_error_bars_only_for_repeated_seeds():
+    single = pd.DataFrame({"run": ["a", "b"], "test_accuracy": [0.5, 0.7]})
+    fig = plots.compare_runs(single)
+    ax = fig.axes[0]
+    np.testing.assert_allclose([p.get_height() for p in ax.patches], [0.5, 0.7])
+    assert len(ax.lines) == 0
+
+    repeated = pd.DataFrame({
+        "model.name": ["cnn", "cnn", "lenet", "lenet"], "train.seed": [0, 1, 0, 1],
+        "macro_f1": [0.5, 0.7, 0.2, 0.4],
+    })
+    _, ax = plt.subplots()
+    fig = plots.compare_runs(repeated, metric="macro_f1", by="model.name", ax=ax)
+    assert fig is ax.figure
+    np.testing.assert_allclose([p.get_height() for p in ax.patches], [0.6, 0.3])
+    assert len(ax.lines) > 0  # error bars
+    with pytest.raises(KeyError, match="nope"):
+        plots.compare_runs(repeated, metric="nope")

@@ -1,0 +1,228 @@
+"""emolib.experiment: configs, a full run on a tiny learnable data set, the
+no-overwrite and atomic-write rules, and collect_runs. Also emolib.models'
+registry."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from emolib import experiment as ex
+from emolib import models
+from emolib.data.base import EmotionDataset, Split
+from emolib.experiment import (
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    TrainConfig,
+    collect_runs,
+    run_experiment,
+)
+
+CLASSES = ("happy", "neutral", "sad", "surprise")  # the "seed003" preset
+ARTEFACTS = {
+    "config.json", "history.csv", "best.keras", "metrics.json", "classification_report.txt",
+    "confusion_matrix.csv", "confusion_matrix.png", "learning_curves.png",
+}
+
+
+def quadrant_dataset(sizes=(240, 80, 80), size=16, seed=0):
+    """4 classes: a bright square in the class's quadrant on a noisy background."""
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for name, n in zip(("train", "val", "test"), sizes):
+        labels = rng.permutation(np.arange(n) % 4)
+        images = rng.integers(0, 60, (n, size, size, 1)).astype(np.uint8)
+        h = size // 2
+        for i, c in enumerate(labels):
+            r, col = divmod(int(c), 2)
+            images[i, r * h + 2 : r * h + h - 2, col * h + 2 : col * h + h - 2] += 150
+        meta = pd.DataFrame({"label": labels, "emotion": [CLASSES[c] for c in labels], "source": "q"})
+        splits[name] = Split(images, labels, meta)
+    return EmotionDataset(splits, CLASSES, name="quadrants")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return quadrant_dataset()
+
+
+def tiny_config(run="a", experiment="exp", **train):
+    return ExperimentConfig(
+        experiment=experiment,
+        run=run,
+        data=DataConfig(classes="seed003", image_size=16, channels=1, n_train=240),
+        model=ModelConfig("simple_cnn", {"filters": [8, 16], "dense_units": 32}),
+        train=TrainConfig(**{"epochs": 3, "batch_size": 32, **train}),
+    )
+
+
+# ---------------------------------------------------------------- configs
+
+
+def test_config_json_round_trip_and_updates(tmp_path):
+    config = tiny_config(augment={"rotation": 5.0}, lr_decay=None)
+    again = ExperimentConfig.from_json(config.to_json())
+    assert again == config
+    config.to_json(tmp_path / "c.json")
+    assert ExperimentConfig.from_json(tmp_path / "c.json") == config
+    assert ExperimentConfig.from_dict(json.loads(config.to_json())).train.augment == {"rotation": 5.0}
+    with pytest.raises(ValueError, match="bogus"):
+        ExperimentConfig.from_dict({**config.to_dict(), "train": {"bogus": 1}})
+    changed = config.updated({"run": "b", "train.learning_rate": 0.01, "model.params.dense_units": 8})
+    assert (changed.run, changed.train.learning_rate, changed.model.params["dense_units"]) == ("b", 0.01, 8)
+    assert config.train.learning_rate == 1e-3 and config.model.params["dense_units"] == 32
+    with pytest.raises(ValueError, match="lr"):
+        config.updated({"train.lr": 1})
+
+
+def test_load_kwargs_pass_generator_sizes_only_to_synthetic():
+    synthetic = DataConfig(n_train=100, options={"foo": 1}).load_kwargs()
+    assert synthetic["n_train"] == 100 and synthetic["balance"] == "balanced" and synthetic["foo"] == 1
+    real = DataConfig(source="fer2013", n_train=100).load_kwargs()
+    assert "n_train" not in real and "balance" not in real
+    assert real["image_size"] == 48 and real["channels"] == 1
+
+
+def test_model_registry():
+    lenet = models.build_model("lenet", (48, 48, 1), 7)
+    assert lenet.output_shape == (None, 7)
+    assert [type(l).__name__ for l in lenet.layers[1:]] == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense", "Dense",
+    ]
+    assert lenet.get_layer("flatten").output.shape[-1] == 10 * 10 * 16
+    assert [lenet.get_layer(n).units for n in ("f5", "f6")] == [120, 84]
+    cnn = models.build_model("simple_cnn", (16, 16, 3), 4, filters=(8,))
+    assert cnn.input_shape == (None, 16, 16, 3) and cnn.output_shape == (None, 4)
+    with pytest.raises(ValueError, match="lenet"):
+        models.build_model("nope", (16, 16, 1), 4)
+
+
+# ---------------------------------------------------------------- runs
+
+
+def test_run_experiment_writes_every_artefact(tmp_path, data, capsys):
+    result = run_experiment(tiny_config(), dataset=data, runs_dir=tmp_path)
+    run_dir = tmp_path / "exp" / "a"
+    assert result.path == run_dir
+    assert {p.name for p in run_dir.iterdir()} == ARTEFACTS
+    assert [p.name for p in (tmp_path / "exp").iterdir()] == ["a"]  # no temp folders left
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("accuracy", "top_2_accuracy", "top_3_accuracy", "loss", "per_class", "macro_avg",
+                "weighted_avg", "val", "epochs_trained", "best_epoch", "train_seconds", "params"):
+        assert key in metrics, key
+    assert set(metrics["per_class"]) == set(CLASSES)
+    assert set(metrics["per_class"]["sad"]) == {"precision", "recall", "f1", "support"}
+    assert set(metrics["weighted_avg"]) == {"precision", "recall", "f1"}
+    assert metrics["val"]["accuracy"] >= 0.0 and "macro_avg" in metrics["val"]
+    assert metrics["accuracy"] > 0.6  # chance is 0.25 on this easy data
+    assert metrics["params"] == result.model.count_params()
+    assert metrics["data"]["n_train"] == 240 and metrics["data"]["image_shape"] == [16, 16, 1]
+    assert metrics == result.metrics
+
+    history = pd.read_csv(run_dir / "history.csv")
+    assert len(history) == metrics["epochs_trained"] == 3
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(history.columns)
+    assert metrics["best_epoch"] == int(history["val_loss"].idxmin()) + 1
+    pd.testing.assert_frame_equal(result.history, history)
+
+    cm = pd.read_csv(run_dir / "confusion_matrix.csv", index_col=0)
+    assert list(cm.columns) == list(CLASSES) and cm.to_numpy().sum() == 80
+    assert np.trace(cm.to_numpy()) / 80 == pytest.approx(metrics["accuracy"])
+    assert "surprise" in (run_dir / "classification_report.txt").read_text()
+    saved = ExperimentConfig.from_json(run_dir / "config.json")
+    assert saved == tiny_config() == result.config
+
+    # best.keras is the evaluated model
+    reloaded = keras.models.load_model(run_dir / "best.keras")
+    x = data.test.images.astype("float32") / 255
+    acc = (np.asarray(reloaded(x)).argmax(1) == data.test.labels).mean()
+    assert acc == pytest.approx(metrics["accuracy"])
+
+    out = capsys.readouterr().out
+    lines = [l for l in out.splitlines() if l.startswith("epoch ")]
+    assert len(lines) == 3 and "val_acc" in lines[0] and "lr 1.00e-03" in lines[0]
+    assert " s " not in out and "ms/step" not in out  # no timings
+
+
+def test_runs_are_never_silently_overwritten(tmp_path, data):
+    config = tiny_config(epochs=1)
+    first = run_experiment(config, dataset=data, runs_dir=tmp_path, progress=False)
+    before = (first.path / "metrics.json").read_text()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        run_experiment(config, dataset=data, runs_dir=tmp_path, progress=False)
+    assert (first.path / "metrics.json").read_text() == before
+
+    second = run_experiment(config.updated({"train.learning_rate": 0.01}), dataset=data,
+                            runs_dir=tmp_path, progress=False, overwrite=True)
+    assert second.path == first.path
+    assert json.loads((second.path / "config.json").read_text())["train"]["learning_rate"] == 0.01
+    assert [p.name for p in (tmp_path / "exp").iterdir()] == ["a"]
+
+    auto = [run_experiment(tiny_config(run="auto", epochs=1), dataset=data, runs_dir=tmp_path,
+                           progress=False).path.name for _ in range(2)]
+    assert auto == ["run-001", "run-002"]
+    assert json.loads((tmp_path / "exp" / "run-002" / "config.json").read_text())["run"] == "run-002"
+
+
+def test_failed_runs_leave_nothing(tmp_path, data, monkeypatch):
+    with pytest.raises(ValueError, match="unknown model"):
+        run_experiment(tiny_config().updated({"model.name": "nope"}), dataset=data, runs_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+    # a failure after training, while writing the artefacts
+    (tmp_path / "exp").mkdir()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ex.pd.DataFrame, "to_csv", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_experiment(tiny_config(epochs=1), dataset=data, runs_dir=tmp_path, progress=False)
+    assert list((tmp_path / "exp").iterdir()) == []
+
+    with pytest.raises(ValueError, match="classes"):
+        run_experiment(tiny_config().updated({"data.classes": "fer7"}), dataset=data, runs_dir=tmp_path)
+
+
+def test_resampling_augmentation_and_collect_runs(tmp_path, data):
+    imbalanced = data.subset(CLASSES)
+    keep = np.flatnonzero((imbalanced.train.labels != 3) | (np.arange(240) % 4 == 0))
+    imbalanced.splits["train"] = imbalanced.train.take(keep)
+    counts = np.bincount(imbalanced.train.labels).tolist()
+    assert counts[3] < counts[0]
+
+    run_experiment(tiny_config("plain", epochs=1), dataset=data, runs_dir=tmp_path, progress=False)
+    under = run_experiment(
+        tiny_config("lenet", epochs=2, augment=True, mixup_alpha=0.2, lr_decay={"kind": "cosine"})
+        .updated({"data.sampling": "under", "data.class_weight": True, "data.channels": 3,
+                  "model.name": "lenet", "model.params": {}}),
+        dataset=imbalanced, runs_dir=tmp_path, progress=False,
+    )
+    assert under.metrics["data"]["train_class_counts"] == [counts[3]] * 4
+    assert under.metrics["data"]["image_shape"] == [16, 16, 3]
+    assert under.model.input_shape == (None, 16, 16, 3)
+    lr = under.history["learning_rate"].to_numpy()
+    assert lr[1] < lr[0] < 1e-3  # cosine decay per step
+
+    table = collect_runs(tmp_path)
+    assert list(table["run"]) == ["lenet", "plain"]
+    for col in ("experiment", "model.name", "train.learning_rate", "data.sampling", "test_accuracy",
+                "macro_f1", "weighted_precision", "weighted_recall", "weighted_f1", "val_accuracy",
+                "epochs", "train_seconds", "params"):
+        assert col in table.columns, col
+    row = table.set_index("run").loc["lenet"]
+    assert row["model.name"] == "lenet" and row["data.sampling"] == "under"
+    assert row["test_accuracy"] == under.metrics["accuracy"]
+    assert row["weighted_f1"] == under.metrics["weighted_avg"]["f1"]
+    assert row["params"] == under.model.count_params() and row["epochs"] == 2
+    assert collect_runs(tmp_path, experiment="other").empty
+    with pytest.raises(FileNotFoundError):
+        collect_runs(tmp_path / "missing")

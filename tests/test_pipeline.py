@@ -1,0 +1,294 @@
+"""Behaviour of emolib.pipeline: conversion, shuffling, augmentation, MixUp/CutMix,
+file decoding and class-imbalance resampling."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emolib.pipeline import (
+    Augment,
+    class_weights,
+    cutmix,
+    make_dataset,
+    make_file_dataset,
+    mixup,
+    oversample_indices,
+    undersample_indices,
+)
+
+
+def _images(n=10, h=8, w=8, c=1, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, h, w, c), dtype=np.uint8)
+
+
+def _collect(ds):
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+# ---------------------------------------------------------------- conversion
+
+
+def test_make_dataset_shapes_dtypes_and_values():
+    images = _images(10)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    ds = make_dataset(images, labels, num_classes=3, batch_size=4)
+    batches = list(ds)
+    assert [len(x) for x, _ in batches] == [4, 4, 2]
+    x, y = _collect(ds)
+    assert x.dtype == np.float32 and y.dtype == np.float32
+    assert x.shape == (10, 8, 8, 1) and y.shape == (10, 3)
+    # order kept when not training; values are the uint8 images / 255
+    np.testing.assert_allclose(x, images / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(y, np.eye(3)[labels])
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_gray_to_rgb_rgb_to_gray_and_resize():
+    gray = _images(4, c=1)
+    x, _ = _collect(make_dataset(gray, np.zeros(4, int), 2, channels=3))
+    assert x.shape == (4, 8, 8, 3)
+    np.testing.assert_allclose(x[..., 0], x[..., 2])
+    np.testing.assert_allclose(x[..., 1], gray[..., 0] / 255.0, atol=1e-6)
+
+    rgb = _images(4, c=3, seed=1)
+    x, _ = _collect(make_dataset(rgb, np.zeros(4, int), 2, channels=1))
+    luma = (rgb / 255.0) @ np.array([0.2989, 0.587, 0.114])
+    assert x.shape == (4, 8, 8, 1)
+    np.testing.assert_allclose(x[..., 0], luma, atol=2e-3)
+
+    x, _ = _collect(make_dataset(gray, np.zeros(4, int), 2, image_size=(16, 12), channels=3))
+    assert x.shape == (4, 16, 12, 3)
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_cache_false_gives_the_same_batches_and_2d_images_are_accepted():
+    images = _images(9, h=10, w=10)
+    labels = np.arange(9) % 3
+    a = _collect(make_dataset(images, labels, 3, batch_size=4, image_size=6, channels=3, cache=True))
+    b = _collect(make_dataset(images[..., 0], labels, 3, batch_size=4, image_size=6, channels=3, cache=False))
+    np.testing.assert_allclose(a[0], b[0], atol=1e-6)
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_bad_labels_are_rejected():
+    with pytest.raises(ValueError, match="0..2"):
+        make_dataset(_images(3), np.array([0, 1, 3]), 3)
+    with pytest.raises(ValueError, match="shape"):
+        make_dataset(_images(3), np.array([0, 1]), 3)
+
+
+# ---------------------------------------------------------------- shuffling
+
+
+def _order(ds):
+    """Recover the sample order from images whose first pixel is their index."""
+    return [int(round(v * 255)) for x, _ in ds for v in x.numpy()[:, 0, 0, 0]]
+
+
+def test_training_shuffles_each_epoch_reproducibly():
+    n = 40
+    images = np.zeros((n, 4, 4, 1), np.uint8)
+    images[:, 0, 0, 0] = np.arange(n)
+    labels = np.arange(n) % 2
+    ds = make_dataset(images, labels, 2, batch_size=8, training=True, seed=3)
+    e1, e2 = _order(ds), _order(ds)
+    assert sorted(e1) == list(range(n)) and sorted(e2) == list(range(n))
+    assert e1 != list(range(n))
+    assert e1 != e2  # reshuffled every epoch
+    again = make_dataset(images, labels, 2, batch_size=8, training=True, seed=3)
+    assert [_order(again), _order(again)] == [e1, e2]  # seeded
+    other = make_dataset(images, labels, 2, batch_size=8, training=True, seed=4)
+    assert _order(other) != e1
+    # labels follow their images through the shuffle
+    for x, y in ds:
+        idx = np.round(x.numpy()[:, 0, 0, 0] * 255).astype(int)
+        np.testing.assert_array_equal(y.numpy().argmax(1), idx % 2)
+
+
+# ---------------------------------------------------------------- augmentation
+
+
+def test_augmented_pipeline_changes_images_keeps_shapes_and_labels():
+    images = _images(32, h=16, w=16)
+    labels = np.arange(32) % 4
+    plain = _collect(make_dataset(images, labels, 4, batch_size=16))
+    ds = make_dataset(images, labels, 4, batch_size=16, training=True, augment=True, seed=1)
+    x1, y1 = _collect(ds)
+    x2, _ = _collect(ds)
+    assert x1.shape == plain[0].shape and y1.shape == plain[1].shape
+    assert 0.0 <= x1.min() and x1.max() <= 1.0
+    np.testing.assert_array_equal(y1.sum(1), 1.0)  # still one-hot
+    assert set(np.unique(y1)) == {0.0, 1.0}
+    assert not np.allclose(np.sort(x1.ravel()), np.sort(plain[0].ravel()))
+    assert not np.allclose(x1, x2)  # new augmentation each epoch
+    x3, _ = _collect(make_dataset(images, labels, 4, batch_size=16, training=True, augment=True, seed=1))
+    np.testing.assert_allclose(x1, x3, atol=1e-6)  # reproducible
+    # evaluation pipelines ignore augmentation
+    xe, _ = _collect(make_dataset(images, labels, 4, batch_size=16, augment=True, mixup_alpha=1.0))
+    np.testing.assert_allclose(xe, plain[0])
+
+
+def test_augment_config_values():
+    assert Augment.from_value(None) is None and Augment.from_value(False) is None
+    assert Augment.from_value(True) == Augment()
+    assert Augment.from_value({"rotation": 5}).rotation == 5
+    with pytest.raises(TypeError):
+        Augment.from_value("yes")
+    off = Augment(flip=False, rotation=0, translation=0, contrast=0, brightness=0)
+    assert off.is_identity
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_allclose(off(x, seed=[0, 1]), x)
+
+
+def _only(**kw):
+    base = dict(flip=False, rotation=0.0, translation=0.0, contrast=0.0, brightness=0.0)
+    return Augment(**{**base, **kw})
+
+
+def test_flip_mirrors_some_images_and_keeps_others():
+    x = np.random.default_rng(0).random((32, 6, 6, 1)).astype(np.float32)
+    out = _only(flip=True)(x, seed=[5, 6]).numpy()
+    same = np.all(np.isclose(out, x), axis=(1, 2, 3))
+    mirrored = np.all(np.isclose(out, x[:, :, ::-1]), axis=(1, 2, 3))
+    assert np.all(same | mirrored)
+    assert same.sum() >= 4 and mirrored.sum() >= 4
+
+
+def _centre_of_mass(batch):
+    h, w = batch.shape[1:3]
+    mass = batch[..., 0].sum(axis=(1, 2))
+    cy = (batch[..., 0].sum(axis=2) * np.arange(h)).sum(1) / mass
+    cx = (batch[..., 0].sum(axis=1) * np.arange(w)).sum(1) / mass
+    return cy, cx
+
+
+def test_rotation_turns_about_the_centre_and_translation_shifts():
+    x = np.zeros((16, 33, 33, 1), np.float32)
+    x[:, 14:19, 4:29] = 1.0  # a horizontal bar through the centre (16, 16)
+    rotated = _only(rotation=40)(x, seed=[1, 2]).numpy()
+    assert not np.allclose(rotated, x)
+    cy, cx = _centre_of_mass(rotated)
+    np.testing.assert_allclose(cy, 16, atol=0.6)
+    np.testing.assert_allclose(cx, 16, atol=0.6)
+    # a rotated bar spreads over more rows than the 5 it started on
+    rows = (rotated[..., 0] > 0.5).any(axis=2).sum(axis=1)
+    assert rows.max() > 10
+
+    y = np.zeros((16, 33, 33, 1), np.float32)
+    y[:, 15:18, 15:18] = 1.0
+    shifted = _only(translation=0.2)(y, seed=[3, 4]).numpy()
+    cy, cx = _centre_of_mass(shifted)
+    assert np.all(np.abs(cy - 16) <= 0.2 * 33 + 0.5) and np.all(np.abs(cx - 16) <= 0.2 * 33 + 0.5)
+    assert np.abs(cx - 16).max() > 1.5 and np.abs(cy - 16).max() > 1.5
+
+
+def test_brightness_and_contrast_ranges():
+    rng = np.random.default_rng(0)
+    x = (0.4 + 0.2 * rng.random((16, 8, 8, 1))).astype(np.float32)
+    out = _only(brightness=0.1)(x, seed=[1, 1]).numpy()
+    delta = (out - x).reshape(16, -1)
+    np.testing.assert_allclose(delta, delta[:, :1].repeat(64, axis=1), atol=1e-6)  # one shift per image
+    assert np.all(np.abs(delta) <= 0.1 + 1e-6) and np.abs(delta).max() > 0.02
+
+    out = _only(contrast=0.3)(x, seed=[2, 2]).numpy()
+    np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), x.mean(axis=(1, 2, 3)), atol=1e-5)
+    ratio = out.std(axis=(1, 2, 3)) / x.std(axis=(1, 2, 3))
+    assert np.all((ratio >= 0.7 - 1e-4) & (ratio <= 1.3 + 1e-4))
+    assert np.abs(ratio - 1).max() > 0.05
+
+
+# ---------------------------------------------------------------- MixUp / CutMix
+
+
+def _constant_batch(n=8, size=12):
+    values = np.linspace(0.05, 0.95, n).astype(np.float32)
+    images = np.ones((n, size, size, 1), np.float32) * values[:, None, None, None]
+    return images, np.eye(n, dtype=np.float32), values
+
+
+def test_mixup_blends_images_and_labels_with_the_same_lambda():
+    images, labels, values = _constant_batch()
+    x, y = mixup(images, labels, alpha=0.4, seed=[7, 8])
+    x, y = x.numpy(), y.numpy()
+    np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-6)
+    # each pixel equals the label-weighted mix of the source images' values
+    np.testing.assert_allclose(x[:, 0, 0, 0], y @ values, atol=1e-5)
+    np.testing.assert_allclose(x, x[:, :1, :1, :] * np.ones_like(x), atol=1e-6)
+    assert (y.max(1) < 0.99).sum() >= 2  # some samples really mixed
+
+
+def test_cutmix_label_weights_match_the_pasted_area():
+    images, labels, values = _constant_batch(n=8, size=20)
+    x, y = cutmix(images, labels, alpha=1.0, seed=[1, 2])
+    x, y = x.numpy(), y.numpy()
+    np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-6)
+    for i in range(8):
+        own = np.isclose(x[i, ..., 0], values[i])
+        for c in range(8):
+            area = np.isclose(x[i, ..., 0], values[c]).mean()
+            assert abs(area - y[i, c]) < 1e-5, (i, c)
+        pasted = ~own
+        if pasted.any():  # the pasted region is one rectangle
+            rows, cols = np.flatnonzero(pasted.any(1)), np.flatnonzero(pasted.any(0))
+            assert pasted[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
+    assert (y.max(1) < 0.99).sum() >= 2
+
+
+def test_pipeline_mixing_gives_soft_labels_that_sum_to_one():
+    images = _images(32, h=8, w=8)
+    labels = np.arange(32) % 4
+    for kw in ({"mixup_alpha": 0.5}, {"cutmix_alpha": 1.0}, {"mixup_alpha": 0.5, "cutmix_alpha": 1.0}):
+        _, y = _collect(make_dataset(images, labels, 4, batch_size=16, training=True, **kw))
+        np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-5)
+        assert ((y > 0.01) & (y < 0.99)).any(), kw
+
+
+# ---------------------------------------------------------------- files
+
+
+def test_make_file_dataset_decodes_png_and_jpeg(tmp_path):
+    images = _images(6, h=10, w=10, c=1, seed=2)
+    paths = []
+    for i, img in enumerate(images):
+        path = tmp_path / (f"{i}.png" if i % 2 == 0 else f"{i}.jpg")
+        Image.fromarray(img[..., 0]).save(path)
+        paths.append(path)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    x, y = _collect(make_file_dataset(paths, labels, 3, batch_size=4, channels=1))
+    assert x.shape == (6, 10, 10, 1) and x.dtype == np.float32
+    np.testing.assert_array_equal(y, np.eye(3)[labels])
+    np.testing.assert_allclose(x[0::2], images[0::2] / 255.0, atol=1e-6)  # PNG is lossless
+    assert np.abs(x[1::2] - images[1::2] / 255.0).mean() < 0.1  # JPEG is close
+    ds = make_file_dataset(paths, labels, 3, batch_size=4, channels=3, image_size=16,
+                           training=True, augment=True, seed=0)
+    xt, yt = _collect(ds)
+    assert xt.shape == (6, 16, 16, 3)
+    np.testing.assert_array_equal(np.sort(yt.argmax(1)), np.sort(labels))
+
+
+# ---------------------------------------------------------------- imbalance
+
+
+def test_undersample_and_oversample_counts():
+    labels = np.repeat([0, 1, 2], [10, 4, 7])
+    under = undersample_indices(labels, seed=0)
+    assert np.bincount(labels[under]).tolist() == [4, 4, 4]
+    assert len(np.unique(under)) == len(under) and np.all(np.diff(under) >= 0)
+    assert not np.array_equal(under, undersample_indices(labels, seed=1))
+    np.testing.assert_array_equal(under, undersample_indices(labels, seed=0))
+
+    over = oversample_indices(labels, seed=0)
+    assert np.bincount(labels[over]).tolist() == [10, 10, 10]
+    assert set(over) == set(range(len(labels)))  # every image kept
+    assert over.dtype == np.int64
+
+
+def test_class_weights_are_balanced():
+    labels = np.repeat([0, 1, 3], [6, 2, 4])  # class 2 absent
+    w = class_weights(labels, 4)
+    assert set(w) == {0, 1, 2, 3}
+    np.testing.assert_allclose([w[0], w[1], w[3]], [12 / (3 * 6), 12 / (3 * 2), 12 / (3 * 4)])
+    assert w[2] == 1.0
+    # the mean weight over the samples is 1
+    assert np.mean([w[c] for c in labels]) == pytest.approx(1.0)
