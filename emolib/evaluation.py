@@ -164,3 +164,38 @@ def metrics_for_json(result) -> dict:
     """The JSON-friendly part of an :func:`evaluate` result (no arrays, no text)."""
     skip = {"confusion_matrix", "report", "y_true", "y_pred", "proba"}
     return {k: v for k, v in result.items() if k not in skip}
+
+
+def accuracy_interval(correct, n, confidence=0.95):
+    """Wilson score interval for an accuracy of ``correct`` out of ``n`` test images.
+
+    Returns ``(low, high)`` as fractions. With 128 test images (seed 003's test
+    split) a 50% accuracy is only known to about +-8.5 points.
+    """
+    from scipy.stats import norm
+
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    z = norm.ppf(0.5 + confidence / 2)
+    p = correct / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return float(centre - half), float(centre + half)
+
+
+def mcnemar_test(y_true, pred_a, pred_b):
+    """Paired comparison of two classifiers on the same test images (exact McNemar test).
+
+    Only images where exactly one model is right carry information: ``b`` = A right
+    and B wrong, ``c`` = A wrong and B right. Under "equally accurate", each such
+    image is a fair coin flip, so the p-value is a two-sided binomial test of ``b``
+    out of ``b + c``. Returns ``{"a_only": b, "b_only": c, "p_value": p}``.
+    """
+    from scipy.stats import binomtest
+
+    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
+    a_right, b_right = pred_a == y_true, pred_b == y_true
+    b = int(np.sum(a_right & ~b_right))
+    c = int(np.sum(~a_right & b_right))
+    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
+    return {"a_only": b, "b_only": c, "p_value": p}

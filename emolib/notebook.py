@@ -45,3 +45,31 @@ def setup_notebook(seed: int = 0) -> None:
     keras.utils.set_random_seed(seed)
     sns.set_theme(context="notebook", style="whitegrid")
     matplotlib.rcParams["figure.dpi"] = 80
+
+
+#: Run sizes of the notebooks. ``ci`` is what CI executes (about two minutes per
+#: notebook on 2 CPU cores; the committed outputs come from it); ``full`` is the
+#: real lesson. Sizes are images per split of the generated data set.
+PROFILES = {
+    "ci": {"n_train": 2800, "n_val": 700, "n_test": 700, "epochs": 8, "seeds": (0,)},
+    "full": {"n_train": 14000, "n_val": 2800, "n_test": 2800, "epochs": 40, "seeds": (0, 1, 2)},
+}
+
+
+def profile(name: str, epochs=None) -> dict:
+    """The settings of profile ``name`` (a copy), with ``epochs`` overridden when given."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown PROFILE {name!r}; choose one of {sorted(PROFILES)}")
+    settings = dict(PROFILES[name])
+    if epochs is not None:
+        settings["epochs"] = int(epochs)
+    return settings
+
+
+def show_source(obj) -> None:
+    """Display the source code of a function or class as a highlighted code block."""
+    import inspect
+
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))

@@ -198,3 +198,30 @@ def test_compare_runs_error_bars_only_for_repeated_seeds():
     assert len(ax.lines) > 0  # error bars
     with pytest.raises(KeyError, match="nope"):
         plots.compare_runs(repeated, metric="nope")
+
+
+def test_accuracy_interval_matches_known_wilson_values():
+    from emolib.evaluation import accuracy_interval
+
+    from scipy.stats import binomtest
+
+    for correct, n in ((60, 128), (69, 128), (7, 9)):
+        ref = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert accuracy_interval(correct, n) == pytest.approx((ref.low, ref.high), abs=1e-9)
+    low, high = accuracy_interval(0, 10)
+    assert low == pytest.approx(0.0, abs=1e-12) and 0.25 < high < 0.35
+    with pytest.raises(ValueError, match="n must be positive"):
+        accuracy_interval(1, 0)
+
+
+def test_mcnemar_counts_only_discordant_pairs():
+    from emolib.evaluation import mcnemar_test
+
+    y = np.zeros(20, dtype=int)
+    a = np.zeros(20, dtype=int)  # A always right
+    b = a.copy()
+    b[:10] = 1  # B wrong on 10 images A gets right
+    out = mcnemar_test(y, a, b)
+    assert out["a_only"] == 10 and out["b_only"] == 0
+    assert out["p_value"] == pytest.approx(2 * 0.5**10)
+    assert mcnemar_test(y, a, a)["p_value"] == 1.0
