@@ -24,34 +24,17 @@ per-class recall, the most confused class pairs and the training history.
 from __future__ import annotations
 
 import argparse
-import warnings
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
+import warnings
 from pathlib import Path
+
+from emolib.fileio import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "baseline_ladder.json"
-
-
-def write_json_atomic(data: dict, path: Path) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 def confused_pairs(cm, class_names, top=6) -> list:
     """Class pairs ranked by how often they are mistaken for each other (both
@@ -72,7 +55,6 @@ def confused_pairs(cm, class_names, top=6) -> list:
             })
     pairs.sort(key=lambda p: -p["rate"])
     return pairs[:top]
-
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,10 +203,9 @@ def main(argv=None) -> dict:
                              if kk not in ("confusion_matrix", "history")}, flush=True)
 
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
-    write_json_atomic(result, args.out)
+    write_json(args.out, result)
     print(f"wrote {args.out}", flush=True)
     return result
-
 
 if __name__ == "__main__":
     sys.exit(0 if main() else 1)

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from emolib.fileio import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -111,14 +113,6 @@ def notebook_seconds() -> dict:
         return {"notebook_seconds": json.loads(times_json.read_text())}
 
 
-def write_json(result: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=RESULTS / "foundation.json")
@@ -141,7 +135,7 @@ def main(argv=None) -> int:
     if not args.skip_notebooks:
         print("notebooks (CI profile) ...", flush=True)
         result.update(notebook_seconds())
-    write_json(result, args.out)
+    write_json(args.out, result)
     print(json.dumps(result, indent=2))
     return 0
 

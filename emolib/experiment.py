@@ -47,13 +47,14 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .fileio import temp_dir_beside
 
 # --------------------------------------------------------------------------
 # Configuration
@@ -382,6 +383,7 @@ def _check_name(name, what):
 
 
 def _write_json(path: Path, obj):
+    # Inside the run's temporary folder, which is renamed into place as a whole.
     path.write_text(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
@@ -396,7 +398,7 @@ def _install(tmp: Path, final: Path, overwrite: bool, auto: bool) -> Path:
                 f"run folder '{final}' was created while this run was training; "
                 "pass overwrite=True or run='auto'"
             )
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+        old = temp_dir_beside(final, "old")
         os.rename(final, old / final.name)
         os.rename(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
@@ -483,7 +485,7 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
 
     created_exp_dir = not exp_dir.exists()
     exp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run}.", dir=exp_dir))
+    tmp = temp_dir_beside(exp_dir / run)
     try:
         set_seed(config.train.seed)
         data, train_split = _prepare_data(config, dataset)

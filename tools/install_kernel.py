@@ -13,11 +13,11 @@ Usage: ``python tools/install_kernel.py`` (``make setup`` runs it).
 """
 
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from emolib.fileio import write_json
 
 NAME = "emolib-ci"
 
@@ -33,10 +33,7 @@ def main():
     if "--IPKernelApp.capture_fd_output=False" not in spec["argv"]:
         spec["argv"].append("--IPKernelApp.capture_fd_output=False")
     spec["env"] = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-    fd, tmp = tempfile.mkstemp(dir=spec_path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(spec, f, indent=1)
-    os.replace(tmp, spec_path)
+    write_json(spec_path, spec)
     print(f"installed kernel {NAME!r} at {spec_path.parent}")
 
 

@@ -14,16 +14,15 @@ carries another one.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import sys
-import tempfile
 import time
 import tomllib
 from pathlib import Path
 
 import nbformat
+
+from emolib.fileio import atomic_path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -89,14 +88,8 @@ def problems(path: Path) -> list[str]:
 
 
 def write_atomic(nb, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".ipynb.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, str(tmp))
 
 
 def sync(paths) -> None:
@@ -149,11 +142,7 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
         times[path.stem] = round(seconds, 1)
         print(f"  {path.name}: {seconds:.1f} s -> {out_path}", flush=True)
     if times_json:
-        times_json.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=times_json.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(times, f, indent=2)
-        os.replace(tmp, times_json)
+        write_json(times_json, times)
     return times
 
 

@@ -43,7 +43,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..fileio import temp_dir_beside
 from .base import EMOTIONS, SPLITS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes
 
 __all__ = [
@@ -1008,7 +1008,7 @@ def write_class_folders(dataset: EmotionDataset, root, image_format="png", overw
                 )
     root.parent.mkdir(parents=True, exist_ok=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    tmp = temp_dir_beside(root)
     backup = None
     try:
         rows = []
@@ -1055,7 +1055,7 @@ def write_class_folders(dataset: EmotionDataset, root, image_format="png", overw
             f"Images per class and split:\n{count_table}\n"
         )
         if root.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
+            backup = temp_dir_beside(root, "old")
             os.replace(root, backup / "old")
         os.replace(tmp, root)
     except BaseException:
