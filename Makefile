@@ -1,7 +1,7 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded (generated) data
 #   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
-# Other targets: make setup | notebooks | full | bench | check | clean
+# Other targets: make setup | notebooks | full | bench | ladder | check | clean
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 KERNEL := emolib-ci
 NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks full test bench check clean
+.PHONY: all setup notebooks full test bench ladder check clean
 
 all: notebooks
 
@@ -35,6 +35,10 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# Majority class / logistic regression / simple CNN on the full generated set (~15 min on 2 cores).
+ladder: setup
+	$(PY) benchmarks/baseline_ladder.py
 
 check: setup
 	$(PY) tools/notebooks.py check
