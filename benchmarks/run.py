@@ -84,7 +84,7 @@ def pipeline_efficiency(n=4096, epochs=2, repeats=3, batch_size=64) -> dict:
         model.fit(x_tensor, y_tensor, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
 
     def fit_pipeline():
-        model.fit(pipeline, epochs=epochs, verbose=0)
+        model.fit(pipeline, epochs=epochs, verbose=0, shuffle=False)  # the pipeline shuffles itself
 
     fit_tensors(), fit_pipeline()  # warm-up: tracing, cache fill
     times = {"tensors": [], "pipeline": []}
