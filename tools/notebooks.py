@@ -27,6 +27,7 @@ from emolib.fileio import atomic_path, write_json
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 KERNEL = "emolib-ci"
+NBVAL_MARKERS = {"NBVAL_IGNORE_OUTPUT", "NBVAL_CHECK_OUTPUT", "NBVAL_RAISES_EXCEPTION", "NBVAL_SKIP"}
 
 SETUP_TEMPLATE = '''\
 # Setup: run this cell first. It works in a clone of the repository and in Google Colab.
@@ -84,6 +85,12 @@ def problems(path: Path) -> list[str]:
             out.append(f"{path.name}: parameters cell does not set {name}")
     if nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
         out.append(f"{path.name}: must open with a markdown title cell")
+    for i, cell in enumerate(nb.cells):
+        for line in cell.source.splitlines() if cell.cell_type == "code" else ():
+            # nbval only honours a marker alone on its comment line; anything else is silently ignored
+            text = line.strip().lstrip("#").strip()
+            if line.strip().startswith("#") and text.startswith("NBVAL_") and text not in NBVAL_MARKERS:
+                out.append(f"{path.name}: cell {i}: {line.strip()!r} is not an nbval marker nbval recognises")
     return out
 
 
