@@ -125,8 +125,10 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     if params:
         set_parameters(nb, params)
+    # record_timing=False: no per-cell timestamps, so re-running a notebook changes only what it shows.
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name=KERNEL, resources={"metadata": {"path": str(path.parent)}}
+        nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
     client.execute()
