@@ -71,3 +71,16 @@ def test_notebook_has_setup_and_parameters_cells(notebook):
 def test_at_least_the_foundation_notebooks_exist():
     names = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert {"01_eda.ipynb", "02_simple_cnn_gray_vs_rgb.ipynb"} <= names
+
+
+def test_set_parameters_overrides_values_and_keeps_comments():
+    import nbformat
+
+    tools = _tools_notebooks()
+    nb = nbformat.read(ROOT / "notebooks" / "02_simple_cnn_gray_vs_rgb.ipynb", as_version=4)
+    tools.set_parameters(nb, {"PROFILE": "full", "EPOCHS": 3})
+    source = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert re.search(r"^PROFILE = 'full'\s+# ", source, re.M), source
+    assert re.search(r"^EPOCHS = 3\s+# ", source, re.M), source
+    with pytest.raises(SystemExit, match="NOT_A_PARAMETER"):
+        tools.set_parameters(nb, {"NOT_A_PARAMETER": 1})

@@ -113,10 +113,10 @@ def set_parameters(nb, params: dict) -> None:
     """Override assignments in the cell tagged ``parameters`` (papermill convention)."""
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     for key, value in params.items():
-        pattern = rf"^{key}\s*=.*$"
+        pattern = rf"^({key}\s*=\s*)[^#\n]*?(\s*#.*)?$"  # keeps the line's comment
         if not re.search(pattern, cell.source, re.M):
             raise SystemExit(f"parameter {key!r} is not set in the parameters cell")
-        cell.source = re.sub(pattern, f"{key} = {value!r}", cell.source, count=1, flags=re.M)
+        cell.source = re.sub(pattern, lambda m: f"{m[1]}{value!r}{m[2] or ''}", cell.source, count=1, flags=re.M)
 
 
 def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
