@@ -13,7 +13,8 @@ Measured here, side by side in one run:
   fitted on in-memory tensors (``model.fit(x, y)``), interleaved repetitions,
   medians. 1.0 means the pipeline costs nothing; the target is at least 0.95.
 * ``notebook_seconds``: wall-clock seconds of each notebook in the CI profile,
-  executed into a temporary folder (the committed notebooks are not touched).
+  executed into a temporary folder (the committed notebooks are not touched, but
+  their experiments replace the CI-profile runs in ``runs/``, as re-running them would).
 """
 
 from __future__ import annotations

@@ -122,6 +122,16 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
         raise ValueError(f"{len(class_names)} class names for a model with {num_classes} outputs")
     y_pred = proba.argmax(axis=1)
     ids = np.arange(num_classes)
+    if not len(y_true):  # an empty split: nothing to measure (scikit-learn refuses empty input)
+        nan = float("nan")
+        empty = {"precision": nan, "recall": nan, "f1": nan}
+        return {
+            "accuracy": nan, **{f"top_{k}_accuracy": nan for k in top_k}, "loss": nan,
+            "per_class": {name: {**empty, "support": 0} for name in class_names},
+            "macro_avg": dict(empty), "weighted_avg": dict(empty), "num_samples": 0,
+            "class_names": class_names, "confusion_matrix": np.zeros((num_classes, num_classes), np.int64),
+            "report": "no images to evaluate\n", "y_true": y_true, "y_pred": y_pred, "proba": proba,
+        }
 
     report = classification_report(
         y_true, y_pred, labels=ids, target_names=class_names, output_dict=True, zero_division=0

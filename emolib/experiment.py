@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fileio import temp_dir_beside
+from .fileio import temp_dir_beside, write_text
 
 # --------------------------------------------------------------------------
 # Configuration
@@ -187,7 +187,7 @@ class ExperimentConfig:
         """The config as JSON text; also written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
-            Path(path).write_text(text + "\n")
+            write_text(path, text + "\n")
         return text
 
     @classmethod
@@ -400,8 +400,13 @@ def _install(tmp: Path, final: Path, overwrite: bool, auto: bool) -> Path:
             )
         old = temp_dir_beside(final, "old")
         os.rename(final, old / final.name)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.rename(tmp, final)
+        except BaseException:
+            os.rename(old / final.name, final)  # put the earlier run back
+            raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
         return final
     os.rename(tmp, final)
     return final

@@ -403,8 +403,17 @@ def decode_image(path, image_size=None, channels=None):
     """Read and decode one JPEG/PNG/BMP/GIF file with ``tf.io``; returns
     ``float32`` ``(height, width, channels)`` in [0, 1] (see :func:`convert_batch`)."""
     raw = tf.io.read_file(path)
-    image = tf.io.decode_image(raw, channels=channels or 0, expand_animations=False)
+    # Decode as stored (GIF and BMP decoders refuse channels=1), drop any alpha
+    # channel, then let convert_batch do gray <-> RGB.
+    image = tf.io.decode_image(raw, channels=0, expand_animations=False)
+    n = tf.shape(image)[-1]
+    image = tf.cond(n == 4, lambda: image[..., :3], lambda: tf.cond(n == 2, lambda: image[..., :1], lambda: image))
     if channels:
+        image = tf.cond(
+            tf.shape(image)[-1] == channels,
+            lambda: image,
+            lambda: tf.image.rgb_to_grayscale(image) if channels == 1 else tf.image.grayscale_to_rgb(image),
+        )
         image.set_shape([None, None, channels])
     return convert_batch(image[None], image_size, channels)[0]
 

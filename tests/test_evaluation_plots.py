@@ -225,3 +225,12 @@ def test_mcnemar_counts_only_discordant_pairs():
     assert out["a_only"] == 10 and out["b_only"] == 0
     assert out["p_value"] == pytest.approx(2 * 0.5**10)
     assert mcnemar_test(y, a, a)["p_value"] == 1.0
+
+
+def test_evaluate_on_an_empty_split_returns_nan_instead_of_crashing():
+    from emolib.evaluation import evaluate
+
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    out = evaluate(model, np.zeros((0, 4, 4, 1), np.uint8), np.zeros(0, int), ["a", "b", "c"])
+    assert out["num_samples"] == 0 and np.isnan(out["accuracy"]) and np.isnan(out["macro_avg"]["f1"])
+    assert out["confusion_matrix"].shape == (3, 3) and out["confusion_matrix"].sum() == 0

@@ -226,3 +226,26 @@ def test_resampling_augmentation_and_collect_runs(tmp_path, data):
     assert collect_runs(tmp_path, experiment="other").empty
     with pytest.raises(FileNotFoundError):
         collect_runs(tmp_path / "missing")
+
+
+def test_class_weight_reaches_fit_with_balanced_weights(tmp_path, data, monkeypatch):
+    import keras
+
+    imbalanced = data.subset(CLASSES)
+    keep = np.flatnonzero((imbalanced.train.labels != 3) | (np.arange(240) % 4 == 0))
+    imbalanced.splits["train"] = imbalanced.train.take(keep)
+    counts = np.bincount(imbalanced.train.labels)
+    seen = {}
+    original_fit = keras.Model.fit
+
+    def spy_fit(self, *args, **kwargs):
+        seen["class_weight"] = kwargs.get("class_weight")
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy_fit)
+    run_experiment(tiny_config("weighted", epochs=1).updated({"data.class_weight": True}),
+                   dataset=imbalanced, runs_dir=tmp_path, progress=False)
+    weights = seen["class_weight"]
+    expected = len(keep) / (len(counts) * counts)  # scikit-learn's "balanced" weights
+    np.testing.assert_allclose([weights[i] for i in range(len(counts))], expected)
+    assert weights[3] > weights[0]  # the rare class weighs more

@@ -292,3 +292,18 @@ def test_class_weights_are_balanced():
     assert w[2] == 1.0
     # the mean weight over the samples is 1
     assert np.mean([w[c] for c in labels]) == pytest.approx(1.0)
+
+
+def test_file_dataset_decodes_gif_bmp_and_alpha_to_the_requested_channels(tmp_path):
+    from emolib.pipeline import make_file_dataset
+
+    rgb = np.random.default_rng(0).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    paths = []
+    for name, img in (("a.gif", Image.fromarray(rgb)), ("b.bmp", Image.fromarray(rgb)),
+                      ("c.png", Image.fromarray(rgb).convert("RGBA")), ("d.png", Image.fromarray(rgb).convert("LA"))):
+        img.save(tmp_path / name)
+        paths.append(str(tmp_path / name))
+    for channels in (1, 3):
+        x, y = next(iter(make_file_dataset(paths, [0, 1, 0, 1], 2, batch_size=4, image_size=8, channels=channels)))
+        assert x.shape == (4, 8, 8, channels)
+        assert 0.0 <= float(np.min(x)) and float(np.max(x)) <= 1.0

@@ -352,7 +352,7 @@ def test_split_tree_mixed_formats(tmp_path):
     rgb = load_class_folders(root, image_size=24, channels=3, classes=["sad", "Happiness"])
     assert rgb.image_shape == (24, 24, 3)
     assert rgb.class_names == ("sad", "happy")
-    assert rgb.info["dropped"] == 0  # other class folders are not even read
+    assert rgb.info["dropped"] == int(counts.loc["angry"].sum()) == 13  # the angry images: counted, never decoded
     assert sum(len(s) for s in rgb.splits.values()) == 26
 
 
@@ -717,3 +717,21 @@ def test_group_split_is_disjoint_and_roughly_stratified():
         assert abs(share - frac) < 0.03
         per_class = np.bincount(labels[split == s], minlength=4) / np.bincount(labels, minlength=4)
         assert np.all(np.abs(per_class - frac) < 0.06)
+
+
+def test_export_with_an_empty_split_round_trips_without_carving(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def split(n, label):
+        return Split(rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8), np.full(n, label),
+                     pd.DataFrame({"label": np.full(n, label), "emotion": ["happy", "sad"][label],
+                                   "source": [f"s{label}_{i}" for i in range(n)]}))
+
+    train = Split(np.concatenate([split(6, 0).images, split(6, 1).images]), np.repeat([0, 1], 6),
+                  pd.concat([split(6, 0).meta, split(6, 1).meta], ignore_index=True))
+    empty = train.take(np.zeros(0, dtype=int))
+    ds = EmotionDataset({"train": train, "val": empty, "test": train.take(np.array([0, 6]))}, ("happy", "sad"))
+    root = write_class_folders(ds, tmp_path / "export")
+    back = load_class_folders(root, image_size=8)
+    assert {k: len(v) for k, v in back.splits.items()} == {"train": 12, "val": 0, "test": 2}
+    np.testing.assert_array_equal(back.train.images, ds.train.images)

@@ -620,10 +620,10 @@ def _scan_class_dirs(split_dir: Path, classes_wanted, root: Path):
                 f"class folder '{d}': {d.name!r} is not an emotion label we know "
                 f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
             ) from None
-        if classes_wanted is not None and emotion not in classes_wanted:
-            entries.append((None, emotion, d.name))  # counted as dropped, not read
-            continue
         files = sorted(p for p in d.iterdir() if _is_image_file(p))
+        if classes_wanted is not None and emotion not in classes_wanted:
+            entries.extend((None, emotion, d.name) for _ in files)  # counted as dropped, never decoded
+            continue
         if not files:
             raise ValueError(
                 f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})"
@@ -714,9 +714,8 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     saved_meta, saved = _read_saved_metadata(root)
     present = {e[1] for e in entries}
     class_names = _class_order(present, classes, saved.get("class_names"))
-    entries = [e for e in entries if e[0] is not None]
-    dropped = 0 if classes is None else sum(1 for e in entries if e[1] not in class_names)
-    entries = [e for e in entries if e[1] in class_names]
+    dropped = sum(1 for e in entries if e[0] is None or e[1] not in class_names)
+    entries = [e for e in entries if e[0] is not None and e[1] in class_names]
     if not entries:
         raise ValueError(f"no images of classes {list(class_names)} in '{root}'")
 
@@ -741,7 +740,10 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     else:
         method = "folders"
         missing = [s for s in ("val", "test") if s not in split_dirs]
-        if missing:
+        if missing and saved:
+            # Our own export (dataset.json): a split without a folder was empty when written.
+            method = f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
+        elif missing:
             train = np.flatnonzero(split_names == "train")
             carved = _stratified_assign(
                 labels[train],
