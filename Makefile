@@ -1,7 +1,7 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded (generated) data
 #   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
-# Other targets: make setup | notebooks | full | bench | ladder | check | clean
+# Other targets: make setup | notebooks | full | results | bench | ladder | check | clean
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 KERNEL := emolib-ci
 NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks full test bench ladder check clean
+.PHONY: all setup notebooks full results test bench ladder check clean
 
 all: notebooks
 
@@ -29,6 +29,10 @@ notebooks: setup
 # The real lesson: every notebook with PROFILE="full", executed copies in runs/notebooks-full/.
 full: setup
 	$(PY) tools/notebooks.py run --profile full --output-dir runs/notebooks-full --times-json runs/notebooks-full/seconds.json
+
+# docs/results.md from the full profile's saved runs (runs/*_full), computed, never typed in.
+results: setup
+	$(PY) tools/results.py
 
 test: setup
 	$(PY) -m pytest -p no:cacheprovider tests notebooks $(NBVAL)

@@ -662,7 +662,7 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
         metrics = json.loads(metrics_path.read_text())
         config_path = run_dir / "config.json"
         config = json.loads(config_path.read_text()) if config_path.exists() else {}
-        row = {"experiment": exp, "run": run_dir.name}
+        row = {"experiment": exp, "run": run_dir.name, "setting": run_setting(run_dir.name)}
         row.update(_flatten({k: v for k, v in config.items() if k not in ("experiment", "run")}))
         for column, path in RUN_COLUMNS.items():
             value = metrics
@@ -670,9 +670,95 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
                 value = value.get(key) if isinstance(value, dict) else None
             row[column] = value
         rows.append(row)
-    columns = ["experiment", "run", *RUN_COLUMNS]
+    columns = ["experiment", "run", "setting", *RUN_COLUMNS]
     if not rows:
         return pd.DataFrame(columns=columns)
     df = pd.DataFrame(rows)
     config_cols = [c for c in df.columns if c not in columns]
-    return df[["experiment", "run", *config_cols, *RUN_COLUMNS]].reset_index(drop=True)
+    return df[["experiment", "run", "setting", *config_cols, *RUN_COLUMNS]].reset_index(drop=True)
+
+
+def run_setting(run_name: str) -> str:
+    """The setting a run belongs to: its name without a trailing ``_seed<k>``
+    (``"adam_lr1e-3_seed2"`` -> ``"adam_lr1e-3"``). Runs that repeat one setting
+    over several seeds share it, which is what :func:`summarize_runs` groups by."""
+    return re.sub(r"_seed\d+$", "", str(run_name))
+
+
+#: Default metrics of :func:`summarize_runs`.
+SUMMARY_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "macro_f1", "epochs", "train_seconds")
+
+
+def summarize_runs(table, by="setting", metrics=SUMMARY_METRICS) -> pd.DataFrame:
+    """Mean and spread of repeated runs: one row per value of ``by``.
+
+    ``table`` is a :func:`collect_runs` frame; ``by`` a column name or a list of
+    them (default ``"setting"``: runs that differ only by their ``_seed<k>``
+    suffix). Columns: ``runs`` (how many runs were averaged), then for each of
+    ``metrics`` its mean (``<metric>``), sample standard deviation
+    (``<metric>_std``, NaN for a single run) and range (``<metric>_min``,
+    ``<metric>_max``). Rows keep the order in which each group first appears.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [*by, *metrics] if c not in table.columns]
+    if missing:
+        raise KeyError(f"summarize_runs: no column(s) {missing} in the table; columns: {list(table.columns)}")
+    if table.empty:
+        return pd.DataFrame(columns=[*by, "runs"])
+    grouped = table.groupby(by, sort=False)
+    out = grouped.size().rename("runs").to_frame()
+    for metric in metrics:
+        values = grouped[metric]
+        out[metric] = values.mean()
+        out[f"{metric}_std"] = values.std(ddof=1)
+        out[f"{metric}_min"] = values.min()
+        out[f"{metric}_max"] = values.max()
+    return out.reset_index()
+
+
+def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pair_by="train.seed") -> pd.DataFrame:
+    """How much each setting changes ``metric`` relative to ``baseline``, run for run.
+
+    Runs are paired on ``pair_by`` (default: the training seed): setting ``s`` with
+    seed ``k`` is compared with the baseline run with seed ``k``, so that the luck of
+    a seed (its initial weights and shuffling order) cancels. One row per setting
+    other than the baseline, in order of first appearance:
+
+    * ``pairs``: number of paired runs;
+    * ``effect``: mean paired difference (setting minus baseline), in ``metric`` units;
+    * ``effect_std``: sample standard deviation of the paired differences (NaN with
+      one pair); ``effect_min`` / ``effect_max``: their range;
+    * ``stderr``: ``effect_std / sqrt(pairs)``; ``ratio``: ``effect / stderr``, a
+      t-statistic: with a few seeds, ``|ratio|`` above ~4 (3 pairs) or ~13 (2 pairs)
+      is what a two-sided 5 % t-test needs, and a single pair cannot tell signal
+      from noise at all;
+    * ``baseline_std``: the seed-to-seed standard deviation of the baseline itself,
+      the noise level any single-run comparison has to beat.
+
+    Raises ``ValueError`` when ``baseline`` is not a value of ``by``.
+    """
+    for column in (by, metric, pair_by):
+        if column not in table.columns:
+            raise KeyError(f"compare_to_baseline: no column {column!r} in the table")
+    base = table[table[by] == baseline]
+    if base.empty:
+        raise ValueError(f"baseline {baseline!r} is not a value of column {by!r}: {sorted(table[by].unique())}")
+    base_values = base.set_index(pair_by)[metric]
+    rows = []
+    for setting, group in table[table[by] != baseline].groupby(by, sort=False):
+        values = group.set_index(pair_by)[metric]
+        common = values.index.intersection(base_values.index)
+        diffs = (values.loc[common] - base_values.loc[common]).astype(float)
+        n = len(diffs)
+        std = diffs.std(ddof=1) if n > 1 else float("nan")
+        stderr = std / math.sqrt(n) if n > 1 else float("nan")
+        rows.append({
+            by: setting, "pairs": n, metric: values.mean(),
+            "effect": diffs.mean() if n else float("nan"), "effect_std": std,
+            "effect_min": diffs.min() if n else float("nan"), "effect_max": diffs.max() if n else float("nan"),
+            "stderr": stderr, "ratio": diffs.mean() / stderr if n > 1 and stderr > 0 else float("nan"),
+        })
+    out = pd.DataFrame(rows, columns=[by, "pairs", metric, "effect", "effect_std", "effect_min",
+                                      "effect_max", "stderr", "ratio"])
+    out["baseline_std"] = base_values.std(ddof=1) if len(base_values) > 1 else float("nan")
+    return out

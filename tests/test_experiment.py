@@ -249,3 +249,66 @@ def test_class_weight_reaches_fit_with_balanced_weights(tmp_path, data, monkeypa
     expected = len(keep) / (len(counts) * counts)  # scikit-learn's "balanced" weights
     np.testing.assert_allclose([weights[i] for i in range(len(counts))], expected)
     assert weights[3] > weights[0]  # the rare class weighs more
+
+
+# --------------------------------------------------------------------------
+# Summaries over seeds and paired effects
+# --------------------------------------------------------------------------
+
+
+def seed_table():
+    """Two settings x three seeds with known numbers; 'worse' loses 0.1, 0.2, 0.3."""
+    return pd.DataFrame({
+        "run": [f"{s}_seed{k}" for s in ("baseline", "worse") for k in range(3)],
+        "setting": ["baseline"] * 3 + ["worse"] * 3,
+        "train.seed": [0, 1, 2, 0, 1, 2],
+        "val_macro_f1": [0.5, 0.6, 0.7, 0.4, 0.4, 0.4],
+    })
+
+
+def test_run_setting_strips_only_a_trailing_seed_suffix():
+    assert ex.run_setting("adam_lr_1e-3_seed12") == "adam_lr_1e-3"
+    assert ex.run_setting("seed3_model") == "seed3_model"
+    assert ex.run_setting("baseline") == "baseline"
+
+
+def test_summarize_runs_mean_std_and_range():
+    out = ex.summarize_runs(seed_table(), metrics=["val_macro_f1"]).set_index("setting")
+    assert out.loc["baseline", "runs"] == 3
+    assert out.loc["baseline", "val_macro_f1"] == pytest.approx(0.6)
+    assert out.loc["baseline", "val_macro_f1_std"] == pytest.approx(0.1)
+    assert out.loc["worse", "val_macro_f1_std"] == pytest.approx(0.0)
+    assert (out.loc["baseline", "val_macro_f1_min"], out.loc["baseline", "val_macro_f1_max"]) == (0.5, 0.7)
+    assert list(out.index) == ["baseline", "worse"]  # order of first appearance
+    with pytest.raises(KeyError, match="no column"):
+        ex.summarize_runs(seed_table(), metrics=["test_accuracy"])
+
+
+def test_compare_to_baseline_pairs_runs_by_seed():
+    table = seed_table().sample(frac=1.0, random_state=1)  # row order must not matter
+    row = ex.compare_to_baseline(table, "baseline").iloc[0]
+    assert row["setting"] == "worse" and row["pairs"] == 3
+    assert row["effect"] == pytest.approx(-0.2)
+    assert row["effect_std"] == pytest.approx(0.1)
+    assert (row["effect_min"], row["effect_max"]) == (pytest.approx(-0.3), pytest.approx(-0.1))
+    assert row["ratio"] == pytest.approx(-0.2 / (0.1 / np.sqrt(3)))
+    assert row["baseline_std"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="'nope' is not a value"):
+        ex.compare_to_baseline(table, "nope")
+
+
+def test_compare_to_baseline_single_pair_has_no_ratio():
+    table = seed_table()
+    table = table[table["train.seed"] == 0]
+    row = ex.compare_to_baseline(table, "baseline").iloc[0]
+    assert row["pairs"] == 1 and row["effect"] == pytest.approx(-0.1)
+    assert np.isnan(row["ratio"]) and np.isnan(row["effect_std"])
+
+
+def test_collect_runs_has_a_setting_column(tmp_path):
+    for run in ("sgd_seed0", "sgd_seed1"):
+        folder = tmp_path / "study" / run
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"accuracy": 0.5}))
+    table = collect_runs(tmp_path)
+    assert table["setting"].tolist() == ["sgd", "sgd"]

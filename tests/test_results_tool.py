@@ -1,0 +1,59 @@
+"""tools/results.py: docs/results.md is computed from saved runs, never typed in."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def results_tool():
+    spec = importlib.util.spec_from_file_location("results_tool", ROOT / "tools" / "results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_run(runs_dir, experiment, run, seed, f1, params=1000):
+    folder = runs_dir / experiment / run
+    folder.mkdir(parents=True)
+    config = {"experiment": experiment, "run": run,
+              "data": {"image_size": 48, "n_train": 100}, "train": {"seed": seed, "epochs": 5}}
+    metrics = {"accuracy": f1, "macro_avg": {"f1": f1}, "val": {"accuracy": f1, "macro_avg": {"f1": f1}},
+               "epochs_trained": 5, "train_seconds": 2.0, "params": params}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_results_tables_come_from_the_runs(tmp_path, results_tool):
+    runs = tmp_path / "runs"
+    for seed, (base, over) in enumerate([(0.50, 0.60), (0.52, 0.66), (0.48, 0.62)]):
+        fake_run(runs, "03_imbalance_full", f"none_seed{seed}", seed, base)
+        fake_run(runs, "03_imbalance_full", f"over_seed{seed}", seed, over)
+    fake_run(runs, "03_imbalance_ci", "none_seed0", 0, 0.1)  # another profile: ignored
+    text = results_tool.build(runs, "full")
+    section = text.split("## 03")[1].split("\n## ")[0]
+    assert "`03_imbalance_full`" in section and "03_imbalance_ci" not in text
+    assert "| none | 3 |" in section and "| over | 3 |" in section
+    assert "0.500 ± 0.020" in section  # mean ± std of the three 'none' runs
+    assert "| over | 3 | 0.127 |" in section  # the paired effect on test macro-F1
+    assert "## 06 · ResNet-like network\n\nNot run yet" in text
+
+
+def test_sections_without_new_runs_are_kept(tmp_path, results_tool):
+    previous = "# Results\n\n## 06 · ResNet-like network\n\nmeasured last week: 0.7\n"
+    text = results_tool.build(tmp_path / "no-runs", "full", previous)
+    assert "measured last week: 0.7" in text
+    assert "## 03 · Class imbalance\n\nNot run yet" in text
+
+
+def test_main_writes_the_file_atomically(tmp_path, results_tool):
+    runs = tmp_path / "runs"
+    fake_run(runs, "04_training_techniques_full", "baseline_seed0", 0, 0.5)
+    out = tmp_path / "docs" / "results.md"
+    results_tool.main(["--runs-dir", str(runs), "--output", str(out)])
+    assert "`04_training_techniques_full`" in out.read_text()
+    assert [p.name for p in out.parent.iterdir()] == ["results.md"]

@@ -1,0 +1,165 @@
+"""Write ``docs/results.md`` from the saved runs of the notebooks' full profile.
+
+    make full          # execute every notebook with PROFILE="full" (saves runs/<experiment>_full/)
+    make results       # this script: runs/*_full -> docs/results.md
+
+Nothing in ``docs/results.md`` is typed in: every table is computed here from
+``runs/<experiment>/<run>/`` (configs and metrics written by
+:func:`emolib.experiment.run_experiment`). A notebook's section appears once its
+full-profile runs exist; ``--profile ci`` summarises the CI-sized runs instead
+(to check this script, not to publish).
+
+Per experiment it writes the data and training settings the runs share, the mean
+and spread over seeds of every setting (:func:`emolib.experiment.summarize_runs`),
+and, when the experiment has a reference setting (``baseline`` or ``none``), each
+setting's paired effect against it (:func:`emolib.experiment.compare_to_baseline`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pandas as pd  # noqa: E402
+
+from emolib.experiment import collect_runs, compare_to_baseline, summarize_runs  # noqa: E402
+from emolib.fileio import write_text  # noqa: E402
+
+#: Notebook number -> (title, what the effect column compares, metric of the effects).
+SECTIONS = {
+    "03": ("03 · Class imbalance", "macro_f1"),
+    "04": ("04 · Training techniques", "val_macro_f1"),
+    "05": ("05 · Transfer learning", "macro_f1"),
+    "06": ("06 · ResNet-like network", "macro_f1"),
+    "07": ("07 · Ensembles", "macro_f1"),
+}
+REFERENCES = ("baseline", "none", "simple_cnn")
+METRICS = ["val_accuracy", "val_macro_f1", "test_accuracy", "macro_f1", "epochs", "train_seconds", "params"]
+SHARED = ["data.classes", "data.balance", "data.image_size", "data.channels", "data.n_train", "data.n_val",
+          "data.n_test", "train.epochs", "train.early_stopping_patience"]
+
+
+def _fmt(value, digits=3):
+    if value is None or value != value:  # None or NaN
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _markdown(df, digits=3) -> str:
+    header = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(_fmt(v, digits) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _mean_std(summary, metric):
+    out = []
+    for mean, std in zip(summary[metric], summary[f"{metric}_std"]):
+        out.append(f"{mean:.3f}" + (f" ± {std:.3f}" if std == std else ""))
+    return out
+
+
+def experiment_section(table, experiment, effect_metric) -> str:
+    runs = table[table["experiment"] == experiment].copy()
+    lines = [f"### `{experiment}`", ""]
+    shared = []
+    for column in SHARED:
+        if column in runs and runs[column].astype(str).nunique() == 1:
+            value = runs[column].iloc[0]
+            value = ", ".join(value) if isinstance(value, tuple) else value
+            shared.append(f"{column.split('.', 1)[1]} {value}")
+    seeds = sorted(int(s) for s in runs["train.seed"].unique()) if "train.seed" in runs else []
+    finished = max(Path(p).stat().st_mtime for p in runs["path"]) if "path" in runs else None
+    lines.append(f"{len(runs)} runs; training seeds {seeds}; " + ", ".join(shared) + ".")
+    if finished:
+        lines.append(f"Last run finished {dt.datetime.fromtimestamp(finished):%Y-%m-%d %H:%M}.")
+    lines.append("")
+    reference = next((r for r in REFERENCES if (runs["setting"] == r).any()), None)
+    first = runs["setting"] == reference
+    runs = pd.concat([runs[first], runs[~first]])  # the reference setting first
+    summary = summarize_runs(runs, metrics=[m for m in METRICS if m in runs])
+    view = summary[["setting", "runs"]].copy()
+    for metric in ("val_accuracy", "val_macro_f1", "test_accuracy", "macro_f1"):
+        view[metric.replace("macro_f1", "macro-F1").replace("_", " ")] = _mean_std(summary, metric)
+    view["epochs"] = [f"{e:.1f}" for e in summary["epochs"]]
+    view["train s"] = summary["train_seconds"].round(0).astype(int)
+    view["params"] = summary["params"].astype(int)
+    lines += ["Mean ± standard deviation over seeds (test macro-F1 is `macro-F1`):", "", _markdown(view), ""]
+    if reference is not None and runs["setting"].nunique() > 1:
+        effects = compare_to_baseline(runs, reference, metric=effect_metric)
+        effects = effects.reindex(effects["effect"].abs().sort_values(ascending=False).index)
+        view = effects[["setting", "pairs", "effect", "effect_std", "effect_min", "effect_max", "ratio"]]
+        lines += [f"Paired effect on {effect_metric.replace('_', ' ')} against `{reference}` (same training "
+                  "seed), largest first; `ratio` is the effect over its standard error (a t statistic):",
+                  "", _markdown(view), ""]
+    return "\n".join(lines)
+
+
+def _sections(text: str) -> dict:
+    """``## `` sections of an existing results file, by their notebook number."""
+    out = {}
+    for chunk in text.split("\n## ")[1:]:
+        out[chunk[:2]] = "## " + chunk.rstrip() + "\n"
+    return out
+
+
+def build(runs_dir: Path, profile: str, previous: str = "") -> str:
+    """The results file's text. Notebooks without runs in ``runs_dir`` keep their
+    section from ``previous`` (the existing file), so results measured on another
+    day or machine are not lost when only some notebooks are re-run."""
+    table = collect_runs(runs_dir) if runs_dir.is_dir() else pd.DataFrame(columns=["experiment", "run", "setting"])
+    table = table[table["experiment"].astype(str).str.endswith(f"_{profile}")].copy()
+    table["path"] = [str(runs_dir / e / r / "metrics.json") for e, r in zip(table["experiment"], table["run"])]
+    import tensorflow as tf
+
+    lines = [
+        f"# Results of the {profile} profile",
+        "",
+        "Generated by `make results` (`python tools/results.py`) from the runs that `make full` saved under",
+        f"`runs/*_{profile}/`. Do not edit by hand: re-run the two commands.",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"{'GPU' if tf.config.list_physical_devices('GPU') else 'no GPU'}; Python {platform.python_version()}, "
+        f"TensorFlow {tf.__version__}.",
+        "",
+    ]
+    kept = _sections(previous)
+    for number, (title, metric) in SECTIONS.items():
+        experiments = sorted(e for e in table["experiment"].unique() if e.startswith(number + "_"))
+        if not experiments:
+            lines.append(kept.get(number, f"## {title}\n\nNot run yet with the full profile.\n"))
+            continue
+        lines += [f"## {title}", "",
+                  f"Command: `python tools/notebooks.py run --profile {profile} --output-dir runs/notebooks-{profile} "
+                  f"notebooks/{number}_*.ipynb`, then `make results`.", ""]
+        for experiment in experiments:
+            lines.append(experiment_section(table, experiment, metric))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
+    parser.add_argument("--profile", default="full")
+    parser.add_argument("--output", default=str(ROOT / "docs" / "results.md"))
+    args = parser.parse_args(argv)
+    output = Path(args.output)
+    previous = output.read_text() if output.exists() else ""
+    text = build(Path(args.runs_dir), args.profile, previous)
+    write_text(args.output, text)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
