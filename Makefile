@@ -28,7 +28,7 @@ notebooks: setup
 
 # The real lesson: every notebook with PROFILE="full", executed copies in runs/notebooks-full/.
 full: setup
-	$(PY) tools/notebooks.py run --profile full --output-dir runs/notebooks-full --times-json runs/notebooks-full/seconds.json
+	$(PY) tools/notebooks.py run --profile full --timeout 10800 --output-dir runs/notebooks-full --times-json runs/notebooks-full/seconds.json
 
 # docs/results.md from the full profile's saved runs (runs/*_full), computed, never typed in.
 results: setup

@@ -209,3 +209,192 @@ def mcnemar_test(y_true, pred_a, pred_b):
     c = int(np.sum(~a_right & b_right))
     p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
     return {"a_only": b, "b_only": c, "p_value": p}
+
+
+def confused_pairs(cm, class_names, top=5):
+    """The pairs of classes a classifier confuses most, from its confusion matrix.
+
+    Each row of ``cm`` (true class) is normalised to rates, so ``rate[i, j]`` is the
+    fraction of the images of class ``i`` predicted as ``j``. A pair's confusion is
+    ``rate[i, j] + rate[j, i]`` (both directions; a value of 0.5 could be a quarter
+    of each class going to the other, or half of one class and none of the other).
+    Rows of classes with no images count as rates of 0.
+
+    Parameters
+    ----------
+    cm : array ``(k, k)`` of counts, rows true, columns predicted (e.g.
+        ``evaluate(...)["confusion_matrix"]``; sums of several matrices work too).
+    class_names : the ``k`` class names, in the matrix's order.
+    top : number of pairs to return (``None``: all ``k (k - 1) / 2``).
+
+    Returns
+    -------
+    DataFrame with columns ``"class a"``, ``"class b"`` and ``"confusion"``
+    (in [0, 2]), most confused first, index ``0 .. top - 1``.
+    """
+    import pandas as pd
+
+    cm = np.asarray(cm, dtype=float)
+    names = [str(c) for c in class_names]
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm must be a square (k, k) matrix, got shape {cm.shape}")
+    if len(names) != cm.shape[0]:
+        raise ValueError(f"{len(names)} class names for a {cm.shape[0]}x{cm.shape[1]} confusion matrix")
+    if np.any(cm < 0) or not np.all(np.isfinite(cm)):
+        raise ValueError("cm must hold non-negative, finite counts")
+    if top is not None and (isinstance(top, bool) or int(top) != top or top < 1):
+        raise ValueError(f"top must be a positive integer or None, got {top!r}")
+    totals = cm.sum(axis=1, keepdims=True)
+    rates = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    k = len(names)
+    pairs = [(names[i], names[j], rates[i, j] + rates[j, i]) for i in range(k) for j in range(i + 1, k)]
+    table = pd.DataFrame(pairs, columns=["class a", "class b", "confusion"])
+    table = table.sort_values("confusion", ascending=False, kind="stable")
+    if top is not None:
+        table = table.head(int(top))
+    return table.reset_index(drop=True)
+
+
+def _check_bins(bins, what="bins"):
+    if bins is None:
+        return
+    if np.isscalar(bins):
+        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+            raise ValueError(f"{what} must be a positive integer, a sequence of edges or None, got {bins!r}")
+        return
+    edges = np.asarray(bins, dtype=float)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"{what}: bin edges must be an increasing sequence of at least 2 numbers, got {bins!r}")
+
+
+def _bin_label(low, high, first):
+    """``[low, high]`` for the first bin, ``(low, high]`` for the others, edges
+    rounded to 3 significant digits for display."""
+    import pandas as pd
+
+    return pd.Interval(float(f"{low:.3g}"), float(f"{high:.3g}"), closed="both" if first else "right")
+
+
+def _slice_values(values, bins, max_levels):
+    """The grouping values of one metadata column: as they are for booleans,
+    strings and numbers with at most ``max_levels`` distinct values, else
+    ``pandas.Interval`` bins (``bins`` an int: quantile bins; a sequence: bin
+    edges). Values outside the bins become NaN (left out)."""
+    import pandas as pd
+
+    if values.dtype == bool or values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    if not pd.api.types.is_numeric_dtype(values):
+        return values.astype(str)
+    if bins is None or (np.isscalar(bins) and values.nunique() <= max_levels):
+        return values
+    if np.isscalar(bins):
+        if values.isna().all():
+            return values
+        edges = np.unique(np.quantile(values.dropna(), np.linspace(0, 1, int(bins) + 1)))
+        if len(edges) < 2:  # a constant column: one group
+            return values
+    else:
+        edges = np.asarray(bins, dtype=float)
+    codes = pd.cut(values, edges, include_lowest=True, labels=False)
+    labels = [_bin_label(edges[i], edges[i + 1], i == 0) for i in range(len(edges) - 1)]
+    if len(set(labels)) < len(labels):  # edges too close for rounded labels
+        labels = [pd.Interval(edges[i], edges[i + 1], closed="both" if i == 0 else "right")
+                  for i in range(len(edges) - 1)]
+    return pd.Series(
+        pd.Categorical.from_codes(codes.fillna(-1).astype(int), categories=labels),
+        index=values.index, name=values.name,
+    )
+
+
+def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confidence=0.95):
+    """Error rate of a classifier for each value of some per-image attributes.
+
+    Answers questions like "are faces with sunglasses misclassified more often?".
+    For every column of ``meta`` in ``columns`` the images are grouped by the
+    column's value and each group's error rate is measured, with a Wilson
+    interval (:func:`accuracy_interval`) and a test of "the error rate is the
+    same for every value of this attribute".
+
+    Parameters
+    ----------
+    meta : DataFrame with one row per image, in the order of ``y_true`` (e.g.
+        ``data.test.meta`` of a generated data set: ``glasses``, ``sunglasses``,
+        ``text``, ``yaw``, ``rotation_deg``, ``intensity``, ...).
+    y_true, y_pred : int arrays ``(n,)``: true and predicted classes.
+    columns : a column name or a list of them.
+    bins : how numeric columns are grouped: an int ``b`` cuts those with more
+        than ``max_levels`` distinct values into ``b`` quantile bins (about equal
+        numbers of images each; fewer when values repeat) and keeps the others
+        (``blur`` levels, say) as they are; a sequence gives bin edges (values
+        outside them are left out); a dict maps column names to either (columns
+        it does not name get 4 quantile bins); ``None`` groups by the raw values.
+        Booleans and strings are always used as they are.
+    max_levels : with quantile bins, numeric columns with at most this many
+        distinct values are not binned.
+    confidence : level of the intervals (0.95: 95%).
+
+    Returns
+    -------
+    DataFrame, one row per (attribute, value), with columns
+
+    * ``attribute``, ``value`` (the value, or a ``pandas.Interval`` bin: the
+      first closed, ``[low, high]``, the others ``(low, high]``);
+    * ``images``, ``errors`` (counts) and ``error_rate`` (``errors / images``);
+    * ``ci_low``, ``ci_high``: the Wilson interval of the error rate;
+    * ``p_value``: for the whole attribute (same on each of its rows), the
+      chi-square test of independence between the attribute's value and being
+      misclassified (Fisher's exact test for two values; the chi-square
+      approximation is rough when some value has only a few images); small
+      values say the error rate depends on the attribute. NaN when the
+      attribute has one value.
+
+    Images whose value is missing (NaN) are left out. Testing many attributes
+    makes some small p-values likely by chance alone (at 0.05, one in twenty
+    attributes that do not matter).
+    """
+    import pandas as pd
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    if not isinstance(meta, pd.DataFrame):
+        raise TypeError(f"meta must be a pandas DataFrame, got {type(meta).__name__}")
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape or len(y_true) != len(meta):
+        raise ValueError(
+            f"meta ({len(meta)} rows), y_true {y_true.shape} and y_pred {y_pred.shape} must describe "
+            "the same images, as 1-D label arrays"
+        )
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in columns if c not in meta.columns]
+    if missing:
+        raise KeyError(f"no column(s) {missing} in meta; columns: {list(meta.columns)}")
+    if isinstance(bins, dict):
+        for column, value in bins.items():
+            _check_bins(value, f"bins[{column!r}]")
+    else:
+        _check_bins(bins)
+    wrong = pd.Series(y_true != y_pred, index=meta.index)
+    rows = []
+    for column in columns:
+        col_bins = bins.get(column, 4) if isinstance(bins, dict) else bins
+        values = _slice_values(meta[column], col_bins, max_levels)
+        groups = wrong.groupby(values, observed=True, sort=True)
+        counts = groups.agg(["size", "sum"])
+        counts = counts[counts["size"] > 0]
+        table = np.stack([counts["sum"], counts["size"] - counts["sum"]], axis=1)
+        if len(counts) < 2:
+            p = float("nan")
+        elif len(counts) == 2:
+            p = float(fisher_exact(table).pvalue)
+        elif table[:, 0].sum() == 0 or table[:, 1].sum() == 0:
+            p = 1.0  # no errors at all, or nothing right: the rate cannot differ
+        else:
+            p = float(chi2_contingency(table).pvalue)
+        for value, (n, errors) in counts.iterrows():
+            low, high = accuracy_interval(int(errors), int(n), confidence)
+            rows.append({
+                "attribute": column, "value": value, "images": int(n), "errors": int(errors),
+                "error_rate": errors / n, "ci_low": low, "ci_high": high, "p_value": p,
+            })
+    out_columns = ["attribute", "value", "images", "errors", "error_rate", "ci_low", "ci_high", "p_value"]
+    return pd.DataFrame(rows, columns=out_columns)

@@ -206,3 +206,58 @@ def mean_faces(images, labels, class_names, save_path=None):
     fig.suptitle("Mean face per class")
     fig.tight_layout()
     return _finish(fig, save_path)
+
+
+def misclassified_grid(images, y_true, y_pred, class_names, proba=None, n=16, seed=0, ncols=8, save_path=None):
+    """A gallery of misclassified images, titled ``"true -> predicted (p)"``.
+
+    Parameters
+    ----------
+    images : ``(N, h, w, c)`` (``uint8`` or float in [0, 1]), in the order of the labels.
+    y_true, y_pred : int arrays ``(N,)``: true and predicted classes.
+    class_names : names of the classes.
+    proba : optional ``(N, k)`` class probabilities; adds the probability the
+        model gave its (wrong) prediction to each title.
+    n : at most this many images, drawn at random (``seed``) from the
+        misclassified ones and shown in their original order.
+    ncols : images per row.
+
+    The figure's ``indices`` attribute holds the positions of the images shown,
+    so you can look them up (``data.test.meta.iloc[fig.indices]``).
+    """
+    images = np.asarray(images)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(images) != len(y_true):
+        raise ValueError(
+            f"images ({len(images)}), y_true {y_true.shape} and y_pred {y_pred.shape} must describe the same images"
+        )
+    if proba is not None:
+        proba = np.asarray(proba)
+        if proba.shape != (len(y_true), len(class_names)):
+            raise ValueError(f"proba must have shape ({len(y_true)}, {len(class_names)}), got {proba.shape}")
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    wrong = np.flatnonzero(y_true != y_pred)
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(wrong, min(int(n), len(wrong)), replace=False)) if len(wrong) else wrong
+    if not len(chosen):
+        fig, ax = plt.subplots(figsize=(4, 1.5))
+        ax.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        ax.axis("off")
+        fig.indices = chosen
+        return _finish(fig, save_path)
+    cols = min(ncols, len(chosen))
+    rows = -(-len(chosen) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.45, rows * 1.6), squeeze=False)
+    for ax in axes.flat[len(chosen):]:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, chosen):
+        _show_image(ax, images[i])
+        title = f"{class_names[y_true[i]]} ->\n{class_names[y_pred[i]]}"
+        if proba is not None:
+            title += f" ({proba[i, y_pred[i]]:.2f})"
+        ax.set_title(title, fontsize=8)
+    fig.suptitle(f"{len(chosen)} of {len(wrong)} misclassified images (true -> predicted)", fontsize=10)
+    fig.tight_layout()
+    fig.indices = chosen
+    return _finish(fig, save_path)
