@@ -57,3 +57,21 @@ def test_main_writes_the_file_atomically(tmp_path, results_tool):
     results_tool.main(["--runs-dir", str(runs), "--output", str(out)])
     assert "`04_training_techniques_full`" in out.read_text()
     assert [p.name for p in out.parent.iterdir()] == ["results.md"]
+
+
+def test_verdict_lines_are_taken_from_the_executed_notebook(tmp_path, results_tool):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(...)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
+        "epoch 1/4  loss 1.3  acc 0.3 -> nothing\n"
+        "best epoch 3/4: test accuracy 0.37 -> runs/x\n"
+        "Verdict: oversampling hurt here.\n"
+        "data: 1000 images\n"
+        "   fer2013 over_aug  vs none: helps\n"))]
+    nb.cells = [cell]
+    path = tmp_path / "03_x.ipynb"
+    nbformat.write(nb, path)
+    assert results_tool.notebook_verdicts(path) == [
+        "Verdict: oversampling hurt here.", "   fer2013 over_aug  vs none: helps"]

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -114,6 +115,32 @@ def _sections(text: str) -> dict:
     return out
 
 
+#: Printed lines that state a conclusion: a verdict, a check of a seed's claim, an arrow to a result.
+VERDICT = re.compile(r"verdict|seed 003|->|\b(helps|hurts|no clear effect|better|worse|within the noise|"
+                     r"cannot tell|did not learn|learned)\b")
+
+
+def notebook_verdicts(notebook: Path, limit=60) -> list[str]:
+    """The lines an executed notebook printed that state a conclusion (see
+    :data:`VERDICT`), in cell order: what the notebook itself concluded."""
+    import nbformat
+
+    lines = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream" or output.get("name") != "stdout":
+                continue
+            for line in output.get("text", "").splitlines():
+                low = line.lower().strip()
+                if "best epoch" in low or low.startswith("epoch"):
+                    continue  # training progress, not a conclusion
+                if VERDICT.search(low):
+                    lines.append(line.rstrip())
+    return lines[:limit]
+
+
 def build(runs_dir: Path, profile: str, previous: str = "") -> str:
     """The results file's text. Notebooks without runs in ``runs_dir`` keep their
     section from ``previous`` (the existing file), so results measured on another
@@ -141,10 +168,15 @@ def build(runs_dir: Path, profile: str, previous: str = "") -> str:
             lines.append(kept.get(number, f"## {title}\n\nNot run yet with the full profile.\n"))
             continue
         lines += [f"## {title}", "",
-                  f"Command: `python tools/notebooks.py run --profile {profile} --output-dir runs/notebooks-{profile} "
+                  f"Command: `python tools/notebooks.py run --profile {profile} --timeout 10800 --output-dir runs/notebooks-{profile} "
                   f"notebooks/{number}_*.ipynb`, then `make results`.", ""]
         for experiment in experiments:
             lines.append(experiment_section(table, experiment, metric))
+        executed = sorted((runs_dir / f"notebooks-{profile}").glob(f"{number}_*.ipynb"))
+        verdicts = notebook_verdicts(executed[0]) if executed else []
+        if verdicts:
+            lines += [f"Verdicts printed by the executed notebook (`{executed[0].relative_to(runs_dir.parent)}`):",
+                      "", "```", *verdicts, "```", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
