@@ -79,6 +79,8 @@ def experiment_section(table, experiment, effect_metric) -> str:
         if column in runs and runs[column].astype(str).nunique() == 1:
             value = runs[column].iloc[0]
             value = ", ".join(value) if isinstance(value, tuple) else value
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
             shared.append(f"{column.split('.', 1)[1]} {value}")
     seeds = sorted(int(s) for s in runs["train.seed"].unique()) if "train.seed" in runs else []
     finished = max(Path(p).stat().st_mtime for p in runs["path"]) if "path" in runs else None
