@@ -560,6 +560,7 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
             "best_epoch": best_epoch,
             "train_seconds": round(train_seconds, 3),
             "params": int(model.count_params()),
+            "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
             "data": {
                 "name": data.name,
                 "image_shape": [size, size, channels],
@@ -635,6 +636,7 @@ RUN_COLUMNS = {
     "best_epoch": ("best_epoch",),
     "train_seconds": ("train_seconds",),
     "params": ("params",),
+    "trainable_params": ("trainable_params",),
 }
 
 
@@ -647,7 +649,8 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     become tuples), then the metrics of :data:`RUN_COLUMNS`: test accuracy and
     top-k, test loss, macro and weighted precision/recall/F1 on the test split,
     validation accuracy and macro F1, epochs trained, best epoch, training seconds
-    and parameter count. Unfinished (temporary) run folders are skipped.
+    and parameter counts (total and trainable; the latter is missing from runs
+    saved before it was recorded). Unfinished (temporary) run folders are skipped.
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
