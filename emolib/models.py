@@ -409,5 +409,7 @@ def build_model(name, input_shape, num_classes, **kwargs):
     ``"simple_cnn"``). Raises ``ValueError`` listing the known names.
     """
     if name not in MODELS:
+        from . import transfer  # noqa: F401  (registers the transfer-learning builders)
+    if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
     return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)

@@ -36,6 +36,8 @@ def setup_notebook(seed: int = 0) -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*input_shape.*")
+    # Calling a loaded functional model on a bare tensor instead of a one-element list.
+    warnings.filterwarnings("ignore", message=".*structure of `inputs` doesn't match.*")
     import keras
     import matplotlib
     import seaborn as sns

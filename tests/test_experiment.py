@@ -312,3 +312,17 @@ def test_collect_runs_has_a_setting_column(tmp_path):
         (folder / "metrics.json").write_text(json.dumps({"accuracy": 0.5}))
     table = collect_runs(tmp_path)
     assert table["setting"].tolist() == ["sgd", "sgd"]
+
+
+def test_effect_verdicts_follow_the_paired_t_test():
+    effects = pd.DataFrame([
+        {"pairs": 3, "effect": -0.2, "ratio": -0.2 / (0.1 / np.sqrt(3))},  # t = -3.46 < 4.30: noise
+        {"pairs": 3, "effect": 0.2, "ratio": 5.0},  # above t(0.975, 2) = 4.30
+        {"pairs": 3, "effect": -0.2, "ratio": -5.0},
+        {"pairs": 1, "effect": 0.5, "ratio": float("nan")},
+        {"pairs": 2, "effect": 0.1, "ratio": float("nan")},  # identical differences: zero spread
+        {"pairs": 2, "effect": 0.0, "ratio": float("nan")},
+    ])
+    assert ex.effect_verdicts(effects).tolist() == [
+        "within the noise", "better", "worse", "one seed: cannot tell", "better", "within the noise"]
+    assert ex.effect_verdicts(effects.iloc[:1], confidence=0.8).tolist() == ["worse"]  # t(0.9, 2) = 1.89

