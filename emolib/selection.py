@@ -1,0 +1,601 @@
+"""Model selection and deployment cost.
+
+A **scorecard** gathers, for every saved run of the curriculum, the criteria seed 000
+names for choosing a model: accuracy and per-class F1 (macro and worst class), size
+(parameters, file), prediction latency and training time. :func:`pareto_front` finds
+the models no other model beats on every objective at once, :func:`select_model` is
+a selection rule written as code, and the cost functions turn measured throughput
+into dollars with seed 003's price table (:data:`SEED003_PRICES`).
+
+Units used throughout: latency in **milliseconds per call** (``p50_ms_b1``: median
+of batch-1 calls), throughput in **images per second** (``images_per_s_b64``: from
+the median batch-64 call), file sizes in **megabytes** (10**6 bytes), prices in
+**US dollars per instance-hour**, costs in **US dollars**, training time in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MB = 1e6
+#: Hours in an average month (365 days / 12): what an always-on instance is billed.
+HOURS_PER_MONTH = 24 * 365 / 12
+
+#: Seed 003's price table ("Solution Recommendations: Prices for GPU vs. Non-GPU
+#: processing", AWS on-demand hourly rates), typed in from the seed: instance,
+#: US dollars per hour, vCPUs, memory (GiB), GPU (None: no GPU). Prices change;
+#: these are the seed's, not today's.
+SEED003_PRICES = (
+    ("t4g.nano", 0.0042, 2, 0.5, None),
+    ("t4g.micro", 0.0084, 2, 1.0, None),
+    ("t4g.small", 0.0168, 2, 2.0, None),
+    ("g4dn.xlarge", 0.526, 4, 16.0, "T4"),
+    ("p3.2xlarge", 3.06, 8, 61.0, "V100"),
+)
+
+
+def price_table(rows=SEED003_PRICES) -> pd.DataFrame:
+    """The price rows as a DataFrame indexed by instance: ``usd_per_hour``, ``vcpu``,
+    ``memory_gib``, ``gpu`` and ``kind`` (``"cpu"`` or ``"gpu"``)."""
+    df = pd.DataFrame(list(rows), columns=["instance", "usd_per_hour", "vcpu", "memory_gib", "gpu"])
+    df["kind"] = np.where(df["gpu"].isna(), "cpu", "gpu")
+    return df.set_index("instance")
+
+
+# --------------------------------------------------------------------------
+# Scorecard
+# --------------------------------------------------------------------------
+
+
+def worst_class(per_class) -> tuple[float, str | None]:
+    """``(f1, class)`` of the class with the lowest F1 in a ``metrics.json``
+    ``per_class`` dict (``{class: {"f1": ...}, ...}``); ``(nan, None)`` when empty."""
+    scores = {name: float(v["f1"]) for name, v in (per_class or {}).items()
+              if isinstance(v, dict) and v.get("f1") is not None}
+    if not scores:
+        return float("nan"), None
+    name = min(scores, key=scores.get)
+    return scores[name], name
+
+
+def task_label(dataset, class_names, image_size, balance=None) -> str:
+    """A short name of a classification task: data set, class set (a preset name
+    such as ``seed003`` when it is one), input height x width, class balance."""
+    from .data.base import PRESETS
+
+    names = tuple(class_names)
+    preset = next((p for p, c in PRESETS.items() if tuple(c) == names), "/".join(names))
+    h, w = image_size
+    text = f"{dataset} {preset} ({len(names)} classes), {h}x{w}"
+    if not balance:
+        return text
+    return f"{text}, {balance}" if balance == "balanced" else f"{text}, {balance} balance"
+
+
+def run_details(run_dir) -> dict:
+    """Scorecard facts of one run folder ``runs/<experiment>/<run>/`` not in
+    :func:`emolib.experiment.collect_runs`: worst-class F1 on the test and
+    validation splits (and which class), the task (data set, classes, input shape),
+    the model's architecture key and the size of ``best.keras`` in MB (NaN when the
+    run saved no model)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read run metrics '{path}': {err}") from err
+    config_path = run_dir / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    data_cfg, data = config.get("data") or {}, metrics.get("data") or {}
+    class_names = tuple(metrics.get("class_names") or metrics.get("per_class", {}).keys())
+    shape = data.get("image_shape") or [data_cfg.get("image_size"), data_cfg.get("image_size"),
+                                        data_cfg.get("channels")]
+    h, w, c = (list(shape) + [None] * 3)[:3]
+    synthetic = str(data_cfg.get("source", data.get("name", ""))).lower() == "synthetic"
+    dataset = data.get("name") or data_cfg.get("source") or "unknown"
+    balance = data_cfg.get("balance") if synthetic else None
+    f1, cls = worst_class(metrics.get("per_class"))
+    val_f1, val_cls = worst_class((metrics.get("val") or {}).get("per_class"))
+    model = config.get("model")
+    model_file = run_dir / "best.keras"
+    return {
+        "task": task_label(dataset, class_names, (h, w), balance) if class_names else "unknown",
+        "classes": ", ".join(class_names),
+        "num_classes": len(class_names),
+        "input": f"{h}x{w}x{c}",
+        "model": model.get("name") if model else None,
+        "architecture": (json.dumps(model, sort_keys=True) + f" {h}x{w}x{c} -> {len(class_names)}")
+        if model else None,
+        "worst_class_f1": f1,
+        "worst_class": cls,
+        "val_worst_class_f1": val_f1,
+        "val_worst_class": val_cls,
+        "file_mb": model_file.stat().st_size / MB if model_file.exists() else float("nan"),
+        "model_path": str(model_file) if model_file.exists() else None,
+    }
+
+
+def profile_experiments(runs_dir, profile) -> list[str]:
+    """Names of the experiments under ``runs_dir`` that belong to the curriculum's
+    notebooks in ``profile``: ``NN_<name>_<profile>`` folders holding at least one
+    finished run. ``[]`` when ``runs_dir`` does not exist."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    pattern = re.compile(rf"^\d\d_.+_{re.escape(str(profile))}$")
+    return sorted(p.name for p in runs_dir.iterdir()
+                  if p.is_dir() and pattern.match(p.name) and any(p.glob("[!.]*/metrics.json")))
+
+
+def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
+    """One row per saved run: :func:`emolib.experiment.collect_runs` plus the
+    columns of :func:`run_details`. ``experiments``: a name or list of names
+    (``None``: all). An empty frame when there are no runs (or no ``runs_dir``)."""
+    from .experiment import collect_runs
+
+    runs_dir = Path(runs_dir)
+    if experiments is not None and not isinstance(experiments, str):
+        experiments = list(experiments)
+        if not experiments:  # (collect_runs would read an empty list as "all")
+            return pd.DataFrame()
+    if not runs_dir.is_dir():
+        return pd.DataFrame()
+    table = collect_runs(runs_dir, experiment=experiments)
+    if table.empty:
+        return table
+    details = pd.DataFrame([run_details(runs_dir / e / r) for e, r in zip(table["experiment"], table["run"])])
+    return pd.concat([table.reset_index(drop=True), details], axis=1)
+
+
+#: Metric columns averaged over seeds by :func:`summarize_scorecard`.
+SCORE_METRICS = ("test_accuracy", "macro_f1", "worst_class_f1", "val_accuracy", "val_macro_f1",
+                 "val_worst_class_f1", "params", "file_mb", "train_seconds")
+#: Columns of a scorecard, in display order.
+SCORECARD_COLUMNS = ("task", "input", "experiment", "setting", "model", "runs", "test_accuracy", "macro_f1",
+                     "worst_class_f1", "worst_class", "val_macro_f1", "val_worst_class_f1", "params", "weights_mb",
+                     "file_mb", "p50_ms_b1", "p95_ms_b1", "images_per_s_b64", "train_seconds")
+
+
+def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
+    """One scorecard row per ``(experiment, setting)``: the mean over its seeds of
+    :data:`SCORE_METRICS` (``runs``: how many seeds, ``macro_f1_std``: their spread),
+    ``weights_mb`` (parameters x 4 bytes: the float32 weights alone, whereas
+    ``file_mb``, the size of ``best.keras``, also holds the optimizer's state that
+    the training checkpoint saved), the most frequent worst class, and the first
+    run's task, input, model, architecture and ``best.keras`` path (for measuring
+    latency)."""
+    from .experiment import summarize_runs
+
+    if runs.empty:
+        return pd.DataFrame(columns=[*SCORECARD_COLUMNS, "num_classes", "architecture", "model_path"])
+    summary = summarize_runs(runs, by=["experiment", "setting"], metrics=SCORE_METRICS)
+    keep = ["experiment", "setting", "runs", *SCORE_METRICS, "macro_f1_std"]
+    summary = summary[keep]
+    summary["weights_mb"] = summary["params"].astype(float) * 4 / MB
+    grouped = runs.groupby(["experiment", "setting"], sort=False)
+    first = grouped[["task", "input", "num_classes", "model", "architecture"]].first()
+    first["model_path"] = grouped["model_path"].agg(lambda s: next((p for p in s if p), None))
+    first["worst_class"] = grouped["worst_class"].agg(lambda s: s.mode().iat[0] if s.notna().any() else None)
+    return summary.merge(first.reset_index(), on=["experiment", "setting"])
+
+
+def measurement_order(scorecard: pd.DataFrame, rank_by="val_macro_f1") -> pd.DataFrame:
+    """The architectures to time, best first: one row per distinct
+    ``architecture`` with a saved model (latency depends on the architecture and
+    input shape, not on the trained weights, so runs sharing one share the
+    measurement). Within each task architectures are ranked by their best
+    ``rank_by``; tasks take turns (round robin), so a cap on the number of
+    measured models keeps the best of every task. Columns: ``architecture``,
+    ``model_path``, ``task``, ``label`` (``experiment/setting`` of its best row)."""
+    have = scorecard.dropna(subset=["architecture", "model_path"])
+    if have.empty:
+        return pd.DataFrame(columns=["architecture", "model_path", "task", "label"])
+    have = have.sort_values(rank_by, ascending=False, na_position="last", kind="stable")
+    best = have.drop_duplicates("architecture").copy()
+    best["label"] = best["experiment"] + "/" + best["setting"]
+    best["turn"] = best.groupby("task", sort=False).cumcount()
+    best["task_order"] = best["task"].map({t: i for i, t in enumerate(best["task"].unique())})
+    best = best.sort_values(["turn", "task_order"], kind="stable")
+    return best[["architecture", "model_path", "task", "label"]].reset_index(drop=True)
+
+
+def load_models(paths: dict) -> tuple[dict, dict]:
+    """Load ``{name: path to a .keras file}``; returns ``(models, errors)``, where
+    ``errors`` maps the names that failed to load to the error message."""
+    import importlib
+
+    import keras
+
+    from . import models as _models  # noqa: F401  (registers the custom layers)
+
+    try:
+        importlib.import_module("emolib.transfer")  # transfer-learning layers, where present
+    except ImportError:
+        pass
+    loaded, errors = {}, {}
+    for name, path in paths.items():
+        try:
+            loaded[name] = keras.models.load_model(path, compile=False)
+        except Exception as err:  # noqa: BLE001 (report and go on with the other models)
+            errors[name] = f"{type(err).__name__}: {err}"
+    return loaded, errors
+
+
+def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, warmup=3, seed=0) -> pd.DataFrame:
+    """Latency and throughput of several Keras models, measured side by side.
+
+    ``models`` maps a name to a Keras model. Each model is called as a server
+    would, through its ``tf.function`` forward pass (``keras_direct`` of
+    :func:`emolib.benchmark.keras_callers`), on random images of its own input
+    shape. For each batch size, one :func:`emolib.benchmark.compare` call
+    interleaves all models (warm-up, ``rounds`` rounds, medians), so a slow spell of
+    the machine hits them alike. ``repeats``: calls per model, an int or
+    ``{batch_size: calls}``.
+
+    Returns one row per model with, for each batch size ``b``: ``p50_ms_b<b>``
+    and ``p95_ms_b<b>`` (ms per call) and ``images_per_s_b<b>`` (``b`` / median
+    seconds per call).
+    """
+    from .benchmark import compare, keras_callers
+
+    if not models:
+        raise ValueError("models is empty: pass a dict name -> Keras model")
+    rng = np.random.default_rng(seed)
+    columns = {}
+    for b in batch_sizes:
+        callers = {}
+        for name, model in models.items():
+            shape = tuple(model.input_shape[1:])
+            if None in shape:
+                raise ValueError(f"model {name!r} has an unknown input shape {model.input_shape}")
+            x = rng.random((b, *shape), dtype=np.float32)
+            direct = keras_callers(model)["keras_direct"]
+            # compare() passes one batch to every caller; each model needs its own
+            # shape, so a caller ignores it and uses its own batch of the same size.
+            callers[name] = (lambda _, f=direct, x=x: f(x))
+        n = repeats.get(b, 10) if isinstance(repeats, dict) else repeats
+        times = compare(callers, np.zeros((b, 1), np.float32), repeats=n, warmup=warmup, rounds=min(rounds, n))
+        columns[f"p50_ms_b{b}"] = times["p50_ms"]
+        columns[f"p95_ms_b{b}"] = times["p95_ms"]
+        columns[f"images_per_s_b{b}"] = times["images_per_s"]
+    return pd.DataFrame(columns).rename_axis("model")
+
+
+FORMATS_COLUMNS = ("format", "file_mb", "p50_ms_b1", "p95_ms_b1", "images_per_s_b64", "test_accuracy", "macro_f1")
+
+
+def read_formats(path, experiment=None) -> pd.DataFrame:
+    """Notebook 08's ``formats.csv`` (one row per saved format of one model:
+    Keras, ONNX fp32, ONNX int8, ...) as scorecard rows: ``setting`` is the format,
+    ``task`` says the rows come from that file. Raises ``ValueError`` naming the
+    file when a column of :data:`FORMATS_COLUMNS` is missing."""
+    path = Path(path)
+    df = pd.read_csv(path)
+    missing = [c for c in FORMATS_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"'{path}' lacks column(s) {missing}; expected {list(FORMATS_COLUMNS)}")
+    experiment = experiment or path.parent.name
+    out = df[list(FORMATS_COLUMNS)].rename(columns={"format": "setting"})
+    out.insert(0, "experiment", experiment)
+    out.insert(0, "task", f"{experiment}: formats of one model")
+    out["runs"] = 1
+    return out
+
+
+def add_latency(scorecard: pd.DataFrame, latency: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """``scorecard`` with the latency columns of ``latency`` (indexed by name)
+    copied to every row whose ``architecture`` is measured: ``names`` maps an
+    architecture to its name in ``latency``. Rows not measured get NaN."""
+    out = scorecard.copy()
+    by_arch = latency.rename(index={v: k for k, v in names.items()})
+    for column in latency.columns:
+        out[column] = out["architecture"].map(by_arch[column])
+    return out
+
+
+# --------------------------------------------------------------------------
+# Pareto front and the selection rule
+# --------------------------------------------------------------------------
+
+
+def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Series:
+    """Which rows are Pareto-optimal: no other row is at least as good on every
+    objective and strictly better on one.
+
+    ``maximize`` / ``minimize``: column names (e.g. ``maximize=["test_accuracy"],
+    minimize=["p50_ms_b1"]``); ``by``: a column (e.g. ``"task"``) whose groups get
+    separate fronts. Rows with a missing value in an objective are not compared
+    and get ``False``. Returns a boolean Series aligned with ``df``.
+    """
+    maximize = [maximize] if isinstance(maximize, str) else list(maximize)
+    minimize = [minimize] if isinstance(minimize, str) else list(minimize)
+    objectives = maximize + minimize
+    if not objectives:
+        raise ValueError("pareto_front needs at least one column in maximize or minimize")
+    missing = [c for c in objectives + ([by] if by else []) if c not in df.columns]
+    if missing:
+        raise KeyError(f"pareto_front: no column(s) {missing}; columns: {list(df.columns)}")
+    result = pd.Series(False, index=df.index, name="pareto")
+    groups = df.groupby(by, sort=False, dropna=False) if by else [(None, df)]
+    for _, group in groups:
+        # Costs to minimise: negate what is maximised.
+        costs = np.column_stack([-group[c].astype(float) for c in maximize] +
+                                [group[c].astype(float) for c in minimize])
+        valid = ~np.isnan(costs).any(axis=1)
+        c = costs[valid]
+        if not len(c):
+            continue
+        no_worse = (c[:, None, :] <= c[None, :, :]).all(axis=2)    # [i, j]: i no worse than j everywhere
+        better = (c[:, None, :] < c[None, :, :]).any(axis=2)       # [i, j]: i strictly better somewhere
+        dominated = (no_worse & better).any(axis=0)                # j is dominated by some i
+        result.loc[group.index[valid]] = ~dominated
+    return result
+
+
+def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, by="task", label="setting",
+                chosen=(), logx=True, ncols=2, save_path=None):
+    """Scatter ``y`` against ``x``, one panel per value of ``by``, each point
+    labelled with its ``label``; the rows where ``front`` (a boolean Series from
+    :func:`pareto_front`) is true are joined by a line, the index labels in
+    ``chosen`` marked with a star. Rows missing ``x`` or ``y`` are left out.
+    Returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    from .plots import save_figure
+
+    data = df.dropna(subset=[x, y])
+    front = pd.Series(False, index=df.index) if front is None else front.reindex(df.index).fillna(False)
+    groups = list(data.groupby(by, sort=False)) if by else [("", data)]
+    if not groups:
+        raise ValueError(f"plot_pareto: no row has both {x!r} and {y!r}")
+    ncols = max(1, min(ncols, len(groups)))
+    nrows = math.ceil(len(groups) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 4.2 * nrows), squeeze=False)
+    for ax, (name, group) in zip(axes.flat, groups):
+        on = front.loc[group.index].astype(bool)
+        ax.scatter(group.loc[~on, x], group.loc[~on, y], color="tab:gray", s=30, label="dominated")
+        line = group[on].sort_values(x)
+        ax.plot(line[x], line[y], "-o", color="tab:blue", ms=6, label="Pareto front")
+        star = group[group.index.isin(list(chosen))]
+        if len(star):
+            ax.scatter(star[x], star[y], marker="*", s=320, color="tab:orange", zorder=3, label="chosen")
+        for _, row in group.iterrows():
+            ax.annotate(str(row[label]), (row[x], row[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        if logx:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(str(name), fontsize=9)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    if save_path is not None:
+        save_figure(fig, save_path)
+    return fig
+
+
+@dataclass
+class Selection:
+    """What :func:`select_model` returns.
+
+    ``choice``: the chosen row (a Series) or ``None`` when no row meets the rule;
+    ``candidates``: every row with the rule's checks (``meets_sla``,
+    ``meets_worst_f1``, ``eligible``, ``reason``); ``rule``: the rule in words;
+    ``message``: what happened, one line.
+    """
+
+    choice: pd.Series | None
+    candidates: pd.DataFrame
+    rule: str
+    message: str
+
+    def __bool__(self):
+        return self.choice is not None
+
+
+def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p95_ms_b1",
+                 min_worst_f1=None, worst="val_worst_class_f1", tie_tol=0.0, size="params",
+                 label=("experiment", "setting")) -> Selection:
+    """The selection rule: the highest ``score`` among the models that meet the
+    latency SLA and the worst-class F1 floor; near-ties go to the smaller model.
+
+    1. eligible: ``latency <= sla_ms`` (ms; ``None``: no SLA) and
+       ``worst >= min_worst_f1`` (``None``: no floor) and a known ``score``; a row
+       with a missing (unmeasured) latency or worst-class F1 is not eligible;
+    2. among the eligible, every row within ``tie_tol`` of the best ``score`` ties;
+    3. of the tied rows, the one with the fewest ``size`` (parameters) wins; equal
+       sizes go to the higher score, then to the earlier row.
+
+    The default criteria are *validation* metrics: choosing by test scores would
+    make the chosen model's test score optimistic. ``df`` must hold models of one
+    task (a ``task`` column with several values raises ``ValueError``): scores on
+    different classes or inputs are not comparable. Returns a :class:`Selection`
+    whose ``choice`` is ``None`` (and ``message`` says why) when no model is
+    eligible.
+    """
+    needed = [score, size] + ([latency] if sla_ms is not None else []) + \
+        ([worst] if min_worst_f1 is not None else [])
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise KeyError(f"select_model: no column(s) {missing}; columns: {list(df.columns)}")
+    if "task" in df.columns and df["task"].nunique(dropna=False) > 1:
+        raise ValueError(f"select_model compares models of one task; got {df['task'].nunique()} tasks "
+                         f"{sorted(map(str, df['task'].unique()))}: select per task (groupby('task'))")
+    if tie_tol < 0:
+        raise ValueError(f"tie_tol must be >= 0, got {tie_tol}")
+    if df.empty:
+        raise ValueError("select_model: the table is empty")
+
+    out = df.copy()
+    scores = out[score].astype(float)
+    out["meets_sla"] = True if sla_ms is None else (out[latency].astype(float) <= sla_ms)
+    out["meets_worst_f1"] = True if min_worst_f1 is None else (out[worst].astype(float) >= min_worst_f1)
+    out["eligible"] = out["meets_sla"] & out["meets_worst_f1"] & scores.notna()
+    reasons = []
+    for i in out.index:
+        r = []
+        if pd.isna(scores[i]):
+            r.append(f"{score} unknown")
+        if sla_ms is not None and not out.at[i, "meets_sla"]:
+            value = out.at[i, latency]
+            r.append(f"{latency} not measured" if pd.isna(value) else f"{latency} {value:.3g} > {sla_ms:g}")
+        if min_worst_f1 is not None and not out.at[i, "meets_worst_f1"]:
+            value = out.at[i, worst]
+            r.append(f"{worst} unknown" if pd.isna(value) else f"{worst} {value:.3f} < {min_worst_f1:.3f}")
+        reasons.append("; ".join(r) if r else "eligible")
+    out["reason"] = reasons
+
+    parts = [f"highest {score}"]
+    if sla_ms is not None:
+        parts.append(f"{latency} <= {sla_ms:g} ms")
+    if min_worst_f1 is not None:
+        parts.append(f"{worst} >= {min_worst_f1:.3f}")
+    rule = parts[0] + (" among models with " + " and ".join(parts[1:]) if len(parts) > 1 else "") + \
+        f"; ties (within {tie_tol:g}) -> fewer {size}"
+
+    eligible = out[out["eligible"]]
+    if eligible.empty:
+        counts = []
+        if sla_ms is not None:
+            counts.append(f"{int((~out['meets_sla']).sum())} miss the SLA")
+        if min_worst_f1 is not None:
+            counts.append(f"{int((~out['meets_worst_f1']).sum())} miss the worst-class F1 floor")
+        message = f"no model meets the rule ({len(out)} candidates: {', '.join(counts) or 'no known scores'})"
+        return Selection(None, out, rule, message)
+    best = eligible[score].astype(float).max()
+    tied = eligible[eligible[score].astype(float) >= best - tie_tol]
+    order = pd.DataFrame({"size": tied[size].astype(float), "score": -tied[score].astype(float),
+                          "pos": np.arange(len(tied))}, index=tied.index)
+    winner = order.sort_values(["size", "score", "pos"]).index[0]
+    choice = out.loc[winner]
+    name = "/".join(str(choice[c]) for c in label if c in out.columns) or str(winner)
+    message = (f"chosen: {name} ({score} {choice[score]:.3f}, {size} {choice[size]:,.0f}); "
+               f"{len(eligible)} of {len(out)} eligible, {len(tied)} tied")
+    return Selection(choice, out, rule, message)
+
+
+# --------------------------------------------------------------------------
+# Cost of predictions
+# --------------------------------------------------------------------------
+
+
+def _positive(name, value):
+    arr = np.asarray(value, dtype=float)
+    if np.any(~(arr > 0)):
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return arr
+
+
+def hours_per_million(images_per_s):
+    """Instance-hours to make one million predictions at ``images_per_s``
+    (images per second, > 0): ``1e6 / images_per_s / 3600``."""
+    return 1e6 / _positive("images_per_s", images_per_s) / 3600
+
+
+def cost_per_million(images_per_s, usd_per_hour):
+    """US dollars for one million predictions at ``images_per_s`` on an instance
+    billed ``usd_per_hour``, paying only for the time the predictions take (a batch
+    job)."""
+    return hours_per_million(images_per_s) * _positive("usd_per_hour", usd_per_hour)
+
+
+def break_even_speedup(cpu_usd_per_hour, gpu_usd_per_hour):
+    """How many times the CPU instance's throughput the GPU instance must deliver
+    to cost the same per prediction: ``gpu_usd_per_hour / cpu_usd_per_hour``
+    (cost per prediction is price / throughput). Faster than that, the GPU is
+    cheaper; it does not depend on the model."""
+    return _positive("gpu_usd_per_hour", gpu_usd_per_hour) / _positive("cpu_usd_per_hour", cpu_usd_per_hour)
+
+
+def endpoint_capacity(latency_ms, max_utilisation=1.0):
+    """Requests per second one instance serves when it handles one request at a
+    time taking ``latency_ms`` each, kept at most ``max_utilisation`` busy
+    (0 < u <= 1; below 1 leaves headroom so that queues stay short)."""
+    u = float(max_utilisation)
+    if not 0 < u <= 1:
+        raise ValueError(f"max_utilisation must be in (0, 1], got {max_utilisation!r}")
+    return 1000 / _positive("latency_ms", latency_ms) * u
+
+
+def endpoint_instances(peak_requests_per_s, latency_ms, max_utilisation=1.0) -> int:
+    """Always-on instances a real-time endpoint needs for ``peak_requests_per_s``
+    (ceil of peak rate / :func:`endpoint_capacity`; at least 1)."""
+    need = _positive("peak_requests_per_s", peak_requests_per_s) / endpoint_capacity(latency_ms, max_utilisation)
+    return max(1, math.ceil(float(need) - 1e-9))
+
+
+def endpoint_monthly_cost(usd_per_hour, instances=1, hours=HOURS_PER_MONTH):
+    """US dollars per month of ``instances`` always-on instances: billed every hour
+    whether or not requests come."""
+    return _positive("usd_per_hour", usd_per_hour) * int(instances) * hours
+
+
+def batch_monthly_cost(predictions_per_month, images_per_s, usd_per_hour):
+    """US dollars per month of running ``predictions_per_month`` predictions as
+    batch jobs (paying only for compute time)."""
+    n = np.asarray(predictions_per_month, dtype=float)
+    if np.any(n < 0):
+        raise ValueError(f"predictions_per_month must be >= 0, got {predictions_per_month!r}")
+    return n / 1e6 * cost_per_million(images_per_s, usd_per_hour)
+
+
+def break_even_predictions(endpoint_usd_per_month, batch_usd_per_million):
+    """Predictions per month at which batch jobs cost as much as the always-on
+    endpoint: below it, batch is cheaper."""
+    return _positive("endpoint_usd_per_month", endpoint_usd_per_month) / \
+        _positive("batch_usd_per_million", batch_usd_per_million) * 1e6
+
+
+def peak_memory_gib() -> float:
+    """Peak resident memory of this Python process so far, in GiB (``ru_maxrss``)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB on Linux
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20
+
+
+def meets_sla(p95_ms, sla_ms) -> bool:
+    """True when the 95th-percentile latency (ms) is within the SLA (ms)."""
+    return bool(float(p95_ms) <= float(_positive("sla_ms", sla_ms)))
+
+
+def deployment_costs(model, prices: pd.DataFrame, predictions_per_month, peak_requests_per_s, sla_ms,
+                     max_utilisation=1.0) -> pd.DataFrame:
+    """Batch job vs real-time endpoint for one model on each CPU instance of ``prices``.
+
+    ``model``: a scorecard row (needs ``images_per_s_b64``, ``p50_ms_b1``,
+    ``p95_ms_b1``), measured on this machine and *assumed* to hold on the instance;
+    ``prices``: :func:`price_table`. One row per CPU instance: ``batch_usd_per_million``,
+    ``batch_usd_per_month`` (for ``predictions_per_month``), ``endpoint_instances``
+    (for ``peak_requests_per_s``), ``endpoint_usd_per_month``, ``endpoint_over_batch``
+    (how many times the endpoint costs the batch job) and ``meets_sla``.
+    """
+    cpu = prices[prices["kind"] == "cpu"]
+    rows = {}
+    for instance, p in cpu.iterrows():
+        n = endpoint_instances(peak_requests_per_s, model["p50_ms_b1"], max_utilisation)
+        batch = float(batch_monthly_cost(predictions_per_month, model["images_per_s_b64"], p["usd_per_hour"]))
+        endpoint = float(endpoint_monthly_cost(p["usd_per_hour"], n))
+        rows[instance] = {
+            "usd_per_hour": p["usd_per_hour"],
+            "batch_usd_per_million": float(cost_per_million(model["images_per_s_b64"], p["usd_per_hour"])),
+            "batch_usd_per_month": batch,
+            "endpoint_instances": n,
+            "endpoint_usd_per_month": endpoint,
+            "endpoint_over_batch": endpoint / batch if batch > 0 else float("inf"),
+            "meets_sla": meets_sla(model["p95_ms_b1"], sla_ms),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("instance")
