@@ -40,6 +40,7 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/onnx_bench.py
 
 # Majority class / logistic regression / simple CNN on the full generated set (~15 min on 2 cores).
 ladder: setup

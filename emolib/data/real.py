@@ -284,8 +284,12 @@ def _to_mode(im, channels):
     return im.convert("RGB").convert(target)
 
 
-def _read_image(path, size, channels):
-    """``(array (size, size, channels) uint8, orig_width, orig_height, orig_mode)``."""
+def read_image(path, size, channels):
+    """Read one image file of any size and colour mode (EXIF orientation applied).
+
+    Returns ``(array, orig_width, orig_height, orig_mode)``: ``array`` is ``uint8``
+    ``(size, size, channels)`` (1: gray, 3: RGB), resized with bilinear filtering.
+    Raises :class:`ImageReadError` naming the file when it cannot be read."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
@@ -326,7 +330,7 @@ def _read_images(paths, size, channels, context=None):
 
     def work(i):
         try:
-            images[i], widths[i], heights[i], modes[i] = _read_image(paths[i], size, channels)
+            images[i], widths[i], heights[i], modes[i] = read_image(paths[i], size, channels)
         except (FileNotFoundError, ImageReadError) as exc:
             if context is None:
                 raise

@@ -1,0 +1,7 @@
+"""``python -m emolib``: the emolib command line (see :mod:`emolib.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

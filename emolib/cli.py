@@ -1,0 +1,98 @@
+"""The ``emolib`` command line (``python -m emolib ...``).
+
+    python -m emolib predict face.jpg other.png --model model.onnx
+    python -m emolib predict faces/*.jpg --model model_int8.onnx --json
+
+``predict`` classifies image files of any size and colour mode with a model
+exported by :func:`emolib.export.export_onnx` (or quantized from one), applying
+the preprocessing stored in the model file. It prints one row per image (the
+predicted label, its probability and every class's probability), or JSON with
+``--json``. Files that cannot be read are reported on stderr (and in the JSON's
+``errors``); the exit status is then 1. A model that is missing, not ONNX, or
+not an emolib export is an error (exit status 1) before any image is read;
+wrong arguments exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m emolib", description="emolib: emotion classification tools.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    predict = sub.add_parser(
+        "predict", help="classify image files with an exported ONNX model",
+        description="Classify image files (PNG, JPEG, BMP, GIF; any size, gray or colour) with a model "
+        "exported by emolib.export.export_onnx; the model's preprocessing is read from the model file.",
+    )
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files to classify")
+    predict.add_argument("--model", "-m", required=True, metavar="MODEL.onnx", help="an emolib ONNX export")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                         help="ONNX Runtime threads (default: one per physical core)")
+    predict.set_defaults(run=lambda args: _predict(args, predict))
+    return parser
+
+
+def _predict(args, parser) -> int:
+    import numpy as np
+
+    from .data.real import ImageReadError
+    from .export import ModelFileError, OnnxClassifier, probability_table
+
+    try:
+        classifier = OnnxClassifier(args.model, threads=args.threads)
+    except (FileNotFoundError, ModelFileError) as exc:
+        parser.exit(1, f"{parser.prog}: error: {exc}\n")
+    images, files, errors = [], [], []
+    for path in args.images:
+        try:
+            images.append(classifier.load_image(path))
+            files.append(path)
+        except (FileNotFoundError, ImageReadError) as exc:
+            errors.append({"file": path, "error": str(exc)})
+    k = len(classifier.class_names)
+    proba = classifier.predict_proba(np.stack(images)) if images else np.zeros((0, k), np.float32)
+    table = probability_table(files, proba, classifier.class_names)
+    if args.json:
+        out = {
+            "model": str(args.model),
+            "class_names": classifier.class_names,
+            "predictions": [
+                {"file": row["file"], "label": row["label"], "probability": round(float(row["probability"]), 6),
+                 "probabilities": {c: round(float(row[c]), 6) for c in classifier.class_names}}
+                for _, row in table.iterrows()
+            ],
+            "errors": errors,
+        }
+        print(json.dumps(out, indent=2))
+    elif len(table):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for error in errors:
+        print(f"{parser.prog}: error: {error['error']}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def main(argv=None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,785 @@
+"""Deployment: ONNX export with the model's preprocessing, quantization, prediction.
+
+A Keras classifier becomes a standalone ``.onnx`` file that ONNX Runtime runs
+without TensorFlow::
+
+    path = export_onnx(model, "runs/deploy/model.onnx", class_names=data.class_names)
+    proba = onnx_caller(path)(x)                      # x: float32 (n, h, w, c) in [0, 1]
+    int8 = quantize_static(path, "runs/deploy/model_int8.onnx", calibration=train_batches)
+    predict_files(int8, ["face.jpg"])                 # DataFrame: label and class probabilities
+
+Every exported file carries its preprocessing in the ONNX ``metadata_props``
+(key ``"emolib"``, a JSON object; see :func:`read_metadata`): class names,
+input size and channels, pixel scaling, input name and layout. The prediction
+command (``python -m emolib predict IMAGE... --model MODEL.onnx``) reads it, so a
+model file is all a user needs. Files are written atomically
+(:func:`emolib.fileio.atomic_path`).
+
+Importing this module does not import TensorFlow (the prediction command starts
+in about a second); the export functions import it when called.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .fileio import atomic_path
+
+#: Key of the JSON object in an exported model's ``metadata_props``.
+METADATA_KEY = "emolib"
+#: Version of the metadata layout written by :func:`export_onnx`.
+METADATA_VERSION = 1
+#: The one pixel scaling emolib models use: ``uint8`` values divided by 255.
+SCALING = "x/255"
+
+#: ONNX Runtime quantization types by name.
+QUANT_TYPES = ("uint8", "int8")
+
+
+class ModelFileError(ValueError):
+    """A model file that is not a usable emolib ONNX export (the message says why)."""
+
+
+# --------------------------------------------------------------------------
+# Export and metadata
+# --------------------------------------------------------------------------
+
+
+def _input_spec(model):
+    """``(height, width, channels)`` of a Keras image classifier, checked."""
+    shape = tuple(model.input_shape)
+    if len(shape) != 4 or None in shape[1:]:
+        raise ValueError(f"expected a model with a fixed image input (None, h, w, c), got input shape {shape}")
+    h, w, c = (int(s) for s in shape[1:])
+    if h != w:
+        raise ValueError(f"emolib models take square images; this one takes {h}x{w}")
+    if c not in (1, 3):
+        raise ValueError(f"expected 1 (gray) or 3 (RGB) input channels, got {c}")
+    return h, w, c
+
+
+def _set_metadata(onnx_model, meta: dict) -> None:
+    """Replace the ``emolib`` entry of ``onnx_model.metadata_props`` with ``meta`` (JSON)."""
+    keep = [p for p in onnx_model.metadata_props if p.key != METADATA_KEY]
+    del onnx_model.metadata_props[:]
+    onnx_model.metadata_props.extend(keep)
+    entry = onnx_model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta, sort_keys=True)
+
+
+def _name_batch_dim(onnx_model, name="batch") -> None:
+    """Call the (unnamed) first dimension of every graph input and output ``name``."""
+    for value in [*onnx_model.graph.input, *onnx_model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = name
+
+
+def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
+    """Export a Keras image classifier to ONNX, with its preprocessing as metadata.
+
+    Parameters
+    ----------
+    model : Keras model taking ``float32`` images ``(n, h, w, c)`` in [0, 1]
+        (``h == w``, ``c`` 1 or 3) and returning class probabilities ``(n, k)``.
+        It must contain no random augmentation layers (they do not export;
+        emolib augments in the pipeline instead).
+    path : the ``.onnx`` file to write (atomically; parent folders are created).
+    class_names : the ``k`` class names, in output order.
+    method : ``"keras"`` (``model.export(path, format="onnx")``, Keras 3's own
+        exporter, which calls tf2onnx on the traced forward pass) or
+        ``"tf2onnx"`` (``tf2onnx.convert.from_keras``).
+    opset : ONNX opset version.
+
+    The graph's input is named ``"image"``, layout NHWC with a variable batch
+    dimension ``"batch"``; the output is the softmax probabilities.
+    Returns ``Path(path)``.
+    """
+    import onnx
+    import tensorflow as tf
+
+    h, w, c = _input_spec(model)
+    class_names = [str(n) for n in class_names]
+    k = int(model.output_shape[-1])
+    if len(class_names) != k:
+        raise ValueError(f"{len(class_names)} class names for a model with {k} outputs")
+    if method not in ("keras", "tf2onnx"):
+        raise ValueError(f"method must be 'keras' or 'tf2onnx', got {method!r}")
+    spec = tf.TensorSpec((None, h, w, c), tf.float32, name="image")
+    path = Path(path)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        # Keras' tf2onnx compatibility patch probes numpy for np.object (a FutureWarning).
+        warnings.simplefilter("ignore", FutureWarning)
+        if method == "keras":
+            model.export(str(tmp), format="onnx", input_signature=[spec], opset_version=opset, verbose=False)
+            proto = onnx.load(str(tmp))
+        else:
+            import tf2onnx
+            from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+            patch_tf2onnx()  # tf2onnx still uses aliases numpy 2 removed (Keras' own exporter does the same)
+            proto, _ = tf2onnx.convert.from_keras(model, input_signature=(spec,), opset=opset)
+        _name_batch_dim(proto)
+        meta = {
+            "format_version": METADATA_VERSION,
+            "class_names": class_names,
+            "image_size": [h, w],
+            "channels": c,
+            "color": "L" if c == 1 else "RGB",
+            "scaling": SCALING,
+            "input_name": proto.graph.input[0].name,
+            "input_layout": "NHWC",
+            "input_dtype": "float32",
+            "output": "probabilities",
+            "exporter": method,
+            "opset": int(opset),
+            "model_name": model.name,
+            "emolib_version": __version__,
+            "quantization": None,
+        }
+        _set_metadata(proto, meta)
+        onnx.save(proto, str(tmp))
+    return path
+
+
+def read_metadata(path) -> dict:
+    """The ``emolib`` metadata of an exported model (a dict; see :func:`export_onnx`).
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`ModelFileError`
+    for a file that is not ONNX or has no emolib metadata.
+    """
+    import onnx
+
+    path = _check_model_path(path)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise ModelFileError(f"cannot load model '{path}': not a valid ONNX file ({exc})") from None
+    props = {p.key: p.value for p in proto.metadata_props}
+    return _parse_metadata(props, path)
+
+
+def _check_model_path(path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: '{path}'")
+    if not path.is_file():
+        raise ModelFileError(f"model path '{path}' is not a file (expected an .onnx file)")
+    return path
+
+
+def _parse_metadata(props: dict, path) -> dict:
+    if METADATA_KEY not in props:
+        raise ModelFileError(
+            f"'{path}' is not an emolib export: it has no '{METADATA_KEY}' metadata (class names, input "
+            "size, scaling); re-export the Keras model with emolib.export.export_onnx"
+        )
+    try:
+        meta = json.loads(props[METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata is not valid JSON ({exc})") from None
+    missing = {"class_names", "image_size", "channels", "scaling", "input_name"} - set(meta)
+    if missing:
+        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata lacks {sorted(missing)}")
+    size, names = meta["image_size"], meta["class_names"]
+    if (not isinstance(names, list) or not names or not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(v, int) for v in [*size, meta["channels"]])):
+        raise ModelFileError(
+            f"'{path}': malformed '{METADATA_KEY}' metadata (class_names {names!r}, image_size {size!r}, "
+            f"channels {meta['channels']!r})"
+        )
+    return meta
+
+
+def copy_metadata(source, target, **changes) -> Path:
+    """Copy the emolib metadata of ``source`` into the ONNX file ``target`` (in
+    place, atomically), updated with ``changes``. Returns ``Path(target)``."""
+    import onnx
+
+    meta = {**read_metadata(source), **changes}
+    proto = onnx.load(str(target))
+    _set_metadata(proto, meta)
+    with atomic_path(target) as tmp:
+        onnx.save(proto, str(tmp))
+    return Path(target)
+
+
+# --------------------------------------------------------------------------
+# Running exported models
+# --------------------------------------------------------------------------
+
+
+def onnx_session(path, threads=None, optimized_path=None):
+    """An ONNX Runtime CPU ``InferenceSession`` for ``path``.
+
+    ``threads``: intra-op threads (``None``: ONNX Runtime's default, one per
+    physical core). ``optimized_path``: also save the graph as ONNX Runtime
+    optimised it (fused, quantized kernels; specific to this machine), to look at.
+    Raises ``FileNotFoundError`` / :class:`ModelFileError` with the file's name.
+    """
+    import onnxruntime as ort
+
+    path = _check_model_path(path)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: no C++ warnings in notebook outputs
+    if threads is not None:
+        if int(threads) < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    if optimized_path is not None:
+        options.optimized_model_filepath = str(optimized_path)
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own InvalidProtobuf, Fail, ... types
+        raise ModelFileError(f"cannot load model '{path}': not a valid ONNX model ({exc})") from None
+
+
+def onnx_caller(path_or_session, threads=None):
+    """``f(x) -> probabilities`` running an ONNX model (a path or a session).
+
+    ``x``: ``float32`` array ``(n, h, w, c)``; returns ``float32`` ``(n, k)``.
+    Same contract as :func:`emolib.benchmark.keras_callers`, for
+    :func:`emolib.benchmark.compare`.
+    """
+    session = path_or_session
+    if isinstance(path_or_session, (str, os.PathLike)):
+        session = onnx_session(path_or_session, threads=threads)
+    name = session.get_inputs()[0].name
+
+    def call(x):
+        return session.run(None, {name: np.asarray(x, dtype=np.float32)})[0]
+
+    return call
+
+
+def predict_in_batches(fn, x, batch_size=256) -> np.ndarray:
+    """``fn`` (a caller ``f(x) -> probabilities``) over ``x`` in batches;
+    returns ``float32`` ``(n, k)``."""
+    x = np.asarray(x, dtype=np.float32)
+    parts = [np.asarray(fn(x[i : i + batch_size]), dtype=np.float32) for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def parity(a_proba, b_proba) -> dict:
+    """How closely two models agree on the same images.
+
+    ``a_proba``, ``b_proba``: probabilities ``(n, k)``. Returns
+    ``{"max_abs_diff": largest |a - b| over all entries, "argmax_agreement":
+    fraction of images with the same predicted class, "n": n}``.
+    """
+    a, b = np.asarray(a_proba, dtype=np.float64), np.asarray(b_proba, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"probability arrays differ in shape: {a.shape} vs {b.shape}")
+    return {
+        "max_abs_diff": float(np.abs(a - b).max()) if a.size else 0.0,
+        "argmax_agreement": float((a.argmax(axis=1) == b.argmax(axis=1)).mean()) if len(a) else float("nan"),
+        "n": int(len(a)),
+    }
+
+
+def op_counts(path, optimized=False) -> dict:
+    """``{op_type: count}`` of an ONNX file's graph nodes, most frequent first.
+
+    ``optimized=True`` counts the graph ONNX Runtime actually runs on this
+    machine after its graph optimisations (e.g. ``QuantizeLinear`` /
+    ``DequantizeLinear`` pairs around ``Conv`` fused into ``QLinearConv``).
+    """
+    import onnx
+
+    path = _check_model_path(path)
+    if optimized:
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "optimized.onnx"
+            onnx_session(path, optimized_path=target)
+            graph = onnx.load(str(target)).graph
+    else:
+        graph = onnx.load(str(path)).graph
+    return dict(Counter(node.op_type for node in graph.node).most_common())
+
+
+def file_size_mb(path) -> float:
+    """Size of a file in megabytes (10**6 bytes)."""
+    return Path(path).stat().st_size / 1e6
+
+
+# --------------------------------------------------------------------------
+# Quantization
+# --------------------------------------------------------------------------
+
+
+def _quant_type(name):
+    from onnxruntime.quantization import QuantType
+
+    types = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
+    if name not in types:
+        raise ValueError(f"quantization type must be one of {sorted(types)}, got {name!r}")
+    return types[name]
+
+
+def calibration_reader(batches, input_name="image", max_images=256):
+    """An ONNX Runtime ``CalibrationDataReader`` over image batches.
+
+    ``batches``: an iterable of ``float32`` batches ``(b, h, w, c)`` in [0, 1],
+    or of ``(images, labels)`` pairs (a :func:`emolib.pipeline.make_dataset`
+    dataset), or one array ``(n, h, w, c)``. Stops after ``max_images`` images.
+    """
+    from onnxruntime.quantization import CalibrationDataReader
+
+    if isinstance(batches, np.ndarray):
+        batches = [batches[i : i + 64] for i in range(0, len(batches), 64)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.left = int(max_images)
+            self.batches = iter(batches)
+
+        def get_next(self):
+            if self.left <= 0:
+                return None
+            batch = next(self.batches, None)
+            if batch is None:
+                return None
+            images = batch[0] if isinstance(batch, (tuple, list)) else batch
+            images = np.asarray(images, dtype=np.float32)[: self.left]
+            self.left -= len(images)
+            return {input_name: images}
+
+    return Reader()
+
+
+def quantize_static(
+    fp32_path, out_path, calibration, per_channel=True, activation_type="uint8", weight_type="int8",
+    max_images=256,
+) -> Path:
+    """Static post-training quantization to 8-bit integers (QDQ format).
+
+    Weights become ``weight_type`` (per output channel with ``per_channel``);
+    activations become ``activation_type`` with scales and zero points fixed
+    once, from the ranges (min/max) the fp32 model's activations take on the
+    calibration images. ONNX Runtime then runs the convolutions as integer
+    kernels (``QLinearConv``, see :func:`op_counts` with ``optimized=True``).
+
+    Parameters
+    ----------
+    fp32_path : an :func:`export_onnx` file.
+    out_path : the quantized ``.onnx`` file to write (atomically).
+    calibration : what :func:`calibration_reader` takes (batches from the
+        *training* pipeline, never the test split), up to ``max_images`` images.
+    per_channel : one scale per output channel of each weight tensor (better
+        accuracy for convolutions whose filters differ in range).
+    activation_type, weight_type : ``"uint8"`` or ``"int8"``. uint8 activations
+        with int8 weights (the default) is what x86 CPUs' integer instructions
+        (VNNI, AVX2) run fastest.
+
+    The model is first pre-processed (shape inference and graph cleanup,
+    ``onnxruntime.quantization.shape_inference.quant_pre_process``). The final
+    softmax stays in float: 8-bit probabilities would come in steps of 1/255,
+    not sum to 1 and tie. The output keeps the emolib metadata, with a
+    ``quantization`` entry added.
+    Returns ``Path(out_path)``.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantFormat
+    from onnxruntime.quantization import quantize_static as ort_quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    meta = read_metadata(fp32_path)
+    types = {"activation_type": _quant_type(activation_type), "weight_type": _quant_type(weight_type)}
+    reader = calibration_reader(calibration, meta["input_name"], max_images)
+    out_path = Path(out_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(fp32_path), str(pre))
+        softmax = [node.name for node in onnx.load(str(pre)).graph.node if node.op_type == "Softmax"]
+        with atomic_path(out_path) as target:
+            try:
+                ort_quantize_static(
+                    str(pre), str(target), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                    nodes_to_exclude=softmax, **types,
+                )
+            finally:
+                used = int(max_images) - max(reader.left, 0)
+                if used == 0:
+                    raise ValueError("the calibration data gave no images (pass training batches or an array)")
+            settings = {
+                "mode": "static", "format": "QDQ", "per_channel": bool(per_channel),
+                "activation_type": activation_type, "weight_type": weight_type,
+                "calibration": "minmax", "calibration_images": used, "float_ops": ["Softmax"],
+            }
+            _finish_quantized(fp32_path, target, meta, settings)
+    return out_path
+
+
+def quantize_dynamic(fp32_path, out_path, weight_type="uint8") -> Path:
+    """Dynamic quantization: 8-bit weights, activations quantized on every call.
+
+    Only the weights are converted ahead of time; each call computes every
+    quantized layer's input range (``DynamicQuantizeLinear``) and runs the
+    convolutions as ``ConvInteger`` followed by float rescaling. Cheap to make
+    (no calibration data) and good for the matrix products of LSTMs and
+    transformers, but on CPU convolutions it is usually *slower* than fp32:
+    ONNX Runtime has no fast ``ConvInteger`` kernel, and the per-call range
+    computation and conversions add work. ``weight_type`` is ``"uint8"`` by
+    default because ONNX Runtime's CPU ``ConvInteger`` does not take int8
+    weights. The model is pre-processed as in :func:`quantize_static`.
+    Returns ``Path(out_path)``.
+    """
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    meta = read_metadata(fp32_path)
+    quant_type = _quant_type(weight_type)
+    settings = {"mode": "dynamic", "weight_type": weight_type, "activation_type": "uint8 (per call)"}
+    out_path = Path(out_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(fp32_path), str(pre))
+        with atomic_path(out_path) as target:
+            ort_quantize_dynamic(str(pre), str(target), weight_type=quant_type)
+            _finish_quantized(fp32_path, target, meta, settings)
+    return out_path
+
+
+def _finish_quantized(fp32_path, target, meta, settings):
+    import onnx
+
+    proto = onnx.load(str(target))
+    _set_metadata(proto, {**meta, "quantization": {**settings, "from": Path(fp32_path).name}})
+    onnx.save(proto, str(target))
+
+
+# --------------------------------------------------------------------------
+# Prediction on image files
+# --------------------------------------------------------------------------
+
+
+class OnnxClassifier:
+    """An exported emolib model, ready to classify image files.
+
+    ``OnnxClassifier(path)`` loads the model with ONNX Runtime and its
+    preprocessing from the metadata (:func:`read_metadata`), and checks that
+    the two agree (input size, channels, number of classes).
+
+    * :meth:`load_image`: one file -> ``float32`` ``(h, w, c)`` in [0, 1];
+    * :meth:`predict_proba`: ``float32`` images ``(n, h, w, c)`` -> ``(n, k)``;
+    * :meth:`predict_files`: file paths -> a DataFrame of labels and probabilities.
+    """
+
+    def __init__(self, path, threads=None):
+        self.path = _check_model_path(path)
+        self.session = onnx_session(self.path, threads=threads)
+        props = self.session.get_modelmeta().custom_metadata_map
+        meta = _parse_metadata(props, self.path)
+        self.metadata = meta
+        self.class_names = [str(n) for n in meta["class_names"]]
+        h, w = (int(s) for s in meta["image_size"])
+        self.image_size, self.channels = (h, w), int(meta["channels"])
+        if meta["scaling"] != SCALING:
+            raise ModelFileError(
+                f"'{path}': unsupported pixel scaling {meta['scaling']!r} (this emolib knows {SCALING!r})"
+            )
+        if h != w or self.channels not in (1, 3):
+            raise ModelFileError(f"'{path}': unsupported input {h}x{w}x{self.channels} in its metadata")
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        shape = list(inputs[0].shape)
+        expected = [h, w, self.channels]
+        if len(inputs) != 1 or inputs[0].name != meta["input_name"] or len(shape) != 4 or shape[1:] != expected:
+            raise ModelFileError(
+                f"'{path}': the model's input ({inputs[0].name!r}, shape {shape}) does not match its metadata "
+                f"({meta['input_name']!r}, (batch, {h}, {w}, {self.channels})); re-export it with "
+                "emolib.export.export_onnx"
+            )
+        k = outputs[0].shape[-1] if outputs and outputs[0].shape else None
+        if isinstance(k, int) and k != len(self.class_names):
+            raise ModelFileError(
+                f"'{path}': the model has {k} outputs but its metadata names {len(self.class_names)} classes"
+            )
+        self._call = onnx_caller(self.session)
+
+    def __repr__(self):
+        h, w = self.image_size
+        return f"OnnxClassifier('{self.path.name}', {h}x{w}x{self.channels}, classes={self.class_names})"
+
+    def load_image(self, path) -> np.ndarray:
+        """Read one image file (PNG, JPEG, BMP, GIF, ... of any size and colour
+        mode) the way emolib's real-data loaders do: EXIF orientation applied,
+        converted to gray (ITU-R 601 luma) or RGB (alpha dropped, palettes
+        expanded), resized bilinearly to the model's size (aspect ratio not
+        kept), scaled to [0, 1]. Returns ``float32`` ``(h, w, c)``.
+
+        Raises ``FileNotFoundError`` or :class:`emolib.data.ImageReadError`
+        naming the file.
+        """
+        from .data.real import ImageReadError, read_image  # the loaders' own reader and its errors
+
+        path = Path(path)
+        if path.is_dir():
+            raise ImageReadError(f"could not read image file '{path}': it is a directory")
+        array = read_image(path, self.image_size[0], self.channels)[0]
+        return array.astype(np.float32) / 255.0
+
+    def predict_proba(self, images) -> np.ndarray:
+        """Class probabilities ``(n, k)`` for ``float32`` images ``(n, h, w, c)`` in [0, 1]."""
+        return predict_in_batches(self._call, images)
+
+    def predict_files(self, paths, batch_size=64):
+        """Classify image files; returns a DataFrame with one row per file:
+        ``file``, ``label`` (the most probable class), ``probability`` (its
+        probability), then one column of probabilities per class. Raises on
+        the first unreadable file (naming it)."""
+        paths = [str(p) for p in paths]
+        if not paths:
+            proba = np.zeros((0, len(self.class_names)), np.float32)
+        else:
+            proba = np.concatenate([
+                self.predict_proba(np.stack([self.load_image(p) for p in paths[i : i + batch_size]]))
+                for i in range(0, len(paths), batch_size)
+            ])
+        return probability_table(paths, proba, self.class_names)
+
+
+def probability_table(files, proba, class_names):
+    """DataFrame ``file, label, probability, <class>...`` from probabilities ``(n, k)``."""
+    import pandas as pd
+
+    proba = np.asarray(proba, dtype=np.float64)
+    best = proba.argmax(axis=1) if len(proba) else np.zeros(0, int)
+    table = pd.DataFrame({
+        "file": [str(f) for f in files],
+        "label": [class_names[i] for i in best],
+        "probability": proba[np.arange(len(proba)), best] if len(proba) else np.zeros(0),
+    })
+    for j, name in enumerate(class_names):
+        table[name] = proba[:, j] if len(proba) else np.zeros(0)
+    return table
+
+
+def predict_files(model_path, paths, threads=None):
+    """Classify image files with an exported model: ``OnnxClassifier(model_path).predict_files(paths)``."""
+    return OnnxClassifier(model_path, threads=threads).predict_files(paths)
+
+
+# --------------------------------------------------------------------------
+# A trained model to deploy, and a side-by-side comparison of deployments
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class TrainedModel:
+    """What :func:`reuse_or_train` returns: the Keras ``model`` (best weights),
+    the ``data`` set it was trained and tested on (rebuilt exactly from the
+    run's ``config.json``), the run's ``config`` (:class:`~emolib.experiment.ExperimentConfig`)
+    and ``metrics`` (``metrics.json``), its folder ``path``, whether it was
+    ``reused`` (else trained now) and a one-line ``note`` saying which and why."""
+
+    model: object
+    data: object
+    config: object
+    metrics: dict
+    path: Path
+    reused: bool
+    note: str = field(default="")
+
+
+def load_run(run_dir):
+    """Load a saved run (:func:`emolib.experiment.run_experiment`'s folder):
+    ``(model, data, config, metrics)``, the data set rebuilt from the run's
+    ``config.json`` (``load_dataset(**config.data.load_kwargs())``)."""
+    import keras
+
+    from .data import load_dataset
+    from .experiment import ExperimentConfig
+
+    run_dir = Path(run_dir)
+    for name in ("best.keras", "config.json", "metrics.json"):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f"'{run_dir}' is not a complete run folder: no {name}")
+    config = ExperimentConfig.from_json(run_dir / "config.json")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    model = keras.models.load_model(run_dir / "best.keras")
+    data = load_dataset(**config.data.load_kwargs())
+    return model, data, config, metrics
+
+
+def chance_ceiling(num_classes, n, confidence=0.95) -> float:
+    """The top of the Wilson interval of an accuracy of ``1 / num_classes`` on
+    ``n`` images: a model at or below it may be guessing."""
+    from .evaluation import accuracy_interval
+
+    return accuracy_interval(round(n / num_classes), n, confidence)[1]
+
+
+def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progress=True) -> TrainedModel:
+    """A trained model: the first usable saved run among ``candidates``, else a new run of ``config``.
+
+    A candidate (a run folder) is used when it is complete (``best.keras``,
+    ``config.json``, ``metrics.json``), was trained on the data ``config``
+    describes (its ``data`` section is equal; ``same_data=False`` accepts any
+    data, which is then rebuilt from the candidate's own config), and its
+    *validation* accuracy is above :func:`chance_ceiling` (a model that never
+    left chance has nothing to deploy, and quantizing it tells nothing).
+    Otherwise ``config`` (an :class:`~emolib.experiment.ExperimentConfig`) is
+    trained with :func:`emolib.experiment.run_experiment` into ``runs_dir``
+    (replacing an earlier run of the same name). The ``note`` says what
+    happened, with paths relative to ``runs_dir``.
+    """
+    from .experiment import ExperimentConfig, run_experiment
+
+    runs_dir = Path(runs_dir)
+    reasons = []
+    for candidate in candidates:
+        candidate = Path(candidate)
+        shown = os.path.relpath(candidate, runs_dir)
+        if not all((candidate / name).is_file() for name in ("best.keras", "config.json", "metrics.json")):
+            reasons.append(f"{shown}: not found")
+            continue
+        saved = ExperimentConfig.from_json(candidate / "config.json")
+        if same_data and saved.to_dict()["data"] != config.to_dict()["data"]:
+            reasons.append(f"{shown}: trained on other data")
+            continue
+        metrics = json.loads((candidate / "metrics.json").read_text())
+        val = metrics.get("val", {})
+        k = len(metrics.get("class_names", [])) or 2
+        ceiling = chance_ceiling(k, int(val.get("num_samples", 0) or 1))
+        if not (val.get("accuracy") or 0) > ceiling:
+            reasons.append(f"{shown}: validation accuracy {val.get('accuracy', float('nan')):.3f}, "
+                           f"not above chance (up to {ceiling:.3f})")
+            continue
+        model, data, config_, metrics = load_run(candidate)
+        note = f"reused the saved run {shown} (validation accuracy {val['accuracy']:.3f})"
+        return TrainedModel(model, data, config_, metrics, candidate, True, note)
+    result = run_experiment(config, runs_dir=runs_dir, progress=progress, overwrite=True)
+    from .data import load_dataset
+
+    data = load_dataset(**result.config.data.load_kwargs())
+    why = "; ".join(reasons) if reasons else "no saved run given"
+    note = f"trained {os.path.relpath(result.path, runs_dir)} now ({why})"
+    return TrainedModel(result.model, data, result.config, result.metrics, result.path, False, note)
+
+
+def keras_file_size_mb(model) -> float:
+    """Megabytes of the model saved as a ``.keras`` file with its architecture
+    and weights only, the Keras file one would deploy. A compiled model's own
+    ``model.save`` (and a training checkpoint) also stores the optimizer's
+    state: with Adam, two more numbers per weight, about 3x the size."""
+    import keras
+
+    try:  # the same layers in a new, uncompiled functional model: no optimizer state
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+        bare = keras.Model(inputs, outputs, name=model.name)
+    except (AttributeError, TypeError, ValueError):  # a subclassed model: save it as it is
+        bare = model
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        bare.save(path)
+        return file_size_mb(path)
+
+
+def scores(y_true, proba) -> dict:
+    """``{"accuracy", "macro_f1"}`` of probabilities ``(n, k)`` against labels ``(n,)``."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    proba = np.asarray(proba)
+    y_pred = proba.argmax(axis=1)
+    labels = np.arange(proba.shape[1])
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+    }
+
+
+def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, batch_repeats=20, rounds=5,
+                        warmup=5, threads=None):
+    """Keras and ONNX Runtime versions of one model side by side, in this process.
+
+    Rows (``caller``): ``keras_predict`` and ``keras_direct``
+    (:func:`emolib.benchmark.keras_callers`), then one per entry of
+    ``onnx_files`` (name -> ``.onnx`` path, e.g. ``{"onnx_fp32": ...,
+    "onnx_int8": ...}``). Columns:
+
+    * ``size_mb``: file size in MB (the Keras rows: :func:`keras_file_size_mb`);
+    * ``accuracy``, ``macro_f1``: on ``x`` (``float32`` ``(n, h, w, c)``) and
+      labels ``y`` (``(n,)``);
+    * ``b1_p50_ms``, ``b1_p95_ms``: latency of one image per call (median and
+      95th percentile, ms), ``repeats`` calls each;
+    * ``batch_p50_ms``, ``batch_images_per_s``: calls on ``batch_size`` images,
+      ``batch_repeats`` calls each: median latency and throughput.
+
+    Timing follows :func:`emolib.benchmark.compare` (warm-up, callers
+    interleaved over ``rounds`` rounds, medians): ratios between rows are the
+    numbers to quote. The table's ``attrs`` record the settings.
+    """
+    import pandas as pd
+
+    from .benchmark import compare, keras_callers
+
+    x = np.asarray(x, dtype=np.float32)
+    callers = dict(keras_callers(model))
+    callers.update({name: onnx_caller(path, threads=threads) for name, path in onnx_files.items()})
+    keras_mb = keras_file_size_mb(model)
+    sizes = {name: keras_mb for name in ("keras_predict", "keras_direct")}
+    sizes.update({name: file_size_mb(path) for name, path in onnx_files.items()})
+    quality = {name: scores(y, predict_in_batches(fn, x)) for name, fn in callers.items()}
+    one = compare(callers, x[:1], repeats=repeats, warmup=warmup, rounds=rounds)
+    many = compare(callers, x[:batch_size], repeats=batch_repeats, warmup=max(1, warmup // 2), rounds=rounds)
+    table = pd.DataFrame({
+        "size_mb": pd.Series(sizes),
+        "accuracy": pd.Series({n: q["accuracy"] for n, q in quality.items()}),
+        "macro_f1": pd.Series({n: q["macro_f1"] for n, q in quality.items()}),
+        "b1_p50_ms": one["p50_ms"],
+        "b1_p95_ms": one["p95_ms"],
+        "batch_p50_ms": many["p50_ms"],
+        "batch_images_per_s": many["images_per_s"],
+    }).loc[list(callers)].rename_axis("caller")
+    table.attrs = {"batch_size": int(min(batch_size, len(x))), "repeats": repeats,
+                   "batch_repeats": batch_repeats, "rounds": rounds, "n_test": int(len(x))}
+    return table
+
+
+#: Targets of the quantized model (issue 5), on the ResNet-like model:
+#: ``(key, description, limit)``; every one is "measured value <= limit".
+TARGETS = (
+    ("onnx_int8_size_ratio", "int8 file size / fp32 file size", 0.3),
+    ("onnx_int8_latency_ratio", "int8 / fp32 ONNX latency, batch 1 (median)", 0.5),
+    ("onnx_int8_accuracy_drop", "fp32 minus int8 test accuracy, percentage points", 0.5),
+)
+
+
+def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras_direct") -> dict:
+    """The headline ratios of a :func:`compare_deployments` table:
+
+    * ``onnx_int8_size_ratio``: int8 file size / fp32 file size;
+    * ``onnx_int8_latency_ratio``: int8 / fp32 batch-1 median latency;
+    * ``onnx_int8_accuracy_drop``: fp32 minus int8 accuracy in percentage
+      points (positive: the int8 model is worse);
+    * ``onnx_fp32_vs_keras_direct_latency_ratio``: fp32 ONNX Runtime / Keras
+      ``tf.function`` batch-1 median latency (below 1: ONNX Runtime is faster).
+    """
+    t = table
+    return {
+        "onnx_int8_size_ratio": float(t.loc[int8, "size_mb"] / t.loc[fp32, "size_mb"]),
+        "onnx_int8_latency_ratio": float(t.loc[int8, "b1_p50_ms"] / t.loc[fp32, "b1_p50_ms"]),
+        "onnx_int8_accuracy_drop": float(100 * (t.loc[fp32, "accuracy"] - t.loc[int8, "accuracy"])),
+        "onnx_fp32_vs_keras_direct_latency_ratio": float(t.loc[fp32, "b1_p50_ms"] / t.loc[keras, "b1_p50_ms"]),
+    }
+
+
+def check_targets(summary):
+    """One row per :data:`TARGETS` entry: ``what``, ``measured``, ``target``
+    (the limit) and ``met`` (``measured <= target``), from :func:`quantization_summary`."""
+    import pandas as pd
+
+    rows = {key: {"what": what, "measured": summary[key], "target": limit, "met": bool(summary[key] <= limit)}
+            for key, what, limit in TARGETS}
+    return pd.DataFrame.from_dict(rows, orient="index")

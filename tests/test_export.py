@@ -1,0 +1,249 @@
+"""emolib.export: ONNX export (both exporters) with parity to Keras, the stored
+preprocessing metadata, static and dynamic quantization, the deployment
+comparison and its target checks, and reuse-or-train of a saved run."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from emolib import export
+from emolib.data.synthetic import generate
+from emolib.export import ModelFileError
+from emolib.models import resnet_like
+
+SIZE = 24
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(n_train=96, n_val=16, n_test=64, image_size=SIZE, channels=1, classes="seed003", seed=0)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A small BN ResNet-like model with non-trivial batch-norm statistics (so that
+    the export has to fold them correctly)."""
+    keras.utils.set_random_seed(0)
+    m = resnet_like(input_shape=(SIZE, SIZE, 1), num_classes=4, filters=(16, 32, 64), batchnorm=True)
+    rng = np.random.default_rng(0)
+    for layer in m.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
+                               rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 2.0, var.shape)])
+    return m
+
+
+@pytest.fixture(scope="module")
+def x_test(data):
+    return data.test.images.astype("float32") / 255.0
+
+
+@pytest.fixture(scope="module")
+def fp32(model, data, tmp_path_factory):
+    return export.export_onnx(model, tmp_path_factory.mktemp("onnx") / "sub" / "model.onnx", data.class_names)
+
+
+@pytest.fixture(scope="module")
+def int8(fp32, data):
+    train = data.train.images.astype("float32") / 255.0
+    return export.quantize_static(fp32, fp32.with_name("model_int8.onnx"), train, max_images=64)
+
+
+@pytest.mark.parametrize("method", ["keras", "tf2onnx"])
+def test_export_matches_keras(model, data, x_test, tmp_path, method):
+    path = export.export_onnx(model, tmp_path / f"{method}.onnx", data.class_names, method=method)
+    assert [p.name for p in tmp_path.iterdir()] == [f"{method}.onnx"]  # no temporary left behind
+    expected = np.asarray(model(x_test, training=False))
+    got = export.onnx_caller(path)(x_test)
+    assert got.shape == (len(x_test), 4)
+    p = export.parity(expected, got)
+    assert p["max_abs_diff"] < 1e-5 and p["argmax_agreement"] == 1.0 and p["n"] == len(x_test)
+    assert export.read_metadata(path)["exporter"] == method
+
+
+def test_metadata_round_trip(fp32, data):
+    meta = export.read_metadata(fp32)
+    assert meta["class_names"] == list(data.class_names)
+    assert meta["image_size"] == [SIZE, SIZE] and meta["channels"] == 1 and meta["color"] == "L"
+    assert meta["scaling"] == "x/255" and meta["input_layout"] == "NHWC" and meta["input_name"] == "image"
+    assert meta["quantization"] is None and meta["emolib_version"]
+    session = export.onnx_session(fp32)
+    assert session.get_inputs()[0].shape == ["batch", SIZE, SIZE, 1]
+    clf = export.OnnxClassifier(fp32)
+    assert clf.class_names == list(data.class_names) and clf.image_size == (SIZE, SIZE) and clf.channels == 1
+
+
+def test_export_rejects_bad_input_and_writes_nothing(model, data, tmp_path):
+    with pytest.raises(ValueError, match="3 class names for a model with 4 outputs"):
+        export.export_onnx(model, tmp_path / "m.onnx", data.class_names[:3])
+    with pytest.raises(ValueError, match="method"):
+        export.export_onnx(model, tmp_path / "m.onnx", data.class_names, method="torch")
+    wide = keras.Sequential([keras.Input((8, 12, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="square"):
+        export.export_onnx(wide, tmp_path / "w.onnx", ["a", "b"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parity_reports_differences():
+    a = np.array([[0.9, 0.1], [0.4, 0.6]])
+    b = np.array([[0.8, 0.2], [0.7, 0.3]])
+    p = export.parity(a, b)
+    assert p["max_abs_diff"] == pytest.approx(0.3) and p["argmax_agreement"] == 0.5
+    with pytest.raises(ValueError, match="shape"):
+        export.parity(a, b[:1])
+
+
+def test_static_quantization_is_smaller_and_close(fp32, int8, x_test, model):
+    assert export.file_size_mb(int8) < 0.5 * export.file_size_mb(fp32)
+    meta = export.read_metadata(int8)
+    assert meta["quantization"]["mode"] == "static" and meta["quantization"]["per_channel"] is True
+    assert meta["quantization"]["activation_type"] == "uint8" and meta["quantization"]["weight_type"] == "int8"
+    assert meta["quantization"]["calibration_images"] == 64
+    assert meta["class_names"] == export.read_metadata(fp32)["class_names"]
+    ops = export.op_counts(int8)
+    assert ops.get("QuantizeLinear", 0) > 0 and ops.get("DequantizeLinear", 0) > 0
+    assert export.op_counts(int8, optimized=True).get("QLinearConv", 0) > 0  # what ONNX Runtime runs
+    proba = export.onnx_caller(int8)(x_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-3)
+    reference = np.asarray(model(x_test, training=False))
+    assert export.parity(reference, proba)["max_abs_diff"] < 0.2  # 8 bits: close, not equal
+
+
+def test_int8_activations_and_bad_types(fp32, x_test, tmp_path):
+    signed = export.quantize_static(fp32, tmp_path / "s8.onnx", x_test, activation_type="int8", max_images=32)
+    assert export.read_metadata(signed)["quantization"]["activation_type"] == "int8"
+    assert export.onnx_caller(signed)(x_test[:2]).shape == (2, 4)
+    with pytest.raises(ValueError, match="quantization type"):
+        export.quantize_static(fp32, tmp_path / "bad.onnx", x_test, weight_type="int4")
+    with pytest.raises(ValueError, match="no images"):
+        export.quantize_static(fp32, tmp_path / "empty.onnx", [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s8.onnx"]
+
+
+def test_dynamic_quantization_uses_integer_convolutions(fp32, x_test, tmp_path):
+    path = export.quantize_dynamic(fp32, tmp_path / "dyn.onnx")
+    ops = export.op_counts(path)
+    assert ops.get("ConvInteger", 0) > 0 and ops.get("DynamicQuantizeLinear", 0) > 0
+    assert export.read_metadata(path)["quantization"]["mode"] == "dynamic"
+    assert export.file_size_mb(path) < 0.5 * export.file_size_mb(fp32)
+    np.testing.assert_allclose(export.onnx_caller(path)(x_test).sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_calibration_reader_stops_at_max_images(x_test):
+    reader = export.calibration_reader(np.concatenate([x_test, x_test]), "image", max_images=70)
+    sizes = []
+    while (item := reader.get_next()) is not None:
+        assert set(item) == {"image"} and item["image"].dtype == np.float32
+        sizes.append(len(item["image"]))
+    assert sizes == [64, 6]
+    pairs = [(x_test[:5], np.zeros(5)), (x_test[5:9], np.zeros(4))]
+    reader = export.calibration_reader(pairs, "x", max_images=100)
+    assert len(reader.get_next()["x"]) == 5 and len(reader.get_next()["x"]) == 4 and reader.get_next() is None
+
+
+def test_read_metadata_errors(model, data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        export.read_metadata(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00\x01 definitely not protobuf \xff" * 10)
+    with pytest.raises(ModelFileError, match="junk.onnx"):
+        export.onnx_session(junk)
+    import onnx
+
+    proto = onnx.load(str(export.export_onnx(model, tmp_path / "plain.onnx", data.class_names)))
+    del proto.metadata_props[:]  # an ONNX model like any other exporter makes
+    plain = tmp_path / "plain.onnx"
+    onnx.save(proto, str(plain))
+    with pytest.raises(ModelFileError, match="not an emolib export.*export_onnx"):
+        export.read_metadata(plain)
+    with pytest.raises(ModelFileError, match="not an emolib export"):
+        export.OnnxClassifier(plain)
+
+
+def test_classifier_rejects_metadata_that_contradicts_the_model(fp32, tmp_path):
+    import shutil
+
+    wrong = shutil.copy(fp32, tmp_path / "wrong.onnx")
+    export.copy_metadata(fp32, wrong, image_size=[32, 32])
+    with pytest.raises(ModelFileError, match="does not match its metadata"):
+        export.OnnxClassifier(wrong)
+    export.copy_metadata(fp32, wrong, class_names=["a", "b"])
+    with pytest.raises(ModelFileError, match="4 outputs but its metadata names 2 classes"):
+        export.OnnxClassifier(wrong)
+    export.copy_metadata(fp32, wrong, image_size="big")
+    with pytest.raises(ModelFileError, match="malformed"):
+        export.OnnxClassifier(wrong)
+
+
+def test_compare_deployments_and_targets(model, data, x_test, fp32, int8):
+    table = export.compare_deployments(model, {"onnx_fp32": fp32, "onnx_int8": int8}, x_test, data.test.labels,
+                                       batch_size=16, repeats=4, batch_repeats=2, rounds=2, warmup=1)
+    assert list(table.index) == ["keras_predict", "keras_direct", "onnx_fp32", "onnx_int8"]
+    assert {"size_mb", "accuracy", "macro_f1", "b1_p50_ms", "b1_p95_ms", "batch_p50_ms",
+            "batch_images_per_s"} <= set(table.columns)
+    assert (table["size_mb"] > 0).all() and (table["b1_p50_ms"] > 0).all()
+    assert table.loc["keras_predict", "accuracy"] == table.loc["keras_direct", "accuracy"]
+    assert table.loc["onnx_fp32", "accuracy"] == table.loc["keras_direct", "accuracy"]
+    assert table.attrs["batch_size"] == 16
+    summary = export.quantization_summary(table)
+    assert summary["onnx_int8_size_ratio"] == pytest.approx(
+        export.file_size_mb(int8) / export.file_size_mb(fp32))
+    assert set(summary) == {"onnx_int8_size_ratio", "onnx_int8_latency_ratio", "onnx_int8_accuracy_drop",
+                            "onnx_fp32_vs_keras_direct_latency_ratio"}
+
+
+def test_check_targets_compares_with_limits():
+    table = pd.DataFrame({"size_mb": [1.0, 0.25, 1.2], "b1_p50_ms": [2.0, 1.5, 4.0], "accuracy": [0.80, 0.79, 0.8]},
+                         index=["onnx_fp32", "onnx_int8", "keras_direct"])
+    summary = export.quantization_summary(table)
+    assert summary["onnx_int8_accuracy_drop"] == pytest.approx(1.0)
+    assert summary["onnx_fp32_vs_keras_direct_latency_ratio"] == pytest.approx(0.5)
+    checks = export.check_targets(summary)
+    assert checks["met"].to_dict() == {"onnx_int8_size_ratio": True, "onnx_int8_latency_ratio": False,
+                                       "onnx_int8_accuracy_drop": False}
+
+
+def test_scores_accuracy_and_macro_f1():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    s = export.scores(np.array([0, 1, 1, 1]), proba)
+    assert s["accuracy"] == 0.75 and s["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+def test_reuse_or_train(tmp_path):
+    from emolib.experiment import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+
+    config = ExperimentConfig(
+        experiment="deploy", run="tiny_seed0",
+        data=DataConfig(classes="seed003", image_size=16, channels=1, n_train=64, n_val=16, n_test=16),
+        model=ModelConfig("simple_cnn", {"filters": (4,)}), train=TrainConfig(epochs=1, batch_size=32),
+    )
+    missing = tmp_path / "elsewhere" / "run"
+    first = export.reuse_or_train(config, [missing], runs_dir=tmp_path, progress=False)
+    assert not first.reused and "not found" in first.note and first.path == tmp_path / "deploy" / "tiny_seed0"
+    assert first.data.test.images.shape == (16, 16, 16, 1)
+    # A run that learned is reused, with its exact data set rebuilt from config.json.
+    metrics = json.loads((first.path / "metrics.json").read_text())
+    metrics["val"]["accuracy"] = 0.99
+    (first.path / "metrics.json").write_text(json.dumps(metrics))
+    again = export.reuse_or_train(config, [missing, first.path], runs_dir=tmp_path, progress=False)
+    assert again.reused and "deploy/tiny_seed0" in again.note
+    np.testing.assert_array_equal(again.data.test.images, first.data.test.images)
+    x = first.data.test.images.astype("float32") / 255.0
+    np.testing.assert_allclose(again.model(x, training=False), first.model(x, training=False), atol=1e-6)
+    # Only on the data the config describes, unless any data will do.
+    other = config.updated({"run": "other_seed0", "data.n_test": 24})
+    fresh = export.reuse_or_train(other, [first.path], runs_dir=tmp_path, progress=False)
+    assert not fresh.reused and "trained on other data" in fresh.note and len(fresh.data.test) == 24
+    anyway = export.reuse_or_train(other, [first.path], runs_dir=tmp_path, same_data=False, progress=False)
+    assert anyway.reused and len(anyway.data.test) == 16
+    # One at chance is not: it is trained again, and the note says why.
+    metrics["val"]["accuracy"] = 0.25
+    (first.path / "metrics.json").write_text(json.dumps(metrics))
+    third = export.reuse_or_train(config, [first.path], runs_dir=tmp_path, progress=False)
+    assert not third.reused and "not above chance" in third.note
