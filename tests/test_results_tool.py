@@ -84,3 +84,4 @@ def test_a_notebooks_own_summary_table_is_included(tmp_path, results_tool):
         "setting,weights,test macro-F1\nfer_zero_shot,FER2013 (fer package),0.45\n")
     section = results_tool.build(runs, "full").split("## 05")[1].split("\n## ")[0]
     assert "| fer_zero_shot | FER2013 (fer package) | 0.450 |" in section
+    assert "did not finish" in section  # no executed notebook copy in runs/notebooks-full/

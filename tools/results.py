@@ -98,6 +98,9 @@ def experiment_section(table, experiment, effect_metric) -> str:
     view["epochs"] = [f"{e:.1f}" for e in summary["epochs"]]
     view["train s"] = summary["train_seconds"].round(0).astype(int)
     view["params"] = summary["params"].astype(int)
+    if "model.params.weights_source" in runs:  # transfer learning: what each setting started from
+        source = runs.groupby("setting")["model.params.weights_source"].first()
+        view["weights"] = [source.get(s) if isinstance(source.get(s), str) else "" for s in summary["setting"]]
     lines += ["Mean ± standard deviation over seeds (test macro-F1 is `macro-F1`):", "", _markdown(view), ""]
     written = Path(runs_dir_of(runs)) / experiment / "summary.csv"
     if written.is_file():
@@ -186,6 +189,9 @@ def build(runs_dir: Path, profile: str, previous: str = "") -> str:
             lines.append(experiment_section(table, experiment, metric))
         executed = sorted((runs_dir / f"notebooks-{profile}").glob(f"{number}_*.ipynb"))
         verdicts = notebook_verdicts(executed[0]) if executed else []
+        if not executed:
+            lines += [f"No executed full-profile copy of notebook {number} in `runs/notebooks-{profile}/`: the runs "
+                      "above may come from an execution that did not finish (a partial set of settings).", ""]
         if verdicts:
             lines += [f"Verdicts printed by the executed notebook (`{executed[0].relative_to(runs_dir.parent)}`):",
                       "", "```", *verdicts, "```", ""]
