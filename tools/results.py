@@ -71,7 +71,7 @@ def _mean_std(summary, metric):
     return out
 
 
-def experiment_section(table, experiment, effect_metric) -> str:
+def experiment_section(table, experiment, effect_metric, runs_dir: Path) -> str:
     runs = table[table["experiment"] == experiment].copy()
     lines = [f"### `{experiment}`", ""]
     shared = []
@@ -102,7 +102,7 @@ def experiment_section(table, experiment, effect_metric) -> str:
         source = runs.groupby("setting")["model.params.weights_source"].first()
         view["weights"] = [source.get(s) if isinstance(source.get(s), str) else "" for s in summary["setting"]]
     lines += ["Mean ± standard deviation over seeds (test macro-F1 is `macro-F1`):", "", _markdown(view), ""]
-    written = Path(runs_dir_of(runs)) / experiment / "summary.csv"
+    written = runs_dir / experiment / "summary.csv"
     if written.is_file():
         lines += [f"The notebook's own results table (`{experiment}/summary.csv`, computed by the notebook from the "
                   "same runs, plus rows that are not training runs):", "",
@@ -115,11 +115,6 @@ def experiment_section(table, experiment, effect_metric) -> str:
                   "seed), largest first; `ratio` is the effect over its standard error (a t statistic):",
                   "", _markdown(view), ""]
     return "\n".join(lines)
-
-
-def runs_dir_of(runs) -> Path:
-    """The runs folder of a :func:`collect_runs` table with a ``path`` column (``<runs>/<exp>/<run>/metrics.json``)."""
-    return Path(runs["path"].iloc[0]).parents[2]
 
 
 def _sections(text: str) -> dict:
@@ -186,7 +181,7 @@ def build(runs_dir: Path, profile: str, previous: str = "") -> str:
                   f"Command: `python tools/notebooks.py run --profile {profile} --timeout 10800 --output-dir runs/notebooks-{profile} "
                   f"notebooks/{number}_*.ipynb`, then `make results`.", ""]
         for experiment in experiments:
-            lines.append(experiment_section(table, experiment, metric))
+            lines.append(experiment_section(table, experiment, metric, runs_dir))
         executed = sorted((runs_dir / f"notebooks-{profile}").glob(f"{number}_*.ipynb"))
         verdicts = notebook_verdicts(executed[0]) if executed else []
         if not executed:
