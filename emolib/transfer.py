@@ -374,5 +374,46 @@ def imagenet_transfer(
     return model
 
 
+def pooled_features(model, images, batch_statistics=False, batch_size=256):
+    """What the new head sees: the backbone's last feature map averaged over space.
+
+    ``model``: a frozen or fine-tuned model from :func:`fer_transfer` or
+    :func:`imagenet_transfer`; ``images``: ``(n, h, w, c)``, ``uint8`` or
+    floats in [0, 1], as the model takes them. Returns ``(n, features)``
+    ``float32``.
+
+    ``batch_statistics=True`` runs a copy of the backbone whose
+    BatchNormalization layers normalise with each batch's own mean and variance
+    (training mode) instead of their stored moving averages; the model itself is
+    not changed. Comparing the two shows whether the stored statistics are what
+    makes the features useless, as they are in a randomly initialised backbone,
+    whose moving averages still hold their initial values (mean 0, variance 1).
+    """
+    from .pipeline import convert_batch
+
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if len(nested) != 1:
+        raise ValueError(f"model {model.name!r} has {len(nested)} nested backbone models; "
+                         "expected one (a model built by fer_transfer or imagenet_transfer)")
+    base = nested[0]
+    preprocess = keras.Model(model.input, model.layers[model.layers.index(base) - 1].output)
+    if batch_statistics:
+        copy = keras.models.clone_model(base)
+        copy.set_weights(base.get_weights())
+        for layer in copy.layers:  # Keras BatchNormalization uses batch statistics only when trainable
+            layer.trainable = True
+        base = copy
+    images = np.asarray(images)
+    size, channels = model.input_shape[1:3], model.input_shape[3]
+    out = []
+    for i in range(0, len(images), batch_size):
+        batch = images[i : i + batch_size]
+        if batch.dtype == np.uint8:
+            batch = convert_batch(batch, size, channels)
+        features = base(preprocess(batch, training=False), training=batch_statistics)
+        out.append(np.asarray(features, dtype=np.float32).mean(axis=(1, 2)))
+    return np.concatenate(out)
+
+
 register_model("fer_transfer", fer_transfer)
 register_model("imagenet_transfer", imagenet_transfer)

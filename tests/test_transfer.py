@@ -184,3 +184,25 @@ def test_run_experiment_trains_a_frozen_fer_model_and_records_trainable_params(f
     assert result.metrics["trainable_params"] == 128 * 4 + 4
     assert result.metrics["params"] > 50_000
     assert (tmp_path / "t05" / "fer_frozen" / "best.keras").is_file()
+
+
+def test_pooled_features_are_what_the_head_sees(faces):
+    model = transfer.fer_transfer((48, 48, 1), 4, mode="frozen")
+    head_input = keras.Model(model.input, model.get_layer("gap").output)
+    images = faces.test.images[:20]
+    features = transfer.pooled_features(model, images, batch_size=8)  # uint8, in batches
+    assert features.shape == (20, 128) and features.dtype == np.float32
+    np.testing.assert_allclose(features, np.asarray(head_input(images.astype("float32") / 255)), atol=1e-5)
+    with pytest.raises(ValueError, match="simple_cnn.*0 nested backbone"):
+        transfer.pooled_features(build_model("simple_cnn", (48, 48, 1), 4), images)
+
+
+def test_random_init_features_vanish_with_stored_batchnorm_statistics_only(faces):
+    keras.utils.set_random_seed(0)
+    model = transfer.imagenet_transfer((48, 48, 1), 4, backbone="mobilenetv2", size=32, weights=None, mode="frozen")
+    before = [w.copy() for w in model.get_weights()]
+    stored = transfer.pooled_features(model, faces.test.images)
+    batch = transfer.pooled_features(model, faces.test.images, batch_statistics=True)
+    # Moving averages still at mean 0, variance 1 normalise nothing: the signal shrinks block by block.
+    assert np.abs(stored).mean() < 1e-6 < 1e-2 < np.abs(batch).mean()
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # the model is not changed
