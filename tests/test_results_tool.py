@@ -96,9 +96,13 @@ def test_transfer_rows_say_what_each_setting_started_from(tmp_path, results_tool
              model={"name": "fer_transfer", "params": {"mode": "frozen"}})
     fake_run(runs, "05_transfer_full", "vgg16_frozen_seed0", 0, 0.3,
              model={"name": "imagenet_transfer", "params": {"backbone": "vgg16", "weights_source": "random init"}})
+    fake_run(runs, "05_transfer_full", "vgg16_finetune_seed0", 0, 0.35,
+             model={"name": "imagenet_transfer", "params": {"backbone": "vgg16", "weights_source": "random init",
+                                                            "warm_start": "runs/x/vgg16_frozen_seed0/best.keras"}})
     section = results_tool.build(runs, "full").split("## 05")[1].split("\n## ")[0]
     table = section.split("| setting | runs |")[1].split("\n\n")[0]
     weights = {line.split(" | ")[0].strip("| "): line.rstrip(" |").split(" | ")[-1]
                for line in table.splitlines() if line.startswith("| ") and "---" not in line}
     assert weights == {"simple_cnn": "none (from scratch)", "fer_frozen": "FER2013 (fer package)",
-                       "vgg16_frozen": "random init"}
+                       "vgg16_frozen": "random init", "vgg16_finetune": "random init"}
+    assert "`vgg16_finetune` continued from another run's trained model" in section

@@ -113,6 +113,10 @@ def experiment_section(table, experiment, effect_metric, runs_dir: Path) -> str:
         source = runs.groupby("setting").apply(_weights_label, include_groups=False)
         view["weights"] = [source.get(s, "") for s in summary["setting"]]
     lines += ["Mean ± standard deviation over seeds (test macro-F1 is `macro-F1`):", "", _markdown(view), ""]
+    if "model.params.warm_start" in runs and runs["model.params.warm_start"].notna().any():
+        warm = sorted(runs.loc[runs["model.params.warm_start"].notna(), "setting"].unique())
+        lines += [f"{', '.join(f'`{s}`' for s in warm)} continued from another run's trained model "
+                  "(`warm_start`); `train s` above counts only its own training.", ""]
     written = runs_dir / experiment / "summary.csv"
     if written.is_file():
         lines += [f"The notebook's own results table (`{experiment}/summary.csv`, computed by the notebook from the "
