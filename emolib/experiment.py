@@ -61,6 +61,8 @@ from .fileio import temp_dir_beside, write_text
 # --------------------------------------------------------------------------
 
 _SYNTHETIC_ONLY = ("balance", "n_train", "n_val", "n_test")
+#: The files every complete run folder has (see the module docstring).
+RUN_FILES = ("best.keras", "config.json", "metrics.json")
 
 
 @dataclass
@@ -660,7 +662,7 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
         run_dir = metrics_path.parent
         exp = run_dir.parent.name
-        if run_dir.name.startswith(".") or exp.startswith(".") or (wanted and exp not in wanted):
+        if run_dir.name.startswith(".") or exp.startswith(".") or (wanted is not None and exp not in wanted):
             continue
         metrics = json.loads(metrics_path.read_text())
         config_path = run_dir / "config.json"
@@ -771,14 +773,17 @@ def effect_verdicts(effects, confidence=0.95) -> pd.Series:
     """A verdict per row of :func:`compare_to_baseline`'s table: ``"better"`` or
     ``"worse"`` when the paired t-test rejects "no effect" at ``confidence``
     (two-sided, ``|ratio|`` above the t quantile for ``pairs - 1`` degrees of
-    freedom), ``"within the noise"`` otherwise, and ``"one seed: cannot tell"``
-    with fewer than two pairs."""
+    freedom), ``"within the noise"`` otherwise, ``"one seed: cannot tell"``
+    with fewer than two pairs and ``"no values: cannot tell"`` when the effect is
+    missing (NaN: the metric is absent from the runs)."""
     from scipy import stats
 
     def verdict(row):
         if row["pairs"] < 2:
             return "one seed: cannot tell"
-        exact = row["ratio"] != row["ratio"] and row["effect"] != 0  # identical nonzero differences
+        if pd.isna(row["effect"]):
+            return "no values: cannot tell"
+        exact = pd.isna(row["ratio"]) and row["effect"] != 0  # identical nonzero differences
         if exact or abs(row["ratio"]) > stats.t.ppf(0.5 + confidence / 2, row["pairs"] - 1):
             return "better" if row["effect"] > 0 else "worse"
         return "within the noise"

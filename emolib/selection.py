@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .export import file_size_mb
+
 MB = 1e6
 #: Hours in an average month (365 days / 12): what an always-on instance is billed.
 HOURS_PER_MONTH = 24 * 365 / 12
@@ -117,7 +119,7 @@ def run_details(run_dir) -> dict:
         "worst_class": cls,
         "val_worst_class_f1": val_f1,
         "val_worst_class": val_cls,
-        "file_mb": model_file.stat().st_size / MB if model_file.exists() else float("nan"),
+        "file_mb": file_size_mb(model_file) if model_file.exists() else float("nan"),
         "model_path": str(model_file) if model_file.exists() else None,
     }
 
@@ -141,10 +143,6 @@ def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
     from .experiment import collect_runs
 
     runs_dir = Path(runs_dir)
-    if experiments is not None and not isinstance(experiments, str):
-        experiments = list(experiments)
-        if not experiments:  # (collect_runs would read an empty list as "all")
-            return pd.DataFrame()
     if not runs_dir.is_dir():
         return pd.DataFrame()
     table = collect_runs(runs_dir, experiment=experiments)
@@ -209,16 +207,9 @@ def measurement_order(scorecard: pd.DataFrame, rank_by="val_macro_f1") -> pd.Dat
 def load_models(paths: dict) -> tuple[dict, dict]:
     """Load ``{name: path to a .keras file}``; returns ``(models, errors)``, where
     ``errors`` maps the names that failed to load to the error message."""
-    import importlib
-
     import keras
 
     from . import models as _models  # noqa: F401  (registers the custom layers)
-
-    try:
-        importlib.import_module("emolib.transfer")  # transfer-learning layers, where present
-    except ImportError:
-        pass
     loaded, errors = {}, {}
     for name, path in paths.items():
         try:
@@ -584,9 +575,10 @@ def deployment_costs(model, prices: pd.DataFrame, predictions_per_month, peak_re
     (how many times the endpoint costs the batch job) and ``meets_sla``.
     """
     cpu = prices[prices["kind"] == "cpu"]
+    n = endpoint_instances(peak_requests_per_s, model["p50_ms_b1"], max_utilisation)
+    sla = meets_sla(model["p95_ms_b1"], sla_ms)
     rows = {}
     for instance, p in cpu.iterrows():
-        n = endpoint_instances(peak_requests_per_s, model["p50_ms_b1"], max_utilisation)
         batch = float(batch_monthly_cost(predictions_per_month, model["images_per_s_b64"], p["usd_per_hour"]))
         endpoint = float(endpoint_monthly_cost(p["usd_per_hour"], n))
         rows[instance] = {
@@ -596,6 +588,6 @@ def deployment_costs(model, prices: pd.DataFrame, predictions_per_month, peak_re
             "endpoint_instances": n,
             "endpoint_usd_per_month": endpoint,
             "endpoint_over_batch": endpoint / batch if batch > 0 else float("inf"),
-            "meets_sla": meets_sla(model["p95_ms_b1"], sla_ms),
+            "meets_sla": sla,
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("instance")

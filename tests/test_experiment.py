@@ -224,6 +224,7 @@ def test_resampling_augmentation_and_collect_runs(tmp_path, data):
     assert row["weighted_f1"] == under.metrics["weighted_avg"]["f1"]
     assert row["params"] == under.model.count_params() and row["epochs"] == 2
     assert collect_runs(tmp_path, experiment="other").empty
+    assert collect_runs(tmp_path, experiment=[]).empty  # an empty list selects nothing, not everything
     with pytest.raises(FileNotFoundError):
         collect_runs(tmp_path / "missing")
 
@@ -322,7 +323,9 @@ def test_effect_verdicts_follow_the_paired_t_test():
         {"pairs": 1, "effect": 0.5, "ratio": float("nan")},
         {"pairs": 2, "effect": 0.1, "ratio": float("nan")},  # identical differences: zero spread
         {"pairs": 2, "effect": 0.0, "ratio": float("nan")},
+        {"pairs": 3, "effect": float("nan"), "ratio": float("nan")},  # a metric missing from the runs
     ])
     assert ex.effect_verdicts(effects).tolist() == [
-        "within the noise", "better", "worse", "one seed: cannot tell", "better", "within the noise"]
+        "within the noise", "better", "worse", "one seed: cannot tell", "better", "within the noise",
+        "no values: cannot tell"]
     assert ex.effect_verdicts(effects.iloc[:1], confidence=0.8).tolist() == ["worse"]  # t(0.9, 2) = 1.89
