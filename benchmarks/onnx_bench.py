@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs"
+N_CALIBRATION = 256  # training images the static quantization calibrates on
 CANDIDATES = [
     RUNS / "06_resnet_like_full" / "resnet_like_bn_seed0",
     RUNS / "08_onnx_quantization_full" / "resnet_like_bn_seed0",
@@ -103,9 +104,9 @@ def main(argv=None) -> int:
                                    training=True, image_size=size, channels=channels, seed=0)
         files = {
             "onnx_fp32": fp32,
-            "onnx_int8": export.quantize_static(fp32, tmp / "int8.onnx", calibration, max_images=256),
+            "onnx_int8": export.quantize_static(fp32, tmp / "int8.onnx", calibration, max_images=N_CALIBRATION),
             "onnx_int8_signed": export.quantize_static(fp32, tmp / "int8_signed.onnx", calibration,
-                                                       activation_type="int8", max_images=256),
+                                                       activation_type="int8", max_images=N_CALIBRATION),
             "onnx_dynamic": export.quantize_dynamic(fp32, tmp / "dynamic.onnx"),
         }
         print("measuring side by side ...", flush=True)
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
         "model": {"note": trained.note, "reused": trained.reused, "run": os.path.relpath(trained.path, ROOT),
                   "name": config.model.name, "params": int(model.count_params()),
                   "data": data.name, "image_shape": [size, size, channels], "n_test": int(len(y_test)),
-                  "n_calibration": 256},
+                  "n_calibration": N_CALIBRATION},
         "parity_keras_vs_onnx_fp32": parity,
         "table": json.loads(table.round(4).to_json(orient="index")),
         "table_settings": table.attrs,

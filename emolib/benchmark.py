@@ -14,7 +14,6 @@ ways to call a model; :func:`emolib.export.onnx_caller` gives ONNX Runtime's.
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import numpy as np
@@ -86,8 +85,3 @@ def keras_callers(model) -> dict:
         return forward(tf.convert_to_tensor(x)).numpy()
 
     return {"keras_predict": lambda x: model.predict(x, verbose=0), "keras_direct": direct}
-
-
-def median_ratio(a_seconds, b_seconds) -> float:
-    """``median(a) / median(b)``: below 1 means *a* is faster."""
-    return statistics.median(a_seconds) / statistics.median(b_seconds)

@@ -379,9 +379,6 @@ def pair_table(probas, labels, names=None):
 # Reusing saved runs as members
 # --------------------------------------------------------------------------
 
-RUN_FILES = ("best.keras", "config.json", "metrics.json")
-
-
 def find_runs(runs_dir, experiment, data):
     """The saved runs of ``experiment`` that can serve as ensemble members.
 
@@ -395,7 +392,7 @@ def find_runs(runs_dir, experiment, data):
     name), and ``{run name: reason}`` for the others. A missing experiment folder
     gives ``([], {})``. Hidden (unfinished) run folders are ignored.
     """
-    from .experiment import DataConfig, _jsonable
+    from .experiment import RUN_FILES, DataConfig, _jsonable
 
     wanted = _jsonable(asdict(data) if isinstance(data, DataConfig) else dict(data))
     exp_dir = Path(runs_dir) / str(experiment)
@@ -480,24 +477,16 @@ def ensemble_model(members, weights=None, names=None, name="ensemble"):
 
 
 def save_model(model, path):
-    """``model.save(path)`` atomically: Keras writes into a hidden temporary folder
-    beside ``path`` and the file is renamed into place when complete (Keras insists
-    on the ``.keras`` suffix, so :func:`emolib.fileio.atomic_path`'s ``.tmp`` name
-    cannot be used). Returns ``Path(path)``."""
-    import os
-    import shutil
-
-    from .fileio import temp_dir_beside
+    """``model.save(path)`` atomically: Keras writes a hidden temporary ``.keras``
+    file beside ``path``, renamed into place when complete
+    (:func:`emolib.fileio.atomic_path`). Returns ``Path(path)``."""
+    from .fileio import atomic_path
 
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"save_model writes Keras' .keras format; '{path}' must end in .keras")
-    tmp = temp_dir_beside(path)
-    try:
-        model.save(tmp / path.name)
-        os.replace(tmp / path.name, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
     return path
 
 

@@ -22,16 +22,14 @@ def _model_image_spec(model):
     return size, shape[3]
 
 
-def predict_proba(model, x, batch_size=256):
-    """Class probabilities ``(n, num_classes)`` (``float32`` numpy) for ``x``.
+def input_batches(model, x, batch_size=256):
+    """Yield ``x`` in batches ready for ``model``.
 
-    ``x`` is an array of images ``(n, h, w, c)`` or a ``tf.data.Dataset`` yielding
-    image batches or ``(images, labels)`` batches. ``uint8`` images are scaled to
-    [0, 1] and converted to the model's input size and channels (as
-    :func:`emolib.pipeline.make_dataset` does); float images are used as they are.
-
-    Calls the model directly on batches of ``batch_size`` instead of
-    ``model.predict``, which costs tens of milliseconds per call on small inputs.
+    ``x`` is an array of images ``(n, h, w, c)`` (or ``(n, h, w)``) or a
+    ``tf.data.Dataset`` yielding image batches or ``(images, labels)`` batches.
+    ``uint8`` images are scaled to [0, 1] and converted to the model's input size
+    and channels (as :func:`emolib.pipeline.make_dataset` does); float images are
+    yielded as they are.
     """
     from .pipeline import convert_batch
 
@@ -43,11 +41,23 @@ def predict_proba(model, x, batch_size=256):
             x = x[..., None]
         batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
     size, channels = _model_image_spec(model)
-    out = []
     for batch in batches:
         if batch.dtype == np.uint8 or batch.dtype == tf.uint8:
             batch = convert_batch(batch, size, channels)
-        out.append(np.asarray(model(batch, training=False), dtype=np.float32))
+        yield batch
+
+
+def predict_proba(model, x, batch_size=256):
+    """Class probabilities ``(n, num_classes)`` (``float32`` numpy) for ``x``.
+
+    ``x``: images as :func:`input_batches` takes them (``uint8`` images are
+    converted to the model's input; float images are used as they are).
+
+    Calls the model directly on batches of ``batch_size`` instead of
+    ``model.predict``, which costs tens of milliseconds per call on small inputs.
+    """
+    out = [np.asarray(model(batch, training=False), dtype=np.float32)
+           for batch in input_batches(model, x, batch_size)]
     if not out:
         return np.zeros((0, model.output_shape[-1]), np.float32)
     return np.concatenate(out)
@@ -211,6 +221,15 @@ def mcnemar_test(y_true, pred_a, pred_b):
     return {"a_only": b, "b_only": c, "p_value": p}
 
 
+def row_rates(cm) -> np.ndarray:
+    """A confusion matrix ``(k, k)`` (rows true) with each row divided by its
+    total: ``rate[i, j]`` is the fraction of class ``i`` predicted as ``j``
+    (rows of classes with no images stay 0). ``float`` array ``(k, k)``."""
+    cm = np.asarray(cm, dtype=float)
+    totals = cm.sum(axis=1, keepdims=True)
+    return np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+
+
 def confused_pairs(cm, class_names, top=5):
     """The pairs of classes a classifier confuses most, from its confusion matrix.
 
@@ -244,8 +263,7 @@ def confused_pairs(cm, class_names, top=5):
         raise ValueError("cm must hold non-negative, finite counts")
     if top is not None and (isinstance(top, bool) or int(top) != top or top < 1):
         raise ValueError(f"top must be a positive integer or None, got {top!r}")
-    totals = cm.sum(axis=1, keepdims=True)
-    rates = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    rates = row_rates(cm)
     k = len(names)
     pairs = [(names[i], names[j], rates[i, j] + rates[j, i]) for i in range(k) for j in range(i + 1, k)]
     table = pd.DataFrame(pairs, columns=["class a", "class b", "confusion"])
@@ -380,7 +398,6 @@ def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confide
         values = _slice_values(meta[column], col_bins, max_levels)
         groups = wrong.groupby(values, observed=True, sort=True)
         counts = groups.agg(["size", "sum"])
-        counts = counts[counts["size"] > 0]
         table = np.stack([counts["sum"], counts["size"] - counts["sum"]], axis=1)
         if len(counts) < 2:
             p = float("nan")

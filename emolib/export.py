@@ -41,9 +41,6 @@ METADATA_VERSION = 1
 #: The one pixel scaling emolib models use: ``uint8`` values divided by 255.
 SCALING = "x/255"
 
-#: ONNX Runtime quantization types by name.
-QUANT_TYPES = ("uint8", "int8")
-
 
 class ModelFileError(ValueError):
     """A model file that is not a usable emolib ONNX export (the message says why)."""
@@ -598,10 +595,10 @@ def load_run(run_dir):
     import keras
 
     from .data import load_dataset
-    from .experiment import ExperimentConfig
+    from .experiment import RUN_FILES, ExperimentConfig
 
     run_dir = Path(run_dir)
-    for name in ("best.keras", "config.json", "metrics.json"):
+    for name in RUN_FILES:
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"'{run_dir}' is not a complete run folder: no {name}")
     config = ExperimentConfig.from_json(run_dir / "config.json")
@@ -633,14 +630,14 @@ def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progr
     (replacing an earlier run of the same name). The ``note`` says what
     happened, with paths relative to ``runs_dir``.
     """
-    from .experiment import ExperimentConfig, run_experiment
+    from .experiment import RUN_FILES, ExperimentConfig, run_experiment
 
     runs_dir = Path(runs_dir)
     reasons = []
     for candidate in candidates:
         candidate = Path(candidate)
         shown = os.path.relpath(candidate, runs_dir)
-        if not all((candidate / name).is_file() for name in ("best.keras", "config.json", "metrics.json")):
+        if not all((candidate / name).is_file() for name in RUN_FILES):
             reasons.append(f"{shown}: not found")
             continue
         saved = ExperimentConfig.from_json(candidate / "config.json")
@@ -726,9 +723,8 @@ def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, bat
 
     x = np.asarray(x, dtype=np.float32)
     callers = dict(keras_callers(model))
+    sizes = dict.fromkeys(callers, keras_file_size_mb(model))
     callers.update({name: onnx_caller(path, threads=threads) for name, path in onnx_files.items()})
-    keras_mb = keras_file_size_mb(model)
-    sizes = {name: keras_mb for name in ("keras_predict", "keras_direct")}
     sizes.update({name: file_size_mb(path) for name, path in onnx_files.items()})
     quality = {name: scores(y, predict_in_batches(fn, x)) for name, fn in callers.items()}
     one = compare(callers, x[:1], repeats=repeats, warmup=warmup, rounds=rounds)

@@ -26,12 +26,13 @@ def publish(path) -> None:
 
 
 @contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it to ``path`` when the block
-    succeeds, delete it when the block raises."""
+def atomic_path(path, suffix=".tmp"):
+    """Yield a temporary path beside ``path``, ending in ``suffix`` (for writers
+    that insist on one, such as Keras' ``.keras``); rename it to ``path`` when
+    the block succeeds, delete it when the block raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -137,8 +137,9 @@ def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", sav
 
     cm = np.asarray(cm, dtype=float)
     if normalize:
-        totals = cm.sum(axis=1, keepdims=True)
-        values = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+        from .evaluation import row_rates
+
+        values = row_rates(cm)
         fmt, vmax = ".0%", 1.0
     else:
         values, fmt, vmax = cm, ".0f", None
@@ -239,7 +240,7 @@ def misclassified_grid(images, y_true, y_pred, class_names, proba=None, n=16, se
         raise ValueError(f"n must be a positive integer, got {n!r}")
     wrong = np.flatnonzero(y_true != y_pred)
     rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(wrong, min(int(n), len(wrong)), replace=False)) if len(wrong) else wrong
+    chosen = np.sort(rng.choice(wrong, min(int(n), len(wrong)), replace=False))
     if not len(chosen):
         fig, ax = plt.subplots(figsize=(4, 1.5))
         ax.text(0.5, 0.5, "no misclassified images", ha="center", va="center")

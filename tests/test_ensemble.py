@@ -10,7 +10,7 @@ import pytest
 
 from emolib import ensemble, models
 from emolib.data import synthetic
-from emolib.experiment import DataConfig
+from emolib.experiment import RUN_FILES, DataConfig
 
 # Two members, three images, two classes.
 P2 = np.array([
@@ -191,7 +191,7 @@ def test_find_runs_keeps_complete_runs_on_the_same_data(tmp_path):
     data = DataConfig(classes=["happy", "sad"], image_size=32, channels=3, n_train=100)
     other = DataConfig(classes=["happy", "sad"], image_size=48, channels=3, n_train=100)
 
-    def make_run(name, config_data, files=ensemble.RUN_FILES):
+    def make_run(name, config_data, files=RUN_FILES):
         run = tmp_path / "exp" / name
         run.mkdir(parents=True)
         for f in files:

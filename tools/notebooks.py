@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from emolib import FER_REQUIREMENT
 from emolib.fileio import atomic_path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,8 +58,6 @@ def repository_url() -> str:
 
 
 def setup_source() -> str:
-    from emolib import FER_REQUIREMENT
-
     return SETUP_TEMPLATE.format(url=repository_url(), fer=FER_REQUIREMENT)
 
 

