@@ -1,0 +1,193 @@
+"""Downloads that never hang: one helper for every network access of emolib.
+
+Every download (ImageNet weights, the real-photo set, TweetEval) goes through
+:func:`download`, and every "is the network there?" question through
+:func:`reachable`. Both keep a **total deadline** over the steps that can stall
+without a word: name resolution (DNS), the TCP connect, TLS and the response
+headers. A host that accepts and never answers, or a resolver that never
+replies, costs at most ``connect_timeout`` seconds. While the body streams, every
+read has its own ``read_timeout``: a server that stops sending mid-file is
+detected, while a large file on a slow but live link still completes.
+
+A download is written to a hidden temporary name beside the target and renamed
+only when complete (and verified, when the caller passes ``verify``), so an
+interrupted download never leaves a file that looks finished.
+
+Examples
+--------
+>>> from emolib import net
+>>> net.reachable("http://127.0.0.1:9/", timeout=1.0)  # nothing listens on port 9
+False
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .fileio import atomic_path
+
+__all__ = ["NetworkError", "open_url", "reachable", "download"]
+
+
+class NetworkError(OSError):
+    """The network did not deliver within its deadline (or refused); the message
+    says what was tried and, when the caller gave them, the manual steps."""
+
+
+def _with_steps(message, manual_steps):
+    return f"{message}\n\n{manual_steps}" if manual_steps else message
+
+
+def open_url(url, *, connect_timeout=5.0, read_timeout=30.0, method="GET", manual_steps=None):
+    """Open ``url`` and return the response once its headers arrived.
+
+    DNS, connect, TLS and the response headers together get at most
+    ``connect_timeout`` seconds (the work runs in a daemon thread, so even a
+    stalled resolver cannot hold the caller). Later reads from the response time
+    out after ``read_timeout`` seconds each.
+
+    Raises
+    ------
+    NetworkError
+        On a deadline passed, a refused connection, an unknown host or an HTTP
+        error status; ``manual_steps`` is appended to the message.
+    """
+    result = {}
+
+    def worker():
+        try:
+            request = urllib.request.Request(url, method=method, headers={"User-Agent": "emolib"})
+            result["response"] = urllib.request.urlopen(request, timeout=max(connect_timeout, read_timeout))
+        except BaseException as exc:  # handed to the caller's thread below
+            result["error"] = exc
+
+    thread = threading.Thread(target=worker, name=f"emolib-net {url}", daemon=True)
+    start = time.monotonic()
+    thread.start()
+    thread.join(connect_timeout)
+    if thread.is_alive():
+        # The worker may still get a response later: close it then, so nothing leaks.
+        def close_late():
+            thread.join()
+            if "response" in result:
+                result["response"].close()
+
+        threading.Thread(target=close_late, daemon=True).start()
+        raise NetworkError(_with_steps(
+            f"no answer from {url} within {connect_timeout:g} s (name lookup, connect and response "
+            "headers together): offline, or the host is not responding", manual_steps))
+    if "error" in result:
+        exc = result["error"]
+        if isinstance(exc, urllib.error.HTTPError):
+            what = f"HTTP {exc.code} {exc.reason}"
+        elif isinstance(exc, urllib.error.URLError):
+            what = str(exc.reason)
+        else:
+            what = f"{type(exc).__name__}: {exc}"
+        raise NetworkError(_with_steps(
+            f"cannot download {url}: {what} (after {time.monotonic() - start:.1f} s)", manual_steps)) from exc
+    response = result["response"]
+    try:  # the body's reads: a stalled transfer raises instead of blocking for ever
+        response.fp.raw._sock.settimeout(read_timeout)
+    except AttributeError:
+        pass
+    return response
+
+
+def reachable(url, timeout=3.0) -> bool:
+    """Whether ``url`` answers (any HTTP status counts) within ``timeout`` seconds in all;
+    never waits longer."""
+    try:
+        open_url(url, connect_timeout=timeout, read_timeout=timeout, method="HEAD").close()
+        return True
+    except NetworkError as exc:
+        return isinstance(exc.__cause__, urllib.error.HTTPError)
+
+
+def _progress(done, total, started, stream):
+    elapsed = max(time.monotonic() - started, 1e-9)
+    rate = done / elapsed / 1e6
+    if total:
+        bar = "#" * int(30 * done / total)
+        eta = (total - done) / max(done / elapsed, 1e-9)
+        line = f"\r  [{bar:<30}] {done / 1e6:7.1f} / {total / 1e6:.1f} MB  {rate:5.1f} MB/s  ETA {eta:4.0f} s"
+    else:
+        line = f"\r  {done / 1e6:7.1f} MB  {rate:5.1f} MB/s"
+    stream.write(line)
+    stream.flush()
+
+
+def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, manual_steps=None,
+             progress=True, chunk_size=1 << 20):
+    """Download ``url`` to ``path``: to a hidden temporary name beside it, then renamed.
+
+    Parameters
+    ----------
+    url : str
+    path : str or Path
+        The finished file. It appears only when the whole body arrived and
+        ``verify`` (if given) accepted it; on any failure nothing is left behind.
+    connect_timeout : float
+        Total seconds for DNS, connect, TLS and the response headers.
+    read_timeout : float
+        Seconds one read of the body may stall.
+    verify : callable, optional
+        ``verify(tmp_path)`` raises if the downloaded file is not what was expected.
+    manual_steps : str, optional
+        What a user can do by hand; appended to every error message.
+    progress : bool
+        Print a progress bar (bytes, rate, ETA) on stderr.
+
+    Returns
+    -------
+    Path
+        ``Path(path)``.
+
+    Raises
+    ------
+    NetworkError
+        Offline, refused, an HTTP error, a stalled transfer or a short body.
+    """
+    path = Path(path)
+    response = open_url(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                        manual_steps=manual_steps)
+    total = int(response.headers.get("Content-Length") or 0)
+    stream = sys.stderr
+    started = time.monotonic()
+    done = 0
+    if progress:
+        stream.write(f"Downloading {url}\n  to {path}\n")
+    try:
+        with response, atomic_path(path, suffix=".part") as tmp:
+            with open(tmp, "wb") as out:
+                while True:
+                    try:
+                        chunk = response.read(chunk_size)
+                    except (OSError, ValueError) as exc:
+                        raise NetworkError(_with_steps(
+                            f"download of {url} stalled or broke after {done / 1e6:.1f} MB: {exc}",
+                            manual_steps)) from exc
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        _progress(done, total, started, stream)
+                out.flush()
+                os.fsync(out.fileno())
+            if total and done != total:
+                raise NetworkError(_with_steps(
+                    f"download of {url} is incomplete: {done} of {total} bytes", manual_steps))
+            if verify is not None:
+                verify(tmp)
+    finally:
+        if progress:
+            stream.write("\n")
+            stream.flush()
+    return path
