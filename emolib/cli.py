@@ -8,7 +8,8 @@ exported by :func:`emolib.export.export_onnx` (or quantized from one), applying
 the preprocessing stored in the model file. It prints one row per image (the
 predicted label, its probability and every class's probability), or JSON with
 ``--json``. Files that cannot be read are reported on stderr (and in the JSON's
-``errors``); the exit status is then 1. A model that is missing, not ONNX, or
+``errors``; a folder, a named pipe or a decompression bomb among them too) and
+the other images are still classified; the exit status is then 1. A model that is missing, not ONNX, or
 not an emolib export is an error (exit status 1) before any image is read;
 wrong arguments exit with status 2.
 """
@@ -64,7 +65,7 @@ def _predict(args, parser) -> int:
         try:
             images.append(classifier.load_image(path))
             files.append(path)
-        except (FileNotFoundError, ImageReadError) as exc:
+        except (OSError, ImageReadError) as exc:  # one bad file never costs the others' output
             errors.append({"file": path, "error": str(exc)})
     k = len(classifier.class_names)
     proba = classifier.predict_proba(np.stack(images)) if images else np.zeros((0, k), np.float32)

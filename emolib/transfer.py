@@ -27,16 +27,16 @@ importing the package.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
-import socket
 from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers
 
-from . import FER_REQUIREMENT
+from . import FER_REQUIREMENT, net
 from .evaluation import input_batches
 from .models import register_model
 
@@ -205,25 +205,32 @@ def _load_warm_start(model, path):
 
 _MEAN_BGR = (103.939, 116.779, 123.68)
 
+_KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications"
+
 #: Each backbone's constructor, its input preprocessing (as layers, applied to
 #: [0, 1] inputs), its smallest input size, the input sizes its ImageNet weights
-#: exist for, and the name of its "no top" weight file in the Keras cache.
+#: exist for, and the name of its "no top" weight file in the Keras cache, with
+#: the folder URL Keras downloads it from and the MD5 Keras checks it with.
 BACKBONES = {
     "vgg16": {
         "app": "VGG16", "preprocessing": "caffe", "min_size": 32, "sizes": None,
         "file": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "url": f"{_KERAS_WEIGHTS}/vgg16/", "md5": "6d6bbae143d832006294945121d1f1fc",
     },
     "resnet50v2": {
         "app": "ResNet50V2", "preprocessing": "tf", "min_size": 32, "sizes": None,
         "file": "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "url": f"{_KERAS_WEIGHTS}/resnet/", "md5": "fac2f116257151a9d068a22e544a4917",
     },
     "efficientnetb0": {
         "app": "EfficientNetB0", "preprocessing": "raw", "min_size": 32, "sizes": None,
         "file": "efficientnetb0_notop.h5",
+        "url": "https://storage.googleapis.com/keras-applications/", "md5": "50bc09e76180e00e4465e1a485ddc09d",
     },
     "mobilenetv2": {
         "app": "MobileNetV2", "preprocessing": "tf", "min_size": 32, "sizes": (96, 128, 160, 192, 224),
         "file": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
+        "url": f"{_KERAS_WEIGHTS}/mobilenet_v2/", "md5": None,  # Keras checks no hash for these
     },
 }
 
@@ -274,27 +281,49 @@ def weights_filename(backbone, size) -> str:
     return _backbone(backbone)["file"].format(size=size)
 
 
-def network_available(host="storage.googleapis.com", port=443, timeout=3.0) -> bool:
-    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds
-    (where Keras downloads its weights from). Never waits longer."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def weights_url(backbone, size) -> str:
+    """The URL Keras downloads ``backbone``'s ImageNet "no top" weights at input ``size`` from."""
+    spec = _backbone(backbone)
+    return spec["url"] + weights_filename(backbone, size)
 
 
-def imagenet_weights(backbone, size, weights_dir=None, allow_download=True):
+#: Where :func:`network_available` asks by default: the host of Keras' weight files.
+WEIGHTS_HOST = "https://storage.googleapis.com/"
+
+
+def network_available(url=WEIGHTS_HOST, timeout=3.0) -> bool:
+    """Whether ``url`` answers over HTTP(S) within ``timeout`` seconds in all (name
+    lookup, connect and response headers: :func:`emolib.net.reachable`). Never waits
+    longer, even when a host accepts the connection and then says nothing."""
+    return net.reachable(url, timeout=timeout)
+
+
+def _md5_check(expected):
+    def verify(path):
+        digest = hashlib.md5()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != expected:
+            raise net.NetworkError(f"downloaded file has MD5 {digest.hexdigest()}, expected {expected}")
+    return verify
+
+
+def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, timeout=5.0, read_timeout=30.0):
     """Find ImageNet weights for ``backbone`` at input ``size``, without hanging.
 
     Looks, in order, in ``weights_dir`` (a folder holding the Keras weight file,
     see :func:`weights_filename`), in the Keras cache (:func:`keras_cache_dir`),
-    then, when ``allow_download`` and the download host answers within 3 s, lets
-    Keras download them. Returns ``(weights, source)``: ``weights`` is a file
-    path, ``"imagenet"`` (download) or ``None`` (random initialisation), and
-    ``source`` a short label for results tables (``"imagenet (file)"``,
-    ``"imagenet (cache)"``, ``"imagenet (download)"``, ``"random init"``) followed,
-    for random init, by the reason and the fix.
+    then, when ``allow_download``, downloads the file Keras would download
+    (:func:`weights_url`, checked against Keras' MD5 where it has one) into the
+    Keras cache with :func:`emolib.net.download`: name lookup, connect and the
+    response headers get ``timeout`` seconds in all, each read of the body
+    ``read_timeout``, so a missing network or a host that never answers costs
+    seconds, never a hang (Keras' own download has no timeout). Returns
+    ``(weights, source)``: ``weights`` is a file path or ``None`` (random
+    initialisation), and ``source`` a short label for results tables
+    (``"imagenet (file)"``, ``"imagenet (cache)"``, ``"imagenet (download)"``,
+    ``"random init"``) followed, for random init, by the reason and the fix.
     """
     spec = _backbone(backbone)
     if spec["sizes"] and size not in spec["sizes"]:
@@ -303,13 +332,20 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True):
     filename = weights_filename(backbone, size)
     if weights_dir is not None and (Path(weights_dir) / filename).is_file():
         return str(Path(weights_dir) / filename), "imagenet (file)"
-    if (keras_cache_dir() / filename).is_file():
-        return str(keras_cache_dir() / filename), "imagenet (cache)"
-    if allow_download and network_available():
-        return "imagenet", "imagenet (download)"
+    cached = keras_cache_dir() / filename
+    if cached.is_file():
+        return str(cached), "imagenet (cache)"
+    why = "downloads not allowed"
+    if allow_download:
+        try:
+            net.download(weights_url(backbone, size), cached, connect_timeout=timeout, read_timeout=read_timeout,
+                         verify=_md5_check(spec["md5"]) if spec["md5"] else None)
+            return str(cached), "imagenet (download)"
+        except net.NetworkError as exc:
+            why = f"download failed ({str(exc).splitlines()[0]})"
     where = f"'{weights_dir}' or " if weights_dir is not None else ""
     return None, (
-        f"random init: no network and no '{filename}' in {where}'{keras_cache_dir()}'. "
+        f"random init: no network ({why}) and no '{filename}' in {where}'{keras_cache_dir()}'. "
         "Fix: run once on a machine with internet access (Colab works) and copy that file "
         "from ~/.keras/models/ to the same folder here, or pass weights_dir="
     )
@@ -350,7 +386,8 @@ def imagenet_transfer(
     ``backbone``: a key of :data:`BACKBONES`; ``size``: the backbone's input size
     in pixels (``None``: the larger of the image size and the backbone's
     minimum); ``weights``: ``None`` (random initialisation), ``"imagenet"``
-    (download) or a weight file path, usually from :func:`imagenet_weights`
+    (Keras' own download, without a timeout: prefer a path) or a weight file path,
+    usually from :func:`imagenet_weights`
     (``weights_source`` is that function's label, stored in the run's config so
     results tables can show it; it is not used otherwise).
 

@@ -4,6 +4,7 @@ keras.applications backbones (random initialisation; no weights are downloaded).
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -118,9 +119,16 @@ def test_preprocessing_layers_match_keras_preprocess_input(kind, module):
 
 def test_imagenet_weights_never_wait_for_the_network(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setattr(transfer, "network_available", lambda *a, **k: False)
+    asked = []
+
+    def offline(url, path, **kwargs):
+        asked.append((url, kwargs["connect_timeout"]))
+        raise transfer.net.NetworkError(f"no answer from {url} within 5 s")
+
+    monkeypatch.setattr(transfer.net, "download", offline)
     weights, source = transfer.imagenet_weights("vgg16", 48)
-    assert weights is None and source.startswith("random init")
+    assert asked == [(transfer.weights_url("vgg16", 48), 5.0)]
+    assert weights is None and source.startswith("random init") and "no answer from" in source
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in source and "weights_dir" in source
     # A weights folder, then the Keras cache, are used before any download.
     (tmp_path / "w").mkdir()
@@ -131,8 +139,11 @@ def test_imagenet_weights_never_wait_for_the_network(tmp_path, monkeypatch):
     (cache / transfer.weights_filename("efficientnetb0", 64)).write_bytes(b"")
     weights, source = transfer.imagenet_weights("efficientnetb0", 64)
     assert source == "imagenet (cache)" and weights.startswith(str(cache))
-    monkeypatch.setattr(transfer, "network_available", lambda *a, **k: True)
-    assert transfer.imagenet_weights("resnet50v2", 64) == ("imagenet", "imagenet (download)")
+    # A download goes to the Keras cache, where Keras then finds it (no download of its own).
+    monkeypatch.setattr(transfer.net, "download", lambda url, path, **k: Path(path).write_bytes(b"w"))
+    weights, source = transfer.imagenet_weights("resnet50v2", 64)
+    assert (weights, source) == (str(cache / transfer.weights_filename("resnet50v2", 64)), "imagenet (download)")
+    assert transfer.imagenet_weights("vgg16", 48, allow_download=False)[0] is None
     # MobileNetV2's ImageNet weights exist for 96..224 only.
     weights, source = transfer.imagenet_weights("mobilenetv2", 64)
     assert weights is None and "(96, 128, 160, 192, 224)" in source
@@ -144,7 +155,7 @@ def test_network_available_fails_fast_on_an_unroutable_host():
     import time
 
     start = time.perf_counter()
-    assert not transfer.network_available("192.0.2.1", 9, timeout=0.5)  # TEST-NET-1, never routed
+    assert not transfer.network_available("http://192.0.2.1:9/", timeout=0.5)  # TEST-NET-1, never routed
     assert time.perf_counter() - start < 5
 
 

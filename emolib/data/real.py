@@ -43,6 +43,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -284,14 +285,35 @@ def _to_mode(im, channels):
     return im.convert("RGB").convert(target)
 
 
+def _check_regular_file(path):
+    """Refuse what is not a regular file (a folder, a named pipe, a device) before
+    opening it: reading a FIFO would block until someone writes to it."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file not found: '{path}'") from None
+    except OSError as exc:
+        raise ImageReadError(f"could not read image file '{path}': {exc}") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket"
+                if stat.S_ISSOCK(mode) else "not a regular file")
+        raise ImageReadError(f"could not read image file '{path}': it is {kind}, not a regular file")
+
+
 def read_image(path, size, channels):
     """Read one image file of any size and colour mode (EXIF orientation applied).
 
     Returns ``(array, orig_width, orig_height, orig_mode)``: ``array`` is ``uint8``
     ``(size, size, channels)`` (1: gray, 3: RGB), resized with bilinear filtering.
-    Raises :class:`ImageReadError` naming the file when it cannot be read."""
+    This is the one function that opens image files, for every loader and for
+    ``emolib predict``: anything that is not a regular file (a FIFO would block),
+    a decompression bomb (a header claiming more than twice
+    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), undecodable or truncated data all raise
+    :class:`ImageReadError` naming the file (``FileNotFoundError`` when it is missing)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    _check_regular_file(path)
     try:
         with Image.open(path) as im:
             orig_w, orig_h = im.size
@@ -309,6 +331,11 @@ def read_image(path, size, channels):
         raise FileNotFoundError(f"image file not found: '{path}'") from None
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"could not read image file '{path}': not a recognised image ({exc})") from None
+    except Image.DecompressionBombError as exc:  # a header claiming billions of pixels
+        raise ImageReadError(
+            f"could not read image file '{path}': refused as a possible decompression bomb ({exc}); "
+            "raise PIL.Image.MAX_IMAGE_PIXELS if the file is trusted"
+        ) from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
         raise ImageReadError(f"could not read image file '{path}': {exc}") from None
     if channels == 1:
@@ -603,7 +630,20 @@ def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
 
 
 def _is_image_file(p: Path) -> bool:
-    return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    # Not p.is_file(): a named pipe or device with an image's name is reported by
+    # read_image (it would block or mislead), not silently skipped.
+    return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and not p.is_dir()
+
+
+def _image_files(folder: Path) -> list:
+    """Image files in ``folder`` and, recursively, its subfolders (as
+    ``keras.utils.image_dataset_from_directory`` reads a class folder), sorted by
+    relative path; hidden files and folders (names starting with ".") are skipped."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in filenames if _is_image_file(Path(dirpath) / f))
+    return sorted(found, key=lambda f: f.relative_to(folder).parts)
 
 
 def _subdirs(path: Path):
@@ -624,7 +664,7 @@ def _scan_class_dirs(split_dir: Path, classes_wanted, root: Path):
                 f"class folder '{d}': {d.name!r} is not an emotion label we know "
                 f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
             ) from None
-        files = sorted(p for p in d.iterdir() if _is_image_file(p))
+        files = _image_files(d)
         if classes_wanted is not None and emotion not in classes_wanted:
             entries.extend((None, emotion, d.name) for _ in files)  # counted as dropped, never decoded
             continue
@@ -898,7 +938,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     paths = [Path(image_dir) / names[i] for i in keep]
     context = [f"'{csv_path}' row {i} (line {i + 2})" for i in keep]
     for p, ctx in zip(paths, context):
-        if not p.is_file():
+        if not p.exists():  # what exists but is not a regular file, read_image refuses by name
             raise FileNotFoundError(f"image file not found: '{p}' ({ctx})")
     images, orig = _read_images(paths, image_size, channels, context)
     labels = labels[keep]
