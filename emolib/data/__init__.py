@@ -3,7 +3,8 @@ all returning :class:`emolib.data.base.EmotionDataset`."""
 
 from pathlib import Path
 
-from .base import EMOTIONS, PRESETS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes
+from .base import (EMOTIONS, PRESETS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes,
+                   validate_splits)
 from .real import (
     ImageReadError,
     fer2013_instructions,
@@ -15,14 +16,29 @@ from .real import (
 )
 
 
-def _is_fer_csv(path: Path) -> bool:
+#: Arguments only :func:`load_labels_csv` takes: with any of them a CSV is a labels CSV.
+_LABELS_CSV_ARGS = {"image_dir", "image_col", "label_col", "split_col", "identity_col", "identity_pattern",
+                    "duplicates"}
+
+
+def _is_fer_csv(path: Path, kwargs=None) -> bool:
+    """A FER2013 CSV has a ``pixels`` column of pixel values; a labels CSV may have a
+    ``pixels`` column too (of something else), next to its ``image`` column."""
     import pandas as pd
 
+    if _LABELS_CSV_ARGS & set(kwargs or ()):
+        return False
     try:
-        columns = pd.read_csv(path, nrows=0).columns
+        head = pd.read_csv(path, nrows=1, dtype=str, keep_default_na=False)
     except Exception:  # unreadable: let the labels-CSV loader report it properly
         return False
-    return "pixels" in {str(c).strip().lower() for c in columns}
+    columns = {str(c).strip().lower(): c for c in head.columns}
+    if "pixels" not in columns:
+        return False
+    if "image" not in columns or head.empty:
+        return True
+    values = str(head[columns["pixels"]].iloc[0]).split()
+    return len(values) >= 64 and all(v.isdigit() for v in values)  # pixel values, not a note
 
 
 def _looks_like_class_folders(path: Path) -> bool:
@@ -45,15 +61,25 @@ def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
     * ``"synthetic"``: :func:`emolib.data.synthetic.generate` (procedural faces);
     * ``"fer2013"``: FER2013 from ``data/fer2013/`` (searched from the working directory
       upwards; CSV or train/test folders), see :func:`fer2013_instructions`;
-    * a ``.csv`` file with a ``pixels`` column: :func:`load_fer2013_csv`;
-    * any other ``.csv`` file: :func:`load_labels_csv`;
+    * a ``.csv`` file with a ``pixels`` column of pixel values: :func:`load_fer2013_csv`;
+    * any other ``.csv`` file (also one with an ``image`` column and a ``pixels`` column
+      of something else, or when ``kwargs`` hold :func:`load_labels_csv`'s arguments):
+      :func:`load_labels_csv`;
     * a directory: :func:`load_class_folders` when it holds class or split folders,
       else :func:`load_fer2013_csv` when it holds ``fer2013.csv``/``icml_face_data.csv``/
       ``train.csv``, else :func:`load_labels_csv` on its ``labels.csv``.
 
+    The result has passed :func:`~emolib.data.base.validate_splits`: train, val and
+    test splits that are not empty, every class with training images.
+
     Raises ``FileNotFoundError`` for a path that does not exist and ``ValueError`` for
-    anything else it cannot read.
+    anything else it cannot read or use.
     """
+    return validate_splits(_load(source, **kwargs))
+
+
+def _load(source="synthetic", **kwargs) -> EmotionDataset:
+    """The loader dispatch of :func:`load_dataset` (without its validation)."""
     if isinstance(source, str) and source.strip().lower() == "synthetic":
         from . import synthetic
 
@@ -80,7 +106,7 @@ def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
                 f"cannot load '{path}': expected a .csv file (FER2013 pixels CSV or a labels CSV) "
                 "or a directory of class folders"
             )
-        if _is_fer_csv(path):
+        if _is_fer_csv(path, kwargs):
             return load_fer2013_csv(path, **kwargs)
         return load_labels_csv(path, **kwargs)
     if path.is_dir():
@@ -106,6 +132,7 @@ __all__ = [
     "convert_images",
     "normalize_label",
     "resolve_classes",
+    "validate_splits",
     "ImageReadError",
     "fer2013_instructions",
     "find_fer2013",

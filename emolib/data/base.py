@@ -179,7 +179,8 @@ class EmotionDataset:
         return pd.DataFrame(table, index=pd.Index(self.class_names, name="emotion"))
 
     def subset(self, classes) -> "EmotionDataset":
-        """Keep only ``classes`` (a preset name or list), relabelled 0..k-1 in that order."""
+        """Keep only ``classes`` (a preset name or list), relabelled 0..k-1 in that order.
+        A class that is not in the data set, or has no images in it, is a ``ValueError``."""
         keep = resolve_classes(classes)
         missing = [c for c in keep if c not in self.class_names]
         if missing:
@@ -194,7 +195,12 @@ class EmotionDataset:
             part.labels = old_to_new[part.labels]
             part.meta["label"] = part.labels
             splits[key] = part
-        return EmotionDataset(splits, keep, self.name, dict(self.info))
+        out = EmotionDataset(splits, keep, self.name, dict(self.info))
+        counts = out.counts().sum(axis=1)
+        empty = [c for c in keep if counts[c] == 0]
+        if empty:
+            raise ValueError(f"{_describe(self)}: classes {empty} have no images; subset to classes it has")
+        return out
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
@@ -202,6 +208,68 @@ class EmotionDataset:
             f"EmotionDataset({self.name!r}, classes={list(self.class_names)}, "
             f"image_shape={self.image_shape}, {sizes})"
         )
+
+
+def _describe(dataset) -> str:
+    path = dataset.info.get("path") if isinstance(dataset.info, dict) else None
+    if isinstance(path, (list, tuple)):
+        path = ", ".join(str(p) for p in path)
+    return f"data set {dataset.name!r}" + (f" ('{path}')" if path else "")
+
+
+def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
+    """Check that ``dataset`` can be trained on and evaluated; returns it unchanged.
+
+    Every loader's result passes through here in :func:`emolib.data.load_dataset`,
+    and every data set does in :func:`emolib.experiment.run_experiment` (a loader
+    of its own should call it too). It requires:
+
+    * each of ``splits`` (default ``train``, ``val``, ``test``) to exist and hold
+      at least one image (an empty val or test split gives NaN scores, an empty
+      train split no model);
+    * every class in ``dataset.class_names`` to have images (a requested class the
+      data does not contain would be a column of zeros);
+    * every class to have at least one *training* image (the model could never
+      learn it).
+
+    Raises
+    ------
+    ValueError
+        Naming the data set (and its file), the split or the classes, with the
+        images per class and split and, for an empty split, how it was made.
+    """
+    what = _describe(dataset)
+    missing = [s for s in splits if s not in dataset.splits]
+    if missing:
+        raise ValueError(f"{what} has no {' or '.join(missing)} split (its splits: {list(dataset.splits)})")
+    sizes = {s: len(dataset.splits[s]) for s in splits}
+    empty = [s for s in splits if sizes[s] == 0]
+    if empty:
+        method = dataset.info.get("split_method") if isinstance(dataset.info, dict) else None
+        hint = {
+            "usage column": "its Usage column has no rows for it (PublicTest is val, PrivateTest is test)",
+            "stratified random": "too few images per class for val_fraction/test_fraction: each class keeps "
+                                 "one training image and gives a split round(n * fraction) images",
+        }.get(method, f"split method: {method}" if method else "")
+        raise ValueError(
+            f"{what}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "
+            f"(images per split: {sizes}){'; ' + hint if hint else ''}"
+        )
+    counts = dataset.counts()
+    absent = [c for c in dataset.class_names if counts.loc[c].sum() == 0]
+    if absent:
+        raise ValueError(
+            f"{what}: classes {absent} have no images; choose classes the data has "
+            f"(images per class:\n{counts.to_string()})"
+        )
+    if "train" in splits:
+        untrained = [c for c in dataset.class_names if counts.loc[c, "train"] == 0]
+        if untrained:
+            raise ValueError(
+                f"{what}: classes {untrained} have no training images, so no model can learn them "
+                f"(images per class and split:\n{counts.to_string()})"
+            )
+    return dataset
 
 
 def convert_images(images, size, channels) -> np.ndarray:

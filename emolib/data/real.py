@@ -166,14 +166,18 @@ def _round_half_up(x) -> int:
     return int(np.floor(x + 0.5))
 
 
-def _class_order(present, classes, saved_order=None) -> tuple:
-    """Output class names: ``classes`` when given, else ``saved_order`` when it covers
-    everything present, else the present emotions in FER2013 order."""
+def _class_order(present, classes, where, saved_order=None) -> tuple:
+    """Output class names: ``classes`` when given (each must have images in ``where``),
+    else ``saved_order`` when it covers everything present, else the present emotions
+    in FER2013 order."""
     if classes is not None:
         names = resolve_classes(classes)
         absent = [c for c in names if c not in set(present)]
-        if absent and len(absent) < len(names):
-            warnings.warn(f"requested classes {absent} have no images in this data set", stacklevel=3)
+        if absent:
+            raise ValueError(
+                f"requested classes {absent} have no images in '{where}' (it has: "
+                f"{', '.join(e for e in EMOTIONS if e in set(present)) or 'none'})"
+            )
         return names
     present = set(present)
     if saved_order is not None:
@@ -505,6 +509,8 @@ def _parse_fer_emotions(values, path) -> np.ndarray:
 def _read_fer_file(path, require_emotion=True):
     """``(emotion int array or None, images (n,48,48) uint8, usage array or None)``."""
     df = _read_csv(path, "FER2013 CSV", dtype=str, keep_default_na=False)
+    if len(df) == 0:
+        raise ValueError(f"FER2013 CSV '{path}' has no rows (only a header)")
     required = ["emotion", "pixels"] if require_emotion else ["pixels"]
     try:
         df = _require_columns(df, required, path, "FER2013 CSV")
@@ -591,7 +597,7 @@ def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
             method = "stratified random"
 
     all_names = np.array(EMOTIONS, dtype=object)[emotions]
-    class_names = EMOTIONS if classes is None else _class_order(set(all_names), classes)
+    class_names = EMOTIONS if classes is None else _class_order(set(all_names), classes, csv_path)
     labels = _labels_for(all_names, class_names)
     keep = labels >= 0
     meta = pd.DataFrame({
@@ -757,7 +763,7 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
 
     saved_meta, saved = _read_saved_metadata(root)
     present = {e[1] for e in entries}
-    class_names = _class_order(present, classes, saved.get("class_names"))
+    class_names = _class_order(present, classes, root, saved.get("class_names"))
     dropped = sum(1 for e in entries if e[0] is None or e[1] not in class_names)
     entries = [e for e in entries if e[0] is not None and e[1] in class_names]
     if not entries:
@@ -849,10 +855,40 @@ def _find_image_dir(csv_path: Path, names):
     return best
 
 
+def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarray:
+    """Mask of each file's first row; with ``duplicates="error"`` a ``ValueError`` naming
+    the rows that repeat a file (conflicting labels first)."""
+    seen = {}
+    first = np.ones(len(files), dtype=bool)
+    repeats = []
+    for i, f in enumerate(files):
+        if f in seen:
+            first[i] = False
+            repeats.append((i, seen[f]))
+        else:
+            seen[f] = i
+    if repeats and duplicates == "error":
+        conflicts = [(i, j) for i, j in repeats if emotions[i] != emotions[j]]
+        shown = (conflicts + [r for r in repeats if r not in conflicts])[:5]
+        lines = "\n".join(
+            f"  row {i} (line {i + 2}) names {names[i]!r} again, first named in row {j} (line {j + 2})"
+            + (f", labelled {emotions[i]!r} here and {emotions[j]!r} there" if emotions[i] != emotions[j] else "")
+            for i, j in shown
+        )
+        raise ValueError(
+            f"labels CSV '{csv_path}': {len(repeats)} rows name a file already listed "
+            f"({len(conflicts)} of them with a different label):\n{lines}\n"
+            "Such a file could land in train and test, or teach two answers. Fix the CSV, or pass "
+            "duplicates='first' (keep each file's first row) or duplicates='keep' (keep every row; "
+            "one file's rows stay in one split)."
+        )
+    return first
+
+
 def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emotion",
                     split_col=None, identity_col=None, identity_pattern=None, classes=None,
                     image_size=48, channels=1, val_fraction=0.15, test_fraction=0.15,
-                    seed=0) -> EmotionDataset:
+                    seed=0, duplicates="error") -> EmotionDataset:
     """Load images named in a CSV, e.g. ``image,emotion`` rows with the files in ``images/``.
 
     ``image_dir``: where the file names are relative to (default: the CSV's folder, or its
@@ -863,9 +899,30 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     column, or ``identity_pattern`` is a regex whose group 1, applied to the file stem,
     gives the person (``r"^(.*)_\\d+$"`` for ``Abdullah_Gul_0003.jpg``; stems that do not
     match are their own person). Other CSV columns are kept in ``meta``.
+
+    ``duplicates``: what to do when several rows name the same file (with the same
+    label, or conflicting ones: ``a.png`` both happy and sad). ``"error"`` (default):
+    a ``ValueError`` naming the rows, since such a file would otherwise land in two
+    splits (train and test) or teach two answers; ``"first"``: keep each file's first
+    row and drop the others (``info["duplicates_dropped"]`` counts them); ``"keep"``:
+    keep every row as an image of its own, the rows of one file always in the same
+    split when splits are random (a ``split_col`` is followed as written).
     """
     _check_size(image_size, channels)
     _check_fractions(val_fraction, test_fraction)
+    if duplicates not in ("error", "first", "keep"):
+        raise ValueError(f"duplicates must be 'error', 'first' or 'keep', got {duplicates!r}")
+    regex = None
+    if identity_pattern is not None:
+        try:
+            regex = re.compile(identity_pattern)
+        except (re.error, TypeError) as exc:
+            raise ValueError(f"identity_pattern {identity_pattern!r} is not a valid regular expression: {exc}") from None
+        if regex.groups < 1:
+            raise ValueError(
+                f"identity_pattern {identity_pattern!r} has no group: its group 1 must capture the person "
+                r"in the file stem, e.g. r'^(.*)_\d+$'"
+            )
     csv_path = _check_path(csv_path, "labels CSV")
     df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
     required = [image_col, label_col] + [c for c in (split_col, identity_col) if c is not None]
@@ -916,8 +973,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
         empty = np.flatnonzero(identity == "")
         if len(empty):
             raise ValueError(f"{_row(csv_path, int(empty[0]))}: empty identity in column {identity_col!r}")
-    elif identity_pattern is not None:
-        regex = re.compile(identity_pattern)
+    elif regex is not None:
         identity = []
         unmatched = 0
         for n in names:
@@ -930,9 +986,11 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
                 unmatched += 1
         identity = np.array(identity, dtype=object)
 
-    class_names = _class_order(set(emotions), classes)
+    files = [os.path.normpath(Path(image_dir) / n) for n in names]
+    first = _check_duplicates(files, names, emotions, csv_path, duplicates)
+    class_names = _class_order(set(emotions), classes, csv_path)
     labels = _labels_for(emotions, class_names)
-    keep = np.flatnonzero(labels >= 0)
+    keep = np.flatnonzero((labels >= 0) & (first if duplicates == "first" else True))
     if not len(keep):
         raise ValueError(f"no images of classes {list(class_names)} in '{csv_path}'")
     paths = [Path(image_dir) / names[i] for i in keep]
@@ -965,6 +1023,10 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     elif identity is not None:
         split_names = _group_assign(labels, identity[keep], val_fraction, test_fraction, seed)
         method = "identity-disjoint (group-aware, approximately stratified)"
+    elif not first[keep].all():  # duplicates="keep": the rows of one file stay together
+        split_names = _group_assign(labels, np.asarray(files, dtype=object)[keep], val_fraction, test_fraction,
+                                    seed)
+        method = "file-disjoint (group-aware, approximately stratified; files listed more than once)"
     else:
         split_names = _stratified_assign(labels, val_fraction, test_fraction, seed)
         method = "stratified random"
@@ -978,6 +1040,9 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
         "seed": seed,
         "dropped": int(len(df) - len(keep)),
     }
+    if not first.all():
+        info["duplicates"] = duplicates
+        info["duplicates_dropped" if duplicates == "first" else "duplicate_rows"] = int((~first).sum())
     if split_col is None:
         info.update(val_fraction=val_fraction, test_fraction=test_fraction)
     if identity is not None:
