@@ -20,12 +20,21 @@ saves everything under ``runs/<experiment>/<run>/``::
 Saving rules:
 
 * **Atomic**: a run is written into a hidden temporary folder next to its final
-  place (``runs/<experiment>/.<run>.<random>``) and renamed when complete; a run
-  that fails (or is interrupted) leaves nothing behind.
+  place (``runs/<experiment>/.<run>.tmp-<host>-<pid>-<random>``) and renamed when
+  complete; a run that fails (or is interrupted) leaves nothing behind, and the
+  hidden folder of a killed process is deleted by the next :func:`run_experiment`
+  or :func:`collect_runs` on that experiment (:func:`recover_runs`).
 * **No silent overwrite**: if ``runs/<experiment>/<run>`` exists,
   :func:`run_experiment` raises ``FileExistsError`` before training. Pass
   ``overwrite=True`` to replace it (the old run is removed only once the new one
-  is complete), or set ``run="auto"`` to number runs ``run-001``, ``run-002``, ...
+  is complete; a process killed between the two renames of the swap is repaired by
+  :func:`recover_runs`), or set ``run="auto"`` to number runs ``run-001``,
+  ``run-002``, ... (safe for concurrent processes: each run's ``config.json`` names
+  the folder it landed in).
+* **Checked first**: bad names (slashes, a leading dot, over :data:`MAX_NAME_BYTES`
+  bytes), training settings (``epochs``, ``batch_size``, ...) and the data's splits
+  (:func:`emolib.data.validate_splits`) are errors before anything is trained or
+  left on disk.
 
 Example::
 
@@ -42,12 +51,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import errno
 import json
 import math
 import os
 import re
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -339,7 +350,7 @@ def _callbacks(train: TrainConfig, workdir: Path, progress):
 
 def _prepare_data(config: ExperimentConfig, dataset):
     """Load (or check) the data set and resample its training split."""
-    from .data.base import resolve_classes
+    from .data.base import resolve_classes, validate_splits
     from .pipeline import oversample_indices, undersample_indices
 
     if dataset is None:
@@ -354,6 +365,7 @@ def _prepare_data(config: ExperimentConfig, dataset):
                 f"{list(expected)}; set DataConfig(classes={list(dataset.class_names)!r}) "
                 "so the saved config describes the data"
             )
+    validate_splits(dataset)  # no run with an empty split (NaN scores) or an unlearnable class
     train = dataset["train"]
     sampling = config.data.sampling
     if sampling == "under":
@@ -377,11 +389,37 @@ def _next_auto_run(exp_dir: Path) -> str:
     return f"run-{max(numbers, default=0) + 1:03d}"
 
 
+#: Longest experiment or run name, in UTF-8 bytes: the hidden temporary folder adds
+#: about 40 bytes, and most file systems allow 255.
+MAX_NAME_BYTES = 200
+
+
 def _check_name(name, what):
     name = str(name)
-    if not name or name.startswith(".") or "/" in name or "\\" in name:
+    if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
         raise ValueError(f"invalid {what} name {name!r} (no slashes, must not start with '.')")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise ValueError(f"{what} name is {len(name.encode('utf-8'))} bytes long, more than {MAX_NAME_BYTES}: "
+                         f"{name[:40]!r}...")
     return name
+
+
+def _check_train(train: TrainConfig):
+    """Refuse training settings that would fail late or train nothing, naming the field."""
+    for key in ("epochs", "batch_size"):
+        value = getattr(train, key)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"TrainConfig.{key} must be a positive integer, got {value!r}")
+    lr = train.learning_rate
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"TrainConfig.learning_rate must be a positive number, got {lr!r}")
+    patience = train.early_stopping_patience
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, (int, np.integer))
+                                 or patience < 0):
+        raise ValueError(f"TrainConfig.early_stopping_patience must be None or an integer >= 0, got {patience!r}")
+    if not str(train.monitor).startswith("val_"):
+        raise ValueError(f"TrainConfig.monitor must be a validation quantity such as 'val_loss' or "
+                         f"'val_accuracy', got {train.monitor!r}")
 
 
 def _write_json(path: Path, obj):
@@ -389,20 +427,122 @@ def _write_json(path: Path, obj):
     path.write_text(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
-def _install(tmp: Path, final: Path, overwrite: bool, auto: bool) -> Path:
-    """Rename the finished run folder ``tmp`` to ``final`` (see module docstring)."""
+# Hidden work folders beside a run are named ".<run>.<kind>-<host>-<pid>-<random>" (kind "tmp":
+# a run being built; "old": the run an overwrite is replacing), so that the folders of a
+# process that died (killed mid-run or mid-overwrite) can be told from those of a live one.
+_WORK = re.compile(r"^\.(?P<run>.+)\.(?P<kind>tmp|old)-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[^.]+$")
+
+#: Test hook: called between the two renames of an overwrite (to inject a crash there).
+_BETWEEN_RENAMES = None
+
+
+def _host_tag() -> str:
+    import socket
+    import zlib
+
+    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
+
+
+def _work_dir(final: Path, kind: str) -> Path:
+    return temp_dir_beside(final, f"{kind}-{_host_tag()}-{os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in RUN_FILES)
+
+
+def recover_runs(exp_dir) -> list:
+    """Finish what killed processes left in the experiment folder ``exp_dir``.
+
+    An overwrite renames the old run aside, then the new one into place; a process
+    killed between the two renames leaves both hidden. If the new run is complete it
+    is installed (the overwrite finishes), else the old run is put back. Hidden
+    temporary folders of runs whose process is gone are deleted. Folders of live
+    processes (and of other machines sharing the folder) are left alone.
+    :func:`run_experiment` and :func:`collect_runs` call this. Returns a list of
+    ``(action, run name)`` for what it did.
+    """
+    exp_dir = Path(exp_dir)
+    host = _host_tag()
+    dead = []
+    for entry in exp_dir.iterdir() if exp_dir.is_dir() else ():
+        m = _WORK.match(entry.name)
+        if m and entry.is_dir() and m["host"] == host and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
+            dead.append((m, entry))
+    done = []
+    for m, old in (d for d in dead if d[0]["kind"] == "old"):
+        run, final = m["run"], exp_dir / m["run"]
+        saved = old / run
+        if not final.exists():
+            new = [e for mm, e in dead if mm["kind"] == "tmp" and mm["run"] == run and mm["pid"] == m["pid"]
+                   and e.exists() and _complete(e)]
+            if new:
+                os.rename(new[0], final)
+                done.append(("finished overwrite", run))
+            elif saved.is_dir():
+                os.rename(saved, final)
+                done.append(("restored", run))
+        shutil.rmtree(old, ignore_errors=True)
+    for m, tmp in (d for d in dead if d[0]["kind"] == "tmp"):
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            done.append(("removed unfinished", m["run"]))
+    for action, run in done:
+        if action != "removed unfinished":
+            warnings.warn(f"'{exp_dir / run}': {action} (its process was killed during an overwrite)", stacklevel=2)
+    return done
+
+
+def _rename_new(tmp: Path, final: Path):
+    """``os.rename`` that reports a taken name as ``FileExistsError`` (a non-empty
+    folder is never replaced)."""
+    try:
+        os.rename(tmp, final)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or final.exists():
+            raise FileExistsError(errno.EEXIST, "run folder exists", str(final)) from exc
+        raise
+
+
+def _install(tmp: Path, final: Path, overwrite: bool, auto: bool, config: "ExperimentConfig") -> Path:
+    """Write ``config.json`` (with the run's final name) into the finished run
+    folder ``tmp`` and rename it to ``final`` (see module docstring)."""
     if auto:
-        while final.exists():
+        # Another process may take a number at any moment: the name is chosen, written
+        # into config.json and claimed by the rename, retried with the next free number.
+        for _ in range(1000):
             final = final.with_name(_next_auto_run(final.parent))
-    elif final.exists():
+            config.run = final.name
+            _write_json(tmp / "config.json", config.to_dict())
+            try:
+                _rename_new(tmp, final)
+                return final
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"could not claim a run-NNN name in '{final.parent}'")
+    config.run = final.name
+    _write_json(tmp / "config.json", config.to_dict())
+    if final.exists():
         if not overwrite:
             raise FileExistsError(
                 f"run folder '{final}' was created while this run was training; "
                 "pass overwrite=True or run='auto'"
             )
-        old = temp_dir_beside(final, "old")
+        old = _work_dir(final, "old")
         os.rename(final, old / final.name)
         try:
+            if _BETWEEN_RENAMES is not None:
+                _BETWEEN_RENAMES()
             os.rename(tmp, final)
         except BaseException:
             os.rename(old / final.name, final)  # put the earlier run back
@@ -410,7 +550,12 @@ def _install(tmp: Path, final: Path, overwrite: bool, auto: bool) -> Path:
         finally:
             shutil.rmtree(old, ignore_errors=True)
         return final
-    os.rename(tmp, final)
+    try:
+        _rename_new(tmp, final)
+    except FileExistsError:
+        raise FileExistsError(
+            f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'"
+        ) from None
     return final
 
 
@@ -479,8 +624,11 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
         config = ExperimentConfig.from_dict(config)
     config = copy.deepcopy(config)
     experiment = _check_name(config.experiment, "experiment")
+    _check_train(config.train)
     exp_dir = Path(runs_dir) / experiment
     auto = config.run == "auto"
+    if exp_dir.is_dir():
+        recover_runs(exp_dir)
     run = _next_auto_run(exp_dir) if auto else _check_name(config.run, "run")
     final = exp_dir / run
     if final.exists() and not overwrite and not auto:
@@ -491,9 +639,10 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
     config.run = run
 
     created_exp_dir = not exp_dir.exists()
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = temp_dir_beside(exp_dir / run)
+    tmp = None
     try:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = _work_dir(exp_dir / run, "tmp")
         set_seed(config.train.seed)
         data, train_split = _prepare_data(config, dataset)
         k = data.num_classes
@@ -575,7 +724,6 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
             "versions": {"emolib": __version__, "keras": keras.__version__},
         }
 
-        _write_json(tmp / "config.json", config.to_dict())
         _write_json(tmp / "metrics.json", metrics)
         (tmp / "classification_report.txt").write_text(test["report"])
         pd.DataFrame(test["confusion_matrix"], index=names, columns=names).rename_axis(
@@ -589,9 +737,10 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
         ):
             plt.close(fig)
 
-        final = _install(tmp, final, overwrite, auto)
+        final = _install(tmp, final, overwrite, auto, config)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         if created_exp_dir:
             try:
                 exp_dir.rmdir()  # only if empty
@@ -642,6 +791,33 @@ RUN_COLUMNS = {
 }
 
 
+class RunFolderError(ValueError):
+    """A run folder that is incomplete or damaged; the message names the folder and file."""
+
+
+def read_run(run_dir) -> tuple:
+    """``(config, metrics)``: the dicts of a complete run folder's ``config.json`` and
+    ``metrics.json``.
+
+    Raises :class:`RunFolderError` naming the folder when one of :data:`RUN_FILES`
+    is missing, or a JSON file is unreadable, truncated or not a JSON object.
+    """
+    run_dir = Path(run_dir)
+    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    if missing:
+        raise RunFolderError(f"'{run_dir}': not a complete run folder (no {', '.join(missing)})")
+    out = []
+    for name in ("config.json", "metrics.json"):
+        try:
+            value = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError
+            raise RunFolderError(f"'{run_dir}': cannot read {name} ({type(exc).__name__}: {exc})") from None
+        if not isinstance(value, dict):
+            raise RunFolderError(f"'{run_dir}': {name} holds a JSON {type(value).__name__}, not an object")
+        out.append(value)
+    return tuple(out)
+
+
 def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     """One row per saved run under ``runs_dir`` (optionally only ``experiment``, a
     name or a list of names).
@@ -652,21 +828,29 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     top-k, test loss, macro and weighted precision/recall/F1 on the test split,
     validation accuracy and macro F1, epochs trained, best epoch, training seconds
     and parameter counts (total and trainable; the latter is missing from runs
-    saved before it was recorded). Unfinished (temporary) run folders are skipped.
+    saved before it was recorded). Unfinished (temporary) run folders are skipped;
+    so is, with a warning naming it, a folder that :func:`read_run` cannot read (no
+    ``best.keras`` or ``config.json``, damaged JSON). Runs left half-replaced by a
+    killed overwrite are first repaired (:func:`recover_runs`).
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise FileNotFoundError(f"no runs folder '{runs_dir}'")
     wanted = None if experiment is None else {experiment} if isinstance(experiment, str) else set(experiment)
     rows = []
+    for exp_dir in sorted(d for d in runs_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        if wanted is None or exp_dir.name in wanted:
+            recover_runs(exp_dir)
     for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
         run_dir = metrics_path.parent
         exp = run_dir.parent.name
         if run_dir.name.startswith(".") or exp.startswith(".") or (wanted is not None and exp not in wanted):
             continue
-        metrics = json.loads(metrics_path.read_text())
-        config_path = run_dir / "config.json"
-        config = json.loads(config_path.read_text()) if config_path.exists() else {}
+        try:
+            config, metrics = read_run(run_dir)
+        except RunFolderError as exc:  # one damaged folder must not hide every other run
+            warnings.warn(f"collect_runs skips {exc}", stacklevel=2)
+            continue
         row = {"experiment": exp, "run": run_dir.name, "setting": run_setting(run_dir.name)}
         row.update(_flatten({k: v for k, v in config.items() if k not in ("experiment", "run")}))
         for column, path in RUN_COLUMNS.items():

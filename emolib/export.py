@@ -109,6 +109,8 @@ def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
     k = int(model.output_shape[-1])
     if len(class_names) != k:
         raise ValueError(f"{len(class_names)} class names for a model with {k} outputs")
+    if len(set(class_names)) != k:
+        raise ValueError(f"class names must be distinct (a label must name one output), got {class_names}")
     if method not in ("keras", "tf2onnx"):
         raise ValueError(f"method must be 'keras' or 'tf2onnx', got {method!r}")
     spec = tf.TensorSpec((None, h, w, c), tf.float32, name="image")
@@ -193,6 +195,12 @@ def _parse_metadata(props: dict, path) -> dict:
         raise ModelFileError(
             f"'{path}': malformed '{METADATA_KEY}' metadata (class_names {names!r}, image_size {size!r}, "
             f"channels {meta['channels']!r})"
+        )
+    repeated = sorted({str(n) for n in names if [str(m) for m in names].count(str(n)) > 1})
+    if repeated:
+        raise ModelFileError(
+            f"'{path}': its '{METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); a label "
+            "must name one output: re-export the model with distinct class names"
         )
     return meta
 
@@ -595,14 +603,11 @@ def load_run(run_dir):
     import keras
 
     from .data import load_dataset
-    from .experiment import RUN_FILES, ExperimentConfig
+    from .experiment import ExperimentConfig, read_run
 
     run_dir = Path(run_dir)
-    for name in RUN_FILES:
-        if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"'{run_dir}' is not a complete run folder: no {name}")
-    config = ExperimentConfig.from_json(run_dir / "config.json")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    config, metrics = read_run(run_dir)  # RunFolderError naming the folder
+    config = ExperimentConfig.from_dict(config)
     model = keras.models.load_model(run_dir / "best.keras")
     data = load_dataset(**config.data.load_kwargs())
     return model, data, config, metrics
@@ -630,21 +635,25 @@ def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progr
     (replacing an earlier run of the same name). The ``note`` says what
     happened, with paths relative to ``runs_dir``.
     """
-    from .experiment import RUN_FILES, ExperimentConfig, run_experiment
+    from .experiment import ExperimentConfig, RunFolderError, read_run, run_experiment
 
     runs_dir = Path(runs_dir)
     reasons = []
     for candidate in candidates:
         candidate = Path(candidate)
         shown = os.path.relpath(candidate, runs_dir)
-        if not all((candidate / name).is_file() for name in RUN_FILES):
+        if not candidate.is_dir():
             reasons.append(f"{shown}: not found")
             continue
-        saved = ExperimentConfig.from_json(candidate / "config.json")
+        try:
+            saved, metrics = read_run(candidate)
+            saved = ExperimentConfig.from_dict(saved)
+        except (RunFolderError, TypeError, ValueError) as exc:  # incomplete or damaged: train anew
+            reasons.append(f"{shown}: {exc}")
+            continue
         if same_data and saved.to_dict()["data"] != config.to_dict()["data"]:
             reasons.append(f"{shown}: trained on other data")
             continue
-        metrics = json.loads((candidate / "metrics.json").read_text())
         val = metrics.get("val", {})
         k = len(metrics.get("class_names", [])) or 2
         ceiling = chance_ceiling(k, int(val.get("num_samples", 0) or 1))

@@ -311,6 +311,8 @@ def test_collect_runs_has_a_setting_column(tmp_path):
         folder = tmp_path / "study" / run
         folder.mkdir(parents=True)
         (folder / "metrics.json").write_text(json.dumps({"accuracy": 0.5}))
+        (folder / "config.json").write_text(json.dumps({"run": run}))
+        (folder / "best.keras").write_bytes(b"")
     table = collect_runs(tmp_path)
     assert table["setting"].tolist() == ["sgd", "sgd"]
 

@@ -28,6 +28,7 @@ def fake_run(runs_dir, experiment, run, seed, f1, params=1000, model=None):
                "epochs_trained": 5, "train_seconds": 2.0, "params": params}
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "best.keras").write_bytes(b"")  # a run folder has its model (collect_runs lists only those)
 
 
 def test_results_tables_come_from_the_runs(tmp_path, results_tool):
