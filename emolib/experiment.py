@@ -611,15 +611,6 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
     The model is the one from the epoch with the best ``config.train.monitor``
     (reloaded from ``best.keras``), evaluated on the validation and test splits.
     """
-    import keras
-
-    from . import __version__
-    from .distribute import describe, get_strategy
-    from .evaluation import evaluate, metrics_for_json
-    from .models import build_model
-    from .pipeline import class_weights, make_dataset
-    from . import plots
-
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
     config = copy.deepcopy(config)
@@ -637,6 +628,15 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
             "overwrite=True to replace it, or use run='auto' to number runs"
         )
     config.run = run
+
+    import keras  # after the checks: a wrong argument fails in milliseconds
+
+    from . import __version__
+    from .distribute import describe, get_strategy
+    from .evaluation import evaluate, metrics_for_json
+    from .models import build_model
+    from .pipeline import class_weights, make_dataset
+    from . import plots
 
     created_exp_dir = not exp_dir.exists()
     tmp = None

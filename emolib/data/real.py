@@ -876,7 +876,8 @@ def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarra
             for i, j in shown
         )
         raise ValueError(
-            f"labels CSV '{csv_path}': {len(repeats)} rows name a file already listed "
+            f"labels CSV '{csv_path}': {len(repeats)} row{'s name' if len(repeats) > 1 else ' names'} a file "
+            "already listed "
             f"({len(conflicts)} of them with a different label):\n{lines}\n"
             "Such a file could land in train and test, or teach two answers. Fix the CSV, or pass "
             "duplicates='first' (keep each file's first row) or duplicates='keep' (keep every row; "
