@@ -335,17 +335,17 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
     cached = keras_cache_dir() / filename
     if cached.is_file():
         return str(cached), "imagenet (cache)"
-    why = "downloads not allowed"
+    why = ""
     if allow_download:
         try:
             net.download(weights_url(backbone, size), cached, connect_timeout=timeout, read_timeout=read_timeout,
                          verify=_md5_check(spec["md5"]) if spec["md5"] else None)
             return str(cached), "imagenet (download)"
         except net.NetworkError as exc:
-            why = f"download failed ({str(exc).splitlines()[0]})"
+            why = f" (download failed: {str(exc).splitlines()[0]})"
     where = f"'{weights_dir}' or " if weights_dir is not None else ""
     return None, (
-        f"random init: no network ({why}) and no '{filename}' in {where}'{keras_cache_dir()}'. "
+        f"random init: no network{why} and no '{filename}' in {where}'{keras_cache_dir()}'. "
         "Fix: run once on a machine with internet access (Colab works) and copy that file "
         "from ~/.keras/models/ to the same folder here, or pass weights_dir="
     )

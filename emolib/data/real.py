@@ -724,7 +724,9 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
       reads it), split stratified by ``val_fraction`` and ``test_fraction``.
 
     Class folder names are normalised (``Happiness`` -> ``happy``); an unknown name or an
-    empty class folder is a ``ValueError`` naming the folder. A ``metadata.csv`` (from
+    empty class folder is a ``ValueError`` naming the folder. Images in subfolders of a
+    class folder belong to that class (``happy/studio2/a.png``), as Keras reads them;
+    hidden files and folders are skipped. A ``metadata.csv`` (from
     :func:`write_class_folders`) is merged into ``meta`` by file; then ``source`` is the
     saved source, ``file`` the path relative to ``root``, and rows keep their saved order.
     """
