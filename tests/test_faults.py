@@ -26,7 +26,6 @@ import sys
 import textwrap
 import threading
 import time
-import warnings
 import zlib
 from pathlib import Path
 
