@@ -37,6 +37,7 @@ chosen list of them in seed 001's order.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import html
 import json
@@ -56,8 +57,8 @@ __all__ = [
     "GOEMOTIONS_URL", "TWEETEVAL_URL", "TextSplit", "TextDataset", "TextDataError",
     "load_text_dataset", "load_goemotions", "load_tweeteval", "download_tweeteval", "download_goemotions",
     "find_goemotions", "tweeteval_instructions", "goemotions_instructions",
-    "strip_html", "lowercase", "emoji_to_words", "remove_numbers", "remove_punctuation", "preprocess",
-    "text_cnn", "load_word_vectors",
+    "strip_html", "lowercase", "is_emoji", "emoji_to_words", "remove_numbers", "remove_punctuation", "preprocess",
+    "text_cnn", "load_word_vectors", "find_word_vectors", "glove_vectors", "GLOVE_URL",
 ]
 
 #: The Ekman task: FER2013's seven classes, named as GoEmotions' authors name them.
@@ -247,6 +248,13 @@ def _read_goemotions_tsv(folder, split, label_names):
     if path is None:
         raise FileNotFoundError(f"GoEmotions split '{split}' not found: no {split}.tsv.gz or {split}.tsv "
                                 f"in '{folder}'\n\n{goemotions_instructions(folder)}")
+    stat = path.stat()
+    return (path, *_parse_goemotions_tsv(path, stat.st_mtime_ns, stat.st_size, tuple(label_names)))
+
+
+@functools.lru_cache(maxsize=6)
+def _parse_goemotions_tsv(path, mtime_ns, size, label_names):
+    """Texts and label-name lists of one file, cached while the file is unchanged (tuples: immutable)."""
     opener = gzip.open if path.suffix == ".gz" else open
     texts, labels = [], []
     with opener(path, "rt", encoding="utf-8") as f:
@@ -264,8 +272,8 @@ def _read_goemotions_tsv(folder, split, label_names):
                 raise TextDataError(f"{path}:{line_no}: unknown label id(s) {ids!r} "
                                     f"(valid: 0..{len(label_names) - 1})") from None
             texts.append(text)
-            labels.append(names)
-    return path, texts, labels
+            labels.append(tuple(names))
+    return tuple(texts), tuple(labels)
 
 
 def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", download=True) -> TextDataset:
@@ -473,7 +481,8 @@ def lowercase(text: str) -> str:
     return text.lower()
 
 
-def _is_emoji(ch: str) -> bool:
+def is_emoji(ch: str) -> bool:
+    """Whether the character ``ch`` is an emoji (Unicode "Symbol, other" or the emoji planes)."""
     return unicodedata.category(ch) == "So" or 0x1F000 <= ord(ch) <= 0x1FAFF
 
 
@@ -485,7 +494,7 @@ def emoji_to_words(text: str) -> str:
     for ch in text:
         if ch in "\ufe0f\u200d" or 0x1F3FB <= ord(ch) <= 0x1F3FF:
             continue
-        if _is_emoji(ch):
+        if is_emoji(ch):
             name = unicodedata.name(ch, "")
             out.append(f" {name.lower()} " if name else " ")
         else:
@@ -609,3 +618,71 @@ def load_word_vectors(path, vocabulary, dim=None, seed=0):
     matrix[0] = 0
     real_words = max(len(vocabulary) - 2, 1)
     return matrix, len(set(found) - {0, 1}) / real_words
+
+
+GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
+WORD_VECTOR_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
+
+
+def glove_instructions(dest_dir="data/word-vectors", dim=100) -> str:
+    """The manual steps to get GloVe 6B vectors into ``dest_dir``."""
+    return (f"Get GloVe 6B (822 MB zip, Wikipedia + Gigaword, 400k words) by hand:\n"
+            f"  mkdir -p {dest_dir} && cd {dest_dir}\n  curl -fLO {GLOVE_URL}\n"
+            f"  unzip glove.6B.zip glove.6B.{dim}d.txt && rm glove.6B.zip\n"
+            "or pass any GloVe/fastText text file (word v1 v2 ... per line) as WORD_VECTORS.")
+
+
+def glove_vectors(dest_dir="data/word-vectors", dim=100, url=GLOVE_URL, connect_timeout=5.0,
+                  read_timeout=60.0) -> Path:
+    """Download GloVe 6B through :func:`emolib.net.download` and extract
+    ``glove.6B.<dim>d.txt`` into ``dest_dir`` (atomically; the zip is deleted).
+    Offline: :class:`emolib.net.NetworkError` within seconds, with the manual steps."""
+    import zipfile
+
+    from .fileio import atomic_path
+
+    dest_dir = Path(dest_dir)
+    member = f"glove.6B.{dim}d.txt"
+    target = dest_dir / member
+    if target.is_file():
+        return target
+    archive = dest_dir / "glove.6B.zip"
+    net.download(url, archive, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                 verify=zipfile.ZipFile, manual_steps=glove_instructions(dest_dir, dim))
+    try:
+        with zipfile.ZipFile(archive) as z, z.open(member) as src, atomic_path(target) as tmp:
+            with open(tmp, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+    except KeyError:
+        raise TextDataError(f"{archive} has no {member}") from None
+    finally:
+        archive.unlink(missing_ok=True)
+    return target
+
+
+def find_word_vectors(path=None, search_dir="data/word-vectors", allow_download=False, dim=100):
+    """Where pretrained word vectors come from: ``(path or None, label)``.
+
+    1. ``path`` (it must exist); 2. the first ``*.txt``/``*.vec`` (optionally ``.gz``)
+    in ``search_dir``; 3. only in Google Colab with ``allow_download`` and when the
+    host answers within 3 s, GloVe 6B (:func:`glove_vectors`). Otherwise ``None``
+    and the label ``"none"`` with the reason: nothing claims vectors it does not have.
+    """
+    import sys
+
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"word-vector file not found: '{path}'\n\n{glove_instructions(search_dir, dim)}")
+        return path, f"file {path.name}"
+    search_dir = Path(search_dir)
+    if search_dir.is_dir():
+        for candidate in sorted(search_dir.iterdir()):
+            if candidate.is_file() and candidate.name.endswith(WORD_VECTOR_SUFFIXES):
+                return candidate, f"file {candidate.name}"
+    if allow_download and "google.colab" in sys.modules and net.reachable(GLOVE_URL, timeout=3.0):
+        found = glove_vectors(search_dir, dim)
+        return found, f"GloVe 6B {dim}d (download)"
+    return None, (f"none: no WORD_VECTORS file, none in '{search_dir}', no download (only offered in Colab).\n"
+                  + glove_instructions(search_dir, dim))

@@ -334,3 +334,33 @@ def test_load_word_vectors(tmp_path):
     path.write_text("good 1 2\nbad 1\n")
     with pytest.raises(text.TextDataError, match=r"vectors\.txt:2"):
         text.load_word_vectors(path, ["", "[UNK]", "good", "bad"])
+
+
+def test_find_word_vectors_file_dir_or_none(tmp_path):
+    assert text.find_word_vectors(None, tmp_path / "nothing")[0] is None
+    path, label = text.find_word_vectors(None, tmp_path / "nothing", allow_download=True)  # not in Colab: no network
+    assert path is None and label.startswith("none") and "curl" in label
+    folder = tmp_path / "vectors"
+    folder.mkdir()
+    (folder / "readme.md").write_text("x")
+    (folder / "mine.vec").write_text("good 1 2\n")
+    assert text.find_word_vectors(None, folder) == (folder / "mine.vec", "file mine.vec")
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        text.find_word_vectors(tmp_path / "missing.txt")
+
+
+def test_glove_download_from_local_server(file_server, tmp_path):
+    import zipfile
+
+    served, url = file_server
+    with zipfile.ZipFile(served / "glove.6B.zip", "w") as z:
+        z.writestr("glove.6B.100d.txt", "good " + " ".join(["0.5"] * 100) + "\n")
+    dest = tmp_path / "vectors"
+    path = text.glove_vectors(dest, url=url + "glove.6B.zip")
+    assert path == dest / "glove.6B.100d.txt" and leftovers(dest) == ["glove.6B.100d.txt"]
+    matrix, coverage = text.load_word_vectors(path, ["", "[UNK]", "good"])
+    assert matrix.shape == (3, 100) and coverage == 1.0
+    (served / "bad.zip").write_text("not a zip")
+    with pytest.raises(Exception):
+        text.glove_vectors(tmp_path / "other", url=url + "bad.zip")
+    assert not (tmp_path / "other").exists() or leftovers(tmp_path / "other") == []
