@@ -221,19 +221,21 @@ def find_goemotions(data_dir=None) -> Path | None:
     return None
 
 
-def download_goemotions(dest, connect_timeout=5.0, read_timeout=30.0) -> Path:
-    """Download GoEmotions' files (uncompressed TSVs) into ``dest`` through
-    :func:`emolib.net.download`; ``NetworkError`` with the manual steps when offline."""
+def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeout, verify=None, check=None):
+    """Download ``url + name`` for every name into a hidden folder beside ``dest``, run
+    ``check(folder)``, then rename the folder to ``dest``; on any failure nothing is left."""
     dest = Path(dest)
-    steps = goemotions_instructions(dest)
-    files = ("emotions.txt", "ekman_mapping.json", "train.tsv", "dev.tsv", "test.tsv")
+    if dest.exists():
+        raise FileExistsError(f"'{dest}' exists; load it, or remove it to download again")
+    url = url if url.endswith("/") else url + "/"
     tmp = temp_dir_beside(dest, "download")
     try:
-        for name in files:
-            net.download(GOEMOTIONS_URL + name, tmp / name, connect_timeout=connect_timeout,
-                         read_timeout=read_timeout, manual_steps=steps, progress=False)
-        if dest.exists():
-            raise FileExistsError(f"'{dest}' appeared during the download; remove it or load it")
+        for name in names:
+            net.download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         verify=None if verify is None else (lambda p, name=name: verify(p, name)),
+                         manual_steps=manual_steps, progress=False)
+        if check is not None:
+            check(tmp)
         tmp.rename(dest)
     finally:
         if tmp.exists():
@@ -241,6 +243,15 @@ def download_goemotions(dest, connect_timeout=5.0, read_timeout=30.0) -> Path:
                 f.unlink()
             tmp.rmdir()
     return dest
+
+
+def download_goemotions(dest, url=GOEMOTIONS_URL, connect_timeout=5.0, read_timeout=30.0) -> Path:
+    """Download GoEmotions' files (uncompressed TSVs) into the folder ``dest`` through
+    :func:`emolib.net.download` (atomically, as :func:`download_tweeteval`);
+    ``NetworkError`` with the manual steps when offline."""
+    files = ("emotions.txt", "ekman_mapping.json", "train.tsv", "dev.tsv", "test.tsv")
+    return _download_files(url, files, dest, goemotions_instructions(dest), connect_timeout, read_timeout,
+                           check=lambda folder: load_goemotions(folder, download=False))
 
 
 def _read_goemotions_tsv(folder, split, label_names):
@@ -347,25 +358,8 @@ def download_tweeteval(dest="data/tweeteval-emotion", url=TWEETEVAL_URL, connect
     :class:`emolib.net.NetworkError` within about ``connect_timeout`` seconds,
     with the manual steps (:func:`tweeteval_instructions`) in the message.
     """
-    dest = Path(dest)
-    if dest.exists():
-        raise FileExistsError(f"'{dest}' exists; load it, or remove it to download again")
-    steps = tweeteval_instructions(dest)
-    url = url if url.endswith("/") else url + "/"
-    tmp = temp_dir_beside(dest, "download")
-    try:
-        for name in TWEETEVAL_FILES:
-            net.download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         verify=lambda p, name=name: _verify_tweeteval_file(p, name), manual_steps=steps,
-                         progress=False)
-        load_tweeteval(tmp)  # the files fit together (line counts, label ids), else nothing is kept
-        tmp.rename(dest)
-    finally:
-        if tmp.exists():
-            for f in tmp.iterdir():
-                f.unlink()
-            tmp.rmdir()
-    return dest
+    return _download_files(url, TWEETEVAL_FILES, dest, tweeteval_instructions(dest), connect_timeout, read_timeout,
+                           verify=_verify_tweeteval_file, check=load_tweeteval)
 
 
 def _read_lines(path):

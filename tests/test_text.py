@@ -364,3 +364,18 @@ def test_glove_download_from_local_server(file_server, tmp_path):
     with pytest.raises(Exception):
         text.glove_vectors(tmp_path / "other", url=url + "bad.zip")
     assert not (tmp_path / "other").exists() or leftovers(tmp_path / "other") == []
+
+
+def test_download_goemotions_from_local_server(file_server, tmp_path):
+    served, url = file_server
+    source = write_goemotions(served / "go", GO_ROWS)
+    with gzip.open(source / "train.tsv.gz", "rt") as f:  # the release serves plain .tsv files
+        (source / "train.tsv").write_text(f.read())
+    dest = tmp_path / "cache" / "goemotions"
+    text.download_goemotions(dest, url=url + "go/")
+    assert leftovers(dest.parent) == ["goemotions"]
+    assert list(text.load_goemotions(dest, task="tweeteval4").train.labels) == [0, 0, 1, 2, 3]
+    (source / "dev.tsv").write_text("text\t99\tid\n")  # a bad file: checked before anything is kept
+    with pytest.raises(text.TextDataError, match="dev.tsv:1"):
+        text.download_goemotions(tmp_path / "other" / "goemotions", url=url + "go/")
+    assert leftovers(tmp_path / "other") == []
