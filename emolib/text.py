@@ -1,0 +1,682 @@
+"""Emotion in text: data sets, preprocessing and the text CNN of notebook 10.
+
+Two sources, one entry point, :func:`load_text_dataset`:
+
+* **GoEmotions** (Demszky et al., ACL 2020; Apache-2.0): 58k Reddit comments with
+  27 emotions + neutral, shipped compressed in ``data/goemotions/`` (in Colab,
+  where only the package is installed, downloaded from google-research's
+  repository through :mod:`emolib.net`).
+* **TweetEval emotion** (Barbieri et al., 2020): tweets labelled anger, joy,
+  optimism or sadness, in the layout ``{train,val,test}_text.txt``,
+  ``{train,val,test}_labels.txt`` and ``mapping.txt`` (one example per line).
+  :func:`download_tweeteval` fetches it from cardiffnlp/tweeteval when the network
+  answers and fails fast with the manual steps otherwise.
+
+Tasks (``task=``): ``"ekman"`` (anger, disgust, fear, joy, sadness, surprise,
+neutral: the authors' Ekman grouping, GoEmotions only), ``"tweeteval4"`` (anger,
+joy, optimism, sadness), and seed 001's pairs ``"anger_joy"`` and
+``"anger_optimism"``.
+
+Multi-label rows (17% of GoEmotions) are resolved by ``multi_label=``:
+
+* ``"exclusive"`` (default): a row's labels are mapped to the task's classes
+  (Ekman: each emotion to its group); the row is kept when exactly one task class
+  remains, whatever other labels it carries (``joy,admiration`` is *joy* for
+  ``"tweeteval4"``); rows with two or more task classes are dropped;
+* ``"strict"``: kept only when every label maps to the same single task class;
+* ``"first"``: the first listed label decides (kept if it maps to a task class).
+
+``TextDataset.info["dropped"]`` counts, per split, the rows dropped for having
+several task classes (``"multi"``) and for having none (``"other"``).
+
+Preprocessing (seed 001's steps) are small functions, each switchable:
+:func:`strip_html`, :func:`lowercase`, :func:`emoji_to_words`,
+:func:`remove_numbers`, :func:`remove_punctuation`; :func:`preprocess` applies a
+chosen list of them in seed 001's order.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import html
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import net
+from .fileio import temp_dir_beside
+
+__all__ = [
+    "EKMAN_CLASSES", "TWEETEVAL_CLASSES", "TASKS", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS",
+    "GOEMOTIONS_URL", "TWEETEVAL_URL", "TextSplit", "TextDataset", "TextDataError",
+    "load_text_dataset", "load_goemotions", "load_tweeteval", "download_tweeteval", "download_goemotions",
+    "find_goemotions", "tweeteval_instructions", "goemotions_instructions",
+    "strip_html", "lowercase", "is_emoji", "emoji_to_words", "remove_numbers", "remove_punctuation", "preprocess",
+    "text_cnn", "load_word_vectors", "find_word_vectors", "glove_vectors", "GLOVE_URL",
+]
+
+#: The Ekman task: FER2013's seven classes, named as GoEmotions' authors name them.
+EKMAN_CLASSES = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
+#: TweetEval emotion's four classes, in its ``mapping.txt`` order.
+TWEETEVAL_CLASSES = ("anger", "joy", "optimism", "sadness")
+#: Task name -> classes (label ``i`` is ``classes[i]``).
+TASKS = {
+    "ekman": EKMAN_CLASSES,
+    "tweeteval4": TWEETEVAL_CLASSES,
+    "anger_joy": ("anger", "joy"),            # seed 001's first pair
+    "anger_optimism": ("anger", "optimism"),  # seed 001's second pair
+}
+MULTI_LABEL_POLICIES = ("exclusive", "strict", "first")
+SPLITS = ("train", "val", "test")
+
+GOEMOTIONS_URL = "https://raw.githubusercontent.com/google-research/google-research/master/goemotions/data/"
+TWEETEVAL_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets/emotion/"
+TWEETEVAL_FILES = ("mapping.txt",) + tuple(f"{s}_{k}.txt" for s in SPLITS for k in ("text", "labels"))
+_GOEMOTIONS_SPLITS = {"train": "train", "val": "dev", "test": "test"}
+
+
+class TextDataError(ValueError):
+    """A text data file is missing something or holds a bad line; the message names file and line."""
+
+
+# --------------------------------------------------------------------------- data structures
+
+
+@dataclass
+class TextSplit:
+    """One split: ``texts`` (object array of str, ``(n,)``), ``labels`` (int64 ``(n,)``)
+    and ``meta`` (one row per text: ``source`` = ``file:line``, ``orig_labels``)."""
+
+    texts: np.ndarray
+    labels: np.ndarray
+    meta: pd.DataFrame
+
+    def __post_init__(self):
+        self.texts = np.asarray(self.texts, dtype=object)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if self.texts.shape != self.labels.shape or len(self.meta) != len(self.texts):
+            raise ValueError(f"texts {self.texts.shape}, labels {self.labels.shape} and meta "
+                             f"({len(self.meta)} rows) must have the same length")
+        self.meta = self.meta.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index) -> "TextSplit":
+        """The rows selected by an index array or boolean mask."""
+        index = np.asarray(index)
+        return TextSplit(self.texts[index], self.labels[index], self.meta.iloc[index].copy())
+
+
+@dataclass
+class TextDataset:
+    """Named splits of texts plus the class names their labels index into."""
+
+    splits: dict
+    class_names: tuple
+    name: str = "text"
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.class_names = tuple(self.class_names)
+
+    def __getitem__(self, key) -> TextSplit:
+        try:
+            return self.splits[key]
+        except KeyError:
+            raise KeyError(f"no split {key!r}; splits: {list(self.splits)}") from None
+
+    train = property(lambda self: self["train"])
+    val = property(lambda self: self["val"])
+    test = property(lambda self: self["test"])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def counts(self) -> pd.DataFrame:
+        """Texts per class (rows) and split (columns)."""
+        return pd.DataFrame({k: np.bincount(s.labels, minlength=self.num_classes) for k, s in self.splits.items()},
+                            index=pd.Index(self.class_names, name="emotion"))
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
+        return f"TextDataset({self.name!r}, classes={list(self.class_names)}, {sizes})"
+
+
+# --------------------------------------------------------------------------- label policies
+
+
+def _resolve(label_lists, classes, group, policy):
+    """Labels (index into ``classes``, -1 = dropped) and the reason of each drop.
+
+    ``label_lists``: per row, the row's label names; ``group`` maps a label name to
+    its task class name (or None)."""
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.full(len(label_lists), -1, dtype=np.int64)
+    multi = other = 0
+    for row, names in enumerate(label_lists):
+        mapped = [group.get(n) for n in names]
+        if policy == "first":
+            found = {mapped[0]} - {None}
+        elif policy == "strict":
+            found = set(mapped) if None not in mapped else set()  # a label outside the task: dropped
+        else:
+            found = set(mapped) - {None}
+        if len(found) == 1:
+            out[row] = index[found.pop()]
+        elif len(found) > 1:
+            multi += 1
+        else:
+            other += 1
+    return out, {"multi": multi, "other": other}
+
+
+def _task_classes(task, available, source):
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; tasks: {sorted(TASKS)}")
+    classes = TASKS[task]
+    missing = [c for c in classes if c not in available]
+    if missing:
+        raise ValueError(f"task {task!r} needs classes {missing}, which {source} does not have "
+                         f"(it has {sorted(available)})")
+    return classes
+
+
+def _check_policy(multi_label):
+    if multi_label not in MULTI_LABEL_POLICIES:
+        raise ValueError(f"multi_label must be one of {MULTI_LABEL_POLICIES}, got {multi_label!r}")
+
+
+# --------------------------------------------------------------------------- GoEmotions
+
+
+def goemotions_instructions(folder="data/goemotions") -> str:
+    """The manual steps to get GoEmotions where emolib looks for it."""
+    return (
+        "GoEmotions ships with emolib in data/goemotions/ (a clone of the repository). To get it by hand:\n"
+        f"  mkdir -p {folder} && cd {folder}\n"
+        + "".join(f"  curl -fLO {GOEMOTIONS_URL}{f}\n" for f in ("train.tsv", "dev.tsv", "test.tsv",
+                                                                  "emotions.txt", "ekman_mapping.json"))
+        + "then load_text_dataset('goemotions', data_dir='" + str(folder) + "')."
+    )
+
+
+def find_goemotions(data_dir=None) -> Path | None:
+    """The GoEmotions folder: ``data_dir``, else ``data/goemotions`` beside the
+    emolib package (a clone), else in the working directory or a parent. ``None`` if absent."""
+    candidates = [Path(data_dir)] if data_dir is not None else [
+        Path(__file__).resolve().parents[1] / "data" / "goemotions",
+        *(p / "data" / "goemotions" for p in (Path.cwd(), *Path.cwd().resolve().parents)),
+    ]
+    for folder in candidates:
+        if (folder / "emotions.txt").is_file():
+            return folder
+    return None
+
+
+def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeout, verify=None, check=None):
+    """Download ``url + name`` for every name into a hidden folder beside ``dest``, run
+    ``check(folder)``, then rename the folder to ``dest``; on any failure nothing is left."""
+    dest = Path(dest)
+    if dest.exists():
+        raise FileExistsError(f"'{dest}' exists; load it, or remove it to download again")
+    url = url if url.endswith("/") else url + "/"
+    tmp = temp_dir_beside(dest, "download")
+    try:
+        for name in names:
+            net.download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         verify=None if verify is None else (lambda p, name=name: verify(p, name)),
+                         manual_steps=manual_steps, progress=False)
+        if check is not None:
+            check(tmp)
+        tmp.rename(dest)
+    finally:
+        if tmp.exists():
+            for f in tmp.iterdir():
+                f.unlink()
+            tmp.rmdir()
+    return dest
+
+
+def download_goemotions(dest, url=GOEMOTIONS_URL, connect_timeout=5.0, read_timeout=30.0) -> Path:
+    """Download GoEmotions' files (uncompressed TSVs) into the folder ``dest`` through
+    :func:`emolib.net.download` (atomically, as :func:`download_tweeteval`);
+    ``NetworkError`` with the manual steps when offline."""
+    files = ("emotions.txt", "ekman_mapping.json", "train.tsv", "dev.tsv", "test.tsv")
+    return _download_files(url, files, dest, goemotions_instructions(dest), connect_timeout, read_timeout,
+                           check=lambda folder: load_goemotions(folder, download=False))
+
+
+def _read_goemotions_tsv(folder, split, label_names):
+    path = next((p for p in (folder / f"{split}.tsv.gz", folder / f"{split}.tsv") if p.is_file()), None)
+    if path is None:
+        raise FileNotFoundError(f"GoEmotions split '{split}' not found: no {split}.tsv.gz or {split}.tsv "
+                                f"in '{folder}'\n\n{goemotions_instructions(folder)}")
+    stat = path.stat()
+    return (path, *_parse_goemotions_tsv(path, stat.st_mtime_ns, stat.st_size, tuple(label_names)))
+
+
+@functools.lru_cache(maxsize=6)
+def _parse_goemotions_tsv(path, mtime_ns, size, label_names):
+    """Texts and label-name lists of one file, cached while the file is unchanged (tuples: immutable)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    texts, labels = [], []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3:
+                raise TextDataError(f"{path}:{line_no}: expected 3 tab-separated columns (text, labels, id), "
+                                    f"got {len(parts)}")
+            text, ids = parts[0], parts[1]
+            if not text.strip():
+                raise TextDataError(f"{path}:{line_no}: empty text")
+            try:
+                names = [label_names[int(i)] for i in ids.split(",")]
+            except (ValueError, IndexError):
+                raise TextDataError(f"{path}:{line_no}: unknown label id(s) {ids!r} "
+                                    f"(valid: 0..{len(label_names) - 1})") from None
+            texts.append(text)
+            labels.append(tuple(names))
+    return tuple(texts), tuple(labels)
+
+
+def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", download=True) -> TextDataset:
+    """GoEmotions for ``task`` (see the module docstring), splits train/val (``dev``)/test as released.
+
+    ``data_dir``: a folder with ``{train,dev,test}.tsv[.gz]``, ``emotions.txt`` and
+    ``ekman_mapping.json`` (default: :func:`find_goemotions`). When none is found and
+    ``download`` is true, the files are downloaded to ``~/.keras/datasets/goemotions``
+    (in Colab; offline this fails within seconds with the manual steps).
+    """
+    _check_policy(multi_label)
+    folder = find_goemotions(data_dir)
+    if folder is None:
+        if data_dir is not None or not download:
+            where = data_dir or "data/goemotions"
+            raise FileNotFoundError(f"GoEmotions not found in '{where}' (no emotions.txt)\n\n"
+                                    + goemotions_instructions(where))
+        cache = Path.home() / ".keras" / "datasets" / "goemotions"
+        folder = cache if (cache / "emotions.txt").is_file() else download_goemotions(cache)
+    label_names = (folder / "emotions.txt").read_text(encoding="utf-8").split()
+    ekman = json.loads((folder / "ekman_mapping.json").read_text(encoding="utf-8"))
+    if task == "ekman":
+        group = {e: k for k, members in ekman.items() for e in members} | {"neutral": "neutral"}
+    else:
+        group = {n: n for n in label_names}
+    classes = _task_classes(task, set(group.values()), "GoEmotions")
+    group = {k: v for k, v in group.items() if v in classes}
+    splits, dropped = {}, {}
+    for split, file_split in _GOEMOTIONS_SPLITS.items():
+        path, texts, names = _read_goemotions_tsv(folder, file_split, label_names)
+        labels, dropped[split] = _resolve(names, classes, group, multi_label)
+        keep = labels >= 0
+        meta = pd.DataFrame({"source": [f"{path.name}:{i + 1}" for i in range(len(texts))],
+                             "orig_labels": [",".join(n) for n in names]})
+        splits[split] = TextSplit(np.asarray(texts, dtype=object), labels, meta).take(keep)
+    return TextDataset(splits, classes, f"goemotions-{task}",
+                       {"source": str(folder), "task": task, "multi_label": multi_label, "dropped": dropped})
+
+
+# --------------------------------------------------------------------------- TweetEval
+
+
+def tweeteval_instructions(folder="data/tweeteval-emotion") -> str:
+    """The manual steps to get TweetEval emotion into ``folder``."""
+    return (
+        "Get TweetEval emotion by hand (public GitHub repository cardiffnlp/tweeteval, datasets/emotion/):\n"
+        f"  mkdir -p {folder} && cd {folder}\n"
+        + "".join(f"  curl -fLO {TWEETEVAL_URL}{f}\n" for f in TWEETEVAL_FILES)
+        + "or: git clone --depth 1 https://github.com/cardiffnlp/tweeteval && "
+        f"cp tweeteval/datasets/emotion/*.txt {folder}/\n"
+        f"then load_text_dataset('{folder}', task='tweeteval4')."
+    )
+
+
+def _verify_tweeteval_file(path, name):
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.strip():
+        raise TextDataError(f"downloaded {name} is empty")
+    if name.endswith("_labels.txt") and not all(s.strip().isdigit() for s in text.split("\n") if s.strip()):
+        raise TextDataError(f"downloaded {name} is not a file of integer labels (an error page?)")
+
+
+def download_tweeteval(dest="data/tweeteval-emotion", url=TWEETEVAL_URL, connect_timeout=5.0,
+                       read_timeout=30.0) -> Path:
+    """Download TweetEval emotion's 7 files into the folder ``dest``.
+
+    Every file goes through :func:`emolib.net.download` (total deadline over DNS,
+    connect and headers; per-read timeout) into a hidden folder beside ``dest``,
+    which is renamed only when all files arrived and passed their check, so an
+    interrupted download leaves nothing behind. Offline it raises
+    :class:`emolib.net.NetworkError` within about ``connect_timeout`` seconds,
+    with the manual steps (:func:`tweeteval_instructions`) in the message.
+    """
+    return _download_files(url, TWEETEVAL_FILES, dest, tweeteval_instructions(dest), connect_timeout, read_timeout,
+                           verify=_verify_tweeteval_file, check=load_tweeteval)
+
+
+def _read_lines(path):
+    if not path.is_file():
+        raise FileNotFoundError(f"TweetEval file missing: '{path}' (expected the layout "
+                                f"{', '.join(TWEETEVAL_FILES)})\n\n{tweeteval_instructions(path.parent)}")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":  # the final newline
+        lines.pop()
+    return lines
+
+
+def _read_mapping(path):
+    names = {}
+    for line_no, line in enumerate(_read_lines(path), 1):
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise TextDataError(f"{path}:{line_no}: expected '<id><tab><name>', got {line!r}")
+        names[int(parts[0])] = parts[1].strip().lower()
+    if sorted(names) != list(range(len(names))):
+        raise TextDataError(f"{path}: label ids must be 0..{len(names) - 1}, got {sorted(names)}")
+    return [names[i] for i in range(len(names))]
+
+
+def load_tweeteval(folder, task=None, multi_label="exclusive") -> TextDataset:
+    """Read a TweetEval-layout folder (``mapping.txt``, ``{train,val,test}_{text,labels}.txt``).
+
+    ``task``: ``None`` keeps every class of ``mapping.txt``; a task name keeps its
+    classes (e.g. ``"anger_joy"``). ``multi_label`` is accepted for symmetry with
+    GoEmotions (TweetEval has one label per tweet).
+
+    Raises ``FileNotFoundError`` naming a missing file and :class:`TextDataError`
+    naming file and line for a line-count mismatch, an unknown label id or an empty text.
+    """
+    _check_policy(multi_label)
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"TweetEval folder not found: '{folder}'\n\n{tweeteval_instructions(folder)}")
+    names = _read_mapping(folder / "mapping.txt")
+    classes = tuple(names) if task is None else _task_classes(task, set(names), f"'{folder}'")
+    new_index = np.array([classes.index(n) if n in classes else -1 for n in names], dtype=np.int64)
+    splits, dropped = {}, {}
+    for split in SPLITS:
+        text_path, label_path = folder / f"{split}_text.txt", folder / f"{split}_labels.txt"
+        texts, raw = _read_lines(text_path), _read_lines(label_path)
+        if len(texts) != len(raw):
+            raise TextDataError(f"{text_path} has {len(texts)} lines but {label_path} has {len(raw)}: "
+                                f"line {min(len(texts), len(raw)) + 1} has no partner")
+        labels = np.empty(len(raw), dtype=np.int64)
+        for i, (text, value) in enumerate(zip(texts, raw)):
+            if not text.strip():
+                raise TextDataError(f"{text_path}:{i + 1}: empty text")
+            value = value.strip()
+            if not value.isdigit() or int(value) >= len(names):
+                raise TextDataError(f"{label_path}:{i + 1}: unknown label id {value!r} "
+                                    f"(mapping.txt defines 0..{len(names) - 1})")
+            labels[i] = new_index[int(value)]
+        meta = pd.DataFrame({"source": [f"{text_path.name}:{i + 1}" for i in range(len(texts))],
+                             "orig_labels": [names[int(v)] for v in raw]})
+        dropped[split] = {"multi": 0, "other": int((labels < 0).sum())}
+        splits[split] = TextSplit(np.asarray(texts, dtype=object), labels, meta).take(labels >= 0)
+    return TextDataset(splits, classes, f"tweeteval-{task or 'emotion'}",
+                       {"source": str(folder), "task": task, "multi_label": multi_label, "dropped": dropped})
+
+
+def load_text_dataset(source="goemotions", task="ekman", multi_label="exclusive", data_dir=None,
+                      download=True) -> TextDataset:
+    """One entry point for text data: returns texts, labels, class names and train/val/test splits.
+
+    Parameters
+    ----------
+    source : ``"goemotions"`` (shipped in ``data/goemotions``), ``"tweeteval"``
+        (``data/tweeteval-emotion``, downloaded there when absent and ``download``),
+        or a path: a TweetEval-layout folder, or a folder holding GoEmotions' files.
+    task : ``"ekman"`` (GoEmotions only), ``"tweeteval4"``, ``"anger_joy"``, ``"anger_optimism"``.
+    multi_label : ``"exclusive"``, ``"strict"`` or ``"first"`` (module docstring).
+    data_dir : GoEmotions folder (``source="goemotions"``) or TweetEval folder (``"tweeteval"``).
+    download : allow a download when the data is not on disk.
+    """
+    if not isinstance(source, (str, Path)):
+        raise ValueError(f"source must be 'goemotions', 'tweeteval' or a folder, got {source!r}")
+    key = str(source).strip().lower()
+    if key == "goemotions":
+        return load_goemotions(data_dir, task, multi_label, download)
+    if key == "tweeteval":
+        folder = Path(data_dir or "data/tweeteval-emotion")
+        if not folder.exists():
+            if not download:
+                raise FileNotFoundError(f"TweetEval not found in '{folder}'\n\n{tweeteval_instructions(folder)}")
+            download_tweeteval(folder)
+        return load_tweeteval(folder, task, multi_label)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"text data source not found: '{path}' (source must be 'goemotions', "
+                                "'tweeteval' or a folder)")
+    if (path / "emotions.txt").is_file():
+        return load_goemotions(path, task, multi_label, download=False)
+    return load_tweeteval(path, task, multi_label)
+
+
+# --------------------------------------------------------------------------- preprocessing (seed 001)
+
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
+def strip_html(text: str) -> str:
+    """Remove HTML tags and decode entities (``<b>hi</b> &amp;`` -> ``hi &``)."""
+    return html.unescape(_HTML_TAG.sub(" ", text))
+
+
+def lowercase(text: str) -> str:
+    """Lower-case every character."""
+    return text.lower()
+
+
+def is_emoji(ch: str) -> bool:
+    """Whether the character ``ch`` is an emoji (Unicode "Symbol, other" or the emoji planes)."""
+    return unicodedata.category(ch) == "So" or 0x1F000 <= ord(ch) <= 0x1FAFF
+
+
+def emoji_to_words(text: str) -> str:
+    """Replace each emoji (Unicode category "Symbol, other", or the emoji planes) by its
+    Unicode name as words (``😂`` -> ``face with tears of joy``); variation selectors and
+    skin-tone modifiers are dropped. Needs no package: the names come from :mod:`unicodedata`."""
+    out = []
+    for ch in text:
+        if ch in "\ufe0f\u200d" or 0x1F3FB <= ord(ch) <= 0x1F3FF:
+            continue
+        if is_emoji(ch):
+            name = unicodedata.name(ch, "")
+            out.append(f" {name.lower()} " if name else " ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_NUMBER = re.compile(r"\d+")
+_PUNCT = re.compile(r"[^\w\s]|_")
+_SPACES = re.compile(r"\s+")
+
+
+def remove_numbers(text: str) -> str:
+    """Delete every run of digits (seed 001 deletes numbers rather than tagging them)."""
+    return _NUMBER.sub(" ", text)
+
+
+def remove_punctuation(text: str) -> str:
+    """Replace every character that is neither a letter, a digit nor a space by a space."""
+    return _PUNCT.sub(" ", text)
+
+
+#: Seed 001's preprocessing steps, in its order.
+PREPROCESSING_STEPS = {
+    "html": strip_html,
+    "lower": lowercase,
+    "emoji": emoji_to_words,
+    "numbers": remove_numbers,
+    "punctuation": remove_punctuation,
+}
+
+
+def preprocess(texts, steps=tuple(PREPROCESSING_STEPS)):
+    """Apply the named ``steps`` (keys of :data:`PREPROCESSING_STEPS`, applied in seed 001's
+    order whatever order they are given in) to each text, then collapse white space.
+    ``texts``: str or sequence of str; returns the same kind (object array for a sequence)."""
+    unknown = [s for s in steps if s not in PREPROCESSING_STEPS]
+    if unknown:
+        raise ValueError(f"unknown preprocessing step(s) {unknown}; steps: {list(PREPROCESSING_STEPS)}")
+    functions = [f for name, f in PREPROCESSING_STEPS.items() if name in steps]
+
+    def one(text):
+        for f in functions:
+            text = f(text)
+        return _SPACES.sub(" ", text).strip()
+
+    if isinstance(texts, str):
+        return one(texts)
+    return np.array([one(t) for t in texts], dtype=object)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def text_cnn(vocab_size, num_classes, sequence_length=None, embed_dim=64, filters=100, kernel_sizes=(3,),
+             strides=1, pooling="max", dropout=0.5, embeddings=None, trainable_embeddings=True):
+    """Seed 001's (and Kim's 2014) text CNN: embedding, one Conv1D per kernel size,
+    global pooling over time, concatenation, dropout, a softmax layer.
+
+    Input: token ids ``(batch, sequence_length)`` (0 = padding, as
+    ``keras.layers.TextVectorization`` writes them); output: class probabilities
+    ``(batch, num_classes)``. ``pooling``: ``"max"`` (1-max pooling) or ``"average"``.
+    ``embeddings``: an optional ``(vocab_size, embed_dim)`` matrix of pretrained
+    word vectors to start from (:func:`load_word_vectors`).
+    """
+    import keras
+    from keras import layers
+
+    if pooling not in ("max", "average"):
+        raise ValueError(f"pooling must be 'max' or 'average', got {pooling!r}")
+    inputs = keras.Input((sequence_length,), dtype="int32", name="token_ids")
+    init = "uniform" if embeddings is None else keras.initializers.Constant(embeddings)
+    x = layers.Embedding(vocab_size, embed_dim, embeddings_initializer=init,
+                         trainable=trainable_embeddings, name="embedding")(inputs)
+    pool = layers.GlobalMaxPooling1D if pooling == "max" else layers.GlobalAveragePooling1D
+    branches = [pool()(layers.Conv1D(filters, k, strides=strides, activation="relu", padding="same")(x))
+                for k in kernel_sizes]
+    x = branches[0] if len(branches) == 1 else layers.Concatenate()(branches)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="text_cnn")
+
+
+def load_word_vectors(path, vocabulary, dim=None, seed=0):
+    """An embedding matrix for ``vocabulary`` from a word-vector text file (GloVe or
+    fastText ``.vec``: ``word v1 v2 ...`` per line).
+
+    Rows of words absent from the file are random with the file vectors' standard
+    deviation (seed 001's rule); row 0 (padding) is zero. Returns
+    ``(matrix (len(vocabulary), dim) float32, coverage)``, coverage being the
+    fraction of the vocabulary (padding and ``[UNK]`` excluded) found in the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"word-vector file not found: '{path}'")
+    index = {w: i for i, w in enumerate(vocabulary)}
+    found = {}
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        for line_no, line in enumerate(f, 1):
+            parts = line.rstrip().split(" ")
+            if line_no == 1 and len(parts) == 2:  # fastText header: count dim
+                continue
+            if parts[0] in index:
+                try:
+                    vec = np.asarray(parts[1:], dtype=np.float32)
+                except ValueError:
+                    raise TextDataError(f"{path}:{line_no}: not a word followed by numbers") from None
+                if dim is None:
+                    dim = len(vec)
+                if len(vec) != dim:
+                    raise TextDataError(f"{path}:{line_no}: {len(vec)} numbers, expected {dim}")
+                found[index[parts[0]]] = vec
+    if dim is None:
+        raise TextDataError(f"{path}: no word of the vocabulary found")
+    rng = np.random.default_rng(seed)
+    scale = float(np.std(np.stack(list(found.values())))) if found else 0.1
+    matrix = rng.normal(0, scale, (len(vocabulary), dim)).astype(np.float32)
+    for i, vec in found.items():
+        matrix[i] = vec
+    matrix[0] = 0
+    real_words = max(len(vocabulary) - 2, 1)
+    return matrix, len(set(found) - {0, 1}) / real_words
+
+
+GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
+WORD_VECTOR_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
+
+
+def glove_instructions(dest_dir="data/word-vectors", dim=100) -> str:
+    """The manual steps to get GloVe 6B vectors into ``dest_dir``."""
+    return (f"Get GloVe 6B (822 MB zip, Wikipedia + Gigaword, 400k words) by hand:\n"
+            f"  mkdir -p {dest_dir} && cd {dest_dir}\n  curl -fLO {GLOVE_URL}\n"
+            f"  unzip glove.6B.zip glove.6B.{dim}d.txt && rm glove.6B.zip\n"
+            "or pass any GloVe/fastText text file (word v1 v2 ... per line) as WORD_VECTORS.")
+
+
+def glove_vectors(dest_dir="data/word-vectors", dim=100, url=GLOVE_URL, connect_timeout=5.0,
+                  read_timeout=60.0) -> Path:
+    """Download GloVe 6B through :func:`emolib.net.download` and extract
+    ``glove.6B.<dim>d.txt`` into ``dest_dir`` (atomically; the zip is deleted).
+    Offline: :class:`emolib.net.NetworkError` within seconds, with the manual steps."""
+    import zipfile
+
+    from .fileio import atomic_path
+
+    dest_dir = Path(dest_dir)
+    member = f"glove.6B.{dim}d.txt"
+    target = dest_dir / member
+    if target.is_file():
+        return target
+    archive = dest_dir / "glove.6B.zip"
+    net.download(url, archive, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                 verify=zipfile.ZipFile, manual_steps=glove_instructions(dest_dir, dim))
+    try:
+        with zipfile.ZipFile(archive) as z, z.open(member) as src, atomic_path(target) as tmp:
+            with open(tmp, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+    except KeyError:
+        raise TextDataError(f"{archive} has no {member}") from None
+    finally:
+        archive.unlink(missing_ok=True)
+    return target
+
+
+def find_word_vectors(path=None, search_dir="data/word-vectors", allow_download=False, dim=100):
+    """Where pretrained word vectors come from: ``(path or None, label)``.
+
+    1. ``path`` (it must exist); 2. the first ``*.txt``/``*.vec`` (optionally ``.gz``)
+    in ``search_dir``; 3. only in Google Colab with ``allow_download`` and when the
+    host answers within 3 s, GloVe 6B (:func:`glove_vectors`). Otherwise ``None``
+    and the label ``"none"`` with the reason: nothing claims vectors it does not have.
+    """
+    import sys
+
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"word-vector file not found: '{path}'\n\n{glove_instructions(search_dir, dim)}")
+        return path, f"file {path.name}"
+    search_dir = Path(search_dir)
+    if search_dir.is_dir():
+        for candidate in sorted(search_dir.iterdir()):
+            if candidate.is_file() and candidate.name.endswith(WORD_VECTOR_SUFFIXES):
+                return candidate, f"file {candidate.name}"
+    if allow_download and "google.colab" in sys.modules and net.reachable(GLOVE_URL, timeout=3.0):
+        found = glove_vectors(search_dir, dim)
+        return found, f"GloVe 6B {dim}d (download)"
+    return None, (f"none: no WORD_VECTORS file, none in '{search_dir}', no download (only offered in Colab).\n"
+                  + glove_instructions(search_dir, dim))
