@@ -117,3 +117,17 @@ def test_core_modules_do_not_import_the_onnx_extra():
                           env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_colab_badges_are_current_and_built_from_the_repository_url():
+    tools = _tools_notebooks()
+    assert tools.readme_problems(tools.notebooks()) == []
+    url = tools.colab_url("10_text.ipynb")
+    assert url.startswith("https://colab.research.google.com/github/")
+    assert url.endswith(tools.repository_url().removeprefix("https://github.com/") + "/blob/main/notebooks/10_text.ipynb")
+    # A notebook added later gets its badge from `sync`, under its title, once.
+    once = tools.with_badge("# 10 · Emotion in text\n\nLearners read reviews.", "10_text.ipynb")
+    assert once == f"# 10 · Emotion in text\n\n{tools.badge('10_text.ipynb')}\n\nLearners read reviews."
+    assert tools.with_badge(once, "10_text.ipynb") == once
+    assert tools.readme_with_badges("| `10_text.ipynb` | text |") == f"| {tools.badge('10_text.ipynb')} `10_text.ipynb` | text |"
+    assert "no row for 10_text.ipynb" in " ".join(tools.readme_problems([ROOT / "notebooks" / "10_text.ipynb"]))

@@ -8,13 +8,17 @@
 The repository URL that Colab installs emolib from is defined once, in
 ``pyproject.toml`` (``[project.urls] Repository``); ``sync`` writes it into each
 notebook's setup cell and ``check`` (run by the tests) fails when a notebook
-carries another one.
+carries another one. ``sync`` also writes an "Open in Colab" badge built from it
+under each notebook's title and in the README's notebook table (a row per
+``notebooks/NN_*.ipynb``, starting with the notebook's file name); ``check`` fails
+when one is missing or stale.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import urllib.parse
 import sys
 import time
 import tomllib
@@ -23,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 from emolib import FER_REQUIREMENT
-from emolib.fileio import atomic_path, write_json
+from emolib.fileio import atomic_path, write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -69,6 +73,46 @@ def setup_source(name: str = "") -> str:
                                  extras=f"[{','.join(extras)}]" if extras else "")
 
 
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+BRANCH = "main"
+
+
+def colab_url(name: str) -> str:
+    """Colab's address of ``notebooks/<name>`` on the repository's main branch."""
+    repo = urllib.parse.urlparse(repository_url()).path.strip("/").removesuffix(".git")
+    return f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/{name}"
+
+
+def badge(name: str) -> str:
+    """The "Open in Colab" badge (markdown) of notebook ``name``."""
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(name)})"
+
+
+def with_badge(title_cell: str, name: str) -> str:
+    """A notebook's title cell with its current badge on the line after the title."""
+    title, _, rest = title_cell.partition("\n")
+    rest = "\n".join(line for line in rest.split("\n") if not BADGE_RE.fullmatch(line.strip()))
+    return f"{title}\n\n{badge(name)}\n" + ("\n" + rest.lstrip("\n") if rest.strip() else "")
+
+
+README_ROW_RE = re.compile(r"^\| (?:\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\) )?`(\d\d_[\w-]+\.ipynb)` \|", re.M)
+
+
+def readme_with_badges(text: str) -> str:
+    """The README with every notebook-table row (``| `NN_x.ipynb` | ...``) carrying its current badge."""
+    return README_ROW_RE.sub(lambda m: f"| {badge(m[1])} `{m[1]}` |", text)
+
+
+def readme_problems(paths) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    rows = set(README_ROW_RE.findall(text))
+    out = [f"README.md: no row for {p.name} in the notebook table" for p in paths if p.name not in rows]
+    if readme_with_badges(text) != text:
+        out.append("README.md: an 'Open in Colab' badge is missing or stale (run `python tools/notebooks.py sync`)")
+    return out
+
+
 def notebooks(names=None) -> list[Path]:
     if names:
         return [Path(n).resolve() for n in names]
@@ -95,6 +139,8 @@ def problems(path: Path) -> list[str]:
             out.append(f"{path.name}: parameters cell does not set {name}")
     if nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
         out.append(f"{path.name}: must open with a markdown title cell")
+    elif nb.cells[0].source != with_badge(nb.cells[0].source, path.name):
+        out.append(f"{path.name}: its 'Open in Colab' badge is missing or stale (run `python tools/notebooks.py sync`)")
     for i, cell in enumerate(nb.cells):
         for line in cell.source.splitlines() if cell.cell_type == "code" else ():
             # nbval only honours a marker alone on its comment line; anything else is silently ignored
@@ -113,10 +159,22 @@ def sync(paths) -> None:
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         cells = code_cells(nb)
+        changed = []
         if cells and cells[0].source != setup_source(path.name):
             cells[0].source = setup_source(path.name)
+            changed.append("setup cell")
+        title = nb.cells[0] if nb.cells and nb.cells[0].cell_type == "markdown" else None
+        if title is not None and title.source.startswith("# ") and title.source != with_badge(title.source, path.name):
+            title.source = with_badge(title.source, path.name)
+            changed.append("Colab badge")
+        if changed:
             write_atomic(nb, path)
-            print(f"updated setup cell of {path.name}")
+            print(f"updated {' and '.join(changed)} of {path.name}")
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if readme_with_badges(text) != text:
+        write_text(readme, readme_with_badges(text))
+        print("updated the Colab badges of README.md")
 
 
 def set_parameters(nb, params: dict) -> None:
@@ -185,7 +243,7 @@ def main(argv=None) -> int:
     if args.command == "sync":
         sync(paths)
     elif args.command == "check":
-        found = [msg for p in paths for msg in problems(p)]
+        found = [msg for p in paths for msg in problems(p)] + (readme_problems(paths) if not args.notebooks else [])
         print("\n".join(found) or f"{len(paths)} notebooks OK")
         return 1 if found else 0
     else:
