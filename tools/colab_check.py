@@ -220,7 +220,7 @@ def main(argv=None) -> int:
     with open(nb_log, "w") as f:
         proc = subprocess.Popen([py, ROOT / "tools" / "notebooks.py", "run", "--kernel", KERNEL, "--profile", "ci",
                                  "--timeout", str(args.timeout), "--output-dir", content / "executed",
-                                 "--times-json", times, *paths],
+                                 "--times-json", times, "--log-dir", report_dir / "kernel-logs", *paths],
                                 cwd=content, env=env, stdout=subprocess.PIPE, stderr=f, text=True)
         for line in proc.stdout:  # notebooks.py prints one line per notebook started and finished
             print("  " + line.rstrip(), flush=True)

@@ -2,7 +2,8 @@
 
     python tools/notebooks.py sync              # stamp the setup cell into every notebook
     python tools/notebooks.py check             # fail if a notebook's setup/parameters cells drifted
-    python tools/notebooks.py run [NB ...]      # execute notebooks in place (CI profile), timing each
+    python tools/notebooks.py run [NB ...]      # execute notebooks in place (CI profile), timing each;
+                                                # kernel logs (TensorFlow's C++ lines) in runs/logs/
     python tools/notebooks.py run --profile full --output-dir runs/notebooks-full
 
 The repository URL that Colab installs emolib from is defined once, in
@@ -187,7 +188,9 @@ def set_parameters(nb, params: dict) -> None:
         cell.source = re.sub(pattern, lambda m: f"{m[1]}{value!r}{m[2] or ''}", cell.source, count=1, flags=re.M)
 
 
-def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str = KERNEL) -> float:
+def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str = KERNEL, log=None) -> float:
+    """Execute notebook ``path`` into ``out_path``; returns the seconds it took. ``log``: an open
+    file that receives what the kernel process prints outside cells (TensorFlow's C++ log lines)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -199,7 +202,7 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
-    client.execute()
+    client.execute(**({"stdout": log, "stderr": log} if log is not None else {}))
     seconds = time.perf_counter() - start
     # Keep the notebook's declared kernel generic so it opens anywhere (Colab included).
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -207,20 +210,43 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
     return seconds
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times_json: Path | None,
-        kernel: str = KERNEL) -> dict:
+        kernel: str = KERNEL, log_dir: Path | None = None) -> dict:
+    """Execute ``paths`` one after the other, printing one line per notebook (which one, how long,
+    where its outputs went). Each kernel's own output (TensorFlow's C++ log lines, kernel warnings)
+    goes to ``log_dir/<notebook>.log`` (default ``runs/logs``), not to the terminal."""
     params = {"PROFILE": profile} if profile else {}
     if output_dir:
         output_dir.mkdir(parents=True, exist_ok=True)
-    times = {}
-    for path in paths:
+    log_dir = Path(log_dir) if log_dir else ROOT / "runs" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    where = f"into {_shown(output_dir)}" if output_dir else "in place"
+    print(f"executing {len(paths)} notebook(s) {where}, profile {profile or 'as committed'}; "
+          f"kernel logs in {_shown(log_dir)}/", flush=True)
+    times, total = {}, time.perf_counter()
+    for i, path in enumerate(paths, 1):
         out_path = (output_dir / path.name) if output_dir else path
-        print(f"running {path.name} ...", flush=True)
-        seconds = execute(path, out_path, params, timeout, kernel)
+        log_path = log_dir / f"{path.stem}.log"
+        print(f"[{i}/{len(paths)}] running {path.name} ...", flush=True)
+        with open(log_path, "w") as log:
+            try:
+                seconds = execute(path, out_path, params, timeout, kernel, log)
+            except BaseException:
+                print(f"[{i}/{len(paths)}] {path.name} FAILED (kernel log: {_shown(log_path)})", flush=True)
+                raise
         times[path.stem] = round(seconds, 1)
-        print(f"  {path.name}: {seconds:.1f} s -> {out_path}", flush=True)
+        print(f"[{i}/{len(paths)}] {path.name}: {seconds:.1f} s -> {_shown(out_path)}", flush=True)
     if times_json:
         write_json(times_json, times)
+    print(f"done: {len(paths)} notebook(s) in {time.perf_counter() - total:.0f} s", flush=True)
     return times
 
 
@@ -237,6 +263,7 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     p.add_argument("--times-json", type=Path, help="write {notebook: seconds} here")
     p.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run them with (default {KERNEL})")
+    p.add_argument("--log-dir", type=Path, help="where each kernel's log goes (default runs/logs)")
     args = parser.parse_args(argv)
 
     paths = notebooks(args.notebooks)
@@ -247,7 +274,7 @@ def main(argv=None) -> int:
         print("\n".join(found) or f"{len(paths)} notebooks OK")
         return 1 if found else 0
     else:
-        run(paths, args.profile, args.output_dir, args.timeout, args.times_json, args.kernel)
+        run(paths, args.profile, args.output_dir, args.timeout, args.times_json, args.kernel, args.log_dir)
     return 0
 
 
