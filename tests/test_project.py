@@ -131,3 +131,16 @@ def test_colab_badges_are_current_and_built_from_the_repository_url():
     assert tools.with_badge(once, "10_text.ipynb") == once
     assert tools.readme_with_badges("| `10_text.ipynb` | text |") == f"| {tools.badge('10_text.ipynb')} `10_text.ipynb` | text |"
     assert "no row for 10_text.ipynb" in " ".join(tools.readme_problems([ROOT / "notebooks" / "10_text.ipynb"]))
+
+
+def test_colab_check_flags_any_pinned_package_that_pip_changed():
+    spec = importlib.util.spec_from_file_location("colab_check", ROOT / "tools" / "colab_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    pins = {"protobuf": "5.29.6", "numpy": "2.0.2", "keras": "3.13.2"}
+    before = {"protobuf": "5.29.6", "numpy": "2.0.2", "keras": "3.13.2"}
+    after = {"protobuf": "7.36.2", "numpy": "2.0.2"}  # what an unbounded onnx did; keras removed
+    assert check.changed_pins(pins, [before, before]) == []
+    assert check.changed_pins(pins, [before, after]) == ["protobuf", "keras"]
+    assert {"tensorflow", "keras", "numpy", "protobuf"} <= set(check.COLAB_PINS)
+    assert check.COLAB_PINS["keras"] == "3.13.2" and check.COLAB_PINS["tensorflow"].startswith("2.20.")

@@ -75,6 +75,17 @@ STACKS = {
 }
 
 
+#: Packages whose final versions the report lists (pinned or not).
+RESOLVED = ["tensorflow", "keras", "numpy", "protobuf", "ml-dtypes", "h5py", "pandas", "scipy", "scikit-learn",
+            "matplotlib", "seaborn", "pillow", "sympy", "onnx", "onnxruntime", "tf2onnx"]
+
+
+def changed_pins(pins: dict, snapshots: list[dict]) -> list[str]:
+    """The names in ``pins`` (name -> version) whose version is not that in every snapshot
+    (``{name: version}`` dicts, e.g. before and after each install step): changed or removed."""
+    return [name for name, version in pins.items() if any(snap.get(name) != version for snap in snapshots)]
+
+
 def find_python(explicit: str | None) -> str | None:
     """A Python 3.12 interpreter: ``--python``, ``$COLAB_PYTHON``, ``python3.12`` on PATH, or pyenv's."""
     candidates = [explicit, os.environ.get("COLAB_PYTHON"), shutil.which("python3.12"),
@@ -168,20 +179,20 @@ def main(argv=None) -> int:
     added = sorted(set(final) - set(before))
 
     print("[3/4] pinned versions, before -> after each install step:", flush=True)
-    changed = []
-    for name, pinned in pinned.items():
-        seen = [before.get(name, "-")] + [after[w].get(name, "-") for w, _ in steps]
-        flag = "" if len(set(seen)) == 1 and seen[0] == pinned else "   <-- CHANGED"
-        if flag:
-            changed.append(name)
-        print(f"  {name:18s} {pinned:10s} " + " -> ".join(seen) + flag)
+    snapshots = [before] + [after[w] for w, _ in steps]
+    changed = changed_pins(pinned, snapshots)
+    for name, version in pinned.items():
+        seen = [snap.get(name, "-") for snap in snapshots]
+        print(f"  {name:18s} {version:10s} " + " -> ".join(seen) + ("   <-- CHANGED" if name in changed else ""))
     print(f"  added by emolib: {', '.join(f'{n} {final[n]}' for n in added)}")
+    print(f"  resolved: {', '.join(f'{n} {final[n]}' for n in RESOLVED if n in final)}")
 
     report = {"stack": args.stack, "python": subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
                                        capture_output=True, text=True).stdout.strip(),
               "pins": pinned, "before": {n: before.get(n) for n in pinned},
               "after": {w: {n: a.get(n) for n in pinned} for w, a in after.items()},
-              "added": {n: final[n] for n in added}, "changed": changed, "notebook_seconds": {}}
+              "added": {n: final[n] for n in added}, "changed": changed,
+              "resolved": {n: final[n] for n in RESOLVED if n in final}, "notebook_seconds": {}}
     if changed:
         (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
         print(f"FAILED: installing emolib changed the pinned {', '.join(changed)} (report: {report_dir}/report.json)")
