@@ -822,9 +822,11 @@ def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras
 
 def check_targets(summary):
     """One row per :data:`TARGETS` entry: ``what``, ``measured``, ``target``
-    (the limit) and ``met`` (``measured <= target``), from :func:`quantization_summary`."""
+    (the limit) and ``met`` (``measured <= target``, up to float rounding: a drop of
+    2 images in 400 is 0.5000000000000004 points), from :func:`quantization_summary`."""
     import pandas as pd
 
-    rows = {key: {"what": what, "measured": summary[key], "target": limit, "met": bool(summary[key] <= limit)}
+    rows = {key: {"what": what, "measured": summary[key], "target": limit,
+                  "met": bool(summary[key] <= limit + 1e-9)}
             for key, what, limit in TARGETS}
     return pd.DataFrame.from_dict(rows, orient="index")

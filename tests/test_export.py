@@ -207,6 +207,9 @@ def test_check_targets_compares_with_limits():
     checks = export.check_targets(summary)
     assert checks["met"].to_dict() == {"onnx_int8_size_ratio": True, "onnx_int8_latency_ratio": False,
                                        "onnx_int8_accuracy_drop": False}
+    # exactly at the limit is met: 2 images in 400 (0.5 points, 0.5000000000000004 in floats)
+    at_limit = {**summary, "onnx_int8_accuracy_drop": 100 * (159 / 400 - 157 / 400)}
+    assert export.check_targets(at_limit).loc["onnx_int8_accuracy_drop", "met"]
 
 
 def test_scores_accuracy_and_macro_f1():
