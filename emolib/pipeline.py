@@ -314,12 +314,16 @@ def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
 
         def randomize(batch, batch_seed):
             x, y = batch
+            shapes = x.shape, y.shape
             aug_seed, mix_seed = tf.unstack(tf.random.experimental.stateless_split(batch_seed, 2))
             if augment is not None:
                 x = augment(x, aug_seed)
             if mixing:
                 x, y = _mix(x, y, mix_seed, mixup_alpha, cutmix_alpha)
-            return x, y
+            # Keep the static shapes (batch, h, w, c): Keras' Random* layers return images of unknown
+            # height and width, and Keras before 3.11 then fails in Flatten ("Only one input size
+            # may be -1"; found by make oldest-check with Keras 3.8-3.10).
+            return tf.ensure_shape(x, shapes[0]), tf.ensure_shape(y, shapes[1])
 
         ds = tf.data.Dataset.zip((ds, seeds)).map(randomize, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

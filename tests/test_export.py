@@ -207,6 +207,9 @@ def test_check_targets_compares_with_limits():
     checks = export.check_targets(summary)
     assert checks["met"].to_dict() == {"onnx_int8_size_ratio": True, "onnx_int8_latency_ratio": False,
                                        "onnx_int8_accuracy_drop": False}
+    # exactly at the limit is met: 2 images in 400 (0.5 points, 0.5000000000000004 in floats)
+    at_limit = {**summary, "onnx_int8_accuracy_drop": 100 * (159 / 400 - 157 / 400)}
+    assert export.check_targets(at_limit).loc["onnx_int8_accuracy_drop", "met"]
 
 
 def test_scores_accuracy_and_macro_f1():
@@ -247,3 +250,41 @@ def test_reuse_or_train(tmp_path):
     (first.path / "metrics.json").write_text(json.dumps(metrics))
     third = export.reuse_or_train(config, [first.path], runs_dir=tmp_path, progress=False)
     assert not third.reused and "not above chance" in third.note
+
+
+def _small_models():
+    """The two ways learners write a Keras model: ``Sequential`` and functional (same layers)."""
+    keras.utils.set_random_seed(0)
+    layers = lambda: [keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.BatchNormalization(),  # noqa: E731
+                      keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, activation="softmax")]
+    sequential = keras.Sequential([keras.Input((SIZE, SIZE, 1)), *layers()], name="sequential_cnn")
+    inputs = keras.Input((SIZE, SIZE, 1))
+    outputs = inputs
+    for layer in layers():
+        outputs = layer(outputs)
+    return {"sequential": sequential, "functional": keras.Model(inputs, outputs, name="functional_cnn")}
+
+
+@pytest.mark.parametrize("method", ["keras", "tf2onnx"])
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_export_takes_sequential_and_functional_models(kind, method, x_test, tmp_path):
+    """tf2onnx alone fails on Sequential models (tf2onnx issue 2448); both exporters take both kinds."""
+    model = _small_models()[kind]
+    assert isinstance(model, keras.Sequential) == (kind == "sequential")
+    path = export.export_onnx(model, tmp_path / f"{kind}.onnx", ["a", "b", "c"], method=method)
+    got = export.onnx_caller(path)(x_test)
+    p = export.parity(np.asarray(model(x_test, training=False)), got)
+    assert got.shape == (len(x_test), 3) and p["max_abs_diff"] < 1e-5 and p["argmax_agreement"] == 1.0
+    meta = export.read_metadata(path)
+    assert meta["model_name"] == model.name and meta["input_name"] == "image" and meta["exporter"] == method
+
+
+def test_missing_onnx_extra_names_what_to_install(fp32, monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the extra were not installed
+    with pytest.raises(export.MissingExtraError, match=r"onnxruntime is not installed.*pip install \"emolib\[onnx\]\""):
+        export.OnnxClassifier(fp32)
+    with pytest.raises(ImportError, match="emolib"):  # a MissingExtraError is an ImportError
+        export.quantize_dynamic(fp32, tmp_path / "dyn.onnx")
+    assert list(tmp_path.iterdir()) == []

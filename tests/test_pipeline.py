@@ -124,6 +124,9 @@ def test_augmented_pipeline_changes_images_keeps_shapes_and_labels():
     assert not np.allclose(x1, x2)  # new augmentation each epoch
     x3, _ = _collect(make_dataset(images, labels, 4, batch_size=16, training=True, augment=True, seed=1))
     np.testing.assert_allclose(x1, x3, atol=1e-6)  # reproducible
+    # the static shape survives augmentation and mixing (Keras < 3.11's Flatten needs it)
+    mixed = make_dataset(images, labels, 4, batch_size=16, training=True, augment=True, mixup_alpha=0.2)
+    assert [s.shape.as_list() for s in mixed.element_spec] == [[None, 16, 16, 1], [None, 4]]
     # evaluation pipelines ignore augmentation
     xe, _ = _collect(make_dataset(images, labels, 4, batch_size=16, augment=True, mixup_alpha=1.0))
     np.testing.assert_allclose(xe, plain[0])

