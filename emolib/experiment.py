@@ -751,7 +751,7 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
     if progress:
         print(
             f"best epoch {best_epoch}/{len(history)}: test accuracy {test['accuracy']:.3f}, "
-            f"macro F1 {test['macro_avg']['f1']:.3f} -> {final}"
+            f"macro F1 {test['macro_avg']['f1']:.3f} -> {Path(runs_dir).name}/{experiment}/{final.name}"
         )
     return RunResult(final, config, metrics, history, model, test)
 
