@@ -14,7 +14,8 @@ person read from file names):
   split caps every class at ``--cap-7`` images (fear has only a handful of photos).
 
 Rungs (test accuracy, macro-F1 and worst-class F1 each; mean, standard deviation and
-every seed where a rung is trained with ``--seeds`` seeds):
+every seed where a rung is trained with several seeds: ``--seeds`` on the 4-class task,
+``--seeds-ablation`` for the two intermediate fine-tuning variants, ``--seeds-7`` on the 7-class task):
 
 * ``majority``: the most frequent training class;
 * ``logreg_pixels``: logistic regression on standardised 48x48 pixels (balanced class weights);
@@ -56,6 +57,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "real_photos.json"
+#: Fine-tuning variants that only serve the ablation (fewer seeds by default).
+ABLATION_ONLY = ("fer_finetune_balanced", "fer_finetune_weighted_aug")
 
 
 def log(*args):
@@ -142,11 +145,18 @@ def train_dataset(x, y, num_classes, balance, augment, batch_size, seed):
     ds = ds.batch(batch_size)
     aug = augmenter(augment, seed)
     if aug is not None:
-        ds = ds.map(lambda a, b: (aug(a, training=True), b), num_parallel_calls=1)
+        def augment_batch(images, targets):
+            return aug(images, training=True), targets
+
+        ds = ds.map(augment_batch, num_parallel_calls=1)
     if balance == "weight":
         w = class_weights(y, num_classes)
         table = tf.constant([w[c] for c in range(num_classes)], dtype=tf.float32)
-        ds = ds.map(lambda a, b: (a, b, tf.gather(table, tf.argmax(b, axis=1))))
+
+        def add_weights(images, targets):
+            return images, targets, tf.gather(table, tf.argmax(targets, axis=1))
+
+        ds = ds.map(add_weights)
     return ds.prefetch(2)
 
 
@@ -232,8 +242,8 @@ def run_task(task, ds, cfg, probas):
               "yv": val.labels, "xt": to_float(ds.test.images, 64), "yt": ds.test.labels, "k": k}
     data48 = {**data64, "x": to_float(ds.train.images, 48), "xv": to_float(val.images, 48),
               "xt": to_float(ds.test.images, 48)}
-    seeds_recipe = list(range(cfg.seeds if task == "4class" else cfg.seeds_7))
-    seeds_nets = list(range(cfg.seeds_other if task == "4class" else cfg.seeds_7))
+    seeds_nets = list(range(cfg.seeds if task == "4class" else cfg.seeds_7))
+    seeds_ablation = list(range(cfg.seeds_ablation if task == "4class" else cfg.seeds_7))
     rungs = []
 
     def add(name, runs, notes, **extra):
@@ -338,7 +348,7 @@ def run_task(task, ds, cfg, probas):
                 ("fer_finetune_weighted_aug", "weight", "standard", "natural sampling with balanced class weights, augmentation"),
                 ("fer_finetune_balanced_aug", "sample", "standard", "class-balanced sampling, augmentation (the recipe)")]
     for name, balance, aug, what in variants:
-        trained(name, fer_frozen, data64, seeds_recipe if name == cfg.recipe else seeds_nets,
+        trained(name, fer_frozen, data64, seeds_ablation if name in ABLATION_ONLY else seeds_nets,
                 f"FER2013 mini-Xception: head trained {cfg.head_epochs} epochs, then the last "
                 f"{cfg.finetune_layers} layers fine-tuned (BN frozen) {cfg.finetune_epochs} epochs; {what}",
                 [dict(balance=balance, augment=aug, epochs=cfg.head_epochs, lr=3e-3),
@@ -371,15 +381,20 @@ def run_task(task, ds, cfg, probas):
     members = [m for m in probas]
     ranked = sorted(members, key=lambda m: -np.mean([scores(data64["yv"], v, k)["macro_f1"] for v, _ in probas[m]]))
     chosen = ranked[:cfg.ensemble_members]
-    val_p = np.stack([v for m in chosen for v, _ in probas[m]])
-    test_p = np.stack([t for m in chosen for _, t in probas[m]])
+    # each member: its seeds' probabilities averaged; then the members vote with equal weights
+    val_p = np.stack([np.mean([v for v, _ in probas[m]], axis=0) for m in chosen])
+    test_p = np.stack([np.mean([t for _, t in probas[m]], axis=0) for m in chosen])
     soft = combine("soft", val_p, data64["yv"], test_p)
-    weighted = combine("weighted", val_p, data64["yv"], test_p)
+    if np.bincount(data64["yv"], minlength=k).min() >= 5:  # the weights' cross-validation needs 5 per class
+        weighted = combine("weighted", val_p, data64["yv"], test_p)
+        weighted = {"test": scores(data64["yt"], weighted["test_proba"], k),
+                    "weights": [round(float(w), 4) for w in weighted["weights"]]}
+    else:
+        weighted = {"skipped": "a class has fewer than 5 validation images: no weights fitted"}
     add("ensemble", [one_run(0, data64, soft_vote_val(val_p), soft["test_proba"])],
-        f"soft vote (equal weights) of every seed of the {len(chosen)} members best on val: {chosen}",
-        members=chosen,
-        weighted={"test": scores(data64["yt"], weighted["test_proba"], k),
-                  "weights": [round(float(w), 4) for w in weighted["weights"]]})
+        f"soft vote (equal weights; test-time flips where the member has them) of the {len(chosen)} members "
+        f"best on val macro-F1, each member's seeds averaged first: {chosen}",
+        members=chosen, weighted=weighted)
     return rungs
 
 
@@ -426,12 +441,13 @@ def main(argv=None) -> dict:
                         help="a copy of muxspace/facial_expressions (images/ and data/legend.csv)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--tasks", default="4class,7class")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds of the recipe's rung (4-class)")
-    parser.add_argument("--seeds-other", type=int, default=1, help="seeds of the other trained rungs (4-class)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of every trained rung (4-class)")
+    parser.add_argument("--seeds-ablation", type=int, default=1,
+                        help="seeds of the intermediate fine-tuning variants (4-class): " + ", ".join(ABLATION_ONLY))
     parser.add_argument("--seeds-7", type=int, default=1, help="seeds of every trained rung (7-class)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the from-scratch networks")
-    parser.add_argument("--head-epochs", type=int, default=6)
-    parser.add_argument("--finetune-epochs", type=int, default=14)
+    parser.add_argument("--head-epochs", type=int, default=10)
+    parser.add_argument("--finetune-epochs", type=int, default=20)
     parser.add_argument("--finetune-layers", type=int, default=30)
     parser.add_argument("--finetune-lr", type=float, default=3e-4)
     parser.add_argument("--epoch-size", type=int, default=1024, help="training images per epoch")
@@ -441,8 +457,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--cap-7", type=int, default=40, help="test images per class at most (7-class)")
     parser.add_argument("--ensemble-members", type=int, default=3)
     parser.add_argument("--imagenet", action="store_true", help="also run a random-init MobileNetV2 (4-class)")
-    parser.add_argument("--recipe", default="fer_finetune_balanced_aug",
-                        help="the rung trained with --seeds seeds (the others get --seeds-other)")
     parser.add_argument("--val-cap", type=int, default=100,
                         help="validation images per class at most (model selection on a less skewed split)")
     parser.add_argument("--rungs", default="", help="comma-separated trained rungs to run (default: all)")
@@ -452,14 +466,20 @@ def main(argv=None) -> dict:
     parser.add_argument("--note", default="", help="recorded in the JSON (e.g. 'reduced settings')")
     cfg = parser.parse_args(argv)
     if cfg.quick:
-        cfg.seeds, cfg.seeds_other, cfg.seeds_7, cfg.epochs, cfg.head_epochs, cfg.finetune_epochs = 1, 1, 1, 2, 1, 2
+        cfg.seeds, cfg.seeds_ablation, cfg.seeds_7, cfg.epochs, cfg.head_epochs, cfg.finetune_epochs = 1, 1, 1, 2, 1, 2
         cfg.epoch_size = 256
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(cfg.threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import warnings
+
     import numpy as np  # noqa: F401
     import tensorflow as tf
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*")
 
     tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -493,6 +513,7 @@ def main(argv=None) -> dict:
         result["tasks"][task] = {
             "classes": list(ds.class_names),
             "counts": {split: {c: int(n) for c, n in counts[split].items()} for split in counts.columns},
+            "val_used_for_selection": {c: int(min(n, cfg.val_cap)) for c, n in counts["val"].items()},
             "persons": {s: int(ds[s].meta["identity"].nunique()) for s in ("train", "val", "test")},
             "data": info,
             "rungs": rungs,
