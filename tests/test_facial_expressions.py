@@ -149,13 +149,25 @@ def test_bad_copy_errors(tmp_path, copy):
 
 def test_not_found_without_download(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EMOLIB_FACIAL_EXPRESSIONS", raising=False)
     started = time.monotonic()
     with pytest.raises(FileNotFoundError, match="git clone --depth 1 https://github.com/muxspace"):
         load_facial_expressions(download=False)
     assert time.monotonic() - started < 5
 
 
+def test_finds_copy_named_by_environment(tmp_path, monkeypatch):
+    copy = write_copy(tmp_path / "elsewhere")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EMOLIB_FACIAL_EXPRESSIONS", str(copy))
+    assert load_dataset("facial_expressions", image_size=16, download=False).info["path"] == str(copy)
+    monkeypatch.setenv("EMOLIB_FACIAL_EXPRESSIONS", str(tmp_path / "nothing"))
+    with pytest.raises(FileNotFoundError, match="EMOLIB_FACIAL_EXPRESSIONS"):
+        load_dataset("facial_expressions", download=False)
+
+
 def test_finds_local_copy_from_subfolder(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMOLIB_FACIAL_EXPRESSIONS", raising=False)
     write_copy(tmp_path / "data" / "facial_expressions")
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
@@ -184,6 +196,7 @@ def _serve(body):
 
 
 def test_download_verifies_unpacks_and_loads(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMOLIB_FACIAL_EXPRESSIONS", raising=False)
     server, url = _serve(archive_bytes())
     try:
         target = tmp_path / "data" / "facial_expressions"

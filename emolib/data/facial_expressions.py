@@ -68,6 +68,8 @@ ARCHIVE_URL = f"{REPOSITORY}/archive/refs/heads/master.zip"
 #: directory or one of its parents).
 LOCAL_DIR = Path("data") / "facial_expressions"
 LEGEND = Path("data") / "legend.csv"
+#: An environment variable naming a local copy (CI: ``../shared/facial-expressions``).
+ENV_VAR = "EMOLIB_FACIAL_EXPRESSIONS"
 IMAGES = "images"
 CONTEMPT_POLICIES = ("drop", "disgust")
 _PERSON = re.compile(r"^(.+)_\d+$")
@@ -94,8 +96,14 @@ def is_facial_expressions_dir(path) -> bool:
 
 
 def find_facial_expressions(start=None):
-    """``data/facial_expressions`` in ``start`` (default: the working directory) or one of
+    """A local copy: the folder named by the environment variable :data:`ENV_VAR` (when set),
+    else ``data/facial_expressions`` in ``start`` (default: the working directory) or one of
     its parents, when it has the layout; else ``None``."""
+    named = os.environ.get(ENV_VAR, "").strip()
+    if named:
+        if not is_facial_expressions_dir(Path(named).expanduser()):
+            raise FileNotFoundError(f"${ENV_VAR} is '{named}', which has no data/legend.csv and images/")
+        return Path(named).expanduser()
     start = Path.cwd() if start is None else Path(start)
     for base in (start, *start.resolve().parents):
         if is_facial_expressions_dir(base / LOCAL_DIR):
@@ -243,8 +251,8 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     Parameters
     ----------
     path : str or Path, optional
-        A folder with ``data/legend.csv`` and ``images/``. Default: ``data/facial_expressions``
-        in the working directory or a parent; when there is none and ``download`` is true,
+        A folder with ``data/legend.csv`` and ``images/``. Default: the folder named by
+        ``$EMOLIB_FACIAL_EXPRESSIONS``, else ``data/facial_expressions`` in the working directory or a parent; when there is none and ``download`` is true,
         the repository's archive is downloaded there once (:func:`download_facial_expressions`,
         ``download_kwargs`` go to it).
     classes : str or list, optional
