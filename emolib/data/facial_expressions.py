@@ -1,0 +1,435 @@
+"""Real photographs in the layout of the public GitHub repository
+``muxspace/facial_expressions``: ``images/*.jpg`` plus ``data/legend.csv``
+(columns ``user.id,image,emotion``, labels in mixed case such as ``happiness``
+and ``HAPPINESS``).
+
+:func:`load_facial_expressions` reads a local copy (or downloads the repository's
+archive once, see :func:`download_facial_expressions`) and returns an
+:class:`~emolib.data.base.EmotionDataset` like every other loader:
+
+* **labels** normalised (``HAPPINESS`` -> ``happy``, ``anger`` -> ``angry``, ...);
+* **contempt** is not one of FER2013's seven emotions. Policy (``contempt=``):
+  ``"drop"`` (default) leaves its rows out, ``"disgust"`` relabels them as disgust
+  (the merge some FER2013-style mappings use). Either way ``info["contempt_rows"]``
+  says how many rows it concerned (4 of 7,617 in the shared copy; the repository
+  itself has a handful among 13,690) and ``info["contempt_policy"]`` what was done;
+* **persons**: file names give the person (``First_Last_0003.jpg`` or ``Name_12.jpg``:
+  the stem without its trailing ``_<digits>``; a stem without one is its own person),
+  in ``meta["identity"]``. Splits are **person-disjoint** and stratified by class
+  (scikit-learn's :class:`~sklearn.model_selection.StratifiedGroupKFold`);
+* **balanced test** (``balanced_test=``): the set is ~97% happy/neutral, so a test split
+  in those proportions makes accuracy meaningless. ``True`` keeps, per class, as
+  many test images as the rarest class has in the test persons; an integer ``k`` caps
+  every class at ``k`` (rarer classes keep all theirs). The test images left out are
+  dropped, not moved to train (their persons must stay out of train);
+  ``info["test_dropped_for_balance"]`` counts them.
+
+No real photo and no person's name is ever printed by this module (errors name the
+legend row and the file, which the user has on disk anyway).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import sys
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import net
+from ..fileio import temp_dir_beside
+from .base import EMOTIONS, SPLITS, EmotionDataset, Split, normalize_label, resolve_classes
+from .real import ImageReadError, read_image
+
+__all__ = [
+    "ARCHIVE_URL",
+    "LOCAL_DIR",
+    "REPOSITORY",
+    "download_facial_expressions",
+    "find_facial_expressions",
+    "is_facial_expressions_dir",
+    "load_facial_expressions",
+    "manual_steps",
+    "person_from_filename",
+    "person_disjoint_splits",
+    "read_legend",
+]
+
+REPOSITORY = "https://github.com/muxspace/facial_expressions"
+#: The repository's archive (the default branch, as GitHub zips it).
+ARCHIVE_URL = f"{REPOSITORY}/archive/refs/heads/master.zip"
+#: Where a downloaded copy goes, and where one is looked for (relative to the working
+#: directory or one of its parents).
+LOCAL_DIR = Path("data") / "facial_expressions"
+LEGEND = Path("data") / "legend.csv"
+#: An environment variable naming a local copy (CI: ``../shared/facial-expressions``).
+ENV_VAR = "EMOLIB_FACIAL_EXPRESSIONS"
+IMAGES = "images"
+CONTEMPT_POLICIES = ("drop", "disgust")
+_PERSON = re.compile(r"^(.+)_\d+$")
+
+
+def manual_steps(target=None) -> str:
+    """What to do by hand when the download is not possible."""
+    target = Path(target) if target is not None else LOCAL_DIR
+    return (
+        "Get the facial_expressions photos by hand (about 13,700 labelled images), either\n"
+        f"  git clone --depth 1 {REPOSITORY}.git {target.as_posix()}\n"
+        "or download and unpack the archive\n"
+        f"  {ARCHIVE_URL}\n"
+        f"so that '{(target / LEGEND).as_posix()}' and '{(target / IMAGES).as_posix()}/' exist\n"
+        "(in the project root or the folder you run from), then load it with\n"
+        "  emolib.data.load_dataset('facial_expressions')  or  load_dataset('path/to/facial_expressions')."
+    )
+
+
+def is_facial_expressions_dir(path) -> bool:
+    """Whether ``path`` has this layout: ``data/legend.csv`` and ``images/``."""
+    path = Path(path)
+    return (path / LEGEND).is_file() and (path / IMAGES).is_dir()
+
+
+def find_facial_expressions(start=None):
+    """A local copy: the folder named by the environment variable :data:`ENV_VAR` (when set),
+    else ``data/facial_expressions`` in ``start`` (default: the working directory) or one of
+    its parents, when it has the layout; else ``None``."""
+    named = os.environ.get(ENV_VAR, "").strip()
+    if named:
+        if not is_facial_expressions_dir(Path(named).expanduser()):
+            raise FileNotFoundError(f"${ENV_VAR} is '{named}', which has no data/legend.csv and images/")
+        return Path(named).expanduser()
+    start = Path.cwd() if start is None else Path(start)
+    for base in (start, *start.resolve().parents):
+        if is_facial_expressions_dir(base / LOCAL_DIR):
+            return base / LOCAL_DIR
+    return None
+
+
+def person_from_filename(name) -> str:
+    """The person a file name stands for: its stem without a trailing ``_<digits>``
+    (``First_Last_0003.jpg`` -> ``First_Last``); a stem without one is its own person."""
+    stem = Path(str(name)).stem
+    m = _PERSON.match(stem)
+    return m.group(1) if m else stem
+
+
+def read_legend(root) -> pd.DataFrame:
+    """``data/legend.csv`` of a copy at ``root`` as a DataFrame with the columns
+    ``image``, ``orig_label``, ``annotator`` and ``row`` (data rows from 0; row ``N`` is
+    line ``N + 2``). ``ValueError`` naming the file for a missing column or empty cell."""
+    path = Path(root) / LEGEND
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"legend '{path}' is not a readable CSV: {exc}") from None
+    columns = {c.strip().lower(): c for c in df.columns}
+    missing = [c for c in ("image", "emotion") if c not in columns]
+    if missing:
+        raise ValueError(f"legend '{path}' lacks the column(s) {missing}; it has {list(df.columns)}")
+    out = pd.DataFrame({
+        "image": df[columns["image"]].str.strip(),
+        "orig_label": df[columns["emotion"]].str.strip(),
+        "annotator": df[columns["user.id"]].str.strip() if "user.id" in columns else "",
+        "row": np.arange(len(df), dtype=np.int64),
+    })
+    for col in ("image", "orig_label"):
+        empty = np.flatnonzero(out[col].to_numpy() == "")
+        if len(empty):
+            raise ValueError(f"legend '{path}' row {int(empty[0])} (line {int(empty[0]) + 2}): empty {col!r}")
+    return out
+
+
+def _normalise(legend, path, contempt):
+    """Canonical emotion per row (``None`` for a dropped contempt row)."""
+    emotions = []
+    for i, label in zip(legend["row"], legend["orig_label"]):
+        if label.lower() == "contempt":
+            emotions.append(None if contempt == "drop" else "disgust")
+            continue
+        try:
+            emotions.append(normalize_label(label))
+        except ValueError:
+            raise ValueError(
+                f"legend '{path}' row {i} (line {i + 2}): unknown emotion label {label!r} "
+                f"(known: {', '.join(EMOTIONS)}, contempt and synonyms such as happiness)"
+            ) from None
+    return np.array(emotions, dtype=object)
+
+
+def person_disjoint_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
+    """Split name per row (``"train"``, ``"val"``, ``"test"``): every group (person) in
+    exactly one split, classes stratified as far as the groups allow.
+
+    Uses :class:`sklearn.model_selection.StratifiedGroupKFold` twice: one fold of
+    ``round(1 / test_fraction)`` is the test split, then one fold of
+    ``round((1 - test_fraction) / val_fraction)`` of the rest is the validation split,
+    so the fractions are met approximately (0.15 -> one fold in 7, 14.3%).
+
+    Parameters
+    ----------
+    labels : array of int, shape (n,)
+    groups : array of str, shape (n,)
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+    import warnings
+
+    labels = np.asarray(labels)
+    groups = np.asarray(groups, dtype=str)
+    out = np.full(len(labels), "train", dtype=object)
+
+    def one_fold(idx, fraction, rng_seed):
+        k = max(2, int(round(1.0 / fraction)))
+        if len(np.unique(groups[idx])) < k:
+            raise ValueError(f"only {len(np.unique(groups[idx]))} persons: too few for a split of {fraction:g}")
+        cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=rng_seed)
+        with warnings.catch_warnings():  # "least populated class has fewer members than n_splits"
+            warnings.simplefilter("ignore", UserWarning)
+            _, held = next(cv.split(np.zeros(len(idx)), labels[idx], groups[idx]))
+        return idx[held]
+
+    everyone = np.arange(len(labels))
+    if test_fraction > 0:
+        out[one_fold(everyone, test_fraction, seed)] = "test"
+    if val_fraction > 0:
+        rest = np.flatnonzero(out == "train")
+        out[one_fold(rest, val_fraction / (1.0 - test_fraction), seed + 1)] = "val"
+    return out
+
+
+def _balance_test(labels, split_names, balanced_test, num_classes, seed):
+    """Rows of the test split to drop so that the classes are balanced (or capped)."""
+    test = np.flatnonzero(split_names == "test")
+    counts = np.bincount(labels[test], minlength=num_classes)
+    if balanced_test is True:
+        present = counts[counts > 0]
+        cap = int(present.min()) if len(present) else 0
+    else:
+        cap = int(balanced_test)
+        if cap < 1:
+            raise ValueError(f"balanced_test must be True, False or a positive count, got {balanced_test!r}")
+    rng = np.random.default_rng(seed)
+    drop = []
+    for c in range(num_classes):
+        idx = test[labels[test] == c]
+        if len(idx) > cap:
+            drop.extend(rng.choice(idx, len(idx) - cap, replace=False))
+    return np.sort(np.array(drop, dtype=np.int64)), cap
+
+
+def _read_all(paths, size, channels, rows, legend_path):
+    n = len(paths)
+    images = np.empty((n, size, size, channels), dtype=np.uint8)
+    orig = np.empty((n, 2), dtype=np.int64)
+    modes = [None] * n
+
+    def work(i):
+        try:
+            images[i], orig[i, 0], orig[i, 1], modes[i] = read_image(paths[i], size, channels)
+        except (FileNotFoundError, ImageReadError) as exc:
+            raise type(exc)(f"{exc} (legend '{legend_path}' row {rows[i]}, line {rows[i] + 2})") from None
+
+    workers = min(8, 2 * (os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(work, range(n)):
+            pass
+    return images, pd.DataFrame({"orig_width": orig[:, 0], "orig_height": orig[:, 1], "orig_mode": modes})
+
+
+def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, val_fraction=0.15,
+                            test_fraction=0.15, balanced_test=False, contempt="drop", seed=0,
+                            download=True, **download_kwargs) -> EmotionDataset:
+    """Load the ``muxspace/facial_expressions`` photos as an :class:`EmotionDataset`.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A folder with ``data/legend.csv`` and ``images/``. Default: the folder named by
+        ``$EMOLIB_FACIAL_EXPRESSIONS``, else ``data/facial_expressions`` in the working directory or a parent; when there is none and ``download`` is true,
+        the repository's archive is downloaded there once (:func:`download_facial_expressions`,
+        ``download_kwargs`` go to it).
+    classes : str or list, optional
+        A preset (``"seed003"``, ``"fer7"``) or labels: which classes, in which order. Default:
+        the FER2013 emotions present, in FER2013 order. Rows of other classes are dropped
+        before splitting (``info["dropped"]``).
+    image_size, channels : int
+        Every image becomes ``(image_size, image_size, channels)`` ``uint8`` (1 gray, 3 RGB).
+    val_fraction, test_fraction : float
+        Approximate fractions of the images (whole persons) in val and test.
+    balanced_test : bool or int
+        See the module docstring.
+    contempt : {"drop", "disgust"}
+        What happens to the ``contempt`` rows (see the module docstring).
+    seed : int
+        Seed of the split (and of the test balancing).
+
+    Returns
+    -------
+    EmotionDataset
+        Splits ``train``, ``val``, ``test``; ``meta`` columns ``label``, ``emotion``, ``source``,
+        ``split``, ``identity``, ``orig_label``, ``annotator``, ``row``, ``orig_width``,
+        ``orig_height``, ``orig_mode``.
+    """
+    if contempt not in CONTEMPT_POLICIES:
+        raise ValueError(f"contempt must be one of {CONTEMPT_POLICIES}, got {contempt!r}")
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(f"need 0 <= val_fraction, test_fraction and their sum < 1; got {val_fraction}, {test_fraction}")
+    if channels not in (1, 3) or int(image_size) < 1:
+        raise ValueError(f"need channels 1 or 3 and a positive image_size; got {channels!r}, {image_size!r}")
+    if path is None:
+        root = find_facial_expressions()
+        if root is None:
+            if not download:
+                raise FileNotFoundError(
+                    f"no '{LOCAL_DIR.as_posix()}' with data/legend.csv and images/ in '{Path.cwd()}' "
+                    f"or its parents.\n\n{manual_steps()}")
+            root = download_facial_expressions(**download_kwargs)
+    else:
+        root = Path(path).expanduser()
+        if not root.exists():
+            raise FileNotFoundError(f"facial_expressions copy not found: '{root}'\n\n{manual_steps(root)}")
+        if not is_facial_expressions_dir(root):
+            raise ValueError(f"'{root}' is not a facial_expressions copy: it needs data/legend.csv and images/")
+
+    legend_path = root / LEGEND
+    legend = read_legend(root)
+    emotions = _normalise(legend, legend_path, contempt)
+    n_contempt = int((legend["orig_label"].str.lower() == "contempt").sum())
+    present = {e for e in emotions if e is not None}
+    class_names = resolve_classes(classes) if classes is not None else tuple(e for e in EMOTIONS if e in present)
+    index = {c: i for i, c in enumerate(class_names)}
+    labels_all = np.array([index.get(e, -1) for e in emotions], dtype=np.int64)
+    keep = np.flatnonzero(labels_all >= 0)
+    if not len(keep):
+        raise ValueError(f"no images of classes {list(class_names)} in '{legend_path}'")
+    legend = legend.iloc[keep].reset_index(drop=True)
+    labels = labels_all[keep]
+    identity = np.array([person_from_filename(n) for n in legend["image"]], dtype=object)
+
+    split_names = person_disjoint_splits(labels, identity, val_fraction, test_fraction, seed)
+    test_dropped, cap = np.array([], dtype=np.int64), None
+    if balanced_test:
+        test_dropped, cap = _balance_test(labels, split_names, balanced_test, len(class_names), seed)
+    kept = np.setdiff1d(np.arange(len(labels)), test_dropped)
+    legend, labels, identity, split_names = legend.iloc[kept].reset_index(drop=True), labels[kept], identity[kept], split_names[kept]
+
+    paths = [root / IMAGES / name for name in legend["image"]]
+    images, orig = _read_all(paths, int(image_size), channels, legend["row"].to_numpy(), legend_path)
+    meta = pd.DataFrame({
+        "label": labels,
+        "emotion": [class_names[i] for i in labels],
+        "source": [str(p) for p in paths],
+        "split": split_names,
+        "identity": identity,
+        "orig_label": legend["orig_label"].to_numpy(),
+        "annotator": legend["annotator"].to_numpy(),
+        "row": legend["row"].to_numpy(),
+    })
+    meta = pd.concat([meta, orig], axis=1)
+    splits = {}
+    for key in SPLITS:
+        idx = np.flatnonzero(split_names == key)
+        splits[key] = Split(images[idx], labels[idx], meta.iloc[idx].reset_index(drop=True))
+    info = {
+        "format": "facial_expressions",
+        "path": str(root),
+        "rows": int(len(labels_all)),
+        "contempt_policy": contempt,
+        "contempt_rows": n_contempt,
+        "dropped": int(len(labels_all) - len(keep)),
+        "identities": int(len(set(identity))),
+        "split_method": "person-disjoint (StratifiedGroupKFold on the person from the file name)",
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "balanced_test": balanced_test,
+        "test_per_class_cap": cap,
+        "test_dropped_for_balance": int(len(test_dropped)),
+        "image_size": int(image_size),
+        "channels": channels,
+        "seed": seed,
+    }
+    return EmotionDataset(splits, class_names, "facial_expressions", info)
+
+
+# --------------------------------------------------------------------------- download
+
+
+def _verify_archive(zip_path):
+    """``ValueError`` unless the archive holds a legend and every image it names, readable."""
+    from PIL import Image
+
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"the downloaded file is not a zip archive: {exc}") from None
+    with archive:
+        names = archive.namelist()
+        legends = [n for n in names if n.endswith("data/legend.csv")]
+        if not legends:
+            raise ValueError("the downloaded archive has no data/legend.csv")
+        prefix = legends[0][: -len("data/legend.csv")]
+        with archive.open(legends[0]) as f:
+            rows = list(csv.DictReader(line.decode("utf-8", "replace") for line in f))
+        members = set(names)
+        for i, row in enumerate(rows):
+            image = (row.get("image") or "").strip()
+            member = f"{prefix}{IMAGES}/{image}"
+            if member not in members:
+                raise ValueError(f"the downloaded archive lacks {member!r}, named in legend row {i}")
+            try:
+                with archive.open(member) as f, Image.open(f) as im:
+                    im.load()
+            except Exception as exc:  # noqa: BLE001 - any decoder failure means a bad archive
+                raise ValueError(f"the downloaded archive's {member!r} (legend row {i}) is not readable: {exc}") from None
+    return prefix
+
+
+def download_facial_expressions(target=None, url=ARCHIVE_URL, connect_timeout=5.0, read_timeout=30.0,
+                                progress=True) -> Path:
+    """Download the repository's archive once and unpack it to ``target``
+    (default: ``data/facial_expressions`` in the working directory).
+
+    The archive is written under a temporary name, verified (a legend, and every image
+    it names present and readable), renamed, unpacked into a hidden folder beside
+    ``target`` and only then renamed to ``target``; the archive is deleted afterwards.
+    Offline this fails within ``connect_timeout`` seconds with :func:`manual_steps`.
+    Returns ``target``.
+    """
+    target = Path(target) if target is not None else Path.cwd() / LOCAL_DIR
+    if is_facial_expressions_dir(target):
+        return target
+    if target.exists() and any(target.iterdir()):
+        raise FileExistsError(f"'{target}' exists but is not a facial_expressions copy; move it away first")
+    steps = manual_steps(target)
+    zip_path = target.with_name(target.name + ".zip")
+    prefix = {}
+
+    def verify(tmp):
+        try:
+            prefix["value"] = _verify_archive(tmp)
+        except ValueError as exc:
+            raise net.NetworkError(f"download of {url} is not a usable archive: {exc}\n\n{steps}") from None
+
+    net.download(url, zip_path, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                 verify=verify, manual_steps=steps, progress=progress)
+    tmp_dir = temp_dir_beside(target, "unpack")
+    try:
+        if progress:
+            print(f"Unpacking {zip_path.name} to {target}", file=sys.stderr)
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(tmp_dir)
+        inner = tmp_dir / prefix["value"] if prefix["value"] else tmp_dir
+        if target.exists():
+            target.rmdir()  # empty (checked above)
+        os.replace(inner, target)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    zip_path.unlink(missing_ok=True)
+    return target

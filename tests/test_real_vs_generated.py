@@ -1,0 +1,69 @@
+"""tools/real_vs_generated.py: the generated-vs-real table is computed from the results
+file's tables and the real-photo JSON, never typed in; re-running replaces the section."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("real_vs_generated", ROOT / "tools" / "real_vs_generated.py")
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+
+RESULTS = """# Results
+
+## 04 · Training techniques
+
+### `04_training_techniques_full`
+
+| setting | runs | test accuracy | macro-F1 | params |
+|---|---|---|---|---|
+| baseline | 3 | 0.70 ± 0.01 | 0.700 ± 0.010 | 10 |
+| augment | 3 | 0.60 ± 0.01 | 0.600 ± 0.010 | 10 |
+
+| setting | pairs | effect |
+|---|---|---|
+| augment | 3 | -0.100 |
+
+## 05 · Transfer learning
+
+### `05_transfer_full`
+
+| setting | runs | test accuracy | macro-F1 |
+|---|---|---|---|
+| simple_cnn | 3 | 0.7 | 0.700 ± 0.005 |
+| fer_finetune | 3 | 0.7 | 0.710 ± 0.005 |
+"""
+
+
+def _rung(name, f1, sd=0.0):
+    return {"name": name, "test": {"macro_f1": f1, "macro_f1_std": sd}}
+
+
+REAL = {"tasks": {"4class": {"counts": {"test": {"happy": 2, "sad": 2}}, "rungs": [
+    _rung("simple_cnn", 0.40, 0.01), _rung("simple_cnn_aug", 0.30, 0.01),
+    _rung("fer_finetune_balanced", 0.70, 0.01), _rung("ensemble", 0.80), {"name": "skipped_rung", "skipped": "x"}]}}}
+
+
+def test_table_values_and_verdicts(tmp_path):
+    results, real = tmp_path / "results.md", tmp_path / "real.json"
+    results.write_text(RESULTS)
+    real.write_text(json.dumps(REAL))
+    assert tool.generated_table(RESULTS)[("04_training_techniques_full", "augment")] == (0.6, 0.01)
+    assert tool.update(results, real)
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in results.read_text().splitlines()
+            if line.startswith("| 0")}
+    assert "| agrees |" in rows["04 augmentation"]                     # -0.1 generated, -0.1 real
+    assert "-0.100 (noise 0.030)" in rows["04 augmentation"]
+    assert "cannot tell (within the noise)" in rows["05 transfer (FER2013 fine-tuned) vs scratch"]  # +0.01
+    assert "cannot tell (one side not measured)" in rows["06 ResNet-like (BN) vs simple CNN"]
+    assert "A `fer_finetune_balanced`, B `ensemble`" in rows["07 ensemble vs best single model"]
+    first = results.read_text()
+    assert tool.update(results, real)  # idempotent: the section is replaced, not appended twice
+    assert results.read_text() == first and first.count(tool.HEADING) == 1
+    assert first.startswith(RESULTS.rstrip())
+
+
+def test_reverses():
+    gen, real = tool._difference((0.7, 0.0), (0.6, 0.0)), tool._difference((0.4, 0.0), (0.5, 0.0))
+    assert tool.verdict(gen, real) == "reverses"

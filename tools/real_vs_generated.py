@@ -1,0 +1,177 @@
+"""Write the "generated faces vs real photographs" section of ``docs/results.md``.
+
+    python tools/real_vs_generated.py            # after make results and benchmarks/real_photos.py
+
+Nothing is typed in. The generated-face side is read from the tables that
+``tools/results.py`` computed from the full-profile runs (the "Mean ± standard
+deviation" table of each experiment, column ``macro-F1``: test macro-F1, mean over
+seeds); the real-photo side from ``benchmarks/results/real_photos.json`` (4-class task,
+balanced person-disjoint test). For each lesson the two differences are compared:
+
+* **agrees**: both differences have the same sign and each is larger than its noise;
+* **reverses**: opposite signs, each larger than its noise;
+* **cannot tell**: at least one difference is within its noise, or one side was not measured.
+
+The noise of a difference is ``2 * sqrt(sd_a**2 + sd_b**2)`` (standard deviations over
+seeds), and at least :data:`MIN_NOISE` (a 128-image test split, or one seed, cannot resolve
+less). The section replaces an earlier one, so the command can be re-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADING = "## Generated faces vs real photographs"
+MIN_NOISE = 0.03
+
+#: lesson, generated (experiment, setting A, setting B), real (rung A, rung B), what B is
+LESSONS = [
+    ("03 class imbalance: class weights vs none", ("03_imbalance_seed003_full", "none", "weights"),
+     ("fer_finetune_plain", "fer_finetune_weighted_aug"),
+     "real: FER2013 network fine-tuned with natural frequencies vs class weights (+ augmentation)"),
+    ("03 class imbalance: oversampling vs none", ("03_imbalance_seed003_full", "none", "over"),
+     ("fer_finetune_plain", "fer_finetune_balanced"),
+     "real: FER2013 network fine-tuned with natural frequencies vs class-balanced sampling"),
+    ("04 augmentation", ("04_training_techniques_full", "baseline", "augment"),
+     ("simple_cnn", "simple_cnn_aug"), "both: the simple CNN without vs with augmentation"),
+    ("05 transfer (FER2013 fine-tuned) vs scratch", ("05_transfer_full", "simple_cnn", "fer_finetune"),
+     ("simple_cnn", "fer_finetune_balanced"),
+     "both: simple CNN from scratch vs the FER2013 mini-Xception fine-tuned, no augmentation"),
+    ("06 ResNet-like (BN) vs simple CNN", ("06_resnet_like_full", "simple_cnn", "resnet_like_bn"),
+     ("simple_cnn_aug", "resnet_like_bn"), "real: both with augmentation and balanced sampling"),
+    ("07 ensemble vs best single model", None, ("best_single", "ensemble"),
+     "generated: see notebook 07's verdicts (test accuracy, McNemar) above"),
+]
+NOT_MEASURED = [
+    ("02 gray vs RGB", "most real photos are gray (converted copies): not measured by the ladder"),
+    ("08 distillation, int8 accuracy drop", "not measured on real photos yet"),
+]
+
+
+def generated_table(results_text: str) -> dict:
+    """``{(experiment, setting): (mean, sd)}`` of test macro-F1 from the results file."""
+    out, experiment, columns = {}, None, None
+    for line in results_text.splitlines():
+        m = re.match(r"^### `([^`]+)`", line)
+        if m:
+            experiment, columns = m.group(1), None
+            continue
+        if experiment is None or not line.startswith("|"):
+            if not line.startswith("|"):
+                columns = columns if line.strip() == "" else None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == "setting":
+            columns = cells if "macro-F1" in cells else None
+            continue
+        if columns is None or set(cells[0]) <= {"-"} or len(cells) != len(columns):
+            continue
+        value = cells[columns.index("macro-F1")]
+        m = re.match(r"^([0-9.]+)(?:\s*±\s*([0-9.]+))?$", value)
+        if m and (experiment, cells[0]) not in out:
+            out[(experiment, cells[0])] = (float(m.group(1)), float(m.group(2)) if m.group(2) else 0.0)
+    return out
+
+
+def real_table(real: dict, task="4class") -> dict:
+    """``{rung: (mean, sd)}`` of test macro-F1 from ``real_photos.json``; ``best_single``
+    is the best rung that is not the ensemble."""
+    rungs = [r for r in real["tasks"][task]["rungs"] if "test" in r]
+    out = {r["name"]: (r["test"]["macro_f1"], r["test"]["macro_f1_std"]) for r in rungs}
+    singles = [r for r in rungs if r["name"] != "ensemble"]
+    if singles:
+        best = max(singles, key=lambda r: r["test"]["macro_f1"])
+        out["best_single"] = (best["test"]["macro_f1"], best["test"]["macro_f1_std"])
+        out["best_single_name"] = best["name"]
+    return out
+
+
+def _difference(a, b):
+    if a is None or b is None:
+        return None, None
+    return b[0] - a[0], max(MIN_NOISE, 2 * math.sqrt(a[1] ** 2 + b[1] ** 2))
+
+
+def verdict(gen, real) -> str:
+    if gen[0] is None or real[0] is None:
+        return "cannot tell (one side not measured)"
+    if abs(gen[0]) <= gen[1] or abs(real[0]) <= real[1]:
+        return "cannot tell (within the noise)"
+    return "agrees" if (gen[0] > 0) == (real[0] > 0) else "reverses"
+
+
+def _fmt(pair):
+    return "" if pair is None else f"{pair[0]:.3f}"
+
+
+def _fmt_diff(diff):
+    return "not measured" if diff[0] is None else f"{diff[0]:+.3f} (noise {diff[1]:.3f})"
+
+
+def section(results_text: str, real: dict) -> str:
+    gen = generated_table(results_text)
+    rt = real_table(real)
+    lines = [HEADING, "",
+             "Written by `python tools/real_vs_generated.py` from the tables above (generated faces, test "
+             "macro-F1, mean over seeds) and `benchmarks/results/real_photos.json` (real photographs, "
+             "4-class task, balanced person-disjoint test of "
+             f"{sum(real['tasks']['4class']['counts']['test'].values())} images). A difference is B minus A; "
+             f"its noise is twice the combined standard deviation over seeds, at least {MIN_NOISE}.", "",
+             "| lesson | generated A | generated B | generated B - A | real A | real B | real B - A | verdict | models |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for lesson, g, r, what in LESSONS:
+        ga = gen.get((g[0], g[1])) if g else None
+        gb = gen.get((g[0], g[2])) if g else None
+        ra, rb = rt.get(r[0]), rt.get(r[1])
+        gd, rd = _difference(ga, gb), _difference(ra, rb)
+        names = f"A `{rt.get('best_single_name', r[0]) if r[0] == 'best_single' else r[0]}`, B `{r[1]}`"
+        if g:
+            names = f"generated A `{g[1]}`, B `{g[2]}`; real {names}"
+        lines.append(f"| {lesson} | {_fmt(ga)} | {_fmt(gb)} | {_fmt_diff(gd)} | {_fmt(ra)} | {_fmt(rb)} | "
+                     f"{_fmt_diff(rd)} | {verdict(gd, rd)} | {names}; {what} |")
+    for lesson, why in NOT_MEASURED:
+        lines.append(f"| {lesson} | | | | | | | cannot tell | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+def update(results_path, real_path) -> bool:
+    """Replace (or append) the section in ``results_path``; ``False`` when a file is missing."""
+    results_path, real_path = Path(results_path), Path(real_path)
+    if not results_path.is_file() or not real_path.is_file():
+        return False
+    text = results_path.read_text()
+    real = json.loads(real_path.read_text())
+    if "4class" not in real.get("tasks", {}):
+        return False
+    head, _, rest = text.partition(HEADING)
+    tail = ""
+    if rest:
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+    from emolib.fileio import write_text
+
+    body = head.rstrip() + "\n\n" + section(head + tail, real) + ("\n" + tail if tail else "")
+    write_text(results_path, body)
+    return True
+
+
+def main(argv=None):
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=str(ROOT / "docs" / "results.md"))
+    parser.add_argument("--real", default=str(ROOT / "benchmarks" / "results" / "real_photos.json"))
+    args = parser.parse_args(argv)
+    if not update(args.results, args.real):
+        raise SystemExit(f"need both {args.results} and {args.real} (with its 4class task)")
+    print(f"wrote the generated-vs-real section of {args.results}")
+
+
+if __name__ == "__main__":
+    main()
