@@ -1,7 +1,8 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded (generated) data
 #   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
-# Other targets: make setup | notebooks | full | results | bench | ladder | check | colab-check | oldest-check | clean
+# Other targets: make setup | notebooks | full | results | real-photos | text-bench | bench | ladder | check |
+#                colab-check | oldest-check | clean
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ PY     := $(VENV)/bin/python
 KERNEL := emolib-ci
 NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks full results test bench ladder check colab-check oldest-check clean
+.PHONY: all setup notebooks full results real-photos text-bench test bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
@@ -46,6 +47,18 @@ full: setup
 # docs/results.md from the full profile's saved runs (runs/*_full), computed, never typed in.
 results: setup
 	$(PY) tools/results.py
+	$(PY) tools/real_vs_generated.py
+
+# The real-photo ladder (benchmarks/results/real_photos.json; ~30 min on 2 cores). DATA: a copy of the
+# muxspace/facial_expressions layout, e.g. make real-photos DATA=../shared/facial-expressions.
+DATA ?=
+real-photos: setup
+	$(PY) benchmarks/real_photos.py --data $(or $(DATA),data/facial_expressions)
+
+# Notebook 10's best text recipe and its TF-IDF baseline (benchmarks/results/text_emotion.json; ~10 min);
+# DATA=PATH: a TweetEval-layout folder instead of the shipped GoEmotions.
+text-bench: setup
+	$(PY) benchmarks/text_emotion.py $(if $(DATA),--data $(DATA))
 
 test: setup
 	$(PY) -m pytest -p no:cacheprovider tests notebooks $(NBVAL)
