@@ -1,7 +1,7 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded (generated) data
 #   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
-# Other targets: make setup | notebooks | full | results | real-photos | text-bench | bench | ladder | check |
+# Other targets: make setup | unit | notebooks | full | results | real-photos | text-bench | bench | ladder | check |
 #                colab-check | oldest-check | clean
 
 PYTHON ?= python3
@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 KERNEL := emolib-ci
 NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks full results real-photos text-bench test bench ladder check colab-check oldest-check clean
+.PHONY: all setup notebooks full results real-photos text-bench test unit bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
@@ -62,6 +62,10 @@ text-bench: setup
 
 test: setup
 	$(PY) -m pytest -p no:cacheprovider tests notebooks $(NBVAL)
+
+# The unit tests alone (no notebooks).
+unit: setup
+	$(PY) -m pytest -p no:cacheprovider tests
 
 bench: setup
 	$(PY) benchmarks/run.py
