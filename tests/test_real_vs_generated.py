@@ -55,7 +55,8 @@ def test_table_values_and_verdicts(tmp_path):
             if line.startswith("| 0")}
     assert "| agrees |" in rows["04 augmentation"]                     # -0.1 generated, -0.1 real
     assert "-0.100 (noise 0.030)" in rows["04 augmentation"]
-    assert "cannot tell (within the noise)" in rows["05 transfer (FER2013 fine-tuned) vs scratch"]  # +0.01
+    # generated +0.01 (within its noise), real +0.30: the effect shows on real photos only
+    assert "differs: helps only on real photos" in rows["05 transfer (FER2013 fine-tuned) vs scratch"]
     assert "cannot tell (one side not measured)" in rows["06 ResNet-like (BN) vs simple CNN"]
     assert "A `fer_finetune_balanced`, B `ensemble`" in rows["07 ensemble vs best single model"]
     first = results.read_text()
@@ -67,3 +68,9 @@ def test_table_values_and_verdicts(tmp_path):
 def test_reverses():
     gen, real = tool._difference((0.7, 0.0), (0.6, 0.0)), tool._difference((0.4, 0.0), (0.5, 0.0))
     assert tool.verdict(gen, real) == "reverses"
+
+
+def test_within_the_noise_on_both_sides():
+    gen, real = tool._difference((0.70, 0.01), (0.71, 0.01)), tool._difference((0.50, 0.01), (0.49, 0.01))
+    assert tool.verdict(gen, real) == "cannot tell (both within the noise)"
+    assert tool.verdict(gen, tool._difference((0.5, 0.0), (0.4, 0.0))).startswith("differs: hurts only on real")

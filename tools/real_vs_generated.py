@@ -10,7 +10,9 @@ balanced person-disjoint test). For each lesson the two differences are compared
 
 * **agrees**: both differences have the same sign and each is larger than its noise;
 * **reverses**: opposite signs, each larger than its noise;
-* **cannot tell**: at least one difference is within its noise, or one side was not measured.
+* **differs**: one difference is larger than its noise and the other is not (the effect
+  shows on one kind of face only);
+* **cannot tell**: both differences are within their noise, or one side was not measured.
 
 The noise of a difference is ``2 * sqrt(sd_a**2 + sd_b**2)`` (standard deviations over
 seeds), and at least :data:`MIN_NOISE` (a 128-image test split, or one seed, cannot resolve
@@ -100,9 +102,13 @@ def _difference(a, b):
 def verdict(gen, real) -> str:
     if gen[0] is None or real[0] is None:
         return "cannot tell (one side not measured)"
-    if abs(gen[0]) <= gen[1] or abs(real[0]) <= real[1]:
-        return "cannot tell (within the noise)"
-    return "agrees" if (gen[0] > 0) == (real[0] > 0) else "reverses"
+    gen_clear, real_clear = abs(gen[0]) > gen[1], abs(real[0]) > real[1]
+    if gen_clear and real_clear:
+        return "agrees" if (gen[0] > 0) == (real[0] > 0) else "reverses"
+    if gen_clear or real_clear:  # a clear effect on one side only: the lesson does not carry over as it is
+        side, diff = ("generated faces", gen[0]) if gen_clear else ("real photos", real[0])
+        return f"differs: {'helps' if diff > 0 else 'hurts'} only on {side} (the other within its noise)"
+    return "cannot tell (both within the noise)"
 
 
 def _fmt(pair):
