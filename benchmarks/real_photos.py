@@ -69,19 +69,11 @@ def log(*args):
 
 
 def scores(y_true, proba, num_classes):
-    """accuracy, macro-F1, worst-class F1 (and per-class F1) of ``proba`` ``(n, k)``."""
-    import numpy as np
-    from sklearn.metrics import accuracy_score, f1_score
+    """accuracy, macro-F1, worst-class F1 (and per-class F1) of ``proba`` ``(n, k)``
+    (:func:`emolib.evaluation.f1_scores`)."""
+    from emolib.evaluation import f1_scores
 
-    pred = np.asarray(proba).argmax(1)
-    per_class = f1_score(y_true, pred, labels=np.arange(num_classes), average=None, zero_division=0)
-    present = np.unique(y_true)
-    return {
-        "accuracy": round(float(accuracy_score(y_true, pred)), 4),
-        "macro_f1": round(float(per_class[present].mean()), 4),
-        "worst_class_f1": round(float(per_class[present].min()), 4),
-        "per_class_f1": [round(float(v), 4) for v in per_class],
-    }
+    return f1_scores(y_true, proba, num_classes)
 
 
 def summarise(runs, key="test"):
@@ -125,41 +117,6 @@ def augmenter(strength, seed):
     return keras.Sequential(layers, name="augment")
 
 
-def train_dataset(x, y, num_classes, balance, augment, batch_size, seed):
-    """An endless ``tf.data`` stream of ``(images, one-hot[, sample weight])`` batches:
-    ``balance`` "sample" draws every class equally often, "weight" uses the natural
-    stream with balanced class weights, "none" the natural stream."""
-    import numpy as np
-    import tensorflow as tf
-
-    from emolib.pipeline import class_weights
-
-    onehot = np.eye(num_classes, dtype="float32")[y]
-    if balance == "sample":
-        parts = [tf.data.Dataset.from_tensor_slices((x[y == c], onehot[y == c]))
-                 .shuffle(int((y == c).sum()), seed=seed + c).repeat()
-                 for c in range(num_classes) if (y == c).any()]
-        ds = tf.data.Dataset.sample_from_datasets(parts, seed=seed)
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((x, onehot)).shuffle(len(x), seed=seed).repeat()
-    ds = ds.batch(batch_size)
-    aug = augmenter(augment, seed)
-    if aug is not None:
-        def augment_batch(images, targets):
-            return aug(images, training=True), targets
-
-        ds = ds.map(augment_batch, num_parallel_calls=1)
-    if balance == "weight":
-        w = class_weights(y, num_classes)
-        table = tf.constant([w[c] for c in range(num_classes)], dtype=tf.float32)
-
-        def add_weights(images, targets):
-            return images, targets, tf.gather(table, tf.argmax(targets, axis=1))
-
-        ds = ds.map(add_weights)
-    return ds.prefetch(2)
-
-
 def predict(model, x, tta=False):
     import numpy as np
 
@@ -169,29 +126,23 @@ def predict(model, x, tta=False):
     return np.asarray(p)
 
 
-def fit(model, data, cfg, *, balance, augment, epochs, lr, seed, label, warmup=0):
-    """Train ``model`` (compiled here: Adam, cosine decay) and keep the epoch with the best
-    validation macro-F1. Returns the per-epoch validation macro-F1."""
-    import keras
+def fit(model, data, cfg, *, balance, augment, epochs, lr, seed, label):
+    """Train ``model`` on ``cfg.epoch_size`` images per epoch drawn by ``balance``
+    (:func:`emolib.pipeline.sampled_dataset`) and keep the epoch with the best
+    validation macro-F1 (:func:`emolib.experiment.fit_keep_best`: Adam, cosine decay).
+    Returns the per-epoch validation macro-F1."""
     import numpy as np
 
-    x, y, xv, yv, k = data["x"], data["y"], data["xv"], data["yv"], data["k"]
-    steps = max(1, cfg.epoch_size // cfg.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * steps,
-                                                      warmup_target=None, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
-    ds = train_dataset(x, y, k, balance, augment, cfg.batch_size, seed)
-    best, best_weights, history = -1.0, None, []
+    from emolib.experiment import fit_keep_best
+    from emolib.pipeline import sampled_dataset
+
+    ds = sampled_dataset(data["x"], data["y"], data["k"], balance=balance, augment=augmenter(augment, seed),
+                         batch_size=cfg.batch_size, seed=seed)
     started = time.monotonic()
-    for epoch in range(epochs):
-        model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
-        f1 = scores(yv, predict(model, xv), k)["macro_f1"]
-        history.append(f1)
-        if f1 > best:
-            best, best_weights = f1, model.get_weights()
-    model.set_weights(best_weights)
+    history = fit_keep_best(model, ds, data["xv"], data["yv"], epochs=epochs, learning_rate=lr,
+                            steps_per_epoch=max(1, cfg.epoch_size // cfg.batch_size))
     log(f"    {label}: {epochs} epochs in {time.monotonic() - started:.0f} s, "
-        f"best val macro-F1 {best:.3f} (epoch {int(np.argmax(history)) + 1})")
+        f"best val macro-F1 {max(history):.3f} (epoch {int(np.argmax(history)) + 1})")
     return history
 
 
@@ -233,6 +184,7 @@ def run_task(task, ds, cfg, probas):
 
     from emolib import models
     from emolib.ensemble import combine
+    from emolib.pipeline import capped_indices
     from emolib.transfer import fer_transfer, pooled_features
 
     k = ds.num_classes
@@ -396,16 +348,6 @@ def run_task(task, ds, cfg, probas):
         f"best on val macro-F1, each member's seeds averaged first: {chosen}",
         members=chosen, weighted=weighted)
     return rungs
-
-
-def capped_indices(labels, cap, seed):
-    """Indices keeping at most ``cap`` random images of every class."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    keep = [idx if len(idx) <= cap else rng.choice(idx, cap, replace=False)
-            for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))]
-    return np.sort(np.concatenate(keep))
 
 
 def soft_vote_val(val_p):

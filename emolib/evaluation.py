@@ -203,6 +203,28 @@ def accuracy_interval(correct, n, confidence=0.95):
     return float(centre - half), float(centre + half)
 
 
+def f1_scores(y_true, proba, num_classes) -> dict:
+    """Accuracy, macro-F1, worst-class F1 and per-class F1 of predicted
+    probabilities ``proba`` ``(n, num_classes)`` against ``y_true`` ``(n,)``.
+
+    Macro-F1 and worst-class F1 are taken over the classes present in ``y_true``
+    (a class absent from the test set would count as F1 0 otherwise); values are
+    rounded to 4 digits, ready for JSON.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    y_true = np.asarray(y_true)
+    pred = np.asarray(proba).argmax(1)
+    per_class = f1_score(y_true, pred, labels=np.arange(num_classes), average=None, zero_division=0)
+    present = np.unique(y_true)
+    return {
+        "accuracy": round(float(accuracy_score(y_true, pred)), 4),
+        "macro_f1": round(float(per_class[present].mean()), 4),
+        "worst_class_f1": round(float(per_class[present].min()), 4),
+        "per_class_f1": [round(float(v), 4) for v in per_class],
+    }
+
+
 def mcnemar_test(y_true, pred_a, pred_b):
     """Paired comparison of two classifiers on the same test images (exact McNemar test).
 

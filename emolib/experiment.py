@@ -267,6 +267,39 @@ def set_seed(seed):
     keras.utils.set_random_seed(int(seed))
 
 
+def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, learning_rate, alpha=0.05):
+    """Train ``model`` on the endless stream ``train_ds`` (e.g.
+    :func:`emolib.pipeline.sampled_dataset`) and keep the epoch with the best
+    validation macro-F1.
+
+    Compiles ``model`` with Adam and cosine decay of ``learning_rate`` to
+    ``alpha`` times it over all steps, categorical cross-entropy; after each of
+    ``epochs`` epochs of ``steps_per_epoch`` steps it scores ``x_val`` ``(n, h, w, c)``
+    against ``y_val`` ``(n,)`` (:func:`emolib.evaluation.f1_scores`) and finally
+    restores the best epoch's weights. Returns the per-epoch validation macro-F1.
+    Macro-F1, not loss, selects: on an imbalanced set the loss favours the majority.
+    """
+    import keras
+
+    from .evaluation import f1_scores, predict_proba
+
+    if epochs < 1 or steps_per_epoch < 1:
+        raise ValueError(f"need epochs >= 1 and steps_per_epoch >= 1, got {epochs} and {steps_per_epoch}")
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch,
+                                                      alpha=alpha)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
+    num_classes = model.output_shape[-1]
+    best, best_weights, history = -1.0, None, []
+    for _ in range(epochs):
+        model.fit(train_ds, epochs=1, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False)
+        f1 = f1_scores(y_val, predict_proba(model, x_val), num_classes)["macro_f1"]
+        history.append(f1)
+        if f1 > best:
+            best, best_weights = f1, model.get_weights()
+    model.set_weights(best_weights)
+    return history
+
+
 def _progress_callback(epochs, print_fn=print):
     import keras
 

@@ -492,6 +492,18 @@ def oversample_indices(labels, seed=0):
     return np.sort(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
+def capped_indices(labels, cap, seed=0):
+    """Sorted indices keeping at most ``cap`` random images of every class (rarer
+    classes keep all theirs): a less skewed validation split for model selection."""
+    labels = np.asarray(labels)
+    if int(cap) < 1:
+        raise ValueError(f"cap must be a positive number of images, got {cap!r}")
+    rng = np.random.default_rng(seed)
+    keep = [idx if len(idx) <= cap else rng.choice(idx, int(cap), replace=False)
+            for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+    return np.sort(np.concatenate(keep)).astype(np.int64) if keep else np.zeros(0, np.int64)
+
+
 def class_weights(labels, num_classes):
     """Keras ``class_weight`` dict ``{class: weight}`` from scikit-learn's
     ``"balanced"`` heuristic, ``n_samples / (n_classes_present * count)``: rare
@@ -505,3 +517,50 @@ def class_weights(labels, num_classes):
     out = {c: 1.0 for c in range(num_classes)}
     out.update({int(c): float(w) for c, w in zip(present, weights)})
     return out
+
+
+def sampled_dataset(images, labels, num_classes, balance="sample", augment=None, batch_size=64, seed=0):
+    """An endless, shuffled ``tf.data`` stream of training batches.
+
+    ``images``: ``(n, h, w, c)`` ``float32`` in [0, 1]; ``labels``: ``(n,)`` class indices.
+    ``balance``:
+
+    * ``"sample"``: class-balanced sampling, every class drawn equally often (rare
+      classes repeat, frequent ones are seen less per epoch);
+    * ``"weight"``: the natural stream, each image weighted by :func:`class_weights`
+      (batches are ``(images, one_hot, sample_weight)``);
+    * ``"none"``: the natural stream (a 97%-majority set stays 97% majority).
+
+    ``augment``: ``None`` or a callable applied to each batch of images with
+    ``training=True`` (e.g. a ``keras.Sequential`` of ``Random*`` layers). Yields
+    ``(images, one_hot)`` batches; pass ``steps_per_epoch`` to ``fit``.
+    """
+    images, labels = np.asarray(images, dtype="float32"), np.asarray(labels, dtype=np.int64)
+    if balance not in ("sample", "weight", "none"):
+        raise ValueError(f"balance must be 'sample', 'weight' or 'none', got {balance!r}")
+    if len(images) != len(labels) or not len(labels):
+        raise ValueError(f"need as many labels as images (and at least one); got {len(labels)} and {len(images)}")
+    _check_labels(labels, num_classes, len(labels))
+    onehot = np.eye(num_classes, dtype="float32")[labels]
+    if balance == "sample":
+        parts = [tf.data.Dataset.from_tensor_slices((images[labels == c], onehot[labels == c]))
+                 .shuffle(int((labels == c).sum()), seed=seed + c).repeat()
+                 for c in range(num_classes) if (labels == c).any()]
+        ds = tf.data.Dataset.sample_from_datasets(parts, seed=seed)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((images, onehot)).shuffle(len(images), seed=seed).repeat()
+    ds = ds.batch(batch_size)
+    if augment is not None:
+        def augment_batch(x, y):
+            return augment(x, training=True), y
+
+        ds = ds.map(augment_batch, num_parallel_calls=1)
+    if balance == "weight":
+        w = class_weights(labels, num_classes)
+        table = tf.constant([w[c] for c in range(num_classes)], dtype=tf.float32)
+
+        def add_weights(x, y):
+            return x, y, tf.gather(table, tf.argmax(y, axis=1))
+
+        ds = ds.map(add_weights)
+    return ds.prefetch(2)
