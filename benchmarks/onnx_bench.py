@@ -24,9 +24,17 @@ accuracy and macro-F1. Written keys:
 * ``onnx_int8_accuracy_drop``: fp32 minus int8 test accuracy, percentage points (target <= 0.5);
 * ``onnx_fp32_vs_keras_direct_latency_ratio``: fp32 ONNX Runtime / Keras ``tf.function``, batch-1 median;
 
-plus ``targets`` (measured, limit, met), the whole ``table``, export ``parity``,
-the model's provenance and the machine, with its load average (other jobs on a
-shared machine move the timings; ratios measured side by side move less).
+plus ``cpu`` (next to the ratios): the CPU's model name and its int8 instruction
+sets (AVX2, AVX512-VNNI, AVX-VNNI, AMX-INT8, from ``/proc/cpuinfo``; "unknown"
+elsewhere), from :func:`emolib.benchmark.cpu_int8_support`. The int8 latency
+ratio is a property of the CPU as much as of the model: with VNNI or AMX an
+8-bit dot product is one instruction and static int8 runs about twice as fast
+as float32; on a CPU with AVX2 but no VNNI it can be slower than float32 (1.10
+measured on such a machine, where a VNNI machine measured 0.46). Each target
+says which CPU it was measured on. Then ``targets`` (measured, limit, met,
+measured_on), the whole ``table``, export ``parity``, the model's provenance and
+the machine, with its load average (other jobs on a shared machine move the
+timings; ratios measured side by side move less).
 """
 
 from __future__ import annotations
@@ -80,12 +88,15 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from emolib import export
+    from emolib.benchmark import cpu_int8_support, describe_cpu
     from emolib.fileio import write_json
     from emolib.pipeline import make_dataset, prepare_images
 
     keras.utils.disable_interactive_logging()
     start = time.perf_counter()
     load_start = os.getloadavg()
+    cpu = cpu_int8_support()
+    print(describe_cpu(cpu), flush=True)
     print("model ...", flush=True)
     trained = export.reuse_or_train(fallback_config(), [] if args.train else CANDIDATES, runs_dir=RUNS,
                                     same_data=False, progress=False)
@@ -122,10 +133,12 @@ def main(argv=None) -> int:
                     "load_average_1min": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)}},
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "seconds": round(time.perf_counter() - start, 1),
+        "cpu": cpu,
         **{key: round(value, 4) for key, value in summary.items()},
         "units": {"onnx_int8_accuracy_drop": "percentage points (fp32 minus int8; negative: int8 better)",
                   "ratios": "int8 / fp32 and fp32 ONNX / Keras tf.function; below 1: smaller or faster"},
-        "targets": {key: {"measured": round(row["measured"], 4), "limit": row["target"], "met": row["met"]}
+        "targets": {key: {"measured": round(row["measured"], 4), "limit": row["target"], "met": row["met"],
+                          "measured_on": cpu["model"]}
                     for key, row in targets.iterrows()},
         "model": {"note": trained.note, "reused": trained.reused, "run": os.path.relpath(trained.path, ROOT),
                   "name": config.model.name, "params": int(model.count_params()),
@@ -138,6 +151,7 @@ def main(argv=None) -> int:
     write_json(args.out, result)
     print(targets.to_string())
     print(json.dumps({k: result[k] for k in summary}, indent=2))
+    print(describe_cpu(cpu))
     print(f"-> {os.path.relpath(args.out, ROOT)} ({result['seconds']} s)")
     return 0
 
