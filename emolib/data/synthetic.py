@@ -121,8 +121,9 @@ FER2013_COUNTS = {
 #: Class-balance presets accepted by :func:`generate` and :func:`class_counts`.
 BALANCES = ("balanced", "fer2013", "seed003")
 
-# seed 003's validation split was highly unbalanced (happy 37%, neutral 24%,
-# sad 23%, surprise 16%); the other emotions get weights in the same spirit.
+# Seed 003 says only that its validation split was "highly unbalanced" and gives no
+# shares: these are ours (happy 37%, neutral 24%, sad 23%, surprise 16%), with the
+# other emotions weighted in the same spirit.
 _SEED003_VAL_WEIGHTS = {
     "happy": 0.37, "neutral": 0.24, "sad": 0.23, "surprise": 0.16,
     "angry": 0.20, "fear": 0.12, "disgust": 0.05,
@@ -212,8 +213,9 @@ def class_counts(n: int, classes="fer7", balance="balanced", split="train") -> n
     * ``"fer2013"``: proportional to FER2013's class counts (:data:`FER2013_COUNTS`);
     * ``"seed003"``: seed 003's shape: in ``train`` surprise (or, without
       surprise, the last class) has ~21% fewer images than each other class;
-      ``val`` is skewed (happy 37%, neutral 24%, sad 23%, surprise 16% for the
-      seed003 classes); ``test`` is balanced.
+      ``val`` is skewed (our shares: happy 37%, neutral 24%, sad 23%, surprise 16%
+      for the seed003 classes; seed 003 only calls its validation split highly
+      unbalanced); ``test`` is balanced.
     """
     names = resolve_classes(classes)
     n = _check_size(n, "n")
