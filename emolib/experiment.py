@@ -278,6 +278,9 @@ def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, lea
     against ``y_val`` ``(n,)`` (:func:`emolib.evaluation.f1_scores`) and finally
     restores the best epoch's weights. Returns the per-epoch validation macro-F1.
     Macro-F1, not loss, selects: on an imbalanced set the loss favours the majority.
+    A :class:`emolib.ensemble.Distiller` trains the same way (its stream yields
+    ``(images, (one_hot, teacher_proba))``, see ``soft_targets`` of
+    :func:`emolib.pipeline.sampled_dataset`); its loss is built in.
     """
     import keras
 
@@ -288,11 +291,11 @@ def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, lea
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch,
                                                       alpha=alpha)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
-    num_classes = model.output_shape[-1]
     best, best_weights, history = -1.0, None, []
     for _ in range(epochs):
         model.fit(train_ds, epochs=1, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False)
-        f1 = f1_scores(y_val, predict_proba(model, x_val), num_classes)["macro_f1"]
+        proba = predict_proba(model, x_val)  # (n, num_classes)
+        f1 = f1_scores(y_val, proba, proba.shape[1])["macro_f1"]
         history.append(f1)
         if f1 > best:
             best, best_weights = f1, model.get_weights()

@@ -519,7 +519,8 @@ def class_weights(labels, num_classes):
     return out
 
 
-def sampled_dataset(images, labels, num_classes, balance="sample", augment=None, batch_size=64, seed=0):
+def sampled_dataset(images, labels, num_classes, balance="sample", augment=None, batch_size=64, seed=0,
+                    soft_targets=None):
     """An endless, shuffled ``tf.data`` stream of training batches.
 
     ``images``: ``(n, h, w, c)`` ``float32`` in [0, 1]; ``labels``: ``(n,)`` class indices.
@@ -542,13 +543,19 @@ def sampled_dataset(images, labels, num_classes, balance="sample", augment=None,
         raise ValueError(f"need as many labels as images (and at least one); got {len(labels)} and {len(images)}")
     _check_labels(labels, num_classes, len(labels))
     onehot = np.eye(num_classes, dtype="float32")[labels]
+    if soft_targets is not None:
+        soft_targets = np.asarray(soft_targets, dtype="float32")
+        if soft_targets.shape != onehot.shape:
+            raise ValueError(f"soft_targets must have shape {onehot.shape}, got {soft_targets.shape}")
+    targets = onehot if soft_targets is None else (onehot, soft_targets)
+    pick = (lambda mask: targets[mask]) if soft_targets is None else (lambda mask: (onehot[mask], soft_targets[mask]))
     if balance == "sample":
-        parts = [tf.data.Dataset.from_tensor_slices((images[labels == c], onehot[labels == c]))
+        parts = [tf.data.Dataset.from_tensor_slices((images[labels == c], pick(labels == c)))
                  .shuffle(int((labels == c).sum()), seed=seed + c).repeat()
                  for c in range(num_classes) if (labels == c).any()]
         ds = tf.data.Dataset.sample_from_datasets(parts, seed=seed)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((images, onehot)).shuffle(len(images), seed=seed).repeat()
+        ds = tf.data.Dataset.from_tensor_slices((images, targets)).shuffle(len(images), seed=seed).repeat()
     ds = ds.batch(batch_size)
     if augment is not None:
         def augment_batch(x, y):
@@ -560,7 +567,7 @@ def sampled_dataset(images, labels, num_classes, balance="sample", augment=None,
         table = tf.constant([w[c] for c in range(num_classes)], dtype=tf.float32)
 
         def add_weights(x, y):
-            return x, y, tf.gather(table, tf.argmax(y, axis=1))
+            return x, y, tf.gather(table, tf.argmax(y if soft_targets is None else y[0], axis=1))
 
         ds = ds.map(add_weights)
     return ds.prefetch(2)

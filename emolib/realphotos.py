@@ -1,0 +1,195 @@
+"""A lesson measured twice: on generated faces and on real photographs.
+
+Every notebook whose lesson comes from generated faces ends with an "On real photos"
+section built from these few functions:
+
+* :func:`load_real_photos` finds the ``muxspace/facial_expressions`` photos (a local
+  copy; downloaded once in Colab) and loads seed 003's 4 classes with person-disjoint
+  splits and a balanced test split, or says how to get them and returns ``None``;
+* :func:`train_on_photos` trains a Keras model the way the real set needs
+  (class-balanced sampling, the epoch with the best validation macro-F1 kept);
+* :func:`evidence` summarises "B vs A" on one data set from per-seed predictions, and
+  :func:`verdict` compares the two data sets' evidence: ``agrees``, ``reverses`` or
+  ``cannot tell`` (and why);
+* :func:`benchmark` reads the committed full-scale measurements
+  (``benchmarks/results/real_photos.json``, ``real_lessons.json``), which the
+  notebooks print next to their own, smaller, runs.
+
+The photos are other people's pictures: nothing here displays a photo or a file name.
+
+Examples
+--------
+>>> from emolib import realphotos
+>>> gen = realphotos.evidence([0, 1, 1, 0], [[0, 1, 0, 0]], [[0, 1, 1, 0]], num_classes=2)
+>>> gen["gap"] > 0, gen["learned"]
+(True, {'A': False, 'B': True})
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+#: A model "learned" when its test accuracy is above this multiple of chance (1 / classes).
+LEARNED = 1.3
+#: A gap is more than noise when the exact McNemar test over all seeds' test images gives p below this.
+ALPHA = 0.05
+
+
+def find_real_photos(setting="auto"):
+    """Where the real photos are: ``(path or None, why not)``.
+
+    ``setting``: ``None`` (skip), a path, or ``"auto"``: ``$EMOLIB_FACIAL_EXPRESSIONS``,
+    a ``data/facial_expressions`` folder (here or above), the project's shared folder
+    (``../shared/facial-expressions`` beside the checkout, on its CI machines), and in
+    Colab a download (once, failing within seconds when offline).
+    """
+    from . import net
+    from .data import facial_expressions as fe
+    from .notebook import data_dir, project_dir
+
+    if setting is None:
+        return None, "REAL_PHOTOS is None"
+    if setting != "auto":
+        return Path(setting), None
+    local = fe.find_facial_expressions()
+    shared = project_dir().parent / "shared" / "facial-expressions"
+    if local is None and fe.is_facial_expressions_dir(shared):
+        local = shared
+    if local is not None or "google.colab" not in sys.modules:
+        return local, None if local is not None else "no local copy"
+    try:
+        return fe.download_facial_expressions(data_dir() / "facial_expressions"), None
+    except (net.NetworkError, OSError) as exc:
+        return None, f"download failed: {str(exc).splitlines()[0]}"
+
+
+def load_real_photos(setting="auto", *, image_size=48, channels=1, seed=0, classes="seed003", verbose=True):
+    """Seed 003's classes of the real photos, person-disjoint, balanced test split
+    (:func:`emolib.data.load_dataset` with ``"facial_expressions"``), or ``None``.
+
+    Splits: 25% of the persons for test (then balanced: as many photos per class as
+    the rarest class has), 15% for validation. Prints the split sizes, or why the
+    photos are missing and the manual steps to get them.
+    """
+    from .data import facial_expressions as fe
+    from .data import load_dataset
+
+    path, why = find_real_photos(setting)
+    if path is None:
+        if verbose:
+            print(f"Real photos not found ({why}): this section is skipped.\n\n{fe.manual_steps()}")
+        return None
+    photos = load_dataset("facial_expressions", path=path, classes=classes, balanced_test=True,
+                          image_size=image_size, channels=channels, val_fraction=0.15, test_fraction=0.25,
+                          seed=seed)
+    if verbose:
+        sizes = {s: len(photos[s].labels) for s in ("train", "val", "test")}
+        print(f"{sum(sizes.values()):,} real photos of {photos.info['identities']:,} persons, "
+              f"classes {list(photos.class_names)}, {image_size}x{image_size}x{channels}; person-disjoint "
+              f"splits (train {sizes['train']:,}, val {sizes['val']:,}, test {sizes['test']}, balanced)")
+    return photos
+
+
+def train_on_photos(model, x, y, x_val, y_val, *, epochs, learning_rate, epoch_size=1024, batch_size=64,
+                    seed=0, augment=None, soft_targets=None):
+    """Train ``model`` on the imbalanced real set: every class drawn equally often
+    (:func:`emolib.pipeline.sampled_dataset`), ``epoch_size`` images per epoch, the
+    epoch with the best validation macro-F1 kept (:func:`emolib.experiment.fit_keep_best`).
+
+    ``x``: ``(n, h, w, c)`` float32 in [0, 1], ``y``: ``(n,)``; ``augment``: a Keras
+    model of ``Random*`` layers applied to training batches; ``soft_targets``: a
+    teacher's ``(n, k)`` probabilities when ``model`` is an
+    :class:`emolib.ensemble.Distiller`. Returns the per-epoch validation macro-F1.
+    """
+    from .experiment import fit_keep_best
+    from .pipeline import sampled_dataset
+
+    num_classes = int(np.max(y)) + 1
+    stream = sampled_dataset(x, y, num_classes, balance="sample", augment=augment, batch_size=batch_size,
+                             seed=seed, soft_targets=soft_targets)
+    return fit_keep_best(model, stream, x_val, y_val, epochs=epochs, learning_rate=learning_rate,
+                         steps_per_epoch=max(1, epoch_size // batch_size))
+
+
+def evidence(y_true, preds_a, preds_b, num_classes):
+    """One data set's view of "B vs A".
+
+    ``y_true``: ``(n,)`` test labels; ``preds_a``, ``preds_b``: one ``(n,)`` array of
+    predicted labels per seed (paired by position; extra seeds of one side are
+    ignored by the test). Returns a dict: ``f1_a``, ``f1_b`` (test macro-F1, mean over
+    seeds), ``acc_a``, ``acc_b``, ``gap`` (``f1_b - f1_a``), ``learned``
+    (``{"A": bool, "B": bool}``: accuracy above :data:`LEARNED` times chance),
+    ``p`` (exact McNemar test over every test image of every paired seed) and
+    ``settled`` (``p < ALPHA`` and the test's winner is the macro-F1 winner).
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from .evaluation import mcnemar_test
+
+    y_true = np.asarray(y_true)
+
+    def mean(metric, preds, **kw):
+        return float(np.mean([metric(y_true, p, **kw) for p in preds]))
+
+    out = {}
+    for side, preds in (("a", preds_a), ("b", preds_b)):
+        out[f"f1_{side}"] = mean(f1_score, preds, average="macro", labels=list(range(num_classes)),
+                                 zero_division=0)
+        out[f"acc_{side}"] = mean(accuracy_score, preds)
+    out["gap"] = out["f1_b"] - out["f1_a"]
+    out["learned"] = {"A": out["acc_a"] > LEARNED / num_classes, "B": out["acc_b"] > LEARNED / num_classes}
+    pairs = min(len(preds_a), len(preds_b))
+    test = mcnemar_test(np.tile(y_true, pairs), np.concatenate(preds_a[:pairs]), np.concatenate(preds_b[:pairs]))
+    out["p"] = test["p_value"]
+    out["settled"] = bool(test["p_value"] < ALPHA and np.sign(test["b_only"] - test["a_only"]) == np.sign(out["gap"]))
+    return out
+
+
+def verdict(generated, real):
+    """``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."`` from two :func:`evidence` dicts.
+
+    A verdict needs both models to have learned on both data sets and a gap larger
+    than noise on both; otherwise it says which condition failed.
+    """
+    failed = [f"{side} on {where}" for where, ev in (("generated", generated), ("real", real))
+              for side, ok in ev["learned"].items() if not ok]
+    if failed:
+        return "cannot tell: did not learn: " + ", ".join(failed)
+    unsettled = [where for where, ev in (("generated", generated), ("real", real)) if not ev["settled"]]
+    if unsettled:
+        return "cannot tell: gap within noise on " + " and ".join(unsettled)
+    return "agrees" if np.sign(generated["gap"]) == np.sign(real["gap"]) else "reverses"
+
+
+def side_by_side(comparisons):
+    """A table of ``{"comparison": (generated evidence, real evidence)}``: macro-F1 of A
+    and B on each data set, the McNemar p-values and the :func:`verdict`."""
+    import pandas as pd
+
+    rows = [{"comparison (A vs B)": name, "generated A": gen["f1_a"], "generated B": gen["f1_b"],
+             "generated p": gen["p"], "real A": real["f1_a"], "real B": real["f1_b"], "real p": real["p"],
+             "verdict": verdict(gen, real)} for name, (gen, real) in comparisons.items()]
+    return pd.DataFrame(rows).set_index("comparison (A vs B)")
+
+
+def benchmark(name="real_photos", task="4class"):
+    """The committed full-scale measurements in ``benchmarks/results/<name>.json``
+    (``{}`` when the file is absent): for ``"real_photos"`` ``{rung: entry}`` of ``task``;
+    for ``"real_lessons"`` ``{lesson: {"generated": entry, "real": entry}}``."""
+    from .notebook import project_dir
+
+    path = project_dir() / "benchmarks" / "results" / f"{name}.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    if name == "real_photos":
+        return {r["name"]: r for r in data["tasks"][task]["rungs"] if "test" in r}
+    lessons = {}
+    for source, measured in data.get("sources", {}).items():
+        for lesson, entry in measured["lessons"].items():
+            lessons.setdefault(lesson, {})[source] = entry
+    return lessons
