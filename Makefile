@@ -1,7 +1,7 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded (generated) data
 #   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
-# Other targets: make setup | unit | notebooks | full | results | real-photos | text-bench | bench | ladder | check |
+# Other targets: make setup | unit | notebooks | full | results | real-photos | real-lessons | text-bench | bench | ladder | check |
 #                colab-check | oldest-check | clean
 
 PYTHON ?= python3
@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 KERNEL := emolib-ci
 NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks full results real-photos text-bench test unit bench ladder check colab-check oldest-check clean
+.PHONY: all setup notebooks full results real-photos real-lessons text-bench test unit bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
@@ -54,6 +54,11 @@ results: setup
 DATA ?=
 real-photos: setup
 	$(PY) benchmarks/real_photos.py --data $(or $(DATA),data/facial_expressions)
+
+# Gray vs RGB, ensemble vs best, distillation and int8, each measured on generated faces and on real
+# photos by the same code (benchmarks/results/real_lessons.json; ~30 min on 2 cores). DATA as above.
+real-lessons: setup
+	$(PY) benchmarks/real_lessons.py --data $(or $(DATA),data/facial_expressions)
 
 # Notebook 10's best text recipe and its TF-IDF baseline (benchmarks/results/text_emotion.json; ~10 min);
 # DATA=PATH: a TweetEval-layout folder instead of the shipped GoEmotions.

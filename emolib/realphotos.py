@@ -20,7 +20,7 @@ The photos are other people's pictures: nothing here displays a photo or a file 
 Examples
 --------
 >>> from emolib import realphotos
->>> gen = realphotos.evidence([0, 1, 1, 0], [[0, 1, 0, 0]], [[0, 1, 1, 0]], num_classes=2)
+>>> gen = realphotos.evidence([0, 1, 1, 0], [[1, 0, 0, 1]], [[0, 1, 1, 0]], num_classes=2)
 >>> gen["gap"] > 0, gen["learned"]
 (True, {'A': False, 'B': True})
 """

@@ -74,3 +74,35 @@ def test_within_the_noise_on_both_sides():
     gen, real = tool._difference((0.70, 0.01), (0.71, 0.01)), tool._difference((0.50, 0.01), (0.49, 0.01))
     assert tool.verdict(gen, real) == "cannot tell (both within the noise)"
     assert tool.verdict(gen, tool._difference((0.5, 0.0), (0.4, 0.0))).startswith("differs: hurts only on real")
+
+
+def _entry(a, b, sd=0.0, p=0.5):
+    return {"A": "a_model", "B": "b_model", "notes": "same code", "mcnemar_p": p,
+            "a": {"macro_f1": a, "macro_f1_std": sd}, "b": {"macro_f1": b, "macro_f1_std": sd}}
+
+
+def test_lessons_measured_on_both_sides_get_their_rows(tmp_path):
+    results, real, lessons = tmp_path / "results.md", tmp_path / "real.json", tmp_path / "lessons.json"
+    results.write_text(RESULTS)
+    real.write_text(json.dumps(REAL))
+    gen = {"gray_vs_rgb": _entry(0.70, 0.80, p=0.001), "ensemble_vs_best": _entry(0.70, 0.71),
+           "distillation": _entry(0.60, 0.65), "int8": {"simple_cnn_gray": _entry(0.7, 0.7)}}
+    rl = {"gray_vs_rgb": _entry(0.60, 0.50, p=0.01), "ensemble_vs_best": _entry(0.70, 0.71),
+          "distillation": _entry(0.60, 0.61), "int8": {"simple_cnn_gray": _entry(0.6, 0.6)}}
+    lessons.write_text(json.dumps({"sources": {"generated": {"lessons": gen}, "real": {"lessons": rl}}}))
+    assert tool.update(results, real, lessons)
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in results.read_text().splitlines()
+            if line.startswith("| 0")}
+    assert "| reverses |" in rows["02 gray vs RGB input"] and "McNemar p generated 0.001, real 0.01" in rows["02 gray vs RGB input"]
+    assert "cannot tell (both within the noise)" in rows["07 ensemble vs best single model (same members on both)"]
+    assert "differs: helps only on generated faces" in rows["07 distillation into the simple CNN"]
+    assert "| 0.700 | 0.700 | +0.000" in rows["08 int8 vs fp32: simple CNN"]
+    assert "not measured: run benchmarks/real_lessons.py" in rows["08 int8 vs fp32: FER2013 network fine-tuned"]
+
+
+def test_without_the_lessons_file_its_rows_say_not_measured(tmp_path):
+    results, real = tmp_path / "results.md", tmp_path / "real.json"
+    results.write_text(RESULTS)
+    real.write_text(json.dumps(REAL))
+    assert tool.update(results, real, tmp_path / "absent.json")
+    assert results.read_text().count("not measured: run benchmarks/real_lessons.py") == len(tool.BOTH_SIDES)

@@ -1,12 +1,13 @@
 """Write the "generated faces vs real photographs" section of ``docs/results.md``.
 
-    python tools/real_vs_generated.py            # after make results and benchmarks/real_photos.py
+    python tools/real_vs_generated.py   # after make results, benchmarks/real_photos.py and real_lessons.py
 
 Nothing is typed in. The generated-face side is read from the tables that
 ``tools/results.py`` computed from the full-profile runs (the "Mean ± standard
 deviation" table of each experiment, column ``macro-F1``: test macro-F1, mean over
 seeds); the real-photo side from ``benchmarks/results/real_photos.json`` (4-class task,
-balanced person-disjoint test). For each lesson the two differences are compared:
+balanced person-disjoint test); the lessons that one command measured on both data sets
+come from ``benchmarks/results/real_lessons.json``. For each lesson the two differences are compared:
 
 * **agrees**: both differences have the same sign and each is larger than its noise;
 * **reverses**: opposite signs, each larger than its noise;
@@ -49,9 +50,13 @@ LESSONS = [
     ("07 ensemble vs best single model", None, ("best_single", "ensemble"),
      "generated: see notebook 07's verdicts (test accuracy, McNemar) above"),
 ]
-NOT_MEASURED = [
-    ("02 gray vs RGB", "most real photos are gray (converted copies): not measured by the ladder"),
-    ("08 distillation, int8 accuracy drop", "not measured on real photos yet"),
+#: lesson, key in ``real_lessons.json`` (measured on both data sets by benchmarks/real_lessons.py)
+BOTH_SIDES = [
+    ("02 gray vs RGB input", ("gray_vs_rgb",)),
+    ("07 ensemble vs best single model (same members on both)", ("ensemble_vs_best",)),
+    ("07 distillation into the simple CNN", ("distillation",)),
+    ("08 int8 vs fp32: simple CNN", ("int8", "simple_cnn_gray")),
+    ("08 int8 vs fp32: FER2013 network fine-tuned", ("int8", "fer_finetune")),
 ]
 
 
@@ -119,7 +124,34 @@ def _fmt_diff(diff):
     return "not measured" if diff[0] is None else f"{diff[0]:+.3f} (noise {diff[1]:.3f})"
 
 
-def section(results_text: str, real: dict) -> str:
+def _lesson_entry(lessons: dict, source: str, key: tuple):
+    entry = lessons.get("sources", {}).get(source, {}).get("lessons", {})
+    for part in key:
+        entry = entry.get(part, {})
+    return entry or None
+
+
+def both_sides_rows(lessons: dict) -> list:
+    """Table rows for the lessons of ``real_lessons.json`` (same code on both data sets)."""
+    rows = []
+    for lesson, key in BOTH_SIDES:
+        gen, real = _lesson_entry(lessons, "generated", key), _lesson_entry(lessons, "real", key)
+        pairs = {}
+        for side, entry in (("generated", gen), ("real", real)):
+            pairs[side] = (None, None) if entry is None else (
+                (entry["a"]["macro_f1"], entry["a"]["macro_f1_std"]), (entry["b"]["macro_f1"], entry["b"]["macro_f1_std"]))
+        gd, rd = _difference(*pairs["generated"]), _difference(*pairs["real"])
+        ref = gen or real
+        names = "" if ref is None else (
+            f"A `{ref['A']}`, B `{ref['B']}`; McNemar p generated {gen['mcnemar_p'] if gen else '-'}, "
+            f"real {real['mcnemar_p'] if real else '-'}; {ref['notes']}")
+        rows.append(f"| {lesson} | {_fmt(pairs['generated'][0])} | {_fmt(pairs['generated'][1])} | {_fmt_diff(gd)} | "
+                    f"{_fmt(pairs['real'][0])} | {_fmt(pairs['real'][1])} | {_fmt_diff(rd)} | {verdict(gd, rd)} | "
+                    f"{names or 'not measured: run benchmarks/real_lessons.py'} |")
+    return rows
+
+
+def section(results_text: str, real: dict, lessons: dict | None = None) -> str:
     gen = generated_table(results_text)
     rt = real_table(real)
     lines = [HEADING, "",
@@ -127,7 +159,9 @@ def section(results_text: str, real: dict) -> str:
              "macro-F1, mean over seeds) and `benchmarks/results/real_photos.json` (real photographs, "
              "4-class task, balanced person-disjoint test of "
              f"{sum(real['tasks']['4class']['counts']['test'].values())} images). A difference is B minus A; "
-             f"its noise is twice the combined standard deviation over seeds, at least {MIN_NOISE}.", "",
+             f"its noise is twice the combined standard deviation over seeds, at least {MIN_NOISE}. "
+             "The last rows come from `benchmarks/results/real_lessons.json`: the same code measured each of those "
+             "lessons on both data sets (seed 003's 4 classes, class-balanced sampling for every network).", "",
              "| lesson | generated A | generated B | generated B - A | real A | real B | real B - A | verdict | models |",
              "|---|---|---|---|---|---|---|---|---|"]
     for lesson, g, r, what in LESSONS:
@@ -140,14 +174,15 @@ def section(results_text: str, real: dict) -> str:
             names = f"generated A `{g[1]}`, B `{g[2]}`; real {names}"
         lines.append(f"| {lesson} | {_fmt(ga)} | {_fmt(gb)} | {_fmt_diff(gd)} | {_fmt(ra)} | {_fmt(rb)} | "
                      f"{_fmt_diff(rd)} | {verdict(gd, rd)} | {names}; {what} |")
-    for lesson, why in NOT_MEASURED:
-        lines.append(f"| {lesson} | | | | | | | cannot tell | {why} |")
+    lines += both_sides_rows(lessons or {})
     return "\n".join(lines) + "\n"
 
 
-def update(results_path, real_path) -> bool:
-    """Replace (or append) the section in ``results_path``; ``False`` when a file is missing."""
+def update(results_path, real_path, lessons_path=None) -> bool:
+    """Replace (or append) the section in ``results_path``; ``False`` when a file is missing
+    (``lessons_path``, ``real_lessons.json``, is optional: its rows then say "not measured")."""
     results_path, real_path = Path(results_path), Path(real_path)
+    lessons = json.loads(Path(lessons_path).read_text()) if lessons_path and Path(lessons_path).is_file() else {}
     if not results_path.is_file() or not real_path.is_file():
         return False
     text = results_path.read_text()
@@ -161,7 +196,7 @@ def update(results_path, real_path) -> bool:
         tail = rest[nxt + 1:] if nxt >= 0 else ""
     from emolib.fileio import write_text
 
-    body = head.rstrip() + "\n\n" + section(head + tail, real) + ("\n" + tail if tail else "")
+    body = head.rstrip() + "\n\n" + section(head + tail, real, lessons) + ("\n" + tail if tail else "")
     write_text(results_path, body)
     return True
 
@@ -173,8 +208,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default=str(ROOT / "docs" / "results.md"))
     parser.add_argument("--real", default=str(ROOT / "benchmarks" / "results" / "real_photos.json"))
+    parser.add_argument("--lessons", default=str(ROOT / "benchmarks" / "results" / "real_lessons.json"))
     args = parser.parse_args(argv)
-    if not update(args.results, args.real):
+    if not update(args.results, args.real, args.lessons):
         raise SystemExit(f"need both {args.results} and {args.real} (with its 4class task)")
     print(f"wrote the generated-vs-real section of {args.results}")
 

@@ -1,0 +1,134 @@
+"""emolib.realphotos (a lesson on generated faces vs real photos), the soft targets of
+``sampled_dataset``, a Distiller trained by ``fit_keep_best``, and benchmarks/real_lessons.py's
+bookkeeping. The loader runs on a fixture (made-up names) written by test_facial_expressions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emolib import models, realphotos
+from emolib.ensemble import Distiller
+from emolib.pipeline import sampled_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_facial_expressions import write_copy  # noqa: E402
+
+
+def test_evidence_counts_learning_gap_and_mcnemar():
+    y = np.repeat([0, 1, 2, 3], 25)
+    right = y.copy()
+    wrong = (y + 1) % 4
+    half = np.where(np.arange(100) % 2 == 0, y, wrong)
+    ev = realphotos.evidence(y, [half, half], [right, right], 4)
+    assert ev["f1_b"] == pytest.approx(1.0) and ev["acc_a"] == pytest.approx(0.5)
+    assert ev["gap"] > 0.4 and ev["learned"] == {"A": True, "B": True}
+    assert ev["p"] < 1e-6 and ev["settled"]
+    chance = realphotos.evidence(y, [wrong], [right], 4)
+    assert chance["learned"] == {"A": False, "B": True}
+
+
+def test_verdict_needs_learning_and_a_settled_gap_on_both_sides():
+    up = {"gap": 0.2, "learned": {"A": True, "B": True}, "settled": True}
+    down = {**up, "gap": -0.2}
+    noisy = {**up, "settled": False}
+    assert realphotos.verdict(up, up) == "agrees"
+    assert realphotos.verdict(up, down) == "reverses"
+    assert realphotos.verdict(up, noisy) == "cannot tell: gap within noise on real"
+    assert realphotos.verdict({**up, "learned": {"A": False, "B": True}}, up) == \
+        "cannot tell: did not learn: A on generated"
+
+
+def test_side_by_side_table_has_one_row_per_comparison():
+    y = np.repeat([0, 1], 10)
+    ev = realphotos.evidence(y, [y], [1 - y], 2)
+    table = realphotos.side_by_side({"a vs b": (ev, ev), "c vs d": (ev, ev)})
+    assert list(table.index) == ["a vs b", "c vs d"]
+    assert table.loc["a vs b", "real B"] == pytest.approx(0.0)
+    assert table["verdict"].str.startswith("cannot tell: did not learn: B").all()
+
+
+def test_load_real_photos_none_prints_how_to_get_them(capsys):
+    assert realphotos.load_real_photos(None) is None
+    out = capsys.readouterr().out
+    assert "REAL_PHOTOS is None" in out and "facial_expressions" in out
+
+
+def test_load_real_photos_from_a_path_is_person_disjoint_and_balanced(tmp_path, capsys):
+    root = write_copy(tmp_path / "copy")
+    photos = realphotos.load_real_photos(str(root), image_size=32, channels=1)
+    assert photos.train.images.shape[1:] == (32, 32, 1)
+    counts = np.bincount(photos.test.labels, minlength=photos.num_classes)
+    assert counts.min() == counts.max() > 0
+    persons = {s: set(photos[s].meta["identity"]) for s in ("train", "val", "test")}
+    assert not persons["train"] & persons["test"] and not persons["val"] & persons["test"]
+    out = capsys.readouterr().out
+    assert "person-disjoint" in out and "Person_" not in out  # sizes only, never a name
+
+
+def test_find_real_photos_reads_the_environment_variable(tmp_path, monkeypatch):
+    root = write_copy(tmp_path / "copy")
+    monkeypatch.setenv("EMOLIB_FACIAL_EXPRESSIONS", str(root))
+    assert realphotos.find_real_photos("auto") == (root, None)
+
+
+def test_sampled_dataset_carries_soft_targets_with_their_image():
+    x = np.arange(12, dtype="float32").reshape(12, 1, 1, 1) / 12
+    y = np.array([0] * 9 + [1] * 3)
+    soft = np.stack([x[:, 0, 0, 0], 1 - x[:, 0, 0, 0]], axis=1)  # row i is a function of image i
+    for balance in ("sample", "none", "weight"):
+        batch = next(iter(sampled_dataset(x, y, 2, balance=balance, batch_size=6, soft_targets=soft)))
+        images, (onehot, targets) = batch[0], batch[1]
+        np.testing.assert_allclose(targets.numpy()[:, 0], images.numpy()[:, 0, 0, 0])
+        assert onehot.shape == (6, 2)
+    with pytest.raises(ValueError, match="soft_targets must have shape"):
+        sampled_dataset(x, y, 2, soft_targets=soft[:5])
+
+
+def test_distiller_trains_through_train_on_photos():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 16, 16, 1), dtype=np.float32)
+    y = np.repeat([0, 1], 32)
+    x[y == 1] += 0.5  # an easy, learnable difference
+    teacher = np.eye(2, dtype="float32")[y] * 0.8 + 0.1
+    distiller = Distiller(models.simple_cnn((16, 16, 1), 2), alpha=0.1)
+    history = realphotos.train_on_photos(distiller, x, y, x, y, epochs=3, learning_rate=3e-3, epoch_size=64,
+                                         batch_size=16, soft_targets=teacher)
+    assert len(history) == 3 and max(history) > 0.6
+
+
+def test_benchmark_reads_both_result_files(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "emolib").mkdir()
+    (tmp_path / "emolib" / "__init__.py").write_text("")
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert realphotos.benchmark("real_photos") == {} and realphotos.benchmark("real_lessons") == {}
+    (results / "real_photos.json").write_text(json.dumps({"tasks": {"4class": {"rungs": [
+        {"name": "simple_cnn", "test": {"macro_f1": 0.6}}, {"name": "skipped_rung", "skipped": "why"}]}}}))
+    (results / "real_lessons.json").write_text(json.dumps({"sources": {
+        "generated": {"lessons": {"gray_vs_rgb": {"gap": 0.1}}}, "real": {"lessons": {"gray_vs_rgb": {"gap": -0.1}}}}}))
+    assert list(realphotos.benchmark("real_photos")) == ["simple_cnn"]
+    assert realphotos.benchmark("real_lessons") == {"gray_vs_rgb": {"generated": {"gap": 0.1}, "real": {"gap": -0.1}}}
+
+
+def test_committed_real_lessons_json_has_every_lesson_on_both_sources():
+    path = ROOT / "benchmarks" / "results" / "real_lessons.json"
+    if not path.is_file():
+        pytest.skip("benchmarks/results/real_lessons.json not committed yet")
+    data = json.loads(path.read_text())
+    for source in ("generated", "real"):
+        lessons = data["sources"][source]["lessons"]
+        assert set(lessons) == {"gray_vs_rgb", "ensemble_vs_best", "distillation", "int8"}
+        for entry in (lessons["gray_vs_rgb"], lessons["ensemble_vs_best"], lessons["distillation"],
+                      *lessons["int8"].values()):
+            assert 0.0 <= entry["a"]["macro_f1"] <= 1.0 and 0.0 <= entry["b"]["macro_f1"] <= 1.0
+            assert 0.0 <= entry["mcnemar_p"] <= 1.0
+    census = data["sources"]["real"]["lessons"]["gray_vs_rgb"]["census"]
+    assert 0 < census["colour_images"] < census["train_images"]
