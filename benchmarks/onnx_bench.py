@@ -14,7 +14,7 @@ script trains notebook 08's CI-profile model (1,600 generated faces of 32x32 RGB
 The model is exported to ONNX (``model.export``), quantized statically (QDQ,
 per-channel int8 weights, uint8 activations, calibrated on 256 training
 images), with int8 activations, and dynamically; then every version is measured
-side by side in this one process by :func:`emolib.export.compare_deployments`
+side by side in this one process by :func:`emolib.benchmark.compare_deployments`
 (the same function notebook 08 calls): batch-1 latency (median, p95) and
 batch-64 throughput (warm-up, interleaved rounds, medians), file size, test
 accuracy and macro-F1. Written keys:
@@ -88,7 +88,9 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from emolib import export
-    from emolib.benchmark import cpu_int8_support, describe_cpu
+    from emolib.benchmark import (check_targets, compare_deployments, cpu_int8_support, describe_cpu,
+                                  quantization_summary)
+    from emolib.experiment import reuse_or_train
     from emolib.fileio import write_json
     from emolib.pipeline import make_dataset, prepare_images
 
@@ -98,8 +100,8 @@ def main(argv=None) -> int:
     cpu = cpu_int8_support()
     print(describe_cpu(cpu), flush=True)
     print("model ...", flush=True)
-    trained = export.reuse_or_train(fallback_config(), [] if args.train else CANDIDATES, runs_dir=RUNS,
-                                    same_data=False, progress=False)
+    trained = reuse_or_train(fallback_config(), [] if args.train else CANDIDATES, runs_dir=RUNS,
+                             same_data=False, progress=False)
     print(f"  {trained.note}", flush=True)
     model, data, config = trained.model, trained.data, trained.config
     size, channels = config.data.image_size, config.data.channels
@@ -121,10 +123,10 @@ def main(argv=None) -> int:
             "onnx_dynamic": export.quantize_dynamic(fp32, tmp / "dynamic.onnx"),
         }
         print("measuring side by side ...", flush=True)
-        table = export.compare_deployments(model, files, x_test, y_test, batch_size=64, repeats=args.repeats,
-                                           batch_repeats=args.batch_repeats)
-    summary = export.quantization_summary(table)
-    targets = export.check_targets(summary)
+        table = compare_deployments(model, files, x_test, y_test, batch_size=64, repeats=args.repeats,
+                                    batch_repeats=args.batch_repeats)
+    summary = quantization_summary(table)
+    targets = check_targets(summary)
 
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),

@@ -10,6 +10,9 @@ milliseconds.
 A *caller* is any function ``f(x) -> probabilities`` taking a float32 batch of
 shape ``(n, height, width, channels)``. :func:`keras_callers` gives the two Keras
 ways to call a model; :func:`emolib.export.onnx_caller` gives ONNX Runtime's.
+:func:`compare_deployments` puts the Keras and ONNX Runtime versions of one model
+side by side (size, scores, latency), :func:`quantization_summary` and
+:func:`check_targets` read its headline ratios.
 
 How much faster an int8 model runs than a float32 one is a property of the CPU
 as much as of the model: :func:`cpu_int8_support` says which of the
@@ -20,9 +23,13 @@ is always quoted with the CPU it was measured on.
 from __future__ import annotations
 
 import platform
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+from .export import file_size_mb, onnx_caller, predict_in_batches
 
 #: /proc/cpuinfo flags of the x86 instruction sets that matter for int8 inference, with their usual names.
 #: AVX2 multiplies 8-bit integers in three instructions with 16-bit intermediates (which can saturate);
@@ -149,3 +156,125 @@ def describe_cpu(info=None) -> str:
     kind = ("has 8-bit dot-product instructions (VNNI or AMX)" if info["int8_dot_product"]
             else "no 8-bit dot-product instructions (no VNNI, no AMX)")
     return f"CPU {info['model']}: {flags} -> {kind}"
+
+
+# --------------------------------------------------------------------------
+# Keras and ONNX Runtime deployments of one model, side by side
+# --------------------------------------------------------------------------
+
+
+def keras_file_size_mb(model) -> float:
+    """Megabytes of the model saved as a ``.keras`` file with its architecture
+    and weights only, the Keras file one would deploy. A compiled model's own
+    ``model.save`` (and a training checkpoint) also stores the optimizer's
+    state: with Adam, two more numbers per weight, about 3x the size."""
+    import keras
+
+    try:  # the same layers in a new, uncompiled functional model: no optimizer state
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+        bare = keras.Model(inputs, outputs, name=model.name)
+    except (AttributeError, TypeError, ValueError):  # a subclassed model: save it as it is
+        bare = model
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        bare.save(path)
+        return file_size_mb(path)
+
+
+def scores(y_true, proba) -> dict:
+    """``{"accuracy", "macro_f1"}`` of probabilities ``(n, k)`` against labels ``(n,)``."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    proba = np.asarray(proba)
+    y_pred = proba.argmax(axis=1)
+    labels = np.arange(proba.shape[1])
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+    }
+
+
+def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, batch_repeats=20, rounds=5,
+                        warmup=5, threads=None):
+    """Keras and ONNX Runtime versions of one model side by side, in this process.
+
+    Rows (``caller``): ``keras_predict`` and ``keras_direct``
+    (:func:`emolib.benchmark.keras_callers`), then one per entry of
+    ``onnx_files`` (name -> ``.onnx`` path, e.g. ``{"onnx_fp32": ...,
+    "onnx_int8": ...}``). Columns:
+
+    * ``size_mb``: file size in MB (the Keras rows: :func:`keras_file_size_mb`);
+    * ``accuracy``, ``macro_f1``: on ``x`` (``float32`` ``(n, h, w, c)``) and
+      labels ``y`` (``(n,)``);
+    * ``b1_p50_ms``, ``b1_p95_ms``: latency of one image per call (median and
+      95th percentile, ms), ``repeats`` calls each;
+    * ``batch_p50_ms``, ``batch_images_per_s``: calls on ``batch_size`` images,
+      ``batch_repeats`` calls each: median latency and throughput.
+
+    Timing follows :func:`emolib.benchmark.compare` (warm-up, callers
+    interleaved over ``rounds`` rounds, medians): ratios between rows are the
+    numbers to quote. The table's ``attrs`` record the settings.
+    """
+    import pandas as pd
+
+    x = np.asarray(x, dtype=np.float32)
+    callers = dict(keras_callers(model))
+    sizes = dict.fromkeys(callers, keras_file_size_mb(model))
+    callers.update({name: onnx_caller(path, threads=threads) for name, path in onnx_files.items()})
+    sizes.update({name: file_size_mb(path) for name, path in onnx_files.items()})
+    quality = {name: scores(y, predict_in_batches(fn, x)) for name, fn in callers.items()}
+    one = compare(callers, x[:1], repeats=repeats, warmup=warmup, rounds=rounds)
+    many = compare(callers, x[:batch_size], repeats=batch_repeats, warmup=max(1, warmup // 2), rounds=rounds)
+    table = pd.DataFrame({
+        "size_mb": pd.Series(sizes),
+        "accuracy": pd.Series({n: q["accuracy"] for n, q in quality.items()}),
+        "macro_f1": pd.Series({n: q["macro_f1"] for n, q in quality.items()}),
+        "b1_p50_ms": one["p50_ms"],
+        "b1_p95_ms": one["p95_ms"],
+        "batch_p50_ms": many["p50_ms"],
+        "batch_images_per_s": many["images_per_s"],
+    }).loc[list(callers)].rename_axis("caller")
+    table.attrs = {"batch_size": int(min(batch_size, len(x))), "repeats": repeats,
+                   "batch_repeats": batch_repeats, "rounds": rounds, "n_test": int(len(x))}
+    return table
+
+
+#: Targets of the quantized model (issue 5), on the ResNet-like model:
+#: ``(key, description, limit)``; every one is "measured value <= limit".
+TARGETS = (
+    ("onnx_int8_size_ratio", "int8 file size / fp32 file size", 0.3),
+    ("onnx_int8_latency_ratio", "int8 / fp32 ONNX latency, batch 1 (median)", 0.5),
+    ("onnx_int8_accuracy_drop", "fp32 minus int8 test accuracy, percentage points", 0.5),
+)
+
+
+def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras_direct") -> dict:
+    """The headline ratios of a :func:`compare_deployments` table:
+
+    * ``onnx_int8_size_ratio``: int8 file size / fp32 file size;
+    * ``onnx_int8_latency_ratio``: int8 / fp32 batch-1 median latency;
+    * ``onnx_int8_accuracy_drop``: fp32 minus int8 accuracy in percentage
+      points (positive: the int8 model is worse);
+    * ``onnx_fp32_vs_keras_direct_latency_ratio``: fp32 ONNX Runtime / Keras
+      ``tf.function`` batch-1 median latency (below 1: ONNX Runtime is faster).
+    """
+    t = table
+    return {
+        "onnx_int8_size_ratio": float(t.loc[int8, "size_mb"] / t.loc[fp32, "size_mb"]),
+        "onnx_int8_latency_ratio": float(t.loc[int8, "b1_p50_ms"] / t.loc[fp32, "b1_p50_ms"]),
+        "onnx_int8_accuracy_drop": float(100 * (t.loc[fp32, "accuracy"] - t.loc[int8, "accuracy"])),
+        "onnx_fp32_vs_keras_direct_latency_ratio": float(t.loc[fp32, "b1_p50_ms"] / t.loc[keras, "b1_p50_ms"]),
+    }
+
+
+def check_targets(summary):
+    """One row per :data:`TARGETS` entry: ``what``, ``measured``, ``target``
+    (the limit) and ``met`` (``measured <= target``, up to float rounding: a drop of
+    2 images in 400 is 0.5000000000000004 points), from :func:`quantization_summary`."""
+    import pandas as pd
+
+    rows = {key: {"what": what, "measured": summary[key], "target": limit,
+                  "met": bool(summary[key] <= limit + 1e-9)}
+            for key, what, limit in TARGETS}
+    return pd.DataFrame.from_dict(rows, orient="index")

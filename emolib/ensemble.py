@@ -30,20 +30,22 @@ atomically); :class:`Distiller` and
 :func:`distillation_dataset` train a small student on the ensemble's soft
 probabilities (Hinton et al., 2015; keras-io's "Knowledge Distillation" example).
 
-:func:`find_runs` finds the saved runs (:mod:`emolib.experiment`) of an
+:func:`find_runs` finds the saved runs (:mod:`emolib.runs`) of an
 experiment that can be reused as members: complete, and trained on the wanted data.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
+
+from . import runs
+from .fileio import jsonable
 
 #: Probabilities are clipped to ``[EPS, 1]`` before taking logarithms.
 EPS = 1e-7
@@ -382,7 +384,7 @@ def pair_table(probas, labels, names=None):
 def find_runs(runs_dir, experiment, data):
     """The saved runs of ``experiment`` that can serve as ensemble members.
 
-    A run (``runs_dir/experiment/<run>/``, see :mod:`emolib.experiment`) is reusable
+    A run (``runs_dir/experiment/<run>/``, see :mod:`emolib.runs`) is reusable
     when it is complete (has ``best.keras``, ``config.json`` and ``metrics.json``)
     and its config's ``data`` section equals ``data`` (a
     :class:`~emolib.experiment.DataConfig` or its dict): same source, classes,
@@ -392,31 +394,21 @@ def find_runs(runs_dir, experiment, data):
     name), and ``{run name: reason}`` for the others. A missing experiment folder
     gives ``([], {})``. Hidden (unfinished) run folders are ignored.
     """
-    from .experiment import RUN_FILES, DataConfig, _jsonable
-
-    wanted = _jsonable(asdict(data) if isinstance(data, DataConfig) else dict(data))
-    exp_dir = Path(runs_dir) / str(experiment)
-    runs, skipped = [], {}
-    if not exp_dir.is_dir():
-        return runs, skipped
-    for run in sorted(p for p in exp_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        missing = [f for f in RUN_FILES if not (run / f).is_file()]
-        if missing:
-            skipped[run.name] = f"incomplete (no {', '.join(missing)})"
-            continue
+    wanted = jsonable(asdict(data) if is_dataclass(data) else dict(data))
+    found_runs, skipped = [], {}
+    for run in runs.run_folders(runs_dir, experiment):
         try:
-            config = json.loads((run / "config.json").read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            skipped[run.name] = f"unreadable config.json ({err})"
+            found = runs.read_run(run)[0].get("data")
+        except runs.RunFolderError as err:
+            skipped[run.name] = str(err)
             continue
-        found = config.get("data") if isinstance(config, dict) else None
         if found != wanted:
             differ = sorted(key for key in set(wanted) | set(found or {})
                             if (found or {}).get(key) != wanted.get(key))
             skipped[run.name] = f"other data (differs in {', '.join(differ)})"
             continue
-        runs.append(run)
-    return runs, skipped
+        found_runs.append(run)
+    return found_runs, skipped
 
 
 # --------------------------------------------------------------------------

@@ -437,3 +437,9 @@ def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confide
             })
     out_columns = ["attribute", "value", "images", "errors", "error_rate", "ci_low", "ci_high", "p_value"]
     return pd.DataFrame(rows, columns=out_columns)
+
+
+def chance_ceiling(num_classes, n, confidence=0.95) -> float:
+    """The top of the Wilson interval (:func:`accuracy_interval`) of an accuracy
+    of ``1 / num_classes`` on ``n`` images: a model at or below it may be guessing."""
+    return accuracy_interval(round(n / num_classes), n, confidence)[1]

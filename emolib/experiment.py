@@ -2,39 +2,17 @@
 
 An experiment run is described by an :class:`ExperimentConfig` (data, model and
 training settings, all JSON-serialisable). :func:`run_experiment` trains it and
-saves everything under ``runs/<experiment>/<run>/``::
+saves everything under ``runs/<experiment>/<run>/`` (config, history, best model,
+metrics, report and plots; the layout and the saving rules are in
+:mod:`emolib.runs`). :func:`collect_runs` gathers every run's config and metrics
+into one table; :func:`summarize_runs`, :func:`compare_to_baseline` and
+:func:`effect_verdicts` compare them. :func:`reuse_or_train` gives a trained model
+from a saved run when one fits, else trains it.
 
-    runs/<experiment>/<run>/
-        config.json                the ExperimentConfig (run name resolved)
-        history.csv                per-epoch loss/metrics/learning rate (Keras'
-                                   CSVLogger; its ``epoch`` column counts from 0)
-        best.keras                 the model at its best validation epoch
-        metrics.json               test metrics, ``val`` metrics, epochs, timing, ...
-        classification_report.txt  scikit-learn's report on the test split
-        confusion_matrix.csv       test confusion matrix (rows true, columns predicted)
-        confusion_matrix.png
-        learning_curves.png
-
-:func:`collect_runs` gathers every run's config and metrics into one table.
-
-Saving rules:
-
-* **Atomic**: a run is written into a hidden temporary folder next to its final
-  place (``runs/<experiment>/.<run>.tmp-<host>-<pid>-<random>``) and renamed when
-  complete; a run that fails (or is interrupted) leaves nothing behind, and the
-  hidden folder of a killed process is deleted by the next :func:`run_experiment`
-  or :func:`collect_runs` on that experiment (:func:`recover_runs`).
-* **No silent overwrite**: if ``runs/<experiment>/<run>`` exists,
-  :func:`run_experiment` raises ``FileExistsError`` before training. Pass
-  ``overwrite=True`` to replace it (the old run is removed only once the new one
-  is complete; a process killed between the two renames of the swap is repaired by
-  :func:`recover_runs`), or set ``run="auto"`` to number runs ``run-001``,
-  ``run-002``, ... (safe for concurrent processes: each run's ``config.json`` names
-  the folder it landed in).
-* **Checked first**: bad names (slashes, a leading dot, over :data:`MAX_NAME_BYTES`
-  bytes), training settings (``epochs``, ``batch_size``, ...) and the data's splits
-  (:func:`emolib.data.validate_splits`) are errors before anything is trained or
-  left on disk.
+Saving is atomic and never silently overwrites (see :mod:`emolib.runs`); bad
+names, training settings (``epochs``, ``batch_size``, ...) and the data's splits
+(:func:`emolib.data.validate_splits`) are errors before anything is trained or
+left on disk.
 
 Example::
 
@@ -51,29 +29,26 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import errno
 import json
 import math
 import os
 import re
 import shutil
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .fileio import temp_dir_beside, write_text
+from . import runs
+from .fileio import jsonable, write_text
 
 # --------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------
 
 _SYNTHETIC_ONLY = ("balance", "n_train", "n_val", "n_test")
-#: The files every complete run folder has (see the module docstring).
-RUN_FILES = ("best.keras", "config.json", "metrics.json")
 
 
 @dataclass
@@ -181,7 +156,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
     @classmethod
     def from_dict(cls, d) -> "ExperimentConfig":
@@ -237,21 +212,6 @@ def _from_fields(cls, d):
     if unknown:
         raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}")
     return cls(**d)
-
-
-def _jsonable(obj):
-    """Tuples -> lists, numpy scalars/arrays -> Python, NaN/inf -> None."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 # --------------------------------------------------------------------------
@@ -375,9 +335,9 @@ def _callbacks(train: TrainConfig, workdir: Path, progress):
         )
     cbs += [
         keras.callbacks.ModelCheckpoint(
-            str(workdir / "best.keras"), monitor=train.monitor, save_best_only=True
+            str(workdir / runs.MODEL_FILE), monitor=train.monitor, save_best_only=True
         ),
-        keras.callbacks.CSVLogger(str(workdir / "history.csv")),
+        keras.callbacks.CSVLogger(str(workdir / runs.HISTORY_FILE)),
     ]
     if progress:
         cbs.append(_progress_callback(train.epochs))
@@ -414,30 +374,8 @@ def _prepare_data(config: ExperimentConfig, dataset):
 
 
 # --------------------------------------------------------------------------
-# Run directories
+# Checks
 # --------------------------------------------------------------------------
-
-_AUTO = re.compile(r"^run-(\d+)$")
-
-
-def _next_auto_run(exp_dir: Path) -> str:
-    numbers = [int(m.group(1)) for p in exp_dir.glob("run-*") if (m := _AUTO.match(p.name))]
-    return f"run-{max(numbers, default=0) + 1:03d}"
-
-
-#: Longest experiment or run name, in UTF-8 bytes: the hidden temporary folder adds
-#: about 40 bytes, and most file systems allow 255.
-MAX_NAME_BYTES = 200
-
-
-def _check_name(name, what):
-    name = str(name)
-    if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
-        raise ValueError(f"invalid {what} name {name!r} (no slashes, must not start with '.')")
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise ValueError(f"{what} name is {len(name.encode('utf-8'))} bytes long, more than {MAX_NAME_BYTES}: "
-                         f"{name[:40]!r}...")
-    return name
 
 
 def _check_train(train: TrainConfig):
@@ -456,143 +394,6 @@ def _check_train(train: TrainConfig):
     if not str(train.monitor).startswith("val_"):
         raise ValueError(f"TrainConfig.monitor must be a validation quantity such as 'val_loss' or "
                          f"'val_accuracy', got {train.monitor!r}")
-
-
-def _write_json(path: Path, obj):
-    # Inside the run's temporary folder, which is renamed into place as a whole.
-    path.write_text(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
-
-
-# Hidden work folders beside a run are named ".<run>.<kind>-<host>-<pid>-<random>" (kind "tmp":
-# a run being built; "old": the run an overwrite is replacing), so that the folders of a
-# process that died (killed mid-run or mid-overwrite) can be told from those of a live one.
-_WORK = re.compile(r"^\.(?P<run>.+)\.(?P<kind>tmp|old)-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[^.]+$")
-
-#: Test hook: called between the two renames of an overwrite (to inject a crash there).
-_BETWEEN_RENAMES = None
-
-
-def _host_tag() -> str:
-    import socket
-    import zlib
-
-    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
-
-
-def _work_dir(final: Path, kind: str) -> Path:
-    return temp_dir_beside(final, f"{kind}-{_host_tag()}-{os.getpid()}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-def _complete(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in RUN_FILES)
-
-
-def recover_runs(exp_dir) -> list:
-    """Finish what killed processes left in the experiment folder ``exp_dir``.
-
-    An overwrite renames the old run aside, then the new one into place; a process
-    killed between the two renames leaves both hidden. If the new run is complete it
-    is installed (the overwrite finishes), else the old run is put back. Hidden
-    temporary folders of runs whose process is gone are deleted. Folders of live
-    processes (and of other machines sharing the folder) are left alone.
-    :func:`run_experiment` and :func:`collect_runs` call this. Returns a list of
-    ``(action, run name)`` for what it did.
-    """
-    exp_dir = Path(exp_dir)
-    host = _host_tag()
-    dead = []
-    for entry in exp_dir.iterdir() if exp_dir.is_dir() else ():
-        m = _WORK.match(entry.name)
-        if m and entry.is_dir() and m["host"] == host and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
-            dead.append((m, entry))
-    done = []
-    for m, old in (d for d in dead if d[0]["kind"] == "old"):
-        run, final = m["run"], exp_dir / m["run"]
-        saved = old / run
-        if not final.exists():
-            new = [e for mm, e in dead if mm["kind"] == "tmp" and mm["run"] == run and mm["pid"] == m["pid"]
-                   and e.exists() and _complete(e)]
-            if new:
-                os.rename(new[0], final)
-                done.append(("finished overwrite", run))
-            elif saved.is_dir():
-                os.rename(saved, final)
-                done.append(("restored", run))
-        shutil.rmtree(old, ignore_errors=True)
-    for m, tmp in (d for d in dead if d[0]["kind"] == "tmp"):
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-            done.append(("removed unfinished", m["run"]))
-    for action, run in done:
-        if action != "removed unfinished":
-            warnings.warn(f"'{exp_dir / run}': {action} (its process was killed during an overwrite)", stacklevel=2)
-    return done
-
-
-def _rename_new(tmp: Path, final: Path):
-    """``os.rename`` that reports a taken name as ``FileExistsError`` (a non-empty
-    folder is never replaced)."""
-    try:
-        os.rename(tmp, final)
-    except OSError as exc:
-        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or final.exists():
-            raise FileExistsError(errno.EEXIST, "run folder exists", str(final)) from exc
-        raise
-
-
-def _install(tmp: Path, final: Path, overwrite: bool, auto: bool, config: "ExperimentConfig") -> Path:
-    """Write ``config.json`` (with the run's final name) into the finished run
-    folder ``tmp`` and rename it to ``final`` (see module docstring)."""
-    if auto:
-        # Another process may take a number at any moment: the name is chosen, written
-        # into config.json and claimed by the rename, retried with the next free number.
-        for _ in range(1000):
-            final = final.with_name(_next_auto_run(final.parent))
-            config.run = final.name
-            _write_json(tmp / "config.json", config.to_dict())
-            try:
-                _rename_new(tmp, final)
-                return final
-            except FileExistsError:
-                continue
-        raise FileExistsError(f"could not claim a run-NNN name in '{final.parent}'")
-    config.run = final.name
-    _write_json(tmp / "config.json", config.to_dict())
-    if final.exists():
-        if not overwrite:
-            raise FileExistsError(
-                f"run folder '{final}' was created while this run was training; "
-                "pass overwrite=True or run='auto'"
-            )
-        old = _work_dir(final, "old")
-        os.rename(final, old / final.name)
-        try:
-            if _BETWEEN_RENAMES is not None:
-                _BETWEEN_RENAMES()
-            os.rename(tmp, final)
-        except BaseException:
-            os.rename(old / final.name, final)  # put the earlier run back
-            raise
-        finally:
-            shutil.rmtree(old, ignore_errors=True)
-        return final
-    try:
-        _rename_new(tmp, final)
-    except FileExistsError:
-        raise FileExistsError(
-            f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'"
-        ) from None
-    return final
 
 
 # --------------------------------------------------------------------------
@@ -647,133 +448,26 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
     The model is the one from the epoch with the best ``config.train.monitor``
     (reloaded from ``best.keras``), evaluated on the validation and test splits.
     """
-    if isinstance(config, dict):
-        config = ExperimentConfig.from_dict(config)
-    config = copy.deepcopy(config)
-    experiment = _check_name(config.experiment, "experiment")
-    _check_train(config.train)
-    exp_dir = Path(runs_dir) / experiment
-    auto = config.run == "auto"
-    if exp_dir.is_dir():
-        recover_runs(exp_dir)
-    run = _next_auto_run(exp_dir) if auto else _check_name(config.run, "run")
-    final = exp_dir / run
-    if final.exists() and not overwrite and not auto:
-        raise FileExistsError(
-            f"run folder '{final}' already exists; choose another run name, pass "
-            "overwrite=True to replace it, or use run='auto' to number runs"
-        )
-    config.run = run
-
-    import keras  # after the checks: a wrong argument fails in milliseconds
-
-    from . import __version__
-    from .distribute import describe, get_strategy
-    from .evaluation import evaluate, metrics_for_json
-    from .models import build_model
-    from .pipeline import class_weights, make_dataset
-    from . import plots
-
+    config, exp_dir, auto = _claim_run(config, runs_dir, overwrite)
     created_exp_dir = not exp_dir.exists()
     tmp = None
     try:
         exp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = _work_dir(exp_dir / run, "tmp")
+        tmp = runs.work_dir(exp_dir / config.run, "tmp")
         set_seed(config.train.seed)
         data, train_split = _prepare_data(config, dataset)
-        k = data.num_classes
-        size, channels = config.data.image_size, config.data.channels
-        tc = config.train
-        pipe = dict(image_size=size, channels=channels, batch_size=tc.batch_size)
-        train_ds = make_dataset(
-            train_split.images, train_split.labels, k, training=True, augment=tc.augment,
-            mixup_alpha=tc.mixup_alpha, cutmix_alpha=tc.cutmix_alpha, seed=tc.seed, **pipe,
-        )
-        val_ds = make_dataset(data["val"].images, data["val"].labels, k, **pipe)
-        test_ds = make_dataset(data["test"].images, data["test"].labels, k, **pipe)
-        weights = class_weights(train_split.labels, k) if config.data.class_weight else None
-
-        strategy = get_strategy(strategy)
-        steps = math.ceil(len(train_split) / tc.batch_size)
-        with strategy.scope():
-            model = build_model(config.model.name, (size, size, channels), k, **config.model.params)
-            model.compile(
-                optimizer=_make_optimizer(tc, steps),
-                loss="categorical_crossentropy",
-                metrics=[
-                    "accuracy",
-                    keras.metrics.TopKCategoricalAccuracy(2, name="top_2_accuracy"),
-                    keras.metrics.TopKCategoricalAccuracy(3, name="top_3_accuracy"),
-                ],
-            )
+        pipes = _pipelines(config, data, train_split)
+        strategy = _strategy(strategy)
+        model = _compiled_model(config, data.num_classes, len(train_split), strategy)
         if progress:
-            print(
-                f"{experiment}/{run}: {config.model.name} ({model.count_params():,} params), "
-                f"{k} classes, train {len(train_split)} / val {len(data['val'])} / "
-                f"test {len(data['test'])} images of {size}x{size}x{channels}"
-            )
-
-        start = time.perf_counter()
-        model.fit(
-            train_ds, validation_data=val_ds, epochs=tc.epochs, class_weight=weights, shuffle=False,
-            callbacks=_callbacks(tc, tmp, progress), verbose=tc.verbose,
-        )
-        train_seconds = time.perf_counter() - start
-
-        history = pd.read_csv(tmp / "history.csv")
-        best_path = tmp / "best.keras"
-        if best_path.exists():
-            model.load_weights(best_path)
-        else:  # the monitored value was never finite: keep the last weights
-            model.save(best_path)
-        scores = history[tc.monitor].to_numpy(dtype=float)
-        finite = np.where(np.isfinite(scores), scores, np.nan)
-        if np.all(np.isnan(finite)):
-            best_epoch = len(history)
-        elif "acc" in tc.monitor:
-            best_epoch = int(np.nanargmax(finite)) + 1
-        else:
-            best_epoch = int(np.nanargmin(finite)) + 1
-
-        names = list(data.class_names)
-        test = evaluate(model, test_ds, data["test"].labels, names)
-        val = evaluate(model, val_ds, data["val"].labels, names)
-        val_metrics = metrics_for_json(val)
-        val_metrics.pop("class_names")
-        metrics = {
-            **metrics_for_json(test),
-            "val": val_metrics,
-            "epochs_trained": int(len(history)),
-            "best_epoch": best_epoch,
-            "train_seconds": round(train_seconds, 3),
-            "params": int(model.count_params()),
-            "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-            "data": {
-                "name": data.name,
-                "image_shape": [size, size, channels],
-                "n_train": len(train_split),
-                "n_val": len(data["val"]),
-                "n_test": len(data["test"]),
-                "train_class_counts": np.bincount(train_split.labels, minlength=k).tolist(),
-            },
-            **describe(strategy),
-            "versions": {"emolib": __version__, "keras": keras.__version__},
-        }
-
-        _write_json(tmp / "metrics.json", metrics)
-        (tmp / "classification_report.txt").write_text(test["report"])
-        pd.DataFrame(test["confusion_matrix"], index=names, columns=names).rename_axis(
-            index="true", columns="predicted"
-        ).to_csv(tmp / "confusion_matrix.csv")
-        import matplotlib.pyplot as plt
-
-        for fig in (
-            plots.confusion_matrix(test["confusion_matrix"], names, save_path=tmp / "confusion_matrix.png"),
-            plots.learning_curves(history, save_path=tmp / "learning_curves.png"),
-        ):
-            plt.close(fig)
-
-        final = _install(tmp, final, overwrite, auto, config)
+            print(f"{config.experiment}/{config.run}: {config.model.name} ({model.count_params():,} params), "
+                  f"{data.num_classes} classes, train {len(train_split)} / val {len(data['val'])} / "
+                  f"test {len(data['test'])} images of {config.data.image_size}x{config.data.image_size}"
+                  f"x{config.data.channels}")
+        history, train_seconds = _fit(model, config.train, pipes, tmp, progress)
+        test, metrics = _evaluate(model, config, data, train_split, pipes, history, train_seconds, strategy)
+        _save_reports(tmp, metrics, test, history, list(data.class_names))
+        final = runs.install(tmp, exp_dir / config.run, config.to_dict(), overwrite=overwrite, auto=auto)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -785,11 +479,151 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
         raise
     config.run = final.name
     if progress:
-        print(
-            f"best epoch {best_epoch}/{len(history)}: test accuracy {test['accuracy']:.3f}, "
-            f"macro F1 {test['macro_avg']['f1']:.3f} -> {Path(runs_dir).name}/{experiment}/{final.name}"
-        )
+        print(f"best epoch {metrics['best_epoch']}/{len(history)}: test accuracy {test['accuracy']:.3f}, "
+              f"macro F1 {test['macro_avg']['f1']:.3f} -> {Path(runs_dir).name}/{config.experiment}/{final.name}")
     return RunResult(final, config, metrics, history, model, test)
+
+
+def _claim_run(config, runs_dir, overwrite):
+    """Check the config and names before anything is trained: ``(config copy with
+    its run name resolved, experiment folder, auto)``."""
+    if isinstance(config, dict):
+        config = ExperimentConfig.from_dict(config)
+    config = copy.deepcopy(config)
+    runs.check_name(config.experiment, "experiment")
+    _check_train(config.train)
+    exp_dir = Path(runs_dir) / str(config.experiment)
+    auto = config.run == "auto"
+    if exp_dir.is_dir():
+        runs.recover_runs(exp_dir)
+    config.run = runs.next_auto_run(exp_dir) if auto else runs.check_name(config.run, "run")
+    if (exp_dir / config.run).exists() and not overwrite and not auto:
+        raise FileExistsError(
+            f"run folder '{exp_dir / config.run}' already exists; choose another run name, pass "
+            "overwrite=True to replace it, or use run='auto' to number runs"
+        )
+    return config, exp_dir, auto
+
+
+def _pipelines(config, data, train_split) -> dict:
+    """The ``train``, ``val`` and ``test`` ``tf.data`` pipelines and the class ``weights`` (or None)."""
+    from .pipeline import class_weights, make_dataset
+
+    k, tc = data.num_classes, config.train
+    pipe = dict(image_size=config.data.image_size, channels=config.data.channels, batch_size=tc.batch_size)
+    return {
+        "train": make_dataset(train_split.images, train_split.labels, k, training=True, augment=tc.augment,
+                              mixup_alpha=tc.mixup_alpha, cutmix_alpha=tc.cutmix_alpha, seed=tc.seed, **pipe),
+        "val": make_dataset(data["val"].images, data["val"].labels, k, **pipe),
+        "test": make_dataset(data["test"].images, data["test"].labels, k, **pipe),
+        "weights": class_weights(train_split.labels, k) if config.data.class_weight else None,
+    }
+
+
+def _strategy(kind):
+    from .distribute import get_strategy  # imports TensorFlow: after the checks, a wrong argument fails fast
+
+    return get_strategy(kind)
+
+
+def _compiled_model(config, num_classes, n_train, strategy):
+    """The config's model, built and compiled in ``strategy``'s scope."""
+    import keras
+
+    from .models import build_model
+
+    size, channels = config.data.image_size, config.data.channels
+    with strategy.scope():
+        model = build_model(config.model.name, (size, size, channels), num_classes, **config.model.params)
+        model.compile(
+            optimizer=_make_optimizer(config.train, math.ceil(n_train / config.train.batch_size)),
+            loss="categorical_crossentropy",
+            metrics=[
+                "accuracy",
+                keras.metrics.TopKCategoricalAccuracy(2, name="top_2_accuracy"),
+                keras.metrics.TopKCategoricalAccuracy(3, name="top_3_accuracy"),
+            ],
+        )
+    return model
+
+
+def _fit(model, tc: TrainConfig, pipes, workdir: Path, progress):
+    """Train, then keep the best epoch's weights: ``(history frame, training seconds)``."""
+    start = time.perf_counter()
+    model.fit(
+        pipes["train"], validation_data=pipes["val"], epochs=tc.epochs, class_weight=pipes["weights"],
+        shuffle=False, callbacks=_callbacks(tc, workdir, progress), verbose=tc.verbose,
+    )
+    train_seconds = time.perf_counter() - start
+    history = pd.read_csv(workdir / runs.HISTORY_FILE)
+    best_path = workdir / runs.MODEL_FILE
+    if best_path.exists():
+        model.load_weights(best_path)
+    else:  # the monitored value was never finite: keep the last weights
+        model.save(best_path)
+    return history, train_seconds
+
+
+def _best_epoch(history, monitor) -> int:
+    """The 1-based epoch with the best finite ``monitor`` value (the last when none is finite)."""
+    scores = history[monitor].to_numpy(dtype=float)
+    finite = np.where(np.isfinite(scores), scores, np.nan)
+    if np.all(np.isnan(finite)):
+        return len(history)
+    return int(np.nanargmax(finite) if "acc" in monitor else np.nanargmin(finite)) + 1
+
+
+def _evaluate(model, config, data, train_split, pipes, history, train_seconds, strategy):
+    """``(test evaluation, metrics.json dict)`` of the trained model."""
+    import keras
+
+    from . import __version__
+    from .distribute import describe
+    from .evaluation import evaluate, metrics_for_json
+
+    names, k, size = list(data.class_names), data.num_classes, config.data.image_size
+    test = evaluate(model, pipes["test"], data["test"].labels, names)
+    val_metrics = metrics_for_json(evaluate(model, pipes["val"], data["val"].labels, names))
+    val_metrics.pop("class_names")
+    metrics = {
+        **metrics_for_json(test),
+        "val": val_metrics,
+        "epochs_trained": int(len(history)),
+        "best_epoch": _best_epoch(history, config.train.monitor),
+        "train_seconds": round(train_seconds, 3),
+        "params": int(model.count_params()),
+        "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "data": {
+            "name": data.name,
+            "image_shape": [size, size, config.data.channels],
+            "n_train": len(train_split),
+            "n_val": len(data["val"]),
+            "n_test": len(data["test"]),
+            "train_class_counts": np.bincount(train_split.labels, minlength=k).tolist(),
+        },
+        **describe(strategy),
+        "versions": {"emolib": __version__, "keras": keras.__version__},
+    }
+    return test, metrics
+
+
+def _save_reports(workdir: Path, metrics, test, history, names):
+    """Write ``metrics.json``, the classification report, the confusion matrix
+    (CSV and PNG) and the learning curves into the run's work folder."""
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    runs.write_json(workdir / runs.METRICS_FILE, metrics)
+    (workdir / runs.REPORT_FILE).write_text(test["report"])
+    pd.DataFrame(test["confusion_matrix"], index=names, columns=names).rename_axis(
+        index="true", columns="predicted"
+    ).to_csv(workdir / runs.CONFUSION_CSV)
+    for fig in (
+        plots.confusion_matrix(test["confusion_matrix"], names, save_path=workdir / runs.CONFUSION_PNG),
+        plots.learning_curves(history, save_path=workdir / runs.CURVES_PNG),
+    ):
+        plt.close(fig)
 
 
 def _flatten(d, prefix=""):
@@ -827,33 +661,6 @@ RUN_COLUMNS = {
 }
 
 
-class RunFolderError(ValueError):
-    """A run folder that is incomplete or damaged; the message names the folder and file."""
-
-
-def read_run(run_dir) -> tuple:
-    """``(config, metrics)``: the dicts of a complete run folder's ``config.json`` and
-    ``metrics.json``.
-
-    Raises :class:`RunFolderError` naming the folder when one of :data:`RUN_FILES`
-    is missing, or a JSON file is unreadable, truncated or not a JSON object.
-    """
-    run_dir = Path(run_dir)
-    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
-    if missing:
-        raise RunFolderError(f"'{run_dir}': not a complete run folder (no {', '.join(missing)})")
-    out = []
-    for name in ("config.json", "metrics.json"):
-        try:
-            value = json.loads((run_dir / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError
-            raise RunFolderError(f"'{run_dir}': cannot read {name} ({type(exc).__name__}: {exc})") from None
-        if not isinstance(value, dict):
-            raise RunFolderError(f"'{run_dir}': {name} holds a JSON {type(value).__name__}, not an object")
-        out.append(value)
-    return tuple(out)
-
-
 def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     """One row per saved run under ``runs_dir`` (optionally only ``experiment``, a
     name or a list of names).
@@ -865,29 +672,18 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     validation accuracy and macro F1, epochs trained, best epoch, training seconds
     and parameter counts (total and trainable; the latter is missing from runs
     saved before it was recorded). Unfinished (temporary) run folders are skipped;
-    so is, with a warning naming it, a folder that :func:`read_run` cannot read (no
-    ``best.keras`` or ``config.json``, damaged JSON). Runs left half-replaced by a
-    killed overwrite are first repaired (:func:`recover_runs`).
+    so is, with a warning naming it, a folder that :func:`emolib.runs.read_run`
+    cannot read (no ``best.keras`` or ``config.json``, damaged JSON). Runs left
+    half-replaced by a killed overwrite are first repaired
+    (:func:`emolib.runs.recover_runs`).
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise FileNotFoundError(f"no runs folder '{runs_dir}'")
     wanted = None if experiment is None else {experiment} if isinstance(experiment, str) else set(experiment)
     rows = []
-    for exp_dir in sorted(d for d in runs_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
-        if wanted is None or exp_dir.name in wanted:
-            recover_runs(exp_dir)
-    for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
-        run_dir = metrics_path.parent
-        exp = run_dir.parent.name
-        if run_dir.name.startswith(".") or exp.startswith(".") or (wanted is not None and exp not in wanted):
-            continue
-        try:
-            config, metrics = read_run(run_dir)
-        except RunFolderError as exc:  # one damaged folder must not hide every other run
-            warnings.warn(f"collect_runs skips {exc}", stacklevel=2)
-            continue
-        row = {"experiment": exp, "run": run_dir.name, "setting": run_setting(run_dir.name)}
+    for run_dir, config, metrics in runs.finished_runs(runs_dir, wanted):
+        row = {"experiment": run_dir.parent.name, "run": run_dir.name, "setting": run_setting(run_dir.name)}
         row.update(_flatten({k: v for k, v in config.items() if k not in ("experiment", "run")}))
         for column, path in RUN_COLUMNS.items():
             value = metrics
@@ -1009,3 +805,96 @@ def effect_verdicts(effects, confidence=0.95) -> pd.Series:
         return "within the noise"
 
     return effects.apply(verdict, axis=1).rename("verdict")
+
+
+# --------------------------------------------------------------------------
+# Reusing a saved run
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class TrainedModel:
+    """What :func:`reuse_or_train` returns: the Keras ``model`` (best weights),
+    the ``data`` set it was trained and tested on (rebuilt exactly from the
+    run's ``config.json``), the run's ``config`` (:class:`ExperimentConfig`)
+    and ``metrics`` (``metrics.json``), its folder ``path``, whether it was
+    ``reused`` (else trained now) and a one-line ``note`` saying which and why."""
+
+    model: object
+    data: object
+    config: object
+    metrics: dict
+    path: Path
+    reused: bool
+    note: str = field(default="")
+
+
+def load_run(run_dir):
+    """Load a saved run (:func:`run_experiment`'s folder): ``(model, data, config,
+    metrics)``, the data set rebuilt from the run's ``config.json``
+    (``load_dataset(**config.data.load_kwargs())``). :class:`emolib.runs.RunFolderError`
+    names a folder that is incomplete or damaged."""
+    import keras
+
+    from .data import load_dataset
+
+    config, metrics = runs.read_run(run_dir)
+    config = ExperimentConfig.from_dict(config)
+    model = keras.models.load_model(Path(run_dir) / runs.MODEL_FILE)
+    return model, load_dataset(**config.data.load_kwargs()), config, metrics
+
+
+def _unusable(candidate: Path, config, same_data) -> str | None:
+    """Why the saved run ``candidate`` cannot stand in for training ``config`` (None: it can)."""
+    from .evaluation import chance_ceiling
+
+    if not candidate.is_dir():
+        return "not found"
+    try:
+        saved, metrics = runs.read_run(candidate)
+        saved = ExperimentConfig.from_dict(saved)
+    except (runs.RunFolderError, TypeError, ValueError) as exc:  # incomplete or damaged: train anew
+        return str(exc)
+    if same_data and saved.to_dict()["data"] != config.to_dict()["data"]:
+        return "trained on other data"
+    val = metrics.get("val", {})
+    k = len(metrics.get("class_names", [])) or 2
+    ceiling = chance_ceiling(k, int(val.get("num_samples", 0) or 1))
+    if not (val.get("accuracy") or 0) > ceiling:
+        return (f"validation accuracy {val.get('accuracy', float('nan')):.3f}, "
+                f"not above chance (up to {ceiling:.3f})")
+    return None
+
+
+def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progress=True) -> TrainedModel:
+    """A trained model: the first usable saved run among ``candidates``, else a new run of ``config``.
+
+    A candidate (a run folder) is used when it is complete (``best.keras``,
+    ``config.json``, ``metrics.json``), was trained on the data ``config``
+    describes (its ``data`` section is equal; ``same_data=False`` accepts any
+    data, which is then rebuilt from the candidate's own config), and its
+    *validation* accuracy is above :func:`emolib.evaluation.chance_ceiling` (a
+    model that never left chance has nothing to deploy, and quantizing it tells
+    nothing). Otherwise ``config`` (an :class:`ExperimentConfig`) is trained
+    with :func:`run_experiment` into ``runs_dir`` (replacing an earlier run of
+    the same name). The ``note`` says what happened, with paths relative to
+    ``runs_dir``.
+    """
+    from .data import load_dataset
+
+    runs_dir = Path(runs_dir)
+    reasons = []
+    for candidate in map(Path, candidates):
+        shown = os.path.relpath(candidate, runs_dir)
+        why = _unusable(candidate, config, same_data)
+        if why:
+            reasons.append(f"{shown}: {why}")
+            continue
+        model, data, config_, metrics = load_run(candidate)
+        note = f"reused the saved run {shown} (validation accuracy {metrics['val']['accuracy']:.3f})"
+        return TrainedModel(model, data, config_, metrics, candidate, True, note)
+    result = run_experiment(config, runs_dir=runs_dir, progress=progress, overwrite=True)
+    data = load_dataset(**result.config.data.load_kwargs())
+    why = "; ".join(reasons) if reasons else "no saved run given"
+    note = f"trained {os.path.relpath(result.path, runs_dir)} now ({why})"
+    return TrainedModel(result.model, data, result.config, result.metrics, result.path, False, note)

@@ -29,7 +29,6 @@ import os
 import tempfile
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -624,218 +623,23 @@ def predict_files(model_path, paths, threads=None):
 
 
 # --------------------------------------------------------------------------
-# A trained model to deploy, and a side-by-side comparison of deployments
+# Names that moved. Notebook 08 still calls them as ``export.<name>``; remove
+# this table once it imports them from their new modules.
 # --------------------------------------------------------------------------
 
-
-@dataclass
-class TrainedModel:
-    """What :func:`reuse_or_train` returns: the Keras ``model`` (best weights),
-    the ``data`` set it was trained and tested on (rebuilt exactly from the
-    run's ``config.json``), the run's ``config`` (:class:`~emolib.experiment.ExperimentConfig`)
-    and ``metrics`` (``metrics.json``), its folder ``path``, whether it was
-    ``reused`` (else trained now) and a one-line ``note`` saying which and why."""
-
-    model: object
-    data: object
-    config: object
-    metrics: dict
-    path: Path
-    reused: bool
-    note: str = field(default="")
+_MOVED = {
+    "TrainedModel": "experiment", "load_run": "experiment", "reuse_or_train": "experiment",
+    "chance_ceiling": "evaluation",
+    "TARGETS": "benchmark", "check_targets": "benchmark", "compare_deployments": "benchmark",
+    "keras_file_size_mb": "benchmark", "quantization_summary": "benchmark", "scores": "benchmark",
+}
 
 
-def load_run(run_dir):
-    """Load a saved run (:func:`emolib.experiment.run_experiment`'s folder):
-    ``(model, data, config, metrics)``, the data set rebuilt from the run's
-    ``config.json`` (``load_dataset(**config.data.load_kwargs())``)."""
-    import keras
+def __getattr__(name):
+    # Looked up on first use, so that importing this module imports neither TensorFlow nor
+    # emolib.benchmark (which imports this module).
+    if name in _MOVED:
+        import importlib
 
-    from .data import load_dataset
-    from .experiment import ExperimentConfig, read_run
-
-    run_dir = Path(run_dir)
-    config, metrics = read_run(run_dir)  # RunFolderError naming the folder
-    config = ExperimentConfig.from_dict(config)
-    model = keras.models.load_model(run_dir / "best.keras")
-    data = load_dataset(**config.data.load_kwargs())
-    return model, data, config, metrics
-
-
-def chance_ceiling(num_classes, n, confidence=0.95) -> float:
-    """The top of the Wilson interval of an accuracy of ``1 / num_classes`` on
-    ``n`` images: a model at or below it may be guessing."""
-    from .evaluation import accuracy_interval
-
-    return accuracy_interval(round(n / num_classes), n, confidence)[1]
-
-
-def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progress=True) -> TrainedModel:
-    """A trained model: the first usable saved run among ``candidates``, else a new run of ``config``.
-
-    A candidate (a run folder) is used when it is complete (``best.keras``,
-    ``config.json``, ``metrics.json``), was trained on the data ``config``
-    describes (its ``data`` section is equal; ``same_data=False`` accepts any
-    data, which is then rebuilt from the candidate's own config), and its
-    *validation* accuracy is above :func:`chance_ceiling` (a model that never
-    left chance has nothing to deploy, and quantizing it tells nothing).
-    Otherwise ``config`` (an :class:`~emolib.experiment.ExperimentConfig`) is
-    trained with :func:`emolib.experiment.run_experiment` into ``runs_dir``
-    (replacing an earlier run of the same name). The ``note`` says what
-    happened, with paths relative to ``runs_dir``.
-    """
-    from .experiment import ExperimentConfig, RunFolderError, read_run, run_experiment
-
-    runs_dir = Path(runs_dir)
-    reasons = []
-    for candidate in candidates:
-        candidate = Path(candidate)
-        shown = os.path.relpath(candidate, runs_dir)
-        if not candidate.is_dir():
-            reasons.append(f"{shown}: not found")
-            continue
-        try:
-            saved, metrics = read_run(candidate)
-            saved = ExperimentConfig.from_dict(saved)
-        except (RunFolderError, TypeError, ValueError) as exc:  # incomplete or damaged: train anew
-            reasons.append(f"{shown}: {exc}")
-            continue
-        if same_data and saved.to_dict()["data"] != config.to_dict()["data"]:
-            reasons.append(f"{shown}: trained on other data")
-            continue
-        val = metrics.get("val", {})
-        k = len(metrics.get("class_names", [])) or 2
-        ceiling = chance_ceiling(k, int(val.get("num_samples", 0) or 1))
-        if not (val.get("accuracy") or 0) > ceiling:
-            reasons.append(f"{shown}: validation accuracy {val.get('accuracy', float('nan')):.3f}, "
-                           f"not above chance (up to {ceiling:.3f})")
-            continue
-        model, data, config_, metrics = load_run(candidate)
-        note = f"reused the saved run {shown} (validation accuracy {val['accuracy']:.3f})"
-        return TrainedModel(model, data, config_, metrics, candidate, True, note)
-    result = run_experiment(config, runs_dir=runs_dir, progress=progress, overwrite=True)
-    from .data import load_dataset
-
-    data = load_dataset(**result.config.data.load_kwargs())
-    why = "; ".join(reasons) if reasons else "no saved run given"
-    note = f"trained {os.path.relpath(result.path, runs_dir)} now ({why})"
-    return TrainedModel(result.model, data, result.config, result.metrics, result.path, False, note)
-
-
-def keras_file_size_mb(model) -> float:
-    """Megabytes of the model saved as a ``.keras`` file with its architecture
-    and weights only, the Keras file one would deploy. A compiled model's own
-    ``model.save`` (and a training checkpoint) also stores the optimizer's
-    state: with Adam, two more numbers per weight, about 3x the size."""
-    import keras
-
-    try:  # the same layers in a new, uncompiled functional model: no optimizer state
-        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-        outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
-        bare = keras.Model(inputs, outputs, name=model.name)
-    except (AttributeError, TypeError, ValueError):  # a subclassed model: save it as it is
-        bare = model
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.keras"
-        bare.save(path)
-        return file_size_mb(path)
-
-
-def scores(y_true, proba) -> dict:
-    """``{"accuracy", "macro_f1"}`` of probabilities ``(n, k)`` against labels ``(n,)``."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    proba = np.asarray(proba)
-    y_pred = proba.argmax(axis=1)
-    labels = np.arange(proba.shape[1])
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-    }
-
-
-def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, batch_repeats=20, rounds=5,
-                        warmup=5, threads=None):
-    """Keras and ONNX Runtime versions of one model side by side, in this process.
-
-    Rows (``caller``): ``keras_predict`` and ``keras_direct``
-    (:func:`emolib.benchmark.keras_callers`), then one per entry of
-    ``onnx_files`` (name -> ``.onnx`` path, e.g. ``{"onnx_fp32": ...,
-    "onnx_int8": ...}``). Columns:
-
-    * ``size_mb``: file size in MB (the Keras rows: :func:`keras_file_size_mb`);
-    * ``accuracy``, ``macro_f1``: on ``x`` (``float32`` ``(n, h, w, c)``) and
-      labels ``y`` (``(n,)``);
-    * ``b1_p50_ms``, ``b1_p95_ms``: latency of one image per call (median and
-      95th percentile, ms), ``repeats`` calls each;
-    * ``batch_p50_ms``, ``batch_images_per_s``: calls on ``batch_size`` images,
-      ``batch_repeats`` calls each: median latency and throughput.
-
-    Timing follows :func:`emolib.benchmark.compare` (warm-up, callers
-    interleaved over ``rounds`` rounds, medians): ratios between rows are the
-    numbers to quote. The table's ``attrs`` record the settings.
-    """
-    import pandas as pd
-
-    from .benchmark import compare, keras_callers
-
-    x = np.asarray(x, dtype=np.float32)
-    callers = dict(keras_callers(model))
-    sizes = dict.fromkeys(callers, keras_file_size_mb(model))
-    callers.update({name: onnx_caller(path, threads=threads) for name, path in onnx_files.items()})
-    sizes.update({name: file_size_mb(path) for name, path in onnx_files.items()})
-    quality = {name: scores(y, predict_in_batches(fn, x)) for name, fn in callers.items()}
-    one = compare(callers, x[:1], repeats=repeats, warmup=warmup, rounds=rounds)
-    many = compare(callers, x[:batch_size], repeats=batch_repeats, warmup=max(1, warmup // 2), rounds=rounds)
-    table = pd.DataFrame({
-        "size_mb": pd.Series(sizes),
-        "accuracy": pd.Series({n: q["accuracy"] for n, q in quality.items()}),
-        "macro_f1": pd.Series({n: q["macro_f1"] for n, q in quality.items()}),
-        "b1_p50_ms": one["p50_ms"],
-        "b1_p95_ms": one["p95_ms"],
-        "batch_p50_ms": many["p50_ms"],
-        "batch_images_per_s": many["images_per_s"],
-    }).loc[list(callers)].rename_axis("caller")
-    table.attrs = {"batch_size": int(min(batch_size, len(x))), "repeats": repeats,
-                   "batch_repeats": batch_repeats, "rounds": rounds, "n_test": int(len(x))}
-    return table
-
-
-#: Targets of the quantized model (issue 5), on the ResNet-like model:
-#: ``(key, description, limit)``; every one is "measured value <= limit".
-TARGETS = (
-    ("onnx_int8_size_ratio", "int8 file size / fp32 file size", 0.3),
-    ("onnx_int8_latency_ratio", "int8 / fp32 ONNX latency, batch 1 (median)", 0.5),
-    ("onnx_int8_accuracy_drop", "fp32 minus int8 test accuracy, percentage points", 0.5),
-)
-
-
-def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras_direct") -> dict:
-    """The headline ratios of a :func:`compare_deployments` table:
-
-    * ``onnx_int8_size_ratio``: int8 file size / fp32 file size;
-    * ``onnx_int8_latency_ratio``: int8 / fp32 batch-1 median latency;
-    * ``onnx_int8_accuracy_drop``: fp32 minus int8 accuracy in percentage
-      points (positive: the int8 model is worse);
-    * ``onnx_fp32_vs_keras_direct_latency_ratio``: fp32 ONNX Runtime / Keras
-      ``tf.function`` batch-1 median latency (below 1: ONNX Runtime is faster).
-    """
-    t = table
-    return {
-        "onnx_int8_size_ratio": float(t.loc[int8, "size_mb"] / t.loc[fp32, "size_mb"]),
-        "onnx_int8_latency_ratio": float(t.loc[int8, "b1_p50_ms"] / t.loc[fp32, "b1_p50_ms"]),
-        "onnx_int8_accuracy_drop": float(100 * (t.loc[fp32, "accuracy"] - t.loc[int8, "accuracy"])),
-        "onnx_fp32_vs_keras_direct_latency_ratio": float(t.loc[fp32, "b1_p50_ms"] / t.loc[keras, "b1_p50_ms"]),
-    }
-
-
-def check_targets(summary):
-    """One row per :data:`TARGETS` entry: ``what``, ``measured``, ``target``
-    (the limit) and ``met`` (``measured <= target``, up to float rounding: a drop of
-    2 images in 400 is 0.5000000000000004 points), from :func:`quantization_summary`."""
-    import pandas as pd
-
-    rows = {key: {"what": what, "measured": summary[key], "target": limit,
-                  "met": bool(summary[key] <= limit + 1e-9)}
-            for key, what, limit in TARGETS}
-    return pd.DataFrame.from_dict(rows, orient="index")
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

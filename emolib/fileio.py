@@ -8,10 +8,13 @@ umask), not the private ``0600``/``0700`` of :mod:`tempfile`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -62,3 +65,19 @@ def temp_dir_beside(path, tag="tmp") -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{tag}-", dir=path.parent))
     publish(tmp)
     return tmp
+
+
+def jsonable(obj):
+    """``obj`` with tuples as lists, numpy scalars and arrays as Python values and
+    NaN or infinities as ``None``: what strict JSON can hold."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

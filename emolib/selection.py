@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import runs
 from .export import file_size_mb
 
 MB = 1e6
@@ -88,13 +89,7 @@ def run_details(run_dir) -> dict:
     the model's architecture key and the size of ``best.keras`` in MB (NaN when the
     run saved no model)."""
     run_dir = Path(run_dir)
-    path = run_dir / "metrics.json"
-    try:
-        metrics = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"cannot read run metrics '{path}': {err}") from err
-    config_path = run_dir / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    metrics, config = runs.read_metrics(run_dir), runs.read_config(run_dir)  # RunFolderError names the file
     data_cfg, data = config.get("data") or {}, metrics.get("data") or {}
     class_names = tuple(metrics.get("class_names") or metrics.get("per_class", {}).keys())
     shape = data.get("image_shape") or [data_cfg.get("image_size"), data_cfg.get("image_size"),
@@ -106,7 +101,7 @@ def run_details(run_dir) -> dict:
     f1, cls = worst_class(metrics.get("per_class"))
     val_f1, val_cls = worst_class((metrics.get("val") or {}).get("per_class"))
     model = config.get("model")
-    model_file = run_dir / "best.keras"
+    model_file = run_dir / runs.MODEL_FILE
     return {
         "task": task_label(dataset, class_names, (h, w), balance) if class_names else "unknown",
         "classes": ", ".join(class_names),
@@ -128,12 +123,8 @@ def profile_experiments(runs_dir, profile) -> list[str]:
     """Names of the experiments under ``runs_dir`` that belong to the curriculum's
     notebooks in ``profile``: ``NN_<name>_<profile>`` folders holding at least one
     finished run. ``[]`` when ``runs_dir`` does not exist."""
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return []
     pattern = re.compile(rf"^\d\d_.+_{re.escape(str(profile))}$")
-    return sorted(p.name for p in runs_dir.iterdir()
-                  if p.is_dir() and pattern.match(p.name) and any(p.glob("[!.]*/metrics.json")))
+    return [name for name in runs.experiment_names(runs_dir) if pattern.match(name)]
 
 
 def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
@@ -148,7 +139,7 @@ def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
     table = collect_runs(runs_dir, experiment=experiments)
     if table.empty:
         return table
-    details = pd.DataFrame([run_details(runs_dir / e / r) for e, r in zip(table["experiment"], table["run"])])
+    details = pd.DataFrame([run_details(runs.run_path(runs_dir, e, r)) for e, r in zip(table["experiment"], table["run"])])
     return pd.concat([table.reset_index(drop=True), details], axis=1)
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from emolib import ensemble, models
 from emolib.data import synthetic
-from emolib.experiment import RUN_FILES, DataConfig
+from emolib.experiment import DataConfig
+from emolib.runs import RUN_FILES
 
 # Two members, three images, two classes.
 P2 = np.array([

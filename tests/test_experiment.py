@@ -22,6 +22,7 @@ from emolib.experiment import (
     ModelConfig,
     TrainConfig,
     collect_runs,
+    reuse_or_train,
     run_experiment,
 )
 
@@ -331,3 +332,35 @@ def test_effect_verdicts_follow_the_paired_t_test():
         "within the noise", "better", "worse", "one seed: cannot tell", "better", "within the noise",
         "no values: cannot tell"]
     assert ex.effect_verdicts(effects.iloc[:1], confidence=0.8).tolist() == ["worse"]  # t(0.9, 2) = 1.89
+
+
+def test_reuse_or_train(tmp_path):
+    config = ExperimentConfig(
+        experiment="deploy", run="tiny_seed0",
+        data=DataConfig(classes="seed003", image_size=16, channels=1, n_train=64, n_val=16, n_test=16),
+        model=ModelConfig("simple_cnn", {"filters": (4,)}), train=TrainConfig(epochs=1, batch_size=32),
+    )
+    missing = tmp_path / "elsewhere" / "run"
+    first = reuse_or_train(config, [missing], runs_dir=tmp_path, progress=False)
+    assert not first.reused and "not found" in first.note and first.path == tmp_path / "deploy" / "tiny_seed0"
+    assert first.data.test.images.shape == (16, 16, 16, 1)
+    # A run that learned is reused, with its exact data set rebuilt from config.json.
+    metrics = json.loads((first.path / "metrics.json").read_text())
+    metrics["val"]["accuracy"] = 0.99
+    (first.path / "metrics.json").write_text(json.dumps(metrics))
+    again = reuse_or_train(config, [missing, first.path], runs_dir=tmp_path, progress=False)
+    assert again.reused and "deploy/tiny_seed0" in again.note
+    np.testing.assert_array_equal(again.data.test.images, first.data.test.images)
+    x = first.data.test.images.astype("float32") / 255.0
+    np.testing.assert_allclose(again.model(x, training=False), first.model(x, training=False), atol=1e-6)
+    # Only on the data the config describes, unless any data will do.
+    other = config.updated({"run": "other_seed0", "data.n_test": 24})
+    fresh = reuse_or_train(other, [first.path], runs_dir=tmp_path, progress=False)
+    assert not fresh.reused and "trained on other data" in fresh.note and len(fresh.data.test) == 24
+    anyway = reuse_or_train(other, [first.path], runs_dir=tmp_path, same_data=False, progress=False)
+    assert anyway.reused and len(anyway.data.test) == 16
+    # One at chance is not: it is trained again, and the note says why.
+    metrics["val"]["accuracy"] = 0.25
+    (first.path / "metrics.json").write_text(json.dumps(metrics))
+    third = reuse_or_train(config, [first.path], runs_dir=tmp_path, progress=False)
+    assert not third.reused and "not above chance" in third.note

@@ -4,14 +4,12 @@ comparison and its target checks, and reuse-or-train of a saved run."""
 
 from __future__ import annotations
 
-import json
-
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import export
+from emolib import benchmark, export
 from emolib.data.synthetic import generate
 from emolib.export import ModelFileError
 from emolib.models import resnet_like
@@ -182,7 +180,7 @@ def test_classifier_rejects_metadata_that_contradicts_the_model(fp32, tmp_path):
 
 
 def test_compare_deployments_and_targets(model, data, x_test, fp32, int8):
-    table = export.compare_deployments(model, {"onnx_fp32": fp32, "onnx_int8": int8}, x_test, data.test.labels,
+    table = benchmark.compare_deployments(model, {"onnx_fp32": fp32, "onnx_int8": int8}, x_test, data.test.labels,
                                        batch_size=16, repeats=4, batch_repeats=2, rounds=2, warmup=1)
     assert list(table.index) == ["keras_predict", "keras_direct", "onnx_fp32", "onnx_int8"]
     assert {"size_mb", "accuracy", "macro_f1", "b1_p50_ms", "b1_p95_ms", "batch_p50_ms",
@@ -191,7 +189,7 @@ def test_compare_deployments_and_targets(model, data, x_test, fp32, int8):
     assert table.loc["keras_predict", "accuracy"] == table.loc["keras_direct", "accuracy"]
     assert table.loc["onnx_fp32", "accuracy"] == table.loc["keras_direct", "accuracy"]
     assert table.attrs["batch_size"] == 16
-    summary = export.quantization_summary(table)
+    summary = benchmark.quantization_summary(table)
     assert summary["onnx_int8_size_ratio"] == pytest.approx(
         export.file_size_mb(int8) / export.file_size_mb(fp32))
     assert set(summary) == {"onnx_int8_size_ratio", "onnx_int8_latency_ratio", "onnx_int8_accuracy_drop",
@@ -201,55 +199,30 @@ def test_compare_deployments_and_targets(model, data, x_test, fp32, int8):
 def test_check_targets_compares_with_limits():
     table = pd.DataFrame({"size_mb": [1.0, 0.25, 1.2], "b1_p50_ms": [2.0, 1.5, 4.0], "accuracy": [0.80, 0.79, 0.8]},
                          index=["onnx_fp32", "onnx_int8", "keras_direct"])
-    summary = export.quantization_summary(table)
+    summary = benchmark.quantization_summary(table)
     assert summary["onnx_int8_accuracy_drop"] == pytest.approx(1.0)
     assert summary["onnx_fp32_vs_keras_direct_latency_ratio"] == pytest.approx(0.5)
-    checks = export.check_targets(summary)
+    checks = benchmark.check_targets(summary)
     assert checks["met"].to_dict() == {"onnx_int8_size_ratio": True, "onnx_int8_latency_ratio": False,
                                        "onnx_int8_accuracy_drop": False}
     # exactly at the limit is met: 2 images in 400 (0.5 points, 0.5000000000000004 in floats)
     at_limit = {**summary, "onnx_int8_accuracy_drop": 100 * (159 / 400 - 157 / 400)}
-    assert export.check_targets(at_limit).loc["onnx_int8_accuracy_drop", "met"]
+    assert benchmark.check_targets(at_limit).loc["onnx_int8_accuracy_drop", "met"]
 
 
 def test_scores_accuracy_and_macro_f1():
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
-    s = export.scores(np.array([0, 1, 1, 1]), proba)
+    s = benchmark.scores(np.array([0, 1, 1, 1]), proba)
     assert s["accuracy"] == 0.75 and s["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
 
 
-def test_reuse_or_train(tmp_path):
-    from emolib.experiment import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+def test_names_moved_out_of_export_still_resolve_for_notebook_08():
+    import importlib
 
-    config = ExperimentConfig(
-        experiment="deploy", run="tiny_seed0",
-        data=DataConfig(classes="seed003", image_size=16, channels=1, n_train=64, n_val=16, n_test=16),
-        model=ModelConfig("simple_cnn", {"filters": (4,)}), train=TrainConfig(epochs=1, batch_size=32),
-    )
-    missing = tmp_path / "elsewhere" / "run"
-    first = export.reuse_or_train(config, [missing], runs_dir=tmp_path, progress=False)
-    assert not first.reused and "not found" in first.note and first.path == tmp_path / "deploy" / "tiny_seed0"
-    assert first.data.test.images.shape == (16, 16, 16, 1)
-    # A run that learned is reused, with its exact data set rebuilt from config.json.
-    metrics = json.loads((first.path / "metrics.json").read_text())
-    metrics["val"]["accuracy"] = 0.99
-    (first.path / "metrics.json").write_text(json.dumps(metrics))
-    again = export.reuse_or_train(config, [missing, first.path], runs_dir=tmp_path, progress=False)
-    assert again.reused and "deploy/tiny_seed0" in again.note
-    np.testing.assert_array_equal(again.data.test.images, first.data.test.images)
-    x = first.data.test.images.astype("float32") / 255.0
-    np.testing.assert_allclose(again.model(x, training=False), first.model(x, training=False), atol=1e-6)
-    # Only on the data the config describes, unless any data will do.
-    other = config.updated({"run": "other_seed0", "data.n_test": 24})
-    fresh = export.reuse_or_train(other, [first.path], runs_dir=tmp_path, progress=False)
-    assert not fresh.reused and "trained on other data" in fresh.note and len(fresh.data.test) == 24
-    anyway = export.reuse_or_train(other, [first.path], runs_dir=tmp_path, same_data=False, progress=False)
-    assert anyway.reused and len(anyway.data.test) == 16
-    # One at chance is not: it is trained again, and the note says why.
-    metrics["val"]["accuracy"] = 0.25
-    (first.path / "metrics.json").write_text(json.dumps(metrics))
-    third = export.reuse_or_train(config, [first.path], runs_dir=tmp_path, progress=False)
-    assert not third.reused and "not above chance" in third.note
+    for name, module in export._MOVED.items():
+        assert getattr(export, name) is getattr(importlib.import_module(f"emolib.{module}"), name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        export.no_such_name  # noqa: B018
 
 
 def _small_models():

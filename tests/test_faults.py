@@ -36,6 +36,7 @@ from PIL import Image
 
 from emolib import experiment as ex
 from emolib import net, transfer
+from emolib import runs
 from emolib.data import (EmotionDataset, ImageReadError, Split, load_class_folders, load_dataset, load_fer2013_csv,
                          load_labels_csv, validate_splits)
 from emolib.data.real import read_image
@@ -430,8 +431,8 @@ def test_one_damaged_run_folder_is_named_and_skipped(tmp_path, damage, message):
     with pytest.warns(UserWarning, match=message):
         table = ex.collect_runs(tmp_path)
     assert table["run"].tolist() == ["good"]
-    with pytest.raises(ex.RunFolderError, match="bad"):
-        ex.read_run(tmp_path / "exp" / "bad")
+    with pytest.raises(runs.RunFolderError, match="bad"):
+        runs.read_run(tmp_path / "exp" / "bad")
 
 
 # --------------------------------------------------------------------------- 6. concurrent auto runs
@@ -439,8 +440,8 @@ def test_one_damaged_run_folder_is_named_and_skipped(tmp_path, damage, message):
 
 def finished_tmp(exp_dir, tag):
     """A finished run's temporary folder, as run_experiment has it just before installing it."""
-    tmp = ex._work_dir(exp_dir / "run-001", "tmp")
-    for name in ex.RUN_FILES:
+    tmp = runs.work_dir(exp_dir / "run-001", "tmp")
+    for name in runs.RUN_FILES:
         (tmp / name).write_text(json.dumps({"tag": tag}) if name == "metrics.json" else "")
     return tmp
 
@@ -449,7 +450,7 @@ def test_auto_name_taken_just_before_the_rename(tmp_path, monkeypatch):
     exp_dir = tmp_path / "exp"
     exp_dir.mkdir()
     tmp = finished_tmp(exp_dir, "mine")
-    real = ex._rename_new
+    real = runs._rename_new
 
     def competitor_first(src, dst):  # another process installs run-001 in between
         if dst.name == "run-001":
@@ -457,10 +458,10 @@ def test_auto_name_taken_just_before_the_rename(tmp_path, monkeypatch):
             (dst / "config.json").write_text(json.dumps({"run": dst.name}))
         return real(src, dst)
 
-    monkeypatch.setattr(ex, "_rename_new", competitor_first)
-    config = ex.ExperimentConfig(experiment="exp", run="auto")
-    final = ex._install(tmp, exp_dir / "run-001", False, True, config)
-    assert final.name == "run-002" and config.run == "run-002"
+    monkeypatch.setattr(runs, "_rename_new", competitor_first)
+    config = ex.ExperimentConfig(experiment="exp", run="auto").to_dict()
+    final = runs.install(tmp, exp_dir / "run-001", config, auto=True)
+    assert final.name == "run-002" and config["run"] == "run-002"
     assert json.loads((final / "config.json").read_text())["run"] == "run-002"
 
 
@@ -470,14 +471,14 @@ def test_two_processes_auto_numbering(tmp_path):
     code = textwrap.dedent("""
         import json, sys, time
         from pathlib import Path
-        from emolib import experiment as ex
+        from emolib import runs
         exp_dir, tag, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-        tmp = ex._work_dir(exp_dir / "run-001", "tmp")
-        for name in ex.RUN_FILES:
+        tmp = runs.work_dir(exp_dir / "run-001", "tmp")
+        for name in runs.RUN_FILES:
             (tmp / name).write_text(json.dumps({"tag": tag}) if name == "metrics.json" else "")
         while not go.exists():
             time.sleep(0.001)
-        final = ex._install(tmp, exp_dir / "run-001", False, True, ex.ExperimentConfig("exp", "auto"))
+        final = runs.install(tmp, exp_dir / "run-001", {"experiment": "exp", "run": "auto"}, auto=True)
         print(final.name)
     """)
     go = tmp_path / "go"
@@ -500,13 +501,13 @@ def test_two_processes_auto_numbering(tmp_path):
 KILL_IN_OVERWRITE = textwrap.dedent("""
     import json, os, signal, sys
     from pathlib import Path
-    from emolib import experiment as ex
+    from emolib import runs
     exp_dir = Path(sys.argv[1])
-    tmp = ex._work_dir(exp_dir / "r", "tmp")
-    for name in ex.RUN_FILES:
+    tmp = runs.work_dir(exp_dir / "r", "tmp")
+    for name in runs.RUN_FILES:
         (tmp / name).write_text(json.dumps({"tag": "new"}) if name == "metrics.json" else "")
-    ex._BETWEEN_RENAMES = lambda: os.kill(os.getpid(), signal.SIGKILL)
-    ex._install(tmp, exp_dir / "r", True, False, ex.ExperimentConfig("exp", "r"))
+    runs._BETWEEN_RENAMES = lambda: os.kill(os.getpid(), signal.SIGKILL)
+    runs.install(tmp, exp_dir / "r", {"experiment": "exp", "run": "r"}, overwrite=True)
 """)
 
 
@@ -535,11 +536,11 @@ def test_old_run_is_put_back_when_the_new_one_is_not_there(tmp_path, monkeypatch
     exp_dir = tmp_path / "exp"
     run = fake_run(tmp_path, "r", metrics={"tag": "old"})
     monkeypatch.setattr(os, "getpid", dead_pid)  # the hidden folders of a process that is gone
-    aside = ex._work_dir(run, "old")
+    aside = runs.work_dir(run, "old")
     monkeypatch.undo()
     os.rename(run, aside / "r")
     with pytest.warns(UserWarning, match="restored"):
-        assert ex.recover_runs(exp_dir) == [("restored", "r")]
+        assert runs.recover_runs(exp_dir) == [("restored", "r")]
     assert json.loads((run / "metrics.json").read_text())["tag"] == "old"
     assert [p.name for p in exp_dir.iterdir()] == ["r"]
 
@@ -551,14 +552,14 @@ def test_stale_temporary_folders_are_removed_live_ones_kept(tmp_path, monkeypatc
     try:
         pid = dead_pid()
         monkeypatch.setattr(os, "getpid", lambda: pid)
-        stale = ex._work_dir(exp_dir / "killed", "tmp")
+        stale = runs.work_dir(exp_dir / "killed", "tmp")
         monkeypatch.setattr(os, "getpid", lambda: sleeper.pid)
-        live = ex._work_dir(exp_dir / "running", "tmp")
+        live = runs.work_dir(exp_dir / "running", "tmp")
         monkeypatch.undo()
         (stale / "best.keras").write_bytes(b"")
         legacy = exp_dir / ".x.tmp-abc123"  # unknown owner: never touched
         legacy.mkdir()
-        assert ex.recover_runs(exp_dir) == [("removed unfinished", "killed")]
+        assert runs.recover_runs(exp_dir) == [("removed unfinished", "killed")]
         assert not stale.exists() and live.exists() and legacy.exists()
     finally:
         sleeper.kill()
@@ -568,8 +569,8 @@ def test_stale_temporary_folders_are_removed_live_ones_kept(tmp_path, monkeypatc
 def test_stale_temporary_folder_of_a_killed_run_is_cleaned_by_the_next_run(tmp_path):
     exp_dir = tmp_path / "runs" / "exp"
     exp_dir.mkdir(parents=True)
-    code = ("import os, signal, sys; from pathlib import Path; from emolib import experiment as ex; "
-            "ex._work_dir(Path(sys.argv[1]) / 'r', 'tmp'); os.kill(os.getpid(), signal.SIGKILL)")
+    code = ("import os, signal, sys; from pathlib import Path; from emolib import runs; "
+            "runs.work_dir(Path(sys.argv[1]) / 'r', 'tmp'); os.kill(os.getpid(), signal.SIGKILL)")
     subprocess.run([PY, "-c", code, str(exp_dir)], env=ENV, timeout=60)
     assert len(list(exp_dir.iterdir())) == 1
     config = ex.ExperimentConfig(experiment="exp", run="r", data=ex.DataConfig(classes=["happy", "sad"], image_size=8),

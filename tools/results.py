@@ -33,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pandas as pd  # noqa: E402
 
 from emolib.experiment import collect_runs, compare_to_baseline, summarize_runs  # noqa: E402
+from emolib import runs  # noqa: E402
 from emolib.fileio import write_text  # noqa: E402
 from emolib.transfer import weights_label  # noqa: E402
 
@@ -163,7 +164,8 @@ def build(runs_dir: Path, profile: str, previous: str = "") -> str:
     day or machine are not lost when only some notebooks are re-run."""
     table = collect_runs(runs_dir) if runs_dir.is_dir() else pd.DataFrame(columns=["experiment", "run", "setting"])
     table = table[table["experiment"].astype(str).str.endswith(f"_{profile}")].copy()
-    table["path"] = [str(runs_dir / e / r / "metrics.json") for e, r in zip(table["experiment"], table["run"])]
+    table["path"] = [str(runs.run_path(runs_dir, e, r) / runs.METRICS_FILE)
+                     for e, r in zip(table["experiment"], table["run"])]
     import tensorflow as tf
 
     lines = [

@@ -1,0 +1,351 @@
+"""The run folders on disk: the only module that knows their layout.
+
+:func:`emolib.experiment.run_experiment` saves each run under
+``runs/<experiment>/<run>/``::
+
+    runs/<experiment>/<run>/
+        config.json                the ExperimentConfig (run name resolved)
+        history.csv                per-epoch loss/metrics/learning rate (Keras'
+                                   CSVLogger; its ``epoch`` column counts from 0)
+        best.keras                 the model at its best validation epoch
+        metrics.json               test metrics, ``val`` metrics, epochs, timing, ...
+        classification_report.txt  scikit-learn's report on the test split
+        confusion_matrix.csv       test confusion matrix (rows true, columns predicted)
+        confusion_matrix.png
+        learning_curves.png
+
+Other modules name these files through the constants below and find, list, read,
+install and repair run folders through the functions below.
+
+Saving rules:
+
+* **Atomic**: a run is written into a hidden temporary folder next to its final
+  place (``runs/<experiment>/.<run>.tmp-<host>-<pid>-<random>``, :func:`work_dir`)
+  and renamed when complete (:func:`install`); a run that fails (or is interrupted)
+  leaves nothing behind, and the hidden folder of a killed process is deleted by
+  the next run or collection on that experiment (:func:`recover_runs`).
+* **No silent overwrite**: :func:`install` replaces an existing run only when asked
+  to (the old run is removed only once the new one is in place; a process killed
+  between the two renames of the swap is repaired by :func:`recover_runs`); the
+  name ``run="auto"`` numbers runs ``run-001``, ``run-002``, ... (safe for
+  concurrent processes: each run's ``config.json`` names the folder it landed in).
+* **Checked names**: no slashes, no leading dot, at most :data:`MAX_NAME_BYTES`
+  bytes (:func:`check_name`).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import socket
+import warnings
+import zlib
+from pathlib import Path
+
+from .fileio import jsonable, temp_dir_beside
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+MODEL_FILE = "best.keras"
+HISTORY_FILE = "history.csv"
+REPORT_FILE = "classification_report.txt"
+CONFUSION_CSV = "confusion_matrix.csv"
+CONFUSION_PNG = "confusion_matrix.png"
+CURVES_PNG = "learning_curves.png"
+#: The files every complete run folder has.
+RUN_FILES = (MODEL_FILE, CONFIG_FILE, METRICS_FILE)
+
+#: Longest experiment or run name, in UTF-8 bytes: the hidden temporary folder adds
+#: about 40 bytes, and most file systems allow 255.
+MAX_NAME_BYTES = 200
+
+
+class RunFolderError(ValueError):
+    """A run folder that is incomplete or damaged; the message names the folder and file."""
+
+
+# --------------------------------------------------------------------------
+# Names and paths
+# --------------------------------------------------------------------------
+
+
+def check_name(name, what):
+    """``name`` as a string, or ``ValueError`` naming ``what`` (``"experiment"``,
+    ``"run"``) when it cannot be a folder name of its own."""
+    name = str(name)
+    if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(f"invalid {what} name {name!r} (no slashes, must not start with '.')")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise ValueError(f"{what} name is {len(name.encode('utf-8'))} bytes long, more than {MAX_NAME_BYTES}: "
+                         f"{name[:40]!r}...")
+    return name
+
+
+def run_path(runs_dir, experiment, run) -> Path:
+    """The folder of run ``run`` of ``experiment`` under ``runs_dir``."""
+    return Path(runs_dir) / str(experiment) / str(run)
+
+
+_AUTO = re.compile(r"^run-(\d+)$")
+
+
+def next_auto_run(exp_dir) -> str:
+    """The next free ``run-NNN`` name in the experiment folder ``exp_dir``."""
+    numbers = [int(m.group(1)) for p in Path(exp_dir).glob("run-*") if (m := _AUTO.match(p.name))]
+    return f"run-{max(numbers, default=0) + 1:03d}"
+
+
+def is_complete(run_dir) -> bool:
+    """Whether ``run_dir`` has every file of :data:`RUN_FILES`."""
+    return all((Path(run_dir) / name).is_file() for name in RUN_FILES)
+
+
+def experiment_names(runs_dir) -> list[str]:
+    """Names of the experiment folders under ``runs_dir`` that hold at least one
+    finished run (a visible run folder with ``metrics.json``), sorted; ``[]`` when
+    ``runs_dir`` does not exist."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    return sorted(p.name for p in runs_dir.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and any(p.glob(f"[!.]*/{METRICS_FILE}")))
+
+
+def run_folders(runs_dir, experiment) -> list[Path]:
+    """The visible run folders of ``runs_dir/experiment`` (complete or not), sorted
+    by name; ``[]`` when the experiment folder does not exist."""
+    exp_dir = Path(runs_dir) / str(experiment)
+    if not exp_dir.is_dir():
+        return []
+    return sorted(p for p in exp_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
+
+
+def _read_object(run_dir: Path, name: str) -> dict:
+    try:
+        value = json.loads((run_dir / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError
+        raise RunFolderError(f"'{run_dir}': cannot read {name} ({type(exc).__name__}: {exc})") from None
+    if not isinstance(value, dict):
+        raise RunFolderError(f"'{run_dir}': {name} holds a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def read_run(run_dir) -> tuple:
+    """``(config, metrics)``: the dicts of a complete run folder's ``config.json`` and
+    ``metrics.json``.
+
+    Raises :class:`RunFolderError` naming the folder when one of :data:`RUN_FILES`
+    is missing, or a JSON file is unreadable, truncated or not a JSON object.
+    """
+    run_dir = Path(run_dir)
+    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    if missing:
+        raise RunFolderError(f"'{run_dir}': not a complete run folder (no {', '.join(missing)})")
+    return _read_object(run_dir, CONFIG_FILE), _read_object(run_dir, METRICS_FILE)
+
+
+def read_metrics(run_dir) -> dict:
+    """The dict of ``run_dir``'s ``metrics.json`` (:class:`RunFolderError` naming
+    the folder when it is missing or damaged); the rest of the folder may be absent."""
+    return _read_object(Path(run_dir), METRICS_FILE)
+
+
+def read_config(run_dir) -> dict:
+    """The dict of ``run_dir``'s ``config.json``, ``{}`` when there is none
+    (:class:`RunFolderError` when it is damaged)."""
+    run_dir = Path(run_dir)
+    return _read_object(run_dir, CONFIG_FILE) if (run_dir / CONFIG_FILE).is_file() else {}
+
+
+def finished_runs(runs_dir, experiments=None, caller="collect_runs"):
+    """Yield ``(run_dir, config, metrics)`` for each finished run under ``runs_dir``
+    (only the experiments named in ``experiments``, a set, when given), sorted by
+    experiment then run. Runs left half-replaced by a killed overwrite are first
+    repaired (:func:`recover_runs`); hidden folders are skipped; so is, with a
+    warning that starts with ``caller`` and names it, a folder :func:`read_run`
+    cannot read."""
+    runs_dir = Path(runs_dir)
+    for exp_dir in sorted(d for d in runs_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        if experiments is None or exp_dir.name in experiments:
+            recover_runs(exp_dir)
+    for metrics_path in sorted(runs_dir.glob(f"*/*/{METRICS_FILE}")):
+        run_dir = metrics_path.parent
+        exp = run_dir.parent.name
+        if run_dir.name.startswith(".") or exp.startswith(".") or (experiments is not None and exp not in experiments):
+            continue
+        try:
+            config, metrics = read_run(run_dir)
+        except RunFolderError as exc:  # one damaged folder must not hide every other run
+            warnings.warn(f"{caller} skips {exc}", stacklevel=3)
+            continue
+        yield run_dir, config, metrics
+
+
+# --------------------------------------------------------------------------
+# Writing: hidden work folders, installing, recovering
+# --------------------------------------------------------------------------
+
+# Hidden work folders beside a run are named ".<run>.<kind>-<host>-<pid>-<random>" (kind "tmp":
+# a run being built; "old": the run an overwrite is replacing), so that the folders of a
+# process that died (killed mid-run or mid-overwrite) can be told from those of a live one.
+_WORK = re.compile(r"^\.(?P<run>.+)\.(?P<kind>tmp|old)-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[^.]+$")
+
+#: Test hook: called between the two renames of an overwrite (to inject a crash there).
+_BETWEEN_RENAMES = None
+
+
+def _host_tag() -> str:
+    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
+
+
+def work_dir(final, kind="tmp") -> Path:
+    """A new hidden folder beside the run folder ``final`` to build the run in
+    (``kind="tmp"``) or to move an overwritten run aside into (``"old"``), named so
+    that :func:`recover_runs` can tell whether its process is still alive."""
+    return temp_dir_beside(final, f"{kind}-{_host_tag()}-{os.getpid()}")
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as strict JSON (NaN and infinities become ``null``) into a
+    file of a run's work folder, which is renamed into place as a whole."""
+    Path(path).write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _dead_work_dirs(exp_dir: Path) -> list:
+    """``(match, folder)`` of the hidden work folders of this host's dead processes."""
+    host, dead = _host_tag(), []
+    for entry in exp_dir.iterdir() if exp_dir.is_dir() else ():
+        m = _WORK.match(entry.name)
+        if m and entry.is_dir() and m["host"] == host and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
+            dead.append((m, entry))
+    return dead
+
+
+def _finish_overwrite(exp_dir: Path, m, old: Path, dead: list):
+    """Install the new run of a killed overwrite, or put the old one back; the action taken or None."""
+    run, final = m["run"], exp_dir / m["run"]
+    action = None
+    if not final.exists():
+        new = [e for mm, e in dead if mm["kind"] == "tmp" and mm["run"] == run and mm["pid"] == m["pid"]
+               and e.exists() and is_complete(e)]
+        if new:
+            os.rename(new[0], final)
+            action = "finished overwrite"
+        elif (old / run).is_dir():
+            os.rename(old / run, final)
+            action = "restored"
+    shutil.rmtree(old, ignore_errors=True)
+    return action
+
+
+def recover_runs(exp_dir) -> list:
+    """Finish what killed processes left in the experiment folder ``exp_dir``.
+
+    An overwrite renames the old run aside, then the new one into place; a process
+    killed between the two renames leaves both hidden. If the new run is complete it
+    is installed (the overwrite finishes), else the old run is put back. Hidden
+    temporary folders of runs whose process is gone are deleted. Folders of live
+    processes (and of other machines sharing the folder) are left alone.
+    :func:`emolib.experiment.run_experiment` and :func:`finished_runs` call this.
+    Returns a list of ``(action, run name)`` for what it did.
+    """
+    exp_dir = Path(exp_dir)
+    dead = _dead_work_dirs(exp_dir)
+    done = []
+    for m, old in (d for d in dead if d[0]["kind"] == "old"):
+        action = _finish_overwrite(exp_dir, m, old, dead)
+        if action:
+            done.append((action, m["run"]))
+    for m, tmp in (d for d in dead if d[0]["kind"] == "tmp"):
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            done.append(("removed unfinished", m["run"]))
+    for action, run in done:
+        if action != "removed unfinished":
+            warnings.warn(f"'{exp_dir / run}': {action} (its process was killed during an overwrite)", stacklevel=2)
+    return done
+
+
+def _rename_new(tmp: Path, final: Path):
+    """``os.rename`` that reports a taken name as ``FileExistsError`` (a non-empty
+    folder is never replaced)."""
+    try:
+        os.rename(tmp, final)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or final.exists():
+            raise FileExistsError(errno.EEXIST, "run folder exists", str(final)) from exc
+        raise
+
+
+def _install_auto(tmp: Path, exp_dir: Path, config: dict) -> Path:
+    # Another process may take a number at any moment: the name is chosen, written
+    # into config.json and claimed by the rename, retried with the next free number.
+    for _ in range(1000):
+        final = exp_dir / next_auto_run(exp_dir)
+        config["run"] = final.name
+        write_json(tmp / CONFIG_FILE, config)
+        try:
+            _rename_new(tmp, final)
+            return final
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not claim a run-NNN name in '{exp_dir}'")
+
+
+def _swap(tmp: Path, final: Path):
+    """Replace the run folder ``final`` by ``tmp``: the old run is renamed aside first."""
+    old = work_dir(final, "old")
+    os.rename(final, old / final.name)
+    try:
+        if _BETWEEN_RENAMES is not None:
+            _BETWEEN_RENAMES()
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(old / final.name, final)  # put the earlier run back
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def install(tmp, final, config: dict, overwrite=False, auto=False) -> Path:
+    """Write ``config`` (a dict; its ``"run"`` set to the run's final name) as
+    ``config.json`` into the finished work folder ``tmp`` and rename it to the run
+    folder ``final``; with ``auto``, to the next free ``run-NNN`` beside it.
+    Returns the run folder. ``FileExistsError`` when ``final`` exists and
+    ``overwrite`` is false."""
+    tmp, final = Path(tmp), Path(final)
+    if auto:
+        return _install_auto(tmp, final.parent, config)
+    config["run"] = final.name
+    write_json(tmp / CONFIG_FILE, config)
+    if final.exists():
+        if not overwrite:
+            raise FileExistsError(
+                f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'")
+        _swap(tmp, final)
+        return final
+    try:
+        _rename_new(tmp, final)
+    except FileExistsError:
+        raise FileExistsError(
+            f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'"
+        ) from None
+    return final
