@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from .transfer import fer_transfer, imagenet_transfer
+
 #: BatchNormalization momentum used throughout. Keras' default (0.99) makes the
 #: moving statistics lag far behind the weights in short (CI-sized) training runs,
 #: which gives near-chance validation accuracy while training accuracy is high.
@@ -382,7 +384,8 @@ def vit(
     return keras.Model(inputs, outputs, name=name)
 
 
-#: Model builders by name, used by :func:`build_model` and the experiment runner.
+#: Model builders by name, used by :func:`build_model` and the experiment runner
+#: (the transfer-learning builders come from :mod:`emolib.transfer`).
 #: Every builder takes ``input_shape`` and ``num_classes`` plus its own options.
 MODELS = {
     "simple_cnn": simple_cnn,
@@ -390,6 +393,8 @@ MODELS = {
     "resnet_like": resnet_like,
     "resnet34": resnet34,
     "vit": vit,
+    "fer_transfer": fer_transfer,
+    "imagenet_transfer": imagenet_transfer,
 }
 
 
@@ -408,8 +413,6 @@ def build_model(name, input_shape, num_classes, **kwargs):
     softmax output; ``kwargs`` go to the builder (e.g. ``filters=(32, 64)`` for
     ``"simple_cnn"``). Raises ``ValueError`` listing the known names.
     """
-    if name not in MODELS:
-        from . import transfer  # noqa: F401  (registers the transfer-learning builders)
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
     return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)

