@@ -398,14 +398,6 @@ MODELS = {
 }
 
 
-def register_model(name, builder):
-    """Add ``builder(input_shape, num_classes, **kwargs) -> keras.Model`` to
-    :data:`MODELS` under ``name`` (e.g. a model defined in a notebook), so that
-    :func:`build_model` and experiment configs can refer to it. Returns ``builder``."""
-    MODELS[name] = builder
-    return builder
-
-
 def build_model(name, input_shape, num_classes, **kwargs):
     """Build the model registered as ``name`` in :data:`MODELS`.
 

@@ -403,63 +403,6 @@ def make_dataset(
     return _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed)
 
 
-def decode_image(path, image_size=None, channels=None):
-    """Read and decode one JPEG/PNG/BMP/GIF file with ``tf.io``; returns
-    ``float32`` ``(height, width, channels)`` in [0, 1] (see :func:`convert_batch`)."""
-    raw = tf.io.read_file(path)
-    # Decode as stored (GIF and BMP decoders refuse channels=1), drop any alpha
-    # channel, then let convert_batch do gray <-> RGB.
-    image = tf.io.decode_image(raw, channels=0, expand_animations=False)
-    n = tf.shape(image)[-1]
-    image = tf.cond(n == 4, lambda: image[..., :3], lambda: tf.cond(n == 2, lambda: image[..., :1], lambda: image))
-    if channels:
-        image = tf.cond(
-            tf.shape(image)[-1] == channels,
-            lambda: image,
-            lambda: tf.image.rgb_to_grayscale(image) if channels == 1 else tf.image.grayscale_to_rgb(image),
-        )
-        image.set_shape([None, None, channels])
-    return convert_batch(image[None], image_size, channels)[0]
-
-
-def make_file_dataset(
-    paths,
-    labels,
-    num_classes,
-    batch_size=64,
-    training=False,
-    image_size=None,
-    channels=None,
-    augment=None,
-    mixup_alpha=0.0,
-    cutmix_alpha=0.0,
-    shuffle_buffer=None,
-    cache=True,
-    seed=0,
-):
-    """Like :func:`make_dataset`, but decodes image files (JPEG, PNG, ...) on the fly.
-
-    ``paths``: sequence of ``n`` file paths; ``labels``: int array ``(n,)``.
-    Pass ``image_size`` when the files differ in size and ``channels`` when they
-    differ in colour mode (batches need equal shapes). ``cache=True`` keeps the
-    decoded ``float32`` images in memory after the first epoch.
-    """
-    paths = [str(p) for p in paths]
-    labels = _check_labels(labels, num_classes, len(paths))
-    ds = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(paths, dtype=tf.string), tf.one_hot(labels, num_classes, dtype=tf.float32))
-    )
-    ds = ds.map(
-        lambda p, y: (decode_image(p, image_size, channels), y), num_parallel_calls=AUTOTUNE
-    )
-    if cache:
-        ds = ds.cache()
-    if training:
-        ds = ds.shuffle(shuffle_buffer or max(len(paths), 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    return _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed)
-
-
 # --------------------------------------------------------------------------
 # Class imbalance
 # --------------------------------------------------------------------------

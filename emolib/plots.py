@@ -159,56 +159,6 @@ def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", sav
     return _finish(fig, save_path)
 
 
-def compare_runs(results_df, metric="test_accuracy", by="run", ax=None, save_path=None):
-    """Bar chart of ``metric`` per value of ``by`` (e.g. a :func:`collect_runs`
-    table). Several rows per bar (repeated seeds) give the mean with a
-    standard-deviation error bar; bars are labelled with the mean."""
-    import seaborn as sns
-
-    df = pd.DataFrame(results_df)
-    for col in (metric, by):
-        if col not in df:
-            raise KeyError(f"column {col!r} not in results; columns: {list(df.columns)}")
-    df = df.assign(**{by: df[by].astype(str)})
-    order = list(dict.fromkeys(df[by]))
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(order) + 2), 3.8))
-    else:
-        fig = ax.figure
-    repeated = df.groupby(by)[metric].count().max() > 1
-    sns.barplot(
-        data=df, x=by, y=metric, order=order, ax=ax, errorbar="sd" if repeated else None,
-        capsize=0.15 if repeated else 0, color="C0",
-    )
-    ax.bar_label(ax.containers[0], fmt="%.3f", padding=2, fontsize=8)
-    ax.set_title(f"{metric} by {by}" + (" (mean ± sd)" if repeated else ""))
-    ax.tick_params(axis="x", rotation=30)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return _finish(fig, save_path)
-
-
-def mean_faces(images, labels, class_names, save_path=None):
-    """The mean image of each class (one panel per class), as in seed 003's
-    average-face figure. ``images``: ``(n, h, w, c)``; ``labels``: int ``(n,)``."""
-    images = np.asarray(images)
-    labels = np.asarray(labels)
-    scale = 255.0 if images.dtype == np.uint8 else 1.0
-    k = len(class_names)
-    fig, axes = plt.subplots(1, k, figsize=(1.6 * k, 2.0), squeeze=False)
-    for c, (ax, name) in enumerate(zip(axes[0], class_names)):
-        members = images[labels == c]
-        if len(members):
-            _show_image(ax, members.astype(np.float32).mean(axis=0) / scale)
-            ax.set_title(f"{name}\n(n={len(members)})", fontsize=9)
-        else:
-            ax.axis("off")
-            ax.set_title(f"{name}\n(no images)", fontsize=9)
-    fig.suptitle("Mean face per class")
-    fig.tight_layout()
-    return _finish(fig, save_path)
-
-
 def misclassified_grid(images, y_true, y_pred, class_names, proba=None, n=16, seed=0, ncols=8, save_path=None):
     """A gallery of misclassified images, titled ``"true -> predicted (p)"``.
 

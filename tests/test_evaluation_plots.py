@@ -132,7 +132,7 @@ def _close_figures():
     plt.close("all")
 
 
-def test_sample_grid_and_mean_faces(tmp_path):
+def test_sample_grid(tmp_path):
     ds = _dataset()
     fig = plots.sample_grid(ds.train.images, ds.train.labels, ds.class_names, per_class=4,
                             save_path=tmp_path / "grid.png")
@@ -141,11 +141,6 @@ def test_sample_grid_and_mean_faces(tmp_path):
     assert sum(len(ax.images) for ax in fig.axes) == 4 + 3 + 1  # blanks where a class has fewer
     assert (tmp_path / "grid.png").stat().st_size > 0
     assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temp file left
-
-    fig = plots.mean_faces(ds.train.images, ds.train.labels, ds.class_names)
-    shown = fig.axes[0].images[0].get_array()
-    expected = ds.train.images[ds.train.labels == 0].mean(axis=0)[..., 0] / 255.0
-    np.testing.assert_allclose(np.asarray(shown), expected, atol=1e-6)
 
 
 def test_class_distribution_counts_and_proportions():
@@ -178,26 +173,6 @@ def test_learning_curves_and_confusion_matrix(tmp_path):
     assert texts == ["75%", "25%", "0%", "0%"]
     fig = plots.confusion_matrix(cm, ["a", "b"], normalize=False)
     assert [t.get_text() for t in fig.axes[0].texts] == ["3", "1", "0", "0"]
-
-
-def test_compare_runs_error_bars_only_for_repeated_seeds():
-    single = pd.DataFrame({"run": ["a", "b"], "test_accuracy": [0.5, 0.7]})
-    fig = plots.compare_runs(single)
-    ax = fig.axes[0]
-    np.testing.assert_allclose([p.get_height() for p in ax.patches], [0.5, 0.7])
-    assert len(ax.lines) == 0
-
-    repeated = pd.DataFrame({
-        "model.name": ["cnn", "cnn", "lenet", "lenet"], "train.seed": [0, 1, 0, 1],
-        "macro_f1": [0.5, 0.7, 0.2, 0.4],
-    })
-    _, ax = plt.subplots()
-    fig = plots.compare_runs(repeated, metric="macro_f1", by="model.name", ax=ax)
-    assert fig is ax.figure
-    np.testing.assert_allclose([p.get_height() for p in ax.patches], [0.6, 0.3])
-    assert len(ax.lines) > 0  # error bars
-    with pytest.raises(KeyError, match="nope"):
-        plots.compare_runs(repeated, metric="nope")
 
 
 def test_accuracy_interval_matches_known_wilson_values():

@@ -1,16 +1,14 @@
-"""Behaviour of emolib.pipeline: conversion, shuffling, augmentation, MixUp/CutMix,
-file decoding and class-imbalance resampling."""
+"""Behaviour of emolib.pipeline: conversion, shuffling, augmentation, MixUp/CutMix
+and class-imbalance resampling."""
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from emolib.pipeline import (
     Augment,
     class_weights,
     cutmix,
     make_dataset,
-    make_file_dataset,
     mixup,
     oversample_indices,
     undersample_indices,
@@ -247,29 +245,6 @@ def test_pipeline_mixing_gives_soft_labels_that_sum_to_one():
         assert ((y > 0.01) & (y < 0.99)).any(), kw
 
 
-# ---------------------------------------------------------------- files
-
-
-def test_make_file_dataset_decodes_png_and_jpeg(tmp_path):
-    images = _images(6, h=10, w=10, c=1, seed=2)
-    paths = []
-    for i, img in enumerate(images):
-        path = tmp_path / (f"{i}.png" if i % 2 == 0 else f"{i}.jpg")
-        Image.fromarray(img[..., 0]).save(path)
-        paths.append(path)
-    labels = np.array([0, 1, 2, 0, 1, 2])
-    x, y = _collect(make_file_dataset(paths, labels, 3, batch_size=4, channels=1))
-    assert x.shape == (6, 10, 10, 1) and x.dtype == np.float32
-    np.testing.assert_array_equal(y, np.eye(3)[labels])
-    np.testing.assert_allclose(x[0::2], images[0::2] / 255.0, atol=1e-6)  # PNG is lossless
-    assert np.abs(x[1::2] - images[1::2] / 255.0).mean() < 0.1  # JPEG is close
-    ds = make_file_dataset(paths, labels, 3, batch_size=4, channels=3, image_size=16,
-                           training=True, augment=True, seed=0)
-    xt, yt = _collect(ds)
-    assert xt.shape == (6, 16, 16, 3)
-    np.testing.assert_array_equal(np.sort(yt.argmax(1)), np.sort(labels))
-
-
 # ---------------------------------------------------------------- imbalance
 
 
@@ -295,18 +270,3 @@ def test_class_weights_are_balanced():
     assert w[2] == 1.0
     # the mean weight over the samples is 1
     assert np.mean([w[c] for c in labels]) == pytest.approx(1.0)
-
-
-def test_file_dataset_decodes_gif_bmp_and_alpha_to_the_requested_channels(tmp_path):
-    from emolib.pipeline import make_file_dataset
-
-    rgb = np.random.default_rng(0).integers(0, 256, (10, 12, 3), dtype=np.uint8)
-    paths = []
-    for name, img in (("a.gif", Image.fromarray(rgb)), ("b.bmp", Image.fromarray(rgb)),
-                      ("c.png", Image.fromarray(rgb).convert("RGBA")), ("d.png", Image.fromarray(rgb).convert("LA"))):
-        img.save(tmp_path / name)
-        paths.append(str(tmp_path / name))
-    for channels in (1, 3):
-        x, y = next(iter(make_file_dataset(paths, [0, 1, 0, 1], 2, batch_size=4, image_size=8, channels=channels)))
-        assert x.shape == (4, 8, 8, channels)
-        assert 0.0 <= float(np.min(x)) and float(np.max(x)) <= 1.0
