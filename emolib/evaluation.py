@@ -86,6 +86,32 @@ def top_k_accuracy(labels, proba, k):
     return float(top_k_accuracy_score(labels, proba, k=k, labels=np.arange(num_classes)))
 
 
+def _class_names(class_names, num_classes) -> list:
+    """``class_names`` as strings (default ``"0"``, ``"1"``, ...), one per model output."""
+    names = [str(i) for i in range(num_classes)] if class_names is None else [str(c) for c in class_names]
+    if len(names) != num_classes:
+        raise ValueError(f"{len(names)} class names for a model with {num_classes} outputs")
+    return names
+
+
+def _prf(entry) -> dict:
+    """Precision, recall and F1 of one entry of scikit-learn's ``classification_report`` dict."""
+    return {"precision": float(entry["precision"]), "recall": float(entry["recall"]), "f1": float(entry["f1-score"])}
+
+
+def _empty_evaluation(class_names, top_k, y_true, y_pred, proba) -> dict:
+    """What :func:`evaluate` returns for a split without images: NaN scores, zero counts."""
+    nan, k = float("nan"), len(class_names)
+    empty = {"precision": nan, "recall": nan, "f1": nan}
+    return {
+        "accuracy": nan, **{f"top_{t}_accuracy": nan for t in top_k}, "loss": nan,
+        "per_class": {name: {**empty, "support": 0} for name in class_names},
+        "macro_avg": dict(empty), "weighted_avg": dict(empty), "num_samples": 0,
+        "class_names": class_names, "confusion_matrix": np.zeros((k, k), np.int64),
+        "report": "no images to evaluate\n", "y_true": y_true, "y_pred": y_pred, "proba": proba,
+    }
+
+
 def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size=256, top_k=(2, 3)):
     """Evaluate ``model`` on images (or a dataset) and return a dict of metrics.
 
@@ -125,37 +151,17 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
     if y_true.shape != (len(proba),):
         raise ValueError(f"labels must have shape ({len(proba)},), got {y_true.shape}")
     num_classes = proba.shape[1]
-    if class_names is None:
-        class_names = [str(i) for i in range(num_classes)]
-    class_names = [str(c) for c in class_names]
-    if len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class names for a model with {num_classes} outputs")
+    class_names = _class_names(class_names, num_classes)
     y_pred = proba.argmax(axis=1)
     ids = np.arange(num_classes)
     if not len(y_true):  # an empty split: nothing to measure (scikit-learn refuses empty input)
-        nan = float("nan")
-        empty = {"precision": nan, "recall": nan, "f1": nan}
-        return {
-            "accuracy": nan, **{f"top_{k}_accuracy": nan for k in top_k}, "loss": nan,
-            "per_class": {name: {**empty, "support": 0} for name in class_names},
-            "macro_avg": dict(empty), "weighted_avg": dict(empty), "num_samples": 0,
-            "class_names": class_names, "confusion_matrix": np.zeros((num_classes, num_classes), np.int64),
-            "report": "no images to evaluate\n", "y_true": y_true, "y_pred": y_pred, "proba": proba,
-        }
+        return _empty_evaluation(class_names, top_k, y_true, y_pred, proba)
 
     report = classification_report(
         y_true, y_pred, labels=ids, target_names=class_names, output_dict=True, zero_division=0
     )
-
-    def prf(entry):
-        return {
-            "precision": float(entry["precision"]),
-            "recall": float(entry["recall"]),
-            "f1": float(entry["f1-score"]),
-        }
-
     per_class = {
-        name: {**prf(report[name]), "support": int(report[name]["support"])} for name in class_names
+        name: {**_prf(report[name]), "support": int(report[name]["support"])} for name in class_names
     }
     true_proba = np.clip(proba[np.arange(len(y_true)), y_true], 1e-7, 1.0) if len(y_true) else []
     with warnings.catch_warnings():
@@ -165,8 +171,8 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
             **{f"top_{k}_accuracy": top_k_accuracy(y_true, proba, k) for k in top_k},
             "loss": float(-np.mean(np.log(true_proba))) if len(y_true) else float("nan"),
             "per_class": per_class,
-            "macro_avg": prf(report["macro avg"]),
-            "weighted_avg": prf(report["weighted avg"]),
+            "macro_avg": _prf(report["macro avg"]),
+            "weighted_avg": _prf(report["weighted avg"]),
             "num_samples": int(len(y_true)),
             "class_names": class_names,
             "confusion_matrix": confusion_matrix(y_true, y_pred, labels=ids),
@@ -347,6 +353,42 @@ def _slice_values(values, bins, max_levels):
     )
 
 
+def _check_error_rates_args(meta, y_true, y_pred, columns, bins):
+    """:func:`error_rates_by`'s arguments checked: ``(y_true, y_pred, columns as a list)``."""
+    import pandas as pd
+
+    if not isinstance(meta, pd.DataFrame):
+        raise TypeError(f"meta must be a pandas DataFrame, got {type(meta).__name__}")
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape or len(y_true) != len(meta):
+        raise ValueError(
+            f"meta ({len(meta)} rows), y_true {y_true.shape} and y_pred {y_pred.shape} must describe "
+            "the same images, as 1-D label arrays"
+        )
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in columns if c not in meta.columns]
+    if missing:
+        raise KeyError(f"no column(s) {missing} in meta; columns: {list(meta.columns)}")
+    for column, value in (bins.items() if isinstance(bins, dict) else [(None, bins)]):
+        _check_bins(value, "bins" if column is None else f"bins[{column!r}]")
+    return y_true, y_pred, columns
+
+
+def _independence_p_value(table) -> float:
+    """p-value of "the error rate is the same for every value" from a ``(values, 2)``
+    table of (errors, correct) counts: Fisher's exact test for two values, else
+    chi-square; NaN for one value, 1 when nothing or everything is wrong."""
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    if len(table) < 2:
+        return float("nan")
+    if len(table) == 2:
+        return float(fisher_exact(table).pvalue)
+    if table[:, 0].sum() == 0 or table[:, 1].sum() == 0:
+        return 1.0  # no errors at all, or nothing right: the rate cannot differ
+    return float(chi2_contingency(table).pvalue)
+
+
 def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confidence=0.95):
     """Error rate of a classifier for each value of some per-image attributes.
 
@@ -394,25 +436,8 @@ def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confide
     attributes that do not matter).
     """
     import pandas as pd
-    from scipy.stats import chi2_contingency, fisher_exact
 
-    if not isinstance(meta, pd.DataFrame):
-        raise TypeError(f"meta must be a pandas DataFrame, got {type(meta).__name__}")
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.ndim != 1 or y_true.shape != y_pred.shape or len(y_true) != len(meta):
-        raise ValueError(
-            f"meta ({len(meta)} rows), y_true {y_true.shape} and y_pred {y_pred.shape} must describe "
-            "the same images, as 1-D label arrays"
-        )
-    columns = [columns] if isinstance(columns, str) else list(columns)
-    missing = [c for c in columns if c not in meta.columns]
-    if missing:
-        raise KeyError(f"no column(s) {missing} in meta; columns: {list(meta.columns)}")
-    if isinstance(bins, dict):
-        for column, value in bins.items():
-            _check_bins(value, f"bins[{column!r}]")
-    else:
-        _check_bins(bins)
+    y_true, y_pred, columns = _check_error_rates_args(meta, y_true, y_pred, columns, bins)
     wrong = pd.Series(y_true != y_pred, index=meta.index)
     rows = []
     for column in columns:
@@ -420,15 +445,7 @@ def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confide
         values = _slice_values(meta[column], col_bins, max_levels)
         groups = wrong.groupby(values, observed=True, sort=True)
         counts = groups.agg(["size", "sum"])
-        table = np.stack([counts["sum"], counts["size"] - counts["sum"]], axis=1)
-        if len(counts) < 2:
-            p = float("nan")
-        elif len(counts) == 2:
-            p = float(fisher_exact(table).pvalue)
-        elif table[:, 0].sum() == 0 or table[:, 1].sum() == 0:
-            p = 1.0  # no errors at all, or nothing right: the rate cannot differ
-        else:
-            p = float(chi2_contingency(table).pvalue)
+        p = _independence_p_value(np.stack([counts["sum"], counts["size"] - counts["sum"]], axis=1))
         for value, (n, errors) in counts.iterrows():
             low, high = accuracy_interval(int(errors), int(n), confidence)
             rows.append({
