@@ -48,16 +48,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from emolib.runs import run_path
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs"
 N_CALIBRATION = 256  # training images the static quantization calibrates on
-CANDIDATES = [
-    RUNS / "06_resnet_like_full" / "resnet_like_bn_seed0",
-    RUNS / "08_onnx_quantization_full" / "resnet_like_bn_seed0",
-    RUNS / "onnx_bench" / "resnet_like_bn_seed0",
-    RUNS / "08_onnx_quantization_ci" / "resnet_like_bn_seed0",
-]
+CANDIDATES = [run_path(RUNS, experiment, "resnet_like_bn_seed0") for experiment in (
+    "06_resnet_like_full", "08_onnx_quantization_full", "onnx_bench", "08_onnx_quantization_ci")]
 
 
 def fallback_config():
