@@ -400,7 +400,7 @@ def find_runs(runs_dir, experiment, data):
         try:
             found = runs.read_run(run)[0].get("data")
         except runs.RunFolderError as err:
-            skipped[run.name] = str(err)
+            skipped[run.name] = err.reason
             continue
         if found != wanted:
             differ = sorted(key for key in set(wanted) | set(found or {})

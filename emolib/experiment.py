@@ -853,7 +853,9 @@ def _unusable(candidate: Path, config, same_data) -> str | None:
     try:
         saved, metrics = runs.read_run(candidate)
         saved = ExperimentConfig.from_dict(saved)
-    except (runs.RunFolderError, TypeError, ValueError) as exc:  # incomplete or damaged: train anew
+    except runs.RunFolderError as exc:  # incomplete or damaged: train anew
+        return exc.reason  # the note shows the folder already, relative to runs_dir
+    except (TypeError, ValueError) as exc:  # a config.json of fields this version does not know
         return str(exc)
     if same_data and saved.to_dict()["data"] != config.to_dict()["data"]:
         return "trained on other data"

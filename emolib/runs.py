@@ -64,7 +64,12 @@ MAX_NAME_BYTES = 200
 
 
 class RunFolderError(ValueError):
-    """A run folder that is incomplete or damaged; the message names the folder and file."""
+    """A run folder that is incomplete or damaged: ``folder`` and ``reason`` (which
+    names the file); the message is ``"'<folder>': <reason>"``."""
+
+    def __init__(self, folder, reason):
+        super().__init__(f"'{folder}': {reason}")
+        self.folder, self.reason = Path(folder), reason
 
 
 # --------------------------------------------------------------------------
@@ -132,9 +137,9 @@ def _read_object(run_dir: Path, name: str) -> dict:
     try:
         value = json.loads((run_dir / name).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError
-        raise RunFolderError(f"'{run_dir}': cannot read {name} ({type(exc).__name__}: {exc})") from None
+        raise RunFolderError(run_dir, f"cannot read {name} ({type(exc).__name__}: {exc})") from None
     if not isinstance(value, dict):
-        raise RunFolderError(f"'{run_dir}': {name} holds a JSON {type(value).__name__}, not an object")
+        raise RunFolderError(run_dir, f"{name} holds a JSON {type(value).__name__}, not an object")
     return value
 
 
@@ -148,7 +153,7 @@ def read_run(run_dir) -> tuple:
     run_dir = Path(run_dir)
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
     if missing:
-        raise RunFolderError(f"'{run_dir}': not a complete run folder (no {', '.join(missing)})")
+        raise RunFolderError(run_dir, f"not a complete run folder (no {', '.join(missing)})")
     return _read_object(run_dir, CONFIG_FILE), _read_object(run_dir, METRICS_FILE)
 
 
