@@ -45,6 +45,7 @@ import warnings
 import zlib
 from pathlib import Path
 
+from . import fileio
 from .fileio import jsonable, temp_dir_beside
 
 CONFIG_FILE = "config.json"
@@ -170,13 +171,12 @@ def read_config(run_dir) -> dict:
     return _read_object(run_dir, CONFIG_FILE) if (run_dir / CONFIG_FILE).is_file() else {}
 
 
-def finished_runs(runs_dir, experiments=None, caller="collect_runs"):
+def finished_runs(runs_dir, experiments=None):
     """Yield ``(run_dir, config, metrics)`` for each finished run under ``runs_dir``
     (only the experiments named in ``experiments``, a set, when given), sorted by
     experiment then run. Runs left half-replaced by a killed overwrite are first
     repaired (:func:`recover_runs`); hidden folders are skipped; so is, with a
-    warning that starts with ``caller`` and names it, a folder :func:`read_run`
-    cannot read."""
+    warning naming it and what is wrong, a folder :func:`read_run` cannot read."""
     runs_dir = Path(runs_dir)
     for exp_dir in sorted(d for d in runs_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
         if experiments is None or exp_dir.name in experiments:
@@ -189,7 +189,7 @@ def finished_runs(runs_dir, experiments=None, caller="collect_runs"):
         try:
             config, metrics = read_run(run_dir)
         except RunFolderError as exc:  # one damaged folder must not hide every other run
-            warnings.warn(f"{caller} skips {exc}", stacklevel=3)
+            warnings.warn(f"skipping {exc}", stacklevel=3)
             continue
         yield run_dir, config, metrics
 
@@ -218,10 +218,9 @@ def work_dir(final, kind="tmp") -> Path:
     return temp_dir_beside(final, f"{kind}-{_host_tag()}-{os.getpid()}")
 
 
-def write_json(path, obj) -> None:
-    """Write ``obj`` as strict JSON (NaN and infinities become ``null``) into a
-    file of a run's work folder, which is renamed into place as a whole."""
-    Path(path).write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+def write_json(path, obj) -> Path:
+    """Write ``obj`` as strict JSON (NaN and infinities become ``null``)."""
+    return fileio.write_json(path, jsonable(obj), allow_nan=False)
 
 
 def _alive(pid: int) -> bool:
