@@ -167,11 +167,13 @@ def verdict(generated, real):
 
 def side_by_side(comparisons):
     """A table of ``{"comparison": (generated evidence, real evidence)}``: macro-F1 of A
-    and B on each data set, the McNemar p-values and the :func:`verdict`."""
+    and B on each data set, the McNemar p-values (as text, 2 significant digits) and the
+    :func:`verdict`."""
     import pandas as pd
 
     rows = [{"comparison (A vs B)": name, "generated A": gen["f1_a"], "generated B": gen["f1_b"],
-             "generated p": gen["p"], "real A": real["f1_a"], "real B": real["f1_b"], "real p": real["p"],
+             "generated p": f"{gen['p']:.2g}", "real A": real["f1_a"], "real B": real["f1_b"],
+             "real p": f"{real['p']:.2g}",
              "verdict": verdict(gen, real)} for name, (gen, real) in comparisons.items()]
     return pd.DataFrame(rows).set_index("comparison (A vs B)")
 
