@@ -14,7 +14,7 @@ on both data sets by one function, on seed 003's 4 classes:
 * **real**: the ``muxspace/facial_expressions`` layout at ``--data`` (person-disjoint splits,
   balanced test split, validation capped at ``--val-cap`` images per class).
 
-Lessons (each: test accuracy and macro-F1 per seed, mean and standard deviation, an exact
+Lessons (each: test accuracy, macro-F1 and per-class F1 per seed, their mean, an exact
 McNemar test of B vs A over every paired test image):
 
 * ``gray_vs_rgb`` (02): the simple CNN at 48x48 with 1 vs 3 input channels. Also a colour
@@ -97,7 +97,8 @@ def scores(y, proba):
     from emolib.evaluation import f1_scores
 
     s = f1_scores(y, proba, proba.shape[1])
-    return {"accuracy": round(float(s["accuracy"]), 4), "macro_f1": round(float(s["macro_f1"]), 4)}
+    return {"accuracy": round(float(s["accuracy"]), 4), "macro_f1": round(float(s["macro_f1"]), 4),
+            "per_class_f1": [round(float(v), 4) for v in s["per_class_f1"]]}
 
 
 def summary(per_seed):
@@ -108,6 +109,7 @@ def summary(per_seed):
         values = [s[metric] for s in per_seed]
         out[metric] = round(float(np.mean(values)), 4)
         out[f"{metric}_std"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else 0.0
+    out["per_class_f1"] = [round(float(v), 4) for v in np.mean([s["per_class_f1"] for s in per_seed], axis=0)]
     out["per_seed"] = per_seed
     return out
 

@@ -181,7 +181,8 @@ def side_by_side(comparisons):
 def benchmark(name="real_photos", task="4class"):
     """The committed full-scale measurements in ``benchmarks/results/<name>.json``
     (``{}`` when the file is absent): for ``"real_photos"`` ``{rung: entry}`` of ``task``;
-    for ``"real_lessons"`` ``{lesson: {"generated": entry, "real": entry}}``."""
+    for ``"real_lessons"`` ``{lesson: {"generated": entry, "real": entry}}`` (each entry
+    with the source's ``"classes"``, the order of its per-class values)."""
     from .notebook import project_dir
 
     path = project_dir() / "benchmarks" / "results" / f"{name}.json"
@@ -193,5 +194,5 @@ def benchmark(name="real_photos", task="4class"):
     lessons = {}
     for source, measured in data.get("sources", {}).items():
         for lesson, entry in measured["lessons"].items():
-            lessons.setdefault(lesson, {})[source] = entry
+            lessons.setdefault(lesson, {})[source] = {**entry, "classes": measured["classes"]}
     return lessons
