@@ -20,7 +20,7 @@ import pandas as pd
 from ..base import EMOTIONS, resolve_classes
 from .checks import check_size
 from .expressions import AU_COLUMNS, label_indices, sample_action_units
-from .render import _SPACE_GLYPH as SPACE_GLYPH, _TEXT_MAX_CHARS as TEXT_MAX_CHARS
+from .accessories import SPACE_GLYPH, TEXT_MAX_CHARS
 
 #: Names of the indices in ``params["background"]``, ``["hair_style"]`` and ``["occlusion"]``.
 BACKGROUNDS = ("flat", "gradient", "clutter")
