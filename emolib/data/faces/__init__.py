@@ -28,17 +28,6 @@ from .params import params_to_meta, sample_identities, sample_params
 from .render import render
 
 __all__ = [
-    "ACTION_UNITS",
-    "AU_COLUMNS",
-    "PROTOTYPES",
-    "BALANCES",
-    "EMOTIONS",
-    "FER2013_COUNTS",
-    "class_counts",
-    "sample_action_units",
-    "sample_identities",
-    "sample_params",
-    "render",
-    "params_to_meta",
-    "generate",
+    "ACTION_UNITS", "AU_COLUMNS", "PROTOTYPES", "BALANCES", "EMOTIONS", "FER2013_COUNTS", "class_counts",
+    "sample_action_units", "sample_identities", "sample_params", "render", "params_to_meta", "generate",
 ]
