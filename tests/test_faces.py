@@ -87,10 +87,11 @@ def test_mouth_opens_with_the_jaw_and_shows_teeth():
     mouth.draw(closed, face_closed)
     opened, face_opened = make_face(au25=1.0, au26=1.0)
     mouth.draw(opened, face_opened)
-    height = lambda canvas: np.ptp(np.nonzero(painted(canvas)[0])[0])  # noqa: E731
-    assert height(opened) > 1.5 * height(closed)
-    dark = lambda canvas: (canvas.rgb[0].max(axis=0) < 0.15) & painted(canvas)[0]  # noqa: E731
-    assert dark(opened).sum() > 2 * dark(closed).sum()  # the inside of the mouth
+    height = {name: np.ptp(np.nonzero(painted(c)[0])[0]) for name, c in (("closed", closed), ("opened", opened))}
+    assert height["opened"] > 1.5 * height["closed"]
+    dark = {name: ((c.rgb[0].max(axis=0) < 0.15) & painted(c)[0]).sum() for name, c in (("closed", closed),
+                                                                                       ("opened", opened))}
+    assert dark["opened"] > 2 * dark["closed"]  # the inside of the mouth
 
 
 def test_smile_deepens_the_nasolabial_folds_and_the_chin_raiser_the_chin_furrow():
@@ -147,8 +148,13 @@ def brow_pixels(**action_units):
 
 def test_brows_rise_with_the_brow_raisers_and_come_together_when_lowered():
     y = pixel_centres(SIZE)
-    height = lambda mask: y[np.nonzero(mask)[0]].mean()  # noqa: E731
-    gap = lambda mask: np.abs(y[np.nonzero(mask)[1]]).min()  # half the gap between the brows  # noqa: E731
+
+    def height(mask):
+        return y[np.nonzero(mask)[0]].mean()
+
+    def gap(mask):  # half the gap between the brows
+        return np.abs(y[np.nonzero(mask)[1]]).min()
+
     rest, raised, lowered = brow_pixels(), brow_pixels(au01=1.0, au02=1.0), brow_pixels(au04=1.0)
     assert height(raised) < height(rest) - 0.05 < height(lowered) - 0.05
     assert gap(lowered) < gap(rest)
@@ -156,7 +162,11 @@ def test_brows_rise_with_the_brow_raisers_and_come_together_when_lowered():
 
 
 def test_forehead_is_smooth_without_age_or_raised_brows():
-    shade = lambda canvas, face: (brows.shade_forehead(canvas, face, s := np.ones((1, SIZE, SIZE), np.float32)), s)[1]  # noqa: E731
+    def shade(canvas, face):
+        shade = np.ones((1, SIZE, SIZE), np.float32)
+        brows.shade_forehead(canvas, face, shade)
+        return shade
+
     smooth = shade(*make_face())
     wrinkled = shade(*make_face(au01=1.0, au02=1.0))
     assert np.array_equal(smooth, np.ones_like(smooth))

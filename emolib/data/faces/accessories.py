@@ -69,7 +69,8 @@ def draw_glasses(canvas: Canvas, face: Face) -> None:
         lens = lens + ramp(distance, pixel)
         frame = frame + ramp(np.abs(distance) - thick, pixel)
     inner = column("eye_dx") - radius_x
-    bridge = ramp(np.abs(y - eye_y + 0.02) - thick, pixel) * ramp(np.abs(x - centre_x - column("yaw") * 0.05) - inner, pixel)
+    bridge = (ramp(np.abs(y - eye_y + 0.02) - thick, pixel)
+              * ramp(np.abs(x - centre_x - column("yaw") * 0.05) - inner, pixel))
     temple = (ramp(np.abs(y - eye_y + 0.025) - thick * 0.8, pixel)
               * band(np.abs(x - centre_x), column("eye_dx") + radius_x, column("face_w") * 1.02, pixel))
     frame = np.clip(frame + bridge + temple, 0.0, 1.0)
