@@ -16,9 +16,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .canvas import Canvas, Face, band, ramp, stripes
+from .params import HAIR_STYLES
 
-# indices into params.HAIR_STYLES
-BALD, LONG_HAIR, FRINGE, SIDE_PART = 0, 2, 3, 4
+BALD, LONG_HAIR, FRINGE, SIDE_PART = (HAIR_STYLES.index(name) for name in ("bald", "long", "fringe", "side_part"))
 
 
 def skin_colour(params: dict) -> np.ndarray:

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..base import EMOTIONS, resolve_classes
+from .accessories import SPACE_GLYPH, TEXT_MAX_CHARS
 from .checks import check_size
 from .expressions import AU_COLUMNS, label_indices, sample_action_units
-from .accessories import SPACE_GLYPH, TEXT_MAX_CHARS
 
 #: Names of the indices in ``params["background"]``, ``["hair_style"]`` and ``["occlusion"]``.
 BACKGROUNDS = ("flat", "gradient", "clutter")
