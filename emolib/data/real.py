@@ -141,7 +141,12 @@ def _check_path(path, what="file or directory", hint="") -> Path:
     return path
 
 
-def _check_fractions(val_fraction, test_fraction):
+def _check_args(image_size, channels, val_fraction, test_fraction):
+    """``ValueError`` naming the argument: a bad ``channels``, ``image_size`` or split fraction."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if not isinstance(image_size, (int, np.integer)) or image_size < 1:
+        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= float(value) < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
@@ -149,13 +154,6 @@ def _check_fractions(val_fraction, test_fraction):
         raise ValueError(
             f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
         )
-
-
-def _check_size(image_size, channels):
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    if not isinstance(image_size, (int, np.integer)) or image_size < 1:
-        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
 
 
 def _row(where, i) -> str:
@@ -352,7 +350,11 @@ def _read_images(paths, size, channels, context=None):
 
     Returns images ``(n, size, size, channels)`` and a DataFrame with ``orig_width``,
     ``orig_height``, ``orig_mode``. ``context[i]`` (e.g. "labels.csv row 3") is added
-    to error messages."""
+    to error messages; with it, every path is checked before any image is decoded, so a
+    missing file is reported at once."""
+    for path, where in zip(paths, context or ()):
+        if not Path(path).exists():  # what exists but is not a regular file, read_image refuses by name
+            raise FileNotFoundError(f"image file not found: '{path}' ({where})")
     n = len(paths)
     images = np.empty((n, size, size, channels), dtype=np.uint8)
     widths = np.empty(n, dtype=np.int64)
@@ -568,8 +570,7 @@ def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
     (with a labelled ``test.csv``, that is the test split and val is carved from train).
     ``classes=None`` keeps all seven FER2013 classes (labels = FER2013 indices).
     """
-    _check_size(image_size, channels)
-    _check_fractions(val_fraction, test_fraction)
+    _check_args(image_size, channels, val_fraction, test_fraction)
     path = _check_path(path, "FER2013 CSV", fer2013_instructions())
     csv_path, test_path = _resolve_fer_path(path)
     emotions, images, usage = _read_fer_file(csv_path)
@@ -730,8 +731,7 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     :func:`write_class_folders`) is merged into ``meta`` by file; then ``source`` is the
     saved source, ``file`` the path relative to ``root``, and rows keep their saved order.
     """
-    _check_size(image_size, channels)
-    _check_fractions(val_fraction, test_fraction)
+    _check_args(image_size, channels, val_fraction, test_fraction)
     root = _check_path(root, "class-folder directory")
     if not root.is_dir():
         raise NotADirectoryError(f"not a directory: '{root}' (expected a class-folder tree)")
@@ -911,8 +911,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     keep every row as an image of its own, the rows of one file always in the same
     split when splits are random (a ``split_col`` is followed as written).
     """
-    _check_size(image_size, channels)
-    _check_fractions(val_fraction, test_fraction)
+    _check_args(image_size, channels, val_fraction, test_fraction)
     if duplicates not in ("error", "first", "keep"):
         raise ValueError(f"duplicates must be 'error', 'first' or 'keep', got {duplicates!r}")
     regex = None
@@ -997,11 +996,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if not len(keep):
         raise ValueError(f"no images of classes {list(class_names)} in '{csv_path}'")
     paths = [Path(image_dir) / names[i] for i in keep]
-    context = [f"'{csv_path}' row {i} (line {i + 2})" for i in keep]
-    for p, ctx in zip(paths, context):
-        if not p.exists():  # what exists but is not a regular file, read_image refuses by name
-            raise FileNotFoundError(f"image file not found: '{p}' ({ctx})")
-    images, orig = _read_images(paths, image_size, channels, context)
+    images, orig = _read_images(paths, image_size, channels, [_row(csv_path, i) for i in keep])
     labels = labels[keep]
 
     meta = pd.DataFrame({
