@@ -914,79 +914,24 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     _check_args(image_size, channels, val_fraction, test_fraction)
     if duplicates not in ("error", "first", "keep"):
         raise ValueError(f"duplicates must be 'error', 'first' or 'keep', got {duplicates!r}")
-    regex = None
-    if identity_pattern is not None:
-        try:
-            regex = re.compile(identity_pattern)
-        except (re.error, TypeError) as exc:
-            raise ValueError(f"identity_pattern {identity_pattern!r} is not a valid regular expression: {exc}") from None
-        if regex.groups < 1:
-            raise ValueError(
-                f"identity_pattern {identity_pattern!r} has no group: its group 1 must capture the person "
-                r"in the file stem, e.g. r'^(.*)_\d+$'"
-            )
+    regex = _identity_regex(identity_pattern)
     csv_path = _check_path(csv_path, "labels CSV")
     df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
-    required = [image_col, label_col] + [c for c in (split_col, identity_col) if c is not None]
-    df = _require_columns(df, required, csv_path, "labels CSV")
+    df = _require_columns(df, [c for c in (image_col, label_col, split_col, identity_col) if c is not None],
+                          csv_path, "labels CSV")
     if len(df) == 0:
         raise ValueError(f"labels CSV '{csv_path}' has no rows")
     if identity_col is not None and identity_pattern is not None:
         raise ValueError("give identity_col or identity_pattern, not both")
 
     names = df[image_col].str.strip().tolist()
-    for i, n in enumerate(names):
-        if not n:
+    for i, name in enumerate(names):
+        if not name:
             raise ValueError(f"{_row(csv_path, i)}: empty {image_col!r}")
-    if image_dir is None:
-        image_dir = _find_image_dir(csv_path, names)
-    else:
-        image_dir = _check_path(image_dir, "image directory")
-
-    raw_labels = df[label_col].tolist()
-    emotions = []
-    for i, lab in enumerate(raw_labels):
-        if not str(lab).strip():
-            raise ValueError(f"{_row(csv_path, i)}: empty {label_col!r} for image {names[i]!r}")
-        try:
-            emotions.append(normalize_label(lab))
-        except ValueError:
-            raise ValueError(
-                f"{_row(csv_path, i)}: unknown emotion label {lab!r} for image {names[i]!r} "
-                f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
-            ) from None
-
-    split_names = None
-    if split_col is not None:
-        split_names = []
-        for i, s in enumerate(df[split_col].tolist()):
-            key = SPLIT_SYNONYMS.get(str(s).strip().lower())
-            if key is None:
-                raise ValueError(
-                    f"{_row(csv_path, i)}: unknown split {s!r} in column {split_col!r} "
-                    "(expected train/val/test or Training/PublicTest/PrivateTest)"
-                )
-            split_names.append(key)
-        split_names = np.array(split_names, dtype=object)
-
-    identity = None
-    if identity_col is not None:
-        identity = df[identity_col].str.strip().to_numpy(dtype=object)
-        empty = np.flatnonzero(identity == "")
-        if len(empty):
-            raise ValueError(f"{_row(csv_path, int(empty[0]))}: empty identity in column {identity_col!r}")
-    elif regex is not None:
-        identity = []
-        unmatched = 0
-        for n in names:
-            stem = Path(n).stem
-            m = regex.search(stem)
-            if m and m.groups() and m.group(1):
-                identity.append(m.group(1))
-            else:
-                identity.append(stem)
-                unmatched += 1
-        identity = np.array(identity, dtype=object)
+    image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
+    emotions = _csv_emotions(df[label_col].tolist(), names, csv_path, label_col)
+    split_names = None if split_col is None else _csv_splits(df[split_col].tolist(), csv_path, split_col)
+    identity, unmatched = _csv_identity(df, names, identity_col, regex, csv_path)
 
     files = [os.path.normpath(Path(image_dir) / n) for n in names]
     first = _check_duplicates(files, names, emotions, csv_path, duplicates)
@@ -998,46 +943,16 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     paths = [Path(image_dir) / names[i] for i in keep]
     images, orig = _read_images(paths, image_size, channels, [_row(csv_path, i) for i in keep])
     labels = labels[keep]
-
-    meta = pd.DataFrame({
-        "label": labels,
-        "emotion": [emotions[i] for i in keep],
-        "source": [str(p) for p in paths],
-        "orig_label": [raw_labels[i] for i in keep],
-        "row": keep.astype(np.int64),
-    })
-    if identity is not None:
-        meta["identity"] = identity[keep]
-    meta = pd.concat([meta, orig], axis=1)
-    reserved = set(meta.columns) | {"split"}
-    for col in df.columns:
-        if col in (image_col, label_col, split_col, identity_col):
-            continue
-        meta[col if col not in reserved else f"csv_{col}"] = df[col].to_numpy()[keep]
+    meta = _csv_meta(df, keep, labels, emotions, paths, identity, orig, (image_col, label_col, split_col, identity_col))
 
     if split_names is not None:
-        split_names = split_names[keep]
-        method = f"column {split_col!r}"
-    elif identity is not None:
-        split_names = _group_assign(labels, identity[keep], val_fraction, test_fraction, seed)
-        method = "identity-disjoint (group-aware, approximately stratified)"
-    elif not first[keep].all():  # duplicates="keep": the rows of one file stay together
-        split_names = _group_assign(labels, np.asarray(files, dtype=object)[keep], val_fraction, test_fraction,
-                                    seed)
-        method = "file-disjoint (group-aware, approximately stratified; files listed more than once)"
+        split_names, method = split_names[keep], f"column {split_col!r}"
     else:
-        split_names = _stratified_assign(labels, val_fraction, test_fraction, seed)
-        method = "stratified random"
-    info = {
-        "format": "labels_csv",
-        "path": str(csv_path),
-        "image_dir": str(image_dir),
-        "split_method": method,
-        "image_size": image_size,
-        "channels": channels,
-        "seed": seed,
-        "dropped": int(len(df) - len(keep)),
-    }
+        groups = identity[keep] if identity is not None else np.asarray(files, dtype=object)[keep]
+        split_names, method = _random_splits(labels, groups, identity is not None, not first[keep].all(),
+                                             val_fraction, test_fraction, seed)
+    info = {"format": "labels_csv", "path": str(csv_path), "image_dir": str(image_dir), "split_method": method,
+            "image_size": image_size, "channels": channels, "seed": seed, "dropped": int(len(df) - len(keep))}
     if not first.all():
         info["duplicates"] = duplicates
         info["duplicates_dropped" if duplicates == "first" else "duplicate_rows"] = int((~first).sum())
@@ -1046,10 +961,104 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if identity is not None:
         info["identities"] = int(len(set(identity[keep])))
         if identity_pattern is not None:
-            info["identity_pattern"] = identity_pattern
-            info["identity_unmatched"] = unmatched
+            info.update(identity_pattern=identity_pattern, identity_unmatched=unmatched)
     return _build_dataset(images, labels, _order_meta(meta), split_names, class_names,
                           csv_path.stem if csv_path.stem != "labels" else csv_path.parent.name, info)
+
+
+def _identity_regex(identity_pattern):
+    """``identity_pattern`` compiled (``None`` stays ``None``); ``ValueError`` when it is not a
+    regular expression or has no group to capture the person."""
+    if identity_pattern is None:
+        return None
+    try:
+        regex = re.compile(identity_pattern)
+    except (re.error, TypeError) as exc:
+        raise ValueError(f"identity_pattern {identity_pattern!r} is not a valid regular expression: {exc}") from None
+    if regex.groups < 1:
+        raise ValueError(
+            f"identity_pattern {identity_pattern!r} has no group: its group 1 must capture the person "
+            r"in the file stem, e.g. r'^(.*)_\d+$'"
+        )
+    return regex
+
+
+def _csv_emotions(raw_labels, names, csv_path, label_col) -> list:
+    """Canonical emotion per row; ``ValueError`` naming the row for an empty or unknown label."""
+    emotions = []
+    for i, label in enumerate(raw_labels):
+        if not str(label).strip():
+            raise ValueError(f"{_row(csv_path, i)}: empty {label_col!r} for image {names[i]!r}")
+        try:
+            emotions.append(normalize_label(label))
+        except ValueError:
+            raise ValueError(
+                f"{_row(csv_path, i)}: unknown emotion label {label!r} for image {names[i]!r} "
+                f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
+            ) from None
+    return emotions
+
+
+def _csv_splits(values, csv_path, split_col) -> np.ndarray:
+    """emolib split name per row of ``split_col``; ``ValueError`` naming the row for an unknown one."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = SPLIT_SYNONYMS.get(str(value).strip().lower())
+        if out[i] is None:
+            raise ValueError(
+                f"{_row(csv_path, i)}: unknown split {value!r} in column {split_col!r} "
+                "(expected train/val/test or Training/PublicTest/PrivateTest)"
+            )
+    return out
+
+
+def _csv_identity(df, names, identity_col, regex, csv_path):
+    """``(person per row or None, how many stems the regex did not match)``: from
+    ``identity_col`` (no empty cell), else group 1 of ``regex`` on each file stem."""
+    if identity_col is not None:
+        identity = df[identity_col].str.strip().to_numpy(dtype=object)
+        empty = np.flatnonzero(identity == "")
+        if len(empty):
+            raise ValueError(f"{_row(csv_path, int(empty[0]))}: empty identity in column {identity_col!r}")
+        return identity, 0
+    if regex is None:
+        return None, 0
+    stems = [Path(n).stem for n in names]
+    matches = [regex.search(stem) for stem in stems]
+    persons = [m.group(1) if m and m.group(1) else stem for m, stem in zip(matches, stems)]
+    return np.array(persons, dtype=object), sum(1 for m in matches if not (m and m.group(1)))
+
+
+def _csv_meta(df, keep, labels, emotions, paths, identity, orig, used_columns) -> pd.DataFrame:
+    """``meta`` of the kept rows: label, emotion, source, orig_label, row, identity, the
+    ``orig_*`` columns and every other CSV column (``csv_<name>`` where a name is taken)."""
+    meta = pd.DataFrame({
+        "label": labels,
+        "emotion": [emotions[i] for i in keep],
+        "source": [str(p) for p in paths],
+        "orig_label": df[used_columns[1]].to_numpy()[keep],
+        "row": keep.astype(np.int64),
+    })
+    if identity is not None:
+        meta["identity"] = identity[keep]
+    meta = pd.concat([meta, orig], axis=1)
+    reserved = set(meta.columns) | {"split"}
+    for col in df.columns:
+        if col not in used_columns:
+            meta[col if col not in reserved else f"csv_{col}"] = df[col].to_numpy()[keep]
+    return meta
+
+
+def _random_splits(labels, groups, by_identity, repeated_files, val_fraction, test_fraction, seed):
+    """Split name per row and how it was made: group-aware when persons are known or files
+    repeat (``groups``: persons or file paths), else stratified random."""
+    if by_identity:
+        return (_group_assign(labels, groups, val_fraction, test_fraction, seed),
+                "identity-disjoint (group-aware, approximately stratified)")
+    if repeated_files:  # duplicates="keep": the rows of one file stay together
+        return (_group_assign(labels, groups, val_fraction, test_fraction, seed),
+                "file-disjoint (group-aware, approximately stratified; files listed more than once)")
+    return _stratified_assign(labels, val_fraction, test_fraction, seed), "stratified random"
 
 
 # --------------------------------------------------------------------------- writing
