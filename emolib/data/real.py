@@ -657,7 +657,7 @@ def _subdirs(path: Path):
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def _scan_class_dirs(split_dir: Path, classes_wanted, root: Path):
+def _scan_class_dirs(split_dir: Path, classes_wanted):
     """``[(file path, canonical emotion, folder name)]`` for the class folders in ``split_dir``."""
     entries = []
     class_dirs = _subdirs(split_dir)
@@ -735,37 +735,9 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     root = _check_path(root, "class-folder directory")
     if not root.is_dir():
         raise NotADirectoryError(f"not a directory: '{root}' (expected a class-folder tree)")
-    wanted = None if classes is None else set(resolve_classes(classes))
-
-    top = _subdirs(root)
-    split_dirs = {}
-    for d in top:
-        key = SPLIT_SYNONYMS.get(d.name.lower())
-        if key is not None:
-            split_dirs.setdefault(key, []).append(d)
-    entries = []  # (file, emotion, folder name, split or None)
-    if split_dirs:
-        others = [d.name for d in top if d.name.lower() not in SPLIT_SYNONYMS]
-        if others:
-            warnings.warn(f"'{root}': ignoring folders {others} next to the split folders", stacklevel=2)
-        if "train" not in split_dirs:
-            raise ValueError(f"'{root}' has split folders {sorted(split_dirs)} but no 'train' folder")
-        for key in SPLITS:
-            for d in split_dirs.get(key, []):
-                entries.extend((*e, key) for e in _scan_class_dirs(d, wanted, root))
-        layout = "split folders"
-    else:
-        if not top:
-            raise ValueError(
-                f"no class folders in '{root}' (expected {root}/<emotion>/<images> or "
-                f"{root}/train/<emotion>/<images>)"
-            )
-        entries.extend((*e, None) for e in _scan_class_dirs(root, wanted, root))
-        layout = "class folders"
-
+    entries, split_dirs = _scan_tree(root, None if classes is None else set(resolve_classes(classes)))
     saved_meta, saved = _read_saved_metadata(root)
-    present = {e[1] for e in entries}
-    class_names = _class_order(present, classes, root, saved.get("class_names"))
+    class_names = _class_order({e[1] for e in entries}, classes, root, saved.get("class_names"))
     dropped = sum(1 for e in entries if e[0] is None or e[1] not in class_names)
     entries = [e for e in entries if e[0] is not None and e[1] in class_names]
     if not entries:
@@ -773,71 +745,83 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
 
     files = [e[0] for e in entries]
     images, orig = _read_images(files, image_size, channels)
-    emotions = [e[1] for e in entries]
-    labels = _labels_for(emotions, class_names)
-    rel = [f.relative_to(root).as_posix() for f in files]
-    meta = pd.DataFrame({
+    labels = _labels_for([e[1] for e in entries], class_names)
+    meta = pd.concat([pd.DataFrame({
         "label": labels,
-        "emotion": emotions,
+        "emotion": [e[1] for e in entries],
         "source": [str(f) for f in files],
         "orig_label": [e[2] for e in entries],
-        "file": rel,
-    })
-    meta = pd.concat([meta, orig], axis=1)
-    split_names = np.array([e[3] for e in entries], dtype=object)
-
-    if layout == "class folders":
-        split_names = _stratified_assign(labels, val_fraction, test_fraction, seed)
-        method = "stratified random"
-    else:
-        method = "folders"
-        missing = [s for s in ("val", "test") if s not in split_dirs]
-        if missing and saved:
-            # Our own export (dataset.json): a split without a folder was empty when written.
-            method = f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
-        elif missing:
-            train = np.flatnonzero(split_names == "train")
-            carved = _stratified_assign(
-                labels[train],
-                val_fraction if "val" in missing else 0.0,
-                test_fraction if "test" in missing else 0.0,
-                seed,
-            )
-            split_names[train] = carved
-            method = f"folders; {' and '.join(missing)} carved from train (stratified)"
-
-    order = np.arange(len(meta))
-    if saved_meta is not None:
-        extra = saved_meta.drop(
-            columns=[c for c in ("label", "emotion", "split") if c in saved_meta.columns]
-        ).drop_duplicates("file")
-        merged = meta[["file"]].merge(extra, on="file", how="left")
-        for col in merged.columns:
-            if col == "file":
-                continue
-            if col in meta.columns:  # source, orig_label, orig_*: the saved (original) value wins
-                meta[col] = merged[col].where(merged[col].notna(), meta[col]).to_numpy()
-            else:
-                meta[col] = merged[col].to_numpy()
-        if "order" in meta.columns:
-            key = pd.to_numeric(meta.pop("order"), errors="coerce")
-            if key.notna().all():
-                split_rank = pd.Series(split_names).map({s: i for i, s in enumerate(SPLITS)})
-                order = np.lexsort((key.to_numpy(), split_rank.to_numpy()))
-    info = dict(saved.get("info", {})) if saved else {}
-    info.update({
-        "format": "class_folders",
-        "path": str(root),
-        "layout": layout,
-        "split_method": method,
-        "image_size": image_size,
-        "channels": channels,
-        "seed": seed,
-        "dropped": dropped,
-    })
-    name = saved.get("name", root.name) if saved else root.name
+        "file": [f.relative_to(root).as_posix() for f in files],
+    }), orig], axis=1)
+    split_names, method = _folder_splits(labels, np.array([e[3] for e in entries], dtype=object), split_dirs,
+                                         saved, val_fraction, test_fraction, seed)
+    meta, order = _merge_saved_meta(meta, saved_meta, split_names)
+    info = {**saved.get("info", {}), "format": "class_folders", "path": str(root),
+            "layout": "split folders" if split_dirs else "class folders", "split_method": method,
+            "image_size": image_size, "channels": channels, "seed": seed, "dropped": dropped}
     return _build_dataset(images[order], labels[order], _order_meta(meta.iloc[order]),
-                          split_names[order], class_names, name, info)
+                          split_names[order], class_names, saved.get("name", root.name), info)
+
+
+def _scan_tree(root: Path, wanted):
+    """``([(file, emotion, folder name, split or None)], {split: [split folders]})`` of a
+    tree of split folders (``train/<class>/``, ...) or of class folders (``<class>/``)."""
+    top = _subdirs(root)
+    split_dirs = {}
+    for d in top:
+        if d.name.lower() in SPLIT_SYNONYMS:
+            split_dirs.setdefault(SPLIT_SYNONYMS[d.name.lower()], []).append(d)
+    if not split_dirs:
+        if not top:
+            raise ValueError(
+                f"no class folders in '{root}' (expected {root}/<emotion>/<images> or "
+                f"{root}/train/<emotion>/<images>)"
+            )
+        return [(*e, None) for e in _scan_class_dirs(root, wanted)], split_dirs
+    others = [d.name for d in top if d.name.lower() not in SPLIT_SYNONYMS]
+    if others:
+        warnings.warn(f"'{root}': ignoring folders {others} next to the split folders", stacklevel=3)
+    if "train" not in split_dirs:
+        raise ValueError(f"'{root}' has split folders {sorted(split_dirs)} but no 'train' folder")
+    return [(*e, key) for key in SPLITS for d in split_dirs.get(key, []) for e in _scan_class_dirs(d, wanted)], split_dirs
+
+
+def _folder_splits(labels, split_names, split_dirs, saved, val_fraction, test_fraction, seed):
+    """Split name per image and how it was made: stratified random for a plain tree; the split
+    folders otherwise, a missing val or test split carved from train (stratified), except in
+    a :func:`write_class_folders` export (``saved``), where a split without a folder was empty."""
+    if not split_dirs:
+        return _stratified_assign(labels, val_fraction, test_fraction, seed), "stratified random"
+    missing = [s for s in ("val", "test") if s not in split_dirs]
+    if not missing:
+        return split_names, "folders"
+    if saved:
+        return split_names, f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
+    train = np.flatnonzero(split_names == "train")
+    split_names[train] = _stratified_assign(labels[train], val_fraction if "val" in missing else 0.0,
+                                            test_fraction if "test" in missing else 0.0, seed)
+    return split_names, f"folders; {' and '.join(missing)} carved from train (stratified)"
+
+
+def _merge_saved_meta(meta, saved_meta, split_names):
+    """``meta`` with the columns of a saved ``metadata.csv`` merged in by ``file`` (saved
+    values win), and the row order: the saved order within each split when it is known."""
+    order = np.arange(len(meta))
+    if saved_meta is None:
+        return meta, order
+    extra = saved_meta.drop(columns=[c for c in ("label", "emotion", "split") if c in saved_meta.columns])
+    merged = meta[["file"]].merge(extra.drop_duplicates("file"), on="file", how="left")
+    for col in merged.columns.drop("file"):
+        if col in meta.columns:  # source, orig_label, orig_*: the saved (original) value wins
+            meta[col] = merged[col].where(merged[col].notna(), meta[col]).to_numpy()
+        else:
+            meta[col] = merged[col].to_numpy()
+    if "order" in meta.columns:
+        key = pd.to_numeric(meta.pop("order"), errors="coerce")
+        if key.notna().all():
+            split_rank = pd.Series(split_names).map({s: i for i, s in enumerate(SPLITS)})
+            order = np.lexsort((key.to_numpy(), split_rank.to_numpy()))
+    return meta, order
 
 
 # --------------------------------------------------------------------------- labels CSV
