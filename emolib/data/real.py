@@ -575,59 +575,35 @@ def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
     csv_path, test_path = _resolve_fer_path(path)
     emotions, images, usage = _read_fer_file(csv_path)
     sources = [f"{csv_path.name}:row {i}" for i in range(len(emotions))]
-    n_main = len(emotions)
+    test = None if usage is not None or test_path is None else _read_fer_file(test_path, require_emotion=False)
+    if test is not None and test[0] is None:  # Kaggle's unlabelled test.csv: ignore it
+        test = test_path = None
     if usage is not None:
-        split_names = usage[1]
-        method = "usage column"
-        orig_usage = usage[0]
+        split_names, method = usage[1], "usage column"
+    elif test is not None:  # a labelled test.csv is the test split; val is carved from train
+        split_names = np.concatenate([_stratified_assign(emotions, val_fraction, 0.0, seed),
+                                      np.full(len(test[0]), "test", dtype=object)])
+        emotions, images = np.concatenate([emotions, test[0]]), np.concatenate([images, test[1]])
+        sources += [f"{test_path.name}:row {i}" for i in range(len(test[0]))]
+        method = "test.csv + stratified val"
     else:
-        orig_usage = None
-        if test_path is not None:
-            t_emotions, t_images, _ = _read_fer_file(test_path, require_emotion=False)
-            if t_emotions is None:  # Kaggle's unlabelled test.csv: ignore it
-                test_path = None
-        if test_path is not None:
-            split_names = _stratified_assign(emotions, val_fraction, 0.0, seed)
-            emotions = np.concatenate([emotions, t_emotions])
-            images = np.concatenate([images, t_images])
-            sources += [f"{test_path.name}:row {i}" for i in range(len(t_emotions))]
-            split_names = np.concatenate([split_names, np.full(len(t_emotions), "test", dtype=object)])
-            method = "test.csv + stratified val"
-        else:
-            split_names = _stratified_assign(emotions, val_fraction, test_fraction, seed)
-            method = "stratified random"
+        split_names, method = _stratified_assign(emotions, val_fraction, test_fraction, seed), "stratified random"
 
     all_names = np.array(EMOTIONS, dtype=object)[emotions]
     class_names = EMOTIONS if classes is None else _class_order(set(all_names), classes, csv_path)
     labels = _labels_for(all_names, class_names)
-    keep = labels >= 0
-    meta = pd.DataFrame({
-        "label": labels,
-        "emotion": all_names,
-        "source": sources,
-        "orig_label": emotions,
-        "orig_width": FER_SIZE,
-        "orig_height": FER_SIZE,
-        "orig_mode": "L",
-    })
-    if orig_usage is not None:
-        meta["usage"] = np.concatenate([orig_usage, np.full(len(meta) - n_main, None, dtype=object)])
-    idx = np.flatnonzero(keep)
-    images = images[idx]
+    meta = pd.DataFrame({"label": labels, "emotion": all_names, "source": sources, "orig_label": emotions,
+                         "orig_width": FER_SIZE, "orig_height": FER_SIZE, "orig_mode": "L"})
+    if usage is not None:
+        meta["usage"] = usage[0]
+    idx = np.flatnonzero(labels >= 0)
+    images = images[idx][..., None]
     if image_size != FER_SIZE or channels != 1:
         images = convert_images(images, image_size, channels)
-    else:
-        images = images[..., None]
-    info = {
-        "format": "fer2013_csv",
-        "path": str(csv_path) if test_path is None else [str(csv_path), str(test_path)],
-        "split_method": method,
-        "image_size": image_size,
-        "channels": channels,
-        "seed": seed,
-        "dropped": int((~keep).sum()),
-    }
-    if method != "usage column":
+    info = {"format": "fer2013_csv", "path": str(csv_path) if test_path is None else [str(csv_path), str(test_path)],
+            "split_method": method, "image_size": image_size, "channels": channels, "seed": seed,
+            "dropped": int(len(labels) - len(idx))}
+    if usage is None:
         info.update(val_fraction=val_fraction, test_fraction=test_fraction)
     return _build_dataset(images, labels[idx], _order_meta(meta.iloc[idx]), split_names[idx],
                           class_names, "fer2013", info)
@@ -1060,14 +1036,6 @@ def _safe_name(source, max_len=60) -> str:
     return text[:max_len] or "img"
 
 
-def _save_image(array, path, pil_format):
-    from PIL import Image
-
-    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-    kwargs = {"quality": 95} if pil_format == "JPEG" else {}
-    img.save(path, format=pil_format, **kwargs)
-
-
 def _json_default(obj):
     if isinstance(obj, np.generic):
         return obj.item()
@@ -1095,7 +1063,6 @@ def write_class_folders(dataset: EmotionDataset, root, image_format="png", overw
     key = str(image_format).lower().lstrip(".")
     if key not in _SAVE_FORMATS:
         raise ValueError(f"image_format must be one of {sorted(_SAVE_FORMATS)}, got {image_format!r}")
-    pil_format, ext = _SAVE_FORMATS[key]
     root = Path(root).expanduser()
     if root.exists():
         if not root.is_dir():
@@ -1109,64 +1076,64 @@ def write_class_folders(dataset: EmotionDataset, root, image_format="png", overw
                     "(no dataset.json or metadata.csv); delete it yourself if you mean it"
                 )
     root.parent.mkdir(parents=True, exist_ok=True)
-
-    tmp = temp_dir_beside(root)
-    backup = None
+    tmp, backup = temp_dir_beside(root), None
     try:
-        rows = []
-        counts = {}
-        for split_key, split in dataset.splits.items():
-            meta = split.meta
-            sources = meta["source"] if "source" in meta.columns else pd.Series(range(len(split)))
-            counts[split_key] = {}
-            for i in range(len(split)):
-                emotion = dataset.class_names[int(split.labels[i])]
-                folder = tmp / split_key / emotion
-                folder.mkdir(parents=True, exist_ok=True)
-                rel = f"{split_key}/{emotion}/{i:06d}_{_safe_name(sources.iloc[i])}{ext}"
-                _save_image(split.images[i], tmp / rel, pil_format)
-                rows.append((split_key, rel, i))
-                counts[split_key][emotion] = counts[split_key].get(emotion, 0) + 1
-        frames = []
-        for split_key, split in dataset.splits.items():
-            m = split.meta.drop(columns=[c for c in ("split", "file", "order") if c in split.meta.columns])
-            frames.append(m.reset_index(drop=True))
-        meta_all = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        index = pd.DataFrame(rows, columns=["split", "file", "order"])
-        table = pd.concat([index, meta_all], axis=1)
-        table.to_csv(tmp / _METADATA_FILE, index=False)
-        description = {
-            "name": dataset.name,
-            "class_names": list(dataset.class_names),
-            "image_shape": list(dataset.image_shape) if dataset.splits else None,
-            "image_format": pil_format.lower(),
-            "counts": counts,
-            "meta_dtypes": {c: str(t) for c, t in meta_all.dtypes.items()},
-            "info": dataset.info,
-            "written_by": "emolib.data.real.write_class_folders",
-        }
-        (tmp / _DATASET_JSON).write_text(json.dumps(description, indent=2, default=_json_default))
-        count_table = dataset.counts().to_string() if dataset.splits else "(no splits)"
-        (tmp / _README).write_text(
-            f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"
-            f"Layout: <split>/<class>/<image>{ext}; metadata.csv has one row per image (split, file,\n"
-            f"order, then the data set's metadata columns); dataset.json has the class order and info.\n"
-            f"Read it back with emolib.data.load_class_folders('{root.name}') or load_dataset(path).\n\n"
-            f"Classes (label order): {', '.join(dataset.class_names)}\n"
-            f"Image shape: {dataset.image_shape if dataset.splits else None}\n\n"
-            f"Images per class and split:\n{count_table}\n"
-        )
-        if root.exists():
+        _write_export(dataset, tmp, root.name, *_SAVE_FORMATS[key])
+        if root.exists():  # the old export moves aside only once the new one is complete
             backup = temp_dir_beside(root, "old")
             os.replace(root, backup / "old")
         os.replace(tmp, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if backup is not None:
-            if (backup / "old").exists() and not root.exists():
-                os.replace(backup / "old", root)
-            shutil.rmtree(backup, ignore_errors=True)
+        if backup is not None and (backup / "old").exists() and not root.exists():
+            os.replace(backup / "old", root)
         raise
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
     return root
+
+
+def _write_export(dataset, folder: Path, root_name, pil_format, ext):
+    """Write the images, ``metadata.csv``, ``dataset.json`` and ``README.txt`` into ``folder``."""
+    from PIL import Image
+
+    rows, counts = [], {}
+    for split_key, split in dataset.splits.items():
+        sources = split.meta["source"] if "source" in split.meta.columns else pd.Series(range(len(split)))
+        counts[split_key] = {}
+        for i in range(len(split)):
+            emotion = dataset.class_names[int(split.labels[i])]
+            (folder / split_key / emotion).mkdir(parents=True, exist_ok=True)
+            rel = f"{split_key}/{emotion}/{i:06d}_{_safe_name(sources.iloc[i])}{ext}"
+            image = split.images[i]
+            Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+                folder / rel, format=pil_format, **({"quality": 95} if pil_format == "JPEG" else {}))
+            rows.append((split_key, rel, i))
+            counts[split_key][emotion] = counts[split_key].get(emotion, 0) + 1
+    frames = [split.meta.drop(columns=[c for c in ("split", "file", "order") if c in split.meta.columns])
+              .reset_index(drop=True) for split in dataset.splits.values()]
+    meta_all = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table = pd.concat([pd.DataFrame(rows, columns=["split", "file", "order"]), meta_all], axis=1)
+    table.to_csv(folder / _METADATA_FILE, index=False)
+    shape = list(dataset.image_shape) if dataset.splits else None
+    description = {
+        "name": dataset.name,
+        "class_names": list(dataset.class_names),
+        "image_shape": shape,
+        "image_format": pil_format.lower(),
+        "counts": counts,
+        "meta_dtypes": {c: str(t) for c, t in meta_all.dtypes.items()},
+        "info": dataset.info,
+        "written_by": "emolib.data.real.write_class_folders",
+    }
+    (folder / _DATASET_JSON).write_text(json.dumps(description, indent=2, default=_json_default))
+    (folder / _README).write_text(
+        f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"
+        f"Layout: <split>/<class>/<image>{ext}; metadata.csv has one row per image (split, file,\n"
+        f"order, then the data set's metadata columns); dataset.json has the class order and info.\n"
+        f"Read it back with emolib.data.load_class_folders('{root_name}') or load_dataset(path).\n\n"
+        f"Classes (label order): {', '.join(dataset.class_names)}\n"
+        f"Image shape: {tuple(shape) if shape else None}\n\n"
+        f"Images per class and split:\n{dataset.counts().to_string() if dataset.splits else '(no splits)'}\n"
+    )
