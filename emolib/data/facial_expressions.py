@@ -232,7 +232,8 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     ----------
     path : str or Path, optional
         A folder with ``data/legend.csv`` and ``images/``. Default: the folder named by
-        ``$EMOLIB_FACIAL_EXPRESSIONS``, else ``data/facial_expressions`` in the working directory or a parent; when there is none and ``download`` is true,
+        ``$EMOLIB_FACIAL_EXPRESSIONS``, else ``data/facial_expressions`` in the working directory
+        or a parent; when there is none and ``download`` is true,
         the repository's archive is downloaded there once (:func:`download_facial_expressions`,
         ``download_kwargs`` go to it).
     classes : str or list, optional
@@ -283,35 +284,18 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
 
     paths = [root / IMAGES / name for name in legend["image"]]
     rows = legend["row"].to_numpy()
-    images, orig = _read_images(paths, image_size, channels, [f"legend '{legend_path}' row {r}, line {r + 2}" for r in rows])
-    meta = pd.DataFrame({
-        "label": labels,
-        "emotion": [class_names[i] for i in labels],
-        "source": [str(p) for p in paths],
-        "split": split_names,
-        "identity": identity,
-        "orig_label": legend["orig_label"].to_numpy(),
-        "annotator": legend["annotator"].to_numpy(),
-        "row": rows,
-    })
-    info = {
-        "format": "facial_expressions",
-        "path": str(root),
-        "rows": int(len(labels_all)),
-        "contempt_policy": contempt,
-        "contempt_rows": n_contempt,
-        "dropped": int(len(labels_all) - len(keep)),
-        "identities": int(len(set(identity))),
-        "split_method": "person-disjoint (StratifiedGroupKFold on the person from the file name)",
-        "val_fraction": val_fraction,
-        "test_fraction": test_fraction,
-        "balanced_test": balanced_test,
-        "test_per_class_cap": cap,
-        "test_dropped_for_balance": int(len(test_dropped)),
-        "image_size": int(image_size),
-        "channels": channels,
-        "seed": seed,
-    }
+    where = [f"legend '{legend_path}' row {r}, line {r + 2}" for r in rows]
+    images, orig = _read_images(paths, image_size, channels, where)
+    meta = pd.DataFrame({"label": labels, "emotion": [class_names[i] for i in labels],
+                         "source": [str(p) for p in paths], "split": split_names, "identity": identity, "orig_label": legend["orig_label"].to_numpy(),
+                         "annotator": legend["annotator"].to_numpy(), "row": rows})
+    info = {"format": "facial_expressions", "path": str(root), "rows": int(len(labels_all)),
+            "contempt_policy": contempt, "contempt_rows": n_contempt, "dropped": int(len(labels_all) - len(keep)),
+            "identities": int(len(set(identity))),
+            "split_method": "person-disjoint (StratifiedGroupKFold on the person from the file name)",
+            "val_fraction": val_fraction, "test_fraction": test_fraction, "balanced_test": balanced_test,
+            "test_per_class_cap": cap, "test_dropped_for_balance": int(len(test_dropped)),
+            "image_size": int(image_size), "channels": channels, "seed": seed}
     return _build_dataset(images, labels, pd.concat([meta, orig], axis=1), split_names, class_names,
                           "facial_expressions", info)
 

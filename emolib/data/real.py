@@ -410,35 +410,15 @@ def _require_columns(df, required, path, what):
     return df.rename(columns=rename)
 
 
-def _pixel_error(nl_pos, pos, path, row0, message):
-    j = int(np.searchsorted(nl_pos, pos))
-    return ValueError(f"{_row(path, row0 + j)}: {message}")
-
-
 def _parse_pixel_chunk(part, path, row0, expected):
+    """``(len(part), expected)`` uint8 values of the pixel strings ``part`` (data rows ``row0``
+    on), decoded from their bytes at once; ``ValueError`` naming the first bad row."""
     buf = np.frombuffer(("\n".join(part) + "\n").encode("ascii", errors="replace"), dtype=np.uint8)
     digit = (buf - np.uint8(48)) < 10
-    newline = buf == 10
-    nl_pos = np.flatnonzero(newline)
-    if len(nl_pos) != len(part):  # a newline inside a pixel string
-        for j, s in enumerate(part):
-            if "\n" in s:
-                raise ValueError(f"{_row(path, row0 + j)}: pixels contains a line break")
-    valid = digit | newline | (buf == 32)
-    if not valid.all():
-        valid |= (buf == 9) | (buf == 13)
-        if not valid.all():
-            pos = int(np.argmax(~valid))
-            j = int(np.searchsorted(nl_pos, pos))
-            tokens = re.split(r"\s+", part[j].strip())
-            token = next((t for t in tokens if not t.isdigit()), "?")
-            raise ValueError(
-                f"{_row(path, row0 + j)}: pixels must be integers 0-255 separated by spaces, "
-                f"found {token!r}"
-            )
-    not_digit = ~digit
-    starts = np.flatnonzero(digit & np.concatenate(([True], not_digit[:-1])))
-    ends = np.flatnonzero(digit & np.concatenate((not_digit[1:], [True])))
+    nl_pos = np.flatnonzero(buf == 10)
+    _check_pixel_text(part, buf, digit, nl_pos, path, row0)
+    starts = np.flatnonzero(digit & np.concatenate(([True], ~digit[:-1])))
+    ends = np.flatnonzero(digit & np.concatenate((~digit[1:], [True])))
     counts = np.diff(np.searchsorted(starts, nl_pos), prepend=0)
     wrong = np.flatnonzero(counts != expected)
     if len(wrong):
@@ -448,26 +428,51 @@ def _parse_pixel_chunk(part, path, row0, expected):
             f"{_row(path, row0 + j)}: pixels has {counts[j]} values, expected {expected} "
             f"({side}x{side} grayscale)"
         )
-    lengths = ends - starts + 1
-    d = buf.astype(np.int16) - 48 if lengths.max(initial=0) > 3 else None
-    if d is None:  # the usual case: 1-3 digits per value
-        dd = buf - np.uint8(48)
-        values = dd[ends].astype(np.int16)
-        two = lengths >= 2
-        values += 10 * dd[ends - 1].astype(np.int16) * two
-        values += 100 * dd[ends - 2].astype(np.int16) * (lengths >= 3)
-    else:
-        values = np.zeros(len(starts), dtype=np.int64)
-        for k in range(min(int(lengths.max()), 10)):
-            m = lengths > k
-            values[m] = values[m] * 10 + d[starts[m] + k]
-        values[lengths > 10] = 10**9
+    values = _number_values(buf, starts, ends)
     too_big = values > 255
     if too_big.any():
         t = int(np.argmax(too_big))
+        j = int(np.searchsorted(nl_pos, starts[t]))
         text = buf[starts[t]:ends[t] + 1].tobytes().decode()
-        raise _pixel_error(nl_pos, starts[t], path, row0, f"pixel value {text} is outside 0-255")
+        raise ValueError(f"{_row(path, row0 + j)}: pixel value {text} is outside 0-255")
     return values.astype(np.uint8).reshape(len(part), expected)
+
+
+def _check_pixel_text(part, buf, digit, nl_pos, path, row0):
+    """``ValueError`` naming the row of a line break or of a character that is neither a
+    digit nor white space."""
+    if len(nl_pos) != len(part):  # a newline inside a pixel string
+        j = next((j for j, s in enumerate(part) if "\n" in s), None)
+        if j is not None:
+            raise ValueError(f"{_row(path, row0 + j)}: pixels contains a line break")
+    valid = digit | (buf == 10) | (buf == 32)
+    if not valid.all():
+        valid |= (buf == 9) | (buf == 13)
+        if not valid.all():
+            j = int(np.searchsorted(nl_pos, int(np.argmax(~valid))))
+            token = next((t for t in re.split(r"\s+", part[j].strip()) if not t.isdigit()), "?")
+            raise ValueError(
+                f"{_row(path, row0 + j)}: pixels must be integers 0-255 separated by spaces, "
+                f"found {token!r}"
+            )
+
+
+def _number_values(buf, starts, ends) -> np.ndarray:
+    """The numbers written in ``buf[starts[k]:ends[k] + 1]`` (10**9 for over 10 digits)."""
+    lengths = ends - starts + 1
+    if lengths.max(initial=0) <= 3:  # the usual case: 1-3 digits per value
+        digits = buf - np.uint8(48)
+        values = digits[ends].astype(np.int16)
+        values += 10 * digits[ends - 1].astype(np.int16) * (lengths >= 2)
+        values += 100 * digits[ends - 2].astype(np.int16) * (lengths >= 3)
+        return values
+    d = buf.astype(np.int16) - 48
+    values = np.zeros(len(starts), dtype=np.int64)
+    for k in range(min(int(lengths.max()), 10)):
+        m = lengths > k
+        values[m] = values[m] * 10 + d[starts[m] + k]
+    values[lengths > 10] = 10**9
+    return values
 
 
 def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np.ndarray:
@@ -759,7 +764,8 @@ def _scan_tree(root: Path, wanted):
         warnings.warn(f"'{root}': ignoring folders {others} next to the split folders", stacklevel=3)
     if "train" not in split_dirs:
         raise ValueError(f"'{root}' has split folders {sorted(split_dirs)} but no 'train' folder")
-    return [(*e, key) for key in SPLITS for d in split_dirs.get(key, []) for e in _scan_class_dirs(d, wanted)], split_dirs
+    entries = [(*e, key) for key in SPLITS for d in split_dirs.get(key, []) for e in _scan_class_dirs(d, wanted)]
+    return entries, split_dirs
 
 
 def _folder_splits(labels, split_names, split_dirs, saved, val_fraction, test_fraction, seed):
