@@ -14,6 +14,7 @@ from .real import (
     load_labels_csv,
     write_class_folders,
 )
+from .real import _FER_CSV_CANDIDATES, SPLIT_SYNONYMS, _subdirs
 from .facial_expressions import is_facial_expressions_dir, load_facial_expressions
 
 
@@ -43,8 +44,6 @@ def _is_fer_csv(path: Path, kwargs=None) -> bool:
 
 
 def _looks_like_class_folders(path: Path) -> bool:
-    from .real import SPLIT_SYNONYMS, _subdirs
-
     for d in _subdirs(path):
         if d.name.lower() in SPLIT_SYNONYMS:
             return True
@@ -123,7 +122,7 @@ def _load(source="synthetic", **kwargs) -> EmotionDataset:
             return load_facial_expressions(path, **kwargs)
         if _looks_like_class_folders(path):
             return load_class_folders(path, **kwargs)
-        for name in ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv"):
+        for name in _FER_CSV_CANDIDATES:
             if (path / name).is_file() and _is_fer_csv(path / name):
                 return load_fer2013_csv(path, **kwargs)
         if (path / "labels.csv").is_file():

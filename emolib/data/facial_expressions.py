@@ -43,8 +43,8 @@ import pandas as pd
 
 from .. import net
 from ..fileio import temp_dir_beside
-from .base import EMOTIONS, EmotionDataset, normalize_label, resolve_classes
-from .real import _build_dataset, _check_args, _labels_for, _read_images
+from .base import EMOTIONS, EmotionDataset, resolve_classes
+from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _read_images, _require_columns, _row
 
 __all__ = [
     "ARCHIVE_URL",
@@ -123,44 +123,30 @@ def read_legend(root) -> pd.DataFrame:
     ``image``, ``orig_label``, ``annotator`` and ``row`` (data rows from 0; row ``N`` is
     line ``N + 2``). ``ValueError`` naming the file for a missing column or empty cell."""
     path = Path(root) / LEGEND
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"legend '{path}' is not a readable CSV: {exc}") from None
-    columns = {c.strip().lower(): c for c in df.columns}
-    missing = [c for c in ("image", "emotion") if c not in columns]
-    if missing:
-        raise ValueError(f"legend '{path}' lacks the column(s) {missing}; it has {list(df.columns)}")
+    if not path.is_file():
+        raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}")
+    df = _require_columns(_read_csv(path, "legend", dtype=str, keep_default_na=False), ["image", "emotion"],
+                          path, "legend")
+    annotator = next((c for c in df.columns if c.lower() == "user.id"), None)
     out = pd.DataFrame({
-        "image": df[columns["image"]].str.strip(),
-        "orig_label": df[columns["emotion"]].str.strip(),
-        "annotator": df[columns["user.id"]].str.strip() if "user.id" in columns else "",
+        "image": df["image"].str.strip(),
+        "orig_label": df["emotion"].str.strip(),
+        "annotator": df[annotator].str.strip() if annotator else "",
         "row": np.arange(len(df), dtype=np.int64),
     })
     for col in ("image", "orig_label"):
         empty = np.flatnonzero(out[col].to_numpy() == "")
         if len(empty):
-            raise ValueError(f"legend '{path}' row {int(empty[0])} (line {int(empty[0]) + 2}): empty {col!r}")
+            raise ValueError(f"legend {_row(path, int(empty[0]))}: empty {col!r}")
     return out
 
 
 def _normalise(legend, path, contempt):
     """Canonical emotion per row (``None`` for a dropped contempt row)."""
-    emotions = []
-    for i, label in zip(legend["row"], legend["orig_label"]):
-        if label.lower() == "contempt":
-            emotions.append(None if contempt == "drop" else "disgust")
-            continue
-        try:
-            emotions.append(normalize_label(label))
-        except ValueError:
-            raise ValueError(
-                f"legend '{path}' row {i} (line {i + 2}): unknown emotion label {label!r} "
-                f"(known: {', '.join(EMOTIONS)}, contempt and synonyms such as happiness)"
-            ) from None
-    return np.array(emotions, dtype=object)
+    contempt_as = None if contempt == "drop" else "disgust"
+    return np.array([contempt_as if label.lower() == "contempt" else
+                     _emotion(label, f"legend {_row(path, i)}", also=", contempt")
+                     for i, label in zip(legend["row"], legend["orig_label"])], dtype=object)
 
 
 def person_disjoint_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:

@@ -955,14 +955,19 @@ def _csv_emotions(raw_labels, names, csv_path, label_col) -> list:
     for i, label in enumerate(raw_labels):
         if not str(label).strip():
             raise ValueError(f"{_row(csv_path, i)}: empty {label_col!r} for image {names[i]!r}")
-        try:
-            emotions.append(normalize_label(label))
-        except ValueError:
-            raise ValueError(
-                f"{_row(csv_path, i)}: unknown emotion label {label!r} for image {names[i]!r} "
-                f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
-            ) from None
+        emotions.append(_emotion(label, _row(csv_path, i), f" for image {names[i]!r}"))
     return emotions
+
+
+def _emotion(label, where, detail="", also="") -> str:
+    """:func:`normalize_label`, or a ``ValueError`` that says ``where`` the label is."""
+    try:
+        return normalize_label(label)
+    except ValueError:
+        raise ValueError(
+            f"{where}: unknown emotion label {label!r}{detail} "
+            f"(known: {', '.join(EMOTIONS)}{also} and synonyms such as happiness, sadness, anger)"
+        ) from None
 
 
 def _csv_splits(values, csv_path, split_col) -> np.ndarray:
