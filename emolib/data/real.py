@@ -369,14 +369,7 @@ def _read_images(paths, size, channels, context=None):
                 raise
             raise type(exc)(f"{exc} ({context[i]})") from None
 
-    workers = min(8, 2 * (os.cpu_count() or 1))
-    if n <= 16 or workers <= 1:
-        for i in range(n):
-            work(i)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(work, range(n)):  # re-raises the first failure, in order
-                pass
+    _for_each(work, range(n), min(8, 2 * (os.cpu_count() or 1)) if n > 16 else 1)
     orig = pd.DataFrame({"orig_width": widths, "orig_height": heights, "orig_mode": modes})
     return images, orig
 
@@ -486,15 +479,20 @@ def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np
     def work(lo):
         out[lo:lo + chunk] = _parse_pixel_chunk(strings[lo:lo + chunk], path, lo, expected)
 
-    starts = range(0, n, chunk)
-    if n <= chunk:
-        for lo in starts:
-            work(lo)
-    else:
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            for _ in pool.map(work, starts):  # re-raises the first error in row order
-                pass
+    _for_each(work, range(0, n, chunk), min(4, os.cpu_count() or 1) if n > chunk else 1)
     return out
+
+
+def _for_each(work, items, workers):
+    """``work(item)`` for every item, in ``workers`` threads (PIL and numpy run without the
+    GIL); the first failure in item order is raised, as a plain loop would."""
+    if workers <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(work, items):
+            pass
 
 
 def _parse_fer_emotions(values, path) -> np.ndarray:
@@ -536,15 +534,7 @@ def _read_fer_file(path, require_emotion=True):
     usage = None
     if "Usage" in df.columns:
         usage = df["Usage"].to_numpy(dtype=object)
-        mapped = np.array([SPLIT_SYNONYMS.get(str(u).strip().lower()) for u in usage], dtype=object)
-        unknown = np.array([m is None for m in mapped])
-        if unknown.any():
-            i = int(np.argmax(unknown))
-            raise ValueError(
-                f"{_row(path, i)}: unknown Usage {usage[i]!r} "
-                "(expected Training, PublicTest or PrivateTest)"
-            )
-        usage = (usage, mapped)
+        usage = (usage, _csv_splits(usage, path, "Usage", expected="Training, PublicTest or PrivateTest"))
     return emotions, pixels, usage
 
 
@@ -896,7 +886,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
             raise ValueError(f"{_row(csv_path, i)}: empty {image_col!r}")
     image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
     emotions = _csv_emotions(df[label_col].tolist(), names, csv_path, label_col)
-    split_names = None if split_col is None else _csv_splits(df[split_col].tolist(), csv_path, split_col)
+    split_names = None if split_col is None else _csv_splits(df[split_col].tolist(), csv_path, "split", f" in column {split_col!r}")
     identity, unmatched = _csv_identity(df, names, identity_col, regex, csv_path)
 
     files = [os.path.normpath(Path(image_dir) / n) for n in names]
@@ -970,16 +960,14 @@ def _emotion(label, where, detail="", also="") -> str:
         ) from None
 
 
-def _csv_splits(values, csv_path, split_col) -> np.ndarray:
-    """emolib split name per row of ``split_col``; ``ValueError`` naming the row for an unknown one."""
-    out = np.empty(len(values), dtype=object)
-    for i, value in enumerate(values):
-        out[i] = SPLIT_SYNONYMS.get(str(value).strip().lower())
-        if out[i] is None:
-            raise ValueError(
-                f"{_row(csv_path, i)}: unknown split {value!r} in column {split_col!r} "
-                "(expected train/val/test or Training/PublicTest/PrivateTest)"
-            )
+def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or Training/PublicTest/PrivateTest"):
+    """emolib split name per row of a split column; ``ValueError`` naming the first row with
+    an unknown one (``unknown {what} '<value>'{detail}``)."""
+    out = np.array([SPLIT_SYNONYMS.get(str(value).strip().lower()) for value in values], dtype=object)
+    unknown = [i for i, key in enumerate(out) if key is None]
+    if unknown:
+        i = unknown[0]
+        raise ValueError(f"{_row(csv_path, i)}: unknown {what} {values[i]!r}{detail} (expected {expected})")
     return out
 
 
