@@ -84,13 +84,14 @@ def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
 
 def _load(source="synthetic", **kwargs) -> EmotionDataset:
     """The loader dispatch of :func:`load_dataset` (without its validation)."""
-    if isinstance(source, str) and source.strip().lower() == "synthetic":
+    name = source.strip().lower() if isinstance(source, str) else None
+    if name == "synthetic":
         from . import synthetic
 
         return synthetic.generate(**kwargs)
-    if isinstance(source, str) and source.strip().lower() in ("facial_expressions", "facial-expressions"):
+    if name in ("facial_expressions", "facial-expressions"):
         return load_facial_expressions(**kwargs)
-    if isinstance(source, str) and source.strip().lower() == "fer2013":
+    if name == "fer2013":
         from .fer2013_download import find_or_fetch_fer2013
 
         source = find_or_fetch_fer2013()
@@ -107,6 +108,11 @@ def _load(source="synthetic", **kwargs) -> EmotionDataset:
             f"data source not found: '{path}' (source must be 'synthetic', 'fer2013', a .csv file "
             f"or a directory of class folders){hint}"
         )
+    return _load_path(path, **kwargs)
+
+
+def _load_path(path: Path, **kwargs) -> EmotionDataset:
+    """Load an existing file or directory with the loader its contents call for."""
     if path.is_file():
         suffixes = "".join(path.suffixes[-2:]).lower()
         if path.suffix.lower() != ".csv" and not suffixes.startswith(".csv"):
