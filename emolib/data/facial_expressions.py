@@ -273,8 +273,9 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     where = [f"legend '{legend_path}' row {r}, line {r + 2}" for r in rows]
     images, orig = _read_images(paths, image_size, channels, where)
     meta = pd.DataFrame({"label": labels, "emotion": [class_names[i] for i in labels],
-                         "source": [str(p) for p in paths], "split": split_names, "identity": identity, "orig_label": legend["orig_label"].to_numpy(),
-                         "annotator": legend["annotator"].to_numpy(), "row": rows})
+                         "source": [str(p) for p in paths], "split": split_names, "identity": identity,
+                         "orig_label": legend["orig_label"].to_numpy(), "annotator": legend["annotator"].to_numpy(),
+                         "row": rows})
     info = {"format": "facial_expressions", "path": str(root), "rows": int(len(labels_all)),
             "contempt_policy": contempt, "contempt_rows": n_contempt, "dropped": int(len(labels_all) - len(keep)),
             "identities": int(len(set(identity))),

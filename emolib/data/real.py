@@ -886,7 +886,9 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
             raise ValueError(f"{_row(csv_path, i)}: empty {image_col!r}")
     image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
     emotions = _csv_emotions(df[label_col].tolist(), names, csv_path, label_col)
-    split_names = None if split_col is None else _csv_splits(df[split_col].tolist(), csv_path, "split", f" in column {split_col!r}")
+    split_names = None
+    if split_col is not None:
+        split_names = _csv_splits(df[split_col].tolist(), csv_path, "split", f" in column {split_col!r}")
     identity, unmatched = _csv_identity(df, names, identity_col, regex, csv_path)
 
     files = [os.path.normpath(Path(image_dir) / n) for n in names]
