@@ -86,6 +86,52 @@ def top_k_accuracy(labels, proba, k):
     return float(top_k_accuracy_score(labels, proba, k=k, labels=np.arange(num_classes)))
 
 
+EPS = 1e-7
+"""Keras' ``backend.epsilon()``: probabilities are clipped to ``[EPS, 1]`` before
+their logarithm, as Keras does for the cross-entropy it reports as ``loss``."""
+
+
+def log_loss(proba, labels) -> float:
+    """Mean negative log-probability of the true class (natural log): the
+    cross-entropy Keras reports as ``loss``.
+
+    ``proba``: ``(n, k)`` class probabilities (rows sum to 1); ``labels``: int
+    ``(n,)`` in ``0..k-1``. :func:`sklearn.metrics.log_loss` on ``proba`` clipped
+    to ``[EPS, 1]`` (scikit-learn alone clips at the float type's machine epsilon,
+    2.2e-16 in float64, so one confidently wrong image would cost 36 instead of
+    Keras' 16). NaN for no images.
+    """
+    import inspect
+
+    from sklearn import metrics
+
+    proba = np.clip(np.asarray(proba, dtype=np.float64), EPS, 1.0)
+    labels = np.asarray(labels)
+    if labels.shape != (len(proba),):
+        raise ValueError(f"labels must have shape ({len(proba)},) to match the probabilities, got {labels.shape}")
+    if not len(labels):
+        return float("nan")
+    # scikit-learn 1.9 renamed y_pred to y_proba (and warns about the old name)
+    name = "y_proba" if "y_proba" in inspect.signature(metrics.log_loss).parameters else "y_pred"
+    with warnings.catch_warnings():
+        # float32 softmax rows and the clipping move row sums by ~1e-7 (older scikit-learn says "y_pred")
+        warnings.filterwarnings("ignore", "The y_(pred|prob) values do not sum to one")
+        return float(metrics.log_loss(labels, **{name: proba}, labels=np.arange(proba.shape[1])))
+
+
+def _empty_result(class_names, top_k, y_true, y_pred, proba):
+    """:func:`evaluate`'s result for no images: NaN metrics, zero counts."""
+    nan, k = float("nan"), len(class_names)
+    empty = {"precision": nan, "recall": nan, "f1": nan}
+    return {
+        "accuracy": nan, **{f"top_{t}_accuracy": nan for t in top_k}, "loss": nan,
+        "per_class": {name: {**empty, "support": 0} for name in class_names},
+        "macro_avg": dict(empty), "weighted_avg": dict(empty), "num_samples": 0,
+        "class_names": class_names, "confusion_matrix": np.zeros((k, k), np.int64),
+        "report": "no images to evaluate\n", "y_true": y_true, "y_pred": y_pred, "proba": proba,
+    }
+
+
 def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size=256, top_k=(2, 3)):
     """Evaluate ``model`` on images (or a dataset) and return a dict of metrics.
 
@@ -133,37 +179,23 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
     y_pred = proba.argmax(axis=1)
     ids = np.arange(num_classes)
     if not len(y_true):  # an empty split: nothing to measure (scikit-learn refuses empty input)
-        nan = float("nan")
-        empty = {"precision": nan, "recall": nan, "f1": nan}
-        return {
-            "accuracy": nan, **{f"top_{k}_accuracy": nan for k in top_k}, "loss": nan,
-            "per_class": {name: {**empty, "support": 0} for name in class_names},
-            "macro_avg": dict(empty), "weighted_avg": dict(empty), "num_samples": 0,
-            "class_names": class_names, "confusion_matrix": np.zeros((num_classes, num_classes), np.int64),
-            "report": "no images to evaluate\n", "y_true": y_true, "y_pred": y_pred, "proba": proba,
-        }
+        return _empty_result(class_names, top_k, y_true, y_pred, proba)
 
     report = classification_report(
         y_true, y_pred, labels=ids, target_names=class_names, output_dict=True, zero_division=0
     )
 
     def prf(entry):
-        return {
-            "precision": float(entry["precision"]),
-            "recall": float(entry["recall"]),
-            "f1": float(entry["f1-score"]),
-        }
+        return {"precision": float(entry["precision"]), "recall": float(entry["recall"]),
+                "f1": float(entry["f1-score"])}
 
-    per_class = {
-        name: {**prf(report[name]), "support": int(report[name]["support"])} for name in class_names
-    }
-    true_proba = np.clip(proba[np.arange(len(y_true)), y_true], 1e-7, 1.0) if len(y_true) else []
+    per_class = {name: {**prf(report[name]), "support": int(report[name]["support"])} for name in class_names}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns on classes absent from y_true
         result = {
-            "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+            "accuracy": float(accuracy_score(y_true, y_pred)),
             **{f"top_{k}_accuracy": top_k_accuracy(y_true, proba, k) for k in top_k},
-            "loss": float(-np.mean(np.log(true_proba))) if len(y_true) else float("nan"),
+            "loss": log_loss(proba, y_true),
             "per_class": per_class,
             "macro_avg": prf(report["macro avg"]),
             "weighted_avg": prf(report["weighted avg"]),
@@ -187,20 +219,18 @@ def metrics_for_json(result) -> dict:
 
 
 def accuracy_interval(correct, n, confidence=0.95):
-    """Wilson score interval for an accuracy of ``correct`` out of ``n`` test images.
+    """Wilson score interval for an accuracy of ``correct`` out of ``n`` test images
+    (scipy's ``binomtest(correct, n).proportion_ci(method="wilson")``).
 
     Returns ``(low, high)`` as fractions. With 128 test images (seed 003's test
     split) a 50% accuracy is only known to about +-8.5 points.
     """
-    from scipy.stats import norm
+    from scipy.stats import binomtest
 
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
-    z = norm.ppf(0.5 + confidence / 2)
-    p = correct / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return float(centre - half), float(centre + half)
+    interval = binomtest(int(correct), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def f1_scores(y_true, proba, num_classes) -> dict:
@@ -347,6 +377,21 @@ def _slice_values(values, bins, max_levels):
     )
 
 
+def _independence_p_value(table):
+    """p-value of "the error rate does not depend on the group", from a table
+    ``(groups, 2)`` of (errors, right) counts: Fisher's exact test for two groups,
+    chi-square for more, NaN for one group."""
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    if len(table) < 2:
+        return float("nan")
+    if len(table) == 2:
+        return float(fisher_exact(table).pvalue)
+    if table[:, 0].sum() == 0 or table[:, 1].sum() == 0:
+        return 1.0  # no errors at all, or nothing right: the rate cannot differ
+    return float(chi2_contingency(table).pvalue)
+
+
 def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confidence=0.95):
     """Error rate of a classifier for each value of some per-image attributes.
 
@@ -394,7 +439,6 @@ def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confide
     attributes that do not matter).
     """
     import pandas as pd
-    from scipy.stats import chi2_contingency, fisher_exact
 
     if not isinstance(meta, pd.DataFrame):
         raise TypeError(f"meta must be a pandas DataFrame, got {type(meta).__name__}")
@@ -418,17 +462,8 @@ def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confide
     for column in columns:
         col_bins = bins.get(column, 4) if isinstance(bins, dict) else bins
         values = _slice_values(meta[column], col_bins, max_levels)
-        groups = wrong.groupby(values, observed=True, sort=True)
-        counts = groups.agg(["size", "sum"])
-        table = np.stack([counts["sum"], counts["size"] - counts["sum"]], axis=1)
-        if len(counts) < 2:
-            p = float("nan")
-        elif len(counts) == 2:
-            p = float(fisher_exact(table).pvalue)
-        elif table[:, 0].sum() == 0 or table[:, 1].sum() == 0:
-            p = 1.0  # no errors at all, or nothing right: the rate cannot differ
-        else:
-            p = float(chi2_contingency(table).pvalue)
+        counts = wrong.groupby(values, observed=True, sort=True).agg(["size", "sum"])
+        p = _independence_p_value(np.stack([counts["sum"], counts["size"] - counts["sum"]], axis=1))
         for value, (n, errors) in counts.iterrows():
             low, high = accuracy_interval(int(errors), int(n), confidence)
             rows.append({
