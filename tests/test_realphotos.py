@@ -127,8 +127,9 @@ def test_committed_real_lessons_json_has_every_lesson_on_both_sources():
     data = json.loads(path.read_text())
     for source in ("generated", "real"):
         lessons = data["sources"][source]["lessons"]
-        assert set(lessons) == {"gray_vs_rgb", "ensemble_vs_best", "distillation", "int8"}
-        for entry in (lessons["gray_vs_rgb"], lessons["ensemble_vs_best"], lessons["distillation"],
+        assert set(lessons) == {"gray_vs_rgb", "transfer_vs_scratch", "ensemble_vs_best", "distillation", "int8"}
+        for entry in (lessons["gray_vs_rgb"], lessons["transfer_vs_scratch"], lessons["ensemble_vs_best"],
+                      lessons["distillation"],
                       *lessons["int8"].values()):
             assert 0.0 <= entry["a"]["macro_f1"] <= 1.0 and 0.0 <= entry["b"]["macro_f1"] <= 1.0
             assert 0.0 <= entry["mcnemar_p"] <= 1.0
