@@ -14,11 +14,14 @@ on both data sets by one function, on seed 003's 4 classes:
 * **real**: the ``muxspace/facial_expressions`` layout at ``--data`` (person-disjoint splits,
   balanced test split, validation capped at ``--val-cap`` images per class).
 
-Lessons (each: test accuracy and macro-F1 per seed, mean and standard deviation, an exact
+Lessons (each: test accuracy, macro-F1 and per-class F1 per seed, their mean, an exact
 McNemar test of B vs A over every paired test image):
 
 * ``gray_vs_rgb`` (02): the simple CNN at 48x48 with 1 vs 3 input channels. Also a colour
   census: the share of images whose channels differ (most real photos are gray copies);
+* ``transfer_vs_scratch`` (05): the simple CNN from scratch vs the FER2013 network fine-tuned,
+  with one training recipe on both data sets (notebook 05's generated-face result comes from
+  its own recipe: plain sampling, early stopping on validation loss);
 * ``ensemble_vs_best`` (07): soft vote of every trained network (the gray and RGB CNNs and
   the FER2013 network fine-tuned) vs the member best on validation;
 * ``distillation`` (07): the gray simple CNN trained by :class:`emolib.ensemble.Distiller`
@@ -97,7 +100,8 @@ def scores(y, proba):
     from emolib.evaluation import f1_scores
 
     s = f1_scores(y, proba, proba.shape[1])
-    return {"accuracy": round(float(s["accuracy"]), 4), "macro_f1": round(float(s["macro_f1"]), 4)}
+    return {"accuracy": round(float(s["accuracy"]), 4), "macro_f1": round(float(s["macro_f1"]), 4),
+            "per_class_f1": [round(float(v), 4) for v in s["per_class_f1"]]}
 
 
 def summary(per_seed):
@@ -108,6 +112,7 @@ def summary(per_seed):
         values = [s[metric] for s in per_seed]
         out[metric] = round(float(np.mean(values)), 4)
         out[f"{metric}_std"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else 0.0
+    out["per_class_f1"] = [round(float(v), 4) for v in np.mean([s["per_class_f1"] for s in per_seed], axis=0)]
     out["per_seed"] = per_seed
     return out
 
@@ -200,6 +205,11 @@ def run_source(source, cfg):
                                       "simple CNN at 48x48, 1 vs 3 input channels; the census says how many "
                                       "training images have colour at all")}
     lessons["gray_vs_rgb"]["census"] = census
+    lessons["transfer_vs_scratch"] = compare("simple_cnn_gray", proba["test"]["simple_cnn_gray"], "fer_finetune",
+                                             proba["test"]["fer_finetune"], yt,
+                                             "simple CNN from scratch (48x48 gray) vs the FER2013 mini-Xception "
+                                             "fine-tuned (64x64 gray, head then last 30 layers), both with "
+                                             "class-balanced sampling")
 
     # ensemble: every member's seeds averaged, then an equal-weight soft vote; vs the best member on val
     members = list(proba["test"])

@@ -112,15 +112,11 @@ def summarise(runs, key="test"):
 
 
 def to_float(images, size):
-    """uint8 ``(n, h, w, 1)`` -> float32 in [0, 1] at ``size`` x ``size``."""
-    import numpy as np
-    import tensorflow as tf
+    """uint8 ``(n, h, w, c)`` -> float32 in [0, 1] at ``size`` x ``size``
+    (:func:`emolib.pipeline.prepare_images`, as numpy)."""
+    from emolib.pipeline import prepare_images
 
-    x = images.astype("float32") / 255.0
-    if x.shape[1] != size:
-        x = np.concatenate([tf.image.resize(x[i:i + 1024], (size, size), antialias=True).numpy()
-                            for i in range(0, len(x), 1024)])
-    return x
+    return prepare_images(images, size).numpy()
 
 
 def augmenter(strength, seed):
@@ -195,30 +191,14 @@ def one_run(seed, data, val_p, test_p, test_p_tta=None, seconds=None, history=No
     return run
 
 
-def run_task(task, ds, cfg, probas):
-    """All rungs on one task; fills ``probas[name] = [(val_proba, test_proba), ...]`` for the ensemble."""
-    import keras
+def reference_rungs(ds, val, data48, data64, probas, add):
+    """The rungs nothing is trained for (but logistic regressions): majority, logistic
+    regression on pixels and on FER2013 features, the FER2013 network zero-shot."""
     import numpy as np
 
-    from emolib import models
-    from emolib.ensemble import combine
-    from emolib.pipeline import capped_indices
     from emolib.transfer import fer_transfer, pooled_features
 
-    k = ds.num_classes
-    names = list(ds.class_names)
-    val = ds.val.take(capped_indices(ds.val.labels, cfg.val_cap, cfg.split_seed))
-    data64 = {"x": to_float(ds.train.images, 64), "y": ds.train.labels, "xv": to_float(val.images, 64),
-              "yv": val.labels, "xt": to_float(ds.test.images, 64), "yt": ds.test.labels, "k": k}
-    data48 = {**data64, "x": to_float(ds.train.images, 48), "xv": to_float(val.images, 48),
-              "xt": to_float(ds.test.images, 48)}
-    seeds_nets = list(range(cfg.seeds if task == "4class" else cfg.seeds_7))
-    seeds_ablation = list(range(cfg.seeds_ablation if task == "4class" else cfg.seeds_7))
-    rungs = []
-
-    def add(name, runs, notes, **extra):
-        rungs.append(rung_result(name, runs, notes, extra or None))
-
+    k, names = ds.num_classes, list(ds.class_names)
     # majority
     majority = np.bincount(data64["y"], minlength=k).argmax()
     onehot = lambda n: np.eye(k)[np.full(n, majority)]  # noqa: E731
@@ -252,26 +232,40 @@ def run_task(task, ds, cfg, probas):
         "FER2013 mini-Xception's last feature map (4x4x128) averaged over space, image and mirror image "
         "averaged; standardised; balanced class weights; C in (0.01, 0.1, 1) chosen on val", C=c)
 
-    def trained(name, build, data, seeds_, notes, stages, tta=True, keep=False):
-        if cfg.rungs and name not in cfg.rungs.split(","):
-            return
-        runs = []
-        for seed in seeds_:
-            keras.utils.set_random_seed(seed)
-            started = time.monotonic()
-            model, history = build(), []
-            for i, stage in enumerate(stages):
-                if "prepare" in stage:
-                    model = stage["prepare"](model)
-                history += fit(model, data, cfg, seed=seed, label=f"{name} seed {seed} stage {i + 1}",
-                               **{a: b for a, b in stage.items() if a != "prepare"})
-            pv, pt = predict(model, data["xv"]), predict(model, data["xt"])
-            ptt = predict(model, data["xt"], tta=True) if tta else None
-            runs.append(one_run(seed, data, pv, pt, ptt, time.monotonic() - started, history))
-            if keep:
-                probas.setdefault(name, []).append((predict(model, data["xv"], tta=tta), ptt if tta else pt))
-        add(name, runs, notes, stages=[{a: b for a, b in s.items() if a != "prepare"} for s in stages])
 
+def trained_rung(name, build, data, seeds_, notes, stages, *, cfg, probas, add, tta=True, keep=False):
+    """Train ``build()`` through ``stages`` once per seed and add the rung (``keep``: its
+    validation and test probabilities become a candidate ensemble member)."""
+    import keras
+
+    if cfg.rungs and name not in cfg.rungs.split(","):
+        return
+    runs = []
+    for seed in seeds_:
+        keras.utils.set_random_seed(seed)
+        started = time.monotonic()
+        model, history = build(), []
+        for i, stage in enumerate(stages):
+            if "prepare" in stage:
+                model = stage["prepare"](model)
+            history += fit(model, data, cfg, seed=seed, label=f"{name} seed {seed} stage {i + 1}",
+                           **{a: b for a, b in stage.items() if a != "prepare"})
+        pv, pt = predict(model, data["xv"]), predict(model, data["xt"])
+        ptt = predict(model, data["xt"], tta=True) if tta else None
+        runs.append(one_run(seed, data, pv, pt, ptt, time.monotonic() - started, history))
+        if keep:
+            probas.setdefault(name, []).append((predict(model, data["xv"], tta=tta), ptt if tta else pt))
+    add(name, runs, notes, stages=[{a: b for a, b in s.items() if a != "prepare"} for s in stages])
+
+
+def network_rungs(task, k, cfg, data48, data64, trained, rungs):
+    """The trained networks: simple CNN, the FER2013 network frozen and fine-tuned
+    (the recipe's steps), seed 003's ResNet-like, a random-init ImageNet backbone."""
+    from emolib import models
+    from emolib.transfer import fer_transfer
+
+    seeds_nets = list(range(cfg.seeds if task == "4class" else cfg.seeds_7))
+    seeds_ablation = list(range(cfg.seeds_ablation if task == "4class" else cfg.seeds_7))
     E = cfg.epochs
     # simple CNN from scratch, with and without augmentation
     for aug in ("none", "standard"):
@@ -329,7 +323,13 @@ def run_task(task, ds, cfg, probas):
                       "ImageNet weights cannot be downloaded on these machines; a random-init backbone "
                       "is run only with --imagenet (4-class task)"})
 
-    # ensemble of the best members (validation-weighted soft vote of their TTA probabilities)
+
+def ensemble_rung(probas, data64, k, cfg, add):
+    """Ensemble of the best members (validation-weighted soft vote of their TTA probabilities)."""
+    import numpy as np
+
+    from emolib.ensemble import combine
+
     members = [m for m in probas]
     ranked = sorted(members, key=lambda m: -np.mean([scores(data64["yv"], v, k)["macro_f1"] for v, _ in probas[m]]))
     chosen = ranked[:cfg.ensemble_members]
@@ -347,6 +347,29 @@ def run_task(task, ds, cfg, probas):
         f"soft vote (equal weights; test-time flips where the member has them) of the {len(chosen)} members "
         f"best on val macro-F1, each member's seeds averaged first: {chosen}",
         members=chosen, weighted=weighted)
+
+
+def run_task(task, ds, cfg, probas):
+    """All rungs on one task; fills ``probas[name] = [(val_proba, test_proba), ...]`` for the ensemble."""
+    from emolib.pipeline import capped_indices
+
+    k = ds.num_classes
+    val = ds.val.take(capped_indices(ds.val.labels, cfg.val_cap, cfg.split_seed))
+    data64 = {"x": to_float(ds.train.images, 64), "y": ds.train.labels, "xv": to_float(val.images, 64),
+              "yv": val.labels, "xt": to_float(ds.test.images, 64), "yt": ds.test.labels, "k": k}
+    data48 = {**data64, "x": to_float(ds.train.images, 48), "xv": to_float(val.images, 48),
+              "xt": to_float(ds.test.images, 48)}
+    rungs = []
+
+    def add(name, runs, notes, **extra):
+        rungs.append(rung_result(name, runs, notes, extra or None))
+
+    def trained(*args, **kwargs):
+        trained_rung(*args, cfg=cfg, probas=probas, add=add, **kwargs)
+
+    reference_rungs(ds, val, data48, data64, probas, add)
+    network_rungs(task, k, cfg, data48, data64, trained, rungs)
+    ensemble_rung(probas, data64, k, cfg, add)
     return rungs
 
 
@@ -377,7 +400,8 @@ def ablation(rungs):
     return out
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None):
+    """The command line's settings (``--quick``: 1 seed, 1-2 epochs per stage)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True,
                         help="a copy of muxspace/facial_expressions (images/ and data/legend.csv)")
@@ -410,7 +434,11 @@ def main(argv=None) -> dict:
     if cfg.quick:
         cfg.seeds, cfg.seeds_ablation, cfg.seeds_7, cfg.epochs, cfg.head_epochs, cfg.finetune_epochs = 1, 1, 1, 2, 1, 2
         cfg.epoch_size = 256
+    return cfg
 
+
+def main(argv=None) -> dict:
+    cfg = parse_args(argv)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(cfg.threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -45,10 +45,8 @@ import numpy as np
 from keras import ops
 
 from . import runs
+from .evaluation import EPS  # probabilities are clipped to [EPS, 1] (Keras' epsilon) before logarithms
 from .fileio import jsonable
-
-#: Probabilities are clipped to ``[EPS, 1]`` before taking logarithms.
-EPS = 1e-7
 
 
 # --------------------------------------------------------------------------
@@ -138,10 +136,13 @@ def hard_vote(probas, weights=None) -> np.ndarray:
 
 def log_loss(proba, labels) -> float:
     """Mean negative log-probability of the true class (natural log, ``proba``
-    clipped to ``[EPS, 1]``): the cross-entropy Keras reports as ``loss``."""
+    clipped to ``[EPS, 1]``): the cross-entropy Keras reports as ``loss``
+    (:func:`emolib.evaluation.log_loss`, i.e. ``sklearn.metrics.log_loss``, after
+    checking the labels)."""
+    from . import evaluation
+
     proba = np.asarray(proba, dtype=np.float64)
-    y = _labels(labels, len(proba), proba.shape[1])
-    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], EPS, 1.0))))
+    return evaluation.log_loss(proba, _labels(labels, len(proba), proba.shape[1]))
 
 
 def fit_weights(probas, labels) -> np.ndarray:

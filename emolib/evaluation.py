@@ -86,21 +86,41 @@ def top_k_accuracy(labels, proba, k):
     return float(top_k_accuracy_score(labels, proba, k=k, labels=np.arange(num_classes)))
 
 
-def _class_names(class_names, num_classes) -> list:
-    """``class_names`` as strings (default ``"0"``, ``"1"``, ...), one per model output."""
-    names = [str(i) for i in range(num_classes)] if class_names is None else [str(c) for c in class_names]
-    if len(names) != num_classes:
-        raise ValueError(f"{len(names)} class names for a model with {num_classes} outputs")
-    return names
+EPS = 1e-7
+"""Keras' ``backend.epsilon()``: probabilities are clipped to ``[EPS, 1]`` before
+their logarithm, as Keras does for the cross-entropy it reports as ``loss``."""
 
 
-def _prf(entry) -> dict:
-    """Precision, recall and F1 of one entry of scikit-learn's ``classification_report`` dict."""
-    return {"precision": float(entry["precision"]), "recall": float(entry["recall"]), "f1": float(entry["f1-score"])}
+def log_loss(proba, labels) -> float:
+    """Mean negative log-probability of the true class (natural log): the
+    cross-entropy Keras reports as ``loss``.
+
+    ``proba``: ``(n, k)`` class probabilities (rows sum to 1); ``labels``: int
+    ``(n,)`` in ``0..k-1``. :func:`sklearn.metrics.log_loss` on ``proba`` clipped
+    to ``[EPS, 1]`` (scikit-learn alone clips at the float type's machine epsilon,
+    2.2e-16 in float64, so one confidently wrong image would cost 36 instead of
+    Keras' 16). NaN for no images.
+    """
+    import inspect
+
+    from sklearn import metrics
+
+    proba = np.clip(np.asarray(proba, dtype=np.float64), EPS, 1.0)
+    labels = np.asarray(labels)
+    if labels.shape != (len(proba),):
+        raise ValueError(f"labels must have shape ({len(proba)},) to match the probabilities, got {labels.shape}")
+    if not len(labels):
+        return float("nan")
+    # scikit-learn 1.9 renamed y_pred to y_proba (and warns about the old name)
+    name = "y_proba" if "y_proba" in inspect.signature(metrics.log_loss).parameters else "y_pred"
+    with warnings.catch_warnings():
+        # float32 softmax rows and the clipping move row sums by ~1e-7 (older scikit-learn says "y_pred")
+        warnings.filterwarnings("ignore", "The y_(pred|prob) values do not sum to one")
+        return float(metrics.log_loss(labels, **{name: proba}, labels=np.arange(proba.shape[1])))
 
 
-def _empty_evaluation(class_names, top_k, y_true, y_pred, proba) -> dict:
-    """What :func:`evaluate` returns for a split without images: NaN scores, zero counts."""
+def _empty_result(class_names, top_k, y_true, y_pred, proba):
+    """:func:`evaluate`'s result for no images: NaN metrics, zero counts."""
     nan, k = float("nan"), len(class_names)
     empty = {"precision": nan, "recall": nan, "f1": nan}
     return {
@@ -151,28 +171,34 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
     if y_true.shape != (len(proba),):
         raise ValueError(f"labels must have shape ({len(proba)},), got {y_true.shape}")
     num_classes = proba.shape[1]
-    class_names = _class_names(class_names, num_classes)
+    if class_names is None:
+        class_names = [str(i) for i in range(num_classes)]
+    class_names = [str(c) for c in class_names]
+    if len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names for a model with {num_classes} outputs")
     y_pred = proba.argmax(axis=1)
     ids = np.arange(num_classes)
     if not len(y_true):  # an empty split: nothing to measure (scikit-learn refuses empty input)
-        return _empty_evaluation(class_names, top_k, y_true, y_pred, proba)
+        return _empty_result(class_names, top_k, y_true, y_pred, proba)
 
     report = classification_report(
         y_true, y_pred, labels=ids, target_names=class_names, output_dict=True, zero_division=0
     )
-    per_class = {
-        name: {**_prf(report[name]), "support": int(report[name]["support"])} for name in class_names
-    }
-    true_proba = np.clip(proba[np.arange(len(y_true)), y_true], 1e-7, 1.0) if len(y_true) else []
+
+    def prf(entry):
+        return {"precision": float(entry["precision"]), "recall": float(entry["recall"]),
+                "f1": float(entry["f1-score"])}
+
+    per_class = {name: {**prf(report[name]), "support": int(report[name]["support"])} for name in class_names}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns on classes absent from y_true
         result = {
-            "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+            "accuracy": float(accuracy_score(y_true, y_pred)),
             **{f"top_{k}_accuracy": top_k_accuracy(y_true, proba, k) for k in top_k},
-            "loss": float(-np.mean(np.log(true_proba))) if len(y_true) else float("nan"),
+            "loss": log_loss(proba, y_true),
             "per_class": per_class,
-            "macro_avg": _prf(report["macro avg"]),
-            "weighted_avg": _prf(report["weighted avg"]),
+            "macro_avg": prf(report["macro avg"]),
+            "weighted_avg": prf(report["weighted avg"]),
             "num_samples": int(len(y_true)),
             "class_names": class_names,
             "confusion_matrix": confusion_matrix(y_true, y_pred, labels=ids),
@@ -193,20 +219,18 @@ def metrics_for_json(result) -> dict:
 
 
 def accuracy_interval(correct, n, confidence=0.95):
-    """Wilson score interval for an accuracy of ``correct`` out of ``n`` test images.
+    """Wilson score interval for an accuracy of ``correct`` out of ``n`` test images
+    (scipy's ``binomtest(correct, n).proportion_ci(method="wilson")``).
 
     Returns ``(low, high)`` as fractions. With 128 test images (seed 003's test
     split) a 50% accuracy is only known to about +-8.5 points.
     """
-    from scipy.stats import norm
+    from scipy.stats import binomtest
 
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
-    z = norm.ppf(0.5 + confidence / 2)
-    p = correct / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return float(centre - half), float(centre + half)
+    interval = binomtest(int(correct), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def f1_scores(y_true, proba, num_classes) -> dict:
@@ -353,31 +377,10 @@ def _slice_values(values, bins, max_levels):
     )
 
 
-def _check_error_rates_args(meta, y_true, y_pred, columns, bins):
-    """:func:`error_rates_by`'s arguments checked: ``(y_true, y_pred, columns as a list)``."""
-    import pandas as pd
-
-    if not isinstance(meta, pd.DataFrame):
-        raise TypeError(f"meta must be a pandas DataFrame, got {type(meta).__name__}")
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.ndim != 1 or y_true.shape != y_pred.shape or len(y_true) != len(meta):
-        raise ValueError(
-            f"meta ({len(meta)} rows), y_true {y_true.shape} and y_pred {y_pred.shape} must describe "
-            "the same images, as 1-D label arrays"
-        )
-    columns = [columns] if isinstance(columns, str) else list(columns)
-    missing = [c for c in columns if c not in meta.columns]
-    if missing:
-        raise KeyError(f"no column(s) {missing} in meta; columns: {list(meta.columns)}")
-    for column, value in (bins.items() if isinstance(bins, dict) else [(None, bins)]):
-        _check_bins(value, "bins" if column is None else f"bins[{column!r}]")
-    return y_true, y_pred, columns
-
-
-def _independence_p_value(table) -> float:
-    """p-value of "the error rate is the same for every value" from a ``(values, 2)``
-    table of (errors, correct) counts: Fisher's exact test for two values, else
-    chi-square; NaN for one value, 1 when nothing or everything is wrong."""
+def _independence_p_value(table):
+    """p-value of "the error rate does not depend on the group", from a table
+    ``(groups, 2)`` of (errors, right) counts: Fisher's exact test for two groups,
+    chi-square for more, NaN for one group."""
     from scipy.stats import chi2_contingency, fisher_exact
 
     if len(table) < 2:
@@ -437,14 +440,29 @@ def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confide
     """
     import pandas as pd
 
-    y_true, y_pred, columns = _check_error_rates_args(meta, y_true, y_pred, columns, bins)
+    if not isinstance(meta, pd.DataFrame):
+        raise TypeError(f"meta must be a pandas DataFrame, got {type(meta).__name__}")
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape or len(y_true) != len(meta):
+        raise ValueError(
+            f"meta ({len(meta)} rows), y_true {y_true.shape} and y_pred {y_pred.shape} must describe "
+            "the same images, as 1-D label arrays"
+        )
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in columns if c not in meta.columns]
+    if missing:
+        raise KeyError(f"no column(s) {missing} in meta; columns: {list(meta.columns)}")
+    if isinstance(bins, dict):
+        for column, value in bins.items():
+            _check_bins(value, f"bins[{column!r}]")
+    else:
+        _check_bins(bins)
     wrong = pd.Series(y_true != y_pred, index=meta.index)
     rows = []
     for column in columns:
         col_bins = bins.get(column, 4) if isinstance(bins, dict) else bins
         values = _slice_values(meta[column], col_bins, max_levels)
-        groups = wrong.groupby(values, observed=True, sort=True)
-        counts = groups.agg(["size", "sum"])
+        counts = wrong.groupby(values, observed=True, sort=True).agg(["size", "sum"])
         p = _independence_p_value(np.stack([counts["sum"], counts["size"] - counts["sum"]], axis=1))
         for value, (n, errors) in counts.iterrows():
             low, high = accuracy_interval(int(errors), int(n), confidence)

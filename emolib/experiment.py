@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -749,15 +750,18 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
     * ``effect``: mean paired difference (setting minus baseline), in ``metric`` units;
     * ``effect_std``: sample standard deviation of the paired differences (NaN with
       one pair); ``effect_min`` / ``effect_max``: their range;
-    * ``stderr``: ``effect_std / sqrt(pairs)``; ``ratio``: ``effect / stderr``, a
-      t-statistic: with a few seeds, ``|ratio|`` above ~4 (3 pairs) or ~13 (2 pairs)
-      is what a two-sided 5 % t-test needs, and a single pair cannot tell signal
-      from noise at all;
+    * ``stderr``: ``effect_std / sqrt(pairs)``; ``ratio``: ``effect / stderr``, the
+      paired t-statistic, and ``p_value``, its two-sided p-value (both from
+      ``scipy.stats.ttest_rel``; NaN with one pair or no spread): with a few seeds,
+      ``|ratio|`` above ~4 (3 pairs) or ~13 (2 pairs) is what a 5 % test needs, and
+      a single pair cannot tell signal from noise at all;
     * ``baseline_std``: the seed-to-seed standard deviation of the baseline itself,
       the noise level any single-run comparison has to beat.
 
     Raises ``ValueError`` when ``baseline`` is not a value of ``by``.
     """
+    from scipy import stats
+
     for column in (by, metric, pair_by):
         if column not in table.columns:
             raise KeyError(f"compare_to_baseline: no column {column!r} in the table")
@@ -773,34 +777,37 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
         n = len(diffs)
         std = diffs.std(ddof=1) if n > 1 else float("nan")
         stderr = std / math.sqrt(n) if n > 1 else float("nan")
+        with warnings.catch_warnings():  # nearly identical differences: scipy warns, the verdict stands
+            warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+            test = stats.ttest_rel(values.loc[common], base_values.loc[common]) if n > 1 and stderr > 0 else None
         rows.append({
             by: setting, "pairs": n, metric: values.mean(),
             "effect": diffs.mean() if n else float("nan"), "effect_std": std,
             "effect_min": diffs.min() if n else float("nan"), "effect_max": diffs.max() if n else float("nan"),
-            "stderr": stderr, "ratio": diffs.mean() / stderr if n > 1 and stderr > 0 else float("nan"),
+            "stderr": stderr, "ratio": float(test.statistic) if test else float("nan"),
+            "p_value": float(test.pvalue) if test else float("nan"),
         })
     out = pd.DataFrame(rows, columns=[by, "pairs", metric, "effect", "effect_std", "effect_min",
-                                      "effect_max", "stderr", "ratio"])
+                                      "effect_max", "stderr", "ratio", "p_value"])
     out["baseline_std"] = base_values.std(ddof=1) if len(base_values) > 1 else float("nan")
     return out
 
 
 def effect_verdicts(effects, confidence=0.95) -> pd.Series:
     """A verdict per row of :func:`compare_to_baseline`'s table: ``"better"`` or
-    ``"worse"`` when the paired t-test rejects "no effect" at ``confidence``
-    (two-sided, ``|ratio|`` above the t quantile for ``pairs - 1`` degrees of
-    freedom), ``"within the noise"`` otherwise, ``"one seed: cannot tell"``
-    with fewer than two pairs and ``"no values: cannot tell"`` when the effect is
-    missing (NaN: the metric is absent from the runs)."""
-    from scipy import stats
+    ``"worse"`` when the paired t-test (its ``p_value``) rejects "no effect" at
+    ``confidence`` (two-sided), ``"within the noise"`` otherwise, ``"one seed:
+    cannot tell"`` with fewer than two pairs and ``"no values: cannot tell"`` when
+    the effect is missing (NaN: the metric is absent from the runs). Identical
+    nonzero differences (no spread, so no p-value) count as an effect."""
 
     def verdict(row):
         if row["pairs"] < 2:
             return "one seed: cannot tell"
         if pd.isna(row["effect"]):
             return "no values: cannot tell"
-        exact = pd.isna(row["ratio"]) and row["effect"] != 0  # identical nonzero differences
-        if exact or abs(row["ratio"]) > stats.t.ppf(0.5 + confidence / 2, row["pairs"] - 1):
+        exact = pd.isna(row["p_value"]) and row["effect"] != 0  # identical nonzero differences
+        if exact or row["p_value"] < 1 - confidence:
             return "better" if row["effect"] > 0 else "worse"
         return "within the noise"
 

@@ -43,6 +43,16 @@ def _as_size(image_size):
     return tuple(int(s) for s in image_size)
 
 
+def _to_channels(images, channels, have):
+    """Gray (1 channel) <-> RGB (3) with ``tf.image``: RGB to gray is ITU-R 601 luma,
+    gray to RGB repeats the channel."""
+    if (have, channels) == (1, 3):
+        return tf.image.grayscale_to_rgb(images)
+    if (have, channels) == (3, 1):
+        return tf.image.rgb_to_grayscale(images)
+    raise ValueError(f"cannot convert {have} channels to {channels}")
+
+
 def convert_batch(images, image_size=None, channels=None):
     """Scale, convert and resize a batch of images (a TF function, usable in ``map``).
 
@@ -57,13 +67,12 @@ def convert_batch(images, image_size=None, channels=None):
         images = tf.cast(images, tf.float32) / 255.0
     else:
         images = tf.cast(images, tf.float32)
-    if channels is not None and channels != images.shape[-1]:
-        if channels == 3 and images.shape[-1] == 1:
-            images = tf.image.grayscale_to_rgb(images)
-        elif channels == 1 and images.shape[-1] == 3:
-            images = tf.image.rgb_to_grayscale(images)
-        else:
-            raise ValueError(f"cannot convert {images.shape[-1]} channels to {channels}")
+    if channels is not None and images.shape[-1] is None:  # decoded files: 1 or 3, known when run
+        images = tf.cond(tf.shape(images)[-1] == channels, lambda: images,
+                         lambda: _to_channels(images, channels, 3 if channels == 1 else 1))
+        images.set_shape([*images.shape[:-1], channels])
+    elif channels is not None and channels != images.shape[-1]:
+        images = _to_channels(images, channels, images.shape[-1])
     size = _as_size(image_size)
     if size is not None and tuple(images.shape[-3:-1]) != size:
         images = tf.image.resize(images, size, method="bilinear", antialias=True)

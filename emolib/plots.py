@@ -128,19 +128,19 @@ def learning_curves(history_df, axes=None, save_path=None):
 
 
 def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", save_path=None):
-    """Heatmap of a confusion matrix ``(k, k)`` (rows true, columns predicted).
+    """Heatmap of a confusion matrix ``(k, k)`` (rows true, columns predicted):
+    scikit-learn's ``ConfusionMatrixDisplay``.
 
     ``normalize=True`` divides each row by its total, so the diagonal shows each
     class's recall (cells annotated in %); ``False`` shows counts.
     """
-    import seaborn as sns
+    from sklearn.metrics import ConfusionMatrixDisplay
 
     cm = np.asarray(cm, dtype=float)
     if normalize:
         from .evaluation import row_rates
 
-        values = row_rates(cm)
-        fmt, vmax = ".0%", 1.0
+        values, fmt, vmax = row_rates(cm), ".0%", 1.0
     else:
         values, fmt, vmax = cm, ".0f", None
     if ax is None:
@@ -148,9 +148,9 @@ def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", sav
         fig, ax = plt.subplots(figsize=(size + 1, size))
     else:
         fig = ax.figure
-    sns.heatmap(
-        values, annot=True, fmt=fmt, cmap=cmap, vmin=0, vmax=vmax, square=True,
-        xticklabels=class_names, yticklabels=class_names, ax=ax, cbar=True,
+    ConfusionMatrixDisplay(values, display_labels=[str(c) for c in class_names]).plot(
+        ax=ax, cmap=cmap, values_format=fmt, colorbar=True, xticks_rotation=45,
+        im_kw={"vmin": 0, "vmax": vmax},
     )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

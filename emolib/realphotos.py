@@ -167,11 +167,13 @@ def verdict(generated, real):
 
 def side_by_side(comparisons):
     """A table of ``{"comparison": (generated evidence, real evidence)}``: macro-F1 of A
-    and B on each data set, the McNemar p-values and the :func:`verdict`."""
+    and B on each data set, the McNemar p-values (as text, 2 significant digits) and the
+    :func:`verdict`."""
     import pandas as pd
 
     rows = [{"comparison (A vs B)": name, "generated A": gen["f1_a"], "generated B": gen["f1_b"],
-             "generated p": gen["p"], "real A": real["f1_a"], "real B": real["f1_b"], "real p": real["p"],
+             "generated p": f"{gen['p']:.2g}", "real A": real["f1_a"], "real B": real["f1_b"],
+             "real p": f"{real['p']:.2g}",
              "verdict": verdict(gen, real)} for name, (gen, real) in comparisons.items()]
     return pd.DataFrame(rows).set_index("comparison (A vs B)")
 
@@ -179,7 +181,8 @@ def side_by_side(comparisons):
 def benchmark(name="real_photos", task="4class"):
     """The committed full-scale measurements in ``benchmarks/results/<name>.json``
     (``{}`` when the file is absent): for ``"real_photos"`` ``{rung: entry}`` of ``task``;
-    for ``"real_lessons"`` ``{lesson: {"generated": entry, "real": entry}}``."""
+    for ``"real_lessons"`` ``{lesson: {"generated": entry, "real": entry}}`` (each entry
+    with the source's ``"classes"``, the order of its per-class values)."""
     from .notebook import project_dir
 
     path = project_dir() / "benchmarks" / "results" / f"{name}.json"
@@ -191,5 +194,5 @@ def benchmark(name="real_photos", task="4class"):
     lessons = {}
     for source, measured in data.get("sources", {}).items():
         for lesson, entry in measured["lessons"].items():
-            lessons.setdefault(lesson, {})[source] = entry
+            lessons.setdefault(lesson, {})[source] = {**entry, "classes": measured["classes"]}
     return lessons

@@ -99,7 +99,9 @@ def _gray_resized(inputs, size, channels):
     """Inputs in [0, 1] -> ``channels`` channels at ``size`` x ``size``."""
     x = inputs
     if channels == 1 and inputs.shape[-1] == 3:
-        # ITU-R 601 luma, as emolib.pipeline.convert_batch computes it.
+        # ITU-R 601 luma with tf.image.rgb_to_grayscale's weights, as emolib.pipeline.convert_batch
+        # computes it, but as a layer: the conversion is part of the model (and of its ONNX export),
+        # and tf.image in a Lambda layer would not reload in Keras' safe mode.
         x = fixed_conv("to_gray", [[0.2989], [0.587], [0.114]])(x)
     elif channels == 3 and inputs.shape[-1] == 1:
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])

@@ -175,14 +175,19 @@ def test_learning_curves_and_confusion_matrix(tmp_path):
     assert [t.get_text() for t in fig.axes[0].texts] == ["3", "1", "0", "0"]
 
 
-def test_accuracy_interval_matches_known_wilson_values():
+def test_accuracy_interval_matches_the_wilson_formula():
     from emolib.evaluation import accuracy_interval
 
-    from scipy.stats import binomtest
+    def wilson(correct, n, z):  # the textbook formula (Wilson, 1927)
+        p = correct / n
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+        return centre - half, centre + half
 
-    for correct, n in ((60, 128), (69, 128), (7, 9)):
-        ref = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
-        assert accuracy_interval(correct, n) == pytest.approx((ref.low, ref.high), abs=1e-9)
+    for correct, n in ((60, 128), (69, 128), (7, 9), (10, 10), (1, 239)):
+        assert accuracy_interval(correct, n) == pytest.approx(wilson(correct, n, 1.959963984540054), abs=1e-12)
+        assert accuracy_interval(correct, n, 0.9) == pytest.approx(wilson(correct, n, 1.6448536269514722), abs=1e-12)
+    assert accuracy_interval(64, 128) == pytest.approx((0.4147, 0.5853), abs=1e-4)  # the +-8.5 points quoted
     low, high = accuracy_interval(0, 10)
     assert low == pytest.approx(0.0, abs=1e-12) and 0.25 < high < 0.35
     with pytest.raises(ValueError, match="n must be positive"):
@@ -209,3 +214,24 @@ def test_evaluate_on_an_empty_split_returns_nan_instead_of_crashing():
     out = evaluate(model, np.zeros((0, 4, 4, 1), np.uint8), np.zeros(0, int), ["a", "b", "c"])
     assert out["num_samples"] == 0 and np.isnan(out["accuracy"]) and np.isnan(out["macro_avg"]["f1"])
     assert out["confusion_matrix"].shape == (3, 3) and out["confusion_matrix"].sum() == 0
+
+
+def test_log_loss_is_the_mean_cross_entropy_clipped_like_keras():
+    import keras
+
+    from emolib.evaluation import log_loss
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.full(5, 0.3), size=200)
+    y = rng.integers(0, 5, 200)
+    textbook = -np.mean(np.log(np.clip(proba[np.arange(200), y], 1e-7, 1.0)))
+    assert log_loss(proba, y) == pytest.approx(textbook, rel=1e-12)
+    # a confidently wrong float32 softmax (an exact 0) costs -log(1e-7), as in Keras' reported loss
+    saturated = np.array([[1, 0, 0], [0, 1, 0], [0.2, 0.3, 0.5]], np.float32)
+    labels = np.array([1, 1, 2])
+    keras_loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, saturated)))
+    assert log_loss(saturated, labels) == pytest.approx(keras_loss, rel=1e-5)
+    assert log_loss(saturated, labels) == pytest.approx((-np.log(1e-7) - np.log(0.5)) / 3, rel=1e-6)
+    assert np.isnan(log_loss(np.zeros((0, 3)), np.zeros(0, int)))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        log_loss(saturated, labels[:2])

@@ -293,7 +293,10 @@ def test_compare_to_baseline_pairs_runs_by_seed():
     assert row["effect"] == pytest.approx(-0.2)
     assert row["effect_std"] == pytest.approx(0.1)
     assert (row["effect_min"], row["effect_max"]) == (pytest.approx(-0.3), pytest.approx(-0.1))
-    assert row["ratio"] == pytest.approx(-0.2 / (0.1 / np.sqrt(3)))
+    t = -0.2 / (0.1 / np.sqrt(3))
+    assert row["ratio"] == pytest.approx(t)
+    # two-sided p of a t with 2 degrees of freedom, closed form: 1 - |t| / sqrt(2 + t^2)
+    assert row["p_value"] == pytest.approx(1 - abs(t) / np.sqrt(2 + t**2))
     assert row["baseline_std"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="'nope' is not a value"):
         ex.compare_to_baseline(table, "nope")
@@ -304,7 +307,7 @@ def test_compare_to_baseline_single_pair_has_no_ratio():
     table = table[table["train.seed"] == 0]
     row = ex.compare_to_baseline(table, "baseline").iloc[0]
     assert row["pairs"] == 1 and row["effect"] == pytest.approx(-0.1)
-    assert np.isnan(row["ratio"]) and np.isnan(row["effect_std"])
+    assert np.isnan(row["ratio"]) and np.isnan(row["effect_std"]) and np.isnan(row["p_value"])
 
 
 def test_collect_runs_has_a_setting_column(tmp_path):
@@ -319,19 +322,24 @@ def test_collect_runs_has_a_setting_column(tmp_path):
 
 
 def test_effect_verdicts_follow_the_paired_t_test():
+    def p2(t):  # two-sided p of a t statistic with 2 degrees of freedom (closed form)
+        return 1 - abs(t) / np.sqrt(2 + t**2)
+
     effects = pd.DataFrame([
-        {"pairs": 3, "effect": -0.2, "ratio": -0.2 / (0.1 / np.sqrt(3))},  # t = -3.46 < 4.30: noise
-        {"pairs": 3, "effect": 0.2, "ratio": 5.0},  # above t(0.975, 2) = 4.30
-        {"pairs": 3, "effect": -0.2, "ratio": -5.0},
-        {"pairs": 1, "effect": 0.5, "ratio": float("nan")},
-        {"pairs": 2, "effect": 0.1, "ratio": float("nan")},  # identical differences: zero spread
-        {"pairs": 2, "effect": 0.0, "ratio": float("nan")},
-        {"pairs": 3, "effect": float("nan"), "ratio": float("nan")},  # a metric missing from the runs
+        {"pairs": 3, "effect": -0.2, "p_value": p2(-0.2 / (0.1 / np.sqrt(3)))},  # t = -3.46, p = 0.074: noise
+        {"pairs": 3, "effect": 0.2, "p_value": p2(5.0)},  # p = 0.038
+        {"pairs": 3, "effect": -0.2, "p_value": p2(-5.0)},
+        {"pairs": 1, "effect": 0.5, "p_value": float("nan")},
+        {"pairs": 2, "effect": 0.1, "p_value": float("nan")},  # identical differences: zero spread
+        {"pairs": 2, "effect": 0.0, "p_value": float("nan")},
+        {"pairs": 3, "effect": float("nan"), "p_value": float("nan")},  # a metric missing from the runs
     ])
     assert ex.effect_verdicts(effects).tolist() == [
         "within the noise", "better", "worse", "one seed: cannot tell", "better", "within the noise",
         "no values: cannot tell"]
-    assert ex.effect_verdicts(effects.iloc[:1], confidence=0.8).tolist() == ["worse"]  # t(0.9, 2) = 1.89
+    assert ex.effect_verdicts(effects.iloc[:1], confidence=0.8).tolist() == ["worse"]  # 0.074 < 0.2
+    table = seed_table()  # end to end: compare_to_baseline's p-values feed the verdicts
+    assert ex.effect_verdicts(ex.compare_to_baseline(table, "baseline")).tolist() == ["within the noise"]
 
 
 def test_reuse_or_train(tmp_path):

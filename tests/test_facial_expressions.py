@@ -145,6 +145,11 @@ def test_bad_copy_errors(tmp_path, copy):
     (copy / "data" / "legend.csv").write_text("user.id,image,emotion\nx,Person_H0_0001.jpg,bored\n")
     with pytest.raises(ValueError, match="row 0.*'bored'"):
         load_facial_expressions(copy)
+    (copy / "data" / "legend.csv").write_text("user.id,image\nx,Person_H0_0001.jpg\n")
+    with pytest.raises(ValueError, match=r"legend '.*legend\.csv' has no column 'emotion'"):
+        load_facial_expressions(copy)
+    with pytest.raises(ValueError, match="image_size must be a positive int"):
+        load_facial_expressions(copy, image_size=0)
 
 
 def test_not_found_without_download(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 setup and parameters cells, and CI runs the README's test command."""
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -78,15 +79,23 @@ def test_at_least_the_foundation_notebooks_exist():
     assert {"01_eda.ipynb", "02_simple_cnn_gray_vs_rgb.ipynb"} <= names
 
 
-def test_set_parameters_overrides_values_and_keeps_comments():
+def test_set_parameters_injects_a_papermill_cell_after_the_parameters_cell():
     import nbformat
 
     tools = _tools_notebooks()
     nb = nbformat.read(ROOT / "notebooks" / "02_simple_cnn_gray_vs_rgb.ipynb", as_version=4)
-    tools.set_parameters(nb, {"PROFILE": "full", "EPOCHS": 3})
-    source = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    assert re.search(r"^PROFILE = 'full'\s+# ", source, re.M), source
-    assert re.search(r"^EPOCHS = 3\s+# ", source, re.M), source
+    before = nbformat.from_dict(json.loads(json.dumps(nb)))
+    out = tools.set_parameters(nb, {"PROFILE": "full", "EPOCHS": 3})
+    tags = [c.metadata.get("tags", []) for c in out.cells]
+    i = next(i for i, t in enumerate(tags) if "parameters" in t)
+    assert "injected-parameters" in tags[i + 1]
+    # every other cell (the parameters cell's defaults included) and the notebook's metadata stay as they were
+    assert out.cells[: i + 1] + out.cells[i + 2 :] == before.cells and out.metadata == before.metadata
+    injected = out.cells[i + 1].source
+    assert re.search(r"^PROFILE = \"full\"$", injected, re.M) and re.search(r"^EPOCHS = 3$", injected, re.M), injected
+    again = tools.set_parameters(out, {"PROFILE": "ci"})  # replaces the injected cell, adds none
+    assert len(again.cells) == len(out.cells) and 'PROFILE = "ci"' in again.cells[i + 1].source
+    assert "papermill" not in again.metadata
     with pytest.raises(SystemExit, match="NOT_A_PARAMETER"):
         tools.set_parameters(nb, {"NOT_A_PARAMETER": 1})
 

@@ -113,9 +113,11 @@ def test_benchmark_reads_both_result_files(tmp_path, monkeypatch):
     (results / "real_photos.json").write_text(json.dumps({"tasks": {"4class": {"rungs": [
         {"name": "simple_cnn", "test": {"macro_f1": 0.6}}, {"name": "skipped_rung", "skipped": "why"}]}}}))
     (results / "real_lessons.json").write_text(json.dumps({"sources": {
-        "generated": {"lessons": {"gray_vs_rgb": {"gap": 0.1}}}, "real": {"lessons": {"gray_vs_rgb": {"gap": -0.1}}}}}))
+        "generated": {"classes": ["a"], "lessons": {"gray_vs_rgb": {"gap": 0.1}}},
+        "real": {"classes": ["b"], "lessons": {"gray_vs_rgb": {"gap": -0.1}}}}}))
     assert list(realphotos.benchmark("real_photos")) == ["simple_cnn"]
-    assert realphotos.benchmark("real_lessons") == {"gray_vs_rgb": {"generated": {"gap": 0.1}, "real": {"gap": -0.1}}}
+    assert realphotos.benchmark("real_lessons") == {"gray_vs_rgb": {"generated": {"gap": 0.1, "classes": ["a"]},
+                                                                    "real": {"gap": -0.1, "classes": ["b"]}}}
 
 
 def test_committed_real_lessons_json_has_every_lesson_on_both_sources():
@@ -125,8 +127,9 @@ def test_committed_real_lessons_json_has_every_lesson_on_both_sources():
     data = json.loads(path.read_text())
     for source in ("generated", "real"):
         lessons = data["sources"][source]["lessons"]
-        assert set(lessons) == {"gray_vs_rgb", "ensemble_vs_best", "distillation", "int8"}
-        for entry in (lessons["gray_vs_rgb"], lessons["ensemble_vs_best"], lessons["distillation"],
+        assert set(lessons) == {"gray_vs_rgb", "transfer_vs_scratch", "ensemble_vs_best", "distillation", "int8"}
+        for entry in (lessons["gray_vs_rgb"], lessons["transfer_vs_scratch"], lessons["ensemble_vs_best"],
+                      lessons["distillation"],
                       *lessons["int8"].values()):
             assert 0.0 <= entry["a"]["macro_f1"] <= 1.0 and 0.0 <= entry["b"]["macro_f1"] <= 1.0
             assert 0.0 <= entry["mcnemar_p"] <= 1.0

@@ -181,6 +181,10 @@ def test_rgb_input_is_converted_to_gray_for_the_fer_model():
     x = np.random.default_rng(1).random((1, 48, 48, 3)).astype("float32")
     gray = np.asarray(model.get_layer("to_gray")(x))
     np.testing.assert_allclose(gray[..., 0], x @ np.array([0.2989, 0.587, 0.114], "float32"), atol=1e-5)
+    # the same numbers as the pipeline's converter (tf.image), which the layer stands in for inside the model
+    from emolib.pipeline import convert_batch
+
+    np.testing.assert_allclose(gray, np.asarray(convert_batch(x, channels=1)), atol=1e-6)
 
 
 def test_run_experiment_trains_a_frozen_fer_model_and_records_trainable_params(faces, tmp_path):

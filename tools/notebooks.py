@@ -6,6 +6,11 @@
                                                 # kernel logs (TensorFlow's C++ lines) in runs/logs/
     python tools/notebooks.py run --profile full --output-dir runs/notebooks-full
 
+``run --profile P`` hands ``PROFILE = P`` to papermill, which injects it in a cell
+tagged ``injected-parameters`` after the cell tagged ``parameters`` (papermill's
+convention: the parameters cell keeps its defaults, the executed copy shows what
+it ran with).
+
 The repository URL that Colab installs emolib from is defined once, in
 ``pyproject.toml`` (``[project.urls] Repository``); ``sync`` writes it into each
 notebook's setup cell and ``check`` (run by the tests) fails when a notebook
@@ -178,14 +183,30 @@ def sync(paths) -> None:
         print("updated the Colab badges of README.md")
 
 
-def set_parameters(nb, params: dict) -> None:
-    """Override assignments in the cell tagged ``parameters`` (papermill convention)."""
+def set_parameters(nb, params: dict, kernel: str = KERNEL):
+    """``nb`` with ``params`` injected by papermill: a cell tagged ``injected-parameters``
+    right after the cell tagged ``parameters`` (which keeps its defaults), replacing an
+    earlier injected cell. A name the parameters cell does not assign is refused."""
+    import ast
+
+    from papermill.parameterize import parameterize_notebook
+
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    for key, value in params.items():
-        pattern = rf"^({key}\s*=\s*)[^#\n]*?(\s*#.*)?$"  # keeps the line's comment
-        if not re.search(pattern, cell.source, re.M):
+    # (papermill's own inspection misreads lines whose comment holds parentheses)
+    known = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+             for t in node.targets if isinstance(t, ast.Name)}
+    for key in params:
+        if key not in known:
             raise SystemExit(f"parameter {key!r} is not set in the parameters cell")
-        cell.source = re.sub(pattern, lambda m: f"{m[1]}{value!r}{m[2] or ''}", cell.source, count=1, flags=re.M)
+    untagged = [c for c in nb.cells if "tags" not in c.metadata]
+    for c in untagged:  # papermill reads every cell's tags
+        c.metadata["tags"] = []
+    nb.metadata["papermill"] = {}  # where parameterize_notebook records the parameters
+    nb = parameterize_notebook(nb, params, kernel_name=kernel, language="python")
+    for c in untagged:
+        del c.metadata["tags"]
+    del nb.metadata["papermill"]
+    return nb
 
 
 def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str = KERNEL, log=None) -> float:
@@ -195,8 +216,11 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
 
     nb = nbformat.read(path, as_version=4)
     if params:
-        set_parameters(nb, params)
-    # record_timing=False: no per-cell timestamps, so re-running a notebook changes only what it shows.
+        nb = set_parameters(nb, params, kernel)
+    # papermill injects the parameters; nbclient (which papermill itself runs on) executes, because
+    # papermill's executor stamps start/end times into every cell's metadata and cannot send the kernel
+    # process's own output to `log`. record_timing=False: no per-cell timestamps either, so re-running a
+    # notebook changes only what it shows.
     client = NotebookClient(
         nb, timeout=timeout, kernel_name=kernel, record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},

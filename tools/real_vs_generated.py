@@ -53,6 +53,7 @@ LESSONS = [
 #: lesson, key in ``real_lessons.json`` (measured on both data sets by benchmarks/real_lessons.py)
 BOTH_SIDES = [
     ("02 gray vs RGB input", ("gray_vs_rgb",)),
+    ("05 transfer (FER2013 fine-tuned) vs scratch, one recipe on both", ("transfer_vs_scratch",)),
     ("07 ensemble vs best single model (same members on both)", ("ensemble_vs_best",)),
     ("07 distillation into the simple CNN", ("distillation",)),
     ("08 int8 vs fp32: simple CNN", ("int8", "simple_cnn_gray")),

@@ -14,6 +14,7 @@ from .real import (
     load_labels_csv,
     write_class_folders,
 )
+from .real import _FER_CSV_CANDIDATES, SPLIT_SYNONYMS, _subdirs
 from .facial_expressions import is_facial_expressions_dir, load_facial_expressions
 
 
@@ -43,8 +44,6 @@ def _is_fer_csv(path: Path, kwargs=None) -> bool:
 
 
 def _looks_like_class_folders(path: Path) -> bool:
-    from .real import SPLIT_SYNONYMS, _subdirs
-
     for d in _subdirs(path):
         if d.name.lower() in SPLIT_SYNONYMS:
             return True
@@ -85,13 +84,14 @@ def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
 
 def _load(source="synthetic", **kwargs) -> EmotionDataset:
     """The loader dispatch of :func:`load_dataset` (without its validation)."""
-    if isinstance(source, str) and source.strip().lower() == "synthetic":
+    name = source.strip().lower() if isinstance(source, str) else None
+    if name == "synthetic":
         from . import synthetic
 
         return synthetic.generate(**kwargs)
-    if isinstance(source, str) and source.strip().lower() in ("facial_expressions", "facial-expressions"):
+    if name in ("facial_expressions", "facial-expressions"):
         return load_facial_expressions(**kwargs)
-    if isinstance(source, str) and source.strip().lower() == "fer2013":
+    if name == "fer2013":
         from .fer2013_download import find_or_fetch_fer2013
 
         source = find_or_fetch_fer2013()
@@ -108,6 +108,11 @@ def _load(source="synthetic", **kwargs) -> EmotionDataset:
             f"data source not found: '{path}' (source must be 'synthetic', 'fer2013', a .csv file "
             f"or a directory of class folders){hint}"
         )
+    return _load_path(path, **kwargs)
+
+
+def _load_path(path: Path, **kwargs) -> EmotionDataset:
+    """Load an existing file or directory with the loader its contents call for."""
     if path.is_file():
         suffixes = "".join(path.suffixes[-2:]).lower()
         if path.suffix.lower() != ".csv" and not suffixes.startswith(".csv"):
@@ -123,7 +128,7 @@ def _load(source="synthetic", **kwargs) -> EmotionDataset:
             return load_facial_expressions(path, **kwargs)
         if _looks_like_class_folders(path):
             return load_class_folders(path, **kwargs)
-        for name in ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv"):
+        for name in _FER_CSV_CANDIDATES:
             if (path / name).is_file() and _is_fer_csv(path / name):
                 return load_fer2013_csv(path, **kwargs)
         if (path / "labels.csv").is_file():

@@ -273,13 +273,15 @@ def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
 
 
 def convert_images(images, size, channels) -> np.ndarray:
-    """Resize and convert ``uint8`` images to ``(n, size, size, channels)``.
+    """Resize and convert ``uint8`` images to ``uint8`` ``(n, size, size, channels)``.
 
-    ``images`` is an array ``(n, h, w)`` or ``(n, h, w, c)`` with c in (1, 3, 4).
-    Grayscale uses ITU-R 601 luma (as PIL's ``convert("L")``); gray to RGB
-    repeats the channel. Resizing uses PIL's bilinear filter with antialiasing.
+    ``images`` is an array ``(n, h, w)`` or ``(n, h, w, c)`` with c in (1, 3, 4)
+    (an alpha channel is dropped). :func:`emolib.pipeline.prepare_images` does the
+    work (ITU-R 601 luma, bilinear resizing with antialiasing), rounded back to
+    ``uint8``: within one grey level of PIL's ``convert("L")`` and ``BILINEAR``
+    resize, which this function used before.
     """
-    from PIL import Image
+    from ..pipeline import prepare_images
 
     images = np.asarray(images)
     if images.ndim == 3:
@@ -288,14 +290,5 @@ def convert_images(images, size, channels) -> np.ndarray:
         raise ValueError(f"expected images of shape (n, h, w[, 1|3|4]), got {images.shape}")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    size = (size, size) if np.isscalar(size) else tuple(size)
-    out = np.empty((len(images), size[0], size[1], channels), dtype=np.uint8)
-    mode = "L" if channels == 1 else "RGB"
-    for i, img in enumerate(images.astype(np.uint8)):
-        pil = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
-        pil = pil.convert(mode)
-        if pil.size != (size[1], size[0]):
-            pil = pil.resize((size[1], size[0]), Image.BILINEAR)
-        arr = np.asarray(pil)
-        out[i] = arr[..., None] if channels == 1 else arr
-    return out
+    converted = prepare_images(images[..., :3].astype(np.uint8), size, channels)
+    return np.rint(np.asarray(converted) * 255.0).astype(np.uint8)

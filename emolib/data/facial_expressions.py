@@ -36,7 +36,6 @@ import re
 import shutil
 import sys
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +43,8 @@ import pandas as pd
 
 from .. import net
 from ..fileio import temp_dir_beside
-from .base import EMOTIONS, SPLITS, EmotionDataset, Split, normalize_label, resolve_classes
-from .real import ImageReadError, read_image
+from .base import EMOTIONS, EmotionDataset, resolve_classes
+from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _read_images, _require_columns, _row
 
 __all__ = [
     "ARCHIVE_URL",
@@ -124,44 +123,30 @@ def read_legend(root) -> pd.DataFrame:
     ``image``, ``orig_label``, ``annotator`` and ``row`` (data rows from 0; row ``N`` is
     line ``N + 2``). ``ValueError`` naming the file for a missing column or empty cell."""
     path = Path(root) / LEGEND
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"legend '{path}' is not a readable CSV: {exc}") from None
-    columns = {c.strip().lower(): c for c in df.columns}
-    missing = [c for c in ("image", "emotion") if c not in columns]
-    if missing:
-        raise ValueError(f"legend '{path}' lacks the column(s) {missing}; it has {list(df.columns)}")
+    if not path.is_file():
+        raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}")
+    df = _require_columns(_read_csv(path, "legend", dtype=str, keep_default_na=False), ["image", "emotion"],
+                          path, "legend")
+    annotator = next((c for c in df.columns if c.lower() == "user.id"), None)
     out = pd.DataFrame({
-        "image": df[columns["image"]].str.strip(),
-        "orig_label": df[columns["emotion"]].str.strip(),
-        "annotator": df[columns["user.id"]].str.strip() if "user.id" in columns else "",
+        "image": df["image"].str.strip(),
+        "orig_label": df["emotion"].str.strip(),
+        "annotator": df[annotator].str.strip() if annotator else "",
         "row": np.arange(len(df), dtype=np.int64),
     })
     for col in ("image", "orig_label"):
         empty = np.flatnonzero(out[col].to_numpy() == "")
         if len(empty):
-            raise ValueError(f"legend '{path}' row {int(empty[0])} (line {int(empty[0]) + 2}): empty {col!r}")
+            raise ValueError(f"legend {_row(path, int(empty[0]))}: empty {col!r}")
     return out
 
 
 def _normalise(legend, path, contempt):
     """Canonical emotion per row (``None`` for a dropped contempt row)."""
-    emotions = []
-    for i, label in zip(legend["row"], legend["orig_label"]):
-        if label.lower() == "contempt":
-            emotions.append(None if contempt == "drop" else "disgust")
-            continue
-        try:
-            emotions.append(normalize_label(label))
-        except ValueError:
-            raise ValueError(
-                f"legend '{path}' row {i} (line {i + 2}): unknown emotion label {label!r} "
-                f"(known: {', '.join(EMOTIONS)}, contempt and synonyms such as happiness)"
-            ) from None
-    return np.array(emotions, dtype=object)
+    contempt_as = None if contempt == "drop" else "disgust"
+    return np.array([contempt_as if label.lower() == "contempt" else
+                     _emotion(label, f"legend {_row(path, i)}", also=", contempt")
+                     for i, label in zip(legend["row"], legend["orig_label"])], dtype=object)
 
 
 def person_disjoint_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
@@ -224,25 +209,6 @@ def _balance_test(labels, split_names, balanced_test, num_classes, seed):
     return np.sort(np.array(drop, dtype=np.int64)), cap
 
 
-def _read_all(paths, size, channels, rows, legend_path):
-    n = len(paths)
-    images = np.empty((n, size, size, channels), dtype=np.uint8)
-    orig = np.empty((n, 2), dtype=np.int64)
-    modes = [None] * n
-
-    def work(i):
-        try:
-            images[i], orig[i, 0], orig[i, 1], modes[i] = read_image(paths[i], size, channels)
-        except (FileNotFoundError, ImageReadError) as exc:
-            raise type(exc)(f"{exc} (legend '{legend_path}' row {rows[i]}, line {rows[i] + 2})") from None
-
-    workers = min(8, 2 * (os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(work, range(n)):
-            pass
-    return images, pd.DataFrame({"orig_width": orig[:, 0], "orig_height": orig[:, 1], "orig_mode": modes})
-
-
 def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, val_fraction=0.15,
                             test_fraction=0.15, balanced_test=False, contempt="drop", seed=0,
                             download=True, **download_kwargs) -> EmotionDataset:
@@ -252,7 +218,8 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     ----------
     path : str or Path, optional
         A folder with ``data/legend.csv`` and ``images/``. Default: the folder named by
-        ``$EMOLIB_FACIAL_EXPRESSIONS``, else ``data/facial_expressions`` in the working directory or a parent; when there is none and ``download`` is true,
+        ``$EMOLIB_FACIAL_EXPRESSIONS``, else ``data/facial_expressions`` in the working directory
+        or a parent; when there is none and ``download`` is true,
         the repository's archive is downloaded there once (:func:`download_facial_expressions`,
         ``download_kwargs`` go to it).
     classes : str or list, optional
@@ -279,38 +246,19 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     """
     if contempt not in CONTEMPT_POLICIES:
         raise ValueError(f"contempt must be one of {CONTEMPT_POLICIES}, got {contempt!r}")
-    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(f"need 0 <= val_fraction, test_fraction and their sum < 1; got {val_fraction}, {test_fraction}")
-    if channels not in (1, 3) or int(image_size) < 1:
-        raise ValueError(f"need channels 1 or 3 and a positive image_size; got {channels!r}, {image_size!r}")
-    if path is None:
-        root = find_facial_expressions()
-        if root is None:
-            if not download:
-                raise FileNotFoundError(
-                    f"no '{LOCAL_DIR.as_posix()}' with data/legend.csv and images/ in '{Path.cwd()}' "
-                    f"or its parents.\n\n{manual_steps()}")
-            root = download_facial_expressions(**download_kwargs)
-    else:
-        root = Path(path).expanduser()
-        if not root.exists():
-            raise FileNotFoundError(f"facial_expressions copy not found: '{root}'\n\n{manual_steps(root)}")
-        if not is_facial_expressions_dir(root):
-            raise ValueError(f"'{root}' is not a facial_expressions copy: it needs data/legend.csv and images/")
-
+    _check_args(image_size, channels, val_fraction, test_fraction)
+    root = _locate(path, download, download_kwargs)
     legend_path = root / LEGEND
     legend = read_legend(root)
     emotions = _normalise(legend, legend_path, contempt)
     n_contempt = int((legend["orig_label"].str.lower() == "contempt").sum())
     present = {e for e in emotions if e is not None}
     class_names = resolve_classes(classes) if classes is not None else tuple(e for e in EMOTIONS if e in present)
-    index = {c: i for i, c in enumerate(class_names)}
-    labels_all = np.array([index.get(e, -1) for e in emotions], dtype=np.int64)
+    labels_all = _labels_for(emotions, class_names)
     keep = np.flatnonzero(labels_all >= 0)
     if not len(keep):
         raise ValueError(f"no images of classes {list(class_names)} in '{legend_path}'")
-    legend = legend.iloc[keep].reset_index(drop=True)
-    labels = labels_all[keep]
+    legend, labels = legend.iloc[keep].reset_index(drop=True), labels_all[keep]
     identity = np.array([person_from_filename(n) for n in legend["image"]], dtype=object)
 
     split_names = person_disjoint_splits(labels, identity, val_fraction, test_fraction, seed)
@@ -318,44 +266,44 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     if balanced_test:
         test_dropped, cap = _balance_test(labels, split_names, balanced_test, len(class_names), seed)
     kept = np.setdiff1d(np.arange(len(labels)), test_dropped)
-    legend, labels, identity, split_names = legend.iloc[kept].reset_index(drop=True), labels[kept], identity[kept], split_names[kept]
+    legend, labels, identity, split_names = legend.iloc[kept], labels[kept], identity[kept], split_names[kept]
 
     paths = [root / IMAGES / name for name in legend["image"]]
-    images, orig = _read_all(paths, int(image_size), channels, legend["row"].to_numpy(), legend_path)
-    meta = pd.DataFrame({
-        "label": labels,
-        "emotion": [class_names[i] for i in labels],
-        "source": [str(p) for p in paths],
-        "split": split_names,
-        "identity": identity,
-        "orig_label": legend["orig_label"].to_numpy(),
-        "annotator": legend["annotator"].to_numpy(),
-        "row": legend["row"].to_numpy(),
-    })
-    meta = pd.concat([meta, orig], axis=1)
-    splits = {}
-    for key in SPLITS:
-        idx = np.flatnonzero(split_names == key)
-        splits[key] = Split(images[idx], labels[idx], meta.iloc[idx].reset_index(drop=True))
-    info = {
-        "format": "facial_expressions",
-        "path": str(root),
-        "rows": int(len(labels_all)),
-        "contempt_policy": contempt,
-        "contempt_rows": n_contempt,
-        "dropped": int(len(labels_all) - len(keep)),
-        "identities": int(len(set(identity))),
-        "split_method": "person-disjoint (StratifiedGroupKFold on the person from the file name)",
-        "val_fraction": val_fraction,
-        "test_fraction": test_fraction,
-        "balanced_test": balanced_test,
-        "test_per_class_cap": cap,
-        "test_dropped_for_balance": int(len(test_dropped)),
-        "image_size": int(image_size),
-        "channels": channels,
-        "seed": seed,
-    }
-    return EmotionDataset(splits, class_names, "facial_expressions", info)
+    rows = legend["row"].to_numpy()
+    where = [f"legend '{legend_path}' row {r}, line {r + 2}" for r in rows]
+    images, orig = _read_images(paths, image_size, channels, where)
+    meta = pd.DataFrame({"label": labels, "emotion": [class_names[i] for i in labels],
+                         "source": [str(p) for p in paths], "split": split_names, "identity": identity,
+                         "orig_label": legend["orig_label"].to_numpy(), "annotator": legend["annotator"].to_numpy(),
+                         "row": rows})
+    info = {"format": "facial_expressions", "path": str(root), "rows": int(len(labels_all)),
+            "contempt_policy": contempt, "contempt_rows": n_contempt, "dropped": int(len(labels_all) - len(keep)),
+            "identities": int(len(set(identity))),
+            "split_method": "person-disjoint (StratifiedGroupKFold on the person from the file name)",
+            "val_fraction": val_fraction, "test_fraction": test_fraction, "balanced_test": balanced_test,
+            "test_per_class_cap": cap, "test_dropped_for_balance": int(len(test_dropped)),
+            "image_size": int(image_size), "channels": channels, "seed": seed}
+    return _build_dataset(images, labels, pd.concat([meta, orig], axis=1), split_names, class_names,
+                          "facial_expressions", info)
+
+
+def _locate(path, download, download_kwargs) -> Path:
+    """The copy to read: ``path`` (checked), else a local copy, else a download (when allowed)."""
+    if path is not None:
+        root = Path(path).expanduser()
+        if not root.exists():
+            raise FileNotFoundError(f"facial_expressions copy not found: '{root}'\n\n{manual_steps(root)}")
+        if not is_facial_expressions_dir(root):
+            raise ValueError(f"'{root}' is not a facial_expressions copy: it needs data/legend.csv and images/")
+        return root
+    root = find_facial_expressions()
+    if root is not None:
+        return root
+    if not download:
+        raise FileNotFoundError(
+            f"no '{LOCAL_DIR.as_posix()}' with data/legend.csv and images/ in '{Path.cwd()}' "
+            f"or its parents.\n\n{manual_steps()}")
+    return download_facial_expressions(**download_kwargs)
 
 
 # --------------------------------------------------------------------------- download

@@ -141,7 +141,12 @@ def _check_path(path, what="file or directory", hint="") -> Path:
     return path
 
 
-def _check_fractions(val_fraction, test_fraction):
+def _check_args(image_size, channels, val_fraction, test_fraction):
+    """``ValueError`` naming the argument: a bad ``channels``, ``image_size`` or split fraction."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if not isinstance(image_size, (int, np.integer)) or image_size < 1:
+        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= float(value) < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
@@ -149,13 +154,6 @@ def _check_fractions(val_fraction, test_fraction):
         raise ValueError(
             f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
         )
-
-
-def _check_size(image_size, channels):
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    if not isinstance(image_size, (int, np.integer)) or image_size < 1:
-        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
 
 
 def _row(where, i) -> str:
@@ -352,7 +350,11 @@ def _read_images(paths, size, channels, context=None):
 
     Returns images ``(n, size, size, channels)`` and a DataFrame with ``orig_width``,
     ``orig_height``, ``orig_mode``. ``context[i]`` (e.g. "labels.csv row 3") is added
-    to error messages."""
+    to error messages; with it, every path is checked before any image is decoded, so a
+    missing file is reported at once."""
+    for path, where in zip(paths, context or ()):
+        if not Path(path).exists():  # what exists but is not a regular file, read_image refuses by name
+            raise FileNotFoundError(f"image file not found: '{path}' ({where})")
     n = len(paths)
     images = np.empty((n, size, size, channels), dtype=np.uint8)
     widths = np.empty(n, dtype=np.int64)
@@ -367,14 +369,7 @@ def _read_images(paths, size, channels, context=None):
                 raise
             raise type(exc)(f"{exc} ({context[i]})") from None
 
-    workers = min(8, 2 * (os.cpu_count() or 1))
-    if n <= 16 or workers <= 1:
-        for i in range(n):
-            work(i)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(work, range(n)):  # re-raises the first failure, in order
-                pass
+    _for_each(work, range(n), min(8, 2 * (os.cpu_count() or 1)) if n > 16 else 1)
     orig = pd.DataFrame({"orig_width": widths, "orig_height": heights, "orig_mode": modes})
     return images, orig
 
@@ -408,35 +403,15 @@ def _require_columns(df, required, path, what):
     return df.rename(columns=rename)
 
 
-def _pixel_error(nl_pos, pos, path, row0, message):
-    j = int(np.searchsorted(nl_pos, pos))
-    return ValueError(f"{_row(path, row0 + j)}: {message}")
-
-
 def _parse_pixel_chunk(part, path, row0, expected):
+    """``(len(part), expected)`` uint8 values of the pixel strings ``part`` (data rows ``row0``
+    on), decoded from their bytes at once; ``ValueError`` naming the first bad row."""
     buf = np.frombuffer(("\n".join(part) + "\n").encode("ascii", errors="replace"), dtype=np.uint8)
     digit = (buf - np.uint8(48)) < 10
-    newline = buf == 10
-    nl_pos = np.flatnonzero(newline)
-    if len(nl_pos) != len(part):  # a newline inside a pixel string
-        for j, s in enumerate(part):
-            if "\n" in s:
-                raise ValueError(f"{_row(path, row0 + j)}: pixels contains a line break")
-    valid = digit | newline | (buf == 32)
-    if not valid.all():
-        valid |= (buf == 9) | (buf == 13)
-        if not valid.all():
-            pos = int(np.argmax(~valid))
-            j = int(np.searchsorted(nl_pos, pos))
-            tokens = re.split(r"\s+", part[j].strip())
-            token = next((t for t in tokens if not t.isdigit()), "?")
-            raise ValueError(
-                f"{_row(path, row0 + j)}: pixels must be integers 0-255 separated by spaces, "
-                f"found {token!r}"
-            )
-    not_digit = ~digit
-    starts = np.flatnonzero(digit & np.concatenate(([True], not_digit[:-1])))
-    ends = np.flatnonzero(digit & np.concatenate((not_digit[1:], [True])))
+    nl_pos = np.flatnonzero(buf == 10)
+    _check_pixel_text(part, buf, digit, nl_pos, path, row0)
+    starts = np.flatnonzero(digit & np.concatenate(([True], ~digit[:-1])))
+    ends = np.flatnonzero(digit & np.concatenate((~digit[1:], [True])))
     counts = np.diff(np.searchsorted(starts, nl_pos), prepend=0)
     wrong = np.flatnonzero(counts != expected)
     if len(wrong):
@@ -446,26 +421,51 @@ def _parse_pixel_chunk(part, path, row0, expected):
             f"{_row(path, row0 + j)}: pixels has {counts[j]} values, expected {expected} "
             f"({side}x{side} grayscale)"
         )
-    lengths = ends - starts + 1
-    d = buf.astype(np.int16) - 48 if lengths.max(initial=0) > 3 else None
-    if d is None:  # the usual case: 1-3 digits per value
-        dd = buf - np.uint8(48)
-        values = dd[ends].astype(np.int16)
-        two = lengths >= 2
-        values += 10 * dd[ends - 1].astype(np.int16) * two
-        values += 100 * dd[ends - 2].astype(np.int16) * (lengths >= 3)
-    else:
-        values = np.zeros(len(starts), dtype=np.int64)
-        for k in range(min(int(lengths.max()), 10)):
-            m = lengths > k
-            values[m] = values[m] * 10 + d[starts[m] + k]
-        values[lengths > 10] = 10**9
+    values = _number_values(buf, starts, ends)
     too_big = values > 255
     if too_big.any():
         t = int(np.argmax(too_big))
+        j = int(np.searchsorted(nl_pos, starts[t]))
         text = buf[starts[t]:ends[t] + 1].tobytes().decode()
-        raise _pixel_error(nl_pos, starts[t], path, row0, f"pixel value {text} is outside 0-255")
+        raise ValueError(f"{_row(path, row0 + j)}: pixel value {text} is outside 0-255")
     return values.astype(np.uint8).reshape(len(part), expected)
+
+
+def _check_pixel_text(part, buf, digit, nl_pos, path, row0):
+    """``ValueError`` naming the row of a line break or of a character that is neither a
+    digit nor white space."""
+    if len(nl_pos) != len(part):  # a newline inside a pixel string
+        j = next((j for j, s in enumerate(part) if "\n" in s), None)
+        if j is not None:
+            raise ValueError(f"{_row(path, row0 + j)}: pixels contains a line break")
+    valid = digit | (buf == 10) | (buf == 32)
+    if not valid.all():
+        valid |= (buf == 9) | (buf == 13)
+        if not valid.all():
+            j = int(np.searchsorted(nl_pos, int(np.argmax(~valid))))
+            token = next((t for t in re.split(r"\s+", part[j].strip()) if not t.isdigit()), "?")
+            raise ValueError(
+                f"{_row(path, row0 + j)}: pixels must be integers 0-255 separated by spaces, "
+                f"found {token!r}"
+            )
+
+
+def _number_values(buf, starts, ends) -> np.ndarray:
+    """The numbers written in ``buf[starts[k]:ends[k] + 1]`` (10**9 for over 10 digits)."""
+    lengths = ends - starts + 1
+    if lengths.max(initial=0) <= 3:  # the usual case: 1-3 digits per value
+        digits = buf - np.uint8(48)
+        values = digits[ends].astype(np.int16)
+        values += 10 * digits[ends - 1].astype(np.int16) * (lengths >= 2)
+        values += 100 * digits[ends - 2].astype(np.int16) * (lengths >= 3)
+        return values
+    d = buf.astype(np.int16) - 48
+    values = np.zeros(len(starts), dtype=np.int64)
+    for k in range(min(int(lengths.max()), 10)):
+        m = lengths > k
+        values[m] = values[m] * 10 + d[starts[m] + k]
+    values[lengths > 10] = 10**9
+    return values
 
 
 def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np.ndarray:
@@ -479,15 +479,20 @@ def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np
     def work(lo):
         out[lo:lo + chunk] = _parse_pixel_chunk(strings[lo:lo + chunk], path, lo, expected)
 
-    starts = range(0, n, chunk)
-    if n <= chunk:
-        for lo in starts:
-            work(lo)
-    else:
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            for _ in pool.map(work, starts):  # re-raises the first error in row order
-                pass
+    _for_each(work, range(0, n, chunk), min(4, os.cpu_count() or 1) if n > chunk else 1)
     return out
+
+
+def _for_each(work, items, workers):
+    """``work(item)`` for every item, in ``workers`` threads (PIL and numpy run without the
+    GIL); the first failure in item order is raised, as a plain loop would."""
+    if workers <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(work, items):
+            pass
 
 
 def _parse_fer_emotions(values, path) -> np.ndarray:
@@ -529,15 +534,7 @@ def _read_fer_file(path, require_emotion=True):
     usage = None
     if "Usage" in df.columns:
         usage = df["Usage"].to_numpy(dtype=object)
-        mapped = np.array([SPLIT_SYNONYMS.get(str(u).strip().lower()) for u in usage], dtype=object)
-        unknown = np.array([m is None for m in mapped])
-        if unknown.any():
-            i = int(np.argmax(unknown))
-            raise ValueError(
-                f"{_row(path, i)}: unknown Usage {usage[i]!r} "
-                "(expected Training, PublicTest or PrivateTest)"
-            )
-        usage = (usage, mapped)
+        usage = (usage, _csv_splits(usage, path, "Usage", expected="Training, PublicTest or PrivateTest"))
     return emotions, pixels, usage
 
 
@@ -568,65 +565,40 @@ def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
     (with a labelled ``test.csv``, that is the test split and val is carved from train).
     ``classes=None`` keeps all seven FER2013 classes (labels = FER2013 indices).
     """
-    _check_size(image_size, channels)
-    _check_fractions(val_fraction, test_fraction)
+    _check_args(image_size, channels, val_fraction, test_fraction)
     path = _check_path(path, "FER2013 CSV", fer2013_instructions())
     csv_path, test_path = _resolve_fer_path(path)
     emotions, images, usage = _read_fer_file(csv_path)
     sources = [f"{csv_path.name}:row {i}" for i in range(len(emotions))]
-    n_main = len(emotions)
+    test = None if usage is not None or test_path is None else _read_fer_file(test_path, require_emotion=False)
+    if test is not None and test[0] is None:  # Kaggle's unlabelled test.csv: ignore it
+        test = test_path = None
     if usage is not None:
-        split_names = usage[1]
-        method = "usage column"
-        orig_usage = usage[0]
+        split_names, method = usage[1], "usage column"
+    elif test is not None:  # a labelled test.csv is the test split; val is carved from train
+        split_names = np.concatenate([_stratified_assign(emotions, val_fraction, 0.0, seed),
+                                      np.full(len(test[0]), "test", dtype=object)])
+        emotions, images = np.concatenate([emotions, test[0]]), np.concatenate([images, test[1]])
+        sources += [f"{test_path.name}:row {i}" for i in range(len(test[0]))]
+        method = "test.csv + stratified val"
     else:
-        orig_usage = None
-        if test_path is not None:
-            t_emotions, t_images, _ = _read_fer_file(test_path, require_emotion=False)
-            if t_emotions is None:  # Kaggle's unlabelled test.csv: ignore it
-                test_path = None
-        if test_path is not None:
-            split_names = _stratified_assign(emotions, val_fraction, 0.0, seed)
-            emotions = np.concatenate([emotions, t_emotions])
-            images = np.concatenate([images, t_images])
-            sources += [f"{test_path.name}:row {i}" for i in range(len(t_emotions))]
-            split_names = np.concatenate([split_names, np.full(len(t_emotions), "test", dtype=object)])
-            method = "test.csv + stratified val"
-        else:
-            split_names = _stratified_assign(emotions, val_fraction, test_fraction, seed)
-            method = "stratified random"
+        split_names, method = _stratified_assign(emotions, val_fraction, test_fraction, seed), "stratified random"
 
     all_names = np.array(EMOTIONS, dtype=object)[emotions]
     class_names = EMOTIONS if classes is None else _class_order(set(all_names), classes, csv_path)
     labels = _labels_for(all_names, class_names)
-    keep = labels >= 0
-    meta = pd.DataFrame({
-        "label": labels,
-        "emotion": all_names,
-        "source": sources,
-        "orig_label": emotions,
-        "orig_width": FER_SIZE,
-        "orig_height": FER_SIZE,
-        "orig_mode": "L",
-    })
-    if orig_usage is not None:
-        meta["usage"] = np.concatenate([orig_usage, np.full(len(meta) - n_main, None, dtype=object)])
-    idx = np.flatnonzero(keep)
-    images = images[idx]
+    meta = pd.DataFrame({"label": labels, "emotion": all_names, "source": sources, "orig_label": emotions,
+                         "orig_width": FER_SIZE, "orig_height": FER_SIZE, "orig_mode": "L"})
+    if usage is not None:
+        meta["usage"] = usage[0]
+    idx = np.flatnonzero(labels >= 0)
+    images = images[idx][..., None]
     if image_size != FER_SIZE or channels != 1:
         images = convert_images(images, image_size, channels)
-    else:
-        images = images[..., None]
-    info = {
-        "format": "fer2013_csv",
-        "path": str(csv_path) if test_path is None else [str(csv_path), str(test_path)],
-        "split_method": method,
-        "image_size": image_size,
-        "channels": channels,
-        "seed": seed,
-        "dropped": int((~keep).sum()),
-    }
-    if method != "usage column":
+    info = {"format": "fer2013_csv", "path": str(csv_path) if test_path is None else [str(csv_path), str(test_path)],
+            "split_method": method, "image_size": image_size, "channels": channels, "seed": seed,
+            "dropped": int(len(labels) - len(idx))}
+    if usage is None:
         info.update(val_fraction=val_fraction, test_fraction=test_fraction)
     return _build_dataset(images, labels[idx], _order_meta(meta.iloc[idx]), split_names[idx],
                           class_names, "fer2013", info)
@@ -656,7 +628,7 @@ def _subdirs(path: Path):
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def _scan_class_dirs(split_dir: Path, classes_wanted, root: Path):
+def _scan_class_dirs(split_dir: Path, classes_wanted):
     """``[(file path, canonical emotion, folder name)]`` for the class folders in ``split_dir``."""
     entries = []
     class_dirs = _subdirs(split_dir)
@@ -730,42 +702,13 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     :func:`write_class_folders`) is merged into ``meta`` by file; then ``source`` is the
     saved source, ``file`` the path relative to ``root``, and rows keep their saved order.
     """
-    _check_size(image_size, channels)
-    _check_fractions(val_fraction, test_fraction)
+    _check_args(image_size, channels, val_fraction, test_fraction)
     root = _check_path(root, "class-folder directory")
     if not root.is_dir():
         raise NotADirectoryError(f"not a directory: '{root}' (expected a class-folder tree)")
-    wanted = None if classes is None else set(resolve_classes(classes))
-
-    top = _subdirs(root)
-    split_dirs = {}
-    for d in top:
-        key = SPLIT_SYNONYMS.get(d.name.lower())
-        if key is not None:
-            split_dirs.setdefault(key, []).append(d)
-    entries = []  # (file, emotion, folder name, split or None)
-    if split_dirs:
-        others = [d.name for d in top if d.name.lower() not in SPLIT_SYNONYMS]
-        if others:
-            warnings.warn(f"'{root}': ignoring folders {others} next to the split folders", stacklevel=2)
-        if "train" not in split_dirs:
-            raise ValueError(f"'{root}' has split folders {sorted(split_dirs)} but no 'train' folder")
-        for key in SPLITS:
-            for d in split_dirs.get(key, []):
-                entries.extend((*e, key) for e in _scan_class_dirs(d, wanted, root))
-        layout = "split folders"
-    else:
-        if not top:
-            raise ValueError(
-                f"no class folders in '{root}' (expected {root}/<emotion>/<images> or "
-                f"{root}/train/<emotion>/<images>)"
-            )
-        entries.extend((*e, None) for e in _scan_class_dirs(root, wanted, root))
-        layout = "class folders"
-
+    entries, split_dirs = _scan_tree(root, None if classes is None else set(resolve_classes(classes)))
     saved_meta, saved = _read_saved_metadata(root)
-    present = {e[1] for e in entries}
-    class_names = _class_order(present, classes, root, saved.get("class_names"))
+    class_names = _class_order({e[1] for e in entries}, classes, root, saved.get("class_names"))
     dropped = sum(1 for e in entries if e[0] is None or e[1] not in class_names)
     entries = [e for e in entries if e[0] is not None and e[1] in class_names]
     if not entries:
@@ -773,71 +716,84 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
 
     files = [e[0] for e in entries]
     images, orig = _read_images(files, image_size, channels)
-    emotions = [e[1] for e in entries]
-    labels = _labels_for(emotions, class_names)
-    rel = [f.relative_to(root).as_posix() for f in files]
-    meta = pd.DataFrame({
+    labels = _labels_for([e[1] for e in entries], class_names)
+    meta = pd.concat([pd.DataFrame({
         "label": labels,
-        "emotion": emotions,
+        "emotion": [e[1] for e in entries],
         "source": [str(f) for f in files],
         "orig_label": [e[2] for e in entries],
-        "file": rel,
-    })
-    meta = pd.concat([meta, orig], axis=1)
-    split_names = np.array([e[3] for e in entries], dtype=object)
-
-    if layout == "class folders":
-        split_names = _stratified_assign(labels, val_fraction, test_fraction, seed)
-        method = "stratified random"
-    else:
-        method = "folders"
-        missing = [s for s in ("val", "test") if s not in split_dirs]
-        if missing and saved:
-            # Our own export (dataset.json): a split without a folder was empty when written.
-            method = f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
-        elif missing:
-            train = np.flatnonzero(split_names == "train")
-            carved = _stratified_assign(
-                labels[train],
-                val_fraction if "val" in missing else 0.0,
-                test_fraction if "test" in missing else 0.0,
-                seed,
-            )
-            split_names[train] = carved
-            method = f"folders; {' and '.join(missing)} carved from train (stratified)"
-
-    order = np.arange(len(meta))
-    if saved_meta is not None:
-        extra = saved_meta.drop(
-            columns=[c for c in ("label", "emotion", "split") if c in saved_meta.columns]
-        ).drop_duplicates("file")
-        merged = meta[["file"]].merge(extra, on="file", how="left")
-        for col in merged.columns:
-            if col == "file":
-                continue
-            if col in meta.columns:  # source, orig_label, orig_*: the saved (original) value wins
-                meta[col] = merged[col].where(merged[col].notna(), meta[col]).to_numpy()
-            else:
-                meta[col] = merged[col].to_numpy()
-        if "order" in meta.columns:
-            key = pd.to_numeric(meta.pop("order"), errors="coerce")
-            if key.notna().all():
-                split_rank = pd.Series(split_names).map({s: i for i, s in enumerate(SPLITS)})
-                order = np.lexsort((key.to_numpy(), split_rank.to_numpy()))
-    info = dict(saved.get("info", {})) if saved else {}
-    info.update({
-        "format": "class_folders",
-        "path": str(root),
-        "layout": layout,
-        "split_method": method,
-        "image_size": image_size,
-        "channels": channels,
-        "seed": seed,
-        "dropped": dropped,
-    })
-    name = saved.get("name", root.name) if saved else root.name
+        "file": [f.relative_to(root).as_posix() for f in files],
+    }), orig], axis=1)
+    split_names, method = _folder_splits(labels, np.array([e[3] for e in entries], dtype=object), split_dirs,
+                                         saved, val_fraction, test_fraction, seed)
+    meta, order = _merge_saved_meta(meta, saved_meta, split_names)
+    info = {**saved.get("info", {}), "format": "class_folders", "path": str(root),
+            "layout": "split folders" if split_dirs else "class folders", "split_method": method,
+            "image_size": image_size, "channels": channels, "seed": seed, "dropped": dropped}
     return _build_dataset(images[order], labels[order], _order_meta(meta.iloc[order]),
-                          split_names[order], class_names, name, info)
+                          split_names[order], class_names, saved.get("name", root.name), info)
+
+
+def _scan_tree(root: Path, wanted):
+    """``([(file, emotion, folder name, split or None)], {split: [split folders]})`` of a
+    tree of split folders (``train/<class>/``, ...) or of class folders (``<class>/``)."""
+    top = _subdirs(root)
+    split_dirs = {}
+    for d in top:
+        if d.name.lower() in SPLIT_SYNONYMS:
+            split_dirs.setdefault(SPLIT_SYNONYMS[d.name.lower()], []).append(d)
+    if not split_dirs:
+        if not top:
+            raise ValueError(
+                f"no class folders in '{root}' (expected {root}/<emotion>/<images> or "
+                f"{root}/train/<emotion>/<images>)"
+            )
+        return [(*e, None) for e in _scan_class_dirs(root, wanted)], split_dirs
+    others = [d.name for d in top if d.name.lower() not in SPLIT_SYNONYMS]
+    if others:
+        warnings.warn(f"'{root}': ignoring folders {others} next to the split folders", stacklevel=3)
+    if "train" not in split_dirs:
+        raise ValueError(f"'{root}' has split folders {sorted(split_dirs)} but no 'train' folder")
+    entries = [(*e, key) for key in SPLITS for d in split_dirs.get(key, []) for e in _scan_class_dirs(d, wanted)]
+    return entries, split_dirs
+
+
+def _folder_splits(labels, split_names, split_dirs, saved, val_fraction, test_fraction, seed):
+    """Split name per image and how it was made: stratified random for a plain tree; the split
+    folders otherwise, a missing val or test split carved from train (stratified), except in
+    a :func:`write_class_folders` export (``saved``), where a split without a folder was empty."""
+    if not split_dirs:
+        return _stratified_assign(labels, val_fraction, test_fraction, seed), "stratified random"
+    missing = [s for s in ("val", "test") if s not in split_dirs]
+    if not missing:
+        return split_names, "folders"
+    if saved:
+        return split_names, f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
+    train = np.flatnonzero(split_names == "train")
+    split_names[train] = _stratified_assign(labels[train], val_fraction if "val" in missing else 0.0,
+                                            test_fraction if "test" in missing else 0.0, seed)
+    return split_names, f"folders; {' and '.join(missing)} carved from train (stratified)"
+
+
+def _merge_saved_meta(meta, saved_meta, split_names):
+    """``meta`` with the columns of a saved ``metadata.csv`` merged in by ``file`` (saved
+    values win), and the row order: the saved order within each split when it is known."""
+    order = np.arange(len(meta))
+    if saved_meta is None:
+        return meta, order
+    extra = saved_meta.drop(columns=[c for c in ("label", "emotion", "split") if c in saved_meta.columns])
+    merged = meta[["file"]].merge(extra.drop_duplicates("file"), on="file", how="left")
+    for col in merged.columns.drop("file"):
+        if col in meta.columns:  # source, orig_label, orig_*: the saved (original) value wins
+            meta[col] = merged[col].where(merged[col].notna(), meta[col]).to_numpy()
+        else:
+            meta[col] = merged[col].to_numpy()
+    if "order" in meta.columns:
+        key = pd.to_numeric(meta.pop("order"), errors="coerce")
+        if key.notna().all():
+            split_rank = pd.Series(split_names).map({s: i for i, s in enumerate(SPLITS)})
+            order = np.lexsort((key.to_numpy(), split_rank.to_numpy()))
+    return meta, order
 
 
 # --------------------------------------------------------------------------- labels CSV
@@ -911,83 +867,29 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     keep every row as an image of its own, the rows of one file always in the same
     split when splits are random (a ``split_col`` is followed as written).
     """
-    _check_size(image_size, channels)
-    _check_fractions(val_fraction, test_fraction)
+    _check_args(image_size, channels, val_fraction, test_fraction)
     if duplicates not in ("error", "first", "keep"):
         raise ValueError(f"duplicates must be 'error', 'first' or 'keep', got {duplicates!r}")
-    regex = None
-    if identity_pattern is not None:
-        try:
-            regex = re.compile(identity_pattern)
-        except (re.error, TypeError) as exc:
-            raise ValueError(f"identity_pattern {identity_pattern!r} is not a valid regular expression: {exc}") from None
-        if regex.groups < 1:
-            raise ValueError(
-                f"identity_pattern {identity_pattern!r} has no group: its group 1 must capture the person "
-                r"in the file stem, e.g. r'^(.*)_\d+$'"
-            )
+    regex = _identity_regex(identity_pattern)
     csv_path = _check_path(csv_path, "labels CSV")
     df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
-    required = [image_col, label_col] + [c for c in (split_col, identity_col) if c is not None]
-    df = _require_columns(df, required, csv_path, "labels CSV")
+    df = _require_columns(df, [c for c in (image_col, label_col, split_col, identity_col) if c is not None],
+                          csv_path, "labels CSV")
     if len(df) == 0:
         raise ValueError(f"labels CSV '{csv_path}' has no rows")
     if identity_col is not None and identity_pattern is not None:
         raise ValueError("give identity_col or identity_pattern, not both")
 
     names = df[image_col].str.strip().tolist()
-    for i, n in enumerate(names):
-        if not n:
+    for i, name in enumerate(names):
+        if not name:
             raise ValueError(f"{_row(csv_path, i)}: empty {image_col!r}")
-    if image_dir is None:
-        image_dir = _find_image_dir(csv_path, names)
-    else:
-        image_dir = _check_path(image_dir, "image directory")
-
-    raw_labels = df[label_col].tolist()
-    emotions = []
-    for i, lab in enumerate(raw_labels):
-        if not str(lab).strip():
-            raise ValueError(f"{_row(csv_path, i)}: empty {label_col!r} for image {names[i]!r}")
-        try:
-            emotions.append(normalize_label(lab))
-        except ValueError:
-            raise ValueError(
-                f"{_row(csv_path, i)}: unknown emotion label {lab!r} for image {names[i]!r} "
-                f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
-            ) from None
-
+    image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
+    emotions = _csv_emotions(df[label_col].tolist(), names, csv_path, label_col)
     split_names = None
     if split_col is not None:
-        split_names = []
-        for i, s in enumerate(df[split_col].tolist()):
-            key = SPLIT_SYNONYMS.get(str(s).strip().lower())
-            if key is None:
-                raise ValueError(
-                    f"{_row(csv_path, i)}: unknown split {s!r} in column {split_col!r} "
-                    "(expected train/val/test or Training/PublicTest/PrivateTest)"
-                )
-            split_names.append(key)
-        split_names = np.array(split_names, dtype=object)
-
-    identity = None
-    if identity_col is not None:
-        identity = df[identity_col].str.strip().to_numpy(dtype=object)
-        empty = np.flatnonzero(identity == "")
-        if len(empty):
-            raise ValueError(f"{_row(csv_path, int(empty[0]))}: empty identity in column {identity_col!r}")
-    elif regex is not None:
-        identity = []
-        unmatched = 0
-        for n in names:
-            stem = Path(n).stem
-            m = regex.search(stem)
-            if m and m.groups() and m.group(1):
-                identity.append(m.group(1))
-            else:
-                identity.append(stem)
-                unmatched += 1
-        identity = np.array(identity, dtype=object)
+        split_names = _csv_splits(df[split_col].tolist(), csv_path, "split", f" in column {split_col!r}")
+    identity, unmatched = _csv_identity(df, names, identity_col, regex, csv_path)
 
     files = [os.path.normpath(Path(image_dir) / n) for n in names]
     first = _check_duplicates(files, names, emotions, csv_path, duplicates)
@@ -997,52 +899,18 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if not len(keep):
         raise ValueError(f"no images of classes {list(class_names)} in '{csv_path}'")
     paths = [Path(image_dir) / names[i] for i in keep]
-    context = [f"'{csv_path}' row {i} (line {i + 2})" for i in keep]
-    for p, ctx in zip(paths, context):
-        if not p.exists():  # what exists but is not a regular file, read_image refuses by name
-            raise FileNotFoundError(f"image file not found: '{p}' ({ctx})")
-    images, orig = _read_images(paths, image_size, channels, context)
+    images, orig = _read_images(paths, image_size, channels, [_row(csv_path, i) for i in keep])
     labels = labels[keep]
-
-    meta = pd.DataFrame({
-        "label": labels,
-        "emotion": [emotions[i] for i in keep],
-        "source": [str(p) for p in paths],
-        "orig_label": [raw_labels[i] for i in keep],
-        "row": keep.astype(np.int64),
-    })
-    if identity is not None:
-        meta["identity"] = identity[keep]
-    meta = pd.concat([meta, orig], axis=1)
-    reserved = set(meta.columns) | {"split"}
-    for col in df.columns:
-        if col in (image_col, label_col, split_col, identity_col):
-            continue
-        meta[col if col not in reserved else f"csv_{col}"] = df[col].to_numpy()[keep]
+    meta = _csv_meta(df, keep, labels, emotions, paths, identity, orig, (image_col, label_col, split_col, identity_col))
 
     if split_names is not None:
-        split_names = split_names[keep]
-        method = f"column {split_col!r}"
-    elif identity is not None:
-        split_names = _group_assign(labels, identity[keep], val_fraction, test_fraction, seed)
-        method = "identity-disjoint (group-aware, approximately stratified)"
-    elif not first[keep].all():  # duplicates="keep": the rows of one file stay together
-        split_names = _group_assign(labels, np.asarray(files, dtype=object)[keep], val_fraction, test_fraction,
-                                    seed)
-        method = "file-disjoint (group-aware, approximately stratified; files listed more than once)"
+        split_names, method = split_names[keep], f"column {split_col!r}"
     else:
-        split_names = _stratified_assign(labels, val_fraction, test_fraction, seed)
-        method = "stratified random"
-    info = {
-        "format": "labels_csv",
-        "path": str(csv_path),
-        "image_dir": str(image_dir),
-        "split_method": method,
-        "image_size": image_size,
-        "channels": channels,
-        "seed": seed,
-        "dropped": int(len(df) - len(keep)),
-    }
+        groups = identity[keep] if identity is not None else np.asarray(files, dtype=object)[keep]
+        split_names, method = _random_splits(labels, groups, identity is not None, not first[keep].all(),
+                                             val_fraction, test_fraction, seed)
+    info = {"format": "labels_csv", "path": str(csv_path), "image_dir": str(image_dir), "split_method": method,
+            "image_size": image_size, "channels": channels, "seed": seed, "dropped": int(len(df) - len(keep))}
     if not first.all():
         info["duplicates"] = duplicates
         info["duplicates_dropped" if duplicates == "first" else "duplicate_rows"] = int((~first).sum())
@@ -1051,10 +919,107 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if identity is not None:
         info["identities"] = int(len(set(identity[keep])))
         if identity_pattern is not None:
-            info["identity_pattern"] = identity_pattern
-            info["identity_unmatched"] = unmatched
+            info.update(identity_pattern=identity_pattern, identity_unmatched=unmatched)
     return _build_dataset(images, labels, _order_meta(meta), split_names, class_names,
                           csv_path.stem if csv_path.stem != "labels" else csv_path.parent.name, info)
+
+
+def _identity_regex(identity_pattern):
+    """``identity_pattern`` compiled (``None`` stays ``None``); ``ValueError`` when it is not a
+    regular expression or has no group to capture the person."""
+    if identity_pattern is None:
+        return None
+    try:
+        regex = re.compile(identity_pattern)
+    except (re.error, TypeError) as exc:
+        raise ValueError(f"identity_pattern {identity_pattern!r} is not a valid regular expression: {exc}") from None
+    if regex.groups < 1:
+        raise ValueError(
+            f"identity_pattern {identity_pattern!r} has no group: its group 1 must capture the person "
+            r"in the file stem, e.g. r'^(.*)_\d+$'"
+        )
+    return regex
+
+
+def _csv_emotions(raw_labels, names, csv_path, label_col) -> list:
+    """Canonical emotion per row; ``ValueError`` naming the row for an empty or unknown label."""
+    emotions = []
+    for i, label in enumerate(raw_labels):
+        if not str(label).strip():
+            raise ValueError(f"{_row(csv_path, i)}: empty {label_col!r} for image {names[i]!r}")
+        emotions.append(_emotion(label, _row(csv_path, i), f" for image {names[i]!r}"))
+    return emotions
+
+
+def _emotion(label, where, detail="", also="") -> str:
+    """:func:`normalize_label`, or a ``ValueError`` that says ``where`` the label is."""
+    try:
+        return normalize_label(label)
+    except ValueError:
+        raise ValueError(
+            f"{where}: unknown emotion label {label!r}{detail} "
+            f"(known: {', '.join(EMOTIONS)}{also} and synonyms such as happiness, sadness, anger)"
+        ) from None
+
+
+def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or Training/PublicTest/PrivateTest"):
+    """emolib split name per row of a split column; ``ValueError`` naming the first row with
+    an unknown one (``unknown {what} '<value>'{detail}``)."""
+    out = np.array([SPLIT_SYNONYMS.get(str(value).strip().lower()) for value in values], dtype=object)
+    unknown = [i for i, key in enumerate(out) if key is None]
+    if unknown:
+        i = unknown[0]
+        raise ValueError(f"{_row(csv_path, i)}: unknown {what} {values[i]!r}{detail} (expected {expected})")
+    return out
+
+
+def _csv_identity(df, names, identity_col, regex, csv_path):
+    """``(person per row or None, how many stems the regex did not match)``: from
+    ``identity_col`` (no empty cell), else group 1 of ``regex`` on each file stem."""
+    if identity_col is not None:
+        identity = df[identity_col].str.strip().to_numpy(dtype=object)
+        empty = np.flatnonzero(identity == "")
+        if len(empty):
+            raise ValueError(f"{_row(csv_path, int(empty[0]))}: empty identity in column {identity_col!r}")
+        return identity, 0
+    if regex is None:
+        return None, 0
+    stems = [Path(n).stem for n in names]
+    matches = [regex.search(stem) for stem in stems]
+    persons = [m.group(1) if m and m.group(1) else stem for m, stem in zip(matches, stems)]
+    return np.array(persons, dtype=object), sum(1 for m in matches if not (m and m.group(1)))
+
+
+def _csv_meta(df, keep, labels, emotions, paths, identity, orig, used_columns) -> pd.DataFrame:
+    """``meta`` of the kept rows: label, emotion, source, orig_label, row, identity, the
+    ``orig_*`` columns and every other CSV column (``csv_<name>`` where a name is taken)."""
+    meta = pd.DataFrame({
+        "label": labels,
+        "emotion": [emotions[i] for i in keep],
+        "source": [str(p) for p in paths],
+        "orig_label": df[used_columns[1]].to_numpy()[keep],
+        "row": keep.astype(np.int64),
+    })
+    if identity is not None:
+        meta["identity"] = identity[keep]
+    meta = pd.concat([meta, orig], axis=1)
+    reserved = set(meta.columns) | {"split"}
+    for col in df.columns:
+        if col not in used_columns:
+            meta[col if col not in reserved else f"csv_{col}"] = df[col].to_numpy()[keep]
+    return meta
+
+
+def _random_splits(labels, groups, by_identity, repeated_files, val_fraction, test_fraction, seed):
+    """Split name per row and how it was made: group-aware when persons are known or files
+    repeat (``groups``: persons or file paths), else stratified random."""
+    if by_identity:
+        return (_group_assign(labels, groups, val_fraction, test_fraction, seed),
+                "identity-disjoint (group-aware, approximately stratified)")
+    if repeated_files:  # duplicates="keep": the rows of one file stay together
+        return (_group_assign(labels, groups, val_fraction, test_fraction, seed),
+                "file-disjoint (group-aware, approximately stratified; files listed more than once)")
+    return _stratified_assign(labels, val_fraction, test_fraction, seed), "stratified random"
 
 
 # --------------------------------------------------------------------------- writing
@@ -1070,14 +1035,6 @@ def _safe_name(source, max_len=60) -> str:
         text = re.sub(r"\.[A-Za-z0-9]{2,5}$", "", text)
     text = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")
     return text[:max_len] or "img"
-
-
-def _save_image(array, path, pil_format):
-    from PIL import Image
-
-    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-    kwargs = {"quality": 95} if pil_format == "JPEG" else {}
-    img.save(path, format=pil_format, **kwargs)
 
 
 def _json_default(obj):
@@ -1107,7 +1064,6 @@ def write_class_folders(dataset: EmotionDataset, root, image_format="png", overw
     key = str(image_format).lower().lstrip(".")
     if key not in _SAVE_FORMATS:
         raise ValueError(f"image_format must be one of {sorted(_SAVE_FORMATS)}, got {image_format!r}")
-    pil_format, ext = _SAVE_FORMATS[key]
     root = Path(root).expanduser()
     if root.exists():
         if not root.is_dir():
@@ -1121,64 +1077,64 @@ def write_class_folders(dataset: EmotionDataset, root, image_format="png", overw
                     "(no dataset.json or metadata.csv); delete it yourself if you mean it"
                 )
     root.parent.mkdir(parents=True, exist_ok=True)
-
-    tmp = temp_dir_beside(root)
-    backup = None
+    tmp, backup = temp_dir_beside(root), None
     try:
-        rows = []
-        counts = {}
-        for split_key, split in dataset.splits.items():
-            meta = split.meta
-            sources = meta["source"] if "source" in meta.columns else pd.Series(range(len(split)))
-            counts[split_key] = {}
-            for i in range(len(split)):
-                emotion = dataset.class_names[int(split.labels[i])]
-                folder = tmp / split_key / emotion
-                folder.mkdir(parents=True, exist_ok=True)
-                rel = f"{split_key}/{emotion}/{i:06d}_{_safe_name(sources.iloc[i])}{ext}"
-                _save_image(split.images[i], tmp / rel, pil_format)
-                rows.append((split_key, rel, i))
-                counts[split_key][emotion] = counts[split_key].get(emotion, 0) + 1
-        frames = []
-        for split_key, split in dataset.splits.items():
-            m = split.meta.drop(columns=[c for c in ("split", "file", "order") if c in split.meta.columns])
-            frames.append(m.reset_index(drop=True))
-        meta_all = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        index = pd.DataFrame(rows, columns=["split", "file", "order"])
-        table = pd.concat([index, meta_all], axis=1)
-        table.to_csv(tmp / _METADATA_FILE, index=False)
-        description = {
-            "name": dataset.name,
-            "class_names": list(dataset.class_names),
-            "image_shape": list(dataset.image_shape) if dataset.splits else None,
-            "image_format": pil_format.lower(),
-            "counts": counts,
-            "meta_dtypes": {c: str(t) for c, t in meta_all.dtypes.items()},
-            "info": dataset.info,
-            "written_by": "emolib.data.real.write_class_folders",
-        }
-        (tmp / _DATASET_JSON).write_text(json.dumps(description, indent=2, default=_json_default))
-        count_table = dataset.counts().to_string() if dataset.splits else "(no splits)"
-        (tmp / _README).write_text(
-            f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"
-            f"Layout: <split>/<class>/<image>{ext}; metadata.csv has one row per image (split, file,\n"
-            f"order, then the data set's metadata columns); dataset.json has the class order and info.\n"
-            f"Read it back with emolib.data.load_class_folders('{root.name}') or load_dataset(path).\n\n"
-            f"Classes (label order): {', '.join(dataset.class_names)}\n"
-            f"Image shape: {dataset.image_shape if dataset.splits else None}\n\n"
-            f"Images per class and split:\n{count_table}\n"
-        )
-        if root.exists():
+        _write_export(dataset, tmp, root.name, *_SAVE_FORMATS[key])
+        if root.exists():  # the old export moves aside only once the new one is complete
             backup = temp_dir_beside(root, "old")
             os.replace(root, backup / "old")
         os.replace(tmp, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if backup is not None:
-            if (backup / "old").exists() and not root.exists():
-                os.replace(backup / "old", root)
-            shutil.rmtree(backup, ignore_errors=True)
+        if backup is not None and (backup / "old").exists() and not root.exists():
+            os.replace(backup / "old", root)
         raise
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
     return root
+
+
+def _write_export(dataset, folder: Path, root_name, pil_format, ext):
+    """Write the images, ``metadata.csv``, ``dataset.json`` and ``README.txt`` into ``folder``."""
+    from PIL import Image
+
+    rows, counts = [], {}
+    for split_key, split in dataset.splits.items():
+        sources = split.meta["source"] if "source" in split.meta.columns else pd.Series(range(len(split)))
+        counts[split_key] = {}
+        for i in range(len(split)):
+            emotion = dataset.class_names[int(split.labels[i])]
+            (folder / split_key / emotion).mkdir(parents=True, exist_ok=True)
+            rel = f"{split_key}/{emotion}/{i:06d}_{_safe_name(sources.iloc[i])}{ext}"
+            image = split.images[i]
+            Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+                folder / rel, format=pil_format, **({"quality": 95} if pil_format == "JPEG" else {}))
+            rows.append((split_key, rel, i))
+            counts[split_key][emotion] = counts[split_key].get(emotion, 0) + 1
+    frames = [split.meta.drop(columns=[c for c in ("split", "file", "order") if c in split.meta.columns])
+              .reset_index(drop=True) for split in dataset.splits.values()]
+    meta_all = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table = pd.concat([pd.DataFrame(rows, columns=["split", "file", "order"]), meta_all], axis=1)
+    table.to_csv(folder / _METADATA_FILE, index=False)
+    shape = list(dataset.image_shape) if dataset.splits else None
+    description = {
+        "name": dataset.name,
+        "class_names": list(dataset.class_names),
+        "image_shape": shape,
+        "image_format": pil_format.lower(),
+        "counts": counts,
+        "meta_dtypes": {c: str(t) for c, t in meta_all.dtypes.items()},
+        "info": dataset.info,
+        "written_by": "emolib.data.real.write_class_folders",
+    }
+    (folder / _DATASET_JSON).write_text(json.dumps(description, indent=2, default=_json_default))
+    (folder / _README).write_text(
+        f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"
+        f"Layout: <split>/<class>/<image>{ext}; metadata.csv has one row per image (split, file,\n"
+        f"order, then the data set's metadata columns); dataset.json has the class order and info.\n"
+        f"Read it back with emolib.data.load_class_folders('{root_name}') or load_dataset(path).\n\n"
+        f"Classes (label order): {', '.join(dataset.class_names)}\n"
+        f"Image shape: {tuple(shape) if shape else None}\n\n"
+        f"Images per class and split:\n{dataset.counts().to_string() if dataset.splits else '(no splits)'}\n"
+    )

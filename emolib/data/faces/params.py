@@ -1,0 +1,288 @@
+"""Everything but the expression: identities (people) and the nuisances of each picture.
+
+:func:`sample_identities` draws people (face shape, skin tone, hair, eyes, brows,
+mouth, age wrinkles and an idiosyncratic resting expression: mouth curvature,
+brow height and slant); :func:`sample_params` adds, per image, the expression
+(:func:`~emolib.data.faces.expressions.sample_action_units`), pose (rotation,
+scale, position, slight yaw), illumination, background (flat, gradient,
+clutter), glasses, sunglasses, occluders, overlaid text, blur, noise and JPEG
+compression, plus weak colour cues (a flush with anger, a slight pallor with
+fear). :func:`params_to_meta` turns them into per-image metadata.
+
+Lengths are in the canonical face frame's units (1.0 = half the image width).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..base import EMOTIONS, resolve_classes
+from .accessories import SPACE_GLYPH, TEXT_MAX_CHARS
+from .checks import check_size
+from .expressions import AU_COLUMNS, label_indices, sample_action_units
+
+#: Names of the indices in ``params["background"]``, ``["hair_style"]`` and ``["occlusion"]``.
+BACKGROUNDS = ("flat", "gradient", "clutter")
+HAIR_STYLES = ("bald", "short", "long", "fringe", "side_part")
+OCCLUDERS = ("none", "hand", "object")
+
+_SKIN_LIGHT = np.array([0.95, 0.80, 0.70])
+_SKIN_DARK = np.array([0.36, 0.23, 0.16])
+_HAIR_COLOURS = np.array([
+    [0.08, 0.06, 0.05], [0.20, 0.13, 0.08], [0.38, 0.25, 0.14], [0.70, 0.56, 0.33],
+    [0.55, 0.25, 0.12], [0.62, 0.60, 0.58], [0.85, 0.84, 0.82],
+])
+_IRIS_COLOURS = np.array([[0.25, 0.15, 0.08], [0.12, 0.08, 0.05], [0.30, 0.40, 0.55], [0.30, 0.38, 0.25]])
+
+
+def sample_identities(n: int, rng) -> dict:
+    """Draw ``n`` identities (people): a dict of arrays with ``n`` rows.
+
+    Keys (canonical units, see the module docstring): ``face_w``/``face_h``
+    (half width/height of the face), ``jaw`` (taper of the lower face),
+    ``skin`` (n, 3) RGB in [0, 1], ``skin_tone`` (0 light .. 1 dark),
+    ``hair`` (n, 3), ``hair_style`` (index into bald, short, long, fringe,
+    side_part), ``hairline``, ``hair_len``, ``eye_dx``, ``eye_y``, ``eye_w``,
+    ``eye_h``, ``iris`` (n, 3), ``brow_gap`` (brow height above the eye),
+    ``brow_slant`` (inner end lowered: a resting frown), ``brow_arch``,
+    ``brow_len``, ``brow_thick``, ``brow_dark``, ``nose_y``, ``nose_w``,
+    ``mouth_y``, ``mouth_w``, ``lip_thick``, ``lip_red``, ``mouth_curve``
+    (resting corner lift: some people look slightly happy or sad at rest),
+    ``age`` (0..1, wrinkles), ``expressiveness``, ``base_flush``,
+    ``wears_glasses`` (bool), ``clothes`` (n, 3).
+    """
+    n = check_size(n, "n")
+    uniform = rng.uniform
+    tone = rng.beta(1.3, 1.3, size=n)
+    skin = _SKIN_LIGHT + (_SKIN_DARK - _SKIN_LIGHT) * tone[:, None]
+    skin = skin * rng.uniform(0.93, 1.07, size=(n, 1)) + rng.normal(0, 0.025, size=(n, 3))
+    age = rng.beta(1.2, 2.2, size=n)
+    hair_idx = rng.choice(len(_HAIR_COLOURS), size=n, p=[0.3, 0.25, 0.15, 0.1, 0.06, 0.08, 0.06])
+    grey = rng.random(n) < age * 0.6
+    hair_idx = np.where(grey, rng.choice([5, 6], size=n), hair_idx)
+    hair = _HAIR_COLOURS[hair_idx] * rng.uniform(0.85, 1.15, size=(n, 1))
+    style = rng.choice(len(HAIR_STYLES), size=n, p=[0.08, 0.37, 0.28, 0.14, 0.13])
+    return {
+        "face_w": uniform(0.43, 0.53, n),
+        "face_h": uniform(0.60, 0.70, n),
+        "jaw": uniform(0.05, 0.40, n),
+        "skin": np.clip(skin, 0.05, 1.0),
+        "skin_tone": tone,
+        "hair": np.clip(hair, 0.0, 1.0),
+        "hair_style": style,
+        "hairline": uniform(0.55, 0.80, n),
+        "hair_len": uniform(0.2, 1.0, n),
+        "eye_dx": uniform(0.19, 0.23, n),
+        "eye_y": rng.normal(-0.08, 0.02, n),
+        "eye_w": uniform(0.10, 0.12, n),
+        "eye_h": uniform(0.036, 0.048, n),
+        "iris": _IRIS_COLOURS[rng.choice(4, size=n, p=[0.45, 0.3, 0.15, 0.1])],
+        "brow_gap": uniform(0.12, 0.17, n),
+        "brow_slant": rng.normal(0.0, 0.020, n),
+        "brow_arch": uniform(0.0, 0.03, n),
+        "brow_len": uniform(0.17, 0.23, n),
+        "brow_thick": uniform(0.035, 0.05, n),
+        "brow_dark": uniform(0.8, 1.0, n),
+        "nose_y": uniform(0.14, 0.20, n),
+        "nose_w": uniform(0.85, 1.2, n),
+        "mouth_y": uniform(0.34, 0.41, n),
+        "mouth_w": uniform(0.17, 0.21, n),
+        "lip_thick": uniform(0.024, 0.038, n),
+        "lip_red": uniform(0.5, 1.0, n),
+        "mouth_curve": rng.normal(0.0, 0.017, n),
+        "age": age,
+        "expressiveness": uniform(0.75, 1.2, n),
+        "base_flush": rng.normal(0.0, 0.35, n),
+        "wears_glasses": rng.random(n) < 0.12,
+        "clothes": rng.uniform(0.05, 0.9, size=(n, 3)),
+    }
+
+
+
+def sample_params(labels, rng, class_names=EMOTIONS, identity=None, identities=None) -> dict:
+    """Everything needed to render ``n`` faces: a dict of arrays with ``n`` rows.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n,)
+        Emotion names or integer indices into ``class_names``.
+    rng : numpy.random.Generator
+    class_names : sequence of str
+    identity : array-like of int, shape (n,), optional
+        Row of ``identities`` each image shows; by default every image is a new person.
+    identities : dict, optional
+        Output of :func:`sample_identities`; drawn here when missing.
+
+    Returns
+    -------
+    dict with ``label`` (n,), the columns of :func:`sample_action_units`, the
+    identity traits of :func:`sample_identities` (one row per image), pose
+    (``rotation_deg``, ``scale``, ``shift_x``, ``shift_y`` in canonical units,
+    ``yaw`` in [-1, 1]), gaze, illumination (``brightness`` multiplier,
+    ``light_gradient`` strength, ``light_angle``, ``light_warmth``),
+    ``background`` (index into flat, gradient, clutter) with its colours,
+    ``glasses``, ``sunglasses``, ``occlusion`` (index into none, hand, object)
+    with its geometry, ``text`` with its glyphs, ``blur`` (0, 1, 2 passes),
+    ``noise_std`` (in [0, 1] intensity units), ``jpeg_quality`` (0: none),
+    ``flush`` and ``pallor`` (colour cues). Pass it to :func:`render`.
+    """
+    class_names = resolve_classes(class_names)
+    label = label_indices(labels, class_names)
+    n = len(label)
+    if identities is None:
+        identities = sample_identities(n, rng)
+        identity = np.arange(n)
+    elif identity is None:
+        raise ValueError("identity must be given together with identities")
+    identity = np.asarray(identity, dtype=np.int64)
+    if identity.shape != (n,):
+        raise ValueError(f"identity must have shape ({n},), got {identity.shape}")
+    params = {"label": label, "identity": identity}
+    for key, value in identities.items():
+        params[key] = np.asarray(value)[identity]
+    expression = sample_action_units(label, rng, class_names, expressiveness=params["expressiveness"])
+    params["emotion"] = expression["emotion"].to_numpy().copy()
+    for column in expression.columns[1:]:
+        params[column] = expression[column].to_numpy().copy()
+    # the draws below happen in this order: changing it changes every image
+    for draw in (_pose, _colour_cues, _illumination, _background, _accessories, _occluder, _text, _camera):
+        params.update(draw(params, rng, n))
+    return params
+
+
+def _pose(params, rng, n):
+    return {
+        "rotation_deg": np.clip(rng.normal(0.0, 7.0, n), -20, 20),
+        "scale": rng.uniform(1.4, 1.7, n),
+        "shift_x": np.clip(rng.normal(0.0, 0.06, n), -0.15, 0.15),
+        "shift_y": np.clip(rng.normal(0.0, 0.06, n), -0.15, 0.15),
+        "yaw": np.clip(rng.normal(0.0, 0.3, n), -1.0, 1.0),
+        "gaze": np.clip(rng.normal(0.0, 0.4, (n, 2)), -1, 1),
+    }
+
+
+def _colour_cues(params, rng, n):
+    """Anger flushes, fear pales (weak, mixed with the identity's own tint)."""
+    emotion = params["emotion"]
+    cue = params["intensity"].astype(np.float64) * rng.uniform(0.0, 1.6, n)
+    flush = (params["base_flush"] + np.where(emotion == "angry", 0.55 * cue, 0.0)
+             + np.where(emotion == "disgust", 0.2 * cue, 0.0))
+    pallor = (np.clip(rng.normal(0.0, 0.12, n), 0, None) + np.where(emotion == "fear", 0.45 * cue, 0.0)
+              + np.where(emotion == "sad", 0.1 * cue, 0.0))
+    return {"flush": flush, "pallor": pallor}
+
+
+def _illumination(params, rng, n):
+    uniform = rng.uniform
+    return {
+        "brightness": uniform(0.7, 1.2, n),
+        "light_gradient": uniform(0.0, 0.4, n),
+        "light_angle": uniform(0.0, 2 * np.pi, n),
+        "light_warmth": rng.normal(0.0, 0.05, n),
+        "contrast": uniform(0.85, 1.15, n),
+    }
+
+
+def _background(params, rng, n):
+    uniform = rng.uniform
+    kind = rng.choice(3, size=n, p=[0.35, 0.4, 0.25])
+    level = uniform(0.1, 0.9, (n, 1))
+    colour0 = np.clip(level + uniform(0.0, 0.6, (n, 1)) * uniform(-0.5, 0.5, (n, 3)), 0, 1)
+    level = uniform(0.1, 0.9, (n, 1))
+    other = np.clip(level + uniform(0.0, 0.6, (n, 1)) * uniform(-0.5, 0.5, (n, 3)), 0, 1)
+    return {
+        "background": kind,
+        "bg_color0": colour0,
+        "bg_color1": np.where((kind == 0)[:, None], colour0, other),
+        "bg_angle": uniform(0.0, 2 * np.pi, n),
+        "bg_clutter": (uniform(-0.5, 0.5, (n, 6, 6, 1)) + uniform(-0.15, 0.15, (n, 6, 6, 3))).astype(np.float32),
+    }
+
+
+def _accessories(params, rng, n):
+    glasses = params["wears_glasses"] & (rng.random(n) < 0.8)
+    return {
+        "glasses": glasses,
+        "sunglasses": ~glasses & (rng.random(n) < 0.03),
+        "glasses_frame": rng.uniform(0.0, 0.5, (n, 3)),
+        "glasses_size": rng.uniform(0.9, 1.15, n),
+        "lens_tint": rng.uniform(0.02, 0.25, (n, 3)),
+    }
+
+
+def _occluder(params, rng, n):
+    uniform = rng.uniform
+    occluded = rng.random(n) < 0.06
+    return {
+        "occlusion": np.where(occluded, rng.choice([1, 2], size=n), 0),
+        "occ_center": np.stack([uniform(-0.55, 0.55, n), uniform(-0.1, 0.85, n)], axis=1),
+        "occ_radius": np.stack([uniform(0.15, 0.38, n), uniform(0.12, 0.34, n)], axis=1),
+        "occ_angle": uniform(-0.8, 0.8, n),
+        "occ_color": uniform(0.05, 0.95, (n, 3)),
+    }
+
+
+def _text(params, rng, n):
+    uniform = rng.uniform
+    shown = rng.random(n) < 0.08
+    length = rng.integers(3, TEXT_MAX_CHARS + 1, n)
+    glyphs = rng.integers(0, SPACE_GLYPH, (n, TEXT_MAX_CHARS))
+    glyphs[rng.random((n, TEXT_MAX_CHARS)) < 0.12] = SPACE_GLYPH
+    height = uniform(0.12, 0.28, n)
+    position = np.stack([uniform(-0.95, 0.3, n), uniform(-0.95, 0.75, n)], axis=1)
+    # 70%: white (60%) or black text, else any colour
+    colour = np.where(rng.random((n, 1)) < 0.7, np.where(rng.random((n, 1)) < 0.6, 1.0, 0.0), uniform(0, 1, (n, 3)))
+    return {
+        "text": shown, "text_len": length, "text_glyphs": glyphs, "text_height": height,
+        "text_pos": position, "text_color": colour, "text_opacity": uniform(0.45, 0.95, n),
+    }
+
+
+def _camera(params, rng, n):
+    """Blur passes, sensor noise and JPEG quality."""
+    return {
+        "blur": rng.choice(3, size=n, p=[0.65, 0.3, 0.05]),
+        "noise_std": rng.uniform(0.0, 0.03, n) * (rng.random(n) < 0.7),
+        "noise_index": rng.integers(0, 1 << 30, n),
+        "jpeg_quality": np.where(rng.random(n) < 0.3, rng.integers(30, 90, n), 0),
+    }
+
+
+def _names(names, index) -> np.ndarray:
+    """Names (str array) of the integer codes ``index``."""
+    return np.asarray(names, dtype=object)[index].astype(str) if len(index) else []
+
+
+def params_to_meta(params, class_names=EMOTIONS) -> pd.DataFrame:
+    """Per-image metadata (one row per image) from :func:`sample_params`' output."""
+    class_names = tuple(class_names)
+    n = len(params["label"])
+
+    def column(key, dtype=np.float32):
+        return params[key].astype(dtype)
+
+    meta = {
+        "label": column("label", np.int64),
+        "emotion": np.asarray(class_names, dtype=object)[params["label"]] if n else [],
+        "identity": column("identity", np.int64),
+        "intensity": column("intensity"),
+        "variant": column("variant", np.int64),
+    }
+    meta.update({au: column(au) for au in AU_COLUMNS})
+    meta.update({key: column(key) for key in ("rotation_deg", "scale", "shift_x", "shift_y", "yaw")})
+    meta.update({key: column(key, bool) for key in ("glasses", "sunglasses", "text")})
+    meta.update({
+        "occlusion": params["occlusion"] > 0,
+        "occluder": _names(OCCLUDERS, params["occlusion"]),
+        "background": _names(BACKGROUNDS, params["background"]),
+        "brightness": column("brightness"),
+        "light_gradient": column("light_gradient"),
+        "blur": column("blur", np.int64),
+        "noise_std": column("noise_std"),
+        "jpeg_quality": column("jpeg_quality", np.int64),
+        "skin_tone": column("skin_tone"),
+        "hair_style": _names(HAIR_STYLES, params["hair_style"]),
+    })
+    meta.update({key: column(key) for key in ("age", "mouth_curve", "brow_slant", "flush", "pallor")})
+    return pd.DataFrame(meta)
