@@ -328,3 +328,16 @@ def test_file_dataset_decodes_gif_bmp_and_alpha_to_the_requested_channels(tmp_pa
         x, y = next(iter(make_file_dataset(paths, [0, 1, 0, 1], 2, batch_size=4, image_size=8, channels=channels)))
         assert x.shape == (4, 8, 8, channels)
         assert 0.0 <= float(np.min(x)) and float(np.max(x)) <= 1.0
+
+
+def test_random_augmentation_is_keras_layers_that_change_only_training_batches():
+    from emolib.pipeline import random_augmentation
+
+    images = np.random.default_rng(0).random((4, 24, 24, 1), dtype=np.float32)
+    aug = random_augmentation(seed=0)
+    assert [type(layer).__name__ for layer in aug.layers] == [
+        "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast"]
+    np.testing.assert_allclose(np.asarray(aug(images, training=False)), images)
+    assert not np.allclose(np.asarray(aug(images, training=True)), images)
+    assert [type(layer).__name__ for layer in random_augmentation(rotation=0, zoom=0, translation=0,
+                                                                   contrast=0).layers] == ["RandomFlip"]
