@@ -120,17 +120,10 @@ def to_float(images, size):
 
 
 def augmenter(strength, seed):
-    """Keras preprocessing layers for ``tf.data`` (applied to batches, training only)."""
-    import keras
+    """``None`` or Keras preprocessing layers for ``tf.data`` (:func:`emolib.pipeline.random_augmentation`)."""
+    from emolib.pipeline import random_augmentation
 
-    if strength == "none":
-        return None
-    layers = [keras.layers.RandomFlip("horizontal", seed=seed),
-              keras.layers.RandomRotation(0.06, fill_mode="reflect", seed=seed),
-              keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed),
-              keras.layers.RandomTranslation(0.06, 0.06, fill_mode="reflect", seed=seed),
-              keras.layers.RandomContrast(0.3, seed=seed)]
-    return keras.Sequential(layers, name="augment")
+    return None if strength == "none" else random_augmentation(seed)
 
 
 def predict(model, x, tta=False):

@@ -471,6 +471,32 @@ def class_weights(labels, num_classes):
     return out
 
 
+def random_augmentation(seed=None, flip=True, rotation=0.06, zoom=0.1, translation=0.06, contrast=0.3):
+    """Keras preprocessing layers for training batches (``augment=`` of
+    :func:`sampled_dataset`; call as ``aug(images, training=True)``).
+
+    A ``keras.Sequential`` of ``RandomFlip("horizontal")``, ``RandomRotation(rotation)``
+    (a fraction of a full turn), ``RandomZoom(+-zoom)``, ``RandomTranslation(+-translation)``
+    (fractions of the image) and ``RandomContrast(contrast)``, each skipped when its
+    value is 0 or ``False``. Applied inside ``tf.data`` (``ds.map``), never as model
+    layers, so trained and exported models stay free of them. Images: ``(b, h, w, c)``
+    float in [0, 1].
+    """
+    import keras
+
+    random = keras.layers
+    layers = [random.RandomFlip("horizontal", seed=seed)] if flip else []
+    if rotation:
+        layers.append(random.RandomRotation(rotation, fill_mode="reflect", seed=seed))
+    if zoom:
+        layers.append(random.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed))
+    if translation:
+        layers.append(random.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed))
+    if contrast:
+        layers.append(random.RandomContrast(contrast, seed=seed))
+    return keras.Sequential(layers, name="augment")
+
+
 def sampled_dataset(images, labels, num_classes, balance="sample", augment=None, batch_size=64, seed=0,
                     soft_targets=None):
     """An endless, shuffled ``tf.data`` stream of training batches.

@@ -289,3 +289,16 @@ def test_class_weights_are_balanced():
     assert w[2] == 1.0
     # the mean weight over the samples is 1
     assert np.mean([w[c] for c in labels]) == pytest.approx(1.0)
+
+
+def test_random_augmentation_is_keras_layers_that_change_only_training_batches():
+    from emolib.pipeline import random_augmentation
+
+    images = np.random.default_rng(0).random((4, 24, 24, 1), dtype=np.float32)
+    aug = random_augmentation(seed=0)
+    assert [type(layer).__name__ for layer in aug.layers] == [
+        "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast"]
+    np.testing.assert_allclose(np.asarray(aug(images, training=False)), images)
+    assert not np.allclose(np.asarray(aug(images, training=True)), images)
+    assert [type(layer).__name__ for layer in random_augmentation(rotation=0, zoom=0, translation=0,
+                                                                   contrast=0).layers] == ["RandomFlip"]
