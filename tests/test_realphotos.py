@@ -91,15 +91,18 @@ def test_sampled_dataset_carries_soft_targets_with_their_image():
 
 
 def test_distiller_trains_through_train_on_photos():
+    import keras
+
+    keras.utils.set_random_seed(0)  # independent of what earlier tests drew
     rng = np.random.default_rng(0)
     x = rng.random((64, 16, 16, 1), dtype=np.float32)
     y = np.repeat([0, 1], 32)
     x[y == 1] += 0.5  # an easy, learnable difference
     teacher = np.eye(2, dtype="float32")[y] * 0.8 + 0.1
     distiller = Distiller(models.simple_cnn((16, 16, 1), 2), alpha=0.1)
-    history = realphotos.train_on_photos(distiller, x, y, x, y, epochs=3, learning_rate=3e-3, epoch_size=64,
+    history = realphotos.train_on_photos(distiller, x, y, x, y, epochs=4, learning_rate=3e-3, epoch_size=256,
                                          batch_size=16, soft_targets=teacher)
-    assert len(history) == 3 and max(history) > 0.6
+    assert len(history) == 4 and max(history) > 0.6  # the best epoch is kept: above chance (0.33 = one class)
 
 
 def test_benchmark_reads_both_result_files(tmp_path, monkeypatch):
