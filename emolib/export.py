@@ -620,26 +620,3 @@ def probability_table(files, proba, class_names):
 def predict_files(model_path, paths, threads=None):
     """Classify image files with an exported model: ``OnnxClassifier(model_path).predict_files(paths)``."""
     return OnnxClassifier(model_path, threads=threads).predict_files(paths)
-
-
-# --------------------------------------------------------------------------
-# Names that moved. Notebook 08 still calls them as ``export.<name>``; remove
-# this table once it imports them from their new modules.
-# --------------------------------------------------------------------------
-
-_MOVED = {
-    "TrainedModel": "experiment", "load_run": "experiment", "reuse_or_train": "experiment",
-    "chance_ceiling": "evaluation",
-    "TARGETS": "benchmark", "check_targets": "benchmark", "compare_deployments": "benchmark",
-    "keras_file_size_mb": "benchmark", "quantization_summary": "benchmark", "scores": "benchmark",
-}
-
-
-def __getattr__(name):
-    # Looked up on first use, so that importing this module imports neither TensorFlow nor
-    # emolib.benchmark (which imports this module).
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

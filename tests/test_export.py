@@ -216,15 +216,6 @@ def test_scores_accuracy_and_macro_f1():
     assert s["accuracy"] == 0.75 and s["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
 
 
-def test_names_moved_out_of_export_still_resolve_for_notebook_08():
-    import importlib
-
-    for name, module in export._MOVED.items():
-        assert getattr(export, name) is getattr(importlib.import_module(f"emolib.{module}"), name)
-    with pytest.raises(AttributeError, match="no_such_name"):
-        export.no_such_name  # noqa: B018
-
-
 def _small_models():
     """The two ways learners write a Keras model: ``Sequential`` and functional (same layers)."""
     keras.utils.set_random_seed(0)
