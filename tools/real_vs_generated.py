@@ -132,23 +132,38 @@ def _lesson_entry(lessons: dict, source: str, key: tuple):
     return entry or None
 
 
+def _paired(entry):
+    """``(B - A, McNemar p, clear)`` of a ``real_lessons.json`` entry: clear when both models
+    learned and the exact McNemar test over every paired test image gives p < 0.05."""
+    if entry is None:
+        return None, None, False
+    clear = bool(entry["settled"]) and all(entry["learned"].values())
+    return entry["b"]["macro_f1"] - entry["a"]["macro_f1"], entry["mcnemar_p"], clear
+
+
+def paired_verdict(gen, real) -> str:
+    """:func:`verdict` for two paired measurements (``_paired`` tuples): the McNemar test, not
+    the spread over seeds, says whether a difference is more than noise."""
+    if gen[0] is None or real[0] is None:
+        return "cannot tell (one side not measured)"
+    return verdict((gen[0], 0.0 if gen[2] else math.inf), (real[0], 0.0 if real[2] else math.inf))
+
+
 def both_sides_rows(lessons: dict) -> list:
-    """Table rows for the lessons of ``real_lessons.json`` (same code on both data sets)."""
+    """Table rows for the lessons of ``real_lessons.json`` (same code on both data sets); a
+    difference is more than noise when McNemar's test over the paired test images says so."""
     rows = []
     for lesson, key in BOTH_SIDES:
         gen, real = _lesson_entry(lessons, "generated", key), _lesson_entry(lessons, "real", key)
-        pairs = {}
-        for side, entry in (("generated", gen), ("real", real)):
-            pairs[side] = (None, None) if entry is None else (
-                (entry["a"]["macro_f1"], entry["a"]["macro_f1_std"]), (entry["b"]["macro_f1"], entry["b"]["macro_f1_std"]))
-        gd, rd = _difference(*pairs["generated"]), _difference(*pairs["real"])
+        cells = []
+        for entry in (gen, real):
+            diff, p, _ = _paired(entry)
+            cells += ["", "", "not measured"] if entry is None else [
+                f"{entry['a']['macro_f1']:.3f}", f"{entry['b']['macro_f1']:.3f}", f"{diff:+.3f} (McNemar p {p:.2g})"]
         ref = gen or real
-        names = "" if ref is None else (
-            f"A `{ref['A']}`, B `{ref['B']}`; McNemar p generated {gen['mcnemar_p'] if gen else '-'}, "
-            f"real {real['mcnemar_p'] if real else '-'}; {ref['notes']}")
-        rows.append(f"| {lesson} | {_fmt(pairs['generated'][0])} | {_fmt(pairs['generated'][1])} | {_fmt_diff(gd)} | "
-                    f"{_fmt(pairs['real'][0])} | {_fmt(pairs['real'][1])} | {_fmt_diff(rd)} | {verdict(gd, rd)} | "
-                    f"{names or 'not measured: run benchmarks/real_lessons.py'} |")
+        names = "not measured: run benchmarks/real_lessons.py" if ref is None else (
+            f"A `{ref['A']}`, B `{ref['B']}`; {ref['notes']}")
+        rows.append(f"| {lesson} | " + " | ".join(cells) + f" | {paired_verdict(_paired(gen), _paired(real))} | {names} |")
     return rows
 
 
@@ -162,7 +177,9 @@ def section(results_text: str, real: dict, lessons: dict | None = None) -> str:
              f"{sum(real['tasks']['4class']['counts']['test'].values())} images). A difference is B minus A; "
              f"its noise is twice the combined standard deviation over seeds, at least {MIN_NOISE}. "
              "The last rows come from `benchmarks/results/real_lessons.json`: the same code measured each of those "
-             "lessons on both data sets (seed 003's 4 classes, class-balanced sampling for every network).", "",
+             "lessons on both data sets (seed 003's 4 classes, class-balanced sampling for every network); there a "
+             "difference is more than noise when the exact McNemar test over every paired test image (all seeds) "
+             "gives p < 0.05 and both models learned.", "",
              "| lesson | generated A | generated B | generated B - A | real A | real B | real B - A | verdict | models |",
              "|---|---|---|---|---|---|---|---|---|"]
     for lesson, g, r, what in LESSONS:
