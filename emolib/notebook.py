@@ -38,6 +38,8 @@ def setup_notebook(seed: int = 0) -> None:
     warnings.filterwarnings("ignore", message=".*input_shape.*")
     # Calling a loaded functional model on a bare tensor instead of a one-element list.
     warnings.filterwarnings("ignore", message=".*structure of `inputs` doesn't match.*")
+    # fit() on a tf.data pipeline that already shuffles (emolib.pipeline.make_dataset).
+    warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
     import keras
     import matplotlib
     import seaborn as sns

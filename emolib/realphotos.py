@@ -193,6 +193,9 @@ def benchmark(name="real_photos", task="4class"):
         return {r["name"]: r for r in data["tasks"][task]["rungs"] if "test" in r}
     lessons = {}
     for source, measured in data.get("sources", {}).items():
+        classes = measured["classes"]
         for lesson, entry in measured["lessons"].items():
-            lessons.setdefault(lesson, {})[source] = {**entry, "classes": measured["classes"]}
+            lessons.setdefault(lesson, {})[source] = (
+                {**entry, "classes": classes} if "a" in entry  # one comparison
+                else {name: {**sub, "classes": classes} for name, sub in entry.items()})  # one per model (int8)
     return lessons

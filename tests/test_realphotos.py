@@ -116,11 +116,12 @@ def test_benchmark_reads_both_result_files(tmp_path, monkeypatch):
     (results / "real_photos.json").write_text(json.dumps({"tasks": {"4class": {"rungs": [
         {"name": "simple_cnn", "test": {"macro_f1": 0.6}}, {"name": "skipped_rung", "skipped": "why"}]}}}))
     (results / "real_lessons.json").write_text(json.dumps({"sources": {
-        "generated": {"classes": ["a"], "lessons": {"gray_vs_rgb": {"gap": 0.1}}},
-        "real": {"classes": ["b"], "lessons": {"gray_vs_rgb": {"gap": -0.1}}}}}))
+        "generated": {"classes": ["a"], "lessons": {"gray_vs_rgb": {"a": 0.1}, "int8": {"cnn": {"a": 0.2}}}},
+        "real": {"classes": ["b"], "lessons": {"gray_vs_rgb": {"a": -0.1}}}}}))
     assert list(realphotos.benchmark("real_photos")) == ["simple_cnn"]
-    assert realphotos.benchmark("real_lessons") == {"gray_vs_rgb": {"generated": {"gap": 0.1, "classes": ["a"]},
-                                                                    "real": {"gap": -0.1, "classes": ["b"]}}}
+    assert realphotos.benchmark("real_lessons") == {
+        "gray_vs_rgb": {"generated": {"a": 0.1, "classes": ["a"]}, "real": {"a": -0.1, "classes": ["b"]}},
+        "int8": {"generated": {"cnn": {"a": 0.2, "classes": ["a"]}}}}  # per-model lessons keep their models
 
 
 def test_committed_real_lessons_json_has_every_lesson_on_both_sources():
