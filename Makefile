@@ -1,7 +1,7 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded (generated) data
 #   make test   unit tests + nbval over notebooks/ (what CI runs: .ci/run)
-# Other targets: make setup | unit | notebooks | full | results | real-photos | real-lessons | text-bench | bench | ladder | check |
+# Other targets: make setup | unit | notebooks | full | stale | results | real-photos | real-lessons | text-bench | bench | ladder | check |
 #                colab-check | oldest-check | clean
 
 PYTHON ?= python3
@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 KERNEL := emolib-ci
 NBVAL  := --nbval --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks full results real-photos real-lessons text-bench test unit bench ladder check colab-check oldest-check clean
+.PHONY: all setup notebooks stale full results real-photos real-lessons text-bench test unit bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
@@ -39,6 +39,10 @@ setup: $(VENV)/.installed
 # notebook (time, output); TensorFlow's C++ log lines go to runs/logs/<notebook>.log.
 notebooks: setup
 	@$(PY) tools/notebooks.py run
+
+# Only the notebooks whose code cells changed since their committed outputs were made (the tests fail on them).
+stale: setup
+	@$(PY) tools/notebooks.py run --stale
 
 # The real lesson: every notebook with PROFILE="full", executed copies in runs/notebooks-full/.
 full: setup

@@ -153,3 +153,42 @@ def test_colab_check_flags_any_pinned_package_that_pip_changed():
     assert check.changed_pins(pins, [before, after]) == ["protobuf", "keras"]
     assert {"tensorflow", "keras", "numpy", "protobuf"} <= set(check.COLAB_PINS)
     assert check.COLAB_PINS["keras"] == "3.13.2" and check.COLAB_PINS["tensorflow"].startswith("2.20.")
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
+def test_committed_outputs_come_from_the_current_code(notebook):
+    """A notebook whose code cells changed after its outputs were made must be re-executed
+    (`python tools/notebooks.py run --stale`) before it is committed."""
+    assert _tools_notebooks().staleness(notebook) is None
+
+
+def test_code_hash_follows_code_cells_only(tmp_path):
+    import copy
+
+    import nbformat
+
+    tools = _tools_notebooks()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("setup()"),
+        nbformat.v4.new_code_cell('PROFILE = "ci"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("train()")])
+    base = tools.code_hash(nb)
+    nb.cells[0].source = "# Another title"          # prose changes do not make outputs stale
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", text="0.75")]
+    assert tools.code_hash(nb) == base
+    injected = tools.set_parameters(copy.deepcopy(nb), {"PROFILE": "full"})  # recorded as the profile instead
+    assert tools.code_hash(injected) == base
+    assert tools.provenance(injected, "full")["profile"] == "full"
+    assert tools.provenance(nb, None)["profile"] == "ci" and tools.provenance(nb, None)["versions"]["python"]
+    nb.cells[3].source = "train(epochs=2)"
+    assert tools.code_hash(nb) != base
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, str(path))
+    assert "records no provenance" in tools.staleness(path)
+    nb.metadata["emolib"] = {"code_sha256": base}
+    nbformat.write(nb, str(path))
+    assert "changed since its outputs were made" in tools.staleness(path)
+    nb.metadata["emolib"] = tools.provenance(nb, None)
+    nbformat.write(nb, str(path))
+    assert tools.staleness(path) is None

@@ -5,11 +5,18 @@
     python tools/notebooks.py run [NB ...]      # execute notebooks in place (CI profile), timing each;
                                                 # kernel logs (TensorFlow's C++ lines) in runs/logs/
     python tools/notebooks.py run --profile full --output-dir runs/notebooks-full
+    python tools/notebooks.py stale             # list notebooks whose code changed since their outputs
+    python tools/notebooks.py run --stale       # re-execute only those
 
 ``run --profile P`` hands ``PROFILE = P`` to papermill, which injects it in a cell
 tagged ``injected-parameters`` after the cell tagged ``parameters`` (papermill's
 convention: the parameters cell keeps its defaults, the executed copy shows what
 it ran with).
+
+Every executed notebook records what produced its outputs in its metadata
+(``metadata.emolib``: the profile, a hash of its code cells, the library versions);
+``stale`` lists the notebooks whose code cells no longer match that hash (the tests
+fail on them), and ``run --stale`` re-executes only those.
 
 The repository URL that Colab installs emolib from is defined once, in
 ``pyproject.toml`` (``[project.urls] Repository``); ``sync`` writes it into each
@@ -156,6 +163,48 @@ def problems(path: Path) -> list[str]:
     return out
 
 
+def code_hash(nb) -> str:
+    """sha256 (16 hex digits) of a notebook's code cells, in order; the cell papermill injects is
+    left out (what it sets is recorded as the profile)."""
+    import hashlib
+
+    sources = [c.source for c in code_cells(nb) if "injected-parameters" not in c.metadata.get("tags", [])]
+    return hashlib.sha256("\x00".join(sources).encode()).hexdigest()[:16]
+
+
+def default_profile(nb) -> str:
+    """The ``PROFILE`` the parameters cell sets (its default)."""
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    match = re.search(r'^PROFILE\s*=\s*["\']([^"\']+)["\']', cell.source, re.M)
+    return match.group(1) if match else "?"
+
+
+def provenance(nb, profile: str | None) -> dict:
+    """What produced a notebook's outputs: ``{"profile", "code_sha256", "versions"}``."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for package in ("emolib", "tensorflow", "keras", "numpy"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {"profile": profile or default_profile(nb), "code_sha256": code_hash(nb), "versions": versions}
+
+
+def staleness(path: Path) -> str | None:
+    """Why a notebook's committed outputs may not come from its current code (``None``: they do)."""
+    nb = nbformat.read(path, as_version=4)
+    recorded = nb.metadata.get("emolib", {}).get("code_sha256")
+    if recorded is None:
+        return f"{path.name}: records no provenance (execute it with `python tools/notebooks.py run`)"
+    if recorded != code_hash(nb):
+        return (f"{path.name}: its code cells changed since its outputs were made "
+                f"(`python tools/notebooks.py run --stale`)")
+    return None
+
+
 def write_atomic(nb, path: Path) -> None:
     with atomic_path(path) as tmp:
         nbformat.write(nb, str(tmp))
@@ -215,6 +264,7 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    record = provenance(nb, params.get("PROFILE"))
     if params:
         nb = set_parameters(nb, params, kernel)
     # papermill injects the parameters; nbclient (which papermill itself runs on) executes, because
@@ -230,6 +280,7 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
     seconds = time.perf_counter() - start
     # Keep the notebook's declared kernel generic so it opens anywhere (Colab included).
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["emolib"] = record
     write_atomic(nb, out_path)
     return seconds
 
@@ -277,7 +328,7 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("sync", "check"):
+    for name in ("sync", "check", "stale"):
         p = sub.add_parser(name)
         p.add_argument("notebooks", nargs="*")
     p = sub.add_parser("run")
@@ -288,9 +339,16 @@ def main(argv=None) -> int:
     p.add_argument("--times-json", type=Path, help="write {notebook: seconds} here")
     p.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run them with (default {KERNEL})")
     p.add_argument("--log-dir", type=Path, help="where each kernel's log goes (default runs/logs)")
+    p.add_argument("--stale", action="store_true", help="only the notebooks whose code changed since their outputs")
     args = parser.parse_args(argv)
 
     paths = notebooks(args.notebooks)
+    if args.command == "stale" or getattr(args, "stale", False):
+        reasons = {p: staleness(p) for p in paths}
+        paths = [p for p, why in reasons.items() if why]
+        if args.command == "stale":
+            print("\n".join(reasons[p] for p in paths) or "no stale notebooks")
+            return 1 if paths else 0
     if args.command == "sync":
         sync(paths)
     elif args.command == "check":
