@@ -44,6 +44,7 @@ import pandas as pd
 
 from . import runs
 from .fileio import jsonable, write_text
+from .notebook import eta_line
 
 # --------------------------------------------------------------------------
 # Configuration
@@ -228,7 +229,8 @@ def set_seed(seed):
     keras.utils.set_random_seed(int(seed))
 
 
-def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, learning_rate, alpha=0.05):
+def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, learning_rate, alpha=0.05,
+                  progress=False):
     """Train ``model`` on the endless stream ``train_ds`` (e.g.
     :func:`emolib.pipeline.sampled_dataset`) and keep the epoch with the best
     validation macro-F1.
@@ -238,6 +240,7 @@ def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, lea
     ``epochs`` epochs of ``steps_per_epoch`` steps it scores ``x_val`` ``(n, h, w, c)``
     against ``y_val`` ``(n,)`` (:func:`emolib.evaluation.f1_scores`) and finally
     restores the best epoch's weights. Returns the per-epoch validation macro-F1.
+    ``progress``: print one line per epoch (validation macro-F1, time left, :func:`eta_line`).
     Macro-F1, not loss, selects: on an imbalanced set the loss favours the majority.
     A :class:`emolib.ensemble.Distiller` trains the same way (its stream yields
     ``(images, (one_hot, teacher_proba))``, see ``soft_targets`` of
@@ -253,26 +256,32 @@ def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, lea
                                                       alpha=alpha)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
     best, best_weights, history = -1.0, None, []
-    for _ in range(epochs):
+    started = time.monotonic()
+    for epoch in range(epochs):
         model.fit(train_ds, epochs=1, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False)
         proba = predict_proba(model, x_val)  # (n, num_classes)
         f1 = f1_scores(y_val, proba, proba.shape[1])["macro_f1"]
         history.append(f1)
+        if progress:
+            print(f"  {eta_line(epoch + 1, epochs, started)}  val macro-F1 {f1:.3f}", flush=True)
         if f1 > best:
             best, best_weights = f1, model.get_weights()
     model.set_weights(best_weights)
     return history
 
 
-def _progress_callback(epochs, print_fn=print):
+def progress_callback(epochs, print_fn=print):
+    """A Keras callback printing one line per epoch: the metrics, the time so far and an estimate of
+    the time left (:func:`eta_line`). Use it as ``model.fit(..., verbose=0, callbacks=[progress_callback(epochs)])``."""
     import keras
 
     class EpochProgress(keras.callbacks.Callback):
-        """One short line per epoch (no timings, so notebook outputs stay stable)."""
+        def on_train_begin(self, logs=None):
+            self.started = time.monotonic()
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            parts = [f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}"]
+            parts = [eta_line(epoch + 1, epochs, self.started)]
             for key, label, fmt in (
                 ("loss", "loss", ".4f"), ("accuracy", "acc", ".3f"),
                 ("val_loss", "val_loss", ".4f"), ("val_accuracy", "val_acc", ".3f"),
@@ -280,7 +289,7 @@ def _progress_callback(epochs, print_fn=print):
             ):
                 if key in logs:
                     parts.append(f"{label} {float(logs[key]):{fmt}}")
-            print_fn("  ".join(parts))
+            print_fn("  ".join(parts), flush=True)
 
     return EpochProgress()
 
@@ -341,7 +350,7 @@ def _callbacks(train: TrainConfig, workdir: Path, progress):
         keras.callbacks.CSVLogger(str(workdir / runs.HISTORY_FILE)),
     ]
     if progress:
-        cbs.append(_progress_callback(train.epochs))
+        cbs.append(progress_callback(train.epochs))
     return cbs
 
 

@@ -51,23 +51,72 @@ def setup_notebook(seed: int = 0) -> None:
     matplotlib.rcParams["figure.dpi"] = 80
 
 
-#: Run sizes of the notebooks. ``ci`` is what CI executes (about two minutes per
-#: notebook on 2 CPU cores; the committed outputs come from it); ``full`` is the
-#: real lesson. Sizes are images per split of the generated data set.
+#: The profiles every notebook knows (its parameters cell reads ``$EMOLIB_PROFILE``, default
+#: ``"lesson"``): ``smoke`` is CI's check that every cell runs (seconds per notebook, results
+#: meaningless); ``lesson`` makes the committed outputs (sized so the lesson shows, at most
+#: 20 minutes per notebook on 2 CPU cores); ``full`` is the long research run.
+PROFILE_NAMES = ("smoke", "lesson", "full")
+
+#: Run sizes of notebooks 01 and 02 (images per split of the generated data set).
 PROFILES = {
-    "ci": {"n_train": 2800, "n_val": 700, "n_test": 700, "epochs": 8, "seeds": (0,)},
+    "smoke": {"n_train": 600, "n_val": 200, "n_test": 200, "epochs": 2, "seeds": (0,)},
+    "lesson": {"n_train": 2800, "n_val": 700, "n_test": 700, "epochs": 8, "seeds": (0,)},
     "full": {"n_train": 14000, "n_val": 2800, "n_test": 2800, "epochs": 40, "seeds": (0, 1, 2)},
 }
 
 
+def settings_for(table: dict, profile: str) -> dict:
+    """``table[profile]``: a notebook's run sizes for ``profile``, with an error that names the
+    choices when ``profile`` (``PROFILE``, from ``$EMOLIB_PROFILE`` or the parameters cell) is unknown.
+
+    >>> settings_for({"smoke": {"epochs": 1}, "lesson": {"epochs": 8}}, "lesson")
+    {'epochs': 8}
+    """
+    if profile not in table:
+        raise ValueError(f"unknown PROFILE {profile!r} (set by $EMOLIB_PROFILE or the parameters cell); "
+                         f"choose one of {', '.join(table)}")
+    return table[profile]
+
+
 def profile(name: str, epochs=None) -> dict:
     """The settings of profile ``name`` (a copy), with ``epochs`` overridden when given."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown PROFILE {name!r}; choose one of {sorted(PROFILES)}")
-    settings = dict(PROFILES[name])
+    settings = dict(settings_for(PROFILES, name))
     if epochs is not None:
         settings["epochs"] = int(epochs)
     return settings
+
+
+def eta_line(done: int, total: int, started: float, unit: str = "epoch") -> str:
+    """``"epoch 3/20, 12 s so far, about 1.1 min left"``: progress after ``done`` of ``total`` steps
+    begun at ``time.monotonic()`` value ``started`` (the estimate assumes equal steps; when training
+    stops early, less is left)."""
+    import time
+
+    elapsed = time.monotonic() - started
+    left = elapsed / max(done, 1) * (total - done)
+    left_text = f"{left:.0f} s" if left < 120 else f"{left / 60:.1f} min"
+    return f"{unit} {done:>{len(str(total))}}/{total}, {elapsed:.0f} s so far, about {left_text} left"
+
+
+def with_progress(items, unit="run"):
+    """Yield ``items`` one by one, printing a line before each: ``"run 3/12: <item> (41 s so far,
+    about 2.1 min left)"`` (:func:`eta_line`). For loops over runs that each take a while.
+
+    >>> for x in with_progress(["a", "b"]):  # doctest: +ELLIPSIS
+    ...     pass
+    run 1/2: a
+    run 2/2: b (0 s so far, about 0 s left)
+    """
+    import time
+
+    items = list(items)
+    started = time.monotonic()
+    for i, item in enumerate(items):
+        line = f"{unit} {i + 1}/{len(items)}: {item}"
+        if i:
+            line += f" ({eta_line(i, len(items), started, unit).partition(', ')[2]})"
+        print(line, flush=True)
+        yield item
 
 
 def show_source(obj) -> None:

@@ -95,7 +95,7 @@ def load_real_photos(setting="auto", *, image_size=48, channels=1, seed=0, class
 
 
 def train_on_photos(model, x, y, x_val, y_val, *, epochs, learning_rate, epoch_size=1024, batch_size=64,
-                    seed=0, augment=None, soft_targets=None):
+                    seed=0, augment=None, soft_targets=None, progress=False):
     """Train ``model`` on the imbalanced real set: every class drawn equally often
     (:func:`emolib.pipeline.sampled_dataset`), ``epoch_size`` images per epoch, the
     epoch with the best validation macro-F1 kept (:func:`emolib.experiment.fit_keep_best`).
@@ -103,7 +103,8 @@ def train_on_photos(model, x, y, x_val, y_val, *, epochs, learning_rate, epoch_s
     ``x``: ``(n, h, w, c)`` float32 in [0, 1], ``y``: ``(n,)``; ``augment``: a Keras
     model of ``Random*`` layers applied to training batches; ``soft_targets``: a
     teacher's ``(n, k)`` probabilities when ``model`` is an
-    :class:`emolib.ensemble.Distiller`. Returns the per-epoch validation macro-F1.
+    :class:`emolib.ensemble.Distiller`; ``progress``: one line per epoch with the time left.
+    Returns the per-epoch validation macro-F1.
     """
     from .experiment import fit_keep_best
     from .pipeline import sampled_dataset
@@ -112,7 +113,7 @@ def train_on_photos(model, x, y, x_val, y_val, *, epochs, learning_rate, epoch_s
     stream = sampled_dataset(x, y, num_classes, balance="sample", augment=augment, batch_size=batch_size,
                              seed=seed, soft_targets=soft_targets)
     return fit_keep_best(model, stream, x_val, y_val, epochs=epochs, learning_rate=learning_rate,
-                         steps_per_epoch=max(1, epoch_size // batch_size))
+                         steps_per_epoch=max(1, epoch_size // batch_size), progress=progress)
 
 
 def evidence(y_true, preds_a, preds_b, num_classes):

@@ -162,17 +162,55 @@ def test_committed_outputs_come_from_the_current_code(notebook):
     assert _tools_notebooks().staleness(notebook) is None
 
 
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
+def test_committed_outputs_come_from_the_lesson_profile(notebook):
+    """What readers see on GitHub and in Colab is the lesson profile's run (`make notebooks`),
+    with no parameter injected into it."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    record = nb.metadata.get("emolib", {})
+    assert record.get("profile") == "lesson" and not record.get("parameters"), record
+    assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+
+
+def test_the_profile_comes_from_the_environment(monkeypatch):
+    tools = _tools_notebooks()
+    from emolib.notebook import PROFILE_NAMES, settings_for
+
+    assert tools.PROFILES == PROFILE_NAMES
+    with pytest.raises(ValueError, match=r"unknown PROFILE 'lessons'.*smoke, lesson"):
+        settings_for({"smoke": {}, "lesson": {}}, "lessons")
+    assert tools.parse_params(["EPOCHS=3", "DATASET=faces.csv", "SEEDS=(0, 1)"]) == {
+        "EPOCHS": 3, "DATASET": "faces.csv", "SEEDS": (0, 1)}
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        tools.parse_params(["EPOCHS"])
+    nb = _toy_notebook(tools.PROFILE_LINE)
+    monkeypatch.delenv("EMOLIB_PROFILE", raising=False)
+    assert tools.default_profile(nb) == "lesson"
+    monkeypatch.setenv("EMOLIB_PROFILE", "smoke")
+    assert tools.default_profile(nb) == "smoke" and tools.provenance(nb, None)["profile"] == "smoke"
+    with pytest.raises(SystemExit, match="--profile 'quick'"):
+        tools.run([], "quick", None, 60, None)
+
+
+def _toy_notebook(parameters):
+    import nbformat
+
+    return nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("setup()"),
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("train()")])
+
+
 def test_code_hash_follows_code_cells_only(tmp_path):
     import copy
 
     import nbformat
 
     tools = _tools_notebooks()
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Title"),
-        nbformat.v4.new_code_cell("setup()"),
-        nbformat.v4.new_code_cell('PROFILE = "ci"', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("train()")])
+    nb = _toy_notebook('PROFILE = "ci"')
     base = tools.code_hash(nb)
     nb.cells[0].source = "# Another title"          # prose changes do not make outputs stale
     nb.cells[3].outputs = [nbformat.v4.new_output("stream", text="0.75")]

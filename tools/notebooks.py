@@ -2,16 +2,22 @@
 
     python tools/notebooks.py sync              # stamp the setup cell into every notebook
     python tools/notebooks.py check             # fail if a notebook's setup/parameters cells drifted
-    python tools/notebooks.py run [NB ...]      # execute notebooks in place (CI profile), timing each;
+    python tools/notebooks.py run [NB ...]      # execute notebooks in place (lesson profile), timing each;
                                                 # kernel logs (TensorFlow's C++ lines) in runs/logs/
-    python tools/notebooks.py run --profile full --output-dir runs/notebooks-full
+    python tools/notebooks.py run --profile smoke --output-dir runs/notebooks-smoke   # the quick check
+    python tools/notebooks.py run --profile full --output-dir runs/notebooks-full     # the long runs
+    python tools/notebooks.py run -p EPOCHS=3 NB    # override a parameter (papermill injects it)
     python tools/notebooks.py stale             # list notebooks whose code changed since their outputs
     python tools/notebooks.py run --stale       # re-execute only those
 
-``run --profile P`` hands ``PROFILE = P`` to papermill, which injects it in a cell
-tagged ``injected-parameters`` after the cell tagged ``parameters`` (papermill's
-convention: the parameters cell keeps its defaults, the executed copy shows what
-it ran with).
+Profiles. Every notebook's parameters cell reads its profile from the environment,
+``PROFILE = os.environ.get("EMOLIB_PROFILE", "lesson")``: ``lesson`` (the default)
+makes the committed outputs, ``smoke`` is what CI executes (every cell runs, in
+seconds), ``full`` holds the long research runs. ``run --profile P`` sets
+``EMOLIB_PROFILE`` for the kernel, so the notebook itself is not edited and no
+cell is injected; ``-p NAME=VALUE`` hands other parameters to papermill, which
+injects them in a cell tagged ``injected-parameters`` after the cell tagged
+``parameters`` (the executed copy shows what it ran with).
 
 Every executed notebook records what produced its outputs in its metadata
 (``metadata.emolib``: the profile, a hash of its code cells, the library versions);
@@ -45,6 +51,9 @@ from emolib.fileio import atomic_path, write_json, write_text
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 KERNEL = "emolib-ci"
+PROFILES = ("smoke", "lesson", "full")
+#: The first line of every parameters cell: the profile comes from the environment (CI sets "smoke").
+PROFILE_LINE = 'PROFILE = os.environ.get("EMOLIB_PROFILE", "lesson")'
 NBVAL_MARKERS = {"NBVAL_IGNORE_OUTPUT", "NBVAL_CHECK_OUTPUT", "NBVAL_RAISES_EXCEPTION", "NBVAL_SKIP"}
 
 SETUP_TEMPLATE = '''\
@@ -150,6 +159,8 @@ def problems(path: Path) -> list[str]:
     for name in ("PROFILE", "DATASET", "IMAGE_SIZE", "EPOCHS"):
         if not re.search(rf"^{name}\s*=", cells[1].source, re.M):
             out.append(f"{path.name}: parameters cell does not set {name}")
+    if not re.search(rf"^{re.escape(PROFILE_LINE)}", cells[1].source, re.M):
+        out.append(f"{path.name}: parameters cell must read the profile with `{PROFILE_LINE}`")
     if nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
         out.append(f"{path.name}: must open with a markdown title cell")
     elif nb.cells[0].source != with_badge(nb.cells[0].source, path.name):
@@ -173,8 +184,13 @@ def code_hash(nb) -> str:
 
 
 def default_profile(nb) -> str:
-    """The ``PROFILE`` the parameters cell sets (its default)."""
+    """The ``PROFILE`` a notebook runs with when nothing is injected: ``$EMOLIB_PROFILE`` when its
+    parameters cell reads it (else ``"lesson"``), or the literal the cell sets."""
+    import os
+
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    if PROFILE_LINE in cell.source:
+        return os.environ.get("EMOLIB_PROFILE", "lesson")
     match = re.search(r'^PROFILE\s*=\s*["\']([^"\']+)["\']', cell.source, re.M)
     return match.group(1) if match else "?"
 
@@ -264,8 +280,9 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    record = provenance(nb, params.get("PROFILE"))
+    record = provenance(nb, params.get("PROFILE"))  # (the kernel inherits $EMOLIB_PROFILE from this process)
     if params:
+        record["parameters"] = dict(params)
         nb = set_parameters(nb, params, kernel)
     # papermill injects the parameters; nbclient (which papermill itself runs on) executes, because
     # papermill's executor stamps start/end times into every cell's metadata and cannot send the kernel
@@ -293,18 +310,45 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def parse_params(pairs) -> dict:
+    """``["EPOCHS=3", 'DATASET="x.csv"']`` -> ``{"EPOCHS": 3, "DATASET": "x.csv"}`` (values read as
+    Python literals, else kept as strings)."""
+    import ast
+
+    params = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise SystemExit(f"-p {pair!r}: expected NAME=VALUE, e.g. -p EPOCHS=3")
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+    return params
+
+
 def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times_json: Path | None,
-        kernel: str = KERNEL, log_dir: Path | None = None) -> dict:
-    """Execute ``paths`` one after the other, printing one line per notebook (which one, how long,
-    where its outputs went). Each kernel's own output (TensorFlow's C++ log lines, kernel warnings)
-    goes to ``log_dir/<notebook>.log`` (default ``runs/logs``), not to the terminal."""
-    params = {"PROFILE": profile} if profile else {}
+        kernel: str = KERNEL, log_dir: Path | None = None, params: dict | None = None) -> dict:
+    """Execute ``paths`` one after the other with profile ``profile`` (``$EMOLIB_PROFILE`` for the
+    kernel; ``None``: the environment's, else ``"lesson"``), printing one line per notebook (which
+    one, how long, where its outputs went). ``params``: other parameters, injected by papermill.
+    Each kernel's own output (TensorFlow's C++ log lines, kernel warnings) goes to
+    ``log_dir/<notebook>.log`` (default ``runs/logs``), not to the terminal."""
+    import os
+
+    profile = profile or os.environ.get("EMOLIB_PROFILE", "lesson")
+    if profile not in PROFILES:
+        raise SystemExit(f"--profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    os.environ["EMOLIB_PROFILE"] = profile  # read by each notebook's parameters cell
+    params = dict(params or {})
+    if "PROFILE" in params:
+        raise SystemExit("set the profile with --profile, not -p PROFILE=...")
     if output_dir:
         output_dir.mkdir(parents=True, exist_ok=True)
     log_dir = Path(log_dir) if log_dir else ROOT / "runs" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     where = f"into {_shown(output_dir)}" if output_dir else "in place"
-    print(f"executing {len(paths)} notebook(s) {where}, profile {profile or 'as committed'}; "
+    print(f"executing {len(paths)} notebook(s) {where}, profile {profile!r}; "
           f"kernel logs in {_shown(log_dir)}/", flush=True)
     times, total = {}, time.perf_counter()
     for i, path in enumerate(paths, 1):
@@ -333,7 +377,10 @@ def main(argv=None) -> int:
         p.add_argument("notebooks", nargs="*")
     p = sub.add_parser("run")
     p.add_argument("notebooks", nargs="*")
-    p.add_argument("--profile", help="value for PROFILE in the parameters cell (default: as committed, 'ci')")
+    p.add_argument("--profile", choices=PROFILES,
+                   help="smoke | lesson | full ($EMOLIB_PROFILE for the kernel; default: $EMOLIB_PROFILE, else lesson)")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                   help="another parameter for papermill to inject (repeatable), e.g. -p EPOCHS=3")
     p.add_argument("--output-dir", type=Path, help="write executed copies here instead of in place")
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     p.add_argument("--times-json", type=Path, help="write {notebook: seconds} here")
@@ -356,7 +403,8 @@ def main(argv=None) -> int:
         print("\n".join(found) or f"{len(paths)} notebooks OK")
         return 1 if found else 0
     else:
-        run(paths, args.profile, args.output_dir, args.timeout, args.times_json, args.kernel, args.log_dir)
+        run(paths, args.profile, args.output_dir, args.timeout, args.times_json, args.kernel, args.log_dir,
+            parse_params(args.param))
     return 0
 
 
