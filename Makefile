@@ -100,7 +100,7 @@ colab-check:
 	$(PYTHON) tools/colab_check.py
 
 # The oldest supported stack (Keras 3.8, TensorFlow 2.16): core install, unit tests of models, pipeline
-# and experiment, notebook 02 (CI profile).
+# and experiment, notebook 02 (smoke profile).
 oldest-check:
 	$(PYTHON) tools/colab_check.py --stack oldest
 

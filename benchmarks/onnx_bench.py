@@ -55,11 +55,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs"
 N_CALIBRATION = 256  # training images the static quantization calibrates on
 CANDIDATES = [run_path(RUNS, experiment, "resnet_like_bn_seed0") for experiment in (
-    "06_resnet_like_full", "08_onnx_quantization_full", "onnx_bench", "08_onnx_quantization_ci")]
+    "06_resnet_like_full", "08_onnx_quantization_full", "onnx_bench", "08_onnx_quantization_lesson")]
 
 
 def fallback_config():
-    """Notebook 08's CI-profile model (trained when no saved run can be reused)."""
+    """A small ResNet-like (BN) model (1,600 training faces, 6 epochs), trained when no saved run can be reused."""
     from emolib.experiment import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 
     return ExperimentConfig(

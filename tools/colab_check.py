@@ -6,7 +6,7 @@
 
 ``--stack oldest`` checks the oldest supported stack instead (:data:`OLDEST_PINS`: Keras 3.8 and
 TensorFlow 2.16, the rest as pip resolves it): the core install, the unit tests of the models,
-pipeline and experiment modules, and notebook 02 with the CI profile.
+pipeline and experiment modules, and notebook 02 with the smoke profile.
 
 1. Builds a throwaway virtual environment (``--venv``, default ``/tmp/emolib-colab-check``) with
    Python 3.12 and Colab's versions of the packages emolib shares with it (:data:`COLAB_PINS`),
@@ -16,7 +16,7 @@ pipeline and experiment modules, and notebook 02 with the CI profile.
    ``onnx`` extra (``"emolib[onnx] @ ..."``, notebook 08). The source is this working tree instead
    of the repository URL, so the check tests what is about to be committed.
 3. Fails (exit status 1) if any pinned package changed version, printing the versions before and after.
-4. Executes notebooks 01, 05 and 08 with the CI profile in that environment (a kernel of its own),
+4. Executes notebooks 01, 05 and 08 with the smoke profile in that environment (a kernel of its own),
    on copies in a folder outside the repository, as in a fresh Colab session (no clone, no saved
    runs), and times each.
 
@@ -67,7 +67,7 @@ TOOLING = ["ipykernel", "nbclient", "nbformat"]
 OLDEST_PINS = {"tensorflow": "2.16.2", "keras": "3.8.0"}
 
 #: What each stack installs and runs: pins, emolib's install steps (extras, as the setup cells do),
-#: notebooks (CI profile) and unit tests.
+#: notebooks (smoke profile) and unit tests.
 STACKS = {
     "colab": {"pins": COLAB_PINS, "extras": [[], "fer", ["onnx"]], "notebooks": ["01", "05", "08"], "tests": []},
     "oldest": {"pins": OLDEST_PINS, "extras": [[], "fer"], "notebooks": ["02"],
@@ -226,12 +226,12 @@ def main(argv=None) -> int:
     for number in args.notebooks:
         (path,) = sorted((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
         paths.append(shutil.copy(path, content / path.name))
-    print(f"[4/4] notebooks {', '.join(args.notebooks)}, CI profile, executed in {content}", flush=True)
+    print(f"[4/4] notebooks {', '.join(args.notebooks)}, smoke profile, executed in {content}", flush=True)
     nb_log = report_dir / "notebooks.log"
     times = content / "seconds.json"
     env = {**os.environ, "JUPYTER_PATH": str(args.venv / "share" / "jupyter"), "PYTHONPATH": ""}
     with open(nb_log, "w") as f:
-        proc = subprocess.Popen([py, ROOT / "tools" / "notebooks.py", "run", "--kernel", KERNEL, "--profile", "ci",
+        proc = subprocess.Popen([py, ROOT / "tools" / "notebooks.py", "run", "--kernel", KERNEL, "--profile", "smoke",
                                  "--timeout", str(args.timeout), "--output-dir", content / "executed",
                                  "--times-json", times, "--log-dir", report_dir / "kernel-logs", *paths],
                                 cwd=content, env=env, stdout=subprocess.PIPE, stderr=f, text=True)
