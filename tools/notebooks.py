@@ -36,6 +36,7 @@ when one is missing or stale.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import urllib.parse
 import sys
@@ -186,8 +187,6 @@ def code_hash(nb) -> str:
 def default_profile(nb) -> str:
     """The ``PROFILE`` a notebook runs with when nothing is injected: ``$EMOLIB_PROFILE`` when its
     parameters cell reads it (else ``"lesson"``), or the literal the cell sets."""
-    import os
-
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     if PROFILE_LINE in cell.source:
         return os.environ.get("EMOLIB_PROFILE", "lesson")
@@ -297,9 +296,20 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
     seconds = time.perf_counter() - start
     # Keep the notebook's declared kernel generic so it opens anywhere (Colab included).
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["emolib"] = record
+    nb.metadata["emolib"] = {**record, "seconds": round(seconds, 1), "cpus": os.cpu_count()}
     write_atomic(nb, out_path)
     return seconds
+
+
+def last_seconds(path: Path, profile: str) -> float | None:
+    """How long notebook ``path`` took when its committed outputs were made with ``profile``
+    (``None`` when they were made with another profile or record no time)."""
+    record = nbformat.read(path, as_version=4).metadata.get("emolib", {})
+    return record.get("seconds") if record.get("profile") == profile else None
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _shown(path: Path) -> str:
@@ -334,8 +344,6 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
     one, how long, where its outputs went). ``params``: other parameters, injected by papermill.
     Each kernel's own output (TensorFlow's C++ log lines, kernel warnings) goes to
     ``log_dir/<notebook>.log`` (default ``runs/logs``), not to the terminal."""
-    import os
-
     profile = profile or os.environ.get("EMOLIB_PROFILE", "lesson")
     if profile not in PROFILES:
         raise SystemExit(f"--profile {profile!r}: choose one of {', '.join(PROFILES)}")
@@ -350,11 +358,16 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
     where = f"into {_shown(output_dir)}" if output_dir else "in place"
     print(f"executing {len(paths)} notebook(s) {where}, profile {profile!r}; "
           f"kernel logs in {_shown(log_dir)}/", flush=True)
+    expected = {p: last_seconds(p, profile) for p in paths}
+    if all(expected.values()):
+        print(f"expected: about {_minutes(sum(expected.values()))} in all (the committed runs' times, "
+              f"on {os.cpu_count()} cores now)", flush=True)
     times, total = {}, time.perf_counter()
     for i, path in enumerate(paths, 1):
         out_path = (output_dir / path.name) if output_dir else path
         log_path = log_dir / f"{path.stem}.log"
-        print(f"[{i}/{len(paths)}] running {path.name} ...", flush=True)
+        last = f" (last time {_minutes(expected[path])})" if expected[path] else ""
+        print(f"[{i}/{len(paths)}] running {path.name}{last} ...", flush=True)
         with open(log_path, "w") as log:
             try:
                 seconds = execute(path, out_path, params, timeout, kernel, log)
@@ -362,7 +375,9 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
                 print(f"[{i}/{len(paths)}] {path.name} FAILED (kernel log: {_shown(log_path)})", flush=True)
                 raise
         times[path.stem] = round(seconds, 1)
-        print(f"[{i}/{len(paths)}] {path.name}: {seconds:.1f} s -> {_shown(out_path)}", flush=True)
+        left = sum(expected[p] or 0 for p in paths[i:])
+        eta = f"; about {_minutes(left)} left" if left and all(expected[p] for p in paths[i:]) else ""
+        print(f"[{i}/{len(paths)}] {path.name}: {_minutes(seconds)} -> {_shown(out_path)}{eta}", flush=True)
     if times_json:
         write_json(times_json, times)
     print(f"done: {len(paths)} notebook(s) in {time.perf_counter() - total:.0f} s", flush=True)
