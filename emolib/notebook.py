@@ -59,8 +59,8 @@ PROFILE_NAMES = ("smoke", "lesson", "full")
 
 #: Run sizes of notebooks 01 and 02 (images per split of the generated data set).
 PROFILES = {
-    "smoke": {"n_train": 600, "n_val": 200, "n_test": 200, "epochs": 2, "seeds": (0,)},
-    "lesson": {"n_train": 2800, "n_val": 700, "n_test": 700, "epochs": 8, "seeds": (0,)},
+    "smoke": {"n_train": 350, "n_val": 70, "n_test": 70, "epochs": 1, "seeds": (0,)},
+    "lesson": {"n_train": 2800, "n_val": 700, "n_test": 700, "epochs": 12, "seeds": (0, 1, 2)},
     "full": {"n_train": 14000, "n_val": 2800, "n_test": 2800, "epochs": 40, "seeds": (0, 1, 2)},
 }
 
