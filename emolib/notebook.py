@@ -86,21 +86,28 @@ def profile(name: str, epochs=None) -> dict:
     return settings
 
 
-def eta_line(done: int, total: int, started: float, unit: str = "epoch") -> str:
-    """``"epoch 3/20, 12 s so far, about 1.1 min left"``: progress after ``done`` of ``total`` steps
-    begun at ``time.monotonic()`` value ``started`` (the estimate assumes equal steps; when training
-    stops early, less is left)."""
+def duration_text(seconds: float) -> str:
+    """``"45 s"`` below two minutes, else ``"3.2 min"``."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def time_left(done: int, total: int, started: float) -> str:
+    """``"12 s so far, about 1.1 min left"`` after ``done`` of ``total`` equal steps begun at
+    ``time.monotonic()`` value ``started`` (when training stops early, less is left)."""
     import time
 
     elapsed = time.monotonic() - started
-    left = elapsed / max(done, 1) * (total - done)
-    left_text = f"{left:.0f} s" if left < 120 else f"{left / 60:.1f} min"
-    return f"{unit} {done:>{len(str(total))}}/{total}, {elapsed:.0f} s so far, about {left_text} left"
+    return f"{elapsed:.0f} s so far, about {duration_text(elapsed / max(done, 1) * (total - done))} left"
+
+
+def eta_line(done: int, total: int, started: float, unit: str = "epoch") -> str:
+    """``"epoch  3/20, 12 s so far, about 1.1 min left"`` (:func:`time_left`)."""
+    return f"{unit} {done:>{len(str(total))}}/{total}, {time_left(done, total, started)}"
 
 
 def with_progress(items, unit="run"):
     """Yield ``items`` one by one, printing a line before each: ``"run 3/12: <item> (41 s so far,
-    about 2.1 min left)"`` (:func:`eta_line`). For loops over runs that each take a while.
+    about 2.1 min left)"`` (:func:`time_left`). For loops over runs that each take a while.
 
     >>> for x in with_progress(["a", "b"]):  # doctest: +ELLIPSIS
     ...     pass
@@ -112,10 +119,8 @@ def with_progress(items, unit="run"):
     items = list(items)
     started = time.monotonic()
     for i, item in enumerate(items):
-        line = f"{unit} {i + 1}/{len(items)}: {item}"
-        if i:
-            line += f" ({eta_line(i, len(items), started, unit).partition(', ')[2]})"
-        print(line, flush=True)
+        print(f"{unit} {i + 1}/{len(items)}: {item}" + (f" ({time_left(i, len(items), started)})" if i else ""),
+              flush=True)
         yield item
 
 

@@ -178,7 +178,7 @@ def test_the_profile_comes_from_the_environment(monkeypatch):
     tools = _tools_notebooks()
     from emolib.notebook import PROFILE_NAMES, settings_for
 
-    assert tools.PROFILES == PROFILE_NAMES
+    assert tools.PROFILES == PROFILE_NAMES == ("smoke", "lesson", "full")
     with pytest.raises(ValueError, match=r"unknown PROFILE 'lessons'.*smoke, lesson"):
         settings_for({"smoke": {}, "lesson": {}}, "lessons")
     assert tools.parse_params(["EPOCHS=3", "DATASET=faces.csv", "SEEDS=(0, 1)"]) == {

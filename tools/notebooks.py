@@ -47,12 +47,13 @@ from pathlib import Path
 import nbformat
 
 from emolib import FER_REQUIREMENT
+from emolib.notebook import PROFILE_NAMES as PROFILES
+from emolib.notebook import duration_text
 from emolib.fileio import atomic_path, write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 KERNEL = "emolib-ci"
-PROFILES = ("smoke", "lesson", "full")
 #: The first line of every parameters cell: the profile comes from the environment (CI sets "smoke").
 PROFILE_LINE = 'PROFILE = os.environ.get("EMOLIB_PROFILE", "lesson")'
 NBVAL_MARKERS = {"NBVAL_IGNORE_OUTPUT", "NBVAL_CHECK_OUTPUT", "NBVAL_RAISES_EXCEPTION", "NBVAL_SKIP"}
@@ -184,12 +185,17 @@ def code_hash(nb) -> str:
     return hashlib.sha256("\x00".join(sources).encode()).hexdigest()[:16]
 
 
+def env_profile() -> str:
+    """``$EMOLIB_PROFILE``, else ``"lesson"``: what a parameters cell with :data:`PROFILE_LINE` picks."""
+    return os.environ.get("EMOLIB_PROFILE", "lesson")
+
+
 def default_profile(nb) -> str:
     """The ``PROFILE`` a notebook runs with when nothing is injected: ``$EMOLIB_PROFILE`` when its
     parameters cell reads it (else ``"lesson"``), or the literal the cell sets."""
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     if PROFILE_LINE in cell.source:
-        return os.environ.get("EMOLIB_PROFILE", "lesson")
+        return env_profile()
     match = re.search(r'^PROFILE\s*=\s*["\']([^"\']+)["\']', cell.source, re.M)
     return match.group(1) if match else "?"
 
@@ -308,10 +314,6 @@ def last_seconds(path: Path, profile: str) -> float | None:
     return record.get("seconds") if record.get("profile") == profile else None
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
 def _shown(path: Path) -> str:
     """``path`` relative to the current folder when it lies inside it."""
     try:
@@ -344,7 +346,7 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
     one, how long, where its outputs went). ``params``: other parameters, injected by papermill.
     Each kernel's own output (TensorFlow's C++ log lines, kernel warnings) goes to
     ``log_dir/<notebook>.log`` (default ``runs/logs``), not to the terminal."""
-    profile = profile or os.environ.get("EMOLIB_PROFILE", "lesson")
+    profile = profile or env_profile()
     if profile not in PROFILES:
         raise SystemExit(f"--profile {profile!r}: choose one of {', '.join(PROFILES)}")
     os.environ["EMOLIB_PROFILE"] = profile  # read by each notebook's parameters cell
@@ -360,13 +362,13 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
           f"kernel logs in {_shown(log_dir)}/", flush=True)
     expected = {p: last_seconds(p, profile) for p in paths}
     if all(expected.values()):
-        print(f"expected: about {_minutes(sum(expected.values()))} in all (the committed runs' times, "
+        print(f"expected: about {duration_text(sum(expected.values()))} in all (the committed runs' times, "
               f"on {os.cpu_count()} cores now)", flush=True)
     times, total = {}, time.perf_counter()
     for i, path in enumerate(paths, 1):
         out_path = (output_dir / path.name) if output_dir else path
         log_path = log_dir / f"{path.stem}.log"
-        last = f" (last time {_minutes(expected[path])})" if expected[path] else ""
+        last = f" (last time {duration_text(expected[path])})" if expected[path] else ""
         print(f"[{i}/{len(paths)}] running {path.name}{last} ...", flush=True)
         with open(log_path, "w") as log:
             try:
@@ -376,8 +378,8 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
                 raise
         times[path.stem] = round(seconds, 1)
         left = sum(expected[p] or 0 for p in paths[i:])
-        eta = f"; about {_minutes(left)} left" if left and all(expected[p] for p in paths[i:]) else ""
-        print(f"[{i}/{len(paths)}] {path.name}: {_minutes(seconds)} -> {_shown(out_path)}{eta}", flush=True)
+        eta = f"; about {duration_text(left)} left" if left and all(expected[p] for p in paths[i:]) else ""
+        print(f"[{i}/{len(paths)}] {path.name}: {duration_text(seconds)} -> {_shown(out_path)}{eta}", flush=True)
     if times_json:
         write_json(times_json, times)
     print(f"done: {len(paths)} notebook(s) in {time.perf_counter() - total:.0f} s", flush=True)
