@@ -2,37 +2,32 @@
 
 Two sources, one entry point, :func:`load_text_dataset`:
 
-* **GoEmotions** (Demszky et al., ACL 2020; Apache-2.0): 58k Reddit comments with
-  27 emotions + neutral, shipped compressed in ``data/goemotions/`` (in Colab,
-  where only the package is installed, downloaded from google-research's
-  repository through :mod:`emolib.net`).
-* **TweetEval emotion** (Barbieri et al., 2020): tweets labelled anger, joy,
-  optimism or sadness, in the layout ``{train,val,test}_text.txt``,
-  ``{train,val,test}_labels.txt`` and ``mapping.txt`` (one example per line).
-  :func:`download_tweeteval` fetches it from cardiffnlp/tweeteval when the network
+* **GoEmotions** (Demszky et al., ACL 2020; Apache-2.0): 58k Reddit comments with 27 emotions +
+  neutral, shipped compressed in ``data/goemotions/`` (in Colab, where only the package is installed,
+  downloaded from google-research's repository through :mod:`emolib.net`).
+* **TweetEval emotion** (Barbieri et al., 2020): tweets labelled anger, joy, optimism or sadness, in
+  the layout ``{train,val,test}_text.txt``, ``{train,val,test}_labels.txt`` and ``mapping.txt`` (one
+  example per line). :func:`download_tweeteval` fetches it from cardiffnlp/tweeteval when the network
   answers and fails fast with the manual steps otherwise.
 
-Tasks (``task=``): ``"ekman"`` (anger, disgust, fear, joy, sadness, surprise,
-neutral: the authors' Ekman grouping, GoEmotions only), ``"tweeteval4"`` (anger,
-joy, optimism, sadness), and seed 001's pairs ``"anger_joy"`` and
-``"anger_optimism"``.
+Tasks (``task=``): ``"ekman"`` (anger, disgust, fear, joy, sadness, surprise, neutral: the authors'
+Ekman grouping, GoEmotions only), ``"tweeteval4"`` (anger, joy, optimism, sadness), and seed 001's
+pairs ``"anger_joy"`` and ``"anger_optimism"``.
 
 Multi-label rows (17% of GoEmotions) are resolved by ``multi_label=``:
 
-* ``"exclusive"`` (default): a row's labels are mapped to the task's classes
-  (Ekman: each emotion to its group); the row is kept when exactly one task class
-  remains, whatever other labels it carries (``joy,admiration`` is *joy* for
-  ``"tweeteval4"``); rows with two or more task classes are dropped;
+* ``"exclusive"`` (default): a row's labels are mapped to the task's classes (Ekman: each emotion to
+  its group); the row is kept when exactly one task class remains, whatever other labels it carries
+  (``joy,admiration`` is *joy* for ``"tweeteval4"``); rows with two or more task classes are dropped;
 * ``"strict"``: kept only when every label maps to the same single task class;
 * ``"first"``: the first listed label decides (kept if it maps to a task class).
 
-``TextDataset.info["dropped"]`` counts, per split, the rows dropped for having
-several task classes (``"multi"``) and for having none (``"other"``).
+``TextDataset.info["dropped"]`` counts, per split, the rows dropped for having several task classes
+(``"multi"``) and for having none (``"other"``).
 
-Preprocessing (seed 001's steps) are small functions, each switchable:
-:func:`strip_html`, :func:`lowercase`, :func:`emoji_to_words`,
-:func:`remove_numbers`, :func:`remove_punctuation`; :func:`preprocess` applies a
-chosen list of them in seed 001's order.
+Preprocessing (seed 001's steps) are small functions, each switchable: :func:`strip_html`,
+:func:`lowercase`, :func:`emoji_to_words`, :func:`remove_numbers`, :func:`remove_punctuation`;
+:func:`preprocess` applies a chosen list of them in seed 001's order.
 """
 
 from __future__ import annotations
@@ -89,8 +84,6 @@ class TextDataError(ValueError):
 
 
 # --------------------------------------------------------------------------- data structures
-
-
 @dataclass
 class TextSplit:
     """One split: ``texts`` (object array of str, ``(n,)``), ``labels`` (int64 ``(n,)``)
@@ -139,9 +132,7 @@ class TextDataset:
     val = property(lambda self: self["val"])
     test = property(lambda self: self["test"])
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
+    num_classes = property(lambda self: len(self.class_names))
 
     def counts(self) -> pd.DataFrame:
         """Texts per class (rows) and split (columns)."""
@@ -154,8 +145,6 @@ class TextDataset:
 
 
 # --------------------------------------------------------------------------- reading and label policies
-
-
 def _task_classes(task, available, source):
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {sorted(TASKS)}")
@@ -236,16 +225,15 @@ def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeou
 
 
 # --------------------------------------------------------------------------- GoEmotions
+def _curl_steps(folder, url, files):
+    return f"  mkdir -p {folder} && cd {folder}\n" + "".join(f"  curl -fLO {url}{f}\n" for f in files)
 
 
 def goemotions_instructions(folder="data/goemotions") -> str:
     """The manual steps to get GoEmotions where emolib looks for it."""
-    return (
-        "GoEmotions ships with emolib in data/goemotions/ (a clone of the repository). To get it by hand:\n"
-        f"  mkdir -p {folder} && cd {folder}\n"
-        + "".join(f"  curl -fLO {GOEMOTIONS_URL}{f}\n" for f in GOEMOTIONS_FILES)
-        + "then load_text_dataset('goemotions', data_dir='" + str(folder) + "')."
-    )
+    return ("GoEmotions ships with emolib in data/goemotions/ (a clone of the repository). To get it by hand:\n"
+            + _curl_steps(folder, GOEMOTIONS_URL, GOEMOTIONS_FILES)
+            + f"then load_text_dataset('goemotions', data_dir='{folder}').")
 
 
 def find_goemotions(data_dir=None) -> Path | None:
@@ -273,8 +261,7 @@ def _read_goemotions_tsv(folder, split, label_names):
     if path is None:
         raise FileNotFoundError(f"GoEmotions split '{name}' not found: no {name}.tsv.gz or {name}.tsv "
                                 f"in '{folder}'\n\n{goemotions_instructions(folder)}")
-    stat = path.stat()
-    return (path, *_parse_goemotions_tsv(path, stat.st_mtime_ns, stat.st_size, tuple(label_names)))
+    return (path, *_parse_goemotions_tsv(path, path.stat().st_mtime_ns, path.stat().st_size, tuple(label_names)))
 
 
 @functools.lru_cache(maxsize=6)
@@ -320,18 +307,12 @@ def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", downlo
 
 
 # --------------------------------------------------------------------------- TweetEval
-
-
 def tweeteval_instructions(folder="data/tweeteval-emotion") -> str:
     """The manual steps to get TweetEval emotion into ``folder``."""
-    return (
-        "Get TweetEval emotion by hand (public GitHub repository cardiffnlp/tweeteval, datasets/emotion/):\n"
-        f"  mkdir -p {folder} && cd {folder}\n"
-        + "".join(f"  curl -fLO {TWEETEVAL_URL}{f}\n" for f in TWEETEVAL_FILES)
-        + "or: git clone --depth 1 https://github.com/cardiffnlp/tweeteval && "
-        f"cp tweeteval/datasets/emotion/*.txt {folder}/\n"
-        f"then load_text_dataset('{folder}', task='tweeteval4')."
-    )
+    return ("Get TweetEval emotion by hand (public GitHub repository cardiffnlp/tweeteval, datasets/emotion/):\n"
+            + _curl_steps(folder, TWEETEVAL_URL, TWEETEVAL_FILES)
+            + "or: git clone --depth 1 https://github.com/cardiffnlp/tweeteval && "
+            f"cp tweeteval/datasets/emotion/*.txt {folder}/\nthen load_text_dataset('{folder}', task='tweeteval4').")
 
 
 def download_tweeteval(dest="data/tweeteval-emotion", url=TWEETEVAL_URL, connect_timeout=5.0,
@@ -434,7 +415,6 @@ def load_text_dataset(source="goemotions", task="ekman", multi_label="exclusive"
 
 
 # --------------------------------------------------------------------------- preprocessing (seed 001)
-
 _HTML_TAG = re.compile(r"<[^>]+>")
 
 
@@ -514,8 +494,6 @@ def preprocess(texts, steps=tuple(PREPROCESSING_STEPS)):
 
 
 # --------------------------------------------------------------------------- models
-
-
 def text_cnn(vocab_size, num_classes, sequence_length=None, embed_dim=64, filters=100, kernel_sizes=(3,),
              strides=1, pooling="max", dropout=0.5, embeddings=None, trainable_embeddings=True):
     """Seed 001's (and Kim's 2014) text CNN: embedding, one Conv1D per kernel size,
@@ -589,9 +567,9 @@ WORD_VECTOR_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
 
 def glove_instructions(dest_dir="data/word-vectors", dim=100) -> str:
     """The manual steps to get GloVe 6B vectors into ``dest_dir``."""
-    return (f"Get GloVe 6B (822 MB zip, Wikipedia + Gigaword, 400k words) by hand:\n"
-            f"  mkdir -p {dest_dir} && cd {dest_dir}\n  curl -fLO {GLOVE_URL}\n"
-            f"  unzip glove.6B.zip glove.6B.{dim}d.txt && rm glove.6B.zip\n"
+    return ("Get GloVe 6B (822 MB zip, Wikipedia + Gigaword, 400k words) by hand:\n"
+            + _curl_steps(dest_dir, "", [GLOVE_URL])
+            + f"  unzip glove.6B.zip glove.6B.{dim}d.txt && rm glove.6B.zip\n"
             "or pass any GloVe/fastText text file (word v1 v2 ... per line) as WORD_VECTORS.")
 
 
