@@ -254,16 +254,6 @@ def download_goemotions(dest, url=GOEMOTIONS_URL, connect_timeout=5.0, read_time
                            read_timeout, lambda folder: load_goemotions(folder, download=False))
 
 
-def _read_goemotions_tsv(folder, split, label_names):
-    """(file, texts, label names per row) of one split (``"val"`` is the release's ``dev``)."""
-    name = {"val": "dev"}.get(split, split)
-    path = next((p for p in (folder / f"{name}.tsv.gz", folder / f"{name}.tsv") if p.is_file()), None)
-    if path is None:
-        raise FileNotFoundError(f"GoEmotions split '{name}' not found: no {name}.tsv.gz or {name}.tsv "
-                                f"in '{folder}'\n\n{goemotions_instructions(folder)}")
-    return (path, *_parse_goemotions_tsv(path, path.stat().st_mtime_ns, path.stat().st_size, tuple(label_names)))
-
-
 @functools.lru_cache(maxsize=6)
 def _parse_goemotions_tsv(path, mtime_ns, size, label_names):
     """Texts and label-name tuples of one file, cached while the file is unchanged (tuples: immutable)."""
@@ -302,8 +292,16 @@ def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", downlo
     else:
         group = {n: n for n in label_names}
     classes = _task_classes(task, set(group.values()), "GoEmotions")
-    return _dataset(f"goemotions-{task}", folder, task, multi_label, classes, group,
-                    lambda split: _read_goemotions_tsv(folder, split, label_names))
+
+    def read(split):  # the release calls the validation split "dev"
+        name = {"val": "dev"}.get(split, split)
+        path = next((p for p in (folder / f"{name}.tsv.gz", folder / f"{name}.tsv") if p.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(f"GoEmotions split '{name}' not found: no {name}.tsv.gz or {name}.tsv "
+                                    f"in '{folder}'\n\n{goemotions_instructions(folder)}")
+        return path, *_parse_goemotions_tsv(path, path.stat().st_mtime_ns, path.stat().st_size, tuple(label_names))
+
+    return _dataset(f"goemotions-{task}", folder, task, multi_label, classes, group, read)
 
 
 # --------------------------------------------------------------------------- TweetEval
@@ -319,12 +317,11 @@ def download_tweeteval(dest="data/tweeteval-emotion", url=TWEETEVAL_URL, connect
                        read_timeout=30.0) -> Path:
     """Download TweetEval emotion's 7 files into the folder ``dest``.
 
-    Every file goes through :func:`emolib.net.download` (total deadline over DNS,
-    connect and headers; per-read timeout) into a hidden folder beside ``dest``,
-    which is renamed only when all files arrived and :func:`load_tweeteval` reads
-    them, so an interrupted or bad download leaves nothing behind. Offline it raises
-    :class:`emolib.net.NetworkError` within about ``connect_timeout`` seconds,
-    with the manual steps (:func:`tweeteval_instructions`) in the message.
+    Every file goes through :func:`emolib.net.download` (total deadline over DNS, connect and headers;
+    per-read timeout) into a hidden folder beside ``dest``, renamed only when all files arrived and
+    :func:`load_tweeteval` reads them, so an interrupted or bad download leaves nothing behind. Offline
+    it raises :class:`emolib.net.NetworkError` within about ``connect_timeout`` seconds, with the manual
+    steps (:func:`tweeteval_instructions`) in the message.
     """
     return _download_files(url, TWEETEVAL_FILES, dest, tweeteval_instructions(dest), connect_timeout, read_timeout,
                            load_tweeteval)
