@@ -194,10 +194,11 @@ def _dataset(name, folder, task, policy, classes, group, read):
     splits, dropped = {}, {}
     for split in SPLITS:
         path, texts, names = read(split)
-        found = [_row_classes(n, to_class, policy) for n in names]
-        labels = np.array([min(f) if len(f) == 1 else -1 for f in found], dtype=np.int64)
-        dropped[split] = {"multi": sum(len(f) > 1 for f in found), "other": sum(not f for f in found)}
-        meta = pd.DataFrame({"source": [f"{path.name}:{i + 1}" for i in range(len(texts))],
+        found = {n: _row_classes(n, to_class, policy) for n in set(names)}  # once per distinct label list
+        size = np.array([len(found[n]) for n in names], dtype=np.int64)
+        labels = np.where(size == 1, [min(found[n], default=-1) for n in names], -1).astype(np.int64)
+        dropped[split] = {"multi": int((size > 1).sum()), "other": int((size == 0).sum())}
+        meta = pd.DataFrame({"source": [f"{path.name}:{i}" for i in range(1, len(texts) + 1)],
                              "orig_labels": [",".join(n) for n in names]})
         splits[split] = TextSplit(np.asarray(texts, dtype=object), labels, meta).take(labels >= 0)
     return TextDataset(splits, classes, name,
