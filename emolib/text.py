@@ -144,7 +144,7 @@ class TextDataset:
         return f"TextDataset({self.name!r}, classes={list(self.class_names)}, {sizes})"
 
 
-# --------------------------------------------------------------------------- reading and label policies
+# --------------------------------------------------------------------------- reading, label policies, downloads
 def _task_classes(task, available, source):
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {sorted(TASKS)}")
@@ -205,9 +205,14 @@ def _dataset(name, folder, task, policy, classes, group, read):
                        {"source": str(folder), "task": task, "multi_label": policy, "dropped": dropped})
 
 
+def _curl_steps(folder, url, files):
+    """Shell lines that download ``url + name`` for each of ``files`` into ``folder``."""
+    return f"  mkdir -p {folder} && cd {folder}\n" + "".join(f"  curl -fLO {url}{f}\n" for f in files)
+
+
 def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeout, check):
     """Download ``url + name`` for every name into a hidden folder beside ``dest``, run ``check(folder)``
-    (a loader: it raises on a file that does not parse, an error page say), then rename the folder to
+    (a loader, which raises on a file that does not parse, such as an error page), then rename the folder to
     ``dest``; on any failure nothing is left."""
     dest = Path(dest)
     if dest.exists():
@@ -226,10 +231,6 @@ def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeou
 
 
 # --------------------------------------------------------------------------- GoEmotions
-def _curl_steps(folder, url, files):
-    return f"  mkdir -p {folder} && cd {folder}\n" + "".join(f"  curl -fLO {url}{f}\n" for f in files)
-
-
 def goemotions_instructions(folder="data/goemotions") -> str:
     """The manual steps to get GoEmotions where emolib looks for it."""
     return ("GoEmotions ships with emolib in data/goemotions/ (a clone of the repository). To get it by hand:\n"
