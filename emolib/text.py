@@ -2,37 +2,32 @@
 
 Two sources, one entry point, :func:`load_text_dataset`:
 
-* **GoEmotions** (Demszky et al., ACL 2020; Apache-2.0): 58k Reddit comments with
-  27 emotions + neutral, shipped compressed in ``data/goemotions/`` (in Colab,
-  where only the package is installed, downloaded from google-research's
-  repository through :mod:`emolib.net`).
-* **TweetEval emotion** (Barbieri et al., 2020): tweets labelled anger, joy,
-  optimism or sadness, in the layout ``{train,val,test}_text.txt``,
-  ``{train,val,test}_labels.txt`` and ``mapping.txt`` (one example per line).
-  :func:`download_tweeteval` fetches it from cardiffnlp/tweeteval when the network
+* **GoEmotions** (Demszky et al., ACL 2020; Apache-2.0): 58k Reddit comments with 27 emotions +
+  neutral, shipped compressed in ``data/goemotions/`` (in Colab, where only the package is installed,
+  downloaded from google-research's repository through :mod:`emolib.net`).
+* **TweetEval emotion** (Barbieri et al., 2020): tweets labelled anger, joy, optimism or sadness, in
+  the layout ``{train,val,test}_text.txt``, ``{train,val,test}_labels.txt`` and ``mapping.txt`` (one
+  example per line). :func:`download_tweeteval` fetches it from cardiffnlp/tweeteval when the network
   answers and fails fast with the manual steps otherwise.
 
-Tasks (``task=``): ``"ekman"`` (anger, disgust, fear, joy, sadness, surprise,
-neutral: the authors' Ekman grouping, GoEmotions only), ``"tweeteval4"`` (anger,
-joy, optimism, sadness), and seed 001's pairs ``"anger_joy"`` and
-``"anger_optimism"``.
+Tasks (``task=``): ``"ekman"`` (anger, disgust, fear, joy, sadness, surprise, neutral: the authors'
+Ekman grouping, GoEmotions only), ``"tweeteval4"`` (anger, joy, optimism, sadness), and seed 001's
+pairs ``"anger_joy"`` and ``"anger_optimism"``.
 
 Multi-label rows (17% of GoEmotions) are resolved by ``multi_label=``:
 
-* ``"exclusive"`` (default): a row's labels are mapped to the task's classes
-  (Ekman: each emotion to its group); the row is kept when exactly one task class
-  remains, whatever other labels it carries (``joy,admiration`` is *joy* for
-  ``"tweeteval4"``); rows with two or more task classes are dropped;
+* ``"exclusive"`` (default): a row's labels are mapped to the task's classes (Ekman: each emotion to
+  its group); the row is kept when exactly one task class remains, whatever other labels it carries
+  (``joy,admiration`` is *joy* for ``"tweeteval4"``); rows with two or more task classes are dropped;
 * ``"strict"``: kept only when every label maps to the same single task class;
 * ``"first"``: the first listed label decides (kept if it maps to a task class).
 
-``TextDataset.info["dropped"]`` counts, per split, the rows dropped for having
-several task classes (``"multi"``) and for having none (``"other"``).
+``TextDataset.info["dropped"]`` counts, per split, the rows dropped for having several task classes
+(``"multi"``) and for having none (``"other"``).
 
-Preprocessing (seed 001's steps) are small functions, each switchable:
-:func:`strip_html`, :func:`lowercase`, :func:`emoji_to_words`,
-:func:`remove_numbers`, :func:`remove_punctuation`; :func:`preprocess` applies a
-chosen list of them in seed 001's order.
+Preprocessing (seed 001's steps) are small functions, each switchable: :func:`strip_html`,
+:func:`lowercase`, :func:`emoji_to_words`, :func:`remove_numbers`, :func:`remove_punctuation`;
+:func:`preprocess` applies a chosen list of them in seed 001's order.
 """
 
 from __future__ import annotations
@@ -42,7 +37,10 @@ import gzip
 import html
 import json
 import re
+import shutil
+import sys
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from . import net
-from .fileio import temp_dir_beside
+from .fileio import atomic_path, temp_dir_beside
 
 __all__ = [
     "EKMAN_CLASSES", "TWEETEVAL_CLASSES", "TASKS", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS",
@@ -78,7 +76,7 @@ SPLITS = ("train", "val", "test")
 GOEMOTIONS_URL = "https://raw.githubusercontent.com/google-research/google-research/master/goemotions/data/"
 TWEETEVAL_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets/emotion/"
 TWEETEVAL_FILES = ("mapping.txt",) + tuple(f"{s}_{k}.txt" for s in SPLITS for k in ("text", "labels"))
-_GOEMOTIONS_SPLITS = {"train": "train", "val": "dev", "test": "test"}
+GOEMOTIONS_FILES = ("emotions.txt", "ekman_mapping.json", "train.tsv", "dev.tsv", "test.tsv")
 
 
 class TextDataError(ValueError):
@@ -86,8 +84,6 @@ class TextDataError(ValueError):
 
 
 # --------------------------------------------------------------------------- data structures
-
-
 @dataclass
 class TextSplit:
     """One split: ``texts`` (object array of str, ``(n,)``), ``labels`` (int64 ``(n,)``)
@@ -136,9 +132,7 @@ class TextDataset:
     val = property(lambda self: self["val"])
     test = property(lambda self: self["test"])
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
+    num_classes = property(lambda self: len(self.class_names))
 
     def counts(self) -> pd.DataFrame:
         """Texts per class (rows) and split (columns)."""
@@ -150,34 +144,7 @@ class TextDataset:
         return f"TextDataset({self.name!r}, classes={list(self.class_names)}, {sizes})"
 
 
-# --------------------------------------------------------------------------- label policies
-
-
-def _resolve(label_lists, classes, group, policy):
-    """Labels (index into ``classes``, -1 = dropped) and the reason of each drop.
-
-    ``label_lists``: per row, the row's label names; ``group`` maps a label name to
-    its task class name (or None)."""
-    index = {c: i for i, c in enumerate(classes)}
-    out = np.full(len(label_lists), -1, dtype=np.int64)
-    multi = other = 0
-    for row, names in enumerate(label_lists):
-        mapped = [group.get(n) for n in names]
-        if policy == "first":
-            found = {mapped[0]} - {None}
-        elif policy == "strict":
-            found = set(mapped) if None not in mapped else set()  # a label outside the task: dropped
-        else:
-            found = set(mapped) - {None}
-        if len(found) == 1:
-            out[row] = index[found.pop()]
-        elif len(found) > 1:
-            multi += 1
-        else:
-            other += 1
-    return out, {"multi": multi, "other": other}
-
-
+# --------------------------------------------------------------------------- reading, label policies, downloads
 def _task_classes(task, available, source):
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {sorted(TASKS)}")
@@ -194,18 +161,81 @@ def _check_policy(multi_label):
         raise ValueError(f"multi_label must be one of {MULTI_LABEL_POLICIES}, got {multi_label!r}")
 
 
+def _label_names(texts, raw_labels, text_path, label_path, label_names):
+    """Per row, the names of its labels (``raw_labels``: comma-separated ids into
+    ``label_names``); :class:`TextDataError` names file and line of an empty text or a bad id."""
+    rows = []
+    for line_no, (text, value) in enumerate(zip(texts, raw_labels), 1):
+        if not text.strip():
+            raise TextDataError(f"{text_path}:{line_no}: empty text")
+        ids = value.split(",")
+        if not all(i.strip().isdigit() and int(i) < len(label_names) for i in ids):
+            raise TextDataError(f"{label_path}:{line_no}: unknown label id {value.strip()!r} "
+                                f"(valid: 0..{len(label_names) - 1})")
+        rows.append(tuple(label_names[int(i)] for i in ids))
+    return tuple(rows)
+
+
+def _row_classes(names, to_class, policy):
+    """The task classes (indices) one row's label names give under ``policy`` (module docstring)."""
+    mapped = [to_class.get(n) for n in names]
+    if policy == "first":
+        mapped = mapped[:1]
+    elif policy == "strict" and None in mapped:  # a label outside the task: dropped
+        return set()
+    return set(mapped) - {None}
+
+
+def _dataset(name, folder, task, policy, classes, group, read):
+    """The :class:`TextDataset` of ``read(split) -> (file, texts, label names per row)`` over
+    :data:`SPLITS`, keeping the rows whose labels give exactly one task class under ``policy``;
+    ``group`` maps a label name to its task class name."""
+    to_class = {n: classes.index(c) for n, c in group.items() if c in classes}
+    splits, dropped = {}, {}
+    for split in SPLITS:
+        path, texts, names = read(split)
+        found = {n: _row_classes(n, to_class, policy) for n in set(names)}  # once per distinct label list
+        size = np.array([len(found[n]) for n in names], dtype=np.int64)
+        labels = np.where(size == 1, [min(found[n], default=-1) for n in names], -1).astype(np.int64)
+        dropped[split] = {"multi": int((size > 1).sum()), "other": int((size == 0).sum())}
+        meta = pd.DataFrame({"source": [f"{path.name}:{i}" for i in range(1, len(texts) + 1)],
+                             "orig_labels": [",".join(n) for n in names]})
+        splits[split] = TextSplit(np.asarray(texts, dtype=object), labels, meta).take(labels >= 0)
+    return TextDataset(splits, classes, name,
+                       {"source": str(folder), "task": task, "multi_label": policy, "dropped": dropped})
+
+
+def _curl_steps(folder, url, files):
+    """Shell lines that download ``url + name`` for each of ``files`` into ``folder``."""
+    return f"  mkdir -p {folder} && cd {folder}\n" + "".join(f"  curl -fLO {url}{f}\n" for f in files)
+
+
+def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeout, check):
+    """Download ``url + name`` for every name into a hidden folder beside ``dest``, run ``check(folder)``
+    (a loader, which raises on a file that does not parse, such as an error page), then rename the folder to
+    ``dest``; on any failure nothing is left."""
+    dest = Path(dest)
+    if dest.exists():
+        raise FileExistsError(f"'{dest}' exists; load it, or remove it to download again")
+    url = url if url.endswith("/") else url + "/"
+    tmp = temp_dir_beside(dest, "download")
+    try:
+        for name in names:
+            net.download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         manual_steps=manual_steps, progress=False)
+        check(tmp)
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
 # --------------------------------------------------------------------------- GoEmotions
-
-
 def goemotions_instructions(folder="data/goemotions") -> str:
     """The manual steps to get GoEmotions where emolib looks for it."""
-    return (
-        "GoEmotions ships with emolib in data/goemotions/ (a clone of the repository). To get it by hand:\n"
-        f"  mkdir -p {folder} && cd {folder}\n"
-        + "".join(f"  curl -fLO {GOEMOTIONS_URL}{f}\n" for f in ("train.tsv", "dev.tsv", "test.tsv",
-                                                                  "emotions.txt", "ekman_mapping.json"))
-        + "then load_text_dataset('goemotions', data_dir='" + str(folder) + "')."
-    )
+    return ("GoEmotions ships with emolib in data/goemotions/ (a clone of the repository). To get it by hand:\n"
+            + _curl_steps(folder, GOEMOTIONS_URL, GOEMOTIONS_FILES)
+            + f"then load_text_dataset('goemotions', data_dir='{folder}').")
 
 
 def find_goemotions(data_dir=None) -> Path | None:
@@ -215,76 +245,29 @@ def find_goemotions(data_dir=None) -> Path | None:
         Path(__file__).resolve().parents[1] / "data" / "goemotions",
         *(p / "data" / "goemotions" for p in (Path.cwd(), *Path.cwd().resolve().parents)),
     ]
-    for folder in candidates:
-        if (folder / "emotions.txt").is_file():
-            return folder
-    return None
-
-
-def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeout, verify=None, check=None):
-    """Download ``url + name`` for every name into a hidden folder beside ``dest``, run
-    ``check(folder)``, then rename the folder to ``dest``; on any failure nothing is left."""
-    dest = Path(dest)
-    if dest.exists():
-        raise FileExistsError(f"'{dest}' exists; load it, or remove it to download again")
-    url = url if url.endswith("/") else url + "/"
-    tmp = temp_dir_beside(dest, "download")
-    try:
-        for name in names:
-            net.download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         verify=None if verify is None else (lambda p, name=name: verify(p, name)),
-                         manual_steps=manual_steps, progress=False)
-        if check is not None:
-            check(tmp)
-        tmp.rename(dest)
-    finally:
-        if tmp.exists():
-            for f in tmp.iterdir():
-                f.unlink()
-            tmp.rmdir()
-    return dest
+    return next((folder for folder in candidates if (folder / "emotions.txt").is_file()), None)
 
 
 def download_goemotions(dest, url=GOEMOTIONS_URL, connect_timeout=5.0, read_timeout=30.0) -> Path:
     """Download GoEmotions' files (uncompressed TSVs) into the folder ``dest`` through
     :func:`emolib.net.download` (atomically, as :func:`download_tweeteval`);
     ``NetworkError`` with the manual steps when offline."""
-    files = ("emotions.txt", "ekman_mapping.json", "train.tsv", "dev.tsv", "test.tsv")
-    return _download_files(url, files, dest, goemotions_instructions(dest), connect_timeout, read_timeout,
-                           check=lambda folder: load_goemotions(folder, download=False))
-
-
-def _read_goemotions_tsv(folder, split, label_names):
-    path = next((p for p in (folder / f"{split}.tsv.gz", folder / f"{split}.tsv") if p.is_file()), None)
-    if path is None:
-        raise FileNotFoundError(f"GoEmotions split '{split}' not found: no {split}.tsv.gz or {split}.tsv "
-                                f"in '{folder}'\n\n{goemotions_instructions(folder)}")
-    stat = path.stat()
-    return (path, *_parse_goemotions_tsv(path, stat.st_mtime_ns, stat.st_size, tuple(label_names)))
+    return _download_files(url, GOEMOTIONS_FILES, dest, goemotions_instructions(dest), connect_timeout,
+                           read_timeout, lambda folder: load_goemotions(folder, download=False))
 
 
 @functools.lru_cache(maxsize=6)
 def _parse_goemotions_tsv(path, mtime_ns, size, label_names):
-    """Texts and label-name lists of one file, cached while the file is unchanged (tuples: immutable)."""
+    """Texts and label-name tuples of one file, cached while the file is unchanged (tuples: immutable)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    texts, labels = [], []
     with opener(path, "rt", encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3:
-                raise TextDataError(f"{path}:{line_no}: expected 3 tab-separated columns (text, labels, id), "
-                                    f"got {len(parts)}")
-            text, ids = parts[0], parts[1]
-            if not text.strip():
-                raise TextDataError(f"{path}:{line_no}: empty text")
-            try:
-                names = [label_names[int(i)] for i in ids.split(",")]
-            except (ValueError, IndexError):
-                raise TextDataError(f"{path}:{line_no}: unknown label id(s) {ids!r} "
-                                    f"(valid: 0..{len(label_names) - 1})") from None
-            texts.append(text)
-            labels.append(tuple(names))
-    return tuple(texts), tuple(labels)
+        rows = [line.rstrip("\n").split("\t") for line in f]
+    for line_no, parts in enumerate(rows, 1):
+        if len(parts) != 3:
+            raise TextDataError(f"{path}:{line_no}: expected 3 tab-separated columns (text, labels, id), "
+                                f"got {len(parts)}")
+    texts = tuple(parts[0] for parts in rows)
+    return texts, _label_names(texts, [parts[1] for parts in rows], path, path, label_names)
 
 
 def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", download=True) -> TextDataset:
@@ -305,71 +288,53 @@ def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", downlo
         cache = Path.home() / ".keras" / "datasets" / "goemotions"
         folder = cache if (cache / "emotions.txt").is_file() else download_goemotions(cache)
     label_names = (folder / "emotions.txt").read_text(encoding="utf-8").split()
-    ekman = json.loads((folder / "ekman_mapping.json").read_text(encoding="utf-8"))
     if task == "ekman":
+        ekman = json.loads((folder / "ekman_mapping.json").read_text(encoding="utf-8"))
         group = {e: k for k, members in ekman.items() for e in members} | {"neutral": "neutral"}
     else:
         group = {n: n for n in label_names}
     classes = _task_classes(task, set(group.values()), "GoEmotions")
-    group = {k: v for k, v in group.items() if v in classes}
-    splits, dropped = {}, {}
-    for split, file_split in _GOEMOTIONS_SPLITS.items():
-        path, texts, names = _read_goemotions_tsv(folder, file_split, label_names)
-        labels, dropped[split] = _resolve(names, classes, group, multi_label)
-        keep = labels >= 0
-        meta = pd.DataFrame({"source": [f"{path.name}:{i + 1}" for i in range(len(texts))],
-                             "orig_labels": [",".join(n) for n in names]})
-        splits[split] = TextSplit(np.asarray(texts, dtype=object), labels, meta).take(keep)
-    return TextDataset(splits, classes, f"goemotions-{task}",
-                       {"source": str(folder), "task": task, "multi_label": multi_label, "dropped": dropped})
+
+    def read(split):  # the release calls the validation split "dev"
+        name = {"val": "dev"}.get(split, split)
+        path = next((p for p in (folder / f"{name}.tsv.gz", folder / f"{name}.tsv") if p.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(f"GoEmotions split '{name}' not found: no {name}.tsv.gz or {name}.tsv "
+                                    f"in '{folder}'\n\n{goemotions_instructions(folder)}")
+        return path, *_parse_goemotions_tsv(path, path.stat().st_mtime_ns, path.stat().st_size, tuple(label_names))
+
+    return _dataset(f"goemotions-{task}", folder, task, multi_label, classes, group, read)
 
 
 # --------------------------------------------------------------------------- TweetEval
-
-
 def tweeteval_instructions(folder="data/tweeteval-emotion") -> str:
     """The manual steps to get TweetEval emotion into ``folder``."""
-    return (
-        "Get TweetEval emotion by hand (public GitHub repository cardiffnlp/tweeteval, datasets/emotion/):\n"
-        f"  mkdir -p {folder} && cd {folder}\n"
-        + "".join(f"  curl -fLO {TWEETEVAL_URL}{f}\n" for f in TWEETEVAL_FILES)
-        + "or: git clone --depth 1 https://github.com/cardiffnlp/tweeteval && "
-        f"cp tweeteval/datasets/emotion/*.txt {folder}/\n"
-        f"then load_text_dataset('{folder}', task='tweeteval4')."
-    )
-
-
-def _verify_tweeteval_file(path, name):
-    text = Path(path).read_text(encoding="utf-8")
-    if not text.strip():
-        raise TextDataError(f"downloaded {name} is empty")
-    if name.endswith("_labels.txt") and not all(s.strip().isdigit() for s in text.split("\n") if s.strip()):
-        raise TextDataError(f"downloaded {name} is not a file of integer labels (an error page?)")
+    return ("Get TweetEval emotion by hand (public GitHub repository cardiffnlp/tweeteval, datasets/emotion/):\n"
+            + _curl_steps(folder, TWEETEVAL_URL, TWEETEVAL_FILES)
+            + "or: git clone --depth 1 https://github.com/cardiffnlp/tweeteval && "
+            f"cp tweeteval/datasets/emotion/*.txt {folder}/\nthen load_text_dataset('{folder}', task='tweeteval4').")
 
 
 def download_tweeteval(dest="data/tweeteval-emotion", url=TWEETEVAL_URL, connect_timeout=5.0,
                        read_timeout=30.0) -> Path:
     """Download TweetEval emotion's 7 files into the folder ``dest``.
 
-    Every file goes through :func:`emolib.net.download` (total deadline over DNS,
-    connect and headers; per-read timeout) into a hidden folder beside ``dest``,
-    which is renamed only when all files arrived and passed their check, so an
-    interrupted download leaves nothing behind. Offline it raises
-    :class:`emolib.net.NetworkError` within about ``connect_timeout`` seconds,
-    with the manual steps (:func:`tweeteval_instructions`) in the message.
+    Every file goes through :func:`emolib.net.download` (total deadline over DNS, connect and headers;
+    per-read timeout) into a hidden folder beside ``dest``, renamed only when all files arrived and
+    :func:`load_tweeteval` reads them, so an interrupted or bad download leaves nothing behind. Offline
+    it raises :class:`emolib.net.NetworkError` within about ``connect_timeout`` seconds, with the manual
+    steps (:func:`tweeteval_instructions`) in the message.
     """
     return _download_files(url, TWEETEVAL_FILES, dest, tweeteval_instructions(dest), connect_timeout, read_timeout,
-                           verify=_verify_tweeteval_file, check=load_tweeteval)
+                           load_tweeteval)
 
 
 def _read_lines(path):
     if not path.is_file():
         raise FileNotFoundError(f"TweetEval file missing: '{path}' (expected the layout "
                                 f"{', '.join(TWEETEVAL_FILES)})\n\n{tweeteval_instructions(path.parent)}")
-    lines = path.read_text(encoding="utf-8").split("\n")
-    if lines and lines[-1] == "":  # the final newline
-        lines.pop()
-    return lines
+    text = path.read_text(encoding="utf-8")
+    return text.removesuffix("\n").split("\n") if text else []
 
 
 def _read_mapping(path):
@@ -388,8 +353,8 @@ def load_tweeteval(folder, task=None, multi_label="exclusive") -> TextDataset:
     """Read a TweetEval-layout folder (``mapping.txt``, ``{train,val,test}_{text,labels}.txt``).
 
     ``task``: ``None`` keeps every class of ``mapping.txt``; a task name keeps its
-    classes (e.g. ``"anger_joy"``). ``multi_label`` is accepted for symmetry with
-    GoEmotions (TweetEval has one label per tweet).
+    classes (e.g. ``"anger_joy"``). ``multi_label`` applies to lines holding several
+    comma-separated ids (TweetEval has one label per tweet).
 
     Raises ``FileNotFoundError`` naming a missing file and :class:`TextDataError`
     naming file and line for a line-count mismatch, an unknown label id or an empty text.
@@ -400,29 +365,17 @@ def load_tweeteval(folder, task=None, multi_label="exclusive") -> TextDataset:
         raise FileNotFoundError(f"TweetEval folder not found: '{folder}'\n\n{tweeteval_instructions(folder)}")
     names = _read_mapping(folder / "mapping.txt")
     classes = tuple(names) if task is None else _task_classes(task, set(names), f"'{folder}'")
-    new_index = np.array([classes.index(n) if n in classes else -1 for n in names], dtype=np.int64)
-    splits, dropped = {}, {}
-    for split in SPLITS:
+
+    def read(split):
         text_path, label_path = folder / f"{split}_text.txt", folder / f"{split}_labels.txt"
         texts, raw = _read_lines(text_path), _read_lines(label_path)
         if len(texts) != len(raw):
             raise TextDataError(f"{text_path} has {len(texts)} lines but {label_path} has {len(raw)}: "
                                 f"line {min(len(texts), len(raw)) + 1} has no partner")
-        labels = np.empty(len(raw), dtype=np.int64)
-        for i, (text, value) in enumerate(zip(texts, raw)):
-            if not text.strip():
-                raise TextDataError(f"{text_path}:{i + 1}: empty text")
-            value = value.strip()
-            if not value.isdigit() or int(value) >= len(names):
-                raise TextDataError(f"{label_path}:{i + 1}: unknown label id {value!r} "
-                                    f"(mapping.txt defines 0..{len(names) - 1})")
-            labels[i] = new_index[int(value)]
-        meta = pd.DataFrame({"source": [f"{text_path.name}:{i + 1}" for i in range(len(texts))],
-                             "orig_labels": [names[int(v)] for v in raw]})
-        dropped[split] = {"multi": 0, "other": int((labels < 0).sum())}
-        splits[split] = TextSplit(np.asarray(texts, dtype=object), labels, meta).take(labels >= 0)
-    return TextDataset(splits, classes, f"tweeteval-{task or 'emotion'}",
-                       {"source": str(folder), "task": task, "multi_label": multi_label, "dropped": dropped})
+        return text_path, texts, _label_names(texts, raw, text_path, label_path, names)
+
+    return _dataset(f"tweeteval-{task or 'emotion'}", folder, task, multi_label, classes, {n: n for n in names},
+                    read)
 
 
 def load_text_dataset(source="goemotions", task="ekman", multi_label="exclusive", data_dir=None,
@@ -461,7 +414,6 @@ def load_text_dataset(source="goemotions", task="ekman", multi_label="exclusive"
 
 
 # --------------------------------------------------------------------------- preprocessing (seed 001)
-
 _HTML_TAG = re.compile(r"<[^>]+>")
 
 
@@ -541,8 +493,6 @@ def preprocess(texts, steps=tuple(PREPROCESSING_STEPS)):
 
 
 # --------------------------------------------------------------------------- models
-
-
 def text_cnn(vocab_size, num_classes, sequence_length=None, embed_dim=64, filters=100, kernel_sizes=(3,),
              strides=1, pooling="max", dropout=0.5, embeddings=None, trainable_embeddings=True):
     """Seed 001's (and Kim's 2014) text CNN: embedding, one Conv1D per kernel size,
@@ -589,29 +539,25 @@ def load_word_vectors(path, vocabulary, dim=None, seed=0):
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for line_no, line in enumerate(f, 1):
-            parts = line.rstrip().split(" ")
-            if line_no == 1 and len(parts) == 2:  # fastText header: count dim
+            word, *numbers = line.rstrip().split(" ")
+            if word not in index or (line_no == 1 and len(numbers) == 1):  # fastText header: count dim
                 continue
-            if parts[0] in index:
-                try:
-                    vec = np.asarray(parts[1:], dtype=np.float32)
-                except ValueError:
-                    raise TextDataError(f"{path}:{line_no}: not a word followed by numbers") from None
-                if dim is None:
-                    dim = len(vec)
-                if len(vec) != dim:
-                    raise TextDataError(f"{path}:{line_no}: {len(vec)} numbers, expected {dim}")
-                found[index[parts[0]]] = vec
+            try:
+                vec = np.asarray(numbers, dtype=np.float32)
+            except ValueError:
+                raise TextDataError(f"{path}:{line_no}: not a word followed by numbers") from None
+            dim = len(vec) if dim is None else dim
+            if len(vec) != dim:
+                raise TextDataError(f"{path}:{line_no}: {len(vec)} numbers, expected {dim}")
+            found[index[word]] = vec
     if dim is None:
         raise TextDataError(f"{path}: no word of the vocabulary found")
-    rng = np.random.default_rng(seed)
     scale = float(np.std(np.stack(list(found.values())))) if found else 0.1
-    matrix = rng.normal(0, scale, (len(vocabulary), dim)).astype(np.float32)
+    matrix = np.random.default_rng(seed).normal(0, scale, (len(vocabulary), dim)).astype(np.float32)
     for i, vec in found.items():
         matrix[i] = vec
     matrix[0] = 0
-    real_words = max(len(vocabulary) - 2, 1)
-    return matrix, len(set(found) - {0, 1}) / real_words
+    return matrix, len(set(found) - {0, 1}) / max(len(vocabulary) - 2, 1)
 
 
 GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
@@ -620,9 +566,9 @@ WORD_VECTOR_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
 
 def glove_instructions(dest_dir="data/word-vectors", dim=100) -> str:
     """The manual steps to get GloVe 6B vectors into ``dest_dir``."""
-    return (f"Get GloVe 6B (822 MB zip, Wikipedia + Gigaword, 400k words) by hand:\n"
-            f"  mkdir -p {dest_dir} && cd {dest_dir}\n  curl -fLO {GLOVE_URL}\n"
-            f"  unzip glove.6B.zip glove.6B.{dim}d.txt && rm glove.6B.zip\n"
+    return ("Get GloVe 6B (822 MB zip, Wikipedia + Gigaword, 400k words) by hand:\n"
+            + _curl_steps(dest_dir, "", [GLOVE_URL])
+            + f"  unzip glove.6B.zip glove.6B.{dim}d.txt && rm glove.6B.zip\n"
             "or pass any GloVe/fastText text file (word v1 v2 ... per line) as WORD_VECTORS.")
 
 
@@ -631,10 +577,6 @@ def glove_vectors(dest_dir="data/word-vectors", dim=100, url=GLOVE_URL, connect_
     """Download GloVe 6B through :func:`emolib.net.download` and extract
     ``glove.6B.<dim>d.txt`` into ``dest_dir`` (atomically; the zip is deleted).
     Offline: :class:`emolib.net.NetworkError` within seconds, with the manual steps."""
-    import zipfile
-
-    from .fileio import atomic_path
-
     dest_dir = Path(dest_dir)
     member = f"glove.6B.{dim}d.txt"
     target = dest_dir / member
@@ -644,10 +586,8 @@ def glove_vectors(dest_dir="data/word-vectors", dim=100, url=GLOVE_URL, connect_
     net.download(url, archive, connect_timeout=connect_timeout, read_timeout=read_timeout,
                  verify=zipfile.ZipFile, manual_steps=glove_instructions(dest_dir, dim))
     try:
-        with zipfile.ZipFile(archive) as z, z.open(member) as src, atomic_path(target) as tmp:
-            with open(tmp, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
+        with zipfile.ZipFile(archive) as z, z.open(member) as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
     except KeyError:
         raise TextDataError(f"{archive} has no {member}") from None
     finally:
@@ -663,20 +603,16 @@ def find_word_vectors(path=None, search_dir="data/word-vectors", allow_download=
     host answers within 3 s, GloVe 6B (:func:`glove_vectors`). Otherwise ``None``
     and the label ``"none"`` with the reason: nothing claims vectors it does not have.
     """
-    import sys
-
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"word-vector file not found: '{path}'\n\n{glove_instructions(search_dir, dim)}")
         return path, f"file {path.name}"
     search_dir = Path(search_dir)
-    if search_dir.is_dir():
-        for candidate in sorted(search_dir.iterdir()):
-            if candidate.is_file() and candidate.name.endswith(WORD_VECTOR_SUFFIXES):
-                return candidate, f"file {candidate.name}"
+    files = sorted(p for p in search_dir.glob("*") if p.is_file() and p.name.endswith(WORD_VECTOR_SUFFIXES))
+    if files:
+        return files[0], f"file {files[0].name}"
     if allow_download and "google.colab" in sys.modules and net.reachable(GLOVE_URL, timeout=3.0):
-        found = glove_vectors(search_dir, dim)
-        return found, f"GloVe 6B {dim}d (download)"
+        return glove_vectors(search_dir, dim), f"GloVe 6B {dim}d (download)"
     return None, (f"none: no WORD_VECTORS file, none in '{search_dir}', no download (only offered in Colab).\n"
                   + glove_instructions(search_dir, dim))

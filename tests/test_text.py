@@ -63,44 +63,27 @@ def test_tweeteval_pair_keeps_two_classes_relabelled(tweeteval):
     assert ds.info["dropped"]["train"] == {"multi": 0, "other": 3}
 
 
-def test_tweeteval_rejects_ekman_task(tweeteval):
-    with pytest.raises(ValueError, match="disgust"):
-        text.load_tweeteval(tweeteval, task="ekman")
-
-
-def test_missing_file_is_named_with_manual_steps(tweeteval):
-    (tweeteval / "val_labels.txt").unlink()
-    with pytest.raises(FileNotFoundError, match=r"val_labels\.txt") as err:
-        text.load_tweeteval(tweeteval)
-    assert "curl -fLO" in str(err.value)
-
-
-def test_line_count_mismatch_names_both_files(tweeteval):
-    with open(tweeteval / "train_labels.txt", "a") as f:
-        f.write("1\n")
-    with pytest.raises(text.TextDataError, match=r"train_text\.txt has 6 lines but .*train_labels\.txt has 7.*line 7"):
-        text.load_tweeteval(tweeteval)
-
-
-def test_unknown_label_id_names_file_and_line(tweeteval):
-    (tweeteval / "test_labels.txt").write_text("0\n7\n3\n")
-    with pytest.raises(text.TextDataError, match=r"test_labels\.txt:2: unknown label id '7'"):
-        text.load_tweeteval(tweeteval)
-
-
-def test_empty_text_names_file_and_line(tweeteval):
-    (tweeteval / "val_text.txt").write_text("stop lying to me\n   \n")
-    with pytest.raises(text.TextDataError, match=r"val_text\.txt:2: empty text"):
-        text.load_tweeteval(tweeteval)
-
-
-def test_bad_mapping_line(tweeteval):
-    (tweeteval / "mapping.txt").write_text("0\tanger\njoy\n")
-    with pytest.raises(text.TextDataError, match=r"mapping\.txt:2"):
+@pytest.mark.parametrize("name,content,error,message", [
+    ("val_labels.txt", None, FileNotFoundError, r"val_labels\.txt(.|\n)*curl -fLO"),  # named, with the manual steps
+    ("train_labels.txt", "0\n1\n2\n3\n0\n1\n1\n", text.TextDataError,
+     r"train_text\.txt has 6 lines but .*train_labels\.txt has 7.*line 7"),
+    ("test_labels.txt", "0\n7\n3\n", text.TextDataError, r"test_labels\.txt:2: unknown label id '7'"),
+    ("test_labels.txt", "0\n-1\n3\n", text.TextDataError, r"test_labels\.txt:2: unknown label id '-1'"),
+    ("val_text.txt", "stop lying to me\n   \n", text.TextDataError, r"val_text\.txt:2: empty text"),
+    ("mapping.txt", "0\tanger\njoy\n", text.TextDataError, r"mapping\.txt:2"),
+])
+def test_bad_tweeteval_file_is_named_with_line(tweeteval, name, content, error, message):
+    if content is None:
+        (tweeteval / name).unlink()
+    else:
+        (tweeteval / name).write_text(content)
+    with pytest.raises(error, match=message):
         text.load_tweeteval(tweeteval)
 
 
 def test_bad_arguments(tweeteval, tmp_path):
+    with pytest.raises(ValueError, match="disgust"):
+        text.load_tweeteval(tweeteval, task="ekman")
     with pytest.raises(ValueError, match="unknown task"):
         text.load_text_dataset(tweeteval, task="anger_fear")
     with pytest.raises(ValueError, match="multi_label"):
@@ -156,9 +139,10 @@ def test_goemotions_multi_label_policies(tmp_path, task, policy, labels, dropped
 
 def test_goemotions_bad_rows_name_file_and_line(tmp_path):
     folder = write_goemotions(tmp_path / "go", GO_ROWS)
-    (folder / "dev.tsv").write_text("fine\t0\ta\nbad\t42\tb\n")
-    with pytest.raises(text.TextDataError, match=r"dev\.tsv:2: unknown label id"):
-        text.load_goemotions(folder)
+    for bad in ("42", "-1", "0,x"):
+        (folder / "dev.tsv").write_text(f"fine\t0\ta\nbad\t{bad}\tb\n")
+        with pytest.raises(text.TextDataError, match=rf"dev\.tsv:2: unknown label id '{bad}'"):
+            text.load_goemotions(folder)
     (folder / "dev.tsv").write_text("fine\t0\ta\n\t0\tb\n")
     with pytest.raises(text.TextDataError, match=r"dev\.tsv:2: empty text"):
         text.load_goemotions(folder)
