@@ -248,8 +248,8 @@ def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
         method = dataset.info.get("split_method") if isinstance(dataset.info, dict) else None
         hint = {
             "usage column": "its Usage column has no rows for it (PublicTest is val, PrivateTest is test)",
-            "stratified random": "too few images per class for val_fraction/test_fraction: each class keeps "
-                                 "one training image and gives a split round(n * fraction) images",
+            "stratified random": "too few images for val_fraction/test_fraction: a split gets "
+                                 "round(n * fraction) of the n images",
         }.get(method, f"split method: {method}" if method else "")
         raise ValueError(
             f"{what}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "

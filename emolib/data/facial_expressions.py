@@ -45,6 +45,7 @@ from .. import net
 from ..fileio import temp_dir_beside
 from .base import EMOTIONS, EmotionDataset, resolve_classes
 from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _read_images, _require_columns, _row
+from .splits import group_splits as person_disjoint_splits  # the public name this module had
 
 __all__ = [
     "ARCHIVE_URL",
@@ -147,46 +148,6 @@ def _normalise(legend, path, contempt):
     return np.array([contempt_as if label.lower() == "contempt" else
                      _emotion(label, f"legend {_row(path, i)}", also=", contempt")
                      for i, label in zip(legend["row"], legend["orig_label"])], dtype=object)
-
-
-def person_disjoint_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
-    """Split name per row (``"train"``, ``"val"``, ``"test"``): every group (person) in
-    exactly one split, classes stratified as far as the groups allow.
-
-    Uses :class:`sklearn.model_selection.StratifiedGroupKFold` twice: one fold of
-    ``round(1 / test_fraction)`` is the test split, then one fold of
-    ``round((1 - test_fraction) / val_fraction)`` of the rest is the validation split,
-    so the fractions are met approximately (0.15 -> one fold in 7, 14.3%).
-
-    Parameters
-    ----------
-    labels : array of int, shape (n,)
-    groups : array of str, shape (n,)
-    """
-    from sklearn.model_selection import StratifiedGroupKFold
-    import warnings
-
-    labels = np.asarray(labels)
-    groups = np.asarray(groups, dtype=str)
-    out = np.full(len(labels), "train", dtype=object)
-
-    def one_fold(idx, fraction, rng_seed):
-        k = max(2, int(round(1.0 / fraction)))
-        if len(np.unique(groups[idx])) < k:
-            raise ValueError(f"only {len(np.unique(groups[idx]))} persons: too few for a split of {fraction:g}")
-        cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=rng_seed)
-        with warnings.catch_warnings():  # "least populated class has fewer members than n_splits"
-            warnings.simplefilter("ignore", UserWarning)
-            _, held = next(cv.split(np.zeros(len(idx)), labels[idx], groups[idx]))
-        return idx[held]
-
-    everyone = np.arange(len(labels))
-    if test_fraction > 0:
-        out[one_fold(everyone, test_fraction, seed)] = "test"
-    if val_fraction > 0:
-        rest = np.flatnonzero(out == "train")
-        out[one_fold(rest, val_fraction / (1.0 - test_fraction), seed + 1)] = "val"
-    return out
 
 
 def _balance_test(labels, split_names, balanced_test, num_classes, seed):

@@ -53,6 +53,7 @@ import pandas as pd
 
 from ..fileio import temp_dir_beside
 from .base import EMOTIONS, SPLITS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes
+from .splits import group_splits, stratified_splits
 
 __all__ = [
     "FER2013_DIR",
@@ -160,10 +161,6 @@ def _row(where, i) -> str:
     return f"'{where}' row {i} (line {i + 2})"
 
 
-def _round_half_up(x) -> int:
-    return int(np.floor(x + 0.5))
-
-
 def _class_order(present, classes, where, saved_order=None) -> tuple:
     """Output class names: ``classes`` when given (each must have images in ``where``),
     else ``saved_order`` when it covers everything present, else the present emotions
@@ -189,54 +186,6 @@ def _labels_for(emotions, class_names):
     """Integer labels for canonical ``emotions`` (-1 where not in ``class_names``)."""
     index = {name: i for i, name in enumerate(class_names)}
     return np.array([index.get(e, -1) for e in emotions], dtype=np.int64)
-
-
-def _stratified_assign(labels, val_fraction, test_fraction, seed) -> np.ndarray:
-    """Split name per row, stratified by ``labels``: per class, round(n * fraction)
-    images go to val and test (at least one stays in train)."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    out = np.full(len(labels), "train", dtype=object)
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        m = len(idx)
-        n_test = _round_half_up(m * test_fraction)
-        n_val = _round_half_up(m * val_fraction)
-        while n_test + n_val > m - 1 and n_test + n_val > 0:
-            if n_val >= n_test:
-                n_val -= 1
-            else:
-                n_test -= 1
-        out[idx[:n_test]] = "test"
-        out[idx[n_test:n_test + n_val]] = "val"
-    return out
-
-
-def _group_assign(labels, groups, val_fraction, test_fraction, seed) -> np.ndarray:
-    """Split name per row such that every group (person) lies in one split, with class
-    proportions close to the fractions (greedy: largest groups first, each to the split
-    whose per-class counts it brings closest to the targets)."""
-    labels = np.asarray(labels)
-    uniq, inv = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
-    num_classes = int(labels.max()) + 1 if len(labels) else 1
-    counts = np.zeros((len(uniq), num_classes))
-    np.add.at(counts, (inv, labels), 1)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(uniq))
-    order = order[np.argsort(-counts.sum(1)[order], kind="stable")]
-    fractions = np.array([1.0 - val_fraction - test_fraction, val_fraction, test_fraction])
-    targets = fractions[:, None] * counts.sum(0)[None, :]
-    current = np.zeros_like(targets)
-    assign = np.zeros(len(uniq), dtype=np.int64)
-    for g in order:
-        c = counts[g]
-        delta = ((current + c - targets) ** 2 - (current - targets) ** 2).sum(1)
-        delta[fractions == 0] = np.inf
-        s = int(np.argmin(delta))
-        current[s] += c
-        assign[g] = s
-    return np.array(SPLITS, dtype=object)[assign[inv]]
 
 
 def _build_dataset(images, labels, meta, split_names, class_names, name, info) -> EmotionDataset:
@@ -576,13 +525,13 @@ def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
     if usage is not None:
         split_names, method = usage[1], "usage column"
     elif test is not None:  # a labelled test.csv is the test split; val is carved from train
-        split_names = np.concatenate([_stratified_assign(emotions, val_fraction, 0.0, seed),
+        split_names = np.concatenate([stratified_splits(emotions, val_fraction, 0.0, seed),
                                       np.full(len(test[0]), "test", dtype=object)])
         emotions, images = np.concatenate([emotions, test[0]]), np.concatenate([images, test[1]])
         sources += [f"{test_path.name}:row {i}" for i in range(len(test[0]))]
         method = "test.csv + stratified val"
     else:
-        split_names, method = _stratified_assign(emotions, val_fraction, test_fraction, seed), "stratified random"
+        split_names, method = stratified_splits(emotions, val_fraction, test_fraction, seed), "stratified random"
 
     all_names = np.array(EMOTIONS, dtype=object)[emotions]
     class_names = EMOTIONS if classes is None else _class_order(set(all_names), classes, csv_path)
@@ -763,14 +712,14 @@ def _folder_splits(labels, split_names, split_dirs, saved, val_fraction, test_fr
     folders otherwise, a missing val or test split carved from train (stratified), except in
     a :func:`write_class_folders` export (``saved``), where a split without a folder was empty."""
     if not split_dirs:
-        return _stratified_assign(labels, val_fraction, test_fraction, seed), "stratified random"
+        return stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
     missing = [s for s in ("val", "test") if s not in split_dirs]
     if not missing:
         return split_names, "folders"
     if saved:
         return split_names, f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
     train = np.flatnonzero(split_names == "train")
-    split_names[train] = _stratified_assign(labels[train], val_fraction if "val" in missing else 0.0,
+    split_names[train] = stratified_splits(labels[train], val_fraction if "val" in missing else 0.0,
                                             test_fraction if "test" in missing else 0.0, seed)
     return split_names, f"folders; {' and '.join(missing)} carved from train (stratified)"
 
@@ -1011,15 +960,13 @@ def _csv_meta(df, keep, labels, emotions, paths, identity, orig, used_columns) -
 
 
 def _random_splits(labels, groups, by_identity, repeated_files, val_fraction, test_fraction, seed):
-    """Split name per row and how it was made: group-aware when persons are known or files
+    """Split name per row and how it was made: group-disjoint when persons are known or files
     repeat (``groups``: persons or file paths), else stratified random."""
-    if by_identity:
-        return (_group_assign(labels, groups, val_fraction, test_fraction, seed),
-                "identity-disjoint (group-aware, approximately stratified)")
-    if repeated_files:  # duplicates="keep": the rows of one file stay together
-        return (_group_assign(labels, groups, val_fraction, test_fraction, seed),
-                "file-disjoint (group-aware, approximately stratified; files listed more than once)")
-    return _stratified_assign(labels, val_fraction, test_fraction, seed), "stratified random"
+    if by_identity or repeated_files:  # duplicates="keep": the rows of one file stay together
+        what = "identity" if by_identity else "file"
+        return (group_splits(labels, groups, val_fraction, test_fraction, seed),
+                f"{what}-disjoint (StratifiedGroupKFold{'' if by_identity else '; files listed more than once'})")
+    return stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
 
 
 # --------------------------------------------------------------------------- writing
