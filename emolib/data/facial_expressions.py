@@ -44,7 +44,8 @@ import pandas as pd
 from .. import net
 from ..fileio import temp_dir_beside
 from .base import EMOTIONS, EmotionDataset, resolve_classes
-from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _read_images, _require_columns, _row
+from .images import read_images
+from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _require_columns, _row
 from .splits import group_splits as person_disjoint_splits  # the public name this module had
 
 __all__ = [
@@ -232,7 +233,7 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     paths = [root / IMAGES / name for name in legend["image"]]
     rows = legend["row"].to_numpy()
     where = [f"legend '{legend_path}' row {r}, line {r + 2}" for r in rows]
-    images, orig = _read_images(paths, image_size, channels, where)
+    images, orig = read_images(paths, image_size, channels, where)
     meta = pd.DataFrame({"label": labels, "emotion": [class_names[i] for i in labels],
                          "source": [str(p) for p in paths], "split": split_names, "identity": identity,
                          "orig_label": legend["orig_label"].to_numpy(), "annotator": legend["annotator"].to_numpy(),
