@@ -133,22 +133,7 @@ def _load_path(path: Path, **kwargs) -> EmotionDataset:
     raise ValueError(f"cannot load '{path}': not a regular file or directory")
 
 
-__all__ = [
-    "EMOTIONS",
-    "PRESETS",
-    "EmotionDataset",
-    "Split",
-    "convert_images",
-    "normalize_label",
-    "resolve_classes",
-    "validate_splits",
-    "ImageReadError",
-    "fer2013_instructions",
-    "find_fer2013",
-    "load_class_folders",
-    "load_dataset",
-    "load_facial_expressions",
-    "load_fer2013_csv",
-    "load_labels_csv",
-    "write_class_folders",
-]
+__all__ = ["EMOTIONS", "PRESETS", "EmotionDataset", "Split", "convert_images", "normalize_label",
+           "resolve_classes", "validate_splits", "ImageReadError", "fer2013_instructions", "find_fer2013",
+           "load_class_folders", "load_dataset", "load_facial_expressions", "load_fer2013_csv",
+           "load_labels_csv", "write_class_folders"]

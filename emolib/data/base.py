@@ -36,26 +36,13 @@ PRESETS = {
 
 #: Other spellings of the seven emotions found in public data sets.
 LABEL_SYNONYMS = {
-    "anger": "angry",
-    "angry": "angry",
-    "mad": "angry",
-    "disgust": "disgust",
-    "disgusted": "disgust",
-    "contempt": "disgust",
-    "fear": "fear",
-    "fearful": "fear",
-    "afraid": "fear",
-    "scared": "fear",
-    "happy": "happy",
-    "happiness": "happy",
-    "joy": "happy",
-    "sad": "sad",
-    "sadness": "sad",
-    "surprise": "surprise",
-    "surprised": "surprise",
-    "neutral": "neutral",
-    "neural": "neutral",  # seed 003's typo
-    "calm": "neutral",
+    "anger": "angry", "angry": "angry", "mad": "angry",
+    "disgust": "disgust", "disgusted": "disgust", "contempt": "disgust",
+    "fear": "fear", "fearful": "fear", "afraid": "fear", "scared": "fear",
+    "happy": "happy", "happiness": "happy", "joy": "happy",
+    "sad": "sad", "sadness": "sad",
+    "surprise": "surprise", "surprised": "surprise",
+    "neutral": "neutral", "calm": "neutral", "neural": "neutral",  # "neural": seed 003's typo
 }
 
 SPLITS = ("train", "val", "test")

@@ -48,19 +48,9 @@ from .images import read_images
 from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _require_columns, _row
 from .splits import group_splits as person_disjoint_splits  # the public name this module had
 
-__all__ = [
-    "ARCHIVE_URL",
-    "LOCAL_DIR",
-    "REPOSITORY",
-    "download_facial_expressions",
-    "find_facial_expressions",
-    "is_facial_expressions_dir",
-    "load_facial_expressions",
-    "manual_steps",
-    "person_from_filename",
-    "person_disjoint_splits",
-    "read_legend",
-]
+__all__ = ["ARCHIVE_URL", "LOCAL_DIR", "REPOSITORY", "download_facial_expressions", "find_facial_expressions",
+           "is_facial_expressions_dir", "load_facial_expressions", "manual_steps", "person_from_filename",
+           "person_disjoint_splits", "read_legend"]
 
 REPOSITORY = "https://github.com/muxspace/facial_expressions"
 #: The repository's archive (the default branch, as GitHub zips it).

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..fileio import temp_dir_beside
+from ..fileio import jsonable, temp_dir_beside
 from .base import EMOTIONS, SPLITS, EmotionDataset, Split, normalize_label, resolve_classes
 from .images import ImageReadError, read_image, read_images  # noqa: F401 (ImageReadError, read_image: public here too)
 from .splits import group_splits, stratified_splits
@@ -93,9 +93,7 @@ def _check_args(image_size, channels, val_fraction, test_fraction):
         if not 0.0 <= float(value) < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     if val_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
-        )
+        raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
 
 
 def _row(where, i) -> str:
@@ -131,14 +129,10 @@ def _labels_for(emotions, class_names):
 
 def _build_dataset(images, labels, meta, split_names, class_names, name, info) -> EmotionDataset:
     split_names = np.asarray(split_names, dtype=object)
-    meta = meta.reset_index(drop=True).copy()
-    meta["split"] = split_names
-    splits = {}
-    for key in SPLITS:
-        idx = np.flatnonzero(split_names == key)
-        part_meta = meta.iloc[idx].reset_index(drop=True)
-        splits[key] = Split(images[idx], labels[idx], part_meta)
-    return EmotionDataset(splits, class_names, name, info)
+    meta = meta.reset_index(drop=True).assign(split=split_names)
+    index = {key: np.flatnonzero(split_names == key) for key in SPLITS}
+    return EmotionDataset({key: Split(images[i], labels[i], meta.iloc[i]) for key, i in index.items()},
+                          class_names, name, info)
 
 
 def _order_meta(meta: pd.DataFrame) -> pd.DataFrame:
@@ -606,14 +600,6 @@ def _safe_name(source, max_len=60) -> str:
     return text[:max_len] or "img"
 
 
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (np.ndarray, tuple, set)):
-        return list(obj)
-    return str(obj)
-
-
 def _is_export(path: Path) -> bool:
     return (path / _DATASET_JSON).is_file() or (path / _METADATA_FILE).is_file()
 
@@ -697,7 +683,7 @@ def _write_export(dataset, folder: Path, root_name, pil_format, ext):
         "info": dataset.info,
         "written_by": "emolib.data.real.write_class_folders",
     }
-    (folder / _DATASET_JSON).write_text(json.dumps(description, indent=2, default=_json_default))
+    (folder / _DATASET_JSON).write_text(json.dumps(jsonable(description), indent=2, default=str))
     (folder / _README).write_text(
         f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"
         f"Layout: <split>/<class>/<image>{ext}; metadata.csv has one row per image (split, file,\n"
