@@ -436,19 +436,9 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if duplicates not in ("error", "first", "keep"):
         raise ValueError(f"duplicates must be 'error', 'first' or 'keep', got {duplicates!r}")
     regex = _identity_regex(identity_pattern)
-    csv_path = _check_path(csv_path, "labels CSV")
-    df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
-    df = _require_columns(df, [c for c in (image_col, label_col, split_col, identity_col) if c is not None],
-                          csv_path, "labels CSV")
-    if len(df) == 0:
-        raise ValueError(f"labels CSV '{csv_path}' has no rows")
+    csv_path, df, names = _read_labels_table(csv_path, (image_col, label_col, split_col, identity_col))
     if identity_col is not None and identity_pattern is not None:
         raise ValueError("give identity_col or identity_pattern, not both")
-
-    names = df[image_col].str.strip().tolist()
-    for i, name in enumerate(names):
-        if not name:
-            raise ValueError(f"{_row(csv_path, i)}: empty {image_col!r}")
     image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
     emotions = _csv_emotions(df[label_col].tolist(), names, csv_path, label_col)
     split_names = None
@@ -471,8 +461,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if split_names is not None:
         split_names, method = split_names[keep], f"column {split_col!r}"
     else:
-        groups = identity[keep] if identity is not None else np.asarray(files, dtype=object)[keep]
-        split_names, method = _random_splits(labels, groups, identity is not None, not first[keep].all(),
+        split_names, method = _random_splits(labels, identity, np.asarray(files, dtype=object), first, keep,
                                              val_fraction, test_fraction, seed)
     info = {"format": "labels_csv", "path": str(csv_path), "image_dir": str(image_dir), "split_method": method,
             "image_size": image_size, "channels": channels, "seed": seed, "dropped": int(len(df) - len(keep))}
@@ -487,6 +476,20 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
             info.update(identity_pattern=identity_pattern, identity_unmatched=unmatched)
     return _build_dataset(images, labels, _order_meta(meta), split_names, class_names,
                           csv_path.stem if csv_path.stem != "labels" else csv_path.parent.name, info)
+
+
+def _read_labels_table(csv_path, columns):
+    """``(path, table of str, stripped image names)``; errors name the file, column or row."""
+    csv_path = _check_path(csv_path, "labels CSV")
+    df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
+    df = _require_columns(df, [c for c in columns if c is not None], csv_path, "labels CSV")
+    if len(df) == 0:
+        raise ValueError(f"labels CSV '{csv_path}' has no rows")
+    names = df[columns[0]].str.strip().tolist()
+    empty = [i for i, name in enumerate(names) if not name]
+    if empty:
+        raise ValueError(f"{_row(csv_path, empty[0])}: empty {columns[0]!r}")
+    return csv_path, df, names
 
 
 def _identity_regex(identity_pattern):
@@ -575,13 +578,15 @@ def _csv_meta(df, keep, labels, emotions, paths, identity, orig, used_columns) -
     return meta
 
 
-def _random_splits(labels, groups, by_identity, repeated_files, val_fraction, test_fraction, seed):
-    """Split name per row and how it was made: group-disjoint when persons are known or files
-    repeat (``groups``: persons or file paths), else stratified random."""
-    if by_identity or repeated_files:  # duplicates="keep": the rows of one file stay together
-        what = "identity" if by_identity else "file"
-        return (group_splits(labels, groups, val_fraction, test_fraction, seed),
-                f"{what}-disjoint (StratifiedGroupKFold{'' if by_identity else '; files listed more than once'})")
+def _random_splits(labels, identity, files, first, keep, val_fraction, test_fraction, seed):
+    """Split name per kept row and how it was made: person-disjoint when ``identity`` is known,
+    file-disjoint when files repeat (``duplicates="keep"``), else stratified random."""
+    if identity is not None:
+        return (group_splits(labels, identity[keep], val_fraction, test_fraction, seed),
+                "identity-disjoint (StratifiedGroupKFold)")
+    if not first[keep].all():  # the rows of one file stay together
+        return (group_splits(labels, files[keep], val_fraction, test_fraction, seed),
+                "file-disjoint (StratifiedGroupKFold; files listed more than once)")
     return stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
 
 
