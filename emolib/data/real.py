@@ -140,7 +140,7 @@ def _order_meta(meta: pd.DataFrame) -> pd.DataFrame:
     return meta[first + [c for c in meta.columns if c not in first]]
 
 
-# --------------------------------------------------------------------------- FER2013 CSV
+# --------------------------------------------------------------------------- CSV files
 
 
 def _read_csv(path, what, **kwargs) -> pd.DataFrame:
@@ -155,18 +155,12 @@ def _read_csv(path, what, **kwargs) -> pd.DataFrame:
 
 
 def _require_columns(df, required, path, what):
+    """``df`` with the ``required`` columns (matched ignoring case, renamed to their spelling)."""
     lower = {c.lower(): c for c in df.columns}
-    rename = {}
-    for col in required:
-        if col in df.columns:
-            continue
-        if col.lower() in lower:
-            rename[lower[col.lower()]] = col
-            continue
-        raise ValueError(
-            f"{what} '{path}' has no column {col!r} (columns found: {list(df.columns)})"
-        )
-    return df.rename(columns=rename)
+    missing = [col for col in required if col.lower() not in lower and col not in df.columns]
+    if missing:
+        raise ValueError(f"{what} '{path}' has no column {missing[0]!r} (columns found: {list(df.columns)})")
+    return df.rename(columns={lower[c.lower()]: c for c in required if c not in df.columns})
 
 
 # --------------------------------------------------------------------------- class folders
@@ -212,9 +206,7 @@ def _scan_class_dirs(split_dir: Path, classes_wanted):
             entries.extend((None, emotion, d.name) for _ in files)  # counted as dropped, never decoded
             continue
         if not files:
-            raise ValueError(
-                f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})"
-            )
+            raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})")
         entries.extend((f, emotion, d.name) for f in files)
     return entries
 
@@ -282,13 +274,9 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     files = [e[0] for e in entries]
     images, orig = read_images(files, image_size, channels)
     labels = _labels_for([e[1] for e in entries], class_names)
-    meta = pd.concat([pd.DataFrame({
-        "label": labels,
-        "emotion": [e[1] for e in entries],
-        "source": [str(f) for f in files],
-        "orig_label": [e[2] for e in entries],
-        "file": [f.relative_to(root).as_posix() for f in files],
-    }), orig], axis=1)
+    meta = pd.concat([pd.DataFrame({"label": labels, "emotion": [e[1] for e in entries],
+                                    "source": [str(f) for f in files], "orig_label": [e[2] for e in entries],
+                                    "file": [f.relative_to(root).as_posix() for f in files]}), orig], axis=1)
     split_names, method = _folder_splits(labels, np.array([e[3] for e in entries], dtype=object), split_dirs,
                                          saved, val_fraction, test_fraction, seed)
     meta, order = _merge_saved_meta(meta, saved_meta, split_names)
@@ -365,17 +353,11 @@ def _merge_saved_meta(meta, saved_meta, split_names):
 
 
 def _find_image_dir(csv_path: Path, names):
-    base = csv_path.parent
-    candidates = [base, base / "images", base / "Images", base / "img"]
-    sample = [n for n in names[:20] if isinstance(n, str) and n]
-    best, best_hits = base, -1
-    for c in candidates:
-        if not c.is_dir():
-            continue
-        hits = sum((c / n).is_file() for n in sample)
-        if hits > best_hits:
-            best, best_hits = c, hits
-    return best
+    """The CSV's folder or its images/, Images/ or img/ subfolder: the first that holds most
+    of the first 20 files named."""
+    base, sample = csv_path.parent, [n for n in names[:20] if isinstance(n, str) and n]
+    folders = [d for d in (base, base / "images", base / "Images", base / "img") if d.is_dir()]
+    return max(folders, key=lambda d: sum((d / n).is_file() for n in sample), default=base)
 
 
 def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarray:
@@ -421,7 +403,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     random and stratified by class, and **identity-disjoint** (every person in one split,
     classes approximately stratified) when an identity is known: ``identity_col`` names a
     column, or ``identity_pattern`` is a regex whose group 1, applied to the file stem,
-    gives the person (``r"^(.*)_\\d+$"`` for ``Abdullah_Gul_0003.jpg``; stems that do not
+    gives the person (``r"^(.*)_\\d+$"`` for ``First_Last_0003.jpg``; stems that do not
     match are their own person). Other CSV columns are kept in ``meta``.
 
     ``duplicates``: what to do when several rows name the same file (with the same
