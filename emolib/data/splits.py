@@ -31,12 +31,8 @@ def stratified_splits(labels, val_fraction=0.15, test_fraction=0.15, seed=0) -> 
     Returns
     -------
     array of str, shape (n,)
-
-    Raises
-    ------
-    ValueError
-        Naming the fraction when the classes are too small for it: scikit-learn needs two
-        images of every class, and at least one held-out image per class.
+        ``ValueError`` naming the fraction instead where classes are too small for it
+        (scikit-learn needs two rows of every class and a held-out row per class).
     """
     from sklearn.model_selection import train_test_split
 
@@ -61,12 +57,9 @@ def stratified_splits(labels, val_fraction=0.15, test_fraction=0.15, seed=0) -> 
 
 def group_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
     """Split name per row: every group (person) in exactly one split, classes stratified as
-    far as the groups allow.
-
-    Uses :class:`sklearn.model_selection.StratifiedGroupKFold` twice: one fold of
-    ``round(1 / test_fraction)`` is the test split, then one fold of
-    ``round((1 - test_fraction) / val_fraction)`` of the rest is the validation split,
-    so the fractions are met approximately (0.15 -> one fold in 7, 14.3%).
+    far as the groups allow. :class:`sklearn.model_selection.StratifiedGroupKFold` twice: one
+    fold of ``round(1 / test_fraction)`` is test, then one fold of
+    ``round((1 - test_fraction) / val_fraction)`` of the rest is val (0.15 -> 1 in 7, 14.3%).
 
     Parameters
     ----------
