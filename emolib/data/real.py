@@ -364,14 +364,9 @@ def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarra
     """Mask of each file's first row; with ``duplicates="error"`` a ``ValueError`` naming
     the rows that repeat a file (conflicting labels first)."""
     seen = {}
-    first = np.ones(len(files), dtype=bool)
-    repeats = []
-    for i, f in enumerate(files):
-        if f in seen:
-            first[i] = False
-            repeats.append((i, seen[f]))
-        else:
-            seen[f] = i
+    first_row = np.array([seen.setdefault(f, i) for i, f in enumerate(files)], dtype=np.int64)
+    first = first_row == np.arange(len(files))
+    repeats = [(int(i), int(first_row[i])) for i in np.flatnonzero(~first)]
     if repeats and duplicates == "error":
         conflicts = [(i, j) for i, j in repeats if emotions[i] != emotions[j]]
         shown = (conflicts + [r for r in repeats if r not in conflicts])[:5]
