@@ -130,8 +130,8 @@ def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np
     without the GIL). Errors name the row (0-based data row)."""
     # Kept rather than a library parser: on 35,887 rows of 2,304 values (FER2013's size) this took
     # 3.8 s, np.fromstring(sep=" ") per row 11.2 s, pd.read_csv(sep=" ") 23.2 s and str.split +
-    # np.array 126 s (one side-by-side run on a loaded 2-core machine, /tmp script in the s20-data
-    # report); none of those names the bad row or token, which this one must.
+    # np.array 126 s (one side-by-side run, same strings, on a loaded 2-core machine, 2026-12-02);
+    # and none of those names the bad row or token, which this one must.
     n = len(strings)
     out = np.empty((n, expected), dtype=np.uint8)
     strings = ["" if not isinstance(s, str) else s for s in strings]
