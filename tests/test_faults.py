@@ -365,7 +365,7 @@ def test_split_column_without_val_rows(tmp_path):
 
 def test_classes_too_small_for_the_fractions(tmp_path):
     csv = labels_csv(tmp_path, [(f"{e}{i}.png", e) for e in ("happy", "sad") for i in range(2)])
-    with pytest.raises(ValueError, match=r"val and test splits are empty.*too few images per class"):
+    with pytest.raises(ValueError, match=r"too few images per class for test_fraction=0\.15 \(1 of 4 images"):
         load_dataset(csv)
 
 

@@ -26,7 +26,7 @@ from emolib.data import (
     load_labels_csv,
     write_class_folders,
 )
-from emolib.data import real
+from emolib.data import real, splits
 
 META_BASE = {"label", "emotion", "source", "split", "orig_width", "orig_height", "orig_mode"}
 
@@ -655,8 +655,8 @@ def test_write_failure_in_metadata_is_atomic(tmp_path, monkeypatch):
 
 
 def test_load_dataset_dispatch(tmp_path, monkeypatch):
-    csv, df = make_labels_csv(tmp_path / "faces", people=4, per_person=3)
-    few = dict(val_fraction=0.3, test_fraction=0.3)  # 2-3 images per class: default fractions leave val empty
+    csv, df = make_labels_csv(tmp_path / "faces", people=10, per_person=3)
+    few = dict(val_fraction=0.3, test_fraction=0.3)  # 3 images per class in the flat tree
     assert load_dataset(csv, **few).info["format"] == "labels_csv"
     assert load_dataset(tmp_path / "faces", **few).info["format"] == "labels_csv"
     flat = make_flat_tree(tmp_path / "flat", per_class=3)
@@ -707,16 +707,32 @@ def test_group_split_is_disjoint_and_roughly_stratified():
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(200), rng.integers(1, 6, 200))
     labels = rng.integers(0, 4, len(groups))
-    split = real._group_assign(labels, groups.astype(str), 0.15, 0.15, seed=0)
+    split = splits.group_splits(labels, groups.astype(str), 0.15, 0.15, seed=0)
     for a in ("train", "val", "test"):
         for b in ("train", "val", "test"):
             if a < b:
                 assert not set(groups[split == a]) & set(groups[split == b])
-    for s, frac in (("train", 0.7), ("val", 0.15), ("test", 0.15)):
+    # one fold in 7 is test, one in 6 of the rest is val: 14.3% each
+    for s, frac in (("train", 5 / 7), ("val", 1 / 7), ("test", 1 / 7)):
         share = (split == s).mean()
-        assert abs(share - frac) < 0.03
+        assert abs(share - frac) < 0.02
         per_class = np.bincount(labels[split == s], minlength=4) / np.bincount(labels, minlength=4)
-        assert np.all(np.abs(per_class - frac) < 0.06)
+        assert np.all(np.abs(per_class - frac) < 0.05)
+    assert np.array_equal(split, splits.group_splits(labels, groups.astype(str), 0.15, 0.15, seed=0))
+    assert not np.array_equal(split, splits.group_splits(labels, groups.astype(str), 0.15, 0.15, seed=1))
+
+
+def test_stratified_split_sizes_per_class_and_seed():
+    labels = np.repeat(np.arange(3), [50, 30, 20])
+    split = splits.stratified_splits(labels, 0.1, 0.2, seed=4)
+    assert [(split == s).sum() for s in ("train", "val", "test")] == [70, 10, 20]
+    for s, per_class in (("test", [10, 6, 4]), ("val", [5, 3, 2])):
+        assert list(np.bincount(labels[split == s], minlength=3)) == per_class
+    assert np.array_equal(split, splits.stratified_splits(labels, 0.1, 0.2, seed=4))
+    assert not np.array_equal(split, splits.stratified_splits(labels, 0.1, 0.2, seed=5))
+    assert (splits.stratified_splits(labels, 0.0, 0.0) == "train").all()
+    with pytest.raises(ValueError, match=r"too few images per class for test_fraction=0\.5"):
+        splits.stratified_splits([0, 0, 0, 1], 0.0, 0.5)  # one image of class 1 cannot be stratified
 
 
 def test_export_with_an_empty_split_round_trips_without_carving(tmp_path):

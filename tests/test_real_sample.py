@@ -3,6 +3,7 @@ training smoke run. Skipped where the sample is absent (a user's fresh clone).""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from emolib.data import load_dataset, load_labels_csv
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "real-faces-sample"
-IDENTITY = r"^(.*)_\d+$"  # Abdullah_Gul_0003.jpg -> Abdullah_Gul
+IDENTITY = r"^(.*)_\d+$"  # First_Last_0003.jpg -> First_Last
 
 pytestmark = pytest.mark.skipif(
     not (SAMPLE / "labels.csv").is_file(),
@@ -45,10 +46,15 @@ def test_sample_split_is_identity_disjoint(sample):
     assert ids["train"].isdisjoint(ids["val"])
     assert ids["train"].isdisjoint(ids["test"])
     assert ids["val"].isdisjoint(ids["test"])
-    assert "Abdullah_Gul" in set().union(*ids.values())
+    persons = {(re.match(IDENTITY, Path(s).stem) or [None, Path(s).stem])[1]
+               for k in ids for s in sample[k].meta["source"]}
+    assert set().union(*ids.values()) == persons and len(persons) < 239  # persons from the file names
     # every class appears in every split (approximately stratified)
     assert (sample.counts() > 0).all().all()
     assert 0.6 < len(sample.train) / 239 < 0.8
+    assert sample.info["split_method"].startswith("identity-disjoint")
+    again = load_labels_csv(SAMPLE / "labels.csv", identity_pattern=IDENTITY, seed=0, image_size=8)
+    assert all(list(again[k].meta["source"]) == list(sample[k].meta["source"]) for k in ids)  # same seed, same split
 
 
 def test_sample_through_load_dataset_rgb():

@@ -5,16 +5,9 @@ from pathlib import Path
 
 from .base import (EMOTIONS, PRESETS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes,
                    validate_splits)
-from .real import (
-    ImageReadError,
-    fer2013_instructions,
-    find_fer2013,
-    load_class_folders,
-    load_fer2013_csv,
-    load_labels_csv,
-    write_class_folders,
-)
-from .real import _FER_CSV_CANDIDATES, SPLIT_SYNONYMS, _subdirs
+from .fer2013 import FER_CSV_CANDIDATES, fer2013_instructions, find_fer2013, load_fer2013_csv
+from .images import ImageReadError
+from .real import SPLIT_SYNONYMS, _subdirs, load_class_folders, load_labels_csv, write_class_folders
 from .facial_expressions import is_facial_expressions_dir, load_facial_expressions
 
 
@@ -128,7 +121,7 @@ def _load_path(path: Path, **kwargs) -> EmotionDataset:
             return load_facial_expressions(path, **kwargs)
         if _looks_like_class_folders(path):
             return load_class_folders(path, **kwargs)
-        for name in _FER_CSV_CANDIDATES:
+        for name in FER_CSV_CANDIDATES:
             if (path / name).is_file() and _is_fer_csv(path / name):
                 return load_fer2013_csv(path, **kwargs)
         if (path / "labels.csv").is_file():
@@ -140,22 +133,7 @@ def _load_path(path: Path, **kwargs) -> EmotionDataset:
     raise ValueError(f"cannot load '{path}': not a regular file or directory")
 
 
-__all__ = [
-    "EMOTIONS",
-    "PRESETS",
-    "EmotionDataset",
-    "Split",
-    "convert_images",
-    "normalize_label",
-    "resolve_classes",
-    "validate_splits",
-    "ImageReadError",
-    "fer2013_instructions",
-    "find_fer2013",
-    "load_class_folders",
-    "load_dataset",
-    "load_facial_expressions",
-    "load_fer2013_csv",
-    "load_labels_csv",
-    "write_class_folders",
-]
+__all__ = ["EMOTIONS", "PRESETS", "EmotionDataset", "Split", "convert_images", "normalize_label",
+           "resolve_classes", "validate_splits", "ImageReadError", "fer2013_instructions", "find_fer2013",
+           "load_class_folders", "load_dataset", "load_facial_expressions", "load_fer2013_csv",
+           "load_labels_csv", "write_class_folders"]

@@ -36,26 +36,13 @@ PRESETS = {
 
 #: Other spellings of the seven emotions found in public data sets.
 LABEL_SYNONYMS = {
-    "anger": "angry",
-    "angry": "angry",
-    "mad": "angry",
-    "disgust": "disgust",
-    "disgusted": "disgust",
-    "contempt": "disgust",
-    "fear": "fear",
-    "fearful": "fear",
-    "afraid": "fear",
-    "scared": "fear",
-    "happy": "happy",
-    "happiness": "happy",
-    "joy": "happy",
-    "sad": "sad",
-    "sadness": "sad",
-    "surprise": "surprise",
-    "surprised": "surprise",
-    "neutral": "neutral",
-    "neural": "neutral",  # seed 003's typo
-    "calm": "neutral",
+    "anger": "angry", "angry": "angry", "mad": "angry",
+    "disgust": "disgust", "disgusted": "disgust", "contempt": "disgust",
+    "fear": "fear", "fearful": "fear", "afraid": "fear", "scared": "fear",
+    "happy": "happy", "happiness": "happy", "joy": "happy",
+    "sad": "sad", "sadness": "sad",
+    "surprise": "surprise", "surprised": "surprise",
+    "neutral": "neutral", "calm": "neutral", "neural": "neutral",  # "neural": seed 003's typo
 }
 
 SPLITS = ("train", "val", "test")
@@ -248,8 +235,8 @@ def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
         method = dataset.info.get("split_method") if isinstance(dataset.info, dict) else None
         hint = {
             "usage column": "its Usage column has no rows for it (PublicTest is val, PrivateTest is test)",
-            "stratified random": "too few images per class for val_fraction/test_fraction: each class keeps "
-                                 "one training image and gives a split round(n * fraction) images",
+            "stratified random": "too few images for val_fraction/test_fraction: a split gets "
+                                 "round(n * fraction) of the n images",
         }.get(method, f"split method: {method}" if method else "")
         raise ValueError(
             f"{what}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "

@@ -44,21 +44,13 @@ import pandas as pd
 from .. import net
 from ..fileio import temp_dir_beside
 from .base import EMOTIONS, EmotionDataset, resolve_classes
-from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _read_images, _require_columns, _row
+from .images import read_images
+from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _require_columns, _row
+from .splits import group_splits as person_disjoint_splits  # the public name this module had
 
-__all__ = [
-    "ARCHIVE_URL",
-    "LOCAL_DIR",
-    "REPOSITORY",
-    "download_facial_expressions",
-    "find_facial_expressions",
-    "is_facial_expressions_dir",
-    "load_facial_expressions",
-    "manual_steps",
-    "person_from_filename",
-    "person_disjoint_splits",
-    "read_legend",
-]
+__all__ = ["ARCHIVE_URL", "LOCAL_DIR", "REPOSITORY", "download_facial_expressions", "find_facial_expressions",
+           "is_facial_expressions_dir", "load_facial_expressions", "manual_steps", "person_from_filename",
+           "person_disjoint_splits", "read_legend"]
 
 REPOSITORY = "https://github.com/muxspace/facial_expressions"
 #: The repository's archive (the default branch, as GitHub zips it).
@@ -149,46 +141,6 @@ def _normalise(legend, path, contempt):
                      for i, label in zip(legend["row"], legend["orig_label"])], dtype=object)
 
 
-def person_disjoint_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
-    """Split name per row (``"train"``, ``"val"``, ``"test"``): every group (person) in
-    exactly one split, classes stratified as far as the groups allow.
-
-    Uses :class:`sklearn.model_selection.StratifiedGroupKFold` twice: one fold of
-    ``round(1 / test_fraction)`` is the test split, then one fold of
-    ``round((1 - test_fraction) / val_fraction)`` of the rest is the validation split,
-    so the fractions are met approximately (0.15 -> one fold in 7, 14.3%).
-
-    Parameters
-    ----------
-    labels : array of int, shape (n,)
-    groups : array of str, shape (n,)
-    """
-    from sklearn.model_selection import StratifiedGroupKFold
-    import warnings
-
-    labels = np.asarray(labels)
-    groups = np.asarray(groups, dtype=str)
-    out = np.full(len(labels), "train", dtype=object)
-
-    def one_fold(idx, fraction, rng_seed):
-        k = max(2, int(round(1.0 / fraction)))
-        if len(np.unique(groups[idx])) < k:
-            raise ValueError(f"only {len(np.unique(groups[idx]))} persons: too few for a split of {fraction:g}")
-        cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=rng_seed)
-        with warnings.catch_warnings():  # "least populated class has fewer members than n_splits"
-            warnings.simplefilter("ignore", UserWarning)
-            _, held = next(cv.split(np.zeros(len(idx)), labels[idx], groups[idx]))
-        return idx[held]
-
-    everyone = np.arange(len(labels))
-    if test_fraction > 0:
-        out[one_fold(everyone, test_fraction, seed)] = "test"
-    if val_fraction > 0:
-        rest = np.flatnonzero(out == "train")
-        out[one_fold(rest, val_fraction / (1.0 - test_fraction), seed + 1)] = "val"
-    return out
-
-
 def _balance_test(labels, split_names, balanced_test, num_classes, seed):
     """Rows of the test split to drop so that the classes are balanced (or capped)."""
     test = np.flatnonzero(split_names == "test")
@@ -271,7 +223,7 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     paths = [root / IMAGES / name for name in legend["image"]]
     rows = legend["row"].to_numpy()
     where = [f"legend '{legend_path}' row {r}, line {r + 2}" for r in rows]
-    images, orig = _read_images(paths, image_size, channels, where)
+    images, orig = read_images(paths, image_size, channels, where)
     meta = pd.DataFrame({"label": labels, "emotion": [class_names[i] for i in labels],
                          "source": [str(p) for p in paths], "split": split_names, "identity": identity,
                          "orig_label": legend["orig_label"].to_numpy(), "annotator": legend["annotator"].to_numpy(),

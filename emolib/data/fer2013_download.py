@@ -1,5 +1,5 @@
 """FER2013 in Colab: offer the download through ``kagglehub`` (Colab ships it),
-with :func:`emolib.data.real.fer2013_instructions` as the fallback.
+with :func:`emolib.data.fer2013.fer2013_instructions` as the fallback.
 
 Nothing here hangs: the download is attempted only when ``kagglehub`` is importable
 and (by default) only in Colab, and only after :func:`emolib.net.reachable` saw
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .. import net
-from .real import fer2013_instructions, find_fer2013
+from .fer2013 import fer2013_instructions, find_fer2013
 
 __all__ = ["KAGGLE_DATASET", "in_colab", "fetch_fer2013", "find_or_fetch_fer2013"]
 
@@ -51,7 +51,7 @@ def fetch_fer2013(timeout=5.0) -> Path:
 
 
 def find_or_fetch_fer2013(download=None) -> Path:
-    """``data/fer2013`` when present (:func:`~emolib.data.real.find_fer2013`); else, when
+    """``data/fer2013`` when present (:func:`~emolib.data.fer2013.find_fer2013`); else, when
     ``download`` is true (default: only in Colab with ``kagglehub`` importable), the
     ``kagglehub`` download; else ``FileNotFoundError`` with the manual steps."""
     try:

@@ -3,11 +3,13 @@
 ``test``, and :func:`write_class_folders`, which exports any data set as a
 class-folder tree that :func:`load_class_folders` reads back.
 
-Everything here is offline: nothing is downloaded (see :func:`fer2013_instructions`).
+Everything here is offline: nothing is downloaded. The FER2013 CSV loader lives in
+:mod:`emolib.data.fer2013`, image reading in :mod:`emolib.data.images`, the splitters in
+:mod:`emolib.data.splits`; they follow the conventions below.
 
 Supported layouts
 -----------------
-* **FER2013 CSV** (:func:`load_fer2013_csv`): ``emotion,pixels,Usage`` as in Kaggle's
+* **FER2013 CSV** (:func:`~emolib.data.fer2013.load_fer2013_csv`): ``emotion,pixels,Usage`` as in Kaggle's
   ``fer2013.csv`` (also ``icml_face_data.csv``, the variant without ``Usage`` and
   the challenge's ``train.csv``/``test.csv``).
 * **Class folders** (:func:`load_class_folders`): ``root/train/<class>/*``,
@@ -15,6 +17,8 @@ Supported layouts
   ``root/<class>/*`` as ``keras.utils.image_dataset_from_directory`` reads it.
 * **Labels CSV** (:func:`load_labels_csv`): a CSV naming image files and their labels,
   optionally with a split column and/or a person identity (identity-disjoint splits).
+* Random splits are stratified by class (:func:`~emolib.data.splits.stratified_splits`), or
+  group-disjoint when persons are known (:func:`~emolib.data.splits.group_splits`).
 
 Conventions shared by every loader
 ----------------------------------
@@ -43,92 +47,30 @@ import json
 import os
 import re
 import shutil
-import stat
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..fileio import temp_dir_beside
-from .base import EMOTIONS, SPLITS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes
+from ..fileio import jsonable, temp_dir_beside
+from .base import EMOTIONS, SPLITS, EmotionDataset, Split, normalize_label, resolve_classes
+from .images import ImageReadError, read_image, read_images  # noqa: F401 (ImageReadError, read_image: public here too)
+from .splits import group_splits, stratified_splits
 
-__all__ = [
-    "FER2013_DIR",
-    "IMAGE_EXTENSIONS",
-    "ImageReadError",
-    "fer2013_instructions",
-    "find_fer2013",
-    "load_fer2013_csv",
-    "load_class_folders",
-    "load_labels_csv",
-    "write_class_folders",
-]
-
-#: Where the curriculum expects FER2013 (relative to the project root).
-FER2013_DIR = Path("data") / "fer2013"
+__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "load_class_folders", "load_labels_csv", "read_image",
+           "write_class_folders"]
 
 #: File extensions read as images in class folders (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm")
 
 #: FER2013's ``Usage`` values (and other split spellings) -> emolib split names.
-SPLIT_SYNONYMS = {
-    "train": "train",
-    "training": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "publictest": "val",
-    "test": "test",
-    "testing": "test",
-    "privatetest": "test",
-}
+SPLIT_SYNONYMS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                  "publictest": "val", "test": "test", "testing": "test", "privatetest": "test"}
 
-FER_SIZE = 48
-_FER_CSV_CANDIDATES = ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv")
 _METADATA_FILE = "metadata.csv"
 _DATASET_JSON = "dataset.json"
 _README = "README.txt"
-
-
-class ImageReadError(ValueError):
-    """An image file could not be read (missing decoder, corrupt or truncated data)."""
-
-
-# --------------------------------------------------------------------------- FER2013 help
-
-
-def fer2013_instructions() -> str:
-    """How to get FER2013 and where to put it (emolib never downloads it)."""
-    return (
-        "emolib does not download FER2013 (Kaggle distributes it to signed-in users who accept\n"
-        "the competition's rules).\n"
-        "Get it yourself, in either of two forms:\n"
-        "  1. the original CSV: Kaggle competition\n"
-        "     'challenges-in-representation-learning-facial-expression-recognition-challenge'\n"
-        "     -> fer2013.csv (columns emotion,pixels,Usage; 35,887 rows), or icml_face_data.csv;\n"
-        "  2. the common image-folder mirror (e.g. Kaggle data set 'msambare/fer2013'):\n"
-        "     train/<emotion>/*.jpg and test/<emotion>/*.jpg.\n"
-        f"Put it in '{FER2013_DIR.as_posix()}/' under the project root (data/fer2013/fer2013.csv or\n"
-        "data/fer2013/train/..., data/fer2013/test/...), then load it with\n"
-        "  emolib.data.load_dataset('fer2013')  or  load_dataset('data/fer2013/fer2013.csv')."
-    )
-
-
-def find_fer2013(start=None) -> Path:
-    """Find ``data/fer2013`` in ``start`` (default: the working directory) or one of its
-    parents, so notebooks find it from ``notebooks/`` too. ``FileNotFoundError`` with
-    :func:`fer2013_instructions` when it is not there."""
-    start = Path.cwd() if start is None else Path(start)
-    for base in (start, *start.resolve().parents):
-        candidate = base / FER2013_DIR
-        if candidate.is_dir() and any(candidate.iterdir()):
-            return candidate
-    raise FileNotFoundError(
-        f"FER2013 not found: no non-empty '{FER2013_DIR.as_posix()}' in '{start}' or its parents.\n\n"
-        + fer2013_instructions()
-    )
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -151,17 +93,11 @@ def _check_args(image_size, channels, val_fraction, test_fraction):
         if not 0.0 <= float(value) < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     if val_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
-        )
+        raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
 
 
 def _row(where, i) -> str:
     return f"'{where}' row {i} (line {i + 2})"
-
-
-def _round_half_up(x) -> int:
-    return int(np.floor(x + 0.5))
 
 
 def _class_order(present, classes, where, saved_order=None) -> tuple:
@@ -191,64 +127,12 @@ def _labels_for(emotions, class_names):
     return np.array([index.get(e, -1) for e in emotions], dtype=np.int64)
 
 
-def _stratified_assign(labels, val_fraction, test_fraction, seed) -> np.ndarray:
-    """Split name per row, stratified by ``labels``: per class, round(n * fraction)
-    images go to val and test (at least one stays in train)."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    out = np.full(len(labels), "train", dtype=object)
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        m = len(idx)
-        n_test = _round_half_up(m * test_fraction)
-        n_val = _round_half_up(m * val_fraction)
-        while n_test + n_val > m - 1 and n_test + n_val > 0:
-            if n_val >= n_test:
-                n_val -= 1
-            else:
-                n_test -= 1
-        out[idx[:n_test]] = "test"
-        out[idx[n_test:n_test + n_val]] = "val"
-    return out
-
-
-def _group_assign(labels, groups, val_fraction, test_fraction, seed) -> np.ndarray:
-    """Split name per row such that every group (person) lies in one split, with class
-    proportions close to the fractions (greedy: largest groups first, each to the split
-    whose per-class counts it brings closest to the targets)."""
-    labels = np.asarray(labels)
-    uniq, inv = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
-    num_classes = int(labels.max()) + 1 if len(labels) else 1
-    counts = np.zeros((len(uniq), num_classes))
-    np.add.at(counts, (inv, labels), 1)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(uniq))
-    order = order[np.argsort(-counts.sum(1)[order], kind="stable")]
-    fractions = np.array([1.0 - val_fraction - test_fraction, val_fraction, test_fraction])
-    targets = fractions[:, None] * counts.sum(0)[None, :]
-    current = np.zeros_like(targets)
-    assign = np.zeros(len(uniq), dtype=np.int64)
-    for g in order:
-        c = counts[g]
-        delta = ((current + c - targets) ** 2 - (current - targets) ** 2).sum(1)
-        delta[fractions == 0] = np.inf
-        s = int(np.argmin(delta))
-        current[s] += c
-        assign[g] = s
-    return np.array(SPLITS, dtype=object)[assign[inv]]
-
-
 def _build_dataset(images, labels, meta, split_names, class_names, name, info) -> EmotionDataset:
     split_names = np.asarray(split_names, dtype=object)
-    meta = meta.reset_index(drop=True).copy()
-    meta["split"] = split_names
-    splits = {}
-    for key in SPLITS:
-        idx = np.flatnonzero(split_names == key)
-        part_meta = meta.iloc[idx].reset_index(drop=True)
-        splits[key] = Split(images[idx], labels[idx], part_meta)
-    return EmotionDataset(splits, class_names, name, info)
+    meta = meta.reset_index(drop=True).assign(split=split_names)
+    index = {key: np.flatnonzero(split_names == key) for key in SPLITS}
+    return EmotionDataset({key: Split(images[i], labels[i], meta.iloc[i]) for key, i in index.items()},
+                          class_names, name, info)
 
 
 def _order_meta(meta: pd.DataFrame) -> pd.DataFrame:
@@ -256,125 +140,7 @@ def _order_meta(meta: pd.DataFrame) -> pd.DataFrame:
     return meta[first + [c for c in meta.columns if c not in first]]
 
 
-# --------------------------------------------------------------------------- image reading
-
-
-def _to_mode(im, channels):
-    """A PIL image in mode L (channels 1) or RGB (channels 3), from any mode."""
-    from PIL import Image
-
-    target = "L" if channels == 1 else "RGB"
-    mode = im.mode
-    if mode == target:
-        return im
-    if mode.startswith("I") or mode == "F":  # 16/32-bit integer or float
-        arr = np.asarray(im).astype(np.float64)
-        if mode.startswith("I;16") or (mode == "I" and arr.size and arr.max() > 255):
-            arr = arr / 257.0
-        elif mode == "F" and arr.size and arr.max() <= 1.0:
-            arr = arr * 255.0
-        im = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
-        return im if target == "L" else im.convert("RGB")
-    if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-        mode = im.mode
-    if mode in ("L", "LA", "La", "1", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"):
-        if mode in ("CMYK", "YCbCr", "RGBa", "RGBX") and target == "L":
-            im = im.convert("RGB")
-        if mode == "La":
-            im = im.convert("LA")
-        return im.convert(target)
-    return im.convert("RGB").convert(target)
-
-
-def _check_regular_file(path):
-    """Refuse what is not a regular file (a folder, a named pipe, a device) before
-    opening it: reading a FIFO would block until someone writes to it."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image file not found: '{path}'") from None
-    except OSError as exc:
-        raise ImageReadError(f"could not read image file '{path}': {exc}") from None
-    if not stat.S_ISREG(mode):
-        kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
-                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket"
-                if stat.S_ISSOCK(mode) else "not a regular file")
-        raise ImageReadError(f"could not read image file '{path}': it is {kind}, not a regular file")
-
-
-def read_image(path, size, channels):
-    """Read one image file of any size and colour mode (EXIF orientation applied).
-
-    Returns ``(array, orig_width, orig_height, orig_mode)``: ``array`` is ``uint8``
-    ``(size, size, channels)`` (1: gray, 3: RGB), resized with bilinear filtering.
-    This is the one function that opens image files, for every loader and for
-    ``emolib predict``: anything that is not a regular file (a FIFO would block),
-    a decompression bomb (a header claiming more than twice
-    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), undecodable or truncated data all raise
-    :class:`ImageReadError` naming the file (``FileNotFoundError`` when it is missing)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    _check_regular_file(path)
-    try:
-        with Image.open(path) as im:
-            orig_w, orig_h = im.size
-            orig_mode = im.mode
-            if im.format == "JPEG" and orig_mode in ("L", "RGB", "YCbCr"):
-                # decode at the smallest power-of-2 scale that is still >= size (fast)
-                im.draft("L" if channels == 1 else "RGB", (size, size))
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            im = _to_mode(im, channels)
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            arr = np.asarray(im, dtype=np.uint8)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image file not found: '{path}'") from None
-    except UnidentifiedImageError as exc:
-        raise ImageReadError(f"could not read image file '{path}': not a recognised image ({exc})") from None
-    except Image.DecompressionBombError as exc:  # a header claiming billions of pixels
-        raise ImageReadError(
-            f"could not read image file '{path}': refused as a possible decompression bomb ({exc}); "
-            "raise PIL.Image.MAX_IMAGE_PIXELS if the file is trusted"
-        ) from None
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
-        raise ImageReadError(f"could not read image file '{path}': {exc}") from None
-    if channels == 1:
-        arr = arr[..., None]
-    return arr, orig_w, orig_h, orig_mode
-
-
-def _read_images(paths, size, channels, context=None):
-    """Read ``paths`` (in parallel threads; PIL decodes without the GIL).
-
-    Returns images ``(n, size, size, channels)`` and a DataFrame with ``orig_width``,
-    ``orig_height``, ``orig_mode``. ``context[i]`` (e.g. "labels.csv row 3") is added
-    to error messages; with it, every path is checked before any image is decoded, so a
-    missing file is reported at once."""
-    for path, where in zip(paths, context or ()):
-        if not Path(path).exists():  # what exists but is not a regular file, read_image refuses by name
-            raise FileNotFoundError(f"image file not found: '{path}' ({where})")
-    n = len(paths)
-    images = np.empty((n, size, size, channels), dtype=np.uint8)
-    widths = np.empty(n, dtype=np.int64)
-    heights = np.empty(n, dtype=np.int64)
-    modes = [None] * n
-
-    def work(i):
-        try:
-            images[i], widths[i], heights[i], modes[i] = read_image(paths[i], size, channels)
-        except (FileNotFoundError, ImageReadError) as exc:
-            if context is None:
-                raise
-            raise type(exc)(f"{exc} ({context[i]})") from None
-
-    _for_each(work, range(n), min(8, 2 * (os.cpu_count() or 1)) if n > 16 else 1)
-    orig = pd.DataFrame({"orig_width": widths, "orig_height": heights, "orig_mode": modes})
-    return images, orig
-
-
-# --------------------------------------------------------------------------- FER2013 CSV
+# --------------------------------------------------------------------------- CSV files
 
 
 def _read_csv(path, what, **kwargs) -> pd.DataFrame:
@@ -389,219 +155,12 @@ def _read_csv(path, what, **kwargs) -> pd.DataFrame:
 
 
 def _require_columns(df, required, path, what):
+    """``df`` with the ``required`` columns (matched ignoring case, renamed to their spelling)."""
     lower = {c.lower(): c for c in df.columns}
-    rename = {}
-    for col in required:
-        if col in df.columns:
-            continue
-        if col.lower() in lower:
-            rename[lower[col.lower()]] = col
-            continue
-        raise ValueError(
-            f"{what} '{path}' has no column {col!r} (columns found: {list(df.columns)})"
-        )
-    return df.rename(columns=rename)
-
-
-def _parse_pixel_chunk(part, path, row0, expected):
-    """``(len(part), expected)`` uint8 values of the pixel strings ``part`` (data rows ``row0``
-    on), decoded from their bytes at once; ``ValueError`` naming the first bad row."""
-    buf = np.frombuffer(("\n".join(part) + "\n").encode("ascii", errors="replace"), dtype=np.uint8)
-    digit = (buf - np.uint8(48)) < 10
-    nl_pos = np.flatnonzero(buf == 10)
-    _check_pixel_text(part, buf, digit, nl_pos, path, row0)
-    starts = np.flatnonzero(digit & np.concatenate(([True], ~digit[:-1])))
-    ends = np.flatnonzero(digit & np.concatenate((~digit[1:], [True])))
-    counts = np.diff(np.searchsorted(starts, nl_pos), prepend=0)
-    wrong = np.flatnonzero(counts != expected)
-    if len(wrong):
-        j = int(wrong[0])
-        side = int(round(np.sqrt(expected)))
-        raise ValueError(
-            f"{_row(path, row0 + j)}: pixels has {counts[j]} values, expected {expected} "
-            f"({side}x{side} grayscale)"
-        )
-    values = _number_values(buf, starts, ends)
-    too_big = values > 255
-    if too_big.any():
-        t = int(np.argmax(too_big))
-        j = int(np.searchsorted(nl_pos, starts[t]))
-        text = buf[starts[t]:ends[t] + 1].tobytes().decode()
-        raise ValueError(f"{_row(path, row0 + j)}: pixel value {text} is outside 0-255")
-    return values.astype(np.uint8).reshape(len(part), expected)
-
-
-def _check_pixel_text(part, buf, digit, nl_pos, path, row0):
-    """``ValueError`` naming the row of a line break or of a character that is neither a
-    digit nor white space."""
-    if len(nl_pos) != len(part):  # a newline inside a pixel string
-        j = next((j for j, s in enumerate(part) if "\n" in s), None)
-        if j is not None:
-            raise ValueError(f"{_row(path, row0 + j)}: pixels contains a line break")
-    valid = digit | (buf == 10) | (buf == 32)
-    if not valid.all():
-        valid |= (buf == 9) | (buf == 13)
-        if not valid.all():
-            j = int(np.searchsorted(nl_pos, int(np.argmax(~valid))))
-            token = next((t for t in re.split(r"\s+", part[j].strip()) if not t.isdigit()), "?")
-            raise ValueError(
-                f"{_row(path, row0 + j)}: pixels must be integers 0-255 separated by spaces, "
-                f"found {token!r}"
-            )
-
-
-def _number_values(buf, starts, ends) -> np.ndarray:
-    """The numbers written in ``buf[starts[k]:ends[k] + 1]`` (10**9 for over 10 digits)."""
-    lengths = ends - starts + 1
-    if lengths.max(initial=0) <= 3:  # the usual case: 1-3 digits per value
-        digits = buf - np.uint8(48)
-        values = digits[ends].astype(np.int16)
-        values += 10 * digits[ends - 1].astype(np.int16) * (lengths >= 2)
-        values += 100 * digits[ends - 2].astype(np.int16) * (lengths >= 3)
-        return values
-    d = buf.astype(np.int16) - 48
-    values = np.zeros(len(starts), dtype=np.int64)
-    for k in range(min(int(lengths.max()), 10)):
-        m = lengths > k
-        values[m] = values[m] * 10 + d[starts[m] + k]
-    values[lengths > 10] = 10**9
-    return values
-
-
-def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np.ndarray:
-    """Parse FER2013 pixel strings ("70 80 82 ...") into ``(n, expected)`` uint8,
-    vectorised over the bytes of ``chunk`` rows at a time (in two threads; numpy runs
-    without the GIL). Errors name the row (0-based data row)."""
-    n = len(strings)
-    out = np.empty((n, expected), dtype=np.uint8)
-    strings = ["" if not isinstance(s, str) else s for s in strings]
-
-    def work(lo):
-        out[lo:lo + chunk] = _parse_pixel_chunk(strings[lo:lo + chunk], path, lo, expected)
-
-    _for_each(work, range(0, n, chunk), min(4, os.cpu_count() or 1) if n > chunk else 1)
-    return out
-
-
-def _for_each(work, items, workers):
-    """``work(item)`` for every item, in ``workers`` threads (PIL and numpy run without the
-    GIL); the first failure in item order is raised, as a plain loop would."""
-    if workers <= 1:
-        for item in items:
-            work(item)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(work, items):
-            pass
-
-
-def _parse_fer_emotions(values, path) -> np.ndarray:
-    num = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(num) | (num != np.round(num))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"{_row(path, i)}: emotion {values[i]!r} is not an integer 0-6")
-    out_of_range = (num < 0) | (num > len(EMOTIONS) - 1)
-    if out_of_range.any():
-        i = int(np.argmax(out_of_range))
-        raise ValueError(
-            f"{_row(path, i)}: emotion {int(num[i])} is outside 0-6 "
-            f"(FER2013 order: {', '.join(f'{k}={e}' for k, e in enumerate(EMOTIONS))})"
-        )
-    return num.astype(np.int64)
-
-
-def _read_fer_file(path, require_emotion=True):
-    """``(emotion int array or None, images (n,48,48) uint8, usage array or None)``."""
-    df = _read_csv(path, "FER2013 CSV", dtype=str, keep_default_na=False)
-    if len(df) == 0:
-        raise ValueError(f"FER2013 CSV '{path}' has no rows (only a header)")
-    required = ["emotion", "pixels"] if require_emotion else ["pixels"]
-    try:
-        df = _require_columns(df, required, path, "FER2013 CSV")
-    except ValueError as exc:
-        if "emotion" in str(exc) and Path(path).name == "test.csv":
-            raise ValueError(
-                f"{exc}; Kaggle's challenge test.csv is unlabelled: use train.csv, "
-                "fer2013.csv or icml_face_data.csv"
-            ) from None
-        raise
-    usage_col = next((c for c in df.columns if c.lower() == "usage"), None)
-    if usage_col is not None and usage_col != "Usage":
-        df = df.rename(columns={usage_col: "Usage"})
-    emotions = _parse_fer_emotions(df["emotion"].to_numpy(), path) if "emotion" in df.columns else None
-    pixels = _parse_pixels(df["pixels"].tolist(), path).reshape(-1, FER_SIZE, FER_SIZE)
-    usage = None
-    if "Usage" in df.columns:
-        usage = df["Usage"].to_numpy(dtype=object)
-        usage = (usage, _csv_splits(usage, path, "Usage", expected="Training, PublicTest or PrivateTest"))
-    return emotions, pixels, usage
-
-
-def _resolve_fer_path(path):
-    """The CSV file(s) to read for ``path`` (a CSV or a directory holding one)."""
-    if path.is_file():
-        return path, None
-    for name in _FER_CSV_CANDIDATES:
-        candidate = path / name
-        if candidate.is_file():
-            test = candidate.parent / "test.csv" if name == "train.csv" else None
-            return candidate, test if test is not None and test.is_file() else None
-    raise FileNotFoundError(
-        f"no FER2013 CSV in '{path}' (looked for {', '.join(_FER_CSV_CANDIDATES)}); for the "
-        "train/ and test/ image-folder mirror use load_class_folders() or load_dataset().\n\n"
-        + fer2013_instructions()
-    )
-
-
-def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
-                     val_fraction=0.1, test_fraction=0.1, seed=0) -> EmotionDataset:
-    """Load FER2013 from its CSV (``emotion,pixels[,Usage]``; 48x48 grayscale).
-
-    ``path`` is the CSV or a directory holding ``fer2013.csv``, ``icml_face_data.csv``
-    or the challenge's ``train.csv`` (+ a labelled ``test.csv``, if any). Splits come
-    from ``Usage`` (``Training`` -> train, ``PublicTest`` -> val, ``PrivateTest`` ->
-    test); without it, stratified random splits of ``val_fraction``/``test_fraction``
-    (with a labelled ``test.csv``, that is the test split and val is carved from train).
-    ``classes=None`` keeps all seven FER2013 classes (labels = FER2013 indices).
-    """
-    _check_args(image_size, channels, val_fraction, test_fraction)
-    path = _check_path(path, "FER2013 CSV", fer2013_instructions())
-    csv_path, test_path = _resolve_fer_path(path)
-    emotions, images, usage = _read_fer_file(csv_path)
-    sources = [f"{csv_path.name}:row {i}" for i in range(len(emotions))]
-    test = None if usage is not None or test_path is None else _read_fer_file(test_path, require_emotion=False)
-    if test is not None and test[0] is None:  # Kaggle's unlabelled test.csv: ignore it
-        test = test_path = None
-    if usage is not None:
-        split_names, method = usage[1], "usage column"
-    elif test is not None:  # a labelled test.csv is the test split; val is carved from train
-        split_names = np.concatenate([_stratified_assign(emotions, val_fraction, 0.0, seed),
-                                      np.full(len(test[0]), "test", dtype=object)])
-        emotions, images = np.concatenate([emotions, test[0]]), np.concatenate([images, test[1]])
-        sources += [f"{test_path.name}:row {i}" for i in range(len(test[0]))]
-        method = "test.csv + stratified val"
-    else:
-        split_names, method = _stratified_assign(emotions, val_fraction, test_fraction, seed), "stratified random"
-
-    all_names = np.array(EMOTIONS, dtype=object)[emotions]
-    class_names = EMOTIONS if classes is None else _class_order(set(all_names), classes, csv_path)
-    labels = _labels_for(all_names, class_names)
-    meta = pd.DataFrame({"label": labels, "emotion": all_names, "source": sources, "orig_label": emotions,
-                         "orig_width": FER_SIZE, "orig_height": FER_SIZE, "orig_mode": "L"})
-    if usage is not None:
-        meta["usage"] = usage[0]
-    idx = np.flatnonzero(labels >= 0)
-    images = images[idx][..., None]
-    if image_size != FER_SIZE or channels != 1:
-        images = convert_images(images, image_size, channels)
-    info = {"format": "fer2013_csv", "path": str(csv_path) if test_path is None else [str(csv_path), str(test_path)],
-            "split_method": method, "image_size": image_size, "channels": channels, "seed": seed,
-            "dropped": int(len(labels) - len(idx))}
-    if usage is None:
-        info.update(val_fraction=val_fraction, test_fraction=test_fraction)
-    return _build_dataset(images, labels[idx], _order_meta(meta.iloc[idx]), split_names[idx],
-                          class_names, "fer2013", info)
+    missing = [col for col in required if col.lower() not in lower and col not in df.columns]
+    if missing:
+        raise ValueError(f"{what} '{path}' has no column {missing[0]!r} (columns found: {list(df.columns)})")
+    return df.rename(columns={lower[c.lower()]: c for c in required if c not in df.columns})
 
 
 # --------------------------------------------------------------------------- class folders
@@ -647,9 +206,7 @@ def _scan_class_dirs(split_dir: Path, classes_wanted):
             entries.extend((None, emotion, d.name) for _ in files)  # counted as dropped, never decoded
             continue
         if not files:
-            raise ValueError(
-                f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})"
-            )
+            raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})")
         entries.extend((f, emotion, d.name) for f in files)
     return entries
 
@@ -715,15 +272,11 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
         raise ValueError(f"no images of classes {list(class_names)} in '{root}'")
 
     files = [e[0] for e in entries]
-    images, orig = _read_images(files, image_size, channels)
+    images, orig = read_images(files, image_size, channels)
     labels = _labels_for([e[1] for e in entries], class_names)
-    meta = pd.concat([pd.DataFrame({
-        "label": labels,
-        "emotion": [e[1] for e in entries],
-        "source": [str(f) for f in files],
-        "orig_label": [e[2] for e in entries],
-        "file": [f.relative_to(root).as_posix() for f in files],
-    }), orig], axis=1)
+    meta = pd.concat([pd.DataFrame({"label": labels, "emotion": [e[1] for e in entries],
+                                    "source": [str(f) for f in files], "orig_label": [e[2] for e in entries],
+                                    "file": [f.relative_to(root).as_posix() for f in files]}), orig], axis=1)
     split_names, method = _folder_splits(labels, np.array([e[3] for e in entries], dtype=object), split_dirs,
                                          saved, val_fraction, test_fraction, seed)
     meta, order = _merge_saved_meta(meta, saved_meta, split_names)
@@ -763,14 +316,14 @@ def _folder_splits(labels, split_names, split_dirs, saved, val_fraction, test_fr
     folders otherwise, a missing val or test split carved from train (stratified), except in
     a :func:`write_class_folders` export (``saved``), where a split without a folder was empty."""
     if not split_dirs:
-        return _stratified_assign(labels, val_fraction, test_fraction, seed), "stratified random"
+        return stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
     missing = [s for s in ("val", "test") if s not in split_dirs]
     if not missing:
         return split_names, "folders"
     if saved:
         return split_names, f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
     train = np.flatnonzero(split_names == "train")
-    split_names[train] = _stratified_assign(labels[train], val_fraction if "val" in missing else 0.0,
+    split_names[train] = stratified_splits(labels[train], val_fraction if "val" in missing else 0.0,
                                             test_fraction if "test" in missing else 0.0, seed)
     return split_names, f"folders; {' and '.join(missing)} carved from train (stratified)"
 
@@ -800,31 +353,20 @@ def _merge_saved_meta(meta, saved_meta, split_names):
 
 
 def _find_image_dir(csv_path: Path, names):
-    base = csv_path.parent
-    candidates = [base, base / "images", base / "Images", base / "img"]
-    sample = [n for n in names[:20] if isinstance(n, str) and n]
-    best, best_hits = base, -1
-    for c in candidates:
-        if not c.is_dir():
-            continue
-        hits = sum((c / n).is_file() for n in sample)
-        if hits > best_hits:
-            best, best_hits = c, hits
-    return best
+    """The CSV's folder or its images/, Images/ or img/ subfolder: the first that holds most
+    of the first 20 files named."""
+    base, sample = csv_path.parent, [n for n in names[:20] if isinstance(n, str) and n]
+    folders = [d for d in (base, base / "images", base / "Images", base / "img") if d.is_dir()]
+    return max(folders, key=lambda d: sum((d / n).is_file() for n in sample), default=base)
 
 
 def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarray:
     """Mask of each file's first row; with ``duplicates="error"`` a ``ValueError`` naming
     the rows that repeat a file (conflicting labels first)."""
     seen = {}
-    first = np.ones(len(files), dtype=bool)
-    repeats = []
-    for i, f in enumerate(files):
-        if f in seen:
-            first[i] = False
-            repeats.append((i, seen[f]))
-        else:
-            seen[f] = i
+    first_row = np.array([seen.setdefault(f, i) for i, f in enumerate(files)], dtype=np.int64)
+    first = first_row == np.arange(len(files))
+    repeats = [(int(i), int(first_row[i])) for i in np.flatnonzero(~first)]
     if repeats and duplicates == "error":
         conflicts = [(i, j) for i, j in repeats if emotions[i] != emotions[j]]
         shown = (conflicts + [r for r in repeats if r not in conflicts])[:5]
@@ -856,7 +398,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     random and stratified by class, and **identity-disjoint** (every person in one split,
     classes approximately stratified) when an identity is known: ``identity_col`` names a
     column, or ``identity_pattern`` is a regex whose group 1, applied to the file stem,
-    gives the person (``r"^(.*)_\\d+$"`` for ``Abdullah_Gul_0003.jpg``; stems that do not
+    gives the person (``r"^(.*)_\\d+$"`` for ``First_Last_0003.jpg``; stems that do not
     match are their own person). Other CSV columns are kept in ``meta``.
 
     ``duplicates``: what to do when several rows name the same file (with the same
@@ -871,19 +413,9 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if duplicates not in ("error", "first", "keep"):
         raise ValueError(f"duplicates must be 'error', 'first' or 'keep', got {duplicates!r}")
     regex = _identity_regex(identity_pattern)
-    csv_path = _check_path(csv_path, "labels CSV")
-    df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
-    df = _require_columns(df, [c for c in (image_col, label_col, split_col, identity_col) if c is not None],
-                          csv_path, "labels CSV")
-    if len(df) == 0:
-        raise ValueError(f"labels CSV '{csv_path}' has no rows")
+    csv_path, df, names = _read_labels_table(csv_path, (image_col, label_col, split_col, identity_col))
     if identity_col is not None and identity_pattern is not None:
         raise ValueError("give identity_col or identity_pattern, not both")
-
-    names = df[image_col].str.strip().tolist()
-    for i, name in enumerate(names):
-        if not name:
-            raise ValueError(f"{_row(csv_path, i)}: empty {image_col!r}")
     image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
     emotions = _csv_emotions(df[label_col].tolist(), names, csv_path, label_col)
     split_names = None
@@ -899,15 +431,14 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if not len(keep):
         raise ValueError(f"no images of classes {list(class_names)} in '{csv_path}'")
     paths = [Path(image_dir) / names[i] for i in keep]
-    images, orig = _read_images(paths, image_size, channels, [_row(csv_path, i) for i in keep])
+    images, orig = read_images(paths, image_size, channels, [_row(csv_path, i) for i in keep])
     labels = labels[keep]
     meta = _csv_meta(df, keep, labels, emotions, paths, identity, orig, (image_col, label_col, split_col, identity_col))
 
     if split_names is not None:
         split_names, method = split_names[keep], f"column {split_col!r}"
     else:
-        groups = identity[keep] if identity is not None else np.asarray(files, dtype=object)[keep]
-        split_names, method = _random_splits(labels, groups, identity is not None, not first[keep].all(),
+        split_names, method = _random_splits(labels, identity, np.asarray(files, dtype=object), first, keep,
                                              val_fraction, test_fraction, seed)
     info = {"format": "labels_csv", "path": str(csv_path), "image_dir": str(image_dir), "split_method": method,
             "image_size": image_size, "channels": channels, "seed": seed, "dropped": int(len(df) - len(keep))}
@@ -922,6 +453,20 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
             info.update(identity_pattern=identity_pattern, identity_unmatched=unmatched)
     return _build_dataset(images, labels, _order_meta(meta), split_names, class_names,
                           csv_path.stem if csv_path.stem != "labels" else csv_path.parent.name, info)
+
+
+def _read_labels_table(csv_path, columns):
+    """``(path, table of str, stripped image names)``; errors name the file, column or row."""
+    csv_path = _check_path(csv_path, "labels CSV")
+    df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
+    df = _require_columns(df, [c for c in columns if c is not None], csv_path, "labels CSV")
+    if len(df) == 0:
+        raise ValueError(f"labels CSV '{csv_path}' has no rows")
+    names = df[columns[0]].str.strip().tolist()
+    empty = [i for i, name in enumerate(names) if not name]
+    if empty:
+        raise ValueError(f"{_row(csv_path, empty[0])}: empty {columns[0]!r}")
+    return csv_path, df, names
 
 
 def _identity_regex(identity_pattern):
@@ -1010,16 +555,16 @@ def _csv_meta(df, keep, labels, emotions, paths, identity, orig, used_columns) -
     return meta
 
 
-def _random_splits(labels, groups, by_identity, repeated_files, val_fraction, test_fraction, seed):
-    """Split name per row and how it was made: group-aware when persons are known or files
-    repeat (``groups``: persons or file paths), else stratified random."""
-    if by_identity:
-        return (_group_assign(labels, groups, val_fraction, test_fraction, seed),
-                "identity-disjoint (group-aware, approximately stratified)")
-    if repeated_files:  # duplicates="keep": the rows of one file stay together
-        return (_group_assign(labels, groups, val_fraction, test_fraction, seed),
-                "file-disjoint (group-aware, approximately stratified; files listed more than once)")
-    return _stratified_assign(labels, val_fraction, test_fraction, seed), "stratified random"
+def _random_splits(labels, identity, files, first, keep, val_fraction, test_fraction, seed):
+    """Split name per kept row and how it was made: person-disjoint when ``identity`` is known,
+    file-disjoint when files repeat (``duplicates="keep"``), else stratified random."""
+    if identity is not None:
+        return (group_splits(labels, identity[keep], val_fraction, test_fraction, seed),
+                "identity-disjoint (StratifiedGroupKFold)")
+    if not first[keep].all():  # the rows of one file stay together
+        return (group_splits(labels, files[keep], val_fraction, test_fraction, seed),
+                "file-disjoint (StratifiedGroupKFold; files listed more than once)")
+    return stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
 
 
 # --------------------------------------------------------------------------- writing
@@ -1035,14 +580,6 @@ def _safe_name(source, max_len=60) -> str:
         text = re.sub(r"\.[A-Za-z0-9]{2,5}$", "", text)
     text = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")
     return text[:max_len] or "img"
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (np.ndarray, tuple, set)):
-        return list(obj)
-    return str(obj)
 
 
 def _is_export(path: Path) -> bool:
@@ -1128,7 +665,7 @@ def _write_export(dataset, folder: Path, root_name, pil_format, ext):
         "info": dataset.info,
         "written_by": "emolib.data.real.write_class_folders",
     }
-    (folder / _DATASET_JSON).write_text(json.dumps(description, indent=2, default=_json_default))
+    (folder / _DATASET_JSON).write_text(json.dumps(jsonable(description), indent=2, default=str))
     (folder / _README).write_text(
         f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"
         f"Layout: <split>/<class>/<image>{ext}; metadata.csv has one row per image (split, file,\n"
