@@ -344,11 +344,13 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
             return str(cached), "imagenet (download)"
         except net.NetworkError as exc:
             why = f" (download failed: {str(exc).splitlines()[0]})"
-    where = f"'{weights_dir}' or " if weights_dir is not None else ""
+    # No absolute path in the label: it ends up in results tables and notebook outputs.
+    cache = "$KERAS_HOME/models" if "KERAS_HOME" in os.environ else "~/.keras/models"
+    where = "weights_dir or " if weights_dir is not None else ""
     return None, (
-        f"random init: no network{why} and no '{filename}' in {where}'{keras_cache_dir()}'. "
-        "Fix: run once on a machine with internet access (Colab works) and copy that file "
-        "from ~/.keras/models/ to the same folder here, or pass weights_dir="
+        f"random init: no network{why.replace(str(keras_cache_dir()), cache)} and no '{filename}' in "
+        f"{where}{cache}/. Fix: run once on a machine with internet access (Colab works) and copy that "
+        "file from ~/.keras/models/ to the same folder here, or pass weights_dir="
     )
 
 
