@@ -151,16 +151,22 @@ def evidence(y_true, preds_a, preds_b, num_classes):
 
 
 def verdict(generated, real):
-    """``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."`` from two :func:`evidence` dicts.
+    """``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."`` from two :func:`evidence`
+    dicts (``None``: not measured; only ``gap``, ``learned`` and ``settled`` are read).
 
-    A verdict needs both models to have learned on both data sets and a gap larger
-    than noise on both; otherwise it says which condition failed.
+    The one rule for "does the lesson carry over to real photos" (``tools/real_vs_generated.py``
+    uses it too): both models learned on both data sets and the gap is more than noise on
+    both; otherwise it says which condition failed. A gap settled on one data set only is
+    not evidence that the lesson differs: the other may just lack the power to show it.
     """
-    failed = [f"{side} on {where}" for where, ev in (("generated", generated), ("real", real))
-              for side, ok in ev["learned"].items() if not ok]
+    sides = (("generated", generated), ("real", real))
+    missing = [where for where, ev in sides if ev is None]
+    if missing:
+        return "cannot tell: not measured on " + " and ".join(missing)
+    failed = [f"{side} on {where}" for where, ev in sides for side, ok in ev["learned"].items() if not ok]
     if failed:
         return "cannot tell: did not learn: " + ", ".join(failed)
-    unsettled = [where for where, ev in (("generated", generated), ("real", real)) if not ev["settled"]]
+    unsettled = [where for where, ev in sides if not ev["settled"]]
     if unsettled:
         return "cannot tell: gap within noise on " + " and ".join(unsettled)
     return "agrees" if np.sign(generated["gap"]) == np.sign(real["gap"]) else "reverses"
