@@ -1,19 +1,10 @@
 """A lesson measured twice: on generated faces and on real photographs.
 
-Every notebook whose lesson comes from generated faces ends with an "On real photos"
-section built from these few functions:
-
-* :func:`load_real_photos` finds the ``muxspace/facial_expressions`` photos (a local
-  copy; downloaded once in Colab) and loads seed 003's 4 classes with person-disjoint
-  splits and a balanced test split, or says how to get them and returns ``None``;
-* :func:`train_on_photos` trains a Keras model the way the real set needs
-  (class-balanced sampling, the epoch with the best validation macro-F1 kept);
-* :func:`evidence` summarises "B vs A" on one data set from per-seed predictions, and
-  :func:`verdict` compares the two data sets' evidence: ``agrees``, ``reverses`` or
-  ``cannot tell`` (and why);
-* :func:`benchmark` reads the committed full-scale measurements
-  (``benchmarks/results/real_photos.json``, ``real_lessons.json``), which the
-  notebooks print next to their own, smaller, runs.
+The notebooks' "On real photos" sections: :func:`load_real_photos` (seed 003's 4 classes
+of ``muxspace/facial_expressions``, person-disjoint splits), :func:`train_on_photos`
+(class-balanced sampling, best validation macro-F1 kept), :func:`evidence` ("B vs A" on
+one data set), :func:`verdict` (``agrees``, ``reverses`` or ``cannot tell``) and
+:func:`benchmark` (the committed full-scale measurements).
 
 The photos are other people's pictures: nothing here displays a photo or a file name.
 
