@@ -294,7 +294,7 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
     where = "weights_dir or " if weights_dir is not None else ""
     return None, (
         f"random init: no network{why.replace(str(keras_cache_dir()), cache)} and no '{filename}' in "
-        f"{where}{cache}/. Fix: run once on a machine with internet access (Colab works) and copy that "
+        f"{where}'{cache}'. Fix: run once on a machine with internet access (Colab works) and copy that "
         "file from ~/.keras/models/ to the same folder here, or pass weights_dir="
     )
 
