@@ -1,13 +1,8 @@
-"""What a network looks at: Grad-CAM maps and the share of them on face regions.
-
-:func:`grad_cam` computes Grad-CAM maps (Selvaraju et al., 2017) for a Keras
-image classifier; :func:`face_regions` gives, for generated faces, masks of the
-eyes (with the brows) and of the mouth, placed with each face's pose; and
-:func:`region_shares` says which share of each map falls on each region, to
-compare with the region's share of the image (what a map spread evenly would
-give). A network that reads the expression puts more than its area's share on
-the eyes and the mouth; one that uses a shortcut (a colour flush, glasses,
-overlaid text, the background) puts it elsewhere.
+"""What a network looks at: :func:`grad_cam` maps (Selvaraju et al., 2017), masks of the
+eyes and mouth (:func:`face_regions`) and each map's share on them (:func:`region_shares`)
+next to their share of the image. A network that reads the expression puts more than its
+area's share on the eyes and the mouth; one that uses a shortcut (colour flush, glasses,
+text, background) puts it elsewhere.
 """
 
 from __future__ import annotations
@@ -94,24 +89,9 @@ def grad_cam(model, images, class_index=None, layer=None, batch_size=64):
 
 
 def face_regions(size, meta=None, n=None):
-    """Masks of :data:`REGIONS` for images of ``size`` x ``size`` pixels.
-
-    Parameters
-    ----------
-    size : int
-        Image side in pixels.
-    meta : pandas.DataFrame, optional
-        Generated faces' metadata with ``scale``, ``shift_x``, ``shift_y`` and
-        ``rotation_deg`` (one row per image): each face's regions where its pose put
-        them. Without it, ``n`` images in :data:`CENTRED_POSE`.
-    n : int, optional
-        Number of images when ``meta`` is not given (default 1).
-
-    Returns
-    -------
-    dict
-        Region name -> bool array (n, size, size).
-    """
+    """``{region: bool array (n, size, size)}``: masks of :data:`REGIONS` placed by each
+    generated face's pose (``meta`` with ``scale``, ``shift_x``, ``shift_y``,
+    ``rotation_deg``), or for ``n`` images in :data:`CENTRED_POSE`."""
     if meta is not None:
         pose = {k: np.asarray(meta[k], dtype=np.float32) for k in CENTRED_POSE}
     else:
@@ -128,24 +108,10 @@ def face_regions(size, meta=None, n=None):
 
 
 def region_shares(maps, regions):
-    """Share of each map on each region, next to the region's share of the image.
-
-    Parameters
-    ----------
-    maps : array (n, height, width)
-        Non-negative attribution maps (e.g. from :func:`grad_cam`).
-    regions : dict
-        Region name -> bool array (n, height, width) or (height, width); regions should
-        not overlap. The rest of the image is reported as ``"rest"``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per region and ``"rest"``: ``attribution`` (mean over images of the
-        map's share on the region), ``area`` (mean share of the pixels) and
-        ``ratio`` (attribution / area: 1 for a map spread evenly, above 1 where the
-        network looks more than the region's size explains).
-    """
+    """Share of each map ``(n, height, width)`` on each of ``regions`` (``{name: bool array
+    (n, h, w) or (h, w)}``, not overlapping) and on the ``"rest"``: a DataFrame of
+    ``attribution`` (mean share of the maps), ``area`` (mean share of the pixels) and
+    ``ratio`` (1 for an even map; above 1 where the network looks more than size explains)."""
     import pandas as pd
 
     maps = np.asarray(maps, dtype=np.float64)

@@ -1,37 +1,16 @@
 """Ensembles of trained classifiers, their diversity, and knowledge distillation.
 
-Ensembles here combine models that are *already trained*: what they need is each
-member's class probabilities on the same images, stacked into one array
+Every function takes the members' class probabilities on the same images,
+``probas`` ``(m, n, k)`` (``m`` members, ``n`` images, ``k`` classes; rows sum to 1).
 
-    probas : float array ``(m, n, k)``: ``m`` members, ``n`` images, ``k`` classes;
-             ``probas[i]`` is member ``i``'s softmax output (rows sum to 1).
-
-Combiners (plain functions, scikit-learn style; :func:`combine` runs any of them
-the way a fair comparison needs: fitted on validation, scored on test):
-
-* :func:`soft_vote`: the (weighted) mean of the members' probabilities;
-* :func:`hard_vote`: the (weighted) majority of the members' predicted classes;
-* :func:`fit_weights`: non-negative weights summing to 1 that minimise the
-  log-loss of the weighted mean on labelled (validation) images;
-* :func:`fit_stacking`: a scikit-learn ``LogisticRegression`` on the members'
-  probabilities (:func:`stacking_features`);
-* :func:`cross_val_proba`: out-of-fold probabilities of the two fitted combiners,
-  an honest validation score for them (fitting and scoring on the same validation
-  images would flatter them).
-
-Diversity (why an ensemble does or does not help): :func:`disagreement`,
-:func:`error_correlation`, and :func:`pair_table` (every pair of members: their
-accuracies, the accuracy of their soft vote and its gain over the better one).
-
-Deployment and distillation: :func:`ensemble_model` turns the members into one
-Keras model (an average of their outputs, built from standard layers only, so it
-saves, loads and exports like any model; :func:`save_model` writes it
-atomically); :class:`Distiller` and
-:func:`distillation_dataset` train a small student on the ensemble's soft
-probabilities (Hinton et al., 2015; keras-io's "Knowledge Distillation" example).
-
-:func:`find_runs` finds the saved runs (:mod:`emolib.runs`) of an
-experiment that can be reused as members: complete, and trained on the wanted data.
+* combiners: :func:`soft_vote`, :func:`hard_vote`, :func:`fit_weights` (weights that
+  minimise the validation log-loss), :func:`fit_stacking` (a ``LogisticRegression``),
+  and :func:`combine`, which fits one on validation and scores it on test;
+* diversity: :func:`disagreement`, :func:`error_correlation`, :func:`pair_table`;
+* deployment: :func:`ensemble_model` (one Keras model of standard layers), :func:`save_model`;
+* distillation (Hinton et al., 2015; keras-io's "Knowledge Distillation"):
+  :class:`Distiller`, :func:`distillation_dataset`;
+* :func:`find_runs`: saved runs (:mod:`emolib.runs`) reusable as members.
 """
 
 from __future__ import annotations
@@ -49,18 +28,9 @@ from .evaluation import EPS  # probabilities are clipped to [EPS, 1] (Keras' eps
 from .fileio import jsonable
 
 
-# --------------------------------------------------------------------------
-# Input checks
-# --------------------------------------------------------------------------
-
-
 def as_probas(probas, name="probas") -> np.ndarray:
-    """``probas`` as a float64 array ``(m, n, k)``, checked.
-
-    Accepts an array ``(m, n, k)`` or a list of ``m`` arrays ``(n, k)``. Raises
-    ``ValueError`` (naming ``name``) unless every value is finite, in [0, 1], and
-    every row sums to 1 within 1e-3 (softmax outputs in float32 do).
-    """
+    """``probas`` (an array ``(m, n, k)`` or a list of ``m`` arrays ``(n, k)``) as float64
+    ``(m, n, k)``; ``ValueError`` naming ``name`` unless finite, in [0, 1], rows summing to 1 +- 1e-3."""
     try:
         p = np.asarray(probas, dtype=np.float64)
     except ValueError as err:  # ragged list
@@ -95,32 +65,20 @@ def _weights(weights, m, name="weights") -> np.ndarray:
     return w / w.sum()
 
 
-# --------------------------------------------------------------------------
-# Combiners
-# --------------------------------------------------------------------------
-
-
 def soft_vote(probas, weights=None) -> np.ndarray:
-    """Soft voting: the weighted mean of the members' probabilities.
-
-    ``probas`` ``(m, n, k)``; ``weights`` ``(m,)`` non-negative (normalised to sum
-    to 1; ``None``: equal). Returns ``(n, k)`` probabilities.
-    """
+    """Soft voting: the weighted mean ``(n, k)`` of ``probas`` ``(m, n, k)``; ``weights``
+    ``(m,)`` non-negative, normalised to sum to 1 (``None``: equal)."""
     p = as_probas(probas)
     w = _weights(weights, len(p))
     return np.tensordot(w, p, axes=1)
 
 
 def hard_vote(probas, weights=None) -> np.ndarray:
-    """Hard (majority) voting: each member votes for its most probable class.
+    """Hard (majority) voting: int predictions ``(n,)``, each member voting for its most
+    probable class (``weights`` ``(m,)`` weigh the votes; ``None``: one each).
 
-    ``probas`` ``(m, n, k)``; ``weights`` ``(m,)`` weigh the votes (``None``: one
-    vote each). Returns int predictions ``(n,)``.
-
-    Tie-break: among the classes with the most votes, the one with the highest
-    soft-vote probability (:func:`soft_vote` with the same weights) wins, and if
-    that ties too, the lowest class index. With two members that disagree the
-    vote is always tied, so hard voting then follows the soft vote.
+    Ties go to the class with the highest soft-vote probability, then the lowest index:
+    with two members that disagree, hard voting follows the soft vote.
     """
     p = as_probas(probas)
     w = _weights(weights, len(p))
@@ -135,10 +93,7 @@ def hard_vote(probas, weights=None) -> np.ndarray:
 
 
 def log_loss(proba, labels) -> float:
-    """Mean negative log-probability of the true class (natural log, ``proba``
-    clipped to ``[EPS, 1]``): the cross-entropy Keras reports as ``loss``
-    (:func:`emolib.evaluation.log_loss`, i.e. ``sklearn.metrics.log_loss``, after
-    checking the labels)."""
+    """:func:`emolib.evaluation.log_loss` of ``proba`` ``(n, k)`` after checking ``labels`` ``(n,)``."""
     from . import evaluation
 
     proba = np.asarray(proba, dtype=np.float64)
@@ -146,16 +101,12 @@ def log_loss(proba, labels) -> float:
 
 
 def fit_weights(probas, labels) -> np.ndarray:
-    """Weights for :func:`soft_vote` fitted on labelled images (use the validation
-    split, never the test split).
+    """Weights ``(m,)`` for :func:`soft_vote` fitted on labelled (validation) images.
 
-    Minimises the log-loss of the weighted mean ``sum_i w_i probas[i]`` over the
-    simplex (``w_i >= 0``, ``sum w_i = 1``) with SciPy's SLSQP and the analytic
-    gradient, starting from equal weights. The problem is convex, so the minimum
-    is global (though not always unique: two identical members can share their
-    weight in any proportion). Members that only add noise get weights near 0.
-
-    Returns ``(m,)`` weights summing to 1 (values below 1e-6 set to 0).
+    Minimises the log-loss of ``sum_i w_i probas[i]`` over the simplex with SciPy's
+    SLSQP and the analytic gradient, from equal weights. The problem is convex, so the
+    minimum is global (not always unique: identical members share their weight).
+    Members that only add noise get weights near 0 (below 1e-6: set to 0).
     """
     from scipy.optimize import minimize
 
@@ -183,21 +134,18 @@ def fit_weights(probas, labels) -> np.ndarray:
 
 
 def stacking_features(probas) -> np.ndarray:
-    """The stacking model's input: every member's probabilities side by side,
-    ``(n, m * k)`` (member 0's ``k`` columns first)."""
+    """Every member's probabilities side by side, ``(n, m * k)``: the stacker's input."""
     p = as_probas(probas)
     m, n, k = p.shape
     return p.transpose(1, 0, 2).reshape(n, m * k)
 
 
 def fit_stacking(probas, labels, C=1.0):
-    """Stacking: a scikit-learn ``LogisticRegression`` (multinomial, L2 penalty of
-    strength ``1 / C``) that learns how to combine the members from their
-    probabilities on labelled images (the validation split: the members never
-    trained on it, so their probabilities there look like those on new images).
+    """Stacking: a scikit-learn ``LogisticRegression`` (L2 strength ``1 / C``) fitted on
+    the members' probabilities on labelled images (the validation split: the members
+    never trained on it, so their outputs there look like those on new images).
 
-    Returns the fitted estimator; ``estimator.predict_proba(stacking_features(P))``
-    gives ``(n, k)`` probabilities for new member probabilities ``P``.
+    Returns the estimator; ``predict_proba(stacking_features(P))`` gives ``(n, k)``.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -209,23 +157,18 @@ def fit_stacking(probas, labels, C=1.0):
 
 
 def _stacking_proba(model, probas, k):
-    """``predict_proba`` with one column per class, also for classes the
-    stacker never saw (probability 0)."""
+    """``predict_proba`` with one column per class (0 for classes the stacker never saw)."""
     out = np.zeros((probas.shape[1], k))
     out[:, model.classes_] = model.predict_proba(stacking_features(probas))
     return out
 
 
 def cross_val_proba(method, probas, labels, folds=5, seed=0, C=1.0) -> np.ndarray:
-    """Out-of-fold probabilities ``(n, k)`` of a fitted combiner.
+    """Out-of-fold probabilities ``(n, k)`` of ``method`` ``"weighted"`` or ``"stacking"``.
 
-    ``method``: ``"weighted"`` (:func:`fit_weights` then :func:`soft_vote`) or
-    ``"stacking"`` (:func:`fit_stacking`). The images are split into ``folds``
-    stratified folds (scikit-learn's ``StratifiedKFold``, shuffled with ``seed``);
-    each fold is predicted by the combiner fitted on the other folds. Scores of
-    these probabilities are honest estimates of how the combiner fitted on all the
-    images does on new ones; scores of the combiner on the images it was fitted
-    on are optimistic.
+    Each of ``folds`` ``StratifiedKFold`` folds (shuffled with ``seed``) is predicted by
+    the combiner fitted on the others: an honest score, where scoring the combiner on
+    the images it was fitted on would flatter it.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -251,24 +194,13 @@ METHODS = ("soft", "weighted", "hard", "stacking")
 
 
 def combine(method, val_probas, val_labels, test_probas, folds=5, seed=0):
-    """Fit a combiner on the validation split and apply it to the test split.
+    """Fit a combiner (one of :data:`METHODS`) on validation, apply it to test.
 
-    ``method``: ``"soft"`` (:func:`soft_vote`), ``"weighted"`` (:func:`soft_vote`
-    with :func:`fit_weights`), ``"hard"`` (:func:`hard_vote`) or ``"stacking"``
-    (:func:`fit_stacking`). ``val_probas`` ``(m, n_val, k)`` with ``val_labels``
-    ``(n_val,)``, ``test_probas`` ``(m, n_test, k)``.
-
-    Returns a dict:
-
-    * ``val_pred`` ``(n_val,)``: validation predictions that are fair to compare
-      between methods: out-of-fold (:func:`cross_val_proba`) for the two fitted
-      combiners, plain for the two that fit nothing;
-    * ``test_pred`` ``(n_test,)`` and ``test_proba`` ``(n_test, k)`` (``None`` for
-      hard voting, which gives no probabilities), from the combiner fitted on the
-      whole validation split;
-    * ``weights``: the fitted weights (``"weighted"``), equal weights (``"soft"``,
-      ``"hard"``) or ``None`` (``"stacking"``); ``stacker``: the fitted
-      ``LogisticRegression`` (``"stacking"``) or ``None``.
+    ``val_probas`` ``(m, n_val, k)`` with ``val_labels`` ``(n_val,)``; ``test_probas``
+    ``(m, n_test, k)``. Returns a dict: ``val_pred`` ``(n_val,)`` (out-of-fold,
+    :func:`cross_val_proba`, for the fitted combiners, so methods compare fairly),
+    ``test_pred`` ``(n_test,)``, ``test_proba`` ``(n_test, k)`` (``None`` for hard
+    voting), ``weights`` (``None`` for stacking) and ``stacker`` (stacking's estimator).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -298,11 +230,6 @@ def combine(method, val_probas, val_labels, test_probas, folds=5, seed=0):
     return out
 
 
-# --------------------------------------------------------------------------
-# Diversity
-# --------------------------------------------------------------------------
-
-
 def _predictions(preds, name="preds") -> np.ndarray:
     """``(m, n)`` int predictions from predictions or from ``(m, n, k)`` probabilities."""
     a = np.asarray(preds)
@@ -315,12 +242,9 @@ def _predictions(preds, name="preds") -> np.ndarray:
 
 
 def disagreement(preds) -> np.ndarray:
-    """Pairwise disagreement ``(m, m)``: the fraction of images on which members
-    ``i`` and ``j`` predict different classes (0 on the diagonal).
-
-    ``preds``: int predictions ``(m, n)`` or probabilities ``(m, n, k)``.
-    Members that never disagree add nothing to a vote.
-    """
+    """Pairwise disagreement ``(m, m)``: the fraction of images on which members ``i``
+    and ``j`` predict different classes, from predictions ``(m, n)`` or probabilities
+    ``(m, n, k)``. Members that never disagree add nothing to a vote."""
     a = _predictions(preds)
     return (a[:, None, :] != a[None, :, :]).mean(axis=2)
 
@@ -335,8 +259,7 @@ def error_correlation(preds, labels) -> np.ndarray:
     voting. NaN for a member that is right on every image or wrong on every one
     (its error vector has no variance); 1 on the rest of the diagonal.
 
-    ``preds``: int predictions ``(m, n)`` or probabilities ``(m, n, k)``;
-    ``labels``: ``(n,)``.
+    ``preds``: predictions ``(m, n)`` or probabilities ``(m, n, k)``; ``labels``: ``(n,)``.
     """
     a = _predictions(preds)
     y = np.asarray(labels)
@@ -350,13 +273,9 @@ def error_correlation(preds, labels) -> np.ndarray:
 
 
 def pair_table(probas, labels, names=None):
-    """Every pair of members and what averaging the two gains (a DataFrame).
-
-    Columns: ``a``, ``b`` (member names), ``accuracy a``, ``accuracy b``,
-    ``soft vote`` (accuracy of the pair's soft vote), ``gain`` (``soft vote``
-    minus the better of the two accuracies: positive when the pair beats both of
-    its members on these images), ``disagreement`` and ``error correlation``.
-    """
+    """A DataFrame of every pair of members: ``a``, ``b``, ``accuracy a``, ``accuracy b``,
+    ``soft vote`` (the pair's accuracy), ``gain`` (over the better member),
+    ``disagreement`` and ``error correlation``."""
     import pandas as pd
 
     p = as_probas(probas)
@@ -374,26 +293,16 @@ def pair_table(probas, labels, names=None):
         rows.append({"a": names[i], "b": names[j], "accuracy a": acc[i], "accuracy b": acc[j],
                      "soft vote": pair, "gain": pair - max(acc[i], acc[j]),
                      "disagreement": dis[i, j], "error correlation": corr[i, j]})
-    columns = ["a", "b", "accuracy a", "accuracy b", "soft vote", "gain", "disagreement", "error correlation"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=["a", "b", "accuracy a", "accuracy b", "soft vote", "gain",
+                                       "disagreement", "error correlation"])
 
-
-# --------------------------------------------------------------------------
-# Reusing saved runs as members
-# --------------------------------------------------------------------------
 
 def find_runs(runs_dir, experiment, data):
-    """The saved runs of ``experiment`` that can serve as ensemble members.
+    """The saved runs of ``experiment`` that can serve as ensemble members: complete
+    (:func:`emolib.runs.read_run`), with a config whose ``data`` section equals ``data``
+    (a :class:`~emolib.experiment.DataConfig` or its dict), hence the same images.
 
-    A run (``runs_dir/experiment/<run>/``, see :mod:`emolib.runs`) is reusable
-    when it is complete (has ``best.keras``, ``config.json`` and ``metrics.json``)
-    and its config's ``data`` section equals ``data`` (a
-    :class:`~emolib.experiment.DataConfig` or its dict): same source, classes,
-    image size, channels, split sizes and seed, hence the same images.
-
-    Returns ``(runs, skipped)``: the reusable run folders (``Path``, sorted by
-    name), and ``{run name: reason}`` for the others. A missing experiment folder
-    gives ``([], {})``. Hidden (unfinished) run folders are ignored.
+    Returns ``(runs, skipped)``: the reusable run folders (sorted) and ``{run name: reason}``.
     """
     wanted = jsonable(asdict(data) if is_dataclass(data) else dict(data))
     found_runs, skipped = [], {}
@@ -412,23 +321,14 @@ def find_runs(runs_dir, experiment, data):
     return found_runs, skipped
 
 
-# --------------------------------------------------------------------------
-# One Keras model for the ensemble
-# --------------------------------------------------------------------------
-
-
 def ensemble_model(members, weights=None, names=None, name="ensemble"):
-    """One Keras model that outputs the (weighted) mean of ``members``' outputs.
+    """One Keras model that outputs :func:`soft_vote` of ``members``' outputs.
 
-    ``members``: Keras models with the same input shape and the same number of
-    classes (softmax outputs). ``weights``: ``(m,)`` non-negative (normalised;
-    ``None``: a plain ``Average``); members with weight 0 are left out, so they cost
-    nothing at inference. ``names``: the members' names inside the ensemble
-    (default: their own names, numbered where they repeat).
-
-    Built from standard layers only (the members, ``Rescaling`` by each weight,
-    ``Add`` / ``Average``), so it saves to ``.keras``, loads and exports like a
-    single model. Its output equals :func:`soft_vote` of the members' outputs.
+    ``members``: models with one input shape and number of classes; ``weights``: ``(m,)``
+    (``None``: a plain ``Average``; members with weight 0 are left out); ``names``: the
+    members' names inside (default: their own, numbered where they repeat). Standard
+    layers only (``Rescaling`` by each weight, ``Add`` / ``Average``), so it saves,
+    loads and exports like a single model.
     """
     from keras import layers
 
@@ -444,11 +344,8 @@ def ensemble_model(members, weights=None, names=None, name="ensemble"):
     names = [mdl.name for mdl in members] if names is None else [str(s) for s in names]
     if len(names) != len(members):
         raise ValueError(f"{len(names)} names for {len(members)} members")
-    seen = {}
-    unique = []
-    for base in names:
-        seen[base] = seen.get(base, 0) + 1
-        unique.append(base if names.count(base) == 1 else f"{base}_{seen[base]}")
+    unique = [base if names.count(base) == 1 else f"{base}_{names[:i + 1].count(base)}"
+              for i, base in enumerate(names)]
 
     inputs = keras.Input(shape=shapes.pop(), name="image")
     kept = [i for i in range(len(members)) if w[i] > 0]
@@ -460,19 +357,13 @@ def ensemble_model(members, weights=None, names=None, name="ensemble"):
         if weights is not None and len(kept) > 1:
             out = layers.Rescaling(float(w[i]), name=f"{unique[i]}_weight")(out)
         outs.append(out)
-    if len(outs) == 1:
-        output = outs[0]
-    elif weights is None:
-        output = layers.Average(name="mean")(outs)
-    else:
-        output = layers.Add(name="weighted_mean")(outs)
-    return keras.Model(inputs, output, name=name)
+    if len(outs) > 1:
+        outs = [layers.Average(name="mean")(outs) if weights is None else layers.Add(name="weighted_mean")(outs)]
+    return keras.Model(inputs, outs[0], name=name)
 
 
 def save_model(model, path):
-    """``model.save(path)`` atomically: Keras writes a hidden temporary ``.keras``
-    file beside ``path``, renamed into place when complete
-    (:func:`emolib.fileio.atomic_path`). Returns ``Path(path)``."""
+    """``model.save(path)`` atomically (:func:`emolib.fileio.atomic_path`); returns ``Path(path)``."""
     from .fileio import atomic_path
 
     path = Path(path)
@@ -483,24 +374,15 @@ def save_model(model, path):
     return path
 
 
-# --------------------------------------------------------------------------
-# Knowledge distillation
-# --------------------------------------------------------------------------
-
-
 def distillation_dataset(images, labels, teacher_proba, num_classes, batch_size=32, training=False,
                          image_size=None, channels=None, seed=0):
     """A ``tf.data.Dataset`` of ``(images, (one_hot_labels, teacher_proba))`` batches.
 
-    The teacher's probabilities are computed beforehand, once per image, and travel
-    with their image: shuffling (``training=True``, a new order every epoch,
-    reproducible from ``seed``) draws whole rows, so an image is never paired with
-    another image's teacher output. There is no augmentation: an augmented image
-    would deserve its own teacher output.
-
-    ``images``: ``(n, h, w, c)`` uint8 (or float in [0, 1]), converted to
-    ``image_size`` and ``channels`` as :func:`emolib.pipeline.make_dataset` does;
-    ``labels``: ``(n,)`` ints; ``teacher_proba``: ``(n, num_classes)``.
+    ``images`` ``(n, h, w, c)`` (converted as :func:`emolib.pipeline.prepare_images`
+    does), ``labels`` ``(n,)``, ``teacher_proba`` ``(n, num_classes)``, computed once
+    per image. Shuffling (``training=True``, reproducible from ``seed``) draws whole
+    rows, so an image keeps its teacher output; no augmentation (an augmented image
+    would deserve its own).
     """
     import tensorflow as tf
 
@@ -524,24 +406,18 @@ def distillation_dataset(images, labels, teacher_proba, num_classes, batch_size=
 
 
 def soften(proba, temperature):
-    """``softmax(log(proba) / temperature)`` along the last axis: a distribution
-    made flatter (``temperature > 1``) or sharper (``< 1``), keeping its order.
-    ``log(proba)`` (clipped at :data:`EPS`) stands in for logits, which differ from
-    it by a constant per row that softmax ignores."""
+    """``softmax(log(proba) / temperature)``: flatter for ``temperature > 1``. ``log(proba)``
+    (clipped at :data:`EPS`) stands in for logits (they differ by a constant per row)."""
     return ops.softmax(ops.log(ops.clip(proba, EPS, 1.0)) / temperature, axis=-1)
 
 
 def distillation_loss(labels, teacher_proba, student_proba, temperature=3.0, alpha=0.1):
-    """Hinton et al.'s (2015) distillation loss for one batch.
+    """Hinton et al.'s (2015) distillation loss of one batch: ``(loss, student_loss, soft_loss)``.
 
-    ``labels``: one-hot ``(b, k)``; ``teacher_proba``, ``student_proba``: ``(b, k)``
-    probabilities. Returns ``(loss, student_loss, soft_loss)``, scalars:
-
-    * ``student_loss``: cross-entropy of the student on the hard labels;
-    * ``soft_loss``: ``T**2 * KL(soften(teacher, T) || soften(student, T))``, the
-      mean over the batch (``T**2`` keeps its gradients on the scale of the hard
-      term's as ``T`` grows);
-    * ``loss = alpha * student_loss + (1 - alpha) * soft_loss``.
+    ``labels`` one-hot ``(b, k)``; ``teacher_proba``, ``student_proba`` ``(b, k)``.
+    ``student_loss``: the student's cross-entropy on the hard labels; ``soft_loss``:
+    ``T**2 * KL(soften(teacher, T) || soften(student, T))`` (``T**2`` keeps its gradients
+    on the hard term's scale); ``loss = alpha * student_loss + (1 - alpha) * soft_loss``.
     """
     student_loss = ops.mean(keras.losses.categorical_crossentropy(labels, student_proba))
     soft = keras.losses.kl_divergence(soften(teacher_proba, temperature), soften(student_proba, temperature))
@@ -550,27 +426,18 @@ def distillation_loss(labels, teacher_proba, student_proba, temperature=3.0, alp
 
 
 class Distiller(keras.Model):
-    """Trains ``student`` on hard labels and a teacher's soft probabilities
-    (Hinton et al., 2015), after keras-io's "Knowledge Distillation" example.
+    """Trains ``student`` on hard labels and a teacher's soft probabilities (Hinton et
+    al., 2015), after keras-io's "Knowledge Distillation" example.
 
-    The loss of a batch is :func:`distillation_loss`: ``alpha * CE(labels,
-    student) + (1 - alpha) * T**2 * KL(teacher_T || student_T)``, where
-    ``p_T = softmax(log(p) / T)`` (:func:`soften`) flattens a distribution with
-    temperature ``T > 1``: it raises the small probabilities, which carry what
-    the teacher "knows" about similar classes (a sad face that looks a little
-    neutral). ``alpha=1`` is plain training on the hard labels, with the same
-    data, order and optimiser.
+    The loss is :func:`distillation_loss`. The temperature ``T > 1`` flattens the
+    teacher's distribution (:func:`soften`), raising the small probabilities that carry
+    what it "knows" about similar classes (a sad face that looks a little neutral).
+    ``alpha=1`` is plain training on the hard labels, with the same data and order.
 
-    Unlike keras-io's version the teacher is not a model called during
-    training: its probabilities come with the data
-    (:func:`distillation_dataset`: batches of ``(images, (labels,
-    teacher_proba))``), so an ensemble of many models is evaluated once per
-    image instead of once per image and epoch. Models here end in a softmax,
-    so ``log(p)`` stands in for logits (see :func:`soften`).
-
-    Compile with an optimizer and metrics (computed against the hard labels);
-    the loss is built in. ``distiller.student`` is the trained model to save
-    and deploy; the distiller itself is a training wrapper.
+    Unlike keras-io's version the teacher is not called during training: its
+    probabilities come with the data (:func:`distillation_dataset`), so an ensemble is
+    evaluated once per image, not once per image and epoch. Compile with an optimizer
+    and metrics (against the hard labels); save and deploy ``distiller.student``.
     """
 
     def __init__(self, student, temperature=3.0, alpha=0.1, **kwargs):

@@ -23,14 +23,9 @@ def _model_image_spec(model):
 
 
 def input_batches(model, x, batch_size=256):
-    """Yield ``x`` in batches ready for ``model``.
-
-    ``x`` is an array of images ``(n, h, w, c)`` (or ``(n, h, w)``) or a
-    ``tf.data.Dataset`` yielding image batches or ``(images, labels)`` batches.
-    ``uint8`` images are scaled to [0, 1] and converted to the model's input size
-    and channels (as :func:`emolib.pipeline.make_dataset` does); float images are
-    yielded as they are.
-    """
+    """Yield ``x`` (images ``(n, h, w[, c])`` or a ``tf.data.Dataset`` of image or
+    ``(images, labels)`` batches) in batches ready for ``model``: ``uint8`` images
+    converted to its input as :func:`emolib.pipeline.make_dataset` does, floats as they are."""
     from .pipeline import convert_batch
 
     if isinstance(x, tf.data.Dataset):
@@ -48,14 +43,8 @@ def input_batches(model, x, batch_size=256):
 
 
 def predict_proba(model, x, batch_size=256):
-    """Class probabilities ``(n, num_classes)`` (``float32`` numpy) for ``x``.
-
-    ``x``: images as :func:`input_batches` takes them (``uint8`` images are
-    converted to the model's input; float images are used as they are).
-
-    Calls the model directly on batches of ``batch_size`` instead of
-    ``model.predict``, which costs tens of milliseconds per call on small inputs.
-    """
+    """Class probabilities ``(n, num_classes)`` ``float32`` for ``x`` (as :func:`input_batches`
+    takes it), calling the model on batches: ``model.predict`` costs ~35 ms per call."""
     out = [np.asarray(model(batch, training=False), dtype=np.float32)
            for batch in input_batches(model, x, batch_size)]
     if not out:
@@ -86,23 +75,17 @@ def top_k_accuracy(labels, proba, k):
     return float(top_k_accuracy_score(labels, proba, k=k, labels=np.arange(num_classes)))
 
 
+#: Keras' ``backend.epsilon()``: probabilities are clipped to ``[EPS, 1]`` before their logarithm.
 EPS = 1e-7
-"""Keras' ``backend.epsilon()``: probabilities are clipped to ``[EPS, 1]`` before
-their logarithm, as Keras does for the cross-entropy it reports as ``loss``."""
 
 
 def log_loss(proba, labels) -> float:
-    """Mean negative log-probability of the true class (natural log): the
-    cross-entropy Keras reports as ``loss``.
+    """The cross-entropy Keras reports as ``loss``: :func:`sklearn.metrics.log_loss` of
+    ``proba`` ``(n, k)`` clipped to ``[EPS, 1]`` against ``labels`` ``(n,)``; NaN for no images.
 
-    ``proba``: ``(n, k)`` class probabilities (rows sum to 1); ``labels``: int
-    ``(n,)`` in ``0..k-1``. :func:`sklearn.metrics.log_loss` on ``proba`` clipped
-    to ``[EPS, 1]`` (scikit-learn alone clips at the float type's machine epsilon,
-    2.2e-16 in float64, so one confidently wrong image would cost 36 instead of
-    Keras' 16). NaN for no images.
+    (scikit-learn alone clips at 2.2e-16, so one confidently wrong image would cost 36
+    instead of Keras' 16.)
     """
-    import inspect
-
     from sklearn import metrics
 
     proba = np.clip(np.asarray(proba, dtype=np.float64), EPS, 1.0)
@@ -111,16 +94,13 @@ def log_loss(proba, labels) -> float:
         raise ValueError(f"labels must have shape ({len(proba)},) to match the probabilities, got {labels.shape}")
     if not len(labels):
         return float("nan")
-    # scikit-learn 1.9 renamed y_pred to y_proba (and warns about the old name)
-    name = "y_proba" if "y_proba" in inspect.signature(metrics.log_loss).parameters else "y_pred"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # positional: scikit-learn 1.9 renamed y_pred to y_proba
         # float32 softmax rows and the clipping move row sums by ~1e-7 (older scikit-learn says "y_pred")
         warnings.filterwarnings("ignore", "The y_(pred|prob) values do not sum to one")
-        return float(metrics.log_loss(labels, **{name: proba}, labels=np.arange(proba.shape[1])))
+        return float(metrics.log_loss(labels, proba, labels=np.arange(proba.shape[1])))
 
 
 def _empty_result(class_names, top_k, y_true, y_pred, proba):
-    """:func:`evaluate`'s result for no images: NaN metrics, zero counts."""
     nan, k = float("nan"), len(class_names)
     empty = {"precision": nan, "recall": nan, "f1": nan}
     return {
@@ -133,32 +113,14 @@ def _empty_result(class_names, top_k, y_true, y_pred, proba):
 
 
 def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size=256, top_k=(2, 3)):
-    """Evaluate ``model`` on images (or a dataset) and return a dict of metrics.
+    """Evaluate ``model`` on images ``(n, h, w, c)`` with int ``labels`` ``(n,)``, or on a
+    ``tf.data.Dataset`` of ``(images, labels)`` batches (labels one-hot or int).
 
-    Parameters
-    ----------
-    model : Keras model returning class probabilities ``(n, num_classes)``.
-    images_or_dataset : images ``(n, h, w, c)`` or a ``tf.data.Dataset`` of
-        ``(images, labels)`` batches (labels one-hot or integer).
-    labels : int array ``(n,)``; required with images, taken from the dataset
-        when ``None``.
-    class_names : names of the ``num_classes`` classes (default ``"0"``, ``"1"``, ...).
-    batch_size : images per model call (arrays only).
-    top_k : the ``k`` of the top-k accuracies.
-
-    Returns
-    -------
-    dict with
-
-    * ``accuracy``, ``top_2_accuracy``, ``top_3_accuracy`` (fractions in [0, 1]);
-    * ``loss``: mean cross-entropy (natural log) of the true class;
-    * ``per_class``: ``{name: {"precision", "recall", "f1", "support"}}``;
-    * ``macro_avg`` and ``weighted_avg``: ``{"precision", "recall", "f1"}``
-      (unweighted mean over classes / mean weighted by support);
-    * ``num_samples``; ``class_names``;
-    * ``confusion_matrix``: ``int64`` array ``(k, k)``, rows true, columns predicted;
-    * ``report``: scikit-learn's text classification report;
-    * ``y_true``, ``y_pred`` (int arrays ``(n,)``) and ``proba`` ``(n, k)``.
+    Returns a dict: ``accuracy``, ``top_<k>_accuracy`` for each of ``top_k``, ``loss``
+    (:func:`log_loss`), ``per_class`` (``{name: {"precision", "recall", "f1", "support"}}``),
+    ``macro_avg`` and ``weighted_avg`` (``{"precision", "recall", "f1"}``), ``num_samples``,
+    ``class_names`` (default ``"0"``, ``"1"``, ...), ``confusion_matrix`` ``(k, k)`` (rows
+    true), ``report`` (scikit-learn's text report), ``y_true``, ``y_pred`` ``(n,)``, ``proba`` ``(n, k)``.
     """
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
@@ -171,9 +133,7 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
     if y_true.shape != (len(proba),):
         raise ValueError(f"labels must have shape ({len(proba)},), got {y_true.shape}")
     num_classes = proba.shape[1]
-    if class_names is None:
-        class_names = [str(i) for i in range(num_classes)]
-    class_names = [str(c) for c in class_names]
+    class_names = [str(c) for c in (range(num_classes) if class_names is None else class_names)]
     if len(class_names) != num_classes:
         raise ValueError(f"{len(class_names)} class names for a model with {num_classes} outputs")
     y_pred = proba.argmax(axis=1)
@@ -181,9 +141,8 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
     if not len(y_true):  # an empty split: nothing to measure (scikit-learn refuses empty input)
         return _empty_result(class_names, top_k, y_true, y_pred, proba)
 
-    report = classification_report(
-        y_true, y_pred, labels=ids, target_names=class_names, output_dict=True, zero_division=0
-    )
+    report = classification_report(y_true, y_pred, labels=ids, target_names=class_names, output_dict=True,
+                                   zero_division=0)
 
     def prf(entry):
         return {"precision": float(entry["precision"]), "recall": float(entry["recall"]),
@@ -192,24 +151,17 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
     per_class = {name: {**prf(report[name]), "support": int(report[name]["support"])} for name in class_names}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns on classes absent from y_true
-        result = {
+        return {
             "accuracy": float(accuracy_score(y_true, y_pred)),
             **{f"top_{k}_accuracy": top_k_accuracy(y_true, proba, k) for k in top_k},
-            "loss": log_loss(proba, y_true),
-            "per_class": per_class,
-            "macro_avg": prf(report["macro avg"]),
-            "weighted_avg": prf(report["weighted avg"]),
-            "num_samples": int(len(y_true)),
-            "class_names": class_names,
+            "loss": log_loss(proba, y_true), "per_class": per_class,
+            "macro_avg": prf(report["macro avg"]), "weighted_avg": prf(report["weighted avg"]),
+            "num_samples": int(len(y_true)), "class_names": class_names,
             "confusion_matrix": confusion_matrix(y_true, y_pred, labels=ids),
-            "report": classification_report(
-                y_true, y_pred, labels=ids, target_names=class_names, digits=3, zero_division=0
-            ),
-            "y_true": y_true,
-            "y_pred": y_pred,
-            "proba": proba,
+            "report": classification_report(y_true, y_pred, labels=ids, target_names=class_names, digits=3,
+                                            zero_division=0),
+            "y_true": y_true, "y_pred": y_pred, "proba": proba,
         }
-    return result
 
 
 def metrics_for_json(result) -> dict:
@@ -219,11 +171,9 @@ def metrics_for_json(result) -> dict:
 
 
 def accuracy_interval(correct, n, confidence=0.95):
-    """Wilson score interval for an accuracy of ``correct`` out of ``n`` test images
-    (scipy's ``binomtest(correct, n).proportion_ci(method="wilson")``).
-
-    Returns ``(low, high)`` as fractions. With 128 test images (seed 003's test
-    split) a 50% accuracy is only known to about +-8.5 points.
+    """Wilson score interval ``(low, high)`` of an accuracy of ``correct`` out of ``n``
+    (scipy's ``binomtest``). With 128 test images (seed 003's test split) a 50% accuracy
+    is only known to about +-8.5 points.
     """
     from scipy.stats import binomtest
 
@@ -234,13 +184,8 @@ def accuracy_interval(correct, n, confidence=0.95):
 
 
 def f1_scores(y_true, proba, num_classes) -> dict:
-    """Accuracy, macro-F1, worst-class F1 and per-class F1 of predicted
-    probabilities ``proba`` ``(n, num_classes)`` against ``y_true`` ``(n,)``.
-
-    Macro-F1 and worst-class F1 are taken over the classes present in ``y_true``
-    (a class absent from the test set would count as F1 0 otherwise); values are
-    rounded to 4 digits, ready for JSON.
-    """
+    """Accuracy, macro-F1, worst-class F1 (over the classes present in ``y_true``
+    ``(n,)``) and per-class F1 of ``proba`` ``(n, num_classes)``, rounded to 4 digits for JSON."""
     from sklearn.metrics import accuracy_score, f1_score
 
     y_true = np.asarray(y_true)
@@ -274,9 +219,8 @@ def mcnemar_test(y_true, pred_a, pred_b):
 
 
 def row_rates(cm) -> np.ndarray:
-    """A confusion matrix ``(k, k)`` (rows true) with each row divided by its
-    total: ``rate[i, j]`` is the fraction of class ``i`` predicted as ``j``
-    (rows of classes with no images stay 0). ``float`` array ``(k, k)``."""
+    """A confusion matrix ``(k, k)`` (rows true) with each row divided by its total
+    (``rate[i, j]``: the fraction of class ``i`` predicted as ``j``; empty rows stay 0)."""
     cm = np.asarray(cm, dtype=float)
     totals = cm.sum(axis=1, keepdims=True)
     return np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
@@ -285,23 +229,11 @@ def row_rates(cm) -> np.ndarray:
 def confused_pairs(cm, class_names, top=5):
     """The pairs of classes a classifier confuses most, from its confusion matrix.
 
-    Each row of ``cm`` (true class) is normalised to rates, so ``rate[i, j]`` is the
-    fraction of the images of class ``i`` predicted as ``j``. A pair's confusion is
-    ``rate[i, j] + rate[j, i]`` (both directions; a value of 0.5 could be a quarter
-    of each class going to the other, or half of one class and none of the other).
-    Rows of classes with no images count as rates of 0.
-
-    Parameters
-    ----------
-    cm : array ``(k, k)`` of counts, rows true, columns predicted (e.g.
-        ``evaluate(...)["confusion_matrix"]``; sums of several matrices work too).
-    class_names : the ``k`` class names, in the matrix's order.
-    top : number of pairs to return (``None``: all ``k (k - 1) / 2``).
-
-    Returns
-    -------
-    DataFrame with columns ``"class a"``, ``"class b"`` and ``"confusion"``
-    (in [0, 2]), most confused first, index ``0 .. top - 1``.
+    A pair's confusion is ``rate[i, j] + rate[j, i]`` (:func:`row_rates`, both
+    directions: 0.5 could be a quarter of each class going to the other, or half of one
+    and none of the other). ``cm``: counts ``(k, k)``, rows true (sums of matrices work
+    too); ``top``: pairs to return (``None``: all). Returns a DataFrame with columns
+    ``"class a"``, ``"class b"``, ``"confusion"`` (in [0, 2]), most confused first.
     """
     import pandas as pd
 
@@ -337,14 +269,6 @@ def _check_bins(bins, what="bins"):
         raise ValueError(f"{what}: bin edges must be an increasing sequence of at least 2 numbers, got {bins!r}")
 
 
-def _bin_label(low, high, first):
-    """``[low, high]`` for the first bin, ``(low, high]`` for the others, edges
-    rounded to 3 significant digits for display."""
-    import pandas as pd
-
-    return pd.Interval(float(f"{low:.3g}"), float(f"{high:.3g}"), closed="both" if first else "right")
-
-
 def _slice_values(values, bins, max_levels):
     """The grouping values of one metadata column: as they are for booleans,
     strings and numbers with at most ``max_levels`` distinct values, else
@@ -367,10 +291,14 @@ def _slice_values(values, bins, max_levels):
     else:
         edges = np.asarray(bins, dtype=float)
     codes = pd.cut(values, edges, include_lowest=True, labels=False)
-    labels = [_bin_label(edges[i], edges[i + 1], i == 0) for i in range(len(edges) - 1)]
-    if len(set(labels)) < len(labels):  # edges too close for rounded labels
-        labels = [pd.Interval(edges[i], edges[i + 1], closed="both" if i == 0 else "right")
-                  for i in range(len(edges) - 1)]
+    def intervals(rounded):  # [low, high] for the first bin, (low, high] for the others
+        r = (lambda v: float(f"{v:.3g}")) if rounded else (lambda v: v)
+        return [pd.Interval(r(edges[i]), r(edges[i + 1]), closed="both" if i == 0 else "right")
+                for i in range(len(edges) - 1)]
+
+    labels = intervals(rounded=True)  # 3 significant digits for display,
+    if len(set(labels)) < len(labels):  # unless edges are too close for that
+        labels = intervals(rounded=False)
     return pd.Series(
         pd.Categorical.from_codes(codes.fillna(-1).astype(int), categories=labels),
         index=values.index, name=values.name,
@@ -393,50 +321,29 @@ def _independence_p_value(table):
 
 
 def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confidence=0.95):
-    """Error rate of a classifier for each value of some per-image attributes.
-
-    Answers questions like "are faces with sunglasses misclassified more often?".
-    For every column of ``meta`` in ``columns`` the images are grouped by the
-    column's value and each group's error rate is measured, with a Wilson
-    interval (:func:`accuracy_interval`) and a test of "the error rate is the
-    same for every value of this attribute".
+    """Error rate of a classifier for each value of some per-image attributes ("are faces
+    with sunglasses misclassified more often?").
 
     Parameters
     ----------
-    meta : DataFrame with one row per image, in the order of ``y_true`` (e.g.
-        ``data.test.meta`` of a generated data set: ``glasses``, ``sunglasses``,
-        ``text``, ``yaw``, ``rotation_deg``, ``intensity``, ...).
-    y_true, y_pred : int arrays ``(n,)``: true and predicted classes.
+    meta : DataFrame, one row per image in the order of ``y_true`` (e.g. a generated
+        set's ``data.test.meta``: ``glasses``, ``sunglasses``, ``yaw``, ...).
+    y_true, y_pred : int arrays ``(n,)``.
     columns : a column name or a list of them.
-    bins : how numeric columns are grouped: an int ``b`` cuts those with more
-        than ``max_levels`` distinct values into ``b`` quantile bins (about equal
-        numbers of images each; fewer when values repeat) and keeps the others
-        (``blur`` levels, say) as they are; a sequence gives bin edges (values
-        outside them are left out); a dict maps column names to either (columns
-        it does not name get 4 quantile bins); ``None`` groups by the raw values.
-        Booleans and strings are always used as they are.
-    max_levels : with quantile bins, numeric columns with at most this many
-        distinct values are not binned.
-    confidence : level of the intervals (0.95: 95%).
+    bins : for numeric columns: an int ``b`` cuts those with more than ``max_levels``
+        distinct values into ``b`` quantile bins; a sequence gives bin edges (values
+        outside are left out); a dict maps column names to either (others: 4);
+        ``None`` groups by raw values. Booleans and strings are used as they are.
+    confidence : level of the Wilson intervals (:func:`accuracy_interval`).
 
     Returns
     -------
-    DataFrame, one row per (attribute, value), with columns
-
-    * ``attribute``, ``value`` (the value, or a ``pandas.Interval`` bin: the
-      first closed, ``[low, high]``, the others ``(low, high]``);
-    * ``images``, ``errors`` (counts) and ``error_rate`` (``errors / images``);
-    * ``ci_low``, ``ci_high``: the Wilson interval of the error rate;
-    * ``p_value``: for the whole attribute (same on each of its rows), the
-      chi-square test of independence between the attribute's value and being
-      misclassified (Fisher's exact test for two values; the chi-square
-      approximation is rough when some value has only a few images); small
-      values say the error rate depends on the attribute. NaN when the
-      attribute has one value.
-
-    Images whose value is missing (NaN) are left out. Testing many attributes
-    makes some small p-values likely by chance alone (at 0.05, one in twenty
-    attributes that do not matter).
+    DataFrame, one row per (attribute, value): ``attribute``, ``value`` (or a
+    ``pandas.Interval`` bin), ``images``, ``errors``, ``error_rate``, ``ci_low``,
+    ``ci_high``, and ``p_value`` of "the error rate does not depend on this attribute"
+    (Fisher's exact test for two values, chi-square for more; NaN for one value).
+    Images with a missing value are left out. Testing many attributes makes some
+    small p-values likely by chance (at 0.05, one in twenty attributes that do not matter).
     """
     import pandas as pd
 

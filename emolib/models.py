@@ -12,39 +12,20 @@ from keras import layers
 
 from .transfer import fer_transfer, imagenet_transfer
 
-#: BatchNormalization momentum used throughout. Keras' default (0.99) makes the
-#: moving statistics lag far behind the weights in short (CI-sized) training runs,
-#: which gives near-chance validation accuracy while training accuracy is high.
+#: BatchNormalization momentum used throughout: with Keras' default (0.99) the moving
+#: statistics lag far behind the weights in short runs (near-chance validation accuracy).
 BN_MOMENTUM = 0.9
 
 
-def simple_cnn(
-    input_shape=(48, 48, 1),
-    num_classes=7,
-    filters=(32, 64, 128),
-    kernel_size=3,
-    convs_per_block=1,
-    dense_units=0,
-    dropout=0.3,
-    batchnorm=True,
-    l2=0.0,
-    name="simple_cnn",
-):
-    """A plain CNN: ``len(filters)`` blocks of [Conv-BN-ReLU] x ``convs_per_block``
-    followed by 2x2 max-pooling, then Flatten, Dropout and a softmax layer (keras-io's
-    "simple MNIST convnet" head). ``dense_units > 0`` inserts a hidden ReLU layer
-    (and a second Dropout) before the softmax.
+def simple_cnn(input_shape=(48, 48, 1), num_classes=7, filters=(32, 64, 128), kernel_size=3, convs_per_block=1,
+               dense_units=0, dropout=0.3, batchnorm=True, l2=0.0, name="simple_cnn"):
+    """A plain CNN: per entry of ``filters``, [Conv-BN-ReLU] x ``convs_per_block`` and a
+    2x2 max-pool; then Flatten, Dropout and softmax (keras-io's "simple MNIST convnet").
+    ``kernel_size``: 2 or 3 in seed 003's study; ``l2``: a weight penalty on the kernels.
 
-    The default has no hidden dense layer on purpose: with ``dense_units=128`` the
-    4,608 flattened features feed 128 ReLUs that Adam at its default learning rate
-    (1e-3) can switch off all at once in the first epoch, after which the model
-    predicts one constant distribution. Measured on 2,800 generated training faces:
-    chance accuracy in all 5 epochs with the hidden layer, 0.42 validation accuracy
-    after 8 epochs without it.
-
-    ``filters`` sets the number of filters per block (``(32, 64, 128)`` grows,
-    ``(64, 64, 64)`` stays constant), ``kernel_size`` the square kernel (2 or 3 in
-    seed 003's study), ``l2`` an optional L2 weight penalty on conv and dense kernels.
+    ``dense_units > 0`` adds a hidden ReLU layer (and Dropout). Not by default: its 128
+    ReLUs on 4,608 features can all switch off in Adam's first epoch, leaving one constant
+    prediction (2,800 generated faces: chance in all 5 epochs; without it 0.42 after 8).
     """
     reg = keras.regularizers.L2(l2) if l2 else None
     inputs = keras.Input(shape=tuple(input_shape), name="image")
@@ -68,34 +49,17 @@ def simple_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
-def lenet(
-    input_shape=(48, 48, 1),
-    num_classes=7,
-    activation="relu",
-    pooling="max",
-    batchnorm=False,
-    name="lenet",
-):
-    """LeNet-5 (LeCun et al., 1998) adapted to emotion images.
+def lenet(input_shape=(48, 48, 1), num_classes=7, activation="relu", pooling="max", batchnorm=False,
+          name="lenet"):
+    """LeNet-5 (LeCun et al., 1998): Conv 5x5 x6 - pool - Conv 5x5 x16 - pool - Dense 120 -
+    Dense 84 - softmax. The first convolution pads ("same"), so 48x48 gives 10x10x16
+    features and inputs from 12x12 work. ``"tanh"`` / ``"average"`` give the 1998 flavour.
 
-    Conv 5x5 x6 - pool 2x2 - Conv 5x5 x16 - pool 2x2 - Dense 120 - Dense 84 -
-    softmax. As in the usual MNIST adaptation the first convolution pads its input
-    ("same"), so a 48x48 image gives 48 -> 24 -> 20 -> 10, i.e. 10x10x16 = 1600
-    features, and inputs as small as 12x12 work. Modern choices replace the
-    original tanh and average "subsampling": ``activation="relu"`` and
-    ``pooling="max"`` (pass ``"tanh"`` / ``"average"`` for the 1998 flavour).
-
-    ``batchnorm=True`` puts a ``BatchNormalization(momentum=BN_MOMENTUM)`` after
-    each convolution (which then has no bias) and each hidden dense layer, before
-    the activation. Without it, on the generated faces (pixels in [0, 1], never
-    centred) training starts on a plateau where the loss stays near
-    ``ln(num_classes)`` and the model predicts the class frequencies, so a run of
-    a few short epochs ends near chance. Measured with 1,500 faces of 32x32,
-    4 classes, Adam, batch size 64, three seeds: the mean training loss stayed
-    within 0.01 of ln 4 for two epochs (48 updates). Learning rates of 3e-3, 3e-4
-    and 1e-4 did not shorten the plateau (3e-3 made it erratic, the smaller ones
-    slower); four times as many updates (batch size 16) got past it within one
-    epoch, and batch normalisation removed it.
+    ``batchnorm=True`` puts BatchNormalization after each convolution and hidden dense
+    layer, before the activation. Without it, on generated faces (never centred) training
+    starts on a plateau at loss ``ln(num_classes)``: with 1,500 faces of 32x32, 4 classes,
+    batch size 64, three seeds, the loss stayed within 0.01 of ln 4 for two epochs, at
+    learning rates from 1e-4 to 3e-3; batch size 16 got past it in one epoch, BN removed it.
     """
     pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[pooling]
 
@@ -121,12 +85,9 @@ def lenet(
 
 
 def conv_unit(x, filters, kernel_size, batchnorm, name, strides=1, activation="relu", bn_gamma="ones"):
-    """``Conv2D(filters, kernel_size, strides, padding="same")`` on ``x`` and its
-    ``activation`` (``None``: linear, as in projection shortcuts). With
-    ``batchnorm`` the convolution has no bias (BN's shift replaces it) and a
-    ``BatchNormalization(momentum=BN_MOMENTUM)`` sits between it and the
-    activation (its scale initialised by ``bn_gamma``). Layers are named
-    ``<name>_conv``, ``<name>_bn``, ``<name>_<activation>``."""
+    """A "same" ``Conv2D`` on ``x`` and its ``activation`` (``None``: linear). With
+    ``batchnorm`` the convolution has no bias and a BatchNormalization (scale initialised
+    by ``bn_gamma``) sits before the activation. Layers: ``<name>_conv``, ``_bn``, ``_<activation>``."""
     x = layers.Conv2D(
         filters, kernel_size, strides=strides, padding="same", use_bias=not batchnorm,
         activation=None if batchnorm else activation, name=f"{name}_conv",
@@ -138,15 +99,8 @@ def conv_unit(x, filters, kernel_size, batchnorm, name, strides=1, activation="r
     return x
 
 
-def resnet_like(
-    input_shape=(48, 48, 3),
-    num_classes=4,
-    filters=(32, 64, 128),
-    batchnorm=False,
-    dropout=0.0,
-    shortcuts=True,
-    name="resnet_like",
-):
+def resnet_like(input_shape=(48, 48, 3), num_classes=4, filters=(32, 64, 128), batchnorm=False, dropout=0.0,
+                shortcuts=True, name="resnet_like"):
     """Seed 003's best model ("ResNet-like network", 298,084 parameters), layer for layer.
 
     Three blocks; block ``b`` has ``filters[b]`` filters. Each block is two 3x3
@@ -165,30 +119,15 @@ def resnet_like(
     Parameters: 896 + 9,248 + 128 (block 1), 18,496 + 36,928 + 2,112 (block 2),
     73,856 + 147,584 + 8,320 (block 3), 516 (head) = 298,084.
 
-    Unlike ResNet's blocks the shortcut is not an identity: every block changes the
-    number of channels, so it is always a learned linear 1x1 projection (no
-    activation; seed 003's summary does not show the activations, this is the
-    usual choice for projection shortcuts). There is no ReLU after the addition.
+    Every block changes the number of channels, so the shortcut is a learned linear 1x1
+    projection, never the identity; no ReLU after the addition. Height and width must be
+    divisible by ``2 ** (len(filters) - 1)``.
 
-    Parameters
-    ----------
-    input_shape : (height, width, channels); height and width divisible by
-        ``2 ** (len(filters) - 1)`` (4 with three blocks), so that the pooled
-        main path and the strided shortcut have the same size.
-    num_classes : size of the softmax output.
-    filters : filters of the three (or more) blocks; the last block does not pool.
-    batchnorm : ``True`` gives the BN variant: every convolution (shortcuts too)
-        has no bias and is followed by ``BatchNormalization(momentum=BN_MOMENTUM)``
-        (then ReLU on the main path). Not seed 003's model: its parameter count
-        differs (each BN layer adds 4 numbers per channel, 2 of them trainable).
-        Without BN, on the generated faces, training starts on a long plateau at
-        chance (see :func:`lenet`): measured at 32x32 with 1,500 faces (6 epochs,
-        learning rates 3e-4 to 3e-3, batch sizes 16 and 64, He initialisation)
-        and at 48x48 with 3,000 faces (8 epochs), it was still near chance at the
-        end of every run.
-    dropout : rate of a Dropout before the softmax layer (0: none, seed 003's model).
-    shortcuts : ``False`` drops the shortcut convolutions and additions (the
-        ablation: the same main path without skip connections).
+    ``batchnorm=True``: every convolution gets BatchNormalization (not seed 003's model:
+    more parameters). Without it, on generated faces, training sat at chance to the end of
+    every run measured (32x32, 1,500 faces, 6 epochs, learning rates 3e-4 to 3e-3, batch
+    sizes 16 and 64; 48x48, 3,000 faces, 8 epochs; see :func:`lenet`). ``dropout``: before
+    the softmax (0 in seed 003). ``shortcuts=False``: the ablation without skip connections.
     """
     last = len(filters) - 1
     if any(int(d) % 2**last for d in input_shape[:2]):
@@ -217,13 +156,10 @@ def resnet_like(
 
 
 def basic_block(x, filters, strides=1, zero_init_residual=True, name="block"):
-    """ResNet's basic block (He et al., 2016) on a tensor ``x`` ``(batch, h, w, c)``:
-    conv3x3-BN-ReLU, conv3x3-BN, plus the shortcut, then ReLU. The shortcut is the
-    identity, or a 1x1 convolution with BN where the shape changes (``strides``
-    2 halves h and w; ``filters != c`` changes the channels).
-
-    ``zero_init_residual``: the last BN's scale starts at 0, so the block starts
-    as its shortcut (Goyal et al., 2017) and a deep stack starts shallow."""
+    """ResNet's basic block (He et al., 2016) on ``x`` ``(batch, h, w, c)``: conv3x3-BN-ReLU,
+    conv3x3-BN, plus the shortcut (the identity, or a 1x1 conv-BN where the shape
+    changes), then ReLU. ``zero_init_residual``: the last BN's scale starts at 0, so the
+    block starts as its shortcut (Goyal et al., 2017) and a deep stack starts shallow."""
     y = conv_unit(x, filters, 3, batchnorm=True, name=f"{name}_1", strides=strides)
     y = conv_unit(y, filters, 3, batchnorm=True, name=f"{name}_2", activation=None,
                   bn_gamma="zeros" if zero_init_residual else "ones")
@@ -234,46 +170,18 @@ def basic_block(x, filters, strides=1, zero_init_residual=True, name="block"):
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def resnet34(
-    input_shape=(48, 48, 3),
-    num_classes=4,
-    widths=(16, 32, 64, 128),
-    blocks=(3, 4, 6, 3),
-    dropout=0.0,
-    zero_init_residual=True,
-    name="resnet34",
-):
+def resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), blocks=(3, 4, 6, 3), dropout=0.0,
+             zero_init_residual=True, name="resnet34"):
     """A ResNet-34-style network (He et al., 2016; seed 002's "ResNet34") for small images.
 
-    ResNet-34's layout: stages of (3, 4, 6, 3) basic blocks (two 3x3 conv-BN
-    layers and a shortcut each), 16 blocks = 32 convolutions, plus the stem
-    convolution and the softmax layer: 34 weight layers. Every stage but the first
-    halves the resolution in its first block (stride 2) and widens it; there the
-    shortcut is a 1x1 stride-2 projection with BN, elsewhere the identity.
+    Stages of ``blocks`` (3, 4, 6, 3) :func:`basic_block` s, a stem and the softmax layer:
+    34 weight layers (``(2, 2, 2, 2)``: ResNet-18). Every stage but the first halves the
+    resolution (48 -> 24 -> 12 -> 6) and widens. Two changes for 48x48 faces and CPUs: a
+    3x3 stride-1 stem (ResNet's CIFAR variant) instead of 7x7 stride 2 and a max-pool, and
+    ``widths`` (16, 32, 64, 128) instead of (64, ..., 512): 1.34 million parameters, not 21.
 
-    Two changes for 48x48 faces and CPUs:
-
-    * the stem is one 3x3 stride-1 conv-BN-ReLU (as in ResNet's CIFAR variant)
-      instead of ImageNet's 7x7 stride-2 convolution and max-pool, which would
-      shrink a 48-pixel face to 12x12 before the first block;
-    * the widths are (16, 32, 64, 128) instead of (64, 128, 256, 512): 1.34 million
-      parameters instead of 21 million, so it trains on a CPU.
-
-    A 48x48 input gives 48x48 -> 24x24 -> 12x12 -> 6x6 feature maps, then global
-    average pooling, optional dropout and the softmax layer.
-
-    Parameters
-    ----------
-    input_shape : (height, width, channels).
-    num_classes : size of the softmax output.
-    widths : filters per stage (the stem has ``widths[0]``).
-    blocks : basic blocks per stage (``(2, 2, 2, 2)`` gives a ResNet-18 layout).
-    dropout : rate of a Dropout before the softmax layer (0: none).
-    zero_init_residual : start the last BN scale of every block at 0, so that each
-        block starts as its shortcut and the network starts as a shallow one
-        (Goyal et al., 2017). Measured once with widths (8, 16, 32, 64) on 1,200
-        faces of 32x32 (4 epochs, batch size 32, seed 0): test accuracy 0.365
-        with it, 0.250 (chance) without.
+    ``zero_init_residual``: measured once with widths (8, 16, 32, 64) on 1,200 faces of
+    32x32 (4 epochs, batch 32, seed 0): test accuracy 0.365 with it, 0.250 (chance) without.
     """
     if len(widths) != len(blocks):
         raise ValueError(f"widths {tuple(widths)} and blocks {tuple(blocks)} must have the same length")
@@ -299,12 +207,8 @@ def gelu_tanh(x):
 
 @keras.saving.register_keras_serializable(package="emolib")
 class AddPositionEmbedding(layers.Layer):
-    """Adds a learned position embedding to a sequence of tokens.
-
-    Input and output: ``(batch, num_tokens, dim)``. The layer owns one trainable
-    weight of shape ``(num_tokens, dim)`` (created from the input shape, so it has
-    no constructor arguments besides ``initializer``), broadcast over the batch.
-    """
+    """Adds a learned position embedding ``(num_tokens, dim)`` (made from the input shape)
+    to tokens ``(batch, num_tokens, dim)``."""
 
     def __init__(self, initializer="random_normal", **kwargs):
         super().__init__(**kwargs)
@@ -324,17 +228,8 @@ class AddPositionEmbedding(layers.Layer):
         return {**super().get_config(), "initializer": keras.initializers.serialize(self.initializer)}
 
 
-def vit(
-    input_shape=(48, 48, 3),
-    num_classes=4,
-    patch_size=None,
-    dim=64,
-    depth=4,
-    heads=4,
-    mlp_dim=128,
-    dropout=0.1,
-    name="vit",
-):
+def vit(input_shape=(48, 48, 3), num_classes=4, patch_size=None, dim=64, depth=4, heads=4, mlp_dim=128,
+        dropout=0.1, name="vit"):
     """A small Vision Transformer (Dosovitskiy et al., 2021; seed 002's "ViT"), after
     keras-io's "Image classification with Vision Transformer", sized for a CPU.
 
@@ -350,11 +245,9 @@ def vit(
        (:func:`gelu_tanh`, so that the model converts to ONNX).
     4. LayerNorm, the mean over tokens (instead of a class token) and the softmax layer.
 
-    Defaults: about 140 thousand parameters. Transformers have no built-in notion
-    of locality (a CNN's small kernels), so they need much more data or
-    augmentation than CNNs of the same size to learn it (Dosovitskiy et al.
-    pre-trained on 14-300 million images). ``dropout`` applies to the attention
-    weights and in the MLP.
+    Defaults: about 140 thousand parameters. With no built-in locality (a CNN's small
+    kernels) transformers need far more data (Dosovitskiy et al. pre-trained on 14-300
+    million images). ``dropout``: on the attention weights and in the MLP.
     """
     height, width = input_shape[0], input_shape[1]
     p = int(patch_size) if patch_size else max(1, int(height) // 8)
@@ -399,12 +292,7 @@ MODELS = {
 
 
 def build_model(name, input_shape, num_classes, **kwargs):
-    """Build the model registered as ``name`` in :data:`MODELS`.
-
-    ``input_shape``: ``(height, width, channels)``; ``num_classes``: size of the
-    softmax output; ``kwargs`` go to the builder (e.g. ``filters=(32, 64)`` for
-    ``"simple_cnn"``). Raises ``ValueError`` listing the known names.
-    """
+    """Build the model registered as ``name`` in :data:`MODELS` (``kwargs`` go to the builder)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
     return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)

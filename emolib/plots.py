@@ -1,10 +1,8 @@
 """Figures for the curriculum (matplotlib + seaborn).
 
-Every function returns the :class:`matplotlib.figure.Figure` it drew on. Pass
-``ax`` (one panel) or ``axes`` (several panels) to draw into an existing figure,
-and ``save_path`` to also write the figure to a file (PNG, PDF, SVG ... from the
-suffix). Saving is atomic: the figure is written to a temporary file next to
-``save_path`` and renamed, so a crash never leaves a half-written image.
+Every function returns the :class:`matplotlib.figure.Figure` it drew on; ``ax`` /
+``axes`` draw into an existing figure, ``save_path`` also writes it (atomically; the
+format from the suffix).
 """
 
 from __future__ import annotations
@@ -46,11 +44,7 @@ def _show_image(ax, image):
 
 
 def sample_grid(images, labels, class_names, per_class=8, seed=0, save_path=None):
-    """A grid of random example images: one row per class, ``per_class`` columns.
-
-    ``images``: ``(n, h, w, c)`` (``uint8`` or float in [0, 1]); ``labels``: int
-    ``(n,)``. Classes with fewer images leave blank cells.
-    """
+    """Random example images ``(n, h, w, c)``: one row per class, ``per_class`` columns."""
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     k = len(class_names)
@@ -99,13 +93,8 @@ def class_distribution(dataset_or_counts_df, axes=None, save_path=None):
 
 
 def learning_curves(history_df, axes=None, save_path=None):
-    """Loss and accuracy per epoch, training vs validation.
-
-    ``history_df``: a DataFrame with columns ``loss``, ``accuracy`` and optionally
-    ``val_loss``, ``val_accuracy`` (e.g. ``RunResult.history``, a ``history.csv``,
-    or ``pd.DataFrame(model.fit(...).history)``); a Keras ``History`` or a dict
-    also work. Epochs are numbered from 1.
-    """
+    """Loss and accuracy per epoch (from 1), training vs validation, from a Keras
+    ``History``, its dict or a DataFrame of it (``history.csv``, ``RunResult.history``)."""
     if hasattr(history_df, "history") and isinstance(history_df.history, dict):
         history_df = history_df.history
     df = pd.DataFrame(history_df)
@@ -128,12 +117,8 @@ def learning_curves(history_df, axes=None, save_path=None):
 
 
 def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", save_path=None):
-    """Heatmap of a confusion matrix ``(k, k)`` (rows true, columns predicted):
-    scikit-learn's ``ConfusionMatrixDisplay``.
-
-    ``normalize=True`` divides each row by its total, so the diagonal shows each
-    class's recall (cells annotated in %); ``False`` shows counts.
-    """
+    """scikit-learn's ``ConfusionMatrixDisplay`` of ``cm`` ``(k, k)`` (rows true); ``normalize``:
+    rows divided by their totals (the diagonal shows each class's recall, in %)."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     cm = np.asarray(cm, dtype=float)
@@ -160,21 +145,11 @@ def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", sav
 
 
 def misclassified_grid(images, y_true, y_pred, class_names, proba=None, n=16, seed=0, ncols=8, save_path=None):
-    """A gallery of misclassified images, titled ``"true -> predicted (p)"``.
+    """At most ``n`` misclassified images (drawn with ``seed``), titled ``"true -> predicted (p)"``.
 
-    Parameters
-    ----------
-    images : ``(N, h, w, c)`` (``uint8`` or float in [0, 1]), in the order of the labels.
-    y_true, y_pred : int arrays ``(N,)``: true and predicted classes.
-    class_names : names of the classes.
-    proba : optional ``(N, k)`` class probabilities; adds the probability the
-        model gave its (wrong) prediction to each title.
-    n : at most this many images, drawn at random (``seed``) from the
-        misclassified ones and shown in their original order.
-    ncols : images per row.
-
-    The figure's ``indices`` attribute holds the positions of the images shown,
-    so you can look them up (``data.test.meta.iloc[fig.indices]``).
+    ``images`` ``(N, h, w, c)``, ``y_true``, ``y_pred`` ``(N,)``; ``proba`` ``(N, k)``
+    (optional) adds the probability of each wrong prediction. ``fig.indices`` holds the
+    positions shown (``data.test.meta.iloc[fig.indices]``).
     """
     images = np.asarray(images)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)

@@ -1,19 +1,10 @@
 """A lesson measured twice: on generated faces and on real photographs.
 
-Every notebook whose lesson comes from generated faces ends with an "On real photos"
-section built from these few functions:
-
-* :func:`load_real_photos` finds the ``muxspace/facial_expressions`` photos (a local
-  copy; downloaded once in Colab) and loads seed 003's 4 classes with person-disjoint
-  splits and a balanced test split, or says how to get them and returns ``None``;
-* :func:`train_on_photos` trains a Keras model the way the real set needs
-  (class-balanced sampling, the epoch with the best validation macro-F1 kept);
-* :func:`evidence` summarises "B vs A" on one data set from per-seed predictions, and
-  :func:`verdict` compares the two data sets' evidence: ``agrees``, ``reverses`` or
-  ``cannot tell`` (and why);
-* :func:`benchmark` reads the committed full-scale measurements
-  (``benchmarks/results/real_photos.json``, ``real_lessons.json``), which the
-  notebooks print next to their own, smaller, runs.
+The notebooks' "On real photos" sections: :func:`load_real_photos` (seed 003's 4 classes
+of ``muxspace/facial_expressions``, person-disjoint splits), :func:`train_on_photos`
+(class-balanced sampling, best validation macro-F1 kept), :func:`evidence` ("B vs A" on
+one data set), :func:`verdict` (``agrees``, ``reverses`` or ``cannot tell``) and
+:func:`benchmark` (the committed full-scale measurements).
 
 The photos are other people's pictures: nothing here displays a photo or a file name.
 
@@ -151,16 +142,22 @@ def evidence(y_true, preds_a, preds_b, num_classes):
 
 
 def verdict(generated, real):
-    """``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."`` from two :func:`evidence` dicts.
+    """``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."`` from two :func:`evidence`
+    dicts (``None``: not measured; only ``gap``, ``learned`` and ``settled`` are read).
 
-    A verdict needs both models to have learned on both data sets and a gap larger
-    than noise on both; otherwise it says which condition failed.
+    The one rule for "does the lesson carry over to real photos" (``tools/real_vs_generated.py``
+    uses it too): both models learned on both data sets and the gap is more than noise on
+    both; otherwise it says which condition failed. A gap settled on one data set only is
+    not evidence that the lesson differs: the other may just lack the power to show it.
     """
-    failed = [f"{side} on {where}" for where, ev in (("generated", generated), ("real", real))
-              for side, ok in ev["learned"].items() if not ok]
+    sides = (("generated", generated), ("real", real))
+    missing = [where for where, ev in sides if ev is None]
+    if missing:
+        return "cannot tell: not measured on " + " and ".join(missing)
+    failed = [f"{side} on {where}" for where, ev in sides for side, ok in ev["learned"].items() if not ok]
     if failed:
         return "cannot tell: did not learn: " + ", ".join(failed)
-    unsettled = [where for where, ev in (("generated", generated), ("real", real)) if not ev["settled"]]
+    unsettled = [where for where, ev in sides if not ev["settled"]]
     if unsettled:
         return "cannot tell: gap within noise on " + " and ".join(unsettled)
     return "agrees" if np.sign(generated["gap"]) == np.sign(real["gap"]) else "reverses"

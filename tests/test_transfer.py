@@ -130,6 +130,15 @@ def test_imagenet_weights_never_wait_for_the_network(tmp_path, monkeypatch):
     assert asked == [(transfer.weights_url("vgg16", 48), 5.0)]
     assert weights is None and source.startswith("random init") and "no answer from" in source
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in source and "weights_dir" in source
+    # The label ends up in results tables and notebook outputs: no absolute path of this machine.
+    assert str(tmp_path) not in source and "in '$KERAS_HOME/models'" in source
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # an empty Keras cache at ~/.keras/models
+    for weights_dir in (None, tmp_path / "nowhere"):
+        source = transfer.imagenet_weights("vgg16", 48, weights_dir=weights_dir)[1]
+        assert source.startswith("random init") and "'~/.keras/models'" in source
+        assert str(tmp_path) not in source
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     # A weights folder, then the Keras cache, are used before any download.
     (tmp_path / "w").mkdir()
     (tmp_path / "w" / transfer.weights_filename("vgg16", 48)).write_bytes(b"")

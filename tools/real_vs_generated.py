@@ -7,17 +7,14 @@ Nothing is typed in. The generated-face side is read from the tables that
 deviation" table of each experiment, column ``macro-F1``: test macro-F1, mean over
 seeds); the real-photo side from ``benchmarks/results/real_photos.json`` (4-class task,
 balanced person-disjoint test); the lessons that one command measured on both data sets
-come from ``benchmarks/results/real_lessons.json``. For each lesson the two differences are compared:
+come from ``benchmarks/results/real_lessons.json``. The verdict is
+:func:`emolib.realphotos.verdict`, the rule the notebooks use: **agrees** or **reverses** when the
+difference is more than noise on both data sets (and, for the paired rows, both models learned),
+else **cannot tell** and why.
 
-* **agrees**: both differences have the same sign and each is larger than its noise;
-* **reverses**: opposite signs, each larger than its noise;
-* **differs**: one difference is larger than its noise and the other is not (the effect
-  shows on one kind of face only);
-* **cannot tell**: both differences are within their noise, or one side was not measured.
-
-The noise of a difference is ``2 * sqrt(sd_a**2 + sd_b**2)`` (standard deviations over
-seeds), and at least :data:`MIN_NOISE` (a 128-image test split, or one seed, cannot resolve
-less). The section replaces an earlier one, so the command can be re-run.
+For the seed-table rows the noise of a difference is ``2 * sqrt(sd_a**2 + sd_b**2)`` (standard
+deviations over seeds), and at least :data:`MIN_NOISE` (a 128-image test split, or one seed, cannot
+resolve less). The section replaces an earlier one, so the command can be re-run.
 """
 
 from __future__ import annotations
@@ -26,9 +23,13 @@ import argparse
 import json
 import math
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from emolib.realphotos import verdict  # noqa: E402  (the one rule, shared with the notebooks)
+
 HEADING = "## Generated faces vs real photographs"
 MIN_NOISE = 0.03
 
@@ -99,71 +100,51 @@ def real_table(real: dict, task="4class") -> dict:
     return out
 
 
-def _difference(a, b):
+def seed_evidence(a, b):
+    """Evidence (the keys :func:`emolib.realphotos.verdict` reads) of B - A from two
+    ``(mean, sd)`` pairs, or ``None``: more than noise when larger than
+    ``2 * sqrt(sd_a**2 + sd_b**2)``, at least :data:`MIN_NOISE`. The seed tables do not say
+    whether a model learned: both count as learned."""
     if a is None or b is None:
-        return None, None
-    return b[0] - a[0], max(MIN_NOISE, 2 * math.sqrt(a[1] ** 2 + b[1] ** 2))
+        return None
+    gap, noise = b[0] - a[0], max(MIN_NOISE, 2 * math.sqrt(a[1] ** 2 + b[1] ** 2))
+    return {"gap": gap, "settled": abs(gap) > noise, "learned": {"A": True, "B": True},
+            "text": f"{gap:+.3f} (noise {noise:.3f})"}
 
 
-def verdict(gen, real) -> str:
-    if gen[0] is None or real[0] is None:
-        return "cannot tell (one side not measured)"
-    gen_clear, real_clear = abs(gen[0]) > gen[1], abs(real[0]) > real[1]
-    if gen_clear and real_clear:
-        return "agrees" if (gen[0] > 0) == (real[0] > 0) else "reverses"
-    if gen_clear or real_clear:  # a clear effect on one side only: the lesson does not carry over as it is
-        side, diff = ("generated faces", gen[0]) if gen_clear else ("real photos", real[0])
-        return f"differs: {'helps' if diff > 0 else 'hurts'} only on {side} (the other within its noise)"
-    return "cannot tell (both within the noise)"
+def paired_evidence(lessons: dict, source: str, key: tuple):
+    """Evidence of one ``real_lessons.json`` entry (``None`` when absent): settled when the exact
+    McNemar test over every paired test image gives p < 0.05 (and its winner is the sign of B - A)."""
+    entry = lessons.get("sources", {}).get(source, {}).get("lessons", {})
+    for part in key:
+        entry = entry.get(part, {})
+    if not entry:
+        return None
+    gap = entry["b"]["macro_f1"] - entry["a"]["macro_f1"]
+    return {**entry, "gap": gap, "text": f"{gap:+.3f} (McNemar p {entry['mcnemar_p']:.2g})"}
+
+
+def _cells(a, b, ev):
+    return [_fmt(a), _fmt(b), "not measured" if ev is None else ev["text"]]
 
 
 def _fmt(pair):
     return "" if pair is None else f"{pair[0]:.3f}"
 
 
-def _fmt_diff(diff):
-    return "not measured" if diff[0] is None else f"{diff[0]:+.3f} (noise {diff[1]:.3f})"
-
-
-def _lesson_entry(lessons: dict, source: str, key: tuple):
-    entry = lessons.get("sources", {}).get(source, {}).get("lessons", {})
-    for part in key:
-        entry = entry.get(part, {})
-    return entry or None
-
-
-def _paired(entry):
-    """``(B - A, McNemar p, clear)`` of a ``real_lessons.json`` entry: clear when both models
-    learned and the exact McNemar test over every paired test image gives p < 0.05."""
-    if entry is None:
-        return None, None, False
-    clear = bool(entry["settled"]) and all(entry["learned"].values())
-    return entry["b"]["macro_f1"] - entry["a"]["macro_f1"], entry["mcnemar_p"], clear
-
-
-def paired_verdict(gen, real) -> str:
-    """:func:`verdict` for two paired measurements (``_paired`` tuples): the McNemar test, not
-    the spread over seeds, says whether a difference is more than noise."""
-    if gen[0] is None or real[0] is None:
-        return "cannot tell (one side not measured)"
-    return verdict((gen[0], 0.0 if gen[2] else math.inf), (real[0], 0.0 if real[2] else math.inf))
-
-
 def both_sides_rows(lessons: dict) -> list:
-    """Table rows for the lessons of ``real_lessons.json`` (same code on both data sets); a
-    difference is more than noise when McNemar's test over the paired test images says so."""
+    """Table rows for the lessons of ``real_lessons.json`` (same code on both data sets)."""
     rows = []
     for lesson, key in BOTH_SIDES:
-        gen, real = _lesson_entry(lessons, "generated", key), _lesson_entry(lessons, "real", key)
+        gen, real = paired_evidence(lessons, "generated", key), paired_evidence(lessons, "real", key)
         cells = []
-        for entry in (gen, real):
-            diff, p, _ = _paired(entry)
-            cells += ["", "", "not measured"] if entry is None else [
-                f"{entry['a']['macro_f1']:.3f}", f"{entry['b']['macro_f1']:.3f}", f"{diff:+.3f} (McNemar p {p:.2g})"]
+        for ev in (gen, real):
+            cells += ["", "", "not measured"] if ev is None else [
+                f"{ev['a']['macro_f1']:.3f}", f"{ev['b']['macro_f1']:.3f}", ev["text"]]
         ref = gen or real
         names = "not measured: run benchmarks/real_lessons.py" if ref is None else (
             f"A `{ref['A']}`, B `{ref['B']}`; {ref['notes']}")
-        rows.append(f"| {lesson} | " + " | ".join(cells) + f" | {paired_verdict(_paired(gen), _paired(real))} | {names} |")
+        rows.append(f"| {lesson} | " + " | ".join(cells) + f" | {verdict(gen, real)} | {names} |")
     return rows
 
 
@@ -179,19 +160,20 @@ def section(results_text: str, real: dict, lessons: dict | None = None) -> str:
              "The last rows come from `benchmarks/results/real_lessons.json`: the same code measured each of those "
              "lessons on both data sets (seed 003's 4 classes, class-balanced sampling for every network); there a "
              "difference is more than noise when the exact McNemar test over every paired test image (all seeds) "
-             "gives p < 0.05 and both models learned.", "",
+             "gives p < 0.05 and both models learned. The verdict is the notebooks' rule "
+             "(`emolib.realphotos.verdict`): it agrees or reverses only when the difference is more than noise "
+             "on both data sets.", "",
              "| lesson | generated A | generated B | generated B - A | real A | real B | real B - A | verdict | models |",
              "|---|---|---|---|---|---|---|---|---|"]
     for lesson, g, r, what in LESSONS:
-        ga = gen.get((g[0], g[1])) if g else None
-        gb = gen.get((g[0], g[2])) if g else None
+        ga, gb = (gen.get((g[0], g[1])), gen.get((g[0], g[2]))) if g else (None, None)
         ra, rb = rt.get(r[0]), rt.get(r[1])
-        gd, rd = _difference(ga, gb), _difference(ra, rb)
+        ge, re_ = seed_evidence(ga, gb), seed_evidence(ra, rb)
         names = f"A `{rt.get('best_single_name', r[0]) if r[0] == 'best_single' else r[0]}`, B `{r[1]}`"
         if g:
             names = f"generated A `{g[1]}`, B `{g[2]}`; real {names}"
-        lines.append(f"| {lesson} | {_fmt(ga)} | {_fmt(gb)} | {_fmt_diff(gd)} | {_fmt(ra)} | {_fmt(rb)} | "
-                     f"{_fmt_diff(rd)} | {verdict(gd, rd)} | {names}; {what} |")
+        cells = _cells(ga, gb, ge) + _cells(ra, rb, re_)
+        lines.append(f"| {lesson} | " + " | ".join(cells) + f" | {verdict(ge, re_)} | {names}; {what} |")
     lines += both_sides_rows(lessons or {})
     return "\n".join(lines) + "\n"
 
@@ -220,9 +202,6 @@ def update(results_path, real_path, lessons_path=None) -> bool:
 
 
 def main(argv=None):
-    import sys
-
-    sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default=str(ROOT / "docs" / "results.md"))
     parser.add_argument("--real", default=str(ROOT / "benchmarks" / "results" / "real_photos.json"))
