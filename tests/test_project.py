@@ -230,3 +230,28 @@ def test_code_hash_follows_code_cells_only(tmp_path):
     nb.metadata["emolib"] = tools.provenance(nb, None)
     nbformat.write(nb, str(path))
     assert tools.staleness(path) is None
+
+
+def test_outputs_that_show_library_source_go_stale_when_the_library_changes(tmp_path):
+    """`show_source(f)` prints emolib's code into the committed outputs; when f changes, the notebook
+    must be re-executed, or readers see code that is no longer there."""
+    import inspect
+
+    import nbformat
+
+    from emolib import fileio
+
+    tools = _tools_notebooks()
+    shown = nbformat.v4.new_code_cell("show_source(fileio.write_text)\nshow_source(write_json)")
+    nb = _toy_notebook('PROFILE = "lesson"')
+    nb.cells.insert(1, nbformat.v4.new_code_cell("from emolib import fileio\nfrom emolib.fileio import (\n    write_json,  # a comment\n)"))
+    nb.cells.append(shown)
+    current = [f"```python\n{inspect.getsource(f).rstrip()}\n```" for f in (fileio.write_text, fileio.write_json)]
+    shown.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": text}) for text in current]
+    assert tools.shown_source_changes(nb) == []
+    shown.outputs[1] = nbformat.v4.new_output("display_data", data={"text/markdown": "```python\ndef write_json(): ...\n```"})
+    assert tools.shown_source_changes(nb) == ["write_json"]
+    nb.metadata["emolib"] = tools.provenance(nb, None)
+    path = tmp_path / "02_x.ipynb"
+    nbformat.write(nb, str(path))
+    assert "older version of write_json" in tools.staleness(path)

@@ -223,7 +223,47 @@ def staleness(path: Path) -> str | None:
     if recorded != code_hash(nb):
         return (f"{path.name}: its code cells changed since its outputs were made "
                 f"(`python tools/notebooks.py run --stale`)")
+    changed = shown_source_changes(nb)
+    if changed:
+        return (f"{path.name}: its outputs show an older version of {', '.join(changed)} "
+                f"(`python tools/notebooks.py run --stale`)")
     return None
+
+
+SHOW_SOURCE = re.compile(r"show_source\(([A-Za-z_][\w.]*)\)")
+EMOLIB_IMPORT = re.compile(r"^from (emolib[\w.]*) import (?:\(([^)]*)\)|([^(\n]+)$)", re.M)
+
+
+def shown_source_changes(nb) -> list:
+    """Names whose source a notebook shows (``show_source(name)``) and whose committed output differs
+    from the source emolib has now: the library changed under the notebook's outputs."""
+    import importlib
+    import inspect
+
+    names = {}
+    for cell in code_cells(nb):
+        for module, *imported in EMOLIB_IMPORT.findall(cell.source):
+            for name in re.split(r"[,\s]+", re.sub(r"#[^\n]*", "", "".join(imported))):
+                if name:
+                    names[name] = (module, name)
+    changed = []
+    for cell in code_cells(nb):
+        shown = [o["data"]["text/markdown"] for o in cell.get("outputs", []) if "text/markdown" in o.get("data", {})]
+        for i, expr in enumerate(SHOW_SOURCE.findall(cell.source)):
+            head, *rest = expr.split(".")
+            if head not in names:
+                continue  # defined in the notebook itself
+            module, name = names[head]
+            try:  # `from emolib import ensemble`: a module
+                obj = importlib.import_module(f"{module}.{name}")
+            except ImportError:  # `from emolib.ensemble import soft_vote`: a name in one
+                obj = getattr(importlib.import_module(module), name)
+            for attr in rest:
+                obj = getattr(obj, attr)
+            now = f"```python\n{inspect.getsource(obj).rstrip()}\n```"
+            if i >= len(shown) or shown[i].strip() != now.strip():
+                changed.append(expr)
+    return changed
 
 
 def write_atomic(nb, path: Path) -> None:
