@@ -37,32 +37,13 @@ from .export import file_size_mb, onnx_caller, predict_in_batches
 INT8_FLAGS = {"avx2": "AVX2", "avx512_vnni": "AVX512-VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "AMX-INT8"}
 
 
-def time_calls(fn, x, repeats=50, warmup=5) -> np.ndarray:
-    """Seconds of each of ``repeats`` calls ``fn(x)`` after ``warmup`` untimed calls."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    for _ in range(warmup):
-        fn(x)
-    out = np.empty(repeats)
-    for i in range(repeats):
-        start = time.perf_counter()
-        fn(x)
-        out[i] = time.perf_counter() - start
-    return out
-
-
-def summarize_times(seconds, batch_size) -> dict:
-    """Latency percentiles (ms per call) and throughput (images/s, from the median)."""
+def _summary(seconds, batch_size) -> dict:
+    """Latency percentiles (ms per call) and throughput (images/s, from the median) of call times in seconds."""
     seconds = np.asarray(seconds, dtype=float)
     p50 = float(np.median(seconds))
-    return {
-        "batch_size": int(batch_size),
-        "calls": int(seconds.size),
-        "p50_ms": 1000 * p50,
-        "p95_ms": 1000 * float(np.percentile(seconds, 95)),
-        "mean_ms": 1000 * float(seconds.mean()),
-        "images_per_s": batch_size / p50 if p50 > 0 else float("inf"),
-    }
+    return {"batch_size": int(batch_size), "calls": int(seconds.size), "p50_ms": 1000 * p50,
+            "p95_ms": 1000 * float(np.percentile(seconds, 95)), "mean_ms": 1000 * float(seconds.mean()),
+            "images_per_s": batch_size / p50 if p50 > 0 else float("inf")}
 
 
 def compare(callers: dict, x, repeats=50, warmup=5, rounds=5):
@@ -70,20 +51,27 @@ def compare(callers: dict, x, repeats=50, warmup=5, rounds=5):
 
     ``callers`` maps a name to ``f(x)``. Each of ``rounds`` rounds calls every
     caller ``repeats // rounds`` times (after ``warmup`` untimed calls each in the
-    first round), so drifts of the machine's load are shared. One row per caller
-    with the columns of :func:`summarize_times`, indexed by name.
+    first round), so drifts of the machine's load are shared. One row per caller,
+    indexed by name: ``batch_size``, ``calls``, ``p50_ms``, ``p95_ms``, ``mean_ms``
+    (ms per call) and ``images_per_s`` (batch size / median seconds per call).
     """
     import pandas as pd
 
     if not callers:
         raise ValueError("callers is empty: pass a dict name -> f(x)")
+    if warmup < 0:
+        raise ValueError(f"need warmup >= 0, got {warmup}")
     x = np.asarray(x, dtype="float32")
-    per_round = max(1, repeats // rounds)
     times = {name: [] for name in callers}
     for r in range(rounds):
         for name, fn in callers.items():
-            times[name].extend(time_calls(fn, x, repeats=per_round, warmup=warmup if r == 0 else 0))
-    rows = {name: summarize_times(ts, len(x)) for name, ts in times.items()}
+            for _ in range(warmup if r == 0 else 0):
+                fn(x)
+            for _ in range(max(1, repeats // rounds)):
+                start = time.perf_counter()
+                fn(x)
+                times[name].append(time.perf_counter() - start)
+    rows = {name: _summary(ts, len(x)) for name, ts in times.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("caller")
 
 
@@ -108,29 +96,18 @@ def keras_callers(model) -> dict:
 def cpu_int8_support(cpuinfo=None) -> dict:
     """The CPU's model name and which int8-relevant instruction sets it has.
 
-    Parameters
-    ----------
-    cpuinfo : str, optional
-        The text of Linux's ``/proc/cpuinfo``; by default it is read when it exists.
-
-    Returns
-    -------
-    dict
-        ``model``: the first ``model name`` line (else :func:`platform.processor`,
-        else ``"unknown"``); ``flags``: for each of :data:`INT8_FLAGS`' names
-        (AVX2, AVX512-VNNI, AVX-VNNI, AMX-INT8) ``True`` or ``False``, or the
-        string ``"unknown"`` when no flags line could be read (macOS, Windows,
-        ARM); ``int8_dot_product``: ``True`` when the CPU has VNNI or AMX (8-bit
-        dot products in one instruction: static int8 models usually run faster
-        than float32), ``False`` when it has none of them (AVX2 alone: int8 can
-        be *slower* than float32), ``None`` when unknown.
+    ``cpuinfo``: the text of Linux's ``/proc/cpuinfo`` (default: read it when it
+    exists). Returns ``{"model", "flags", "int8_dot_product"}``: ``model`` is the
+    first ``model name`` line (else :func:`platform.processor`, else ``"unknown"``);
+    ``flags`` maps each name of :data:`INT8_FLAGS` (AVX2, AVX512-VNNI, AVX-VNNI,
+    AMX-INT8) to ``True``/``False``, or is ``"unknown"`` when no flags line could be
+    read (macOS, Windows, ARM); ``int8_dot_product`` is ``True`` with VNNI or AMX
+    (8-bit dot products in one instruction: static int8 usually beats float32),
+    ``False`` without them (AVX2 alone: int8 can be *slower*), ``None`` when unknown.
     """
     if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-                cpuinfo = f.read()
-        except OSError:
-            cpuinfo = ""
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
     model, flags = None, None
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")

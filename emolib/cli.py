@@ -23,18 +23,15 @@ import sys
 
 def _positive_int(text):
     try:
-        value = int(text)
+        if int(text) >= 1:
+            return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        pass
+    raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m emolib", description="emolib: emotion classification tools.",
-    )
+    parser = argparse.ArgumentParser(prog="python -m emolib", description="emolib: emotion classification tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     predict = sub.add_parser(
         "predict", help="classify image files with an exported ONNX model",
@@ -51,36 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _predict(args, parser) -> int:
-    import numpy as np
-
-    from .data.real import ImageReadError
-    from .export import MissingExtraError, ModelFileError, OnnxClassifier, probability_table
+    from .export import MissingExtraError, ModelFileError, OnnxClassifier
 
     try:
         classifier = OnnxClassifier(args.model, threads=args.threads)
     except (FileNotFoundError, ModelFileError, MissingExtraError) as exc:  # the last: pip install "emolib[onnx]"
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
-    images, files, errors = [], [], []
-    for path in args.images:
-        try:
-            images.append(classifier.load_image(path))
-            files.append(path)
-        except (OSError, ImageReadError) as exc:  # one bad file never costs the others' output
-            errors.append({"file": path, "error": str(exc)})
-    k = len(classifier.class_names)
-    proba = classifier.predict_proba(np.stack(images)) if images else np.zeros((0, k), np.float32)
-    table = probability_table(files, proba, classifier.class_names)
+    errors = []
+    table = classifier.predict_files(args.images, errors=errors)
     if args.json:
-        out = {
-            "model": str(args.model),
-            "class_names": classifier.class_names,
-            "predictions": [
-                {"file": row["file"], "label": row["label"], "probability": round(float(row["probability"]), 6),
-                 "probabilities": {c: round(float(row[c]), 6) for c in classifier.class_names}}
-                for _, row in table.iterrows()
-            ],
-            "errors": errors,
-        }
+        names = classifier.class_names
+        predictions = [{"file": r["file"], "label": r["label"], "probability": round(float(r["probability"]), 6),
+                        "probabilities": {c: round(float(r[c]), 6) for c in names}} for r in table.to_dict("records")]
+        out = {"model": str(args.model), "class_names": names, "predictions": predictions, "errors": errors}
         print(json.dumps(out, indent=2))
     elif len(table):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

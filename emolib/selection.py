@@ -92,30 +92,23 @@ def run_details(run_dir) -> dict:
     metrics, config = runs.read_metrics(run_dir), runs.read_config(run_dir)  # RunFolderError names the file
     data_cfg, data = config.get("data") or {}, metrics.get("data") or {}
     class_names = tuple(metrics.get("class_names") or metrics.get("per_class", {}).keys())
-    shape = data.get("image_shape") or [data_cfg.get("image_size"), data_cfg.get("image_size"),
-                                        data_cfg.get("channels")]
+    shape = data.get("image_shape") or [data_cfg.get(k) for k in ("image_size", "image_size", "channels")]
     h, w, c = (list(shape) + [None] * 3)[:3]
     synthetic = str(data_cfg.get("source", data.get("name", ""))).lower() == "synthetic"
     dataset = data.get("name") or data_cfg.get("source") or "unknown"
-    balance = data_cfg.get("balance") if synthetic else None
     f1, cls = worst_class(metrics.get("per_class"))
     val_f1, val_cls = worst_class((metrics.get("val") or {}).get("per_class"))
-    model = config.get("model")
-    model_file = run_dir / runs.MODEL_FILE
+    model, model_file = config.get("model"), run_dir / runs.MODEL_FILE
+    saved = model_file.exists()
     return {
-        "task": task_label(dataset, class_names, (h, w), balance) if class_names else "unknown",
-        "classes": ", ".join(class_names),
-        "num_classes": len(class_names),
-        "input": f"{h}x{w}x{c}",
+        "task": task_label(dataset, class_names, (h, w), data_cfg.get("balance") if synthetic else None)
+        if class_names else "unknown",
+        "classes": ", ".join(class_names), "num_classes": len(class_names), "input": f"{h}x{w}x{c}",
         "model": model.get("name") if model else None,
-        "architecture": (json.dumps(model, sort_keys=True) + f" {h}x{w}x{c} -> {len(class_names)}")
-        if model else None,
-        "worst_class_f1": f1,
-        "worst_class": cls,
-        "val_worst_class_f1": val_f1,
-        "val_worst_class": val_cls,
-        "file_mb": file_size_mb(model_file) if model_file.exists() else float("nan"),
-        "model_path": str(model_file) if model_file.exists() else None,
+        "architecture": json.dumps(model, sort_keys=True) + f" {h}x{w}x{c} -> {len(class_names)}" if model else None,
+        "worst_class_f1": f1, "worst_class": cls, "val_worst_class_f1": val_f1, "val_worst_class": val_cls,
+        "file_mb": file_size_mb(model_file) if saved else float("nan"),
+        "model_path": str(model_file) if saved else None,
     }
 
 
@@ -244,9 +237,7 @@ def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, war
             callers[name] = (lambda _, f=direct, x=x: f(x))
         n = repeats.get(b, 10) if isinstance(repeats, dict) else repeats
         times = compare(callers, np.zeros((b, 1), np.float32), repeats=n, warmup=warmup, rounds=min(rounds, n))
-        columns[f"p50_ms_b{b}"] = times["p50_ms"]
-        columns[f"p95_ms_b{b}"] = times["p95_ms"]
-        columns[f"images_per_s_b{b}"] = times["images_per_s"]
+        columns.update({f"{key}_b{b}": times[key] for key in ("p50_ms", "p95_ms", "images_per_s")})
     return pd.DataFrame(columns).rename_axis("model")
 
 
@@ -357,8 +348,7 @@ def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, 
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(str(name), fontsize=9)
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
+        ax.set(xlabel=x, ylabel=y)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
@@ -387,6 +377,18 @@ class Selection:
         return self.choice is not None
 
 
+def _reason(row, score, sla_ms, latency, min_worst_f1, worst) -> str:
+    """Why a candidate row of :func:`select_model` is not eligible (``"eligible"`` when it is)."""
+    reasons = [f"{score} unknown"] if pd.isna(row[score]) else []
+    if not row["meets_sla"]:
+        value = row[latency]
+        reasons.append(f"{latency} not measured" if pd.isna(value) else f"{latency} {value:.3g} > {sla_ms:g}")
+    if not row["meets_worst_f1"]:
+        value = row[worst]
+        reasons.append(f"{worst} unknown" if pd.isna(value) else f"{worst} {value:.3f} < {min_worst_f1:.3f}")
+    return "; ".join(reasons) or "eligible"
+
+
 def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p95_ms_b1",
                  min_worst_f1=None, worst="val_worst_class_f1", tie_tol=0.0, size="params",
                  label=("experiment", "setting")) -> Selection:
@@ -407,8 +409,9 @@ def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p
     whose ``choice`` is ``None`` (and ``message`` says why) when no model is
     eligible.
     """
-    needed = [score, size] + ([latency] if sla_ms is not None else []) + \
-        ([worst] if min_worst_f1 is not None else [])
+    checks = {"meets_sla": (sla_ms, latency, "the SLA"),
+              "meets_worst_f1": (min_worst_f1, worst, "the worst-class F1 floor")}
+    needed = [score, size] + [column for limit, column, _ in checks.values() if limit is not None]
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise KeyError(f"select_model: no column(s) {missing}; columns: {list(df.columns)}")
@@ -421,48 +424,27 @@ def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p
         raise ValueError("select_model: the table is empty")
 
     out = df.copy()
-    scores = out[score].astype(float)
     out["meets_sla"] = True if sla_ms is None else (out[latency].astype(float) <= sla_ms)
     out["meets_worst_f1"] = True if min_worst_f1 is None else (out[worst].astype(float) >= min_worst_f1)
-    out["eligible"] = out["meets_sla"] & out["meets_worst_f1"] & scores.notna()
-    reasons = []
-    for i in out.index:
-        r = []
-        if pd.isna(scores[i]):
-            r.append(f"{score} unknown")
-        if sla_ms is not None and not out.at[i, "meets_sla"]:
-            value = out.at[i, latency]
-            r.append(f"{latency} not measured" if pd.isna(value) else f"{latency} {value:.3g} > {sla_ms:g}")
-        if min_worst_f1 is not None and not out.at[i, "meets_worst_f1"]:
-            value = out.at[i, worst]
-            r.append(f"{worst} unknown" if pd.isna(value) else f"{worst} {value:.3f} < {min_worst_f1:.3f}")
-        reasons.append("; ".join(r) if r else "eligible")
-    out["reason"] = reasons
-
-    parts = [f"highest {score}"]
-    if sla_ms is not None:
-        parts.append(f"{latency} <= {sla_ms:g} ms")
-    if min_worst_f1 is not None:
-        parts.append(f"{worst} >= {min_worst_f1:.3f}")
-    rule = parts[0] + (" among models with " + " and ".join(parts[1:]) if len(parts) > 1 else "") + \
+    out["eligible"] = out["meets_sla"] & out["meets_worst_f1"] & out[score].astype(float).notna()
+    out["reason"] = [_reason(row, score, sla_ms, latency, min_worst_f1, worst) for _, row in out.iterrows()]
+    limits = ([f"{latency} <= {sla_ms:g} ms"] if sla_ms is not None else []) + \
+        ([f"{worst} >= {min_worst_f1:.3f}"] if min_worst_f1 is not None else [])
+    rule = f"highest {score}" + (" among models with " + " and ".join(limits) if limits else "") + \
         f"; ties (within {tie_tol:g}) -> fewer {size}"
 
     eligible = out[out["eligible"]]
     if eligible.empty:
-        counts = []
-        if sla_ms is not None:
-            counts.append(f"{int((~out['meets_sla']).sum())} miss the SLA")
-        if min_worst_f1 is not None:
-            counts.append(f"{int((~out['meets_worst_f1']).sum())} miss the worst-class F1 floor")
+        counts = [f"{int((~out[flag]).sum())} miss {what}" for flag, (limit, _, what) in checks.items()
+                  if limit is not None]
         message = f"no model meets the rule ({len(out)} candidates: {', '.join(counts) or 'no known scores'})"
         return Selection(None, out, rule, message)
-    best = eligible[score].astype(float).max()
-    tied = eligible[eligible[score].astype(float) >= best - tie_tol]
+    scores = eligible[score].astype(float)
+    tied = eligible[scores >= scores.max() - tie_tol]
     order = pd.DataFrame({"size": tied[size].astype(float), "score": -tied[score].astype(float),
                           "pos": np.arange(len(tied))}, index=tied.index)
-    winner = order.sort_values(["size", "score", "pos"]).index[0]
-    choice = out.loc[winner]
-    name = "/".join(str(choice[c]) for c in label if c in out.columns) or str(winner)
+    choice = out.loc[order.sort_values(["size", "score", "pos"]).index[0]]
+    name = "/".join(str(choice[c]) for c in label if c in out.columns) or str(choice.name)
     message = (f"chosen: {name} ({score} {choice[score]:.3f}, {size} {choice[size]:,.0f}); "
                f"{len(eligible)} of {len(out)} eligible, {len(tied)} tied")
     return Selection(choice, out, rule, message)
@@ -566,19 +548,16 @@ def deployment_costs(model, prices: pd.DataFrame, predictions_per_month, peak_re
     (how many times the endpoint costs the batch job) and ``meets_sla``.
     """
     cpu = prices[prices["kind"] == "cpu"]
-    n = endpoint_instances(peak_requests_per_s, model["p50_ms_b1"], max_utilisation)
-    sla = meets_sla(model["p95_ms_b1"], sla_ms)
-    rows = {}
-    for instance, p in cpu.iterrows():
-        batch = float(batch_monthly_cost(predictions_per_month, model["images_per_s_b64"], p["usd_per_hour"]))
-        endpoint = float(endpoint_monthly_cost(p["usd_per_hour"], n))
-        rows[instance] = {
-            "usd_per_hour": p["usd_per_hour"],
-            "batch_usd_per_million": float(cost_per_million(model["images_per_s_b64"], p["usd_per_hour"])),
-            "batch_usd_per_month": batch,
-            "endpoint_instances": n,
-            "endpoint_usd_per_month": endpoint,
-            "endpoint_over_batch": endpoint / batch if batch > 0 else float("inf"),
-            "meets_sla": sla,
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("instance")
+    usd = cpu["usd_per_hour"].to_numpy(dtype=float)
+    instances = endpoint_instances(peak_requests_per_s, model["p50_ms_b1"], max_utilisation)
+    batch = batch_monthly_cost(predictions_per_month, model["images_per_s_b64"], usd)
+    endpoint = endpoint_monthly_cost(usd, instances)
+    return pd.DataFrame({
+        "usd_per_hour": usd,
+        "batch_usd_per_million": cost_per_million(model["images_per_s_b64"], usd),
+        "batch_usd_per_month": batch,
+        "endpoint_instances": instances,
+        "endpoint_usd_per_month": endpoint,
+        "endpoint_over_batch": np.divide(endpoint, batch, out=np.full(len(usd), np.inf), where=batch > 0),
+        "meets_sla": meets_sla(model["p95_ms_b1"], sla_ms),
+    }, index=cpu.index.rename("instance"))
