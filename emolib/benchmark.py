@@ -1,23 +1,13 @@
 """Side-by-side latency and throughput measurements of prediction functions.
 
-Every measurement here follows the same protocol: warm-up calls first (tracing,
-caches, thread pools), then several timed repetitions, reported as medians and
-percentiles. Callers are *interleaved* (A, B, C, A, B, C, ...) so that a slow
-spell of a shared machine hits all of them alike; ratios of two callers
-measured in one :func:`compare` call are the numbers to quote, not absolute
-milliseconds.
-
-A *caller* is any function ``f(x) -> probabilities`` taking a float32 batch of
-shape ``(n, height, width, channels)``. :func:`keras_callers` gives the two Keras
-ways to call a model; :func:`emolib.export.onnx_caller` gives ONNX Runtime's.
-:func:`compare_deployments` puts the Keras and ONNX Runtime versions of one model
-side by side (size, scores, latency), :func:`quantization_summary` and
-:func:`check_targets` read its headline ratios.
-
-How much faster an int8 model runs than a float32 one is a property of the CPU
-as much as of the model: :func:`cpu_int8_support` says which of the
-instruction sets that speed up 8-bit arithmetic the CPU has, so that a ratio
-is always quoted with the CPU it was measured on.
+Warm-up calls first (tracing, caches, thread pools), then timed repetitions reported
+as medians and percentiles, callers *interleaved* (A, B, C, A, B, C, ...) so that a
+slow spell of a shared machine hits all alike: quote ratios measured in one
+:func:`compare` call, not absolute milliseconds. A *caller* is any ``f(x) ->
+probabilities`` on a float32 batch ``(n, h, w, c)`` (:func:`keras_callers`,
+:func:`emolib.export.onnx_caller`). :func:`compare_deployments` puts the Keras and ONNX
+Runtime versions of one model side by side; int8's speed-up belongs to the CPU as much
+as to the model, so :func:`cpu_int8_support` records the CPU's 8-bit instructions.
 """
 
 from __future__ import annotations
@@ -76,13 +66,9 @@ def compare(callers: dict, x, repeats=50, warmup=5, rounds=5):
 
 
 def keras_callers(model) -> dict:
-    """The two ways to call a Keras model on a NumPy batch.
-
-    * ``keras_predict``: ``model.predict(x, verbose=0)``, which builds a
-      ``tf.data`` pipeline on every call (tens of ms of overhead per call);
-    * ``keras_direct``: the model's forward pass compiled once with
-      ``tf.function`` (``model(x, training=False)``), what a server should call.
-    """
+    """The two ways to call a Keras model on a NumPy batch: ``keras_predict``
+    (``model.predict``, which builds a ``tf.data`` pipeline per call: tens of ms) and
+    ``keras_direct`` (the forward pass compiled once with ``tf.function``: what a server calls)."""
     import tensorflow as tf
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
@@ -135,16 +121,12 @@ def describe_cpu(info=None) -> str:
     return f"CPU {info['model']}: {flags} -> {kind}"
 
 
-# --------------------------------------------------------------------------
-# Keras and ONNX Runtime deployments of one model, side by side
-# --------------------------------------------------------------------------
+# --- Keras and ONNX Runtime deployments of one model, side by side ---
 
 
 def keras_file_size_mb(model) -> float:
-    """Megabytes of the model saved as a ``.keras`` file with its architecture
-    and weights only, the Keras file one would deploy. A compiled model's own
-    ``model.save`` (and a training checkpoint) also stores the optimizer's
-    state: with Adam, two more numbers per weight, about 3x the size."""
+    """Megabytes of the model as a ``.keras`` file of architecture and weights only (what one
+    would deploy; a compiled model's checkpoint adds the optimizer state, about 3x with Adam)."""
     import keras
 
     try:  # the same layers in a new, uncompiled functional model: no optimizer state
@@ -203,15 +185,10 @@ def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, bat
     quality = {name: scores(y, predict_in_batches(fn, x)) for name, fn in callers.items()}
     one = compare(callers, x[:1], repeats=repeats, warmup=warmup, rounds=rounds)
     many = compare(callers, x[:batch_size], repeats=batch_repeats, warmup=max(1, warmup // 2), rounds=rounds)
-    table = pd.DataFrame({
-        "size_mb": pd.Series(sizes),
-        "accuracy": pd.Series({n: q["accuracy"] for n, q in quality.items()}),
-        "macro_f1": pd.Series({n: q["macro_f1"] for n, q in quality.items()}),
-        "b1_p50_ms": one["p50_ms"],
-        "b1_p95_ms": one["p95_ms"],
-        "batch_p50_ms": many["p50_ms"],
-        "batch_images_per_s": many["images_per_s"],
-    }).loc[list(callers)].rename_axis("caller")
+    table = pd.concat([pd.Series(sizes, name="size_mb"), pd.DataFrame(quality).T,  # accuracy, macro_f1
+                       one[["p50_ms", "p95_ms"]].add_prefix("b1_"),
+                       many[["p50_ms", "images_per_s"]].add_prefix("batch_")], axis=1)
+    table = table.loc[list(callers)].rename_axis("caller")
     table.attrs = {"batch_size": int(min(batch_size, len(x))), "repeats": repeats,
                    "batch_repeats": batch_repeats, "rounds": rounds, "n_test": int(len(x))}
     return table
@@ -227,15 +204,9 @@ TARGETS = (
 
 
 def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras_direct") -> dict:
-    """The headline ratios of a :func:`compare_deployments` table:
-
-    * ``onnx_int8_size_ratio``: int8 file size / fp32 file size;
-    * ``onnx_int8_latency_ratio``: int8 / fp32 batch-1 median latency;
-    * ``onnx_int8_accuracy_drop``: fp32 minus int8 accuracy in percentage
-      points (positive: the int8 model is worse);
-    * ``onnx_fp32_vs_keras_direct_latency_ratio``: fp32 ONNX Runtime / Keras
-      ``tf.function`` batch-1 median latency (below 1: ONNX Runtime is faster).
-    """
+    """The headline ratios of a :func:`compare_deployments` table: int8 / fp32 file size and
+    batch-1 median latency, fp32 minus int8 accuracy in percentage points (positive: int8 is
+    worse), and fp32 ONNX Runtime / Keras ``tf.function`` batch-1 latency (below 1: ONNX is faster)."""
     t = table
     return {
         "onnx_int8_size_ratio": float(t.loc[int8, "size_mb"] / t.loc[fp32, "size_mb"]),
@@ -246,9 +217,8 @@ def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras
 
 
 def check_targets(summary):
-    """One row per :data:`TARGETS` entry: ``what``, ``measured``, ``target``
-    (the limit) and ``met`` (``measured <= target``, up to float rounding: a drop of
-    2 images in 400 is 0.5000000000000004 points), from :func:`quantization_summary`."""
+    """A row per :data:`TARGETS` entry: ``what``, ``measured``, ``target`` and ``met`` (measured <=
+    target up to float rounding: 2 images in 400 is 0.5000000000000004 points)."""
     import pandas as pd
 
     rows = {key: {"what": what, "measured": summary[key], "target": limit,

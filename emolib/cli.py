@@ -3,15 +3,13 @@
     python -m emolib predict face.jpg other.png --model model.onnx
     python -m emolib predict faces/*.jpg --model model_int8.onnx --json
 
-``predict`` classifies image files of any size and colour mode with a model
-exported by :func:`emolib.export.export_onnx` (or quantized from one), applying
-the preprocessing stored in the model file. It prints one row per image (the
-predicted label, its probability and every class's probability), or JSON with
-``--json``. Files that cannot be read are reported on stderr (and in the JSON's
-``errors``; a folder, a named pipe or a decompression bomb among them too) and
-the other images are still classified; the exit status is then 1. A model that is missing, not ONNX, or
-not an emolib export is an error (exit status 1) before any image is read;
-wrong arguments exit with status 2.
+``predict`` classifies image files of any size and colour mode with an
+:func:`emolib.export.export_onnx` file (or one quantized from it) and the preprocessing
+stored in it: a row per image (label, its probability, every class's), or JSON. Files
+that cannot be read (a folder, a named pipe, a decompression bomb too) are reported on
+stderr and in the JSON's ``errors``, the others still classified, and the exit status is
+1; so it is for a missing, non-ONNX or non-emolib model, before any image is read.
+Wrong arguments exit with status 2.
 """
 
 from __future__ import annotations

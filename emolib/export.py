@@ -1,21 +1,15 @@
-"""Deployment: ONNX export with the model's preprocessing, quantization, prediction.
-
-A Keras classifier becomes a standalone ``.onnx`` file that ONNX Runtime runs
-without TensorFlow::
+"""Deployment: ONNX export with the model's preprocessing, quantization, prediction::
 
     path = export_onnx(model, "runs/deploy/model.onnx", class_names=data.class_names)
     proba = onnx_caller(path)(x)                      # x: float32 (n, h, w, c) in [0, 1]
     int8 = quantize_static(path, "runs/deploy/model_int8.onnx", calibration=train_batches)
     predict_files(int8, ["face.jpg"])                 # DataFrame: label and class probabilities
 
-Every exported file carries its preprocessing in the ONNX ``metadata_props`` (key
-``"emolib"``, a JSON object; see :func:`read_metadata`), so a model file is all the
-prediction command (``python -m emolib predict IMAGE... --model MODEL.onnx``) needs.
-Files are written atomically (:func:`emolib.fileio.atomic_path`). Importing this
-module imports neither TensorFlow nor ONNX (the command starts in about a second).
-ONNX, ONNX Runtime and tf2onnx are emolib's optional ``onnx`` extra
-(``pip install "emolib[onnx]"``); without them a function here raises
-:class:`MissingExtraError`, which says so.
+An exported file carries its preprocessing as JSON in its ``metadata_props`` (key
+``"emolib"``; :func:`read_metadata`): a model file is all ``python -m emolib predict``
+needs. Files are written atomically. Importing this module imports neither TensorFlow
+nor ONNX (the command starts in about a second); ONNX, ONNX Runtime and tf2onnx are
+the optional ``onnx`` extra, whose absence raises :class:`MissingExtraError`.
 """
 
 from __future__ import annotations
@@ -49,9 +43,7 @@ class MissingExtraError(ImportError):
 
 
 def require_onnx(*modules) -> None:
-    """Raise :class:`MissingExtraError` unless every one of ``modules`` (default:
-    ``onnx``, ``onnxruntime``) can be imported. emolib's core install (notebooks
-    01-07) leaves them out; ``pip install "emolib[onnx]"`` adds them."""
+    """Raise :class:`MissingExtraError` unless all ``modules`` (default: onnx, onnxruntime) can be imported."""
     import importlib.util
 
     missing = [m for m in modules or ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
@@ -63,9 +55,7 @@ def require_onnx(*modules) -> None:
         )
 
 
-# --------------------------------------------------------------------------
-# Export and metadata
-# --------------------------------------------------------------------------
+# --- Export and metadata ---
 
 
 def _input_spec(model):
@@ -82,10 +72,8 @@ def _input_spec(model):
 
 
 def _as_functional(model):
-    """``model`` as a functional Keras model (a ``Sequential`` model's layers called
-    on a new ``keras.Input``; any other model as it is). tf2onnx's ``from_keras``
-    fails on ``Sequential`` models (tf2onnx issue 2448); the same layers in a
-    functional model convert, with the same weights."""
+    """A ``Sequential`` model's layers called on a new ``keras.Input`` (other models as they are):
+    tf2onnx's ``from_keras`` fails on ``Sequential`` models (tf2onnx issue 2448), not on functional ones."""
     import keras
 
     if not isinstance(model, keras.Sequential):
@@ -117,22 +105,17 @@ def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
 
     Parameters
     ----------
-    model : Keras model taking ``float32`` images ``(n, h, w, c)`` in [0, 1]
-        (``h == w``, ``c`` 1 or 3) and returning class probabilities ``(n, k)``.
-        It must contain no random augmentation layers (they do not export;
-        emolib augments in the pipeline instead).
+    model : Keras model taking ``float32`` images ``(n, h, w, c)`` in [0, 1] (``h == w``,
+        ``c`` 1 or 3), returning probabilities ``(n, k)``; no random augmentation layers.
     path : the ``.onnx`` file to write (atomically; parent folders are created).
     class_names : the ``k`` class names, in output order.
-    method : ``"keras"`` (``model.export(path, format="onnx")``, Keras 3's own
-        exporter, which calls tf2onnx on the traced forward pass) or
-        ``"tf2onnx"`` (``tf2onnx.convert.from_keras``; a ``Sequential`` model is
-        first rebuilt as a functional one, which tf2onnx needs). Both take
-        ``Sequential`` and functional models.
+    method : ``"keras"`` (``model.export(path, format="onnx")``, which runs tf2onnx on
+        the traced forward pass) or ``"tf2onnx"`` (``tf2onnx.convert.from_keras`` on
+        the model rebuilt as a functional one). Both take any Keras model.
     opset : ONNX opset version.
 
-    The graph's input is named ``"image"``, layout NHWC with a variable batch
-    dimension ``"batch"``; the output is the softmax probabilities.
-    Returns ``Path(path)``.
+    The graph's input is ``"image"``, NHWC with a variable ``"batch"`` dimension; the
+    output is the softmax probabilities. Returns ``Path(path)``.
     """
     require_onnx("onnx", "tf2onnx")  # Keras' own ONNX exporter runs tf2onnx too
     import onnx
@@ -171,11 +154,8 @@ def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
 
 
 def read_metadata(path) -> dict:
-    """The ``emolib`` metadata of an exported model (a dict; see :func:`export_onnx`).
-
-    Raises ``FileNotFoundError`` for a missing file and :class:`ModelFileError`
-    for a file that is not ONNX or has no emolib metadata.
-    """
+    """The ``emolib`` metadata dict of an exported model; ``FileNotFoundError`` or
+    :class:`ModelFileError` (not ONNX, no emolib metadata) otherwise."""
     require_onnx("onnx")
     import onnx
 
@@ -224,19 +204,13 @@ def _parse_metadata(props: dict, path) -> dict:
     return meta
 
 
-# --------------------------------------------------------------------------
-# Running exported models
-# --------------------------------------------------------------------------
+# --- Running exported models ---
 
 
 def onnx_session(path, threads=None, optimized_path=None):
-    """An ONNX Runtime CPU ``InferenceSession`` for ``path``.
-
-    ``threads``: intra-op threads (``None``: ONNX Runtime's default, one per
-    physical core). ``optimized_path``: also save the graph as ONNX Runtime
-    optimised it (fused, quantized kernels; specific to this machine), to look at.
-    Raises ``FileNotFoundError`` / :class:`ModelFileError` with the file's name.
-    """
+    """An ONNX Runtime CPU ``InferenceSession`` for ``path`` with ``threads`` intra-op threads
+    (``None``: one per physical core), saving the graph as ONNX Runtime optimised it to
+    ``optimized_path`` if given. Raises ``FileNotFoundError`` / :class:`ModelFileError`."""
     require_onnx("onnxruntime")
     import onnxruntime as ort
 
@@ -256,12 +230,8 @@ def onnx_session(path, threads=None, optimized_path=None):
 
 
 def onnx_caller(path_or_session, threads=None):
-    """``f(x) -> probabilities`` running an ONNX model (a path or a session).
-
-    ``x``: ``float32`` array ``(n, h, w, c)``; returns ``float32`` ``(n, k)``.
-    Same contract as :func:`emolib.benchmark.keras_callers`, for
-    :func:`emolib.benchmark.compare`.
-    """
+    """``f(x) -> probabilities`` running an ONNX model (a path or a session): ``float32``
+    ``(n, h, w, c)`` -> ``(n, k)``, as :func:`emolib.benchmark.keras_callers` give."""
     session = path_or_session
     if isinstance(path_or_session, (str, os.PathLike)):
         session = onnx_session(path_or_session, threads=threads)
@@ -270,20 +240,15 @@ def onnx_caller(path_or_session, threads=None):
 
 
 def predict_in_batches(fn, x, batch_size=256) -> np.ndarray:
-    """``fn`` (a caller ``f(x) -> probabilities``) over ``x`` in batches;
-    returns ``float32`` ``(n, k)``."""
+    """``fn`` (a caller ``f(x) -> probabilities``) over ``x`` in batches; ``float32`` ``(n, k)``."""
     x = np.asarray(x, dtype=np.float32)
     parts = [np.asarray(fn(x[i : i + batch_size]), dtype=np.float32) for i in range(0, len(x), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
 def parity(a_proba, b_proba) -> dict:
-    """How closely two models agree on the same images.
-
-    ``a_proba``, ``b_proba``: probabilities ``(n, k)``. Returns
-    ``{"max_abs_diff": largest |a - b| over all entries, "argmax_agreement":
-    fraction of images with the same predicted class, "n": n}``.
-    """
+    """How closely two models' probabilities ``(n, k)`` agree: ``{"max_abs_diff": largest
+    |a - b|, "argmax_agreement": fraction of images with the same predicted class, "n": n}``."""
     a, b = np.asarray(a_proba, dtype=np.float64), np.asarray(b_proba, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"probability arrays differ in shape: {a.shape} vs {b.shape}")
@@ -295,12 +260,8 @@ def parity(a_proba, b_proba) -> dict:
 
 
 def op_counts(path, optimized=False) -> dict:
-    """``{op_type: count}`` of an ONNX file's graph nodes, most frequent first.
-
-    ``optimized=True`` counts the graph ONNX Runtime actually runs on this
-    machine after its graph optimisations (e.g. ``QuantizeLinear`` /
-    ``DequantizeLinear`` pairs around ``Conv`` fused into ``QLinearConv``).
-    """
+    """``{op_type: count}`` of an ONNX file's nodes, most frequent first; ``optimized=True``:
+    of the graph ONNX Runtime runs here (e.g. Q/DQ pairs around ``Conv`` fused into ``QLinearConv``)."""
     require_onnx("onnx", "onnxruntime")
     import onnx
 
@@ -318,9 +279,7 @@ def file_size_mb(path) -> float:
     return Path(path).stat().st_size / 1e6
 
 
-# --------------------------------------------------------------------------
-# Quantization
-# --------------------------------------------------------------------------
+# --- Quantization ---
 
 
 def _quant_type(name):
@@ -347,16 +306,13 @@ def calibration_reader(batches, input_name="image", max_images=256):
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.left = int(max_images)
-            self.batches = iter(batches)
+            self.left, self.batches = int(max_images), iter(batches)
 
-        def get_next(self):
-            if self.left <= 0:
-                return None
-            batch = next(self.batches, None)
+        def get_next(self):  # the next {input name: images}, None when done
+            batch = next(self.batches, None) if self.left > 0 else None
             if batch is None:
                 return None
-            images = batch[0] if isinstance(batch, (tuple, list)) else batch
+            images = batch[0] if isinstance(batch, (tuple, list)) else batch  # (images, labels) pairs
             images = np.asarray(images, dtype=np.float32)[: self.left]
             self.left -= len(images)
             return {input_name: images}
@@ -365,11 +321,9 @@ def calibration_reader(batches, input_name="image", max_images=256):
 
 
 def _quantize(fp32_path, out_path, quantize) -> Path:
-    """Pre-process ``fp32_path`` (shape inference and graph cleanup,
-    ``onnxruntime.quantization.shape_inference.quant_pre_process``), call
-    ``quantize(pre_path, target_path, metadata) -> settings`` and write the result
-    to ``out_path`` atomically, with the emolib metadata and a ``quantization``
-    entry holding ``settings``."""
+    """Pre-process ``fp32_path`` (``quant_pre_process``: shape inference, graph cleanup), run
+    ``quantize(pre, target, metadata) -> settings`` into ``out_path`` (atomically) and store
+    the metadata with ``settings`` as its ``quantization`` entry."""
     require_onnx("onnx", "onnxruntime", "sympy")  # sympy: quant_pre_process's symbolic shape inference
     import onnx
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -385,34 +339,25 @@ def _quantize(fp32_path, out_path, quantize) -> Path:
     return Path(out_path)
 
 
-def quantize_static(
-    fp32_path, out_path, calibration, per_channel=True, activation_type="uint8", weight_type="int8",
-    max_images=256,
-) -> Path:
+def quantize_static(fp32_path, out_path, calibration, per_channel=True, activation_type="uint8", weight_type="int8",
+                    max_images=256) -> Path:
     """Static post-training quantization to 8-bit integers (QDQ format).
 
-    Weights become ``weight_type`` (per output channel with ``per_channel``);
-    activations become ``activation_type`` with scales and zero points fixed
-    once, from the ranges (min/max) the fp32 model's activations take on the
-    calibration images. ONNX Runtime then runs the convolutions as integer
-    kernels (``QLinearConv``, see :func:`op_counts` with ``optimized=True``).
+    Weights become ``weight_type`` (one scale per output channel with ``per_channel``),
+    activations ``activation_type`` with scales fixed once from the ranges (min/max) the
+    fp32 activations take on the calibration images; ONNX Runtime then runs integer
+    kernels (``QLinearConv``: :func:`op_counts` with ``optimized=True``).
 
     Parameters
     ----------
-    fp32_path : an :func:`export_onnx` file.
-    out_path : the quantized ``.onnx`` file to write (atomically).
-    calibration : what :func:`calibration_reader` takes (batches from the
-        *training* pipeline, never the test split), up to ``max_images`` images.
-    per_channel : one scale per output channel of each weight tensor (better
-        accuracy for convolutions whose filters differ in range).
-    activation_type, weight_type : ``"uint8"`` or ``"int8"``. uint8 activations
-        with int8 weights (the default) is what x86 CPUs' integer instructions
-        (VNNI, AVX2) run fastest.
+    fp32_path, out_path : an :func:`export_onnx` file; the file to write (atomically).
+    calibration : what :func:`calibration_reader` takes (*training* batches, never the
+        test split), up to ``max_images`` images.
+    activation_type, weight_type : ``"uint8"`` or ``"int8"``; uint8 activations with int8
+        weights is what x86 integer instructions (VNNI, AVX2) run fastest.
 
-    The model is first pre-processed (shape inference and graph cleanup). The
-    final softmax stays in float: 8-bit probabilities would come in steps of
-    1/255, not sum to 1 and tie. The output keeps the emolib metadata, with a
-    ``quantization`` entry added. Returns ``Path(out_path)``.
+    The softmax stays in float (8-bit probabilities would come in steps of 1/255, not
+    sum to 1 and tie). The metadata gains a ``quantization`` entry. Returns ``Path(out_path)``.
     """
     require_onnx("onnx", "onnxruntime", "sympy")
     import onnx
@@ -441,15 +386,10 @@ def quantize_static(
 def quantize_dynamic(fp32_path, out_path, weight_type="uint8") -> Path:
     """Dynamic quantization: 8-bit weights, activations quantized on every call.
 
-    Only the weights are converted ahead of time; each call computes every
-    quantized layer's input range (``DynamicQuantizeLinear``) and runs the
-    convolutions as ``ConvInteger`` followed by float rescaling. Cheap to make
-    (no calibration data) and good for the matrix products of LSTMs and
-    transformers, but on CPU convolutions it is usually *slower* than fp32:
-    ONNX Runtime has no fast ``ConvInteger`` kernel, and the per-call range
-    computation and conversions add work. ``weight_type`` is ``"uint8"`` by
-    default because ONNX Runtime's CPU ``ConvInteger`` does not take int8
-    weights. The model is pre-processed as in :func:`quantize_static`.
+    Each call measures every quantized layer's input range (``DynamicQuantizeLinear``)
+    and runs ``ConvInteger`` then float rescaling: no calibration, good for LSTMs and
+    transformers, usually *slower* than fp32 for CPU convolutions (ONNX Runtime has no
+    fast ``ConvInteger``, which also takes no int8 weights: hence ``"uint8"``).
     Returns ``Path(out_path)``.
     """
     require_onnx("onnx", "onnxruntime", "sympy")
@@ -464,9 +404,7 @@ def quantize_dynamic(fp32_path, out_path, weight_type="uint8") -> Path:
     return _quantize(fp32_path, out_path, quantize)
 
 
-# --------------------------------------------------------------------------
-# Prediction on image files
-# --------------------------------------------------------------------------
+# --- Prediction on image files ---
 
 
 def _check_session(session, meta, path) -> None:
@@ -489,16 +427,8 @@ def _check_session(session, meta, path) -> None:
 
 
 class OnnxClassifier:
-    """An exported emolib model, ready to classify image files.
-
-    ``OnnxClassifier(path)`` loads the model with ONNX Runtime and its
-    preprocessing from the metadata (:func:`read_metadata`), and checks that
-    the two agree (input size, channels, number of classes).
-
-    * :meth:`load_image`: one file -> ``float32`` ``(h, w, c)`` in [0, 1];
-    * :meth:`predict_proba`: ``float32`` images ``(n, h, w, c)`` -> ``(n, k)``;
-    * :meth:`predict_files`: file paths -> a DataFrame of labels and probabilities.
-    """
+    """An exported emolib model, ready to classify image files: the ONNX Runtime session
+    and the preprocessing in its metadata, checked to agree (input size, channels, classes)."""
 
     def __init__(self, path, threads=None):
         self.path = _check_model_path(path)
@@ -514,14 +444,9 @@ class OnnxClassifier:
         return f"OnnxClassifier('{self.path.name}', {h}x{w}x{self.channels}, classes={self.class_names})"
 
     def load_image(self, path) -> np.ndarray:
-        """Read one image file (PNG, JPEG, BMP, GIF, ... of any size and colour
-        mode) the way emolib's real-data loaders do (:func:`emolib.data.real.read_image`):
-        EXIF orientation applied, converted to gray (ITU-R 601 luma) or RGB
-        (alpha dropped, palettes expanded), resized bilinearly to the model's
-        size (aspect ratio not kept), scaled to [0, 1]. Returns ``float32``
-        ``(h, w, c)``. Raises ``FileNotFoundError`` or
-        :class:`emolib.data.ImageReadError` naming the file.
-        """
+        """One image file of any size and colour mode as ``float32`` ``(h, w, c)`` in [0, 1], read
+        as the real-data loaders do (:func:`emolib.data.real.read_image`: EXIF orientation, gray or
+        RGB, bilinear resize); ``FileNotFoundError`` or ``ImageReadError`` name the file."""
         from .data.real import ImageReadError, read_image
 
         if Path(path).is_dir():  # read_image would say "it is a directory, not a regular file"
@@ -533,13 +458,9 @@ class OnnxClassifier:
         return predict_in_batches(self._call, images)
 
     def predict_files(self, paths, batch_size=64, errors=None):
-        """Classify image files; returns a DataFrame with one row per file:
-        ``file``, ``label`` (the most probable class), ``probability`` (its
-        probability), then one column of probabilities per class.
-
-        An unreadable file raises (naming it), or, when ``errors`` is a list, is
-        appended to it as ``{"file": path, "error": message}`` and left out.
-        """
+        """DataFrame of ``file``, ``label`` (the most probable class), ``probability`` and one
+        column per class, a row per file. An unreadable file raises, or with ``errors`` (a
+        list) is appended to it as ``{"file": path, "error": message}`` and left out."""
         import pandas as pd
 
         from .data.real import ImageReadError

@@ -1,16 +1,12 @@
 """Model selection and deployment cost.
 
-A **scorecard** gathers, for every saved run of the curriculum, the criteria seed 000
-names for choosing a model: accuracy and per-class F1 (macro and worst class), size
-(parameters, file), prediction latency and training time. :func:`pareto_front` finds
-the models no other model beats on every objective at once, :func:`select_model` is
-a selection rule written as code, and the cost functions turn measured throughput
-into dollars with seed 003's price table (:data:`SEED003_PRICES`).
-
-Units used throughout: latency in **milliseconds per call** (``p50_ms_b1``: median
-of batch-1 calls), throughput in **images per second** (``images_per_s_b64``: from
-the median batch-64 call), file sizes in **megabytes** (10**6 bytes), prices in
-**US dollars per instance-hour**, costs in **US dollars**, training time in seconds.
+A **scorecard** of every saved run holds seed 000's criteria (accuracy, macro and
+worst-class F1, size, latency, training time); :func:`pareto_front` finds the models
+no other beats on every objective, :func:`select_model` is the selection rule as code,
+and the cost functions turn throughput into dollars with seed 003's prices.
+Units: latency in ms per call (``p50_ms_b1``: median at batch 1), throughput in
+images/s (``images_per_s_b64``), sizes in MB (10**6 bytes), prices in US dollars per
+instance-hour, costs in US dollars, training time in seconds.
 """
 
 from __future__ import annotations
@@ -31,10 +27,8 @@ MB = 1e6
 #: Hours in an average month (365 days / 12): what an always-on instance is billed.
 HOURS_PER_MONTH = 24 * 365 / 12
 
-#: Seed 003's price table ("Solution Recommendations: Prices for GPU vs. Non-GPU
-#: processing", AWS on-demand hourly rates), typed in from the seed: instance,
-#: US dollars per hour, vCPUs, memory (GiB), GPU (None: no GPU). Prices change;
-#: these are the seed's, not today's.
+#: Seed 003's AWS on-demand prices ("Prices for GPU vs. Non-GPU processing"), typed in
+#: from the seed, not today's: instance, US dollars per hour, vCPUs, memory (GiB), GPU.
 SEED003_PRICES = (
     ("t4g.nano", 0.0042, 2, 0.5, None),
     ("t4g.micro", 0.0084, 2, 1.0, None),
@@ -45,16 +39,13 @@ SEED003_PRICES = (
 
 
 def price_table(rows=SEED003_PRICES) -> pd.DataFrame:
-    """The price rows as a DataFrame indexed by instance: ``usd_per_hour``, ``vcpu``,
-    ``memory_gib``, ``gpu`` and ``kind`` (``"cpu"`` or ``"gpu"``)."""
+    """The price rows indexed by instance: ``usd_per_hour``, ``vcpu``, ``memory_gib``, ``gpu``, ``kind``."""
     df = pd.DataFrame(list(rows), columns=["instance", "usd_per_hour", "vcpu", "memory_gib", "gpu"])
     df["kind"] = np.where(df["gpu"].isna(), "cpu", "gpu")
     return df.set_index("instance")
 
 
-# --------------------------------------------------------------------------
-# Scorecard
-# --------------------------------------------------------------------------
+# --- Scorecard ---
 
 
 def worst_class(per_class) -> tuple[float, str | None]:
@@ -69,8 +60,7 @@ def worst_class(per_class) -> tuple[float, str | None]:
 
 
 def task_label(dataset, class_names, image_size, balance=None) -> str:
-    """A short name of a classification task: data set, class set (a preset name
-    such as ``seed003`` when it is one), input height x width, class balance."""
+    """A task's short name: data set, class set (a preset name if it is one), h x w, balance."""
     from .data.base import PRESETS
 
     names = tuple(class_names)
@@ -113,17 +103,14 @@ def run_details(run_dir) -> dict:
 
 
 def profile_experiments(runs_dir, profile) -> list[str]:
-    """Names of the experiments under ``runs_dir`` that belong to the curriculum's
-    notebooks in ``profile``: ``NN_<name>_<profile>`` folders holding at least one
-    finished run. ``[]`` when ``runs_dir`` does not exist."""
+    """The ``NN_<name>_<profile>`` experiments under ``runs_dir`` with a finished run (``[]``: none)."""
     pattern = re.compile(rf"^\d\d_.+_{re.escape(str(profile))}$")
     return [name for name in runs.experiment_names(runs_dir) if pattern.match(name)]
 
 
 def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
-    """One row per saved run: :func:`emolib.experiment.collect_runs` plus the
-    columns of :func:`run_details`. ``experiments``: a name or list of names
-    (``None``: all). An empty frame when there are no runs (or no ``runs_dir``)."""
+    """One row per saved run of ``experiments`` (a name, names or ``None``: all):
+    :func:`emolib.experiment.collect_runs` plus :func:`run_details`; empty without runs."""
     from .experiment import collect_runs
 
     runs_dir = Path(runs_dir)
@@ -132,7 +119,8 @@ def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
     table = collect_runs(runs_dir, experiment=experiments)
     if table.empty:
         return table
-    details = pd.DataFrame([run_details(runs.run_path(runs_dir, e, r)) for e, r in zip(table["experiment"], table["run"])])
+    details = pd.DataFrame([run_details(runs.run_path(runs_dir, e, r))
+                            for e, r in zip(table["experiment"], table["run"])])
     return pd.concat([table.reset_index(drop=True), details], axis=1)
 
 
@@ -146,13 +134,10 @@ SCORECARD_COLUMNS = ("task", "input", "experiment", "setting", "model", "runs", 
 
 
 def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
-    """One scorecard row per ``(experiment, setting)``: the mean over its seeds of
-    :data:`SCORE_METRICS` (``runs``: how many seeds, ``macro_f1_std``: their spread),
-    ``weights_mb`` (parameters x 4 bytes: the float32 weights alone, whereas
-    ``file_mb``, the size of ``best.keras``, also holds the optimizer's state that
-    the training checkpoint saved), the most frequent worst class, and the first
-    run's task, input, model, architecture and ``best.keras`` path (for measuring
-    latency)."""
+    """One row per ``(experiment, setting)``: the mean over seeds of :data:`SCORE_METRICS`
+    (``runs``: seeds, ``macro_f1_std``: spread), ``weights_mb`` (params x 4 bytes; ``file_mb``
+    also holds the optimizer state), the most frequent worst class and the first run's
+    task, input, model, architecture and ``best.keras`` path."""
     from .experiment import summarize_runs
 
     if runs.empty:
@@ -169,13 +154,9 @@ def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def measurement_order(scorecard: pd.DataFrame, rank_by="val_macro_f1") -> pd.DataFrame:
-    """The architectures to time, best first: one row per distinct
-    ``architecture`` with a saved model (latency depends on the architecture and
-    input shape, not on the trained weights, so runs sharing one share the
-    measurement). Within each task architectures are ranked by their best
-    ``rank_by``; tasks take turns (round robin), so a cap on the number of
-    measured models keeps the best of every task. Columns: ``architecture``,
-    ``model_path``, ``task``, ``label`` (``experiment/setting`` of its best row)."""
+    """The distinct architectures with a saved model to time (latency does not depend on the
+    weights), ranked by their best ``rank_by`` within each task, tasks taking turns so that
+    a cap keeps every task's best: ``architecture``, ``model_path``, ``task``, ``label``."""
     have = scorecard.dropna(subset=["architecture", "model_path"])
     if have.empty:
         return pd.DataFrame(columns=["architecture", "model_path", "task", "label"])
@@ -189,8 +170,7 @@ def measurement_order(scorecard: pd.DataFrame, rank_by="val_macro_f1") -> pd.Dat
 
 
 def load_models(paths: dict) -> tuple[dict, dict]:
-    """Load ``{name: path to a .keras file}``; returns ``(models, errors)``, where
-    ``errors`` maps the names that failed to load to the error message."""
+    """Load ``{name: .keras path}``: ``(models, errors)``, errors mapping a name to its message."""
     import keras
 
     from . import models as _models  # noqa: F401  (registers the custom layers)
@@ -204,19 +184,14 @@ def load_models(paths: dict) -> tuple[dict, dict]:
 
 
 def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, warmup=3, seed=0) -> pd.DataFrame:
-    """Latency and throughput of several Keras models, measured side by side.
+    """Latency and throughput of Keras models ``{name: model}``, measured side by side.
 
-    ``models`` maps a name to a Keras model. Each model is called as a server
-    would, through its ``tf.function`` forward pass (``keras_direct`` of
-    :func:`emolib.benchmark.keras_callers`), on random images of its own input
-    shape. For each batch size, one :func:`emolib.benchmark.compare` call
-    interleaves all models (warm-up, ``rounds`` rounds, medians), so a slow spell of
-    the machine hits them alike. ``repeats``: calls per model, an int or
-    ``{batch_size: calls}``.
-
-    Returns one row per model with, for each batch size ``b``: ``p50_ms_b<b>``
-    and ``p95_ms_b<b>`` (ms per call) and ``images_per_s_b<b>`` (``b`` / median
-    seconds per call).
+    Each model runs its ``tf.function`` forward pass (``keras_direct`` of
+    :func:`emolib.benchmark.keras_callers`, as a server would) on random images of
+    its input shape; one :func:`emolib.benchmark.compare` call per batch size
+    interleaves all models. ``repeats``: calls per model, an int or ``{batch_size: calls}``.
+    Returns a row per model with ``p50_ms_b<b>``, ``p95_ms_b<b>`` (ms per call) and
+    ``images_per_s_b<b>`` for each batch size ``b``.
     """
     from .benchmark import compare, keras_callers
 
@@ -232,8 +207,7 @@ def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, war
                 raise ValueError(f"model {name!r} has an unknown input shape {model.input_shape}")
             x = rng.random((b, *shape), dtype=np.float32)
             direct = keras_callers(model)["keras_direct"]
-            # compare() passes one batch to every caller; each model needs its own
-            # shape, so a caller ignores it and uses its own batch of the same size.
+            # compare() passes one batch to all; each caller uses its own of the same size.
             callers[name] = (lambda _, f=direct, x=x: f(x))
         n = repeats.get(b, 10) if isinstance(repeats, dict) else repeats
         times = compare(callers, np.zeros((b, 1), np.float32), repeats=n, warmup=warmup, rounds=min(rounds, n))
@@ -245,10 +219,8 @@ FORMATS_COLUMNS = ("format", "file_mb", "p50_ms_b1", "p95_ms_b1", "images_per_s_
 
 
 def read_formats(path, experiment=None) -> pd.DataFrame:
-    """Notebook 08's ``formats.csv`` (one row per saved format of one model:
-    Keras, ONNX fp32, ONNX int8, ...) as scorecard rows: ``setting`` is the format,
-    ``task`` says the rows come from that file. Raises ``ValueError`` naming the
-    file when a column of :data:`FORMATS_COLUMNS` is missing."""
+    """Notebook 08's ``formats.csv`` (a row per format of one model) as scorecard rows
+    (``setting``: the format); ``ValueError`` naming the file if it lacks :data:`FORMATS_COLUMNS`."""
     path = Path(path)
     df = pd.read_csv(path)
     missing = [c for c in FORMATS_COLUMNS if c not in df.columns]
@@ -263,9 +235,8 @@ def read_formats(path, experiment=None) -> pd.DataFrame:
 
 
 def add_latency(scorecard: pd.DataFrame, latency: pd.DataFrame, names: dict) -> pd.DataFrame:
-    """``scorecard`` with the latency columns of ``latency`` (indexed by name)
-    copied to every row whose ``architecture`` is measured: ``names`` maps an
-    architecture to its name in ``latency``. Rows not measured get NaN."""
+    """``scorecard`` with ``latency``'s columns copied to the rows of each measured architecture
+    (``names``: architecture -> its index in ``latency``); NaN for the others."""
     out = scorecard.copy()
     by_arch = latency.rename(index={v: k for k, v in names.items()})
     for column in latency.columns:
@@ -273,9 +244,7 @@ def add_latency(scorecard: pd.DataFrame, latency: pd.DataFrame, names: dict) -> 
     return out
 
 
-# --------------------------------------------------------------------------
-# Pareto front and the selection rule
-# --------------------------------------------------------------------------
+# --- Pareto front and the selection rule ---
 
 
 def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Series:
@@ -314,11 +283,8 @@ def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Seri
 
 def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, by="task", label="setting",
                 chosen=(), logx=True, ncols=2, save_path=None):
-    """Scatter ``y`` against ``x``, one panel per value of ``by``, each point
-    labelled with its ``label``; the rows where ``front`` (a boolean Series from
-    :func:`pareto_front`) is true are joined by a line, the index labels in
-    ``chosen`` marked with a star. Rows missing ``x`` or ``y`` are left out.
-    Returns the figure."""
+    """Scatter ``y`` against ``x`` per value of ``by``, points labelled with ``label``, the
+    ``front`` rows (from :func:`pareto_front`) joined by a line, ``chosen`` index labels starred."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
@@ -360,13 +326,9 @@ def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, 
 
 @dataclass
 class Selection:
-    """What :func:`select_model` returns.
-
-    ``choice``: the chosen row (a Series) or ``None`` when no row meets the rule;
-    ``candidates``: every row with the rule's checks (``meets_sla``,
-    ``meets_worst_f1``, ``eligible``, ``reason``); ``rule``: the rule in words;
-    ``message``: what happened, one line.
-    """
+    """:func:`select_model`'s answer: the chosen row (``None``: none meets the rule), every row
+    with the checks (``meets_sla``, ``meets_worst_f1``, ``eligible``, ``reason``), the rule in
+    words and a one-line message."""
 
     choice: pd.Series | None
     candidates: pd.DataFrame
@@ -450,9 +412,7 @@ def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p
     return Selection(choice, out, rule, message)
 
 
-# --------------------------------------------------------------------------
-# Cost of predictions
-# --------------------------------------------------------------------------
+# --- Cost of predictions ---
 
 
 def _positive(name, value):
@@ -462,31 +422,22 @@ def _positive(name, value):
     return arr
 
 
-def hours_per_million(images_per_s):
-    """Instance-hours to make one million predictions at ``images_per_s``
-    (images per second, > 0): ``1e6 / images_per_s / 3600``."""
-    return 1e6 / _positive("images_per_s", images_per_s) / 3600
-
-
 def cost_per_million(images_per_s, usd_per_hour):
-    """US dollars for one million predictions at ``images_per_s`` on an instance
-    billed ``usd_per_hour``, paying only for the time the predictions take (a batch
-    job)."""
-    return hours_per_million(images_per_s) * _positive("usd_per_hour", usd_per_hour)
+    """US dollars for one million predictions at ``images_per_s`` on an instance billed
+    ``usd_per_hour``, paying only for the time they take (a batch job)."""
+    hours = 1e6 / _positive("images_per_s", images_per_s) / 3600
+    return hours * _positive("usd_per_hour", usd_per_hour)
 
 
 def break_even_speedup(cpu_usd_per_hour, gpu_usd_per_hour):
-    """How many times the CPU instance's throughput the GPU instance must deliver
-    to cost the same per prediction: ``gpu_usd_per_hour / cpu_usd_per_hour``
-    (cost per prediction is price / throughput). Faster than that, the GPU is
-    cheaper; it does not depend on the model."""
+    """How many times the CPU instance's throughput a GPU instance must deliver to cost the same
+    per prediction (price / throughput): the price ratio, whatever the model."""
     return _positive("gpu_usd_per_hour", gpu_usd_per_hour) / _positive("cpu_usd_per_hour", cpu_usd_per_hour)
 
 
 def endpoint_capacity(latency_ms, max_utilisation=1.0):
-    """Requests per second one instance serves when it handles one request at a
-    time taking ``latency_ms`` each, kept at most ``max_utilisation`` busy
-    (0 < u <= 1; below 1 leaves headroom so that queues stay short)."""
+    """Requests/s one instance serves, one at a time taking ``latency_ms`` each, kept at most
+    ``max_utilisation`` busy (0 < u <= 1; below 1 leaves headroom, so queues stay short)."""
     u = float(max_utilisation)
     if not 0 < u <= 1:
         raise ValueError(f"max_utilisation must be in (0, 1], got {max_utilisation!r}")
@@ -494,30 +445,18 @@ def endpoint_capacity(latency_ms, max_utilisation=1.0):
 
 
 def endpoint_instances(peak_requests_per_s, latency_ms, max_utilisation=1.0) -> int:
-    """Always-on instances a real-time endpoint needs for ``peak_requests_per_s``
-    (ceil of peak rate / :func:`endpoint_capacity`; at least 1)."""
+    """Always-on instances for ``peak_requests_per_s``: ceil(peak / :func:`endpoint_capacity`), at least 1."""
     need = _positive("peak_requests_per_s", peak_requests_per_s) / endpoint_capacity(latency_ms, max_utilisation)
     return max(1, math.ceil(float(need) - 1e-9))
 
 
 def endpoint_monthly_cost(usd_per_hour, instances=1, hours=HOURS_PER_MONTH):
-    """US dollars per month of ``instances`` always-on instances: billed every hour
-    whether or not requests come."""
+    """US dollars per month of ``instances`` always-on instances, billed every hour."""
     return _positive("usd_per_hour", usd_per_hour) * int(instances) * hours
 
 
-def batch_monthly_cost(predictions_per_month, images_per_s, usd_per_hour):
-    """US dollars per month of running ``predictions_per_month`` predictions as
-    batch jobs (paying only for compute time)."""
-    n = np.asarray(predictions_per_month, dtype=float)
-    if np.any(n < 0):
-        raise ValueError(f"predictions_per_month must be >= 0, got {predictions_per_month!r}")
-    return n / 1e6 * cost_per_million(images_per_s, usd_per_hour)
-
-
 def break_even_predictions(endpoint_usd_per_month, batch_usd_per_million):
-    """Predictions per month at which batch jobs cost as much as the always-on
-    endpoint: below it, batch is cheaper."""
+    """Predictions per month at which batch jobs cost as much as the endpoint (below: batch is cheaper)."""
     return _positive("endpoint_usd_per_month", endpoint_usd_per_month) / \
         _positive("batch_usd_per_million", batch_usd_per_million) * 1e6
 
@@ -547,14 +486,17 @@ def deployment_costs(model, prices: pd.DataFrame, predictions_per_month, peak_re
     (for ``peak_requests_per_s``), ``endpoint_usd_per_month``, ``endpoint_over_batch``
     (how many times the endpoint costs the batch job) and ``meets_sla``.
     """
+    n = np.asarray(predictions_per_month, dtype=float)
+    if np.any(n < 0):
+        raise ValueError(f"predictions_per_month must be >= 0, got {predictions_per_month!r}")
     cpu = prices[prices["kind"] == "cpu"]
     usd = cpu["usd_per_hour"].to_numpy(dtype=float)
     instances = endpoint_instances(peak_requests_per_s, model["p50_ms_b1"], max_utilisation)
-    batch = batch_monthly_cost(predictions_per_month, model["images_per_s_b64"], usd)
-    endpoint = endpoint_monthly_cost(usd, instances)
+    per_million = cost_per_million(model["images_per_s_b64"], usd)
+    batch, endpoint = n / 1e6 * per_million, endpoint_monthly_cost(usd, instances)
     return pd.DataFrame({
         "usd_per_hour": usd,
-        "batch_usd_per_million": cost_per_million(model["images_per_s_b64"], usd),
+        "batch_usd_per_million": per_million,
         "batch_usd_per_month": batch,
         "endpoint_instances": instances,
         "endpoint_usd_per_month": endpoint,
