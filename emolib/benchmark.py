@@ -80,16 +80,11 @@ def keras_callers(model) -> dict:
 
 
 def cpu_int8_support(cpuinfo=None) -> dict:
-    """The CPU's model name and which int8-relevant instruction sets it has.
-
-    ``cpuinfo``: the text of Linux's ``/proc/cpuinfo`` (default: read it when it
-    exists). Returns ``{"model", "flags", "int8_dot_product"}``: ``model`` is the
-    first ``model name`` line (else :func:`platform.processor`, else ``"unknown"``);
-    ``flags`` maps each name of :data:`INT8_FLAGS` (AVX2, AVX512-VNNI, AVX-VNNI,
-    AMX-INT8) to ``True``/``False``, or is ``"unknown"`` when no flags line could be
-    read (macOS, Windows, ARM); ``int8_dot_product`` is ``True`` with VNNI or AMX
-    (8-bit dot products in one instruction: static int8 usually beats float32),
-    ``False`` without them (AVX2 alone: int8 can be *slower*), ``None`` when unknown.
+    """The CPU's model name and int8-relevant instruction sets, from ``cpuinfo`` (the text of
+    ``/proc/cpuinfo``, read by default): ``{"model", "flags", "int8_dot_product"}``. ``flags``
+    maps each :data:`INT8_FLAGS` name to a bool, or is ``"unknown"`` without a flags line (macOS,
+    Windows, ARM); ``int8_dot_product``: VNNI or AMX present (8-bit dot products in one
+    instruction: static int8 usually beats float32; AVX2 alone: it can be *slower*), ``None`` if unknown.
     """
     if cpuinfo is None:
         path = Path("/proc/cpuinfo")
@@ -158,22 +153,13 @@ def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, bat
                         warmup=5, threads=None):
     """Keras and ONNX Runtime versions of one model side by side, in this process.
 
-    Rows (``caller``): ``keras_predict`` and ``keras_direct``
-    (:func:`emolib.benchmark.keras_callers`), then one per entry of
-    ``onnx_files`` (name -> ``.onnx`` path, e.g. ``{"onnx_fp32": ...,
-    "onnx_int8": ...}``). Columns:
-
-    * ``size_mb``: file size in MB (the Keras rows: :func:`keras_file_size_mb`);
-    * ``accuracy``, ``macro_f1``: on ``x`` (``float32`` ``(n, h, w, c)``) and
-      labels ``y`` (``(n,)``);
-    * ``b1_p50_ms``, ``b1_p95_ms``: latency of one image per call (median and
-      95th percentile, ms), ``repeats`` calls each;
-    * ``batch_p50_ms``, ``batch_images_per_s``: calls on ``batch_size`` images,
-      ``batch_repeats`` calls each: median latency and throughput.
-
-    Timing follows :func:`emolib.benchmark.compare` (warm-up, callers
-    interleaved over ``rounds`` rounds, medians): ratios between rows are the
-    numbers to quote. The table's ``attrs`` record the settings.
+    Rows: ``keras_predict``, ``keras_direct`` (:func:`keras_callers`), then one per
+    ``onnx_files`` entry (name -> ``.onnx`` path). Columns: ``size_mb`` (Keras rows:
+    :func:`keras_file_size_mb`); ``accuracy``, ``macro_f1`` on ``x`` ``(n, h, w, c)`` and
+    labels ``y`` ``(n,)``; ``b1_p50_ms``, ``b1_p95_ms`` (one image per call, ``repeats``
+    calls); ``batch_p50_ms``, ``batch_images_per_s`` (``batch_size`` images per call,
+    ``batch_repeats`` calls). Timed by :func:`compare` (warm-up, interleaved rounds,
+    medians): quote ratios between rows. ``attrs`` record the settings.
     """
     import pandas as pd
 

@@ -16,15 +16,10 @@ import tensorflow as tf
 
 
 def get_strategy(kind="auto", devices=None):
-    """Return a ``tf.distribute.Strategy``.
-
-    ``kind``: ``"auto"`` (:class:`tf.distribute.MirroredStrategy` over all GPUs
-    when there are several, else the default strategy), ``"default"`` (CPU or one
-    GPU, no distribution), ``"mirrored"`` (``MirroredStrategy(devices)``, e.g.
-    ``["/cpu:0", "/cpu:1"]``; ``None``: all GPUs, or the CPU without GPUs) or
-    ``"one_device"`` (``OneDeviceStrategy(devices[0])``, default ``"/gpu:0"`` if
-    there is a GPU, else ``"/cpu:0"``). A strategy passed as ``kind`` is returned.
-    """
+    """A ``tf.distribute.Strategy`` of ``kind`` (a strategy is returned as it is): ``"auto"``
+    (``MirroredStrategy`` over several GPUs, else the default), ``"default"`` (no distribution),
+    ``"mirrored"`` (over ``devices``, e.g. ``["/cpu:0", "/cpu:1"]``; ``None``: all GPUs or the
+    CPU) or ``"one_device"`` (``devices[0]``, default the first GPU, else the CPU)."""
     if isinstance(kind, tf.distribute.Strategy):
         return kind
     kind = str(kind).lower()

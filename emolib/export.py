@@ -105,17 +105,16 @@ def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
 
     Parameters
     ----------
-    model : Keras model taking ``float32`` images ``(n, h, w, c)`` in [0, 1] (``h == w``,
-        ``c`` 1 or 3), returning probabilities ``(n, k)``; no random augmentation layers.
+    model : Keras model, ``float32`` images ``(n, h, w, c)`` in [0, 1] (``h == w``, ``c`` 1 or 3)
+        -> probabilities ``(n, k)``; no random augmentation layers.
     path : the ``.onnx`` file to write (atomically; parent folders are created).
     class_names : the ``k`` class names, in output order.
-    method : ``"keras"`` (``model.export(path, format="onnx")``, which runs tf2onnx on
-        the traced forward pass) or ``"tf2onnx"`` (``tf2onnx.convert.from_keras`` on
-        the model rebuilt as a functional one). Both take any Keras model.
+    method : ``"keras"`` (``model.export(path, format="onnx")``, tf2onnx on the traced forward
+        pass) or ``"tf2onnx"`` (``tf2onnx.convert.from_keras`` on a functional rebuild).
     opset : ONNX opset version.
 
-    The graph's input is ``"image"``, NHWC with a variable ``"batch"`` dimension; the
-    output is the softmax probabilities. Returns ``Path(path)``.
+    The input is ``"image"`` (NHWC, variable ``"batch"``), the output the softmax
+    probabilities. Returns ``Path(path)``.
     """
     require_onnx("onnx", "tf2onnx")  # Keras' own ONNX exporter runs tf2onnx too
     import onnx
@@ -179,10 +178,8 @@ def _check_model_path(path) -> Path:
 def _parse_metadata(props: dict, path) -> dict:
     """The emolib metadata in ``props`` (an ONNX model's ``metadata_props`` as a dict), checked."""
     if METADATA_KEY not in props:
-        raise ModelFileError(
-            f"'{path}' is not an emolib export: it has no '{METADATA_KEY}' metadata (class names, input "
-            "size, scaling); re-export the Keras model with emolib.export.export_onnx"
-        )
+        raise ModelFileError(f"'{path}' is not an emolib export: it has no '{METADATA_KEY}' metadata (class names, "
+                             "input size, scaling); re-export the Keras model with emolib.export.export_onnx")
     try:
         meta = json.loads(props[METADATA_KEY])
     except json.JSONDecodeError as exc:
@@ -197,10 +194,8 @@ def _parse_metadata(props: dict, path) -> dict:
                              f"image_size {size!r}, channels {channels!r})")
     repeated = sorted(name for name, count in Counter(map(str, names)).items() if count > 1)
     if repeated:
-        raise ModelFileError(
-            f"'{path}': its '{METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); a label "
-            "must name one output: re-export the model with distinct class names"
-        )
+        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); "
+                             "a label must name one output: re-export the model with distinct class names")
     return meta
 
 
@@ -292,12 +287,9 @@ def _quant_type(name):
 
 
 def calibration_reader(batches, input_name="image", max_images=256):
-    """An ONNX Runtime ``CalibrationDataReader`` over image batches.
-
-    ``batches``: an iterable of ``float32`` batches ``(b, h, w, c)`` in [0, 1],
-    or of ``(images, labels)`` pairs (a :func:`emolib.pipeline.make_dataset`
-    dataset), or one array ``(n, h, w, c)``. Stops after ``max_images`` images.
-    """
+    """An ONNX Runtime ``CalibrationDataReader`` over ``batches``: ``float32`` batches ``(b, h, w, c)``
+    in [0, 1], ``(images, labels)`` pairs (a :func:`emolib.pipeline.make_dataset` dataset) or
+    one array ``(n, h, w, c)``; it stops after ``max_images`` images."""
     require_onnx("onnxruntime")
     from onnxruntime.quantization import CalibrationDataReader
 
@@ -341,23 +333,15 @@ def _quantize(fp32_path, out_path, quantize) -> Path:
 
 def quantize_static(fp32_path, out_path, calibration, per_channel=True, activation_type="uint8", weight_type="int8",
                     max_images=256) -> Path:
-    """Static post-training quantization to 8-bit integers (QDQ format).
+    """Static post-training quantization of an :func:`export_onnx` file to 8-bit integers (QDQ).
 
-    Weights become ``weight_type`` (one scale per output channel with ``per_channel``),
-    activations ``activation_type`` with scales fixed once from the ranges (min/max) the
-    fp32 activations take on the calibration images; ONNX Runtime then runs integer
-    kernels (``QLinearConv``: :func:`op_counts` with ``optimized=True``).
-
-    Parameters
-    ----------
-    fp32_path, out_path : an :func:`export_onnx` file; the file to write (atomically).
-    calibration : what :func:`calibration_reader` takes (*training* batches, never the
-        test split), up to ``max_images`` images.
-    activation_type, weight_type : ``"uint8"`` or ``"int8"``; uint8 activations with int8
-        weights is what x86 integer instructions (VNNI, AVX2) run fastest.
-
-    The softmax stays in float (8-bit probabilities would come in steps of 1/255, not
-    sum to 1 and tie). The metadata gains a ``quantization`` entry. Returns ``Path(out_path)``.
+    Weights become ``weight_type`` (a scale per output channel with ``per_channel``),
+    activations ``activation_type`` with scales fixed from the ranges (min/max) the fp32
+    activations take on ``calibration`` (what :func:`calibration_reader` takes: *training*
+    batches, never the test split; up to ``max_images``); ONNX Runtime then runs integer
+    kernels (``QLinearConv``). uint8 activations with int8 weights is what x86 integer
+    instructions (VNNI, AVX2) run fastest. The softmax stays in float (8-bit probabilities
+    would come in steps of 1/255). The metadata gains a ``quantization`` entry.
     """
     require_onnx("onnx", "onnxruntime", "sympy")
     import onnx
@@ -384,14 +368,10 @@ def quantize_static(fp32_path, out_path, calibration, per_channel=True, activati
 
 
 def quantize_dynamic(fp32_path, out_path, weight_type="uint8") -> Path:
-    """Dynamic quantization: 8-bit weights, activations quantized on every call.
-
-    Each call measures every quantized layer's input range (``DynamicQuantizeLinear``)
-    and runs ``ConvInteger`` then float rescaling: no calibration, good for LSTMs and
-    transformers, usually *slower* than fp32 for CPU convolutions (ONNX Runtime has no
-    fast ``ConvInteger``, which also takes no int8 weights: hence ``"uint8"``).
-    Returns ``Path(out_path)``.
-    """
+    """Dynamic quantization: 8-bit weights, activations quantized on every call
+    (``DynamicQuantizeLinear``, then ``ConvInteger`` and float rescaling). No calibration;
+    good for LSTMs and transformers, usually *slower* than fp32 for CPU convolutions (ONNX
+    Runtime has no fast ``ConvInteger``, which takes no int8 weights: hence ``"uint8"``)."""
     require_onnx("onnx", "onnxruntime", "sympy")
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 

@@ -143,8 +143,7 @@ def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame(columns=[*SCORECARD_COLUMNS, "num_classes", "architecture", "model_path"])
     summary = summarize_runs(runs, by=["experiment", "setting"], metrics=SCORE_METRICS)
-    keep = ["experiment", "setting", "runs", *SCORE_METRICS, "macro_f1_std"]
-    summary = summary[keep]
+    summary = summary[["experiment", "setting", "runs", *SCORE_METRICS, "macro_f1_std"]]
     summary["weights_mb"] = summary["params"].astype(float) * 4 / MB
     grouped = runs.groupby(["experiment", "setting"], sort=False)
     first = grouped[["task", "input", "num_classes", "model", "architecture"]].first()
@@ -184,14 +183,10 @@ def load_models(paths: dict) -> tuple[dict, dict]:
 
 
 def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, warmup=3, seed=0) -> pd.DataFrame:
-    """Latency and throughput of Keras models ``{name: model}``, measured side by side.
-
-    Each model runs its ``tf.function`` forward pass (``keras_direct`` of
-    :func:`emolib.benchmark.keras_callers`, as a server would) on random images of
-    its input shape; one :func:`emolib.benchmark.compare` call per batch size
-    interleaves all models. ``repeats``: calls per model, an int or ``{batch_size: calls}``.
-    Returns a row per model with ``p50_ms_b<b>``, ``p95_ms_b<b>`` (ms per call) and
-    ``images_per_s_b<b>`` for each batch size ``b``.
+    """Latency and throughput of Keras models ``{name: model}``, measured side by side: each
+    runs its ``tf.function`` forward pass (``keras_direct``, as a server would) on random images,
+    one :func:`emolib.benchmark.compare` call per batch size ``b`` interleaving all models
+    (``repeats``: calls, an int or ``{b: calls}``). Columns ``p50_ms_b<b>``, ``p95_ms_b<b>``, ``images_per_s_b<b>``.
     """
     from .benchmark import compare, keras_callers
 
@@ -248,13 +243,11 @@ def add_latency(scorecard: pd.DataFrame, latency: pd.DataFrame, names: dict) -> 
 
 
 def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Series:
-    """Which rows are Pareto-optimal: no other row is at least as good on every
-    objective and strictly better on one.
+    """Which rows are Pareto-optimal (no other row is at least as good on every objective
+    and strictly better on one), as a boolean Series aligned with ``df``.
 
-    ``maximize`` / ``minimize``: column names (e.g. ``maximize=["test_accuracy"],
-    minimize=["p50_ms_b1"]``); ``by``: a column (e.g. ``"task"``) whose groups get
-    separate fronts. Rows with a missing value in an objective are not compared
-    and get ``False``. Returns a boolean Series aligned with ``df``.
+    ``maximize`` / ``minimize``: column names; ``by``: a column (e.g. ``"task"``) whose
+    groups get separate fronts. Rows missing an objective are not compared (``False``).
     """
     maximize = [maximize] if isinstance(maximize, str) else list(maximize)
     minimize = [minimize] if isinstance(minimize, str) else list(minimize)
@@ -357,19 +350,16 @@ def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p
     """The selection rule: the highest ``score`` among the models that meet the
     latency SLA and the worst-class F1 floor; near-ties go to the smaller model.
 
-    1. eligible: ``latency <= sla_ms`` (ms; ``None``: no SLA) and
-       ``worst >= min_worst_f1`` (``None``: no floor) and a known ``score``; a row
-       with a missing (unmeasured) latency or worst-class F1 is not eligible;
+    1. eligible: ``latency <= sla_ms`` (ms; ``None``: no SLA), ``worst >= min_worst_f1``
+       (``None``: no floor) and a known ``score``; a missing latency or F1 is not eligible;
     2. among the eligible, every row within ``tie_tol`` of the best ``score`` ties;
-    3. of the tied rows, the one with the fewest ``size`` (parameters) wins; equal
-       sizes go to the higher score, then to the earlier row.
+    3. of the tied rows, the fewest ``size`` (parameters) wins, then the higher score,
+       then the earlier row.
 
-    The default criteria are *validation* metrics: choosing by test scores would
-    make the chosen model's test score optimistic. ``df`` must hold models of one
-    task (a ``task`` column with several values raises ``ValueError``): scores on
-    different classes or inputs are not comparable. Returns a :class:`Selection`
-    whose ``choice`` is ``None`` (and ``message`` says why) when no model is
-    eligible.
+    The defaults are *validation* metrics (choosing by test scores makes the chosen test
+    score optimistic). ``df`` holds models of one ``task`` (scores on other classes or
+    inputs are not comparable). Returns a :class:`Selection` (``choice`` ``None`` when
+    no model is eligible, ``message`` saying why).
     """
     checks = {"meets_sla": (sla_ms, latency, "the SLA"),
               "meets_worst_f1": (min_worst_f1, worst, "the worst-class F1 floor")}
@@ -477,14 +467,10 @@ def meets_sla(p95_ms, sla_ms) -> bool:
 
 def deployment_costs(model, prices: pd.DataFrame, predictions_per_month, peak_requests_per_s, sla_ms,
                      max_utilisation=1.0) -> pd.DataFrame:
-    """Batch job vs real-time endpoint for one model on each CPU instance of ``prices``.
-
-    ``model``: a scorecard row (needs ``images_per_s_b64``, ``p50_ms_b1``,
-    ``p95_ms_b1``), measured on this machine and *assumed* to hold on the instance;
-    ``prices``: :func:`price_table`. One row per CPU instance: ``batch_usd_per_million``,
-    ``batch_usd_per_month`` (for ``predictions_per_month``), ``endpoint_instances``
-    (for ``peak_requests_per_s``), ``endpoint_usd_per_month``, ``endpoint_over_batch``
-    (how many times the endpoint costs the batch job) and ``meets_sla``.
+    """Batch job vs real-time endpoint for one model (a scorecard row with ``images_per_s_b64``,
+    ``p50_ms_b1``, ``p95_ms_b1``, measured here and *assumed* to hold there) on each CPU
+    instance of ``prices``: batch cost per million and per month, endpoint instances for
+    the peak rate and their monthly cost, how many times the batch cost that is, SLA met.
     """
     n = np.asarray(predictions_per_month, dtype=float)
     if np.any(n < 0):
