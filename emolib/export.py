@@ -454,9 +454,8 @@ class OnnxClassifier:
                 if errors is None:
                     raise
                 errors.append({"file": path, "error": str(exc)})
-        k = len(self.class_names)
-        proba = predict_in_batches(self._call, np.stack(images), batch_size) if images else np.zeros((0, k))
-        proba = proba.astype(np.float64)
+        proba = (predict_in_batches(self._call, np.stack(images), batch_size) if images
+                 else np.zeros((0, len(self.class_names)))).astype(np.float64)
         table = pd.DataFrame({"file": files, "label": [self.class_names[i] for i in proba.argmax(axis=1)],
                               "probability": proba.max(axis=1)})
         return pd.concat([table, pd.DataFrame(proba, columns=self.class_names)], axis=1)

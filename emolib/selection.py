@@ -114,9 +114,7 @@ def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
     from .experiment import collect_runs
 
     runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return pd.DataFrame()
-    table = collect_runs(runs_dir, experiment=experiments)
+    table = collect_runs(runs_dir, experiment=experiments) if runs_dir.is_dir() else pd.DataFrame()
     if table.empty:
         return table
     details = pd.DataFrame([run_details(runs.run_path(runs_dir, e, r))
