@@ -116,9 +116,6 @@ def describe_cpu(info=None) -> str:
     return f"CPU {info['model']}: {flags} -> {kind}"
 
 
-# --- Keras and ONNX Runtime deployments of one model, side by side ---
-
-
 def keras_file_size_mb(model) -> float:
     """Megabytes of the model as a ``.keras`` file of architecture and weights only (what one
     would deploy; a compiled model's checkpoint adds the optimizer state, about 3x with Adam)."""

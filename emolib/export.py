@@ -48,14 +48,9 @@ def require_onnx(*modules) -> None:
 
     missing = [m for m in modules or ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
     if missing:
-        raise MissingExtraError(
-            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; ONNX export, "
-            "quantization and the prediction command need emolib's 'onnx' extra: "
-            'pip install "emolib[onnx]" (in a clone of the repository: pip install -e ".[onnx]")'
-        )
-
-
-# --- Export and metadata ---
+        raise MissingExtraError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; "
+                                "ONNX export, quantization and the prediction command need emolib's 'onnx' extra: "
+                                'pip install "emolib[onnx]" (in a clone of the repository: pip install -e ".[onnx]")')
 
 
 def _input_spec(model):
@@ -199,9 +194,6 @@ def _parse_metadata(props: dict, path) -> dict:
     return meta
 
 
-# --- Running exported models ---
-
-
 def onnx_session(path, threads=None, optimized_path=None):
     """An ONNX Runtime CPU ``InferenceSession`` for ``path`` with ``threads`` intra-op threads
     (``None``: one per physical core), saving the graph as ONNX Runtime optimised it to
@@ -272,9 +264,6 @@ def op_counts(path, optimized=False) -> dict:
 def file_size_mb(path) -> float:
     """Size of a file in megabytes (10**6 bytes)."""
     return Path(path).stat().st_size / 1e6
-
-
-# --- Quantization ---
 
 
 def _quant_type(name):
@@ -384,9 +373,6 @@ def quantize_dynamic(fp32_path, out_path, weight_type="uint8") -> Path:
     return _quantize(fp32_path, out_path, quantize)
 
 
-# --- Prediction on image files ---
-
-
 def _check_session(session, meta, path) -> None:
     """Raise :class:`ModelFileError` where an ONNX Runtime session and its emolib metadata disagree."""
     (h, w), channels, names = meta["image_size"], meta["channels"], meta["class_names"]
@@ -397,10 +383,9 @@ def _check_session(session, meta, path) -> None:
     inputs, outputs = session.get_inputs(), session.get_outputs()
     shape = list(inputs[0].shape)
     if len(inputs) != 1 or inputs[0].name != meta["input_name"] or len(shape) != 4 or shape[1:] != [h, w, channels]:
-        raise ModelFileError(
-            f"'{path}': the model's input ({inputs[0].name!r}, shape {shape}) does not match its metadata "
-            f"({meta['input_name']!r}, (batch, {h}, {w}, {channels})); re-export it with emolib.export.export_onnx"
-        )
+        raise ModelFileError(f"'{path}': the model's input ({inputs[0].name!r}, shape {shape}) does not match its "
+                             f"metadata ({meta['input_name']!r}, (batch, {h}, {w}, {channels})); re-export it with "
+                             "emolib.export.export_onnx")
     k = outputs[0].shape[-1] if outputs and outputs[0].shape else None
     if isinstance(k, int) and k != len(names):
         raise ModelFileError(f"'{path}': the model has {k} outputs but its metadata names {len(names)} classes")

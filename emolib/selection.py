@@ -23,7 +23,6 @@ import pandas as pd
 from . import runs
 from .export import file_size_mb
 
-MB = 1e6
 #: Hours in an average month (365 days / 12): what an always-on instance is billed.
 HOURS_PER_MONTH = 24 * 365 / 12
 
@@ -43,9 +42,6 @@ def price_table(rows=SEED003_PRICES) -> pd.DataFrame:
     df = pd.DataFrame(list(rows), columns=["instance", "usd_per_hour", "vcpu", "memory_gib", "gpu"])
     df["kind"] = np.where(df["gpu"].isna(), "cpu", "gpu")
     return df.set_index("instance")
-
-
-# --- Scorecard ---
 
 
 def worst_class(per_class) -> tuple[float, str | None]:
@@ -142,7 +138,7 @@ def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=[*SCORECARD_COLUMNS, "num_classes", "architecture", "model_path"])
     summary = summarize_runs(runs, by=["experiment", "setting"], metrics=SCORE_METRICS)
     summary = summary[["experiment", "setting", "runs", *SCORE_METRICS, "macro_f1_std"]]
-    summary["weights_mb"] = summary["params"].astype(float) * 4 / MB
+    summary["weights_mb"] = summary["params"].astype(float) * 4 / 1e6
     grouped = runs.groupby(["experiment", "setting"], sort=False)
     first = grouped[["task", "input", "num_classes", "model", "architecture"]].first()
     first["model_path"] = grouped["model_path"].agg(lambda s: next((p for p in s if p), None))
@@ -235,9 +231,6 @@ def add_latency(scorecard: pd.DataFrame, latency: pd.DataFrame, names: dict) -> 
     for column in latency.columns:
         out[column] = out["architecture"].map(by_arch[column])
     return out
-
-
-# --- Pareto front and the selection rule ---
 
 
 def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Series:
@@ -398,9 +391,6 @@ def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p
     message = (f"chosen: {name} ({score} {choice[score]:.3f}, {size} {choice[size]:,.0f}); "
                f"{len(eligible)} of {len(out)} eligible, {len(tied)} tied")
     return Selection(choice, out, rule, message)
-
-
-# --- Cost of predictions ---
 
 
 def _positive(name, value):
