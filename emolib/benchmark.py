@@ -1,23 +1,13 @@
 """Side-by-side latency and throughput measurements of prediction functions.
 
-Every measurement here follows the same protocol: warm-up calls first (tracing,
-caches, thread pools), then several timed repetitions, reported as medians and
-percentiles. Callers are *interleaved* (A, B, C, A, B, C, ...) so that a slow
-spell of a shared machine hits all of them alike; ratios of two callers
-measured in one :func:`compare` call are the numbers to quote, not absolute
-milliseconds.
-
-A *caller* is any function ``f(x) -> probabilities`` taking a float32 batch of
-shape ``(n, height, width, channels)``. :func:`keras_callers` gives the two Keras
-ways to call a model; :func:`emolib.export.onnx_caller` gives ONNX Runtime's.
-:func:`compare_deployments` puts the Keras and ONNX Runtime versions of one model
-side by side (size, scores, latency), :func:`quantization_summary` and
-:func:`check_targets` read its headline ratios.
-
-How much faster an int8 model runs than a float32 one is a property of the CPU
-as much as of the model: :func:`cpu_int8_support` says which of the
-instruction sets that speed up 8-bit arithmetic the CPU has, so that a ratio
-is always quoted with the CPU it was measured on.
+Warm-up calls first (tracing, caches, thread pools), then timed repetitions reported
+as medians and percentiles, callers *interleaved* (A, B, C, A, B, C, ...) so that a
+slow spell of a shared machine hits all alike: quote ratios measured in one
+:func:`compare` call, not absolute milliseconds. A *caller* is any ``f(x) ->
+probabilities`` on a float32 batch ``(n, h, w, c)`` (:func:`keras_callers`,
+:func:`emolib.export.onnx_caller`). :func:`compare_deployments` puts the Keras and ONNX
+Runtime versions of one model side by side; int8's speed-up belongs to the CPU as much
+as to the model, so :func:`cpu_int8_support` records the CPU's 8-bit instructions.
 """
 
 from __future__ import annotations
@@ -37,32 +27,13 @@ from .export import file_size_mb, onnx_caller, predict_in_batches
 INT8_FLAGS = {"avx2": "AVX2", "avx512_vnni": "AVX512-VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "AMX-INT8"}
 
 
-def time_calls(fn, x, repeats=50, warmup=5) -> np.ndarray:
-    """Seconds of each of ``repeats`` calls ``fn(x)`` after ``warmup`` untimed calls."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    for _ in range(warmup):
-        fn(x)
-    out = np.empty(repeats)
-    for i in range(repeats):
-        start = time.perf_counter()
-        fn(x)
-        out[i] = time.perf_counter() - start
-    return out
-
-
-def summarize_times(seconds, batch_size) -> dict:
-    """Latency percentiles (ms per call) and throughput (images/s, from the median)."""
+def _summary(seconds, batch_size) -> dict:
+    """Latency percentiles (ms per call) and throughput (images/s, from the median) of call times in seconds."""
     seconds = np.asarray(seconds, dtype=float)
     p50 = float(np.median(seconds))
-    return {
-        "batch_size": int(batch_size),
-        "calls": int(seconds.size),
-        "p50_ms": 1000 * p50,
-        "p95_ms": 1000 * float(np.percentile(seconds, 95)),
-        "mean_ms": 1000 * float(seconds.mean()),
-        "images_per_s": batch_size / p50 if p50 > 0 else float("inf"),
-    }
+    return {"batch_size": int(batch_size), "calls": int(seconds.size), "p50_ms": 1000 * p50,
+            "p95_ms": 1000 * float(np.percentile(seconds, 95)), "mean_ms": 1000 * float(seconds.mean()),
+            "images_per_s": batch_size / p50 if p50 > 0 else float("inf")}
 
 
 def compare(callers: dict, x, repeats=50, warmup=5, rounds=5):
@@ -70,31 +41,34 @@ def compare(callers: dict, x, repeats=50, warmup=5, rounds=5):
 
     ``callers`` maps a name to ``f(x)``. Each of ``rounds`` rounds calls every
     caller ``repeats // rounds`` times (after ``warmup`` untimed calls each in the
-    first round), so drifts of the machine's load are shared. One row per caller
-    with the columns of :func:`summarize_times`, indexed by name.
+    first round), so drifts of the machine's load are shared. One row per caller,
+    indexed by name: ``batch_size``, ``calls``, ``p50_ms``, ``p95_ms``, ``mean_ms``
+    (ms per call) and ``images_per_s`` (batch size / median seconds per call).
     """
     import pandas as pd
 
     if not callers:
         raise ValueError("callers is empty: pass a dict name -> f(x)")
+    if warmup < 0:
+        raise ValueError(f"need warmup >= 0, got {warmup}")
     x = np.asarray(x, dtype="float32")
-    per_round = max(1, repeats // rounds)
     times = {name: [] for name in callers}
     for r in range(rounds):
         for name, fn in callers.items():
-            times[name].extend(time_calls(fn, x, repeats=per_round, warmup=warmup if r == 0 else 0))
-    rows = {name: summarize_times(ts, len(x)) for name, ts in times.items()}
+            for _ in range(warmup if r == 0 else 0):
+                fn(x)
+            for _ in range(max(1, repeats // rounds)):
+                start = time.perf_counter()
+                fn(x)
+                times[name].append(time.perf_counter() - start)
+    rows = {name: _summary(ts, len(x)) for name, ts in times.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("caller")
 
 
 def keras_callers(model) -> dict:
-    """The two ways to call a Keras model on a NumPy batch.
-
-    * ``keras_predict``: ``model.predict(x, verbose=0)``, which builds a
-      ``tf.data`` pipeline on every call (tens of ms of overhead per call);
-    * ``keras_direct``: the model's forward pass compiled once with
-      ``tf.function`` (``model(x, training=False)``), what a server should call.
-    """
+    """The two ways to call a Keras model on a NumPy batch: ``keras_predict``
+    (``model.predict``, which builds a ``tf.data`` pipeline per call: tens of ms) and
+    ``keras_direct`` (the forward pass compiled once with ``tf.function``: what a server calls)."""
     import tensorflow as tf
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
@@ -106,31 +80,15 @@ def keras_callers(model) -> dict:
 
 
 def cpu_int8_support(cpuinfo=None) -> dict:
-    """The CPU's model name and which int8-relevant instruction sets it has.
-
-    Parameters
-    ----------
-    cpuinfo : str, optional
-        The text of Linux's ``/proc/cpuinfo``; by default it is read when it exists.
-
-    Returns
-    -------
-    dict
-        ``model``: the first ``model name`` line (else :func:`platform.processor`,
-        else ``"unknown"``); ``flags``: for each of :data:`INT8_FLAGS`' names
-        (AVX2, AVX512-VNNI, AVX-VNNI, AMX-INT8) ``True`` or ``False``, or the
-        string ``"unknown"`` when no flags line could be read (macOS, Windows,
-        ARM); ``int8_dot_product``: ``True`` when the CPU has VNNI or AMX (8-bit
-        dot products in one instruction: static int8 models usually run faster
-        than float32), ``False`` when it has none of them (AVX2 alone: int8 can
-        be *slower* than float32), ``None`` when unknown.
+    """The CPU's model name and int8-relevant instruction sets, from ``cpuinfo`` (the text of
+    ``/proc/cpuinfo``, read by default): ``{"model", "flags", "int8_dot_product"}``. ``flags``
+    maps each :data:`INT8_FLAGS` name to a bool, or is ``"unknown"`` without a flags line (macOS,
+    Windows, ARM); ``int8_dot_product``: VNNI or AMX present (8-bit dot products in one
+    instruction: static int8 usually beats float32; AVX2 alone: it can be *slower*), ``None`` if unknown.
     """
     if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-                cpuinfo = f.read()
-        except OSError:
-            cpuinfo = ""
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
     model, flags = None, None
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
@@ -158,16 +116,9 @@ def describe_cpu(info=None) -> str:
     return f"CPU {info['model']}: {flags} -> {kind}"
 
 
-# --------------------------------------------------------------------------
-# Keras and ONNX Runtime deployments of one model, side by side
-# --------------------------------------------------------------------------
-
-
 def keras_file_size_mb(model) -> float:
-    """Megabytes of the model saved as a ``.keras`` file with its architecture
-    and weights only, the Keras file one would deploy. A compiled model's own
-    ``model.save`` (and a training checkpoint) also stores the optimizer's
-    state: with Adam, two more numbers per weight, about 3x the size."""
+    """Megabytes of the model as a ``.keras`` file of architecture and weights only (what one
+    would deploy; a compiled model's checkpoint adds the optimizer state, about 3x with Adam)."""
     import keras
 
     try:  # the same layers in a new, uncompiled functional model: no optimizer state
@@ -199,22 +150,13 @@ def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, bat
                         warmup=5, threads=None):
     """Keras and ONNX Runtime versions of one model side by side, in this process.
 
-    Rows (``caller``): ``keras_predict`` and ``keras_direct``
-    (:func:`emolib.benchmark.keras_callers`), then one per entry of
-    ``onnx_files`` (name -> ``.onnx`` path, e.g. ``{"onnx_fp32": ...,
-    "onnx_int8": ...}``). Columns:
-
-    * ``size_mb``: file size in MB (the Keras rows: :func:`keras_file_size_mb`);
-    * ``accuracy``, ``macro_f1``: on ``x`` (``float32`` ``(n, h, w, c)``) and
-      labels ``y`` (``(n,)``);
-    * ``b1_p50_ms``, ``b1_p95_ms``: latency of one image per call (median and
-      95th percentile, ms), ``repeats`` calls each;
-    * ``batch_p50_ms``, ``batch_images_per_s``: calls on ``batch_size`` images,
-      ``batch_repeats`` calls each: median latency and throughput.
-
-    Timing follows :func:`emolib.benchmark.compare` (warm-up, callers
-    interleaved over ``rounds`` rounds, medians): ratios between rows are the
-    numbers to quote. The table's ``attrs`` record the settings.
+    Rows: ``keras_predict``, ``keras_direct`` (:func:`keras_callers`), then one per
+    ``onnx_files`` entry (name -> ``.onnx`` path). Columns: ``size_mb`` (Keras rows:
+    :func:`keras_file_size_mb`); ``accuracy``, ``macro_f1`` on ``x`` ``(n, h, w, c)`` and
+    labels ``y`` ``(n,)``; ``b1_p50_ms``, ``b1_p95_ms`` (one image per call, ``repeats``
+    calls); ``batch_p50_ms``, ``batch_images_per_s`` (``batch_size`` images per call,
+    ``batch_repeats`` calls). Timed by :func:`compare` (warm-up, interleaved rounds,
+    medians): quote ratios between rows. ``attrs`` record the settings.
     """
     import pandas as pd
 
@@ -226,15 +168,10 @@ def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, bat
     quality = {name: scores(y, predict_in_batches(fn, x)) for name, fn in callers.items()}
     one = compare(callers, x[:1], repeats=repeats, warmup=warmup, rounds=rounds)
     many = compare(callers, x[:batch_size], repeats=batch_repeats, warmup=max(1, warmup // 2), rounds=rounds)
-    table = pd.DataFrame({
-        "size_mb": pd.Series(sizes),
-        "accuracy": pd.Series({n: q["accuracy"] for n, q in quality.items()}),
-        "macro_f1": pd.Series({n: q["macro_f1"] for n, q in quality.items()}),
-        "b1_p50_ms": one["p50_ms"],
-        "b1_p95_ms": one["p95_ms"],
-        "batch_p50_ms": many["p50_ms"],
-        "batch_images_per_s": many["images_per_s"],
-    }).loc[list(callers)].rename_axis("caller")
+    table = pd.concat([pd.Series(sizes, name="size_mb"), pd.DataFrame(quality).T,  # accuracy, macro_f1
+                       one[["p50_ms", "p95_ms"]].add_prefix("b1_"),
+                       many[["p50_ms", "images_per_s"]].add_prefix("batch_")], axis=1)
+    table = table.loc[list(callers)].rename_axis("caller")
     table.attrs = {"batch_size": int(min(batch_size, len(x))), "repeats": repeats,
                    "batch_repeats": batch_repeats, "rounds": rounds, "n_test": int(len(x))}
     return table
@@ -250,15 +187,9 @@ TARGETS = (
 
 
 def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras_direct") -> dict:
-    """The headline ratios of a :func:`compare_deployments` table:
-
-    * ``onnx_int8_size_ratio``: int8 file size / fp32 file size;
-    * ``onnx_int8_latency_ratio``: int8 / fp32 batch-1 median latency;
-    * ``onnx_int8_accuracy_drop``: fp32 minus int8 accuracy in percentage
-      points (positive: the int8 model is worse);
-    * ``onnx_fp32_vs_keras_direct_latency_ratio``: fp32 ONNX Runtime / Keras
-      ``tf.function`` batch-1 median latency (below 1: ONNX Runtime is faster).
-    """
+    """The headline ratios of a :func:`compare_deployments` table: int8 / fp32 file size and
+    batch-1 median latency, fp32 minus int8 accuracy in percentage points (positive: int8 is
+    worse), and fp32 ONNX Runtime / Keras ``tf.function`` batch-1 latency (below 1: ONNX is faster)."""
     t = table
     return {
         "onnx_int8_size_ratio": float(t.loc[int8, "size_mb"] / t.loc[fp32, "size_mb"]),
@@ -269,9 +200,8 @@ def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras
 
 
 def check_targets(summary):
-    """One row per :data:`TARGETS` entry: ``what``, ``measured``, ``target``
-    (the limit) and ``met`` (``measured <= target``, up to float rounding: a drop of
-    2 images in 400 is 0.5000000000000004 points), from :func:`quantization_summary`."""
+    """A row per :data:`TARGETS` entry: ``what``, ``measured``, ``target`` and ``met`` (measured <=
+    target up to float rounding: 2 images in 400 is 0.5000000000000004 points)."""
     import pandas as pd
 
     rows = {key: {"what": what, "measured": summary[key], "target": limit,

@@ -3,15 +3,13 @@
     python -m emolib predict face.jpg other.png --model model.onnx
     python -m emolib predict faces/*.jpg --model model_int8.onnx --json
 
-``predict`` classifies image files of any size and colour mode with a model
-exported by :func:`emolib.export.export_onnx` (or quantized from one), applying
-the preprocessing stored in the model file. It prints one row per image (the
-predicted label, its probability and every class's probability), or JSON with
-``--json``. Files that cannot be read are reported on stderr (and in the JSON's
-``errors``; a folder, a named pipe or a decompression bomb among them too) and
-the other images are still classified; the exit status is then 1. A model that is missing, not ONNX, or
-not an emolib export is an error (exit status 1) before any image is read;
-wrong arguments exit with status 2.
+``predict`` classifies image files of any size and colour mode with an
+:func:`emolib.export.export_onnx` file (or one quantized from it) and the preprocessing
+stored in it: a row per image (label, its probability, every class's), or JSON. Files
+that cannot be read (a folder, a named pipe, a decompression bomb too) are reported on
+stderr and in the JSON's ``errors``, the others still classified, and the exit status is
+1; so it is for a missing, non-ONNX or non-emolib model, before any image is read.
+Wrong arguments exit with status 2.
 """
 
 from __future__ import annotations
@@ -23,18 +21,15 @@ import sys
 
 def _positive_int(text):
     try:
-        value = int(text)
+        if int(text) >= 1:
+            return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        pass
+    raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m emolib", description="emolib: emotion classification tools.",
-    )
+    parser = argparse.ArgumentParser(prog="python -m emolib", description="emolib: emotion classification tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     predict = sub.add_parser(
         "predict", help="classify image files with an exported ONNX model",
@@ -51,36 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _predict(args, parser) -> int:
-    import numpy as np
-
-    from .data.real import ImageReadError
-    from .export import MissingExtraError, ModelFileError, OnnxClassifier, probability_table
+    from .export import MissingExtraError, ModelFileError, OnnxClassifier
 
     try:
         classifier = OnnxClassifier(args.model, threads=args.threads)
     except (FileNotFoundError, ModelFileError, MissingExtraError) as exc:  # the last: pip install "emolib[onnx]"
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
-    images, files, errors = [], [], []
-    for path in args.images:
-        try:
-            images.append(classifier.load_image(path))
-            files.append(path)
-        except (OSError, ImageReadError) as exc:  # one bad file never costs the others' output
-            errors.append({"file": path, "error": str(exc)})
-    k = len(classifier.class_names)
-    proba = classifier.predict_proba(np.stack(images)) if images else np.zeros((0, k), np.float32)
-    table = probability_table(files, proba, classifier.class_names)
+    errors = []
+    table = classifier.predict_files(args.images, errors=errors)
     if args.json:
-        out = {
-            "model": str(args.model),
-            "class_names": classifier.class_names,
-            "predictions": [
-                {"file": row["file"], "label": row["label"], "probability": round(float(row["probability"]), 6),
-                 "probabilities": {c: round(float(row[c]), 6) for c in classifier.class_names}}
-                for _, row in table.iterrows()
-            ],
-            "errors": errors,
-        }
+        names = classifier.class_names
+        predictions = [{"file": r["file"], "label": r["label"], "probability": round(float(r["probability"]), 6),
+                        "probabilities": {c: round(float(r[c]), 6) for c in names}} for r in table.to_dict("records")]
+        out = {"model": str(args.model), "class_names": names, "predictions": predictions, "errors": errors}
         print(json.dumps(out, indent=2))
     elif len(table):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -93,7 +71,3 @@ def main(argv=None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
     return args.run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,25 +1,15 @@
-"""Deployment: ONNX export with the model's preprocessing, quantization, prediction.
-
-A Keras classifier becomes a standalone ``.onnx`` file that ONNX Runtime runs
-without TensorFlow::
+"""Deployment: ONNX export with the model's preprocessing, quantization, prediction::
 
     path = export_onnx(model, "runs/deploy/model.onnx", class_names=data.class_names)
     proba = onnx_caller(path)(x)                      # x: float32 (n, h, w, c) in [0, 1]
     int8 = quantize_static(path, "runs/deploy/model_int8.onnx", calibration=train_batches)
     predict_files(int8, ["face.jpg"])                 # DataFrame: label and class probabilities
 
-Every exported file carries its preprocessing in the ONNX ``metadata_props``
-(key ``"emolib"``, a JSON object; see :func:`read_metadata`): class names,
-input size and channels, pixel scaling, input name and layout. The prediction
-command (``python -m emolib predict IMAGE... --model MODEL.onnx``) reads it, so a
-model file is all a user needs. Files are written atomically
-(:func:`emolib.fileio.atomic_path`).
-
-Importing this module does not import TensorFlow or ONNX (the prediction command
-starts in about a second); each function imports what it needs when called.
-ONNX, ONNX Runtime and tf2onnx are emolib's optional ``onnx`` extra
-(``pip install "emolib[onnx]"``); without them a function of this module raises
-:class:`MissingExtraError`, which says so.
+An exported file carries its preprocessing as JSON in its ``metadata_props`` (key
+``"emolib"``; :func:`read_metadata`): a model file is all ``python -m emolib predict``
+needs. Files are written atomically. Importing this module imports neither TensorFlow
+nor ONNX (the command starts in about a second); ONNX, ONNX Runtime and tf2onnx are
+the optional ``onnx`` extra, whose absence raises :class:`MissingExtraError`.
 """
 
 from __future__ import annotations
@@ -53,23 +43,14 @@ class MissingExtraError(ImportError):
 
 
 def require_onnx(*modules) -> None:
-    """Raise :class:`MissingExtraError` unless every one of ``modules`` (default:
-    ``onnx``, ``onnxruntime``) can be imported. emolib's core install (notebooks
-    01-07) leaves them out; ``pip install "emolib[onnx]"`` adds them."""
+    """Raise :class:`MissingExtraError` unless all ``modules`` (default: onnx, onnxruntime) can be imported."""
     import importlib.util
 
     missing = [m for m in modules or ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
     if missing:
-        raise MissingExtraError(
-            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; ONNX export, "
-            "quantization and the prediction command need emolib's 'onnx' extra: "
-            'pip install "emolib[onnx]" (in a clone of the repository: pip install -e ".[onnx]")'
-        )
-
-
-# --------------------------------------------------------------------------
-# Export and metadata
-# --------------------------------------------------------------------------
+        raise MissingExtraError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; "
+                                "ONNX export, quantization and the prediction command need emolib's 'onnx' extra: "
+                                'pip install "emolib[onnx]" (in a clone of the repository: pip install -e ".[onnx]")')
 
 
 def _input_spec(model):
@@ -86,29 +67,24 @@ def _input_spec(model):
 
 
 def _as_functional(model):
-    """``model`` as a functional Keras model: a ``Sequential`` model's layers
-    called on a new ``keras.Input``, any other model returned as it is.
-    tf2onnx's ``from_keras`` fails on ``Sequential`` models (tf2onnx issue 2448:
-    ``KeyError`` on a ``keras_tensor`` name); the same layers in a functional
-    model convert, with the same weights."""
+    """A ``Sequential`` model's layers called on a new ``keras.Input`` (other models as they are):
+    tf2onnx's ``from_keras`` fails on ``Sequential`` models (tf2onnx issue 2448), not on functional ones."""
     import keras
 
     if not isinstance(model, keras.Sequential):
         return model
-    inputs = keras.Input(tuple(model.input_shape[1:]), name="image")
-    outputs = inputs
+    outputs = inputs = keras.Input(tuple(model.input_shape[1:]), name="image")
     for layer in model.layers:
         outputs = layer(outputs)
     return keras.Model(inputs, outputs, name=model.name)
 
 
 def _set_metadata(onnx_model, meta: dict) -> None:
-    """Replace the ``emolib`` entry of ``onnx_model.metadata_props`` with ``meta`` (JSON)."""
-    keep = [p for p in onnx_model.metadata_props if p.key != METADATA_KEY]
-    del onnx_model.metadata_props[:]
-    onnx_model.metadata_props.extend(keep)
-    entry = onnx_model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(meta, sort_keys=True)
+    """Set the ``emolib`` entry of ``onnx_model.metadata_props`` to ``meta`` (JSON), keeping the others."""
+    from onnx.helper import set_model_props
+
+    props = {p.key: p.value for p in onnx_model.metadata_props if p.key != METADATA_KEY}
+    set_model_props(onnx_model, {**props, METADATA_KEY: json.dumps(meta, sort_keys=True)})
 
 
 def _name_batch_dim(onnx_model, name="batch") -> None:
@@ -124,30 +100,23 @@ def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
 
     Parameters
     ----------
-    model : Keras model taking ``float32`` images ``(n, h, w, c)`` in [0, 1]
-        (``h == w``, ``c`` 1 or 3) and returning class probabilities ``(n, k)``.
-        It must contain no random augmentation layers (they do not export;
-        emolib augments in the pipeline instead).
+    model : Keras model, ``float32`` images ``(n, h, w, c)`` in [0, 1] (``h == w``, ``c`` 1 or 3)
+        -> probabilities ``(n, k)``; no random augmentation layers.
     path : the ``.onnx`` file to write (atomically; parent folders are created).
     class_names : the ``k`` class names, in output order.
-    method : ``"keras"`` (``model.export(path, format="onnx")``, Keras 3's own
-        exporter, which calls tf2onnx on the traced forward pass) or
-        ``"tf2onnx"`` (``tf2onnx.convert.from_keras``; a ``Sequential`` model is
-        first rebuilt as a functional one, which tf2onnx needs). Both take
-        ``Sequential`` and functional models.
+    method : ``"keras"`` (``model.export(path, format="onnx")``, tf2onnx on the traced forward
+        pass) or ``"tf2onnx"`` (``tf2onnx.convert.from_keras`` on a functional rebuild).
     opset : ONNX opset version.
 
-    The graph's input is named ``"image"``, layout NHWC with a variable batch
-    dimension ``"batch"``; the output is the softmax probabilities.
-    Returns ``Path(path)``.
+    The input is ``"image"`` (NHWC, variable ``"batch"``), the output the softmax
+    probabilities. Returns ``Path(path)``.
     """
     require_onnx("onnx", "tf2onnx")  # Keras' own ONNX exporter runs tf2onnx too
     import onnx
     import tensorflow as tf
 
     h, w, c = _input_spec(model)
-    class_names = [str(n) for n in class_names]
-    k = int(model.output_shape[-1])
+    class_names, k = [str(n) for n in class_names], int(model.output_shape[-1])
     if len(class_names) != k:
         raise ValueError(f"{len(class_names)} class names for a model with {k} outputs")
     if len(set(class_names)) != k:
@@ -155,7 +124,6 @@ def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
     if method not in ("keras", "tf2onnx"):
         raise ValueError(f"method must be 'keras' or 'tf2onnx', got {method!r}")
     spec = tf.TensorSpec((None, h, w, c), tf.float32, name="image")
-    path = Path(path)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         # Keras' tf2onnx compatibility patch probes numpy for np.object (a FutureWarning).
         warnings.simplefilter("ignore", FutureWarning)
@@ -169,34 +137,19 @@ def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
             patch_tf2onnx()  # tf2onnx still uses aliases numpy 2 removed (Keras' own exporter does the same)
             proto, _ = tf2onnx.convert.from_keras(_as_functional(model), input_signature=(spec,), opset=opset)
         _name_batch_dim(proto)
-        meta = {
-            "format_version": METADATA_VERSION,
-            "class_names": class_names,
-            "image_size": [h, w],
-            "channels": c,
-            "color": "L" if c == 1 else "RGB",
-            "scaling": SCALING,
-            "input_name": proto.graph.input[0].name,
-            "input_layout": "NHWC",
-            "input_dtype": "float32",
-            "output": "probabilities",
-            "exporter": method,
-            "opset": int(opset),
-            "model_name": model.name,
-            "emolib_version": __version__,
-            "quantization": None,
-        }
-        _set_metadata(proto, meta)
+        _set_metadata(proto, {
+            "format_version": METADATA_VERSION, "class_names": class_names, "image_size": [h, w], "channels": c,
+            "color": "L" if c == 1 else "RGB", "scaling": SCALING, "input_name": proto.graph.input[0].name,
+            "input_layout": "NHWC", "input_dtype": "float32", "output": "probabilities", "exporter": method,
+            "opset": int(opset), "model_name": model.name, "emolib_version": __version__, "quantization": None,
+        })
         onnx.save(proto, str(tmp))
-    return path
+    return Path(path)
 
 
 def read_metadata(path) -> dict:
-    """The ``emolib`` metadata of an exported model (a dict; see :func:`export_onnx`).
-
-    Raises ``FileNotFoundError`` for a missing file and :class:`ModelFileError`
-    for a file that is not ONNX or has no emolib metadata.
-    """
+    """The ``emolib`` metadata dict of an exported model; ``FileNotFoundError`` or
+    :class:`ModelFileError` (not ONNX, no emolib metadata) otherwise."""
     require_onnx("onnx")
     import onnx
 
@@ -205,8 +158,7 @@ def read_metadata(path) -> dict:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends
         raise ModelFileError(f"cannot load model '{path}': not a valid ONNX file ({exc})") from None
-    props = {p.key: p.value for p in proto.metadata_props}
-    return _parse_metadata(props, path)
+    return _parse_metadata({p.key: p.value for p in proto.metadata_props}, path)
 
 
 def _check_model_path(path) -> Path:
@@ -219,11 +171,10 @@ def _check_model_path(path) -> Path:
 
 
 def _parse_metadata(props: dict, path) -> dict:
+    """The emolib metadata in ``props`` (an ONNX model's ``metadata_props`` as a dict), checked."""
     if METADATA_KEY not in props:
-        raise ModelFileError(
-            f"'{path}' is not an emolib export: it has no '{METADATA_KEY}' metadata (class names, input "
-            "size, scaling); re-export the Keras model with emolib.export.export_onnx"
-        )
+        raise ModelFileError(f"'{path}' is not an emolib export: it has no '{METADATA_KEY}' metadata (class names, "
+                             "input size, scaling); re-export the Keras model with emolib.export.export_onnx")
     try:
         meta = json.loads(props[METADATA_KEY])
     except json.JSONDecodeError as exc:
@@ -231,49 +182,22 @@ def _parse_metadata(props: dict, path) -> dict:
     missing = {"class_names", "image_size", "channels", "scaling", "input_name"} - set(meta)
     if missing:
         raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata lacks {sorted(missing)}")
-    size, names = meta["image_size"], meta["class_names"]
-    if (not isinstance(names, list) or not names or not isinstance(size, list) or len(size) != 2
-            or not all(isinstance(v, int) for v in [*size, meta["channels"]])):
-        raise ModelFileError(
-            f"'{path}': malformed '{METADATA_KEY}' metadata (class_names {names!r}, image_size {size!r}, "
-            f"channels {meta['channels']!r})"
-        )
-    repeated = sorted({str(n) for n in names if [str(m) for m in names].count(str(n)) > 1})
+    size, names, channels = meta["image_size"], meta["class_names"], meta["channels"]
+    if not (isinstance(names, list) and names and isinstance(size, list) and len(size) == 2
+            and all(isinstance(v, int) for v in [*size, channels])):
+        raise ModelFileError(f"'{path}': malformed '{METADATA_KEY}' metadata (class_names {names!r}, "
+                             f"image_size {size!r}, channels {channels!r})")
+    repeated = sorted(name for name, count in Counter(map(str, names)).items() if count > 1)
     if repeated:
-        raise ModelFileError(
-            f"'{path}': its '{METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); a label "
-            "must name one output: re-export the model with distinct class names"
-        )
+        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); "
+                             "a label must name one output: re-export the model with distinct class names")
     return meta
 
 
-def copy_metadata(source, target, **changes) -> Path:
-    """Copy the emolib metadata of ``source`` into the ONNX file ``target`` (in
-    place, atomically), updated with ``changes``. Returns ``Path(target)``."""
-    require_onnx("onnx")
-    import onnx
-
-    meta = {**read_metadata(source), **changes}
-    proto = onnx.load(str(target))
-    _set_metadata(proto, meta)
-    with atomic_path(target) as tmp:
-        onnx.save(proto, str(tmp))
-    return Path(target)
-
-
-# --------------------------------------------------------------------------
-# Running exported models
-# --------------------------------------------------------------------------
-
-
 def onnx_session(path, threads=None, optimized_path=None):
-    """An ONNX Runtime CPU ``InferenceSession`` for ``path``.
-
-    ``threads``: intra-op threads (``None``: ONNX Runtime's default, one per
-    physical core). ``optimized_path``: also save the graph as ONNX Runtime
-    optimised it (fused, quantized kernels; specific to this machine), to look at.
-    Raises ``FileNotFoundError`` / :class:`ModelFileError` with the file's name.
-    """
+    """An ONNX Runtime CPU ``InferenceSession`` for ``path`` with ``threads`` intra-op threads
+    (``None``: one per physical core), saving the graph as ONNX Runtime optimised it to
+    ``optimized_path`` if given. Raises ``FileNotFoundError`` / :class:`ModelFileError`."""
     require_onnx("onnxruntime")
     import onnxruntime as ort
 
@@ -283,8 +207,7 @@ def onnx_session(path, threads=None, optimized_path=None):
     if threads is not None:
         if int(threads) < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        options.intra_op_num_threads = int(threads)
-        options.inter_op_num_threads = 1
+        options.intra_op_num_threads, options.inter_op_num_threads = int(threads), 1
     if optimized_path is not None:
         options.optimized_model_filepath = str(optimized_path)
     try:
@@ -294,38 +217,25 @@ def onnx_session(path, threads=None, optimized_path=None):
 
 
 def onnx_caller(path_or_session, threads=None):
-    """``f(x) -> probabilities`` running an ONNX model (a path or a session).
-
-    ``x``: ``float32`` array ``(n, h, w, c)``; returns ``float32`` ``(n, k)``.
-    Same contract as :func:`emolib.benchmark.keras_callers`, for
-    :func:`emolib.benchmark.compare`.
-    """
+    """``f(x) -> probabilities`` running an ONNX model (a path or a session): ``float32``
+    ``(n, h, w, c)`` -> ``(n, k)``, as :func:`emolib.benchmark.keras_callers` give."""
     session = path_or_session
     if isinstance(path_or_session, (str, os.PathLike)):
         session = onnx_session(path_or_session, threads=threads)
     name = session.get_inputs()[0].name
-
-    def call(x):
-        return session.run(None, {name: np.asarray(x, dtype=np.float32)})[0]
-
-    return call
+    return lambda x: session.run(None, {name: np.asarray(x, dtype=np.float32)})[0]
 
 
 def predict_in_batches(fn, x, batch_size=256) -> np.ndarray:
-    """``fn`` (a caller ``f(x) -> probabilities``) over ``x`` in batches;
-    returns ``float32`` ``(n, k)``."""
+    """``fn`` (a caller ``f(x) -> probabilities``) over ``x`` in batches; ``float32`` ``(n, k)``."""
     x = np.asarray(x, dtype=np.float32)
     parts = [np.asarray(fn(x[i : i + batch_size]), dtype=np.float32) for i in range(0, len(x), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
 def parity(a_proba, b_proba) -> dict:
-    """How closely two models agree on the same images.
-
-    ``a_proba``, ``b_proba``: probabilities ``(n, k)``. Returns
-    ``{"max_abs_diff": largest |a - b| over all entries, "argmax_agreement":
-    fraction of images with the same predicted class, "n": n}``.
-    """
+    """How closely two models' probabilities ``(n, k)`` agree: ``{"max_abs_diff": largest
+    |a - b|, "argmax_agreement": fraction of images with the same predicted class, "n": n}``."""
     a, b = np.asarray(a_proba, dtype=np.float64), np.asarray(b_proba, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"probability arrays differ in shape: {a.shape} vs {b.shape}")
@@ -337,22 +247,16 @@ def parity(a_proba, b_proba) -> dict:
 
 
 def op_counts(path, optimized=False) -> dict:
-    """``{op_type: count}`` of an ONNX file's graph nodes, most frequent first.
-
-    ``optimized=True`` counts the graph ONNX Runtime actually runs on this
-    machine after its graph optimisations (e.g. ``QuantizeLinear`` /
-    ``DequantizeLinear`` pairs around ``Conv`` fused into ``QLinearConv``).
-    """
+    """``{op_type: count}`` of an ONNX file's nodes, most frequent first; ``optimized=True``:
+    of the graph ONNX Runtime runs here (e.g. Q/DQ pairs around ``Conv`` fused into ``QLinearConv``)."""
     require_onnx("onnx", "onnxruntime")
     import onnx
 
     path = _check_model_path(path)
-    if optimized:
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / "optimized.onnx"
-            onnx_session(path, optimized_path=target)
-            graph = onnx.load(str(target)).graph
-    else:
+    with tempfile.TemporaryDirectory() as tmp:
+        if optimized:
+            onnx_session(path, optimized_path=Path(tmp) / "optimized.onnx")
+            path = Path(tmp) / "optimized.onnx"
         graph = onnx.load(str(path)).graph
     return dict(Counter(node.op_type for node in graph.node).most_common())
 
@@ -360,11 +264,6 @@ def op_counts(path, optimized=False) -> dict:
 def file_size_mb(path) -> float:
     """Size of a file in megabytes (10**6 bytes)."""
     return Path(path).stat().st_size / 1e6
-
-
-# --------------------------------------------------------------------------
-# Quantization
-# --------------------------------------------------------------------------
 
 
 def _quant_type(name):
@@ -377,12 +276,9 @@ def _quant_type(name):
 
 
 def calibration_reader(batches, input_name="image", max_images=256):
-    """An ONNX Runtime ``CalibrationDataReader`` over image batches.
-
-    ``batches``: an iterable of ``float32`` batches ``(b, h, w, c)`` in [0, 1],
-    or of ``(images, labels)`` pairs (a :func:`emolib.pipeline.make_dataset`
-    dataset), or one array ``(n, h, w, c)``. Stops after ``max_images`` images.
-    """
+    """An ONNX Runtime ``CalibrationDataReader`` over ``batches``: ``float32`` batches ``(b, h, w, c)``
+    in [0, 1], ``(images, labels)`` pairs (a :func:`emolib.pipeline.make_dataset` dataset) or
+    one array ``(n, h, w, c)``; it stops after ``max_images`` images."""
     require_onnx("onnxruntime")
     from onnxruntime.quantization import CalibrationDataReader
 
@@ -391,16 +287,13 @@ def calibration_reader(batches, input_name="image", max_images=256):
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.left = int(max_images)
-            self.batches = iter(batches)
+            self.left, self.batches = int(max_images), iter(batches)
 
-        def get_next(self):
-            if self.left <= 0:
-                return None
-            batch = next(self.batches, None)
+        def get_next(self):  # the next {input name: images}, None when done
+            batch = next(self.batches, None) if self.left > 0 else None
             if batch is None:
                 return None
-            images = batch[0] if isinstance(batch, (tuple, list)) else batch
+            images = batch[0] if isinstance(batch, (tuple, list)) else batch  # (images, labels) pairs
             images = np.asarray(images, dtype=np.float32)[: self.left]
             self.left -= len(images)
             return {input_name: images}
@@ -408,155 +301,107 @@ def calibration_reader(batches, input_name="image", max_images=256):
     return Reader()
 
 
-def quantize_static(
-    fp32_path, out_path, calibration, per_channel=True, activation_type="uint8", weight_type="int8",
-    max_images=256,
-) -> Path:
-    """Static post-training quantization to 8-bit integers (QDQ format).
-
-    Weights become ``weight_type`` (per output channel with ``per_channel``);
-    activations become ``activation_type`` with scales and zero points fixed
-    once, from the ranges (min/max) the fp32 model's activations take on the
-    calibration images. ONNX Runtime then runs the convolutions as integer
-    kernels (``QLinearConv``, see :func:`op_counts` with ``optimized=True``).
-
-    Parameters
-    ----------
-    fp32_path : an :func:`export_onnx` file.
-    out_path : the quantized ``.onnx`` file to write (atomically).
-    calibration : what :func:`calibration_reader` takes (batches from the
-        *training* pipeline, never the test split), up to ``max_images`` images.
-    per_channel : one scale per output channel of each weight tensor (better
-        accuracy for convolutions whose filters differ in range).
-    activation_type, weight_type : ``"uint8"`` or ``"int8"``. uint8 activations
-        with int8 weights (the default) is what x86 CPUs' integer instructions
-        (VNNI, AVX2) run fastest.
-
-    The model is first pre-processed (shape inference and graph cleanup,
-    ``onnxruntime.quantization.shape_inference.quant_pre_process``). The final
-    softmax stays in float: 8-bit probabilities would come in steps of 1/255,
-    not sum to 1 and tie. The output keeps the emolib metadata, with a
-    ``quantization`` entry added.
-    Returns ``Path(out_path)``.
-    """
+def _quantize(fp32_path, out_path, quantize) -> Path:
+    """Pre-process ``fp32_path`` (``quant_pre_process``: shape inference, graph cleanup), run
+    ``quantize(pre, target, metadata) -> settings`` into ``out_path`` (atomically) and store
+    the metadata with ``settings`` as its ``quantization`` entry."""
     require_onnx("onnx", "onnxruntime", "sympy")  # sympy: quant_pre_process's symbolic shape inference
+    import onnx
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    meta = read_metadata(fp32_path)
+    with tempfile.TemporaryDirectory() as tmp, atomic_path(out_path) as target:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(fp32_path), str(pre))
+        settings = quantize(pre, target, meta)
+        proto = onnx.load(str(target))
+        _set_metadata(proto, {**meta, "quantization": {**settings, "from": Path(fp32_path).name}})
+        onnx.save(proto, str(target))
+    return Path(out_path)
+
+
+def quantize_static(fp32_path, out_path, calibration, per_channel=True, activation_type="uint8", weight_type="int8",
+                    max_images=256) -> Path:
+    """Static post-training quantization of an :func:`export_onnx` file to 8-bit integers (QDQ).
+
+    Weights become ``weight_type`` (a scale per output channel with ``per_channel``),
+    activations ``activation_type`` with scales fixed from the ranges (min/max) the fp32
+    activations take on ``calibration`` (what :func:`calibration_reader` takes: *training*
+    batches, never the test split; up to ``max_images``); ONNX Runtime then runs integer
+    kernels (``QLinearConv``). uint8 activations with int8 weights is what x86 integer
+    instructions (VNNI, AVX2) run fastest. The softmax stays in float (8-bit probabilities
+    would come in steps of 1/255). The metadata gains a ``quantization`` entry.
+    """
+    require_onnx("onnx", "onnxruntime", "sympy")
     import onnx
     from onnxruntime.quantization import QuantFormat
     from onnxruntime.quantization import quantize_static as ort_quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    meta = read_metadata(fp32_path)
     types = {"activation_type": _quant_type(activation_type), "weight_type": _quant_type(weight_type)}
-    reader = calibration_reader(calibration, meta["input_name"], max_images)
-    out_path = Path(out_path)
-    with tempfile.TemporaryDirectory() as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(fp32_path), str(pre))
+
+    def quantize(pre, target, meta):
+        reader = calibration_reader(calibration, meta["input_name"], max_images)
         softmax = [node.name for node in onnx.load(str(pre)).graph.node if node.op_type == "Softmax"]
-        with atomic_path(out_path) as target:
-            try:
-                ort_quantize_static(
-                    str(pre), str(target), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                    nodes_to_exclude=softmax, **types,
-                )
-            finally:
-                used = int(max_images) - max(reader.left, 0)
-                if used == 0:
-                    raise ValueError("the calibration data gave no images (pass training batches or an array)")
-            settings = {
-                "mode": "static", "format": "QDQ", "per_channel": bool(per_channel),
+        try:
+            ort_quantize_static(str(pre), str(target), reader, quant_format=QuantFormat.QDQ,
+                                per_channel=per_channel, nodes_to_exclude=softmax, **types)
+        finally:
+            used = int(max_images) - max(reader.left, 0)
+            if used == 0:
+                raise ValueError("the calibration data gave no images (pass training batches or an array)")
+        return {"mode": "static", "format": "QDQ", "per_channel": bool(per_channel),
                 "activation_type": activation_type, "weight_type": weight_type,
-                "calibration": "minmax", "calibration_images": used, "float_ops": ["Softmax"],
-            }
-            _finish_quantized(fp32_path, target, meta, settings)
-    return out_path
+                "calibration": "minmax", "calibration_images": used, "float_ops": ["Softmax"]}
+
+    return _quantize(fp32_path, out_path, quantize)
 
 
 def quantize_dynamic(fp32_path, out_path, weight_type="uint8") -> Path:
-    """Dynamic quantization: 8-bit weights, activations quantized on every call.
-
-    Only the weights are converted ahead of time; each call computes every
-    quantized layer's input range (``DynamicQuantizeLinear``) and runs the
-    convolutions as ``ConvInteger`` followed by float rescaling. Cheap to make
-    (no calibration data) and good for the matrix products of LSTMs and
-    transformers, but on CPU convolutions it is usually *slower* than fp32:
-    ONNX Runtime has no fast ``ConvInteger`` kernel, and the per-call range
-    computation and conversions add work. ``weight_type`` is ``"uint8"`` by
-    default because ONNX Runtime's CPU ``ConvInteger`` does not take int8
-    weights. The model is pre-processed as in :func:`quantize_static`.
-    Returns ``Path(out_path)``.
-    """
+    """Dynamic quantization: 8-bit weights, activations quantized on every call
+    (``DynamicQuantizeLinear``, then ``ConvInteger`` and float rescaling). No calibration;
+    good for LSTMs and transformers, usually *slower* than fp32 for CPU convolutions (ONNX
+    Runtime has no fast ``ConvInteger``, which takes no int8 weights: hence ``"uint8"``)."""
     require_onnx("onnx", "onnxruntime", "sympy")
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    meta = read_metadata(fp32_path)
     quant_type = _quant_type(weight_type)
-    settings = {"mode": "dynamic", "weight_type": weight_type, "activation_type": "uint8 (per call)"}
-    out_path = Path(out_path)
-    with tempfile.TemporaryDirectory() as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(fp32_path), str(pre))
-        with atomic_path(out_path) as target:
-            ort_quantize_dynamic(str(pre), str(target), weight_type=quant_type)
-            _finish_quantized(fp32_path, target, meta, settings)
-    return out_path
+
+    def quantize(pre, target, meta):
+        ort_quantize_dynamic(str(pre), str(target), weight_type=quant_type)
+        return {"mode": "dynamic", "weight_type": weight_type, "activation_type": "uint8 (per call)"}
+
+    return _quantize(fp32_path, out_path, quantize)
 
 
-def _finish_quantized(fp32_path, target, meta, settings):
-    import onnx
-
-    proto = onnx.load(str(target))
-    _set_metadata(proto, {**meta, "quantization": {**settings, "from": Path(fp32_path).name}})
-    onnx.save(proto, str(target))
-
-
-# --------------------------------------------------------------------------
-# Prediction on image files
-# --------------------------------------------------------------------------
+def _check_session(session, meta, path) -> None:
+    """Raise :class:`ModelFileError` where an ONNX Runtime session and its emolib metadata disagree."""
+    (h, w), channels, names = meta["image_size"], meta["channels"], meta["class_names"]
+    if meta["scaling"] != SCALING:
+        raise ModelFileError(f"'{path}': unsupported pixel scaling {meta['scaling']!r} (this emolib knows {SCALING!r})")
+    if h != w or channels not in (1, 3):
+        raise ModelFileError(f"'{path}': unsupported input {h}x{w}x{channels} in its metadata")
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    shape = list(inputs[0].shape)
+    if len(inputs) != 1 or inputs[0].name != meta["input_name"] or len(shape) != 4 or shape[1:] != [h, w, channels]:
+        raise ModelFileError(f"'{path}': the model's input ({inputs[0].name!r}, shape {shape}) does not match its "
+                             f"metadata ({meta['input_name']!r}, (batch, {h}, {w}, {channels})); re-export it with "
+                             "emolib.export.export_onnx")
+    k = outputs[0].shape[-1] if outputs and outputs[0].shape else None
+    if isinstance(k, int) and k != len(names):
+        raise ModelFileError(f"'{path}': the model has {k} outputs but its metadata names {len(names)} classes")
 
 
 class OnnxClassifier:
-    """An exported emolib model, ready to classify image files.
-
-    ``OnnxClassifier(path)`` loads the model with ONNX Runtime and its
-    preprocessing from the metadata (:func:`read_metadata`), and checks that
-    the two agree (input size, channels, number of classes).
-
-    * :meth:`load_image`: one file -> ``float32`` ``(h, w, c)`` in [0, 1];
-    * :meth:`predict_proba`: ``float32`` images ``(n, h, w, c)`` -> ``(n, k)``;
-    * :meth:`predict_files`: file paths -> a DataFrame of labels and probabilities.
-    """
+    """An exported emolib model, ready to classify image files: the ONNX Runtime session
+    and the preprocessing in its metadata, checked to agree (input size, channels, classes)."""
 
     def __init__(self, path, threads=None):
         self.path = _check_model_path(path)
         self.session = onnx_session(self.path, threads=threads)
-        props = self.session.get_modelmeta().custom_metadata_map
-        meta = _parse_metadata(props, self.path)
-        self.metadata = meta
-        self.class_names = [str(n) for n in meta["class_names"]]
-        h, w = (int(s) for s in meta["image_size"])
-        self.image_size, self.channels = (h, w), int(meta["channels"])
-        if meta["scaling"] != SCALING:
-            raise ModelFileError(
-                f"'{path}': unsupported pixel scaling {meta['scaling']!r} (this emolib knows {SCALING!r})"
-            )
-        if h != w or self.channels not in (1, 3):
-            raise ModelFileError(f"'{path}': unsupported input {h}x{w}x{self.channels} in its metadata")
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        shape = list(inputs[0].shape)
-        expected = [h, w, self.channels]
-        if len(inputs) != 1 or inputs[0].name != meta["input_name"] or len(shape) != 4 or shape[1:] != expected:
-            raise ModelFileError(
-                f"'{path}': the model's input ({inputs[0].name!r}, shape {shape}) does not match its metadata "
-                f"({meta['input_name']!r}, (batch, {h}, {w}, {self.channels})); re-export it with "
-                "emolib.export.export_onnx"
-            )
-        k = outputs[0].shape[-1] if outputs and outputs[0].shape else None
-        if isinstance(k, int) and k != len(self.class_names):
-            raise ModelFileError(
-                f"'{path}': the model has {k} outputs but its metadata names {len(self.class_names)} classes"
-            )
+        self.metadata = _parse_metadata(self.session.get_modelmeta().custom_metadata_map, self.path)
+        _check_session(self.session, self.metadata, path)
+        self.class_names = [str(n) for n in self.metadata["class_names"]]
+        self.image_size, self.channels = tuple(self.metadata["image_size"]), self.metadata["channels"]
         self._call = onnx_caller(self.session)
 
     def __repr__(self):
@@ -564,57 +409,41 @@ class OnnxClassifier:
         return f"OnnxClassifier('{self.path.name}', {h}x{w}x{self.channels}, classes={self.class_names})"
 
     def load_image(self, path) -> np.ndarray:
-        """Read one image file (PNG, JPEG, BMP, GIF, ... of any size and colour
-        mode) the way emolib's real-data loaders do: EXIF orientation applied,
-        converted to gray (ITU-R 601 luma) or RGB (alpha dropped, palettes
-        expanded), resized bilinearly to the model's size (aspect ratio not
-        kept), scaled to [0, 1]. Returns ``float32`` ``(h, w, c)``.
+        """One image file of any size and colour mode as ``float32`` ``(h, w, c)`` in [0, 1], read
+        as the real-data loaders do (:func:`emolib.data.real.read_image`: EXIF orientation, gray or
+        RGB, bilinear resize); ``FileNotFoundError`` or ``ImageReadError`` name the file."""
+        from .data.real import ImageReadError, read_image
 
-        Raises ``FileNotFoundError`` or :class:`emolib.data.ImageReadError`
-        naming the file.
-        """
-        from .data.real import ImageReadError, read_image  # the loaders' own reader and its errors
-
-        path = Path(path)
-        if path.is_dir():
+        if Path(path).is_dir():  # read_image would say "it is a directory, not a regular file"
             raise ImageReadError(f"could not read image file '{path}': it is a directory")
-        array = read_image(path, self.image_size[0], self.channels)[0]
-        return array.astype(np.float32) / 255.0
+        return read_image(Path(path), self.image_size[0], self.channels)[0].astype(np.float32) / 255.0
 
     def predict_proba(self, images) -> np.ndarray:
         """Class probabilities ``(n, k)`` for ``float32`` images ``(n, h, w, c)`` in [0, 1]."""
         return predict_in_batches(self._call, images)
 
-    def predict_files(self, paths, batch_size=64):
-        """Classify image files; returns a DataFrame with one row per file:
-        ``file``, ``label`` (the most probable class), ``probability`` (its
-        probability), then one column of probabilities per class. Raises on
-        the first unreadable file (naming it)."""
-        paths = [str(p) for p in paths]
-        if not paths:
-            proba = np.zeros((0, len(self.class_names)), np.float32)
-        else:
-            proba = np.concatenate([
-                self.predict_proba(np.stack([self.load_image(p) for p in paths[i : i + batch_size]]))
-                for i in range(0, len(paths), batch_size)
-            ])
-        return probability_table(paths, proba, self.class_names)
+    def predict_files(self, paths, batch_size=64, errors=None):
+        """DataFrame of ``file``, ``label`` (the most probable class), ``probability`` and one
+        column per class, a row per file. An unreadable file raises, or with ``errors`` (a
+        list) is appended to it as ``{"file": path, "error": message}`` and left out."""
+        import pandas as pd
 
+        from .data.real import ImageReadError
 
-def probability_table(files, proba, class_names):
-    """DataFrame ``file, label, probability, <class>...`` from probabilities ``(n, k)``."""
-    import pandas as pd
-
-    proba = np.asarray(proba, dtype=np.float64)
-    best = proba.argmax(axis=1) if len(proba) else np.zeros(0, int)
-    table = pd.DataFrame({
-        "file": [str(f) for f in files],
-        "label": [class_names[i] for i in best],
-        "probability": proba[np.arange(len(proba)), best] if len(proba) else np.zeros(0),
-    })
-    for j, name in enumerate(class_names):
-        table[name] = proba[:, j] if len(proba) else np.zeros(0)
-    return table
+        files, images = [], []
+        for path in map(str, paths):
+            try:
+                images.append(self.load_image(path))
+                files.append(path)
+            except (OSError, ImageReadError) as exc:  # one bad file never costs the others' output
+                if errors is None:
+                    raise
+                errors.append({"file": path, "error": str(exc)})
+        proba = (predict_in_batches(self._call, np.stack(images), batch_size) if images
+                 else np.zeros((0, len(self.class_names)))).astype(np.float64)
+        table = pd.DataFrame({"file": files, "label": [self.class_names[i] for i in proba.argmax(axis=1)],
+                              "probability": proba.max(axis=1)})
+        return pd.concat([table, pd.DataFrame(proba, columns=self.class_names)], axis=1)
 
 
 def predict_files(model_path, paths, threads=None):

@@ -1,16 +1,12 @@
 """Model selection and deployment cost.
 
-A **scorecard** gathers, for every saved run of the curriculum, the criteria seed 000
-names for choosing a model: accuracy and per-class F1 (macro and worst class), size
-(parameters, file), prediction latency and training time. :func:`pareto_front` finds
-the models no other model beats on every objective at once, :func:`select_model` is
-a selection rule written as code, and the cost functions turn measured throughput
-into dollars with seed 003's price table (:data:`SEED003_PRICES`).
-
-Units used throughout: latency in **milliseconds per call** (``p50_ms_b1``: median
-of batch-1 calls), throughput in **images per second** (``images_per_s_b64``: from
-the median batch-64 call), file sizes in **megabytes** (10**6 bytes), prices in
-**US dollars per instance-hour**, costs in **US dollars**, training time in seconds.
+A **scorecard** of every saved run holds seed 000's criteria (accuracy, macro and
+worst-class F1, size, latency, training time); :func:`pareto_front` finds the models
+no other beats on every objective, :func:`select_model` is the selection rule as code,
+and the cost functions turn throughput into dollars with seed 003's prices.
+Units: latency in ms per call (``p50_ms_b1``: median at batch 1), throughput in
+images/s (``images_per_s_b64``), sizes in MB (10**6 bytes), prices in US dollars per
+instance-hour, costs in US dollars, training time in seconds.
 """
 
 from __future__ import annotations
@@ -27,14 +23,11 @@ import pandas as pd
 from . import runs
 from .export import file_size_mb
 
-MB = 1e6
 #: Hours in an average month (365 days / 12): what an always-on instance is billed.
 HOURS_PER_MONTH = 24 * 365 / 12
 
-#: Seed 003's price table ("Solution Recommendations: Prices for GPU vs. Non-GPU
-#: processing", AWS on-demand hourly rates), typed in from the seed: instance,
-#: US dollars per hour, vCPUs, memory (GiB), GPU (None: no GPU). Prices change;
-#: these are the seed's, not today's.
+#: Seed 003's AWS on-demand prices ("Prices for GPU vs. Non-GPU processing"), typed in
+#: from the seed, not today's: instance, US dollars per hour, vCPUs, memory (GiB), GPU.
 SEED003_PRICES = (
     ("t4g.nano", 0.0042, 2, 0.5, None),
     ("t4g.micro", 0.0084, 2, 1.0, None),
@@ -45,16 +38,10 @@ SEED003_PRICES = (
 
 
 def price_table(rows=SEED003_PRICES) -> pd.DataFrame:
-    """The price rows as a DataFrame indexed by instance: ``usd_per_hour``, ``vcpu``,
-    ``memory_gib``, ``gpu`` and ``kind`` (``"cpu"`` or ``"gpu"``)."""
+    """The price rows indexed by instance: ``usd_per_hour``, ``vcpu``, ``memory_gib``, ``gpu``, ``kind``."""
     df = pd.DataFrame(list(rows), columns=["instance", "usd_per_hour", "vcpu", "memory_gib", "gpu"])
     df["kind"] = np.where(df["gpu"].isna(), "cpu", "gpu")
     return df.set_index("instance")
-
-
-# --------------------------------------------------------------------------
-# Scorecard
-# --------------------------------------------------------------------------
 
 
 def worst_class(per_class) -> tuple[float, str | None]:
@@ -69,8 +56,7 @@ def worst_class(per_class) -> tuple[float, str | None]:
 
 
 def task_label(dataset, class_names, image_size, balance=None) -> str:
-    """A short name of a classification task: data set, class set (a preset name
-    such as ``seed003`` when it is one), input height x width, class balance."""
+    """A task's short name: data set, class set (a preset name if it is one), h x w, balance."""
     from .data.base import PRESETS
 
     names = tuple(class_names)
@@ -92,54 +78,43 @@ def run_details(run_dir) -> dict:
     metrics, config = runs.read_metrics(run_dir), runs.read_config(run_dir)  # RunFolderError names the file
     data_cfg, data = config.get("data") or {}, metrics.get("data") or {}
     class_names = tuple(metrics.get("class_names") or metrics.get("per_class", {}).keys())
-    shape = data.get("image_shape") or [data_cfg.get("image_size"), data_cfg.get("image_size"),
-                                        data_cfg.get("channels")]
+    shape = data.get("image_shape") or [data_cfg.get(k) for k in ("image_size", "image_size", "channels")]
     h, w, c = (list(shape) + [None] * 3)[:3]
     synthetic = str(data_cfg.get("source", data.get("name", ""))).lower() == "synthetic"
     dataset = data.get("name") or data_cfg.get("source") or "unknown"
-    balance = data_cfg.get("balance") if synthetic else None
     f1, cls = worst_class(metrics.get("per_class"))
     val_f1, val_cls = worst_class((metrics.get("val") or {}).get("per_class"))
-    model = config.get("model")
-    model_file = run_dir / runs.MODEL_FILE
+    model, model_file = config.get("model"), run_dir / runs.MODEL_FILE
+    saved = model_file.exists()
     return {
-        "task": task_label(dataset, class_names, (h, w), balance) if class_names else "unknown",
-        "classes": ", ".join(class_names),
-        "num_classes": len(class_names),
-        "input": f"{h}x{w}x{c}",
+        "task": task_label(dataset, class_names, (h, w), data_cfg.get("balance") if synthetic else None)
+        if class_names else "unknown",
+        "classes": ", ".join(class_names), "num_classes": len(class_names), "input": f"{h}x{w}x{c}",
         "model": model.get("name") if model else None,
-        "architecture": (json.dumps(model, sort_keys=True) + f" {h}x{w}x{c} -> {len(class_names)}")
-        if model else None,
-        "worst_class_f1": f1,
-        "worst_class": cls,
-        "val_worst_class_f1": val_f1,
-        "val_worst_class": val_cls,
-        "file_mb": file_size_mb(model_file) if model_file.exists() else float("nan"),
-        "model_path": str(model_file) if model_file.exists() else None,
+        "architecture": json.dumps(model, sort_keys=True) + f" {h}x{w}x{c} -> {len(class_names)}" if model else None,
+        "worst_class_f1": f1, "worst_class": cls, "val_worst_class_f1": val_f1, "val_worst_class": val_cls,
+        "file_mb": file_size_mb(model_file) if saved else float("nan"),
+        "model_path": str(model_file) if saved else None,
     }
 
 
 def profile_experiments(runs_dir, profile) -> list[str]:
-    """Names of the experiments under ``runs_dir`` that belong to the curriculum's
-    notebooks in ``profile``: ``NN_<name>_<profile>`` folders holding at least one
-    finished run. ``[]`` when ``runs_dir`` does not exist."""
+    """The ``NN_<name>_<profile>`` experiments under ``runs_dir`` with a finished run (``[]``: none)."""
     pattern = re.compile(rf"^\d\d_.+_{re.escape(str(profile))}$")
     return [name for name in runs.experiment_names(runs_dir) if pattern.match(name)]
 
 
 def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
-    """One row per saved run: :func:`emolib.experiment.collect_runs` plus the
-    columns of :func:`run_details`. ``experiments``: a name or list of names
-    (``None``: all). An empty frame when there are no runs (or no ``runs_dir``)."""
+    """One row per saved run of ``experiments`` (a name, names or ``None``: all):
+    :func:`emolib.experiment.collect_runs` plus :func:`run_details`; empty without runs."""
     from .experiment import collect_runs
 
     runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return pd.DataFrame()
-    table = collect_runs(runs_dir, experiment=experiments)
+    table = collect_runs(runs_dir, experiment=experiments) if runs_dir.is_dir() else pd.DataFrame()
     if table.empty:
         return table
-    details = pd.DataFrame([run_details(runs.run_path(runs_dir, e, r)) for e, r in zip(table["experiment"], table["run"])])
+    details = pd.DataFrame([run_details(runs.run_path(runs_dir, e, r))
+                            for e, r in zip(table["experiment"], table["run"])])
     return pd.concat([table.reset_index(drop=True), details], axis=1)
 
 
@@ -153,21 +128,17 @@ SCORECARD_COLUMNS = ("task", "input", "experiment", "setting", "model", "runs", 
 
 
 def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
-    """One scorecard row per ``(experiment, setting)``: the mean over its seeds of
-    :data:`SCORE_METRICS` (``runs``: how many seeds, ``macro_f1_std``: their spread),
-    ``weights_mb`` (parameters x 4 bytes: the float32 weights alone, whereas
-    ``file_mb``, the size of ``best.keras``, also holds the optimizer's state that
-    the training checkpoint saved), the most frequent worst class, and the first
-    run's task, input, model, architecture and ``best.keras`` path (for measuring
-    latency)."""
+    """One row per ``(experiment, setting)``: the mean over seeds of :data:`SCORE_METRICS`
+    (``runs``: seeds, ``macro_f1_std``: spread), ``weights_mb`` (params x 4 bytes; ``file_mb``
+    also holds the optimizer state), the most frequent worst class and the first run's
+    task, input, model, architecture and ``best.keras`` path."""
     from .experiment import summarize_runs
 
     if runs.empty:
         return pd.DataFrame(columns=[*SCORECARD_COLUMNS, "num_classes", "architecture", "model_path"])
     summary = summarize_runs(runs, by=["experiment", "setting"], metrics=SCORE_METRICS)
-    keep = ["experiment", "setting", "runs", *SCORE_METRICS, "macro_f1_std"]
-    summary = summary[keep]
-    summary["weights_mb"] = summary["params"].astype(float) * 4 / MB
+    summary = summary[["experiment", "setting", "runs", *SCORE_METRICS, "macro_f1_std"]]
+    summary["weights_mb"] = summary["params"].astype(float) * 4 / 1e6
     grouped = runs.groupby(["experiment", "setting"], sort=False)
     first = grouped[["task", "input", "num_classes", "model", "architecture"]].first()
     first["model_path"] = grouped["model_path"].agg(lambda s: next((p for p in s if p), None))
@@ -176,13 +147,9 @@ def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def measurement_order(scorecard: pd.DataFrame, rank_by="val_macro_f1") -> pd.DataFrame:
-    """The architectures to time, best first: one row per distinct
-    ``architecture`` with a saved model (latency depends on the architecture and
-    input shape, not on the trained weights, so runs sharing one share the
-    measurement). Within each task architectures are ranked by their best
-    ``rank_by``; tasks take turns (round robin), so a cap on the number of
-    measured models keeps the best of every task. Columns: ``architecture``,
-    ``model_path``, ``task``, ``label`` (``experiment/setting`` of its best row)."""
+    """The distinct architectures with a saved model to time (latency does not depend on the
+    weights), ranked by their best ``rank_by`` within each task, tasks taking turns so that
+    a cap keeps every task's best: ``architecture``, ``model_path``, ``task``, ``label``."""
     have = scorecard.dropna(subset=["architecture", "model_path"])
     if have.empty:
         return pd.DataFrame(columns=["architecture", "model_path", "task", "label"])
@@ -196,8 +163,7 @@ def measurement_order(scorecard: pd.DataFrame, rank_by="val_macro_f1") -> pd.Dat
 
 
 def load_models(paths: dict) -> tuple[dict, dict]:
-    """Load ``{name: path to a .keras file}``; returns ``(models, errors)``, where
-    ``errors`` maps the names that failed to load to the error message."""
+    """Load ``{name: .keras path}``: ``(models, errors)``, errors mapping a name to its message."""
     import keras
 
     from . import models as _models  # noqa: F401  (registers the custom layers)
@@ -211,19 +177,10 @@ def load_models(paths: dict) -> tuple[dict, dict]:
 
 
 def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, warmup=3, seed=0) -> pd.DataFrame:
-    """Latency and throughput of several Keras models, measured side by side.
-
-    ``models`` maps a name to a Keras model. Each model is called as a server
-    would, through its ``tf.function`` forward pass (``keras_direct`` of
-    :func:`emolib.benchmark.keras_callers`), on random images of its own input
-    shape. For each batch size, one :func:`emolib.benchmark.compare` call
-    interleaves all models (warm-up, ``rounds`` rounds, medians), so a slow spell of
-    the machine hits them alike. ``repeats``: calls per model, an int or
-    ``{batch_size: calls}``.
-
-    Returns one row per model with, for each batch size ``b``: ``p50_ms_b<b>``
-    and ``p95_ms_b<b>`` (ms per call) and ``images_per_s_b<b>`` (``b`` / median
-    seconds per call).
+    """Latency and throughput of Keras models ``{name: model}``, measured side by side: each
+    runs its ``tf.function`` forward pass (``keras_direct``, as a server would) on random images,
+    one :func:`emolib.benchmark.compare` call per batch size ``b`` interleaving all models
+    (``repeats``: calls, an int or ``{b: calls}``). Columns ``p50_ms_b<b>``, ``p95_ms_b<b>``, ``images_per_s_b<b>``.
     """
     from .benchmark import compare, keras_callers
 
@@ -239,14 +196,11 @@ def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, war
                 raise ValueError(f"model {name!r} has an unknown input shape {model.input_shape}")
             x = rng.random((b, *shape), dtype=np.float32)
             direct = keras_callers(model)["keras_direct"]
-            # compare() passes one batch to every caller; each model needs its own
-            # shape, so a caller ignores it and uses its own batch of the same size.
+            # compare() passes one batch to all; each caller uses its own of the same size.
             callers[name] = (lambda _, f=direct, x=x: f(x))
         n = repeats.get(b, 10) if isinstance(repeats, dict) else repeats
         times = compare(callers, np.zeros((b, 1), np.float32), repeats=n, warmup=warmup, rounds=min(rounds, n))
-        columns[f"p50_ms_b{b}"] = times["p50_ms"]
-        columns[f"p95_ms_b{b}"] = times["p95_ms"]
-        columns[f"images_per_s_b{b}"] = times["images_per_s"]
+        columns.update({f"{key}_b{b}": times[key] for key in ("p50_ms", "p95_ms", "images_per_s")})
     return pd.DataFrame(columns).rename_axis("model")
 
 
@@ -254,10 +208,8 @@ FORMATS_COLUMNS = ("format", "file_mb", "p50_ms_b1", "p95_ms_b1", "images_per_s_
 
 
 def read_formats(path, experiment=None) -> pd.DataFrame:
-    """Notebook 08's ``formats.csv`` (one row per saved format of one model:
-    Keras, ONNX fp32, ONNX int8, ...) as scorecard rows: ``setting`` is the format,
-    ``task`` says the rows come from that file. Raises ``ValueError`` naming the
-    file when a column of :data:`FORMATS_COLUMNS` is missing."""
+    """Notebook 08's ``formats.csv`` (a row per format of one model) as scorecard rows
+    (``setting``: the format); ``ValueError`` naming the file if it lacks :data:`FORMATS_COLUMNS`."""
     path = Path(path)
     df = pd.read_csv(path)
     missing = [c for c in FORMATS_COLUMNS if c not in df.columns]
@@ -272,9 +224,8 @@ def read_formats(path, experiment=None) -> pd.DataFrame:
 
 
 def add_latency(scorecard: pd.DataFrame, latency: pd.DataFrame, names: dict) -> pd.DataFrame:
-    """``scorecard`` with the latency columns of ``latency`` (indexed by name)
-    copied to every row whose ``architecture`` is measured: ``names`` maps an
-    architecture to its name in ``latency``. Rows not measured get NaN."""
+    """``scorecard`` with ``latency``'s columns copied to the rows of each measured architecture
+    (``names``: architecture -> its index in ``latency``); NaN for the others."""
     out = scorecard.copy()
     by_arch = latency.rename(index={v: k for k, v in names.items()})
     for column in latency.columns:
@@ -282,19 +233,12 @@ def add_latency(scorecard: pd.DataFrame, latency: pd.DataFrame, names: dict) -> 
     return out
 
 
-# --------------------------------------------------------------------------
-# Pareto front and the selection rule
-# --------------------------------------------------------------------------
-
-
 def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Series:
-    """Which rows are Pareto-optimal: no other row is at least as good on every
-    objective and strictly better on one.
+    """Which rows are Pareto-optimal (no other row is at least as good on every objective
+    and strictly better on one), as a boolean Series aligned with ``df``.
 
-    ``maximize`` / ``minimize``: column names (e.g. ``maximize=["test_accuracy"],
-    minimize=["p50_ms_b1"]``); ``by``: a column (e.g. ``"task"``) whose groups get
-    separate fronts. Rows with a missing value in an objective are not compared
-    and get ``False``. Returns a boolean Series aligned with ``df``.
+    ``maximize`` / ``minimize``: column names; ``by``: a column (e.g. ``"task"``) whose
+    groups get separate fronts. Rows missing an objective are not compared (``False``).
     """
     maximize = [maximize] if isinstance(maximize, str) else list(maximize)
     minimize = [minimize] if isinstance(minimize, str) else list(minimize)
@@ -323,11 +267,8 @@ def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Seri
 
 def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, by="task", label="setting",
                 chosen=(), logx=True, ncols=2, save_path=None):
-    """Scatter ``y`` against ``x``, one panel per value of ``by``, each point
-    labelled with its ``label``; the rows where ``front`` (a boolean Series from
-    :func:`pareto_front`) is true are joined by a line, the index labels in
-    ``chosen`` marked with a star. Rows missing ``x`` or ``y`` are left out.
-    Returns the figure."""
+    """Scatter ``y`` against ``x`` per value of ``by``, points labelled with ``label``, the
+    ``front`` rows (from :func:`pareto_front`) joined by a line, ``chosen`` index labels starred."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
@@ -357,8 +298,7 @@ def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, 
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(str(name), fontsize=9)
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
+        ax.set(xlabel=x, ylabel=y)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
@@ -370,13 +310,9 @@ def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, 
 
 @dataclass
 class Selection:
-    """What :func:`select_model` returns.
-
-    ``choice``: the chosen row (a Series) or ``None`` when no row meets the rule;
-    ``candidates``: every row with the rule's checks (``meets_sla``,
-    ``meets_worst_f1``, ``eligible``, ``reason``); ``rule``: the rule in words;
-    ``message``: what happened, one line.
-    """
+    """:func:`select_model`'s answer: the chosen row (``None``: none meets the rule), every row
+    with the checks (``meets_sla``, ``meets_worst_f1``, ``eligible``, ``reason``), the rule in
+    words and a one-line message."""
 
     choice: pd.Series | None
     candidates: pd.DataFrame
@@ -387,28 +323,38 @@ class Selection:
         return self.choice is not None
 
 
+def _reason(row, score, sla_ms, latency, min_worst_f1, worst) -> str:
+    """Why a candidate row of :func:`select_model` is not eligible (``"eligible"`` when it is)."""
+    reasons = [f"{score} unknown"] if pd.isna(row[score]) else []
+    if not row["meets_sla"]:
+        value = row[latency]
+        reasons.append(f"{latency} not measured" if pd.isna(value) else f"{latency} {value:.3g} > {sla_ms:g}")
+    if not row["meets_worst_f1"]:
+        value = row[worst]
+        reasons.append(f"{worst} unknown" if pd.isna(value) else f"{worst} {value:.3f} < {min_worst_f1:.3f}")
+    return "; ".join(reasons) or "eligible"
+
+
 def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p95_ms_b1",
                  min_worst_f1=None, worst="val_worst_class_f1", tie_tol=0.0, size="params",
                  label=("experiment", "setting")) -> Selection:
     """The selection rule: the highest ``score`` among the models that meet the
     latency SLA and the worst-class F1 floor; near-ties go to the smaller model.
 
-    1. eligible: ``latency <= sla_ms`` (ms; ``None``: no SLA) and
-       ``worst >= min_worst_f1`` (``None``: no floor) and a known ``score``; a row
-       with a missing (unmeasured) latency or worst-class F1 is not eligible;
+    1. eligible: ``latency <= sla_ms`` (ms; ``None``: no SLA), ``worst >= min_worst_f1``
+       (``None``: no floor) and a known ``score``; a missing latency or F1 is not eligible;
     2. among the eligible, every row within ``tie_tol`` of the best ``score`` ties;
-    3. of the tied rows, the one with the fewest ``size`` (parameters) wins; equal
-       sizes go to the higher score, then to the earlier row.
+    3. of the tied rows, the fewest ``size`` (parameters) wins, then the higher score,
+       then the earlier row.
 
-    The default criteria are *validation* metrics: choosing by test scores would
-    make the chosen model's test score optimistic. ``df`` must hold models of one
-    task (a ``task`` column with several values raises ``ValueError``): scores on
-    different classes or inputs are not comparable. Returns a :class:`Selection`
-    whose ``choice`` is ``None`` (and ``message`` says why) when no model is
-    eligible.
+    The defaults are *validation* metrics (choosing by test scores makes the chosen test
+    score optimistic). ``df`` holds models of one ``task`` (scores on other classes or
+    inputs are not comparable). Returns a :class:`Selection` (``choice`` ``None`` when
+    no model is eligible, ``message`` saying why).
     """
-    needed = [score, size] + ([latency] if sla_ms is not None else []) + \
-        ([worst] if min_worst_f1 is not None else [])
+    checks = {"meets_sla": (sla_ms, latency, "the SLA"),
+              "meets_worst_f1": (min_worst_f1, worst, "the worst-class F1 floor")}
+    needed = [score, size] + [column for limit, column, _ in checks.values() if limit is not None]
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise KeyError(f"select_model: no column(s) {missing}; columns: {list(df.columns)}")
@@ -421,56 +367,30 @@ def select_model(df: pd.DataFrame, score="val_macro_f1", sla_ms=None, latency="p
         raise ValueError("select_model: the table is empty")
 
     out = df.copy()
-    scores = out[score].astype(float)
     out["meets_sla"] = True if sla_ms is None else (out[latency].astype(float) <= sla_ms)
     out["meets_worst_f1"] = True if min_worst_f1 is None else (out[worst].astype(float) >= min_worst_f1)
-    out["eligible"] = out["meets_sla"] & out["meets_worst_f1"] & scores.notna()
-    reasons = []
-    for i in out.index:
-        r = []
-        if pd.isna(scores[i]):
-            r.append(f"{score} unknown")
-        if sla_ms is not None and not out.at[i, "meets_sla"]:
-            value = out.at[i, latency]
-            r.append(f"{latency} not measured" if pd.isna(value) else f"{latency} {value:.3g} > {sla_ms:g}")
-        if min_worst_f1 is not None and not out.at[i, "meets_worst_f1"]:
-            value = out.at[i, worst]
-            r.append(f"{worst} unknown" if pd.isna(value) else f"{worst} {value:.3f} < {min_worst_f1:.3f}")
-        reasons.append("; ".join(r) if r else "eligible")
-    out["reason"] = reasons
-
-    parts = [f"highest {score}"]
-    if sla_ms is not None:
-        parts.append(f"{latency} <= {sla_ms:g} ms")
-    if min_worst_f1 is not None:
-        parts.append(f"{worst} >= {min_worst_f1:.3f}")
-    rule = parts[0] + (" among models with " + " and ".join(parts[1:]) if len(parts) > 1 else "") + \
+    out["eligible"] = out["meets_sla"] & out["meets_worst_f1"] & out[score].astype(float).notna()
+    out["reason"] = [_reason(row, score, sla_ms, latency, min_worst_f1, worst) for _, row in out.iterrows()]
+    limits = ([f"{latency} <= {sla_ms:g} ms"] if sla_ms is not None else []) + \
+        ([f"{worst} >= {min_worst_f1:.3f}"] if min_worst_f1 is not None else [])
+    rule = f"highest {score}" + (" among models with " + " and ".join(limits) if limits else "") + \
         f"; ties (within {tie_tol:g}) -> fewer {size}"
 
     eligible = out[out["eligible"]]
     if eligible.empty:
-        counts = []
-        if sla_ms is not None:
-            counts.append(f"{int((~out['meets_sla']).sum())} miss the SLA")
-        if min_worst_f1 is not None:
-            counts.append(f"{int((~out['meets_worst_f1']).sum())} miss the worst-class F1 floor")
+        counts = [f"{int((~out[flag]).sum())} miss {what}" for flag, (limit, _, what) in checks.items()
+                  if limit is not None]
         message = f"no model meets the rule ({len(out)} candidates: {', '.join(counts) or 'no known scores'})"
         return Selection(None, out, rule, message)
-    best = eligible[score].astype(float).max()
-    tied = eligible[eligible[score].astype(float) >= best - tie_tol]
+    scores = eligible[score].astype(float)
+    tied = eligible[scores >= scores.max() - tie_tol]
     order = pd.DataFrame({"size": tied[size].astype(float), "score": -tied[score].astype(float),
                           "pos": np.arange(len(tied))}, index=tied.index)
-    winner = order.sort_values(["size", "score", "pos"]).index[0]
-    choice = out.loc[winner]
-    name = "/".join(str(choice[c]) for c in label if c in out.columns) or str(winner)
+    choice = out.loc[order.sort_values(["size", "score", "pos"]).index[0]]
+    name = "/".join(str(choice[c]) for c in label if c in out.columns) or str(choice.name)
     message = (f"chosen: {name} ({score} {choice[score]:.3f}, {size} {choice[size]:,.0f}); "
                f"{len(eligible)} of {len(out)} eligible, {len(tied)} tied")
     return Selection(choice, out, rule, message)
-
-
-# --------------------------------------------------------------------------
-# Cost of predictions
-# --------------------------------------------------------------------------
 
 
 def _positive(name, value):
@@ -480,31 +400,22 @@ def _positive(name, value):
     return arr
 
 
-def hours_per_million(images_per_s):
-    """Instance-hours to make one million predictions at ``images_per_s``
-    (images per second, > 0): ``1e6 / images_per_s / 3600``."""
-    return 1e6 / _positive("images_per_s", images_per_s) / 3600
-
-
 def cost_per_million(images_per_s, usd_per_hour):
-    """US dollars for one million predictions at ``images_per_s`` on an instance
-    billed ``usd_per_hour``, paying only for the time the predictions take (a batch
-    job)."""
-    return hours_per_million(images_per_s) * _positive("usd_per_hour", usd_per_hour)
+    """US dollars for one million predictions at ``images_per_s`` on an instance billed
+    ``usd_per_hour``, paying only for the time they take (a batch job)."""
+    hours = 1e6 / _positive("images_per_s", images_per_s) / 3600
+    return hours * _positive("usd_per_hour", usd_per_hour)
 
 
 def break_even_speedup(cpu_usd_per_hour, gpu_usd_per_hour):
-    """How many times the CPU instance's throughput the GPU instance must deliver
-    to cost the same per prediction: ``gpu_usd_per_hour / cpu_usd_per_hour``
-    (cost per prediction is price / throughput). Faster than that, the GPU is
-    cheaper; it does not depend on the model."""
+    """How many times the CPU instance's throughput a GPU instance must deliver to cost the same
+    per prediction (price / throughput): the price ratio, whatever the model."""
     return _positive("gpu_usd_per_hour", gpu_usd_per_hour) / _positive("cpu_usd_per_hour", cpu_usd_per_hour)
 
 
 def endpoint_capacity(latency_ms, max_utilisation=1.0):
-    """Requests per second one instance serves when it handles one request at a
-    time taking ``latency_ms`` each, kept at most ``max_utilisation`` busy
-    (0 < u <= 1; below 1 leaves headroom so that queues stay short)."""
+    """Requests/s one instance serves, one at a time taking ``latency_ms`` each, kept at most
+    ``max_utilisation`` busy (0 < u <= 1; below 1 leaves headroom, so queues stay short)."""
     u = float(max_utilisation)
     if not 0 < u <= 1:
         raise ValueError(f"max_utilisation must be in (0, 1], got {max_utilisation!r}")
@@ -512,30 +423,18 @@ def endpoint_capacity(latency_ms, max_utilisation=1.0):
 
 
 def endpoint_instances(peak_requests_per_s, latency_ms, max_utilisation=1.0) -> int:
-    """Always-on instances a real-time endpoint needs for ``peak_requests_per_s``
-    (ceil of peak rate / :func:`endpoint_capacity`; at least 1)."""
+    """Always-on instances for ``peak_requests_per_s``: ceil(peak / :func:`endpoint_capacity`), at least 1."""
     need = _positive("peak_requests_per_s", peak_requests_per_s) / endpoint_capacity(latency_ms, max_utilisation)
     return max(1, math.ceil(float(need) - 1e-9))
 
 
 def endpoint_monthly_cost(usd_per_hour, instances=1, hours=HOURS_PER_MONTH):
-    """US dollars per month of ``instances`` always-on instances: billed every hour
-    whether or not requests come."""
+    """US dollars per month of ``instances`` always-on instances, billed every hour."""
     return _positive("usd_per_hour", usd_per_hour) * int(instances) * hours
 
 
-def batch_monthly_cost(predictions_per_month, images_per_s, usd_per_hour):
-    """US dollars per month of running ``predictions_per_month`` predictions as
-    batch jobs (paying only for compute time)."""
-    n = np.asarray(predictions_per_month, dtype=float)
-    if np.any(n < 0):
-        raise ValueError(f"predictions_per_month must be >= 0, got {predictions_per_month!r}")
-    return n / 1e6 * cost_per_million(images_per_s, usd_per_hour)
-
-
 def break_even_predictions(endpoint_usd_per_month, batch_usd_per_million):
-    """Predictions per month at which batch jobs cost as much as the always-on
-    endpoint: below it, batch is cheaper."""
+    """Predictions per month at which batch jobs cost as much as the endpoint (below: batch is cheaper)."""
     return _positive("endpoint_usd_per_month", endpoint_usd_per_month) / \
         _positive("batch_usd_per_million", batch_usd_per_million) * 1e6
 
@@ -556,29 +455,25 @@ def meets_sla(p95_ms, sla_ms) -> bool:
 
 def deployment_costs(model, prices: pd.DataFrame, predictions_per_month, peak_requests_per_s, sla_ms,
                      max_utilisation=1.0) -> pd.DataFrame:
-    """Batch job vs real-time endpoint for one model on each CPU instance of ``prices``.
-
-    ``model``: a scorecard row (needs ``images_per_s_b64``, ``p50_ms_b1``,
-    ``p95_ms_b1``), measured on this machine and *assumed* to hold on the instance;
-    ``prices``: :func:`price_table`. One row per CPU instance: ``batch_usd_per_million``,
-    ``batch_usd_per_month`` (for ``predictions_per_month``), ``endpoint_instances``
-    (for ``peak_requests_per_s``), ``endpoint_usd_per_month``, ``endpoint_over_batch``
-    (how many times the endpoint costs the batch job) and ``meets_sla``.
+    """Batch job vs real-time endpoint for one model (a scorecard row with ``images_per_s_b64``,
+    ``p50_ms_b1``, ``p95_ms_b1``, measured here and *assumed* to hold there) on each CPU
+    instance of ``prices``: batch cost per million and per month, endpoint instances for
+    the peak rate and their monthly cost, how many times the batch cost that is, SLA met.
     """
+    n = np.asarray(predictions_per_month, dtype=float)
+    if np.any(n < 0):
+        raise ValueError(f"predictions_per_month must be >= 0, got {predictions_per_month!r}")
     cpu = prices[prices["kind"] == "cpu"]
-    n = endpoint_instances(peak_requests_per_s, model["p50_ms_b1"], max_utilisation)
-    sla = meets_sla(model["p95_ms_b1"], sla_ms)
-    rows = {}
-    for instance, p in cpu.iterrows():
-        batch = float(batch_monthly_cost(predictions_per_month, model["images_per_s_b64"], p["usd_per_hour"]))
-        endpoint = float(endpoint_monthly_cost(p["usd_per_hour"], n))
-        rows[instance] = {
-            "usd_per_hour": p["usd_per_hour"],
-            "batch_usd_per_million": float(cost_per_million(model["images_per_s_b64"], p["usd_per_hour"])),
-            "batch_usd_per_month": batch,
-            "endpoint_instances": n,
-            "endpoint_usd_per_month": endpoint,
-            "endpoint_over_batch": endpoint / batch if batch > 0 else float("inf"),
-            "meets_sla": sla,
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("instance")
+    usd = cpu["usd_per_hour"].to_numpy(dtype=float)
+    instances = endpoint_instances(peak_requests_per_s, model["p50_ms_b1"], max_utilisation)
+    per_million = cost_per_million(model["images_per_s_b64"], usd)
+    batch, endpoint = n / 1e6 * per_million, endpoint_monthly_cost(usd, instances)
+    return pd.DataFrame({
+        "usd_per_hour": usd,
+        "batch_usd_per_million": per_million,
+        "batch_usd_per_month": batch,
+        "endpoint_instances": instances,
+        "endpoint_usd_per_month": endpoint,
+        "endpoint_over_batch": np.divide(endpoint, batch, out=np.full(len(usd), np.inf), where=batch > 0),
+        "meets_sla": meets_sla(model["p95_ms_b1"], sla_ms),
+    }, index=cpu.index.rename("instance"))

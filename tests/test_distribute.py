@@ -34,8 +34,11 @@ SCRIPT = textwrap.dedent(
     import json, sys
     import matplotlib
     matplotlib.use("Agg")
-    from emolib.distribute import split_cpu, get_strategy
-    devices = split_cpu(2)            # before anything initialises TensorFlow
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]     # before anything initialises TensorFlow
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    from emolib.distribute import get_strategy
     import numpy as np, pandas as pd
     from emolib.data.base import EmotionDataset, Split
     from emolib.experiment import DataConfig, ExperimentConfig, ModelConfig, TrainConfig, run_experiment

@@ -141,10 +141,8 @@ def test_select_refuses_mixed_tasks_and_bad_input():
 
 
 def test_cost_arithmetic():
-    assert sel.hours_per_million(1e6 / 3600) == pytest.approx(1.0)
+    assert sel.cost_per_million(1e6 / 3600, 1.0) == pytest.approx(1.0)  # one instance-hour
     assert sel.cost_per_million(1000, 0.0168) == pytest.approx(1e6 / 1000 / 3600 * 0.0168)
-    assert sel.batch_monthly_cost(3_000_000, 1000, 0.0168) == pytest.approx(3 * 1e3 / 3600 * 0.0168)
-    assert sel.batch_monthly_cost(0, 1000, 0.0168) == 0
     assert sel.break_even_speedup(0.0168, 0.526) == pytest.approx(0.526 / 0.0168)
     assert sel.HOURS_PER_MONTH == pytest.approx(730)
     assert sel.endpoint_monthly_cost(0.01, 2) == pytest.approx(0.01 * 2 * 730)
@@ -159,12 +157,13 @@ def test_cost_arithmetic():
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda: sel.hours_per_million(0), "images_per_s"),
+    (lambda: sel.cost_per_million(0, 1), "images_per_s"),
     (lambda: sel.cost_per_million(100, -1), "usd_per_hour"),
     (lambda: sel.break_even_speedup(0, 1), "cpu_usd_per_hour"),
     (lambda: sel.endpoint_capacity(10, 1.5), "max_utilisation"),
     (lambda: sel.endpoint_instances(10, float("nan")), "latency_ms"),
-    (lambda: sel.batch_monthly_cost(-1, 100, 1), "predictions_per_month"),
+    (lambda: sel.deployment_costs(pd.Series({"images_per_s_b64": 1.0, "p50_ms_b1": 1.0, "p95_ms_b1": 1.0}),
+                                  sel.price_table(), -1, 1, 1), "predictions_per_month"),
     (lambda: sel.meets_sla(1, 0), "sla_ms"),
 ])
 def test_cost_functions_name_bad_arguments(call, name):
@@ -184,6 +183,7 @@ def test_deployment_costs_table():
     assert small["endpoint_usd_per_month"] == pytest.approx(3 * 0.0168 * 730)
     assert small["endpoint_over_batch"] == pytest.approx(small["endpoint_usd_per_month"] / small["batch_usd_per_month"])
     assert not costs["meets_sla"].any()                                            # p95 6 ms > 5 ms
+    assert (sel.deployment_costs(model, prices, 0, 300, 5)["batch_usd_per_month"] == 0).all()
 
 
 @pytest.mark.skipif(not SEED003.exists(), reason="seed 003 not available")
