@@ -89,8 +89,7 @@ def changed_pins(pins: dict, snapshots: list[dict]) -> list[str]:
 def find_python(explicit: str | None) -> str | None:
     """A Python 3.12 interpreter: ``--python``, ``$COLAB_PYTHON``, ``python3.12`` on PATH, or pyenv's."""
     candidates = [explicit, os.environ.get("COLAB_PYTHON"), shutil.which("python3.12"),
-                  *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python"))),
-                  *sorted(glob.glob("/root/.pyenv/versions/3.12*/bin/python"))]
+                  *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python")))]
     for c in candidates:
         if not c or not Path(c).exists():
             continue
