@@ -124,8 +124,10 @@ class TrainConfig:
       "patience": 2, "min_lr": 1e-6}`` (``ReduceLROnPlateau``) or
       ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to ``alpha`` times the
       initial rate over all steps);
-    * ``augment``: ``None``, ``True`` or a dict of :class:`emolib.pipeline.Augment`
-      fields; ``mixup_alpha``/``cutmix_alpha``: 0 turns them off;
+    * ``augment``: ``None``, ``True`` or a dict of some fields of
+      :data:`emolib.pipeline.AUGMENT_DEFAULTS` (Keras ``Random*`` layers,
+      :func:`emolib.pipeline.augmentation`); ``mixup_alpha``/``cutmix_alpha``: Keras
+      ``MixUp``/``CutMix`` (:func:`emolib.pipeline.batch_mixing`), 0 turns them off;
     * ``seed``: weights initialisation, shuffling and augmentation;
     * ``verbose``: Keras' own ``fit`` output (0: off; see ``progress``).
     """
