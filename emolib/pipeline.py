@@ -317,37 +317,43 @@ def make_dataset(
 # --------------------------------------------------------------------------
 
 
-def _per_class(labels, pick):
-    """Sorted ``int64`` indices: ``pick(members)`` for every class present, in class order."""
-    labels = np.asarray(labels)
-    parts = [pick(np.flatnonzero(labels == c)) for c in np.unique(labels)]
-    return np.sort(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, np.int64)
-
-
 def undersample_indices(labels, seed=0):
     """Indices that keep, for every class present, a random subset the size of the
     smallest class (without replacement). Returns a sorted ``int64`` array, so
     ``split.take(idx)`` keeps images, labels and metadata together."""
-    rng, counts = np.random.default_rng(seed), np.unique(labels, return_counts=True)[1]
-    return _per_class(labels, lambda members: rng.choice(members, counts.min(), replace=False))
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    target = counts.min() if len(counts) else 0
+    parts = [rng.choice(np.flatnonzero(labels == c), target, replace=False) for c in classes]
+    return np.sort(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 def oversample_indices(labels, seed=0):
     """Indices that keep every image and repeat random images of each smaller class
     (with replacement) until every class present has as many as the largest.
     Returns a sorted ``int64`` array (repeated indices appear several times)."""
-    rng, counts = np.random.default_rng(seed), np.unique(labels, return_counts=True)[1]
-    return _per_class(labels, lambda members: np.r_[members, rng.choice(members, counts.max() - len(members))])
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    target = counts.max() if len(counts) else 0
+    parts = []
+    for c, count in zip(classes, counts):
+        members = np.flatnonzero(labels == c)
+        parts += [members, rng.choice(members, target - count, replace=True)]
+    return np.sort(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 def capped_indices(labels, cap, seed=0):
     """Sorted indices keeping at most ``cap`` random images of every class (rarer
     classes keep all theirs): a less skewed validation split for model selection."""
+    labels = np.asarray(labels)
     if int(cap) < 1:
         raise ValueError(f"cap must be a positive number of images, got {cap!r}")
     rng = np.random.default_rng(seed)
-    return _per_class(labels, lambda members: members if len(members) <= cap
-                      else rng.choice(members, int(cap), replace=False))
+    keep = [idx if len(idx) <= cap else rng.choice(idx, int(cap), replace=False)
+            for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+    return np.sort(np.concatenate(keep)).astype(np.int64) if keep else np.zeros(0, np.int64)
 
 
 def class_weights(labels, num_classes):
@@ -360,7 +366,9 @@ def class_weights(labels, num_classes):
     labels = np.asarray(labels)
     present = np.unique(labels)
     weights = compute_class_weight("balanced", classes=present, y=labels)
-    return {**dict.fromkeys(range(num_classes), 1.0), **{int(c): float(w) for c, w in zip(present, weights)}}
+    out = {c: 1.0 for c in range(num_classes)}
+    out.update({int(c): float(w) for c, w in zip(present, weights)})
+    return out
 
 
 def sampled_dataset(images, labels, num_classes, balance="sample", augment=None, batch_size=64, seed=0,
