@@ -400,7 +400,7 @@ def sampled_dataset(images, labels, num_classes, balance="sample", augment=None,
         if soft_targets.shape != onehot.shape:
             raise ValueError(f"soft_targets must have shape {onehot.shape}, got {soft_targets.shape}")
     targets = onehot if soft_targets is None else (onehot, soft_targets)
-    pick = lambda mask: tf.nest.map_structure(lambda t: t[mask], targets)  # noqa: E731
+    pick = (lambda mask: targets[mask]) if soft_targets is None else (lambda mask: (onehot[mask], soft_targets[mask]))
     if balance == "sample":
         parts = [tf.data.Dataset.from_tensor_slices((images[labels == c], pick(labels == c)))
                  .shuffle(int((labels == c).sum()), seed=seed + c).repeat()
@@ -409,8 +409,11 @@ def sampled_dataset(images, labels, num_classes, balance="sample", augment=None,
     else:
         ds = tf.data.Dataset.from_tensor_slices((images, targets)).shuffle(len(images), seed=seed).repeat()
     ds = ds.batch(batch_size)
-    if augment is not None:  # one batch at a time, as in make_dataset: the seed fixes the draws
-        ds = ds.map(lambda x, y: (augment(x, training=True), y))
+    if augment is not None:
+        def augment_batch(x, y):
+            return augment(x, training=True), y
+
+        ds = ds.map(augment_batch, num_parallel_calls=1)
     if balance == "weight":
         w = class_weights(labels, num_classes)
         table = tf.constant([w[c] for c in range(num_classes)], dtype=tf.float32)
