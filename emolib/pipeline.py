@@ -217,6 +217,12 @@ def _check_labels(labels, num_classes, n):
 def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
     """Augmentation and mixing of training batches (Keras layers), then prefetch."""
     layers = (augment if callable(augment) else augmentation(augment, seed)) if training else None
+    if training and cutmix_alpha:
+        import keras
+
+        if not hasattr(keras.layers, "CutMix"):
+            raise RuntimeError(f"cutmix_alpha needs keras.layers.CutMix, new in Keras 3.9; this is Keras "
+                               f"{keras.__version__} (upgrade Keras or set cutmix_alpha=0)")
     mix = batch_mixing(mixup_alpha, cutmix_alpha, seed) if training else None
     if layers is not None or mix is not None:
         def randomize(x, y):
