@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from . import runs
-from .fileio import jsonable, write_text
+from .fileio import jsonable
 from .notebook import eta_line
 
 # --------------------------------------------------------------------------
@@ -124,8 +124,10 @@ class TrainConfig:
       "patience": 2, "min_lr": 1e-6}`` (``ReduceLROnPlateau``) or
       ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to ``alpha`` times the
       initial rate over all steps);
-    * ``augment``: ``None``, ``True`` or a dict of :class:`emolib.pipeline.Augment`
-      fields; ``mixup_alpha``/``cutmix_alpha``: 0 turns them off;
+    * ``augment``: ``None``, ``True`` or a dict of some fields of
+      :data:`emolib.pipeline.AUGMENT_DEFAULTS` (Keras ``Random*`` layers,
+      :func:`emolib.pipeline.augmentation`); ``mixup_alpha``/``cutmix_alpha``: Keras
+      ``MixUp``/``CutMix`` (:func:`emolib.pipeline.batch_mixing`), 0 turns them off;
     * ``seed``: weights initialisation, shuffling and augmentation;
     * ``verbose``: Keras' own ``fit`` output (0: off; see ``progress``).
     """
@@ -162,43 +164,27 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, d) -> "ExperimentConfig":
-        d = dict(d)
+        """The config of a dict such as ``to_dict()`` or a run's ``config.json`` gives; unknown
+        keys and fields are errors that name them."""
         parts = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
-        kwargs = {}
-        for key, value in d.items():
-            if key in parts:
-                value = value if isinstance(value, parts[key]) else _from_fields(parts[key], value)
-            elif key not in ("experiment", "run"):
-                raise ValueError(f"unknown config key {key!r}")
-            kwargs[key] = value
-        return cls(**kwargs)
+        unknown = sorted(set(d) - {"experiment", "run", *parts})
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}")
+        return cls(**{key: _from_fields(parts[key], value) if key in parts else value for key, value in d.items()})
 
-    def to_json(self, path=None) -> str:
-        """The config as JSON text; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=2)
-        if path is not None:
-            write_text(path, text + "\n")
-        return text
-
-    @classmethod
-    def from_json(cls, text_or_path) -> "ExperimentConfig":
-        """Read a config from JSON text or a ``config.json`` path."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            text = Path(text_or_path).read_text()
-        return cls.from_dict(json.loads(text))
+    def to_json(self) -> str:
+        """The config as JSON text."""
+        return json.dumps(self.to_dict(), indent=2)
 
     def updated(self, changes: dict) -> "ExperimentConfig":
         """A copy with ``changes`` applied; keys are field names, dotted for nested
         ones: ``config.updated({"run": "lr3e-3", "train.learning_rate": 3e-3})``."""
         new = copy.deepcopy(self)
         for key, value in changes.items():
-            obj, *path = key.split(".")
+            *path, last = key.split(".")
             target = new
-            names = [obj, *path]
-            for name in names[:-1]:
+            for name in path:
                 target = getattr(target, name) if dataclasses.is_dataclass(target) else target[name]
-            last = names[-1]
             if dataclasses.is_dataclass(target):
                 if last not in {f.name for f in dataclasses.fields(target)}:
                     raise ValueError(f"unknown config field {key!r}")
@@ -209,6 +195,8 @@ class ExperimentConfig:
 
 
 def _from_fields(cls, d):
+    if isinstance(d, cls):
+        return d
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - known
     if unknown:
@@ -294,59 +282,41 @@ def progress_callback(epochs, print_fn=print):
     return EpochProgress()
 
 
-def _lr_logger():
-    import keras
-
-    class LearningRateLogger(keras.callbacks.Callback):
-        """Adds the epoch's learning rate to the logs (before CSVLogger writes them)."""
-
-        def on_epoch_end(self, epoch, logs=None):
-            if logs is not None:
-                logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
-
-    return LearningRateLogger()
+def _decay_kind(train: TrainConfig):
+    """``None``, ``"plateau"`` or ``"cosine"``: the kind of ``train.lr_decay``."""
+    return train.lr_decay.get("kind", "plateau") if train.lr_decay else None
 
 
 def _make_optimizer(train: TrainConfig, steps_per_epoch):
     import keras
 
-    lr = train.learning_rate
-    decay = train.lr_decay or {}
-    kind = decay.get("kind", "plateau") if decay else None
-    if kind == "cosine":
+    lr, decay = train.learning_rate, train.lr_decay
+    if _decay_kind(train) == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(
             lr, decay_steps=max(1, train.epochs * steps_per_epoch), alpha=decay.get("alpha", 0.0)
         )
-    elif kind not in (None, "plateau"):
-        raise ValueError(f"unknown lr_decay kind {kind!r}; use 'plateau', 'cosine' or None")
     return keras.optimizers.get(
         {"class_name": train.optimizer, "config": {"learning_rate": lr, **train.optimizer_params}}
     )
 
 
-def _callbacks(train: TrainConfig, workdir: Path, progress):
+def _callbacks(model, train: TrainConfig, workdir: Path, progress):
     import keras
 
-    cbs = [_lr_logger()]
-    decay = train.lr_decay or {}
-    if decay and decay.get("kind", "plateau") == "plateau":
-        cbs.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=train.monitor, factor=decay.get("factor", 0.5),
-                patience=decay.get("patience", 2), min_lr=decay.get("min_lr", 1e-6),
-            )
-        )
+    def log_learning_rate(epoch, logs):  # before CSVLogger writes the logs
+        logs["learning_rate"] = float(np.asarray(model.optimizer.learning_rate))
+
+    cbs = [keras.callbacks.LambdaCallback(on_epoch_end=log_learning_rate)]
+    decay = train.lr_decay
+    if _decay_kind(train) == "plateau":
+        cbs.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=train.monitor, factor=decay.get("factor", 0.5), patience=decay.get("patience", 2),
+            min_lr=decay.get("min_lr", 1e-6)))
     if train.early_stopping_patience is not None:
-        cbs.append(
-            keras.callbacks.EarlyStopping(
-                monitor=train.monitor, patience=train.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
+        cbs.append(keras.callbacks.EarlyStopping(monitor=train.monitor, patience=train.early_stopping_patience,
+                                                 restore_best_weights=True))
     cbs += [
-        keras.callbacks.ModelCheckpoint(
-            str(workdir / runs.MODEL_FILE), monitor=train.monitor, save_best_only=True
-        ),
+        keras.callbacks.ModelCheckpoint(str(workdir / runs.MODEL_FILE), monitor=train.monitor, save_best_only=True),
         keras.callbacks.CSVLogger(str(workdir / runs.HISTORY_FILE)),
     ]
     if progress:
@@ -401,6 +371,8 @@ def _check_train(train: TrainConfig):
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, (int, np.integer))
                                  or patience < 0):
         raise ValueError(f"TrainConfig.early_stopping_patience must be None or an integer >= 0, got {patience!r}")
+    if _decay_kind(train) not in (None, "plateau", "cosine"):
+        raise ValueError(f"unknown lr_decay kind {_decay_kind(train)!r}; use 'plateau', 'cosine' or None")
     if not str(train.monitor).startswith("val_"):
         raise ValueError(f"TrainConfig.monitor must be a validation quantity such as 'val_loss' or "
                          f"'val_accuracy', got {train.monitor!r}")
@@ -562,7 +534,7 @@ def _fit(model, tc: TrainConfig, pipes, workdir: Path, progress):
     start = time.perf_counter()
     model.fit(
         pipes["train"], validation_data=pipes["val"], epochs=tc.epochs, class_weight=pipes["weights"],
-        shuffle=False, callbacks=_callbacks(tc, workdir, progress), verbose=tc.verbose,
+        shuffle=False, callbacks=_callbacks(model, tc, workdir, progress), verbose=tc.verbose,
     )
     train_seconds = time.perf_counter() - start
     history = pd.read_csv(workdir / runs.HISTORY_FILE)

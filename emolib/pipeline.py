@@ -6,23 +6,21 @@ Every pipeline yields ``(images, labels)`` batches:
 * ``labels``: one-hot ``float32`` tensor ``(batch, num_classes)`` (soft labels when
   MixUp or CutMix is on).
 
-Augmentation happens here, in the pipeline, never as layers inside a model (random
-layers inside a model break ONNX export). It runs on whole batches with *stateless*
-random ops seeded from the pipeline's ``seed``, so a pipeline gives the same
-batches every time it is rebuilt with the same seed, and different ones every epoch.
+Augmentation is Keras preprocessing layers (``RandomFlip``, ``RandomRotation``, ...,
+``MixUp``, ``CutMix``) mapped over the training batches in the pipeline, never layers
+inside a model (random layers inside a model break ONNX export). The layers are seeded
+from the pipeline's ``seed``, so a pipeline gives the same batches every time it is
+rebuilt with the same seed, and different ones every epoch.
 
 Typical use::
 
     train_ds = make_dataset(ds.train.images, ds.train.labels, ds.num_classes,
-                            training=True, augment=Augment(rotation=10))
+                            training=True, augment={"rotation": 10})
     val_ds = make_dataset(ds.val.images, ds.val.labels, ds.num_classes)
     model.fit(train_ds, validation_data=val_ds, epochs=10)
 """
 
 from __future__ import annotations
-
-import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -97,203 +95,109 @@ def prepare_images(images, image_size=None, channels=None, chunk_size=4096):
 
 
 # --------------------------------------------------------------------------
-# Augmentation (per batch, stateless random ops)
+# Augmentation: Keras preprocessing layers mapped over training batches
 # --------------------------------------------------------------------------
 
-
-def _seed_pair(seed):
-    """A ``(2,)`` int64 seed tensor for ``tf.random.stateless_*`` ops; ``None``
-    draws a fresh random one (non-reproducible)."""
-    if seed is None:
-        return tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
-    if isinstance(seed, int):
-        return tf.constant([seed, 0], dtype=tf.int64)
-    return tf.cast(seed, tf.int64)
+#: What ``augment=True`` applies (:func:`make_dataset`, ``TrainConfig(augment=True)``); a dict
+#: ``augment`` changes some of these fields (see :func:`augmentation`).
+AUGMENT_DEFAULTS = {"flip": True, "rotation": 10.0, "translation": 0.1, "contrast": 0.2, "brightness": 0.1}
 
 
-def _beta(shape, alpha, seeds):
-    """Samples of Beta(alpha, alpha) as ``g1 / (g1 + g2)`` with gamma samples."""
-    g1 = tf.random.stateless_gamma(shape, seeds[0], alpha=alpha)
-    g2 = tf.random.stateless_gamma(shape, seeds[1], alpha=alpha)
-    return g1 / (g1 + g2 + 1e-12)
+def random_augmentation(seed=None, flip=True, rotation=0.06, zoom=0.1, translation=0.06, contrast=0.3,
+                        brightness=0.0, independent_seeds=False):
+    """Keras preprocessing layers for training batches; call as ``aug(images, training=True)``.
 
+    A ``keras.Sequential`` of ``RandomFlip("horizontal")``, ``RandomRotation(rotation)``
+    (a fraction of a full turn), ``RandomZoom(+-zoom)``, ``RandomTranslation(+-translation)``
+    (fractions of the image), ``RandomContrast(contrast)`` and ``RandomBrightness(+-brightness)``,
+    each left out when its value is 0 or ``False``; rotation, zoom and translation fill the border
+    by reflection. Applied inside ``tf.data`` (``ds.map``), never as model layers, so trained and
+    exported models stay free of them. Images: ``(b, h, w, c)`` float in [0, 1].
 
-@dataclass
-class Augment:
-    """Random image augmentation applied to whole batches inside the pipeline.
-
-    Each image of a batch gets its own random transform:
-
-    * ``flip``: mirror left-right with probability 0.5 (faces are ~symmetric);
-    * ``rotation``: rotate by an angle uniform in ``[-rotation, rotation]`` degrees;
-    * ``translation``: shift by up to this fraction of the height/width (0.1 = 10 %);
-    * ``contrast``: scale each image's deviation from its mean by a factor uniform
-      in ``[1 - contrast, 1 + contrast]``;
-    * ``brightness``: add a value uniform in ``[-brightness, brightness]``
-      (images are in [0, 1]).
-
-    Rotation and translation fill the border by reflection. Values stay in [0, 1].
-    ``Augment(flip=False, rotation=0, translation=0, contrast=0, brightness=0)``
-    is the identity.
-
-    Call it on a ``float32`` batch ``(n, h, w, c)`` with an optional ``(2,)``
-    integer seed: ``Augment()(images, seed=[1, 2])``.
+    ``independent_seeds=True`` seeds the layers with ``seed, seed + 1, ...``; the default seeds
+    every layer with ``seed`` (kept so that earlier runs reproduce), which ties their draws
+    together (e.g. a flipped image is always rotated the same way).
     """
+    import keras
 
-    flip: bool = True
-    rotation: float = 10.0
-    translation: float = 0.1
-    contrast: float = 0.2
-    brightness: float = 0.1
+    def seed_of(i):
+        return seed + i if independent_seeds and seed is not None else seed
 
-    @classmethod
-    def from_value(cls, value) -> "Augment | None":
-        """``None``/``False`` -> no augmentation; ``True`` -> the defaults; a dict ->
-        ``Augment(**value)``; an ``Augment`` is returned unchanged."""
-        if value is None or value is False:
-            return None
-        if value is True:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            return cls(**value)
-        raise TypeError(f"augment must be None, bool, dict or Augment, got {type(value).__name__}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def is_identity(self) -> bool:
-        return not (self.flip or self.rotation or self.translation or self.contrast or self.brightness)
-
-    def __call__(self, images, seed=None):
-        images = tf.convert_to_tensor(images, tf.float32)
-        seeds = tf.random.experimental.stateless_split(_seed_pair(seed), num=6)
-        n = tf.shape(images)[0]
-        if self.flip:
-            flip = tf.random.stateless_uniform([n, 1, 1, 1], seeds[0]) < 0.5
-            images = tf.where(flip, tf.reverse(images, axis=[2]), images)
-        if self.rotation or self.translation:
-            images = self._rotate_translate(images, seeds[1], seeds[2])
-        if self.contrast:
-            factor = tf.random.stateless_uniform(
-                [n, 1, 1, 1], seeds[3], 1.0 - self.contrast, 1.0 + self.contrast
-            )
-            mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
-            images = (images - mean) * factor + mean
-        if self.brightness:
-            delta = tf.random.stateless_uniform(
-                [n, 1, 1, 1], seeds[4], -self.brightness, self.brightness
-            )
-            images = images + delta
-        return tf.clip_by_value(images, 0.0, 1.0)
-
-    def _rotate_translate(self, images, seed_angle, seed_shift):
-        n = tf.shape(images)[0]
-        h = tf.cast(tf.shape(images)[1], tf.float32)
-        w = tf.cast(tf.shape(images)[2], tf.float32)
-        limit = self.rotation * math.pi / 180.0
-        angle = tf.random.stateless_uniform([n], seed_angle, -limit, limit)
-        shift = tf.random.stateless_uniform([n, 2], seed_shift, -self.translation, self.translation)
-        dx, dy = shift[:, 0] * w, shift[:, 1] * h
-        cos, sin = tf.cos(angle), tf.sin(angle)
-        # The transform maps each output pixel (x, y) to the input pixel it reads:
-        # undo the shift, then rotate about the image centre.
-        cx, cy = (w - 1) / 2, (h - 1) / 2
-        x0 = cx - cos * (cx + dx) + sin * (cy + dy)
-        y0 = cy - sin * (cx + dx) - cos * (cy + dy)
-        zeros = tf.zeros_like(angle)
-        transforms = tf.stack([cos, -sin, x0, sin, cos, y0, zeros, zeros], axis=1)
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images,
-            transforms=transforms,
-            output_shape=tf.shape(images)[1:3],
-            fill_value=0.0,
-            interpolation="BILINEAR",
-            fill_mode="REFLECT",
-        )
+    random = keras.layers
+    layers = [random.RandomFlip("horizontal", seed=seed_of(0))] if flip else []
+    if rotation:
+        layers.append(random.RandomRotation(rotation, fill_mode="reflect", seed=seed_of(1)))
+    if zoom:
+        layers.append(random.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed_of(2)))
+    if translation:
+        layers.append(random.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed_of(3)))
+    if contrast:
+        layers.append(random.RandomContrast(contrast, seed=seed_of(4)))
+    if brightness:
+        layers.append(random.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=seed_of(5)))
+    return keras.Sequential(layers, name="augment")
 
 
-def mixup(images, labels, alpha=0.2, seed=None):
-    """MixUp (Zhang et al., 2018): blend each image with another image of the batch.
+def augmentation(augment, seed=None):
+    """The Keras layers that ``augment`` stands for (``TrainConfig.augment``), or ``None``.
 
-    For image ``i`` and a random partner ``j`` (a permutation of the batch),
-    ``lam ~ Beta(alpha, alpha)`` per image and::
-
-        image = lam * image_i + (1 - lam) * image_j
-        label = lam * label_i + (1 - lam) * label_j
-
-    ``images``: float ``(n, h, w, c)``; ``labels``: one-hot float ``(n, k)``.
-    Returns the mixed ``(images, labels)``; label rows still sum to 1.
+    ``None``/``False``: none; ``True``: :data:`AUGMENT_DEFAULTS`; a dict: those defaults with some
+    fields changed, e.g. ``{"rotation": 5}``. Fields: ``flip`` (mirror left-right with
+    probability 0.5), ``rotation`` (degrees, uniform in ``[-rotation, rotation]``),
+    ``translation`` (fraction of the height and width), ``contrast`` (each image's deviation
+    from its mean scaled by a factor in ``[1 - contrast, 1 + contrast]``) and ``brightness``
+    (added, uniform in ``[-brightness, brightness]``); 0 or ``False`` turns one off.
+    Returns :func:`random_augmentation` with independently seeded layers (no zoom).
     """
-    images = tf.convert_to_tensor(images, tf.float32)
-    labels = tf.convert_to_tensor(labels, tf.float32)
-    seeds = tf.random.experimental.stateless_split(_seed_pair(seed), num=3)
-    n = tf.shape(images)[0]
-    partner = tf.argsort(tf.random.stateless_uniform([n], seeds[0]))
-    lam = _beta([n], alpha, seeds[1:])
-    lam_img = tf.reshape(lam, [-1, 1, 1, 1])
-    lam_lab = tf.reshape(lam, [-1, 1])
-    images = lam_img * images + (1.0 - lam_img) * tf.gather(images, partner)
-    labels = lam_lab * labels + (1.0 - lam_lab) * tf.gather(labels, partner)
-    return images, labels
+    if augment is None or augment is False:
+        return None
+    if augment is not True and not isinstance(augment, dict):
+        raise TypeError(f"augment must be None, a bool or a dict of {sorted(AUGMENT_DEFAULTS)}, "
+                        f"got {type(augment).__name__}")
+    fields = {**AUGMENT_DEFAULTS, **(augment if isinstance(augment, dict) else {})}
+    unknown = sorted(set(fields) - set(AUGMENT_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown augment fields {unknown}; known: {sorted(AUGMENT_DEFAULTS)}")
+    if not any(fields.values()):
+        return None
+    return random_augmentation(seed, flip=fields["flip"], rotation=fields["rotation"] / 360, zoom=0,
+                               translation=fields["translation"], contrast=fields["contrast"],
+                               brightness=fields["brightness"], independent_seeds=True)
 
 
-def cutmix(images, labels, alpha=1.0, seed=None):
-    """CutMix (Yun et al., 2019): paste a random box from another image of the batch.
+def batch_mixing(mixup_alpha=0.0, cutmix_alpha=0.0, seed=None):
+    """MixUp and/or CutMix of a training batch: ``mix(images, one_hot) -> (images, soft_labels)``,
+    or ``None`` when both alphas are 0.
 
-    For image ``i`` and a random partner ``j``, ``lam ~ Beta(alpha, alpha)`` sets
-    the box to cover about ``1 - lam`` of the image (side ``sqrt(1 - lam)`` times
-    the image side, random centre, clipped at the border). The label is mixed by
-    the box's *actual* area fraction ``a``::
-
-        label = (1 - a) * label_i + a * label_j
-
-    ``images``: float ``(n, h, w, c)``; ``labels``: one-hot float ``(n, k)``.
-    Returns the mixed ``(images, labels)``; label rows still sum to 1.
+    ``keras.layers.MixUp(alpha=mixup_alpha)`` blends each image (and its label) with another of
+    the batch, weight ``lam ~ Beta(alpha, alpha)``; ``keras.layers.CutMix`` pastes a box of
+    another image of the batch, of about ``1 - lam`` of the area with ``lam ~ Beta(cutmix_alpha,
+    cutmix_alpha)`` (``cutmix_alpha`` in (0, 1]), and mixes the labels by the box's area. With both
+    on, each batch gets one of them, chosen with probability 0.5. Images: ``(b, h, w, c)`` float;
+    labels one-hot ``(b, k)``; label rows still sum to 1.
     """
-    images = tf.convert_to_tensor(images, tf.float32)
-    labels = tf.convert_to_tensor(labels, tf.float32)
-    seeds = tf.random.experimental.stateless_split(_seed_pair(seed), num=4)
-    shape = tf.shape(images)
-    n, h, w = shape[0], shape[1], shape[2]
-    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
-    partner = tf.argsort(tf.random.stateless_uniform([n], seeds[0]))
-    lam = _beta([n], alpha, seeds[1:3])
-    cut = tf.sqrt(1.0 - lam)  # box side as a fraction of the image side
-    centre = tf.random.stateless_uniform([n, 2], seeds[3])
-    cy, cx = centre[:, 0] * hf, centre[:, 1] * wf
-    y1 = tf.clip_by_value(tf.round(cy - cut * hf / 2), 0.0, hf)
-    y2 = tf.clip_by_value(tf.round(cy + cut * hf / 2), 0.0, hf)
-    x1 = tf.clip_by_value(tf.round(cx - cut * wf / 2), 0.0, wf)
-    x2 = tf.clip_by_value(tf.round(cx + cut * wf / 2), 0.0, wf)
-    rows = tf.range(hf)[None, :, None]  # (1, h, 1)
-    cols = tf.range(wf)[None, None, :]  # (1, 1, w)
-    inside = (
-        (rows >= y1[:, None, None]) & (rows < y2[:, None, None])
-        & (cols >= x1[:, None, None]) & (cols < x2[:, None, None])
-    )  # (n, h, w)
-    images = tf.where(inside[..., None], tf.gather(images, partner), images)
-    area = ((y2 - y1) * (x2 - x1) / (hf * wf))[:, None]
-    labels = (1.0 - area) * labels + area * tf.gather(labels, partner)
-    return images, labels
+    import keras
 
+    def seed_of(i):
+        return None if seed is None else seed + i
 
-def _mix(images, labels, seed, mixup_alpha, cutmix_alpha):
-    """MixUp and/or CutMix on a batch; with both on, each batch uses one of
-    them, chosen with probability 0.5."""
-    if mixup_alpha and cutmix_alpha:
-        seeds = tf.random.experimental.stateless_split(seed, num=2)
-        use_cutmix = tf.random.stateless_uniform([], seeds[0]) < 0.5
-        return tf.cond(
-            use_cutmix,
-            lambda: cutmix(images, labels, cutmix_alpha, seeds[1]),
-            lambda: mixup(images, labels, mixup_alpha, seeds[1]),
-        )
+    layers = [keras.layers.MixUp(alpha=mixup_alpha, seed=seed_of(10))] if mixup_alpha else []
     if cutmix_alpha:
-        return cutmix(images, labels, cutmix_alpha, seed)
-    return mixup(images, labels, mixup_alpha, seed)
+        layers.append(keras.layers.CutMix(factor=(cutmix_alpha, cutmix_alpha), seed=seed_of(11)))
+    if not layers:
+        return None
+    coin = keras.random.SeedGenerator(seed_of(12))
+
+    def mix(images, labels):
+        data = {"images": images, "labels": labels}
+        if len(layers) == 1:
+            out = layers[0](data, training=True)
+        else:
+            out = tf.cond(keras.random.uniform((), seed=coin) < 0.5, lambda: layers[1](data, training=True),
+                          lambda: layers[0](data, training=True))
+        return out["images"], out["labels"]
+
+    return mix
 
 
 # --------------------------------------------------------------------------
@@ -311,30 +215,30 @@ def _check_labels(labels, num_classes, n):
 
 
 def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
-    """Batch-level augmentation and mixing (training only), then prefetch."""
-    augment = Augment.from_value(augment) if training else None
-    if augment is not None and augment.is_identity:
-        augment = None
-    mixing = training and (mixup_alpha > 0 or cutmix_alpha > 0)
-    if augment is not None or mixing:
-        # One (2,) seed per batch from a seeded random stream that changes every
-        # epoch: reproducible, and safe to map in parallel.
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    """Augmentation and mixing of training batches (Keras layers), then prefetch."""
+    layers = (augment if callable(augment) else augmentation(augment, seed)) if training else None
+    if training and cutmix_alpha:
+        import keras
 
-        def randomize(batch, batch_seed):
-            x, y = batch
+        if not hasattr(keras.layers, "CutMix"):
+            raise RuntimeError(f"cutmix_alpha needs keras.layers.CutMix, new in Keras 3.9; this is Keras "
+                               f"{keras.__version__} (upgrade Keras or set cutmix_alpha=0)")
+    mix = batch_mixing(mixup_alpha, cutmix_alpha, seed) if training else None
+    if layers is not None or mix is not None:
+        def randomize(x, y):
             shapes = x.shape, y.shape
-            aug_seed, mix_seed = tf.unstack(tf.random.experimental.stateless_split(batch_seed, 2))
-            if augment is not None:
-                x = augment(x, aug_seed)
-            if mixing:
-                x, y = _mix(x, y, mix_seed, mixup_alpha, cutmix_alpha)
+            if layers is not None:
+                x = tf.clip_by_value(layers(x, training=True), 0.0, 1.0)
+            if mix is not None:
+                x, y = mix(x, y)
             # Keep the static shapes (batch, h, w, c): Keras' Random* layers return images of unknown
             # height and width, and Keras before 3.11 then fails in Flatten ("Only one input size
             # may be -1"; found by make oldest-check with Keras 3.8-3.10).
             return tf.ensure_shape(x, shapes[0]), tf.ensure_shape(y, shapes[1])
 
-        ds = tf.data.Dataset.zip((ds, seeds)).map(randomize, num_parallel_calls=AUTOTUNE)
+        # One batch at a time: the layers draw from seed generators (variables), so parallel calls
+        # would take the draws in a timing-dependent order and the seed would no longer fix the result.
+        ds = ds.map(randomize)
     return ds.prefetch(AUTOTUNE)
 
 
@@ -368,10 +272,12 @@ def make_dataset(
         ``cutmix_alpha``; ``False`` keeps the order and ignores those three.
     image_size : int or ``(height, width)`` to resize to, in pixels; ``None`` keeps.
     channels : 1 or 3 to convert gray <-> RGB; ``None`` keeps.
-    augment : ``None``/``False``, ``True`` (default :class:`Augment`), a dict of
-        :class:`Augment` fields, or an :class:`Augment`.
-    mixup_alpha, cutmix_alpha : float, Beta parameters of :func:`mixup` and
-        :func:`cutmix`; 0 turns them off (with both on, each batch uses one).
+    augment : ``None``/``False``, ``True`` (:data:`AUGMENT_DEFAULTS`), a dict of
+        some of those fields (:func:`augmentation`), or Keras layers such as
+        :func:`random_augmentation`'s, called with ``training=True``.
+    mixup_alpha, cutmix_alpha : float, Beta parameters of Keras' ``MixUp`` and
+        ``CutMix`` (:func:`batch_mixing`); 0 turns them off (with both on, each
+        batch uses one).
     shuffle_buffer : int or ``None``; ``None`` shuffles the whole set (the order
         is shuffled as indices, so a full shuffle costs no image memory).
     cache : bool. ``True`` converts every image to ``float32`` once, up front
@@ -469,32 +375,6 @@ def class_weights(labels, num_classes):
     out = {c: 1.0 for c in range(num_classes)}
     out.update({int(c): float(w) for c, w in zip(present, weights)})
     return out
-
-
-def random_augmentation(seed=None, flip=True, rotation=0.06, zoom=0.1, translation=0.06, contrast=0.3):
-    """Keras preprocessing layers for training batches (``augment=`` of
-    :func:`sampled_dataset`; call as ``aug(images, training=True)``).
-
-    A ``keras.Sequential`` of ``RandomFlip("horizontal")``, ``RandomRotation(rotation)``
-    (a fraction of a full turn), ``RandomZoom(+-zoom)``, ``RandomTranslation(+-translation)``
-    (fractions of the image) and ``RandomContrast(contrast)``, each skipped when its
-    value is 0 or ``False``. Applied inside ``tf.data`` (``ds.map``), never as model
-    layers, so trained and exported models stay free of them. Images: ``(b, h, w, c)``
-    float in [0, 1].
-    """
-    import keras
-
-    random = keras.layers
-    layers = [random.RandomFlip("horizontal", seed=seed)] if flip else []
-    if rotation:
-        layers.append(random.RandomRotation(rotation, fill_mode="reflect", seed=seed))
-    if zoom:
-        layers.append(random.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed))
-    if translation:
-        layers.append(random.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed))
-    if contrast:
-        layers.append(random.RandomContrast(contrast, seed=seed))
-    return keras.Sequential(layers, name="augment")
 
 
 def sampled_dataset(images, labels, num_classes, balance="sample", augment=None, batch_size=64, seed=0,
