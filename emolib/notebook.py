@@ -124,10 +124,15 @@ def with_progress(items, unit="run"):
         yield item
 
 
-def show_source(obj) -> None:
-    """Display the source code of a function or class as a highlighted code block."""
+def source_markdown(obj) -> str:
+    """The source code of a function or class as a Markdown code block (what :func:`show_source` displays)."""
     import inspect
 
+    return f"```python\n{inspect.getsource(obj).rstrip()}\n```"
+
+
+def show_source(obj) -> None:
+    """Display the source code of a function or class as a highlighted code block."""
     from IPython.display import Markdown, display
 
-    display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))
+    display(Markdown(source_markdown(obj)))

@@ -242,11 +242,12 @@ def test_outputs_that_show_library_source_go_stale_when_the_library_changes(tmp_
     from emolib import fileio
 
     tools = _tools_notebooks()
-    shown = nbformat.v4.new_code_cell("show_source(fileio.write_text)\nshow_source(write_json)")
+    shown = nbformat.v4.new_code_cell("show_source(fileio.write_text)\nshow_source(write_json)\nshow_source(save_text)")
     nb = _toy_notebook('PROFILE = "lesson"')
-    nb.cells.insert(1, nbformat.v4.new_code_cell("from emolib import fileio\nfrom emolib.fileio import (\n    write_json,  # a comment\n)"))
+    nb.cells.insert(1, nbformat.v4.new_code_cell("from emolib import fileio\nfrom emolib.fileio import (\n    write_json,  # a comment\n    write_text as save_text,\n)"))
     nb.cells.append(shown)
-    current = [f"```python\n{inspect.getsource(f).rstrip()}\n```" for f in (fileio.write_text, fileio.write_json)]
+    current = [f"```python\n{inspect.getsource(f).rstrip()}\n```"
+               for f in (fileio.write_text, fileio.write_json, fileio.write_text)]
     shown.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": text}) for text in current]
     assert tools.shown_source_changes(nb) == []
     shown.outputs[1] = nbformat.v4.new_output("display_data", data={"text/markdown": "```python\ndef write_json(): ...\n```"})

@@ -238,14 +238,16 @@ def shown_source_changes(nb) -> list:
     """Names whose source a notebook shows (``show_source(name)``) and whose committed output differs
     from the source emolib has now: the library changed under the notebook's outputs."""
     import importlib
-    import inspect
 
-    names = {}
+    from emolib.notebook import source_markdown
+
+    names = {}  # name in the notebook -> (module, name there)
     for cell in code_cells(nb):
         for module, *imported in EMOLIB_IMPORT.findall(cell.source):
-            for name in re.split(r"[,\s]+", re.sub(r"#[^\n]*", "", "".join(imported))):
+            for part in re.sub(r"#[^\n]*", "", "".join(imported)).split(","):
+                name, _, alias = part.strip().partition(" as ")
                 if name:
-                    names[name] = (module, name)
+                    names[alias.strip() or name] = (module, name)
     changed = []
     for cell in code_cells(nb):
         shown = [o["data"]["text/markdown"] for o in cell.get("outputs", []) if "text/markdown" in o.get("data", {})]
@@ -260,8 +262,7 @@ def shown_source_changes(nb) -> list:
                 obj = getattr(importlib.import_module(module), name)
             for attr in rest:
                 obj = getattr(obj, attr)
-            now = f"```python\n{inspect.getsource(obj).rstrip()}\n```"
-            if i >= len(shown) or shown[i].strip() != now.strip():
+            if i >= len(shown) or shown[i].strip() != source_markdown(obj).strip():
                 changed.append(expr)
     return changed
 
