@@ -7,7 +7,7 @@ Every pipeline yields ``(images, labels)`` batches:
   MixUp or CutMix is on).
 
 Augmentation is Keras preprocessing layers (``RandomFlip``, ``RandomRotation``, ...,
-``MixUp``, ``CutMix``) mapped over the training batches in the pipeline, never layers
+``AugMix``, ``MixUp``, ``CutMix``) mapped over the training batches in the pipeline, never layers
 inside a model (random layers inside a model break ONNX export). The layers are seeded
 from the pipeline's ``seed``, so a pipeline gives the same batches every time it is
 rebuilt with the same seed, and different ones every epoch.
@@ -21,6 +21,8 @@ Typical use::
 """
 
 from __future__ import annotations
+
+import random
 
 import numpy as np
 import tensorflow as tf
@@ -100,19 +102,37 @@ def prepare_images(images, image_size=None, channels=None, chunk_size=4096):
 
 #: What ``augment=True`` applies (:func:`make_dataset`, ``TrainConfig(augment=True)``); a dict
 #: ``augment`` changes some of these fields (see :func:`augmentation`).
-AUGMENT_DEFAULTS = {"flip": True, "rotation": 10.0, "translation": 0.1, "contrast": 0.2, "brightness": 0.1}
+AUGMENT_DEFAULTS = {"flip": True, "rotation": 10.0, "translation": 0.1, "contrast": 0.2, "brightness": 0.1,
+                    "augmix": 0.0}
+
+
+def _seeded(seed, offset):
+    """The seed of one random layer: ``seed + offset``, or ``None`` (unseeded) when ``seed`` is."""
+    return None if seed is None else seed + offset
+
+
+def _keras_layer(name, setting):
+    """``keras.layers.<name>``, or a RuntimeError naming the setting that needs it (CutMix and
+    AugMix arrived in Keras 3.9; emolib supports Keras 3.8)."""
+    import keras
+
+    if not hasattr(keras.layers, name):
+        raise RuntimeError(f"{setting} needs keras.layers.{name}, new in Keras 3.9; this is Keras "
+                           f"{keras.__version__} (upgrade Keras or turn {setting} off)")
+    return getattr(keras.layers, name)
 
 
 def random_augmentation(seed=None, flip=True, rotation=0.06, zoom=0.1, translation=0.06, contrast=0.3,
-                        brightness=0.0, independent_seeds=False):
+                        brightness=0.0, augmix=0.0, independent_seeds=False):
     """Keras preprocessing layers for training batches; call as ``aug(images, training=True)``.
 
     A ``keras.Sequential`` of ``RandomFlip("horizontal")``, ``RandomRotation(rotation)``
     (a fraction of a full turn), ``RandomZoom(+-zoom)``, ``RandomTranslation(+-translation)``
-    (fractions of the image), ``RandomContrast(contrast)`` and ``RandomBrightness(+-brightness)``,
-    each left out when its value is 0 or ``False``; rotation, zoom and translation fill the border
-    by reflection. Applied inside ``tf.data`` (``ds.map``), never as model layers, so trained and
-    exported models stay free of them. Images: ``(b, h, w, c)`` float in [0, 1].
+    (fractions of the image), ``RandomContrast(contrast)``, ``RandomBrightness(+-brightness)``
+    and ``AugMix(factor=augmix)`` (Keras 3.9+), each left out when its value is 0 or ``False``;
+    rotation, zoom and translation fill the border by reflection. Applied inside ``tf.data``
+    (``ds.map``), never as model layers, so trained and exported models stay free of them.
+    Images: ``(b, h, w, c)`` float in [0, 1].
 
     ``independent_seeds=True`` seeds the layers with ``seed, seed + 1, ...``; the default seeds
     every layer with ``seed`` (kept so that earlier runs reproduce), which ties their draws
@@ -120,21 +140,24 @@ def random_augmentation(seed=None, flip=True, rotation=0.06, zoom=0.1, translati
     """
     import keras
 
-    def seed_of(i):
-        return seed + i if independent_seeds and seed is not None else seed
-
+    step = 1 if independent_seeds else 0
     random = keras.layers
-    layers = [random.RandomFlip("horizontal", seed=seed_of(0))] if flip else []
+    layers = [random.RandomFlip("horizontal", seed=_seeded(seed, 0))] if flip else []
     if rotation:
-        layers.append(random.RandomRotation(rotation, fill_mode="reflect", seed=seed_of(1)))
+        layers.append(random.RandomRotation(rotation, fill_mode="reflect", seed=_seeded(seed, step)))
     if zoom:
-        layers.append(random.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed_of(2)))
+        layers.append(random.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=_seeded(seed, 2 * step)))
     if translation:
-        layers.append(random.RandomTranslation(translation, translation, fill_mode="reflect", seed=seed_of(3)))
+        layers.append(random.RandomTranslation(translation, translation, fill_mode="reflect",
+                                               seed=_seeded(seed, 3 * step)))
     if contrast:
-        layers.append(random.RandomContrast(contrast, seed=seed_of(4)))
+        layers.append(random.RandomContrast(contrast, seed=_seeded(seed, 4 * step)))
     if brightness:
-        layers.append(random.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=seed_of(5)))
+        layers.append(random.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=_seeded(seed, 5 * step)))
+    if augmix:
+        aug_mix = _keras_layer("AugMix", "augmix")
+        layers.append(aug_mix(value_range=(0.0, 1.0), factor=0.3 if augmix is True else augmix,
+                              seed=_seeded(seed, 6 * step)))
     return keras.Sequential(layers, name="augment")
 
 
@@ -145,8 +168,15 @@ def augmentation(augment, seed=None):
     fields changed, e.g. ``{"rotation": 5}``. Fields: ``flip`` (mirror left-right with
     probability 0.5), ``rotation`` (degrees, uniform in ``[-rotation, rotation]``),
     ``translation`` (fraction of the height and width), ``contrast`` (each image's deviation
-    from its mean scaled by a factor in ``[1 - contrast, 1 + contrast]``) and ``brightness``
-    (added, uniform in ``[-brightness, brightness]``); 0 or ``False`` turns one off.
+    from its mean scaled by a factor in ``[1 - contrast, 1 + contrast]``), ``brightness``
+    (added, uniform in ``[-brightness, brightness]``) and ``augmix`` (Keras' ``AugMix``, after
+    Hendrycks et al. 2020: the image is blended with a weighted mix of three chains of up to three
+    random operations; the value is their severity in (0, 1], ``True`` = Keras' 0.3; off by
+    default; Keras 3.9+); 0 or ``False`` turns one off. Unlike the paper, which draws everything
+    per image, Keras' layer in a ``tf.data`` map picks the chains' operations once, when the
+    pipeline is traced (seeded by ``seed``), and one set of mixing weights per batch; only the
+    operations' strengths are drawn anew for every batch (measured with Keras 3.15: 9 choices of
+    an operation over 3 epochs of 8 batches).
     Returns :func:`random_augmentation` with independently seeded layers (no zoom).
     """
     if augment is None or augment is False:
@@ -162,7 +192,7 @@ def augmentation(augment, seed=None):
         return None
     return random_augmentation(seed, flip=fields["flip"], rotation=fields["rotation"] / 360, zoom=0,
                                translation=fields["translation"], contrast=fields["contrast"],
-                               brightness=fields["brightness"], independent_seeds=True)
+                               brightness=fields["brightness"], augmix=fields["augmix"], independent_seeds=True)
 
 
 def batch_mixing(mixup_alpha=0.0, cutmix_alpha=0.0, seed=None):
@@ -170,23 +200,21 @@ def batch_mixing(mixup_alpha=0.0, cutmix_alpha=0.0, seed=None):
     or ``None`` when both alphas are 0.
 
     ``keras.layers.MixUp(alpha=mixup_alpha)`` blends each image (and its label) with another of
-    the batch, weight ``lam ~ Beta(alpha, alpha)``; ``keras.layers.CutMix`` pastes a box of
-    another image of the batch, of about ``1 - lam`` of the area with ``lam ~ Beta(cutmix_alpha,
+    the batch, weight ``lam ~ Beta(alpha, alpha)``; ``keras.layers.CutMix`` (Keras 3.9+) pastes a
+    box of another image of the batch, of about ``1 - lam`` of the area with ``lam ~ Beta(cutmix_alpha,
     cutmix_alpha)`` (``cutmix_alpha`` in (0, 1]), and mixes the labels by the box's area. With both
     on, each batch gets one of them, chosen with probability 0.5. Images: ``(b, h, w, c)`` float;
     labels one-hot ``(b, k)``; label rows still sum to 1.
     """
     import keras
 
-    def seed_of(i):
-        return None if seed is None else seed + i
-
-    layers = [keras.layers.MixUp(alpha=mixup_alpha, seed=seed_of(10))] if mixup_alpha else []
+    layers = [keras.layers.MixUp(alpha=mixup_alpha, seed=_seeded(seed, 10))] if mixup_alpha else []
     if cutmix_alpha:
-        layers.append(keras.layers.CutMix(factor=(cutmix_alpha, cutmix_alpha), seed=seed_of(11)))
+        cut_mix = _keras_layer("CutMix", "cutmix_alpha")
+        layers.append(cut_mix(factor=(cutmix_alpha, cutmix_alpha), seed=_seeded(seed, 11)))
     if not layers:
         return None
-    coin = keras.random.SeedGenerator(seed_of(12))
+    coin = keras.random.SeedGenerator(_seeded(seed, 12))
 
     def mix(images, labels):
         data = {"images": images, "labels": labels}
@@ -217,18 +245,21 @@ def _check_labels(labels, num_classes, n):
 def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
     """Augmentation and mixing of training batches (Keras layers), then prefetch."""
     layers = (augment if callable(augment) else augmentation(augment, seed)) if training else None
-    if training and cutmix_alpha:
-        import keras
-
-        if not hasattr(keras.layers, "CutMix"):
-            raise RuntimeError(f"cutmix_alpha needs keras.layers.CutMix, new in Keras 3.9; this is Keras "
-                               f"{keras.__version__} (upgrade Keras or set cutmix_alpha=0)")
     mix = batch_mixing(mixup_alpha, cutmix_alpha, seed) if training else None
     if layers is not None or mix is not None:
         def randomize(x, y):
             shapes = x.shape, y.shape
             if layers is not None:
-                x = tf.clip_by_value(layers(x, training=True), 0.0, 1.0)
+                # Keras' AugMix (3.9-3.15) picks its operations with Python's `random`, here, while
+                # tf.data traces this function (once per pipeline: the same operations for every
+                # batch). Seeding it for the trace makes that choice follow the pipeline's seed too;
+                # the global state is restored.
+                python_random = random.getstate()
+                random.seed(seed)
+                try:
+                    x = tf.clip_by_value(layers(x, training=True), 0.0, 1.0)
+                finally:
+                    random.setstate(python_random)
             if mix is not None:
                 x, y = mix(x, y)
             # Keep the static shapes (batch, h, w, c): Keras' Random* layers return images of unknown

@@ -18,9 +18,11 @@ from emolib.pipeline import (
 )
 
 
-#: keras.layers.CutMix arrived in Keras 3.9 (the floor, 3.8, has MixUp and the Random* layers).
+#: keras.layers.CutMix and AugMix arrived in Keras 3.9 (the floor, 3.8, has MixUp and the Random* layers).
 HAS_CUTMIX = hasattr(keras.layers, "CutMix")
+HAS_AUGMIX = hasattr(keras.layers, "AugMix")
 needs_cutmix = pytest.mark.skipif(not HAS_CUTMIX, reason="keras.layers.CutMix is new in Keras 3.9")
+needs_augmix = pytest.mark.skipif(not HAS_AUGMIX, reason="keras.layers.AugMix is new in Keras 3.9")
 
 
 def _images(n=10, h=8, w=8, c=1, seed=0):
@@ -161,6 +163,8 @@ def test_augmented_pipeline_is_reproducible_per_seed_for_every_kind():
     kinds = [{"augment": True}, {"augment": {"rotation": 30, "flip": False}}, {"mixup_alpha": 0.4}]
     if HAS_CUTMIX:
         kinds += [{"cutmix_alpha": 1.0}, {"augment": True, "mixup_alpha": 0.4, "cutmix_alpha": 1.0}]
+    if HAS_AUGMIX:
+        kinds += [{"augment": {**dict.fromkeys(AUGMENT_DEFAULTS, 0), "augmix": 0.3}}]
     for kw in kinds:
         def run(seed):
             ds = make_dataset(images, labels, 4, batch_size=16, training=True, seed=seed, **kw)
@@ -302,7 +306,26 @@ def test_random_augmentation_is_keras_layers_that_change_only_training_batches()
                                                                    contrast=0).layers] == ["RandomFlip"]
 
 
-@pytest.mark.skipif(HAS_CUTMIX, reason="only Keras before 3.9 lacks keras.layers.CutMix")
-def test_cutmix_on_keras_without_it_says_what_to_do():
-    with pytest.raises(RuntimeError, match="Keras 3.9"):
-        make_dataset(_images(8), np.arange(8) % 2, 2, training=True, cutmix_alpha=1.0)
+@needs_augmix
+def test_augmix_is_keras_augmix_on_the_unit_range():
+    off = dict.fromkeys(AUGMENT_DEFAULTS, 0)
+    assert AUGMENT_DEFAULTS["augmix"] == 0  # off by default: augment=True keeps its earlier meaning
+    (layer,) = augmentation({**off, "augmix": 0.5}, seed=0).layers
+    assert type(layer).__name__ == "AugMix" and tuple(layer.value_range) == (0.0, 1.0)
+    assert [type(l).__name__ for l in augmentation({"augmix": True}, seed=0).layers][-1] == "AugMix"
+    x = np.random.default_rng(0).random((8, 16, 16, 1)).astype(np.float32)
+    out = np.asarray(layer(x, training=True))
+    assert out.shape == x.shape and 0.0 <= out.min() and out.max() <= 1.0
+    assert not np.allclose(out, x)
+
+
+@pytest.mark.parametrize("name, kwargs, setting", [
+    ("CutMix", {"cutmix_alpha": 1.0}, "cutmix_alpha"),
+    ("AugMix", {"augment": {"augmix": 0.3}}, "augmix"),
+])
+def test_a_keras_without_the_layer_gets_an_error_naming_the_setting(monkeypatch, name, kwargs, setting):
+    """Keras 3.8 (the supported floor) has neither layer: the error says which setting needs which
+    Keras, instead of an AttributeError from deep inside the pipeline."""
+    monkeypatch.delattr(keras.layers, name, raising=False)
+    with pytest.raises(RuntimeError, match=rf"{setting} needs keras.layers.{name}, new in Keras 3.9"):
+        make_dataset(_images(8), np.arange(8) % 2, 2, training=True, **kwargs)
