@@ -418,10 +418,6 @@ class OnnxClassifier:
             raise ImageReadError(f"could not read image file '{path}': it is a directory")
         return read_image(Path(path), self.image_size[0], self.channels)[0].astype(np.float32) / 255.0
 
-    def predict_proba(self, images) -> np.ndarray:
-        """Class probabilities ``(n, k)`` for ``float32`` images ``(n, h, w, c)`` in [0, 1]."""
-        return predict_in_batches(self._call, images)
-
     def predict_files(self, paths, batch_size=64, errors=None):
         """DataFrame of ``file``, ``label`` (the most probable class), ``probability`` and one
         column per class, a row per file. An unreadable file raises, or with ``errors`` (a

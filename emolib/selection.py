@@ -265,21 +265,19 @@ def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Seri
     return result
 
 
-def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, by="task", label="setting",
-                chosen=(), logx=True, ncols=2, save_path=None):
-    """Scatter ``y`` against ``x`` per value of ``by``, points labelled with ``label``, the
-    ``front`` rows (from :func:`pareto_front`) joined by a line, ``chosen`` index labels starred."""
+def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, by="task", chosen=()):
+    """Scatter ``y`` against ``x`` (log scale) per value of ``by``, two panels a row, points labelled
+    with their ``setting``, the ``front`` rows (from :func:`pareto_front`) joined by a line,
+    ``chosen`` index labels starred."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-
-    from .plots import save_figure
 
     data = df.dropna(subset=[x, y])
     front = pd.Series(False, index=df.index) if front is None else front.reindex(df.index).fillna(False)
     groups = list(data.groupby(by, sort=False)) if by else [("", data)]
     if not groups:
         raise ValueError(f"plot_pareto: no row has both {x!r} and {y!r}")
-    ncols = max(1, min(ncols, len(groups)))
+    ncols = min(2, len(groups))
     nrows = math.ceil(len(groups) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 4.2 * nrows), squeeze=False)
     for ax, (name, group) in zip(axes.flat, groups):
@@ -291,20 +289,17 @@ def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, 
         if len(star):
             ax.scatter(star[x], star[y], marker="*", s=320, color="tab:orange", zorder=3, label="chosen")
         for _, row in group.iterrows():
-            ax.annotate(str(row[label]), (row[x], row[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        if logx:
-            ax.set_xscale("log")
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.annotate(str(row["setting"]), (row[x], row[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(str(name), fontsize=9)
         ax.set(xlabel=x, ylabel=y)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
     fig.tight_layout()
-    if save_path is not None:
-        save_figure(fig, save_path)
     return fig
 
 

@@ -26,7 +26,7 @@ Multi-label rows (17% of GoEmotions) are resolved by ``multi_label=``:
 (``"multi"``) and for having none (``"other"``).
 
 Preprocessing (seed 001's steps) are small functions, each switchable: :func:`strip_html`,
-:func:`lowercase`, :func:`emoji_to_words`, :func:`remove_numbers`, :func:`remove_punctuation`;
+``str.lower``, :func:`emoji_to_words`, :func:`remove_numbers`, :func:`remove_punctuation`;
 :func:`preprocess` applies a chosen list of them in seed 001's order.
 """
 
@@ -51,22 +51,19 @@ from . import net
 from .fileio import atomic_path, temp_dir_beside
 
 __all__ = [
-    "EKMAN_CLASSES", "TWEETEVAL_CLASSES", "TASKS", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS",
+    "TASKS", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS",
     "GOEMOTIONS_URL", "TWEETEVAL_URL", "TextSplit", "TextDataset", "TextDataError",
     "load_text_dataset", "load_goemotions", "load_tweeteval", "download_tweeteval", "download_goemotions",
     "find_goemotions", "tweeteval_instructions", "goemotions_instructions",
-    "strip_html", "lowercase", "is_emoji", "emoji_to_words", "remove_numbers", "remove_punctuation", "preprocess",
+    "strip_html", "is_emoji", "emoji_to_words", "remove_numbers", "remove_punctuation", "preprocess",
     "text_cnn", "load_word_vectors", "find_word_vectors", "glove_vectors", "GLOVE_URL",
 ]
 
-#: The Ekman task: FER2013's seven classes, named as GoEmotions' authors name them.
-EKMAN_CLASSES = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
-#: TweetEval emotion's four classes, in its ``mapping.txt`` order.
-TWEETEVAL_CLASSES = ("anger", "joy", "optimism", "sadness")
 #: Task name -> classes (label ``i`` is ``classes[i]``).
 TASKS = {
-    "ekman": EKMAN_CLASSES,
-    "tweeteval4": TWEETEVAL_CLASSES,
+    # FER2013's seven classes, named as GoEmotions' authors name them
+    "ekman": ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"),
+    "tweeteval4": ("anger", "joy", "optimism", "sadness"),  # TweetEval's mapping.txt order
     "anger_joy": ("anger", "joy"),            # seed 001's first pair
     "anger_optimism": ("anger", "optimism"),  # seed 001's second pair
 }
@@ -317,14 +314,9 @@ def tweeteval_instructions(folder="data/tweeteval-emotion") -> str:
 
 def download_tweeteval(dest="data/tweeteval-emotion", url=TWEETEVAL_URL, connect_timeout=5.0,
                        read_timeout=30.0) -> Path:
-    """Download TweetEval emotion's 7 files into the folder ``dest``.
-
-    Every file goes through :func:`emolib.net.download` (total deadline over DNS, connect and headers;
-    per-read timeout) into a hidden folder beside ``dest``, renamed only when all files arrived and
-    :func:`load_tweeteval` reads them, so an interrupted or bad download leaves nothing behind. Offline
-    it raises :class:`emolib.net.NetworkError` within about ``connect_timeout`` seconds, with the manual
-    steps (:func:`tweeteval_instructions`) in the message.
-    """
+    """Download TweetEval emotion's 7 files into the folder ``dest`` through :func:`emolib.net.download`:
+    renamed into place only when all arrived and :func:`load_tweeteval` reads them (nothing is left
+    otherwise); offline, :class:`emolib.net.NetworkError` within seconds, with the manual steps."""
     return _download_files(url, TWEETEVAL_FILES, dest, tweeteval_instructions(dest), connect_timeout, read_timeout,
                            load_tweeteval)
 
@@ -414,17 +406,9 @@ def load_text_dataset(source="goemotions", task="ekman", multi_label="exclusive"
 
 
 # --------------------------------------------------------------------------- preprocessing (seed 001)
-_HTML_TAG = re.compile(r"<[^>]+>")
-
-
 def strip_html(text: str) -> str:
     """Remove HTML tags and decode entities (``<b>hi</b> &amp;`` -> ``hi &``)."""
-    return html.unescape(_HTML_TAG.sub(" ", text))
-
-
-def lowercase(text: str) -> str:
-    """Lower-case every character."""
-    return text.lower()
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
 
 
 def is_emoji(ch: str) -> bool:
@@ -448,25 +432,20 @@ def emoji_to_words(text: str) -> str:
     return "".join(out)
 
 
-_NUMBER = re.compile(r"\d+")
-_PUNCT = re.compile(r"[^\w\s]|_")
-_SPACES = re.compile(r"\s+")
-
-
 def remove_numbers(text: str) -> str:
     """Delete every run of digits (seed 001 deletes numbers rather than tagging them)."""
-    return _NUMBER.sub(" ", text)
+    return re.sub(r"\d+", " ", text)
 
 
 def remove_punctuation(text: str) -> str:
     """Replace every character that is neither a letter, a digit nor a space by a space."""
-    return _PUNCT.sub(" ", text)
+    return re.sub(r"[^\w\s]|_", " ", text)
 
 
 #: Seed 001's preprocessing steps, in its order.
 PREPROCESSING_STEPS = {
     "html": strip_html,
-    "lower": lowercase,
+    "lower": str.lower,
     "emoji": emoji_to_words,
     "numbers": remove_numbers,
     "punctuation": remove_punctuation,
@@ -485,7 +464,7 @@ def preprocess(texts, steps=tuple(PREPROCESSING_STEPS)):
     def one(text):
         for f in functions:
             text = f(text)
-        return _SPACES.sub(" ", text).strip()
+        return re.sub(r"\s+", " ", text).strip()
 
     if isinstance(texts, str):
         return one(texts)

@@ -91,7 +91,7 @@ def test_json_output_for_every_size_and_mode(capsys, models, images, model):
         assert proba.sum() == pytest.approx(1.0, abs=1e-4)
         assert p["label"] == CLASSES[int(proba.argmax())] and p["probability"] == pytest.approx(proba.max())
         # the command gives what the library gives
-        expected = classifier.predict_proba(classifier.load_image(p["file"])[None])[0]
+        expected = export.onnx_caller(classifier.session)(classifier.load_image(p["file"])[None])[0]
         np.testing.assert_allclose(proba, expected, atol=1e-5)
 
 

@@ -274,7 +274,7 @@ def test_load_tweeteval_source_without_download(tmp_path):
 
 def test_each_preprocessing_step():
     assert text.strip_html("<p>Hi <b>there</b></p> &amp; bye") == " Hi  there   & bye"
-    assert text.lowercase("LOUD Voice") == "loud voice"
+    assert text.preprocess("LOUD Voice", ["lower"]) == "loud voice"
     assert text.emoji_to_words("ok 😂👍🏽") == "ok  face with tears of joy  thumbs up sign "
     assert text.emoji_to_words("❤️") == " heavy black heart "
     assert text.remove_numbers("in 2022 at 10pm") == "in   at  pm"
