@@ -1,26 +1,18 @@
 """A small framework to run, save and compare training experiments.
 
-An experiment run is described by an :class:`ExperimentConfig` (data, model and
-training settings, all JSON-serialisable). :func:`run_experiment` trains it and
-saves everything under ``runs/<experiment>/<run>/`` (config, history, best model,
-metrics, report and plots; the layout and the saving rules are in
-:mod:`emolib.runs`). :func:`collect_runs` gathers every run's config and metrics
-into one table; :func:`summarize_runs`, :func:`compare_to_baseline` and
-:func:`effect_verdicts` compare them. :func:`reuse_or_train` gives a trained model
-from a saved run when one fits, else trains it.
-
-Saving is atomic and never silently overwrites (see :mod:`emolib.runs`); bad
-names, training settings (``epochs``, ``batch_size``, ...) and the data's splits
-(:func:`emolib.data.validate_splits`) are errors before anything is trained or
-left on disk.
+An :class:`ExperimentConfig` (data, model and training settings, JSON-serialisable)
+describes a run; :func:`run_experiment` trains it and saves it atomically under
+``runs/<experiment>/<run>/`` (layout and saving rules: :mod:`emolib.runs`), after
+checking names, training settings and the data's splits.
+:func:`collect_runs` tables every saved run; :func:`summarize_runs`,
+:func:`compare_to_baseline` and :func:`effect_verdicts` compare them;
+:func:`reuse_or_train` gives a saved run's model when one fits, else trains it.
 
 Example::
 
-    config = ExperimentConfig(
-        experiment="baseline", run="simple_cnn",
-        data=DataConfig(classes="seed003", n_train=2000),
-        train=TrainConfig(epochs=10),
-    )
+    config = ExperimentConfig(experiment="baseline", run="simple_cnn",
+                              data=DataConfig(classes="seed003", n_train=2000),
+                              train=TrainConfig(epochs=10))
     result = run_experiment(config)
     result.metrics["accuracy"], result.path
 """
@@ -84,19 +76,10 @@ class DataConfig:
 
     def load_kwargs(self) -> dict:
         """Keyword arguments for :func:`emolib.data.load_dataset`."""
-        kwargs = {
-            "source": self.source,
-            "classes": self.classes,
-            "image_size": self.image_size,
-            "channels": self.channels,
-            "seed": self.seed,
-        }
+        kwargs = {key: getattr(self, key) for key in ("source", "classes", "image_size", "channels", "seed")}
         if str(self.source).lower() == "synthetic":
-            for key in _SYNTHETIC_ONLY:
-                if getattr(self, key) is not None:
-                    kwargs[key] = getattr(self, key)
-        kwargs.update(self.options)
-        return kwargs
+            kwargs.update({key: getattr(self, key) for key in _SYNTHETIC_ONLY if getattr(self, key) is not None})
+        return {**kwargs, **self.options}
 
 
 @dataclass
@@ -113,9 +96,8 @@ class TrainConfig:
 
     * ``epochs``: maximum number of epochs; ``batch_size``: images per step (the
       global batch size under a multi-device strategy);
-    * ``optimizer``: a Keras optimizer name (``"adam"``, ``"sgd"``, ``"rmsprop"``,
-      ``"adamw"``, ...) with ``learning_rate`` and extra ``optimizer_params``
-      (e.g. ``{"momentum": 0.9}``);
+    * ``optimizer``: a Keras optimizer name (``"adam"``, ``"sgd"``, ``"adamw"``, ...)
+      with ``learning_rate`` and extra ``optimizer_params`` (e.g. ``{"momentum": 0.9}``);
     * ``monitor``: the validation quantity for early stopping, checkpointing and
       the plateau schedule (``"val_loss"`` or ``"val_accuracy"``);
     * ``early_stopping_patience``: epochs without improvement before stopping
@@ -125,9 +107,9 @@ class TrainConfig:
       ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to ``alpha`` times the
       initial rate over all steps);
     * ``augment``: ``None``, ``True`` or a dict of some fields of
-      :data:`emolib.pipeline.AUGMENT_DEFAULTS` (Keras ``Random*`` layers,
-      :func:`emolib.pipeline.augmentation`); ``mixup_alpha``/``cutmix_alpha``: Keras
-      ``MixUp``/``CutMix`` (:func:`emolib.pipeline.batch_mixing`), 0 turns them off;
+      :data:`emolib.pipeline.AUGMENT_DEFAULTS` (:func:`emolib.pipeline.augmentation`);
+      ``mixup_alpha``/``cutmix_alpha``: Keras ``MixUp``/``CutMix``
+      (:func:`emolib.pipeline.batch_mixing`), 0 turns them off;
     * ``seed``: weights initialisation, shuffling and augmentation;
     * ``verbose``: Keras' own ``fit`` output (0: off; see ``progress``).
     """
@@ -162,19 +144,15 @@ class ExperimentConfig:
     def to_dict(self) -> dict:
         return jsonable(asdict(self))
 
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
     @classmethod
     def from_dict(cls, d) -> "ExperimentConfig":
         """The config of a dict such as ``to_dict()`` or a run's ``config.json`` gives; unknown
         keys and fields are errors that name them."""
-        parts = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
-        unknown = sorted(set(d) - {"experiment", "run", *parts})
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}")
-        return cls(**{key: _from_fields(parts[key], value) if key in parts else value for key, value in d.items()})
-
-    def to_json(self) -> str:
-        """The config as JSON text."""
-        return json.dumps(self.to_dict(), indent=2)
+        return _from_fields(cls, {key: _from_fields(_PARTS[key], value) if key in _PARTS else value
+                                  for key, value in d.items()})
 
     def updated(self, changes: dict) -> "ExperimentConfig":
         """A copy with ``changes`` applied; keys are field names, dotted for nested
@@ -185,22 +163,28 @@ class ExperimentConfig:
             target = new
             for name in path:
                 target = getattr(target, name) if dataclasses.is_dataclass(target) else target[name]
-            if dataclasses.is_dataclass(target):
-                if last not in {f.name for f in dataclasses.fields(target)}:
-                    raise ValueError(f"unknown config field {key!r}")
+            if not dataclasses.is_dataclass(target):
+                target[last] = value
+            elif last in _field_names(target):
                 setattr(target, last, value)
             else:
-                target[last] = value
+                raise ValueError(f"unknown config field {key!r}")
         return new
+
+
+_PARTS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _field_names(cls) -> set:
+    return {f.name for f in dataclasses.fields(cls)}
 
 
 def _from_fields(cls, d):
     if isinstance(d, cls):
         return d
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(d) - known
+    unknown = set(d) - _field_names(cls)
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}")
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(_field_names(cls))}")
     return cls(**d)
 
 
@@ -220,19 +204,15 @@ def set_seed(seed):
 def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, learning_rate, alpha=0.05,
                   progress=False):
     """Train ``model`` on the endless stream ``train_ds`` (e.g.
-    :func:`emolib.pipeline.sampled_dataset`) and keep the epoch with the best
-    validation macro-F1.
+    :func:`emolib.pipeline.sampled_dataset`), keeping the epoch with the best validation
+    macro-F1 (not loss: on an imbalanced set the loss favours the majority).
 
-    Compiles ``model`` with Adam and cosine decay of ``learning_rate`` to
-    ``alpha`` times it over all steps, categorical cross-entropy; after each of
-    ``epochs`` epochs of ``steps_per_epoch`` steps it scores ``x_val`` ``(n, h, w, c)``
-    against ``y_val`` ``(n,)`` (:func:`emolib.evaluation.f1_scores`) and finally
-    restores the best epoch's weights. Returns the per-epoch validation macro-F1.
-    ``progress``: print one line per epoch (validation macro-F1, time left, :func:`eta_line`).
-    Macro-F1, not loss, selects: on an imbalanced set the loss favours the majority.
-    A :class:`emolib.ensemble.Distiller` trains the same way (its stream yields
-    ``(images, (one_hot, teacher_proba))``, see ``soft_targets`` of
-    :func:`emolib.pipeline.sampled_dataset`); its loss is built in.
+    Adam with cosine decay of ``learning_rate`` to ``alpha`` times it over all steps,
+    categorical cross-entropy (a :class:`emolib.ensemble.Distiller`, whose stream yields
+    ``(images, (one_hot, teacher_proba))``, brings its own loss). After each of ``epochs``
+    epochs of ``steps_per_epoch`` steps, ``x_val`` ``(n, h, w, c)`` is scored against
+    ``y_val`` ``(n,)`` (:func:`emolib.evaluation.f1_scores`; ``progress``: one line per epoch).
+    Returns the per-epoch validation macro-F1.
     """
     import keras
 
@@ -258,10 +238,13 @@ def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, lea
     return history
 
 
-def progress_callback(epochs, print_fn=print):
+def progress_callback(epochs):
     """A Keras callback printing one line per epoch: the metrics, the time so far and an estimate of
     the time left (:func:`eta_line`). Use it as ``model.fit(..., verbose=0, callbacks=[progress_callback(epochs)])``."""
     import keras
+
+    shown = {"loss": ("loss", ".4f"), "accuracy": ("acc", ".3f"), "val_loss": ("val_loss", ".4f"),
+             "val_accuracy": ("val_acc", ".3f"), "learning_rate": ("lr", ".2e")}  # Keras log: (label, format)
 
     class EpochProgress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -270,14 +253,8 @@ def progress_callback(epochs, print_fn=print):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             parts = [eta_line(epoch + 1, epochs, self.started)]
-            for key, label, fmt in (
-                ("loss", "loss", ".4f"), ("accuracy", "acc", ".3f"),
-                ("val_loss", "val_loss", ".4f"), ("val_accuracy", "val_acc", ".3f"),
-                ("learning_rate", "lr", ".2e"),
-            ):
-                if key in logs:
-                    parts.append(f"{label} {float(logs[key]):{fmt}}")
-            print_fn("  ".join(parts), flush=True)
+            parts += [f"{label} {float(logs[key]):{fmt}}" for key, (label, fmt) in shown.items() if key in logs]
+            print("  ".join(parts), flush=True)
 
     return EpochProgress()
 
@@ -353,23 +330,19 @@ def _prepare_data(config: ExperimentConfig, dataset):
     return dataset, train
 
 
-# --------------------------------------------------------------------------
-# Checks
-# --------------------------------------------------------------------------
-
-
 def _check_train(train: TrainConfig):
     """Refuse training settings that would fail late or train nothing, naming the field."""
+    def is_int(value):
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
     for key in ("epochs", "batch_size"):
-        value = getattr(train, key)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"TrainConfig.{key} must be a positive integer, got {value!r}")
+        if not is_int(getattr(train, key)) or getattr(train, key) < 1:
+            raise ValueError(f"TrainConfig.{key} must be a positive integer, got {getattr(train, key)!r}")
     lr = train.learning_rate
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"TrainConfig.learning_rate must be a positive number, got {lr!r}")
     patience = train.early_stopping_patience
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, (int, np.integer))
-                                 or patience < 0):
+    if patience is not None and (not is_int(patience) or patience < 0):
         raise ValueError(f"TrainConfig.early_stopping_patience must be None or an integer >= 0, got {patience!r}")
     if _decay_kind(train) not in (None, "plateau", "cosine"):
         raise ValueError(f"unknown lr_decay kind {_decay_kind(train)!r}; use 'plateau', 'cosine' or None")
@@ -609,37 +582,28 @@ def _save_reports(workdir: Path, metrics, test, history, names):
 
 
 def _flatten(d, prefix=""):
+    """``d`` with nested dicts' keys joined by dots, lists as tuples and empty dicts as ``None``."""
     out = {}
     for key, value in d.items():
-        name = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            out.update(_flatten(value, name + "."))
+            out.update(_flatten(value, f"{prefix}{key}."))
         elif isinstance(value, list):
-            out[name] = tuple(value)
+            out[f"{prefix}{key}"] = tuple(value)
         else:
-            out[name] = value if not isinstance(value, dict) else None
+            out[f"{prefix}{key}"] = None if isinstance(value, dict) else value
     return out
 
 
-#: Metric columns of :func:`collect_runs`: column -> path in ``metrics.json``.
+#: Metric columns of :func:`collect_runs`: column -> dotted path in ``metrics.json``.
 RUN_COLUMNS = {
-    "test_accuracy": ("accuracy",),
-    "test_top_2_accuracy": ("top_2_accuracy",),
-    "test_top_3_accuracy": ("top_3_accuracy",),
-    "test_loss": ("loss",),
-    "macro_precision": ("macro_avg", "precision"),
-    "macro_recall": ("macro_avg", "recall"),
-    "macro_f1": ("macro_avg", "f1"),
-    "weighted_precision": ("weighted_avg", "precision"),
-    "weighted_recall": ("weighted_avg", "recall"),
-    "weighted_f1": ("weighted_avg", "f1"),
-    "val_accuracy": ("val", "accuracy"),
-    "val_macro_f1": ("val", "macro_avg", "f1"),
-    "epochs": ("epochs_trained",),
-    "best_epoch": ("best_epoch",),
-    "train_seconds": ("train_seconds",),
-    "params": ("params",),
-    "trainable_params": ("trainable_params",),
+    "test_accuracy": "accuracy", "test_top_2_accuracy": "top_2_accuracy",
+    "test_top_3_accuracy": "top_3_accuracy", "test_loss": "loss",
+    "macro_precision": "macro_avg.precision", "macro_recall": "macro_avg.recall", "macro_f1": "macro_avg.f1",
+    "weighted_precision": "weighted_avg.precision", "weighted_recall": "weighted_avg.recall",
+    "weighted_f1": "weighted_avg.f1",
+    "val_accuracy": "val.accuracy", "val_macro_f1": "val.macro_avg.f1",
+    "epochs": "epochs_trained", "best_epoch": "best_epoch", "train_seconds": "train_seconds",
+    "params": "params", "trainable_params": "trainable_params",
 }
 
 
@@ -647,17 +611,14 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     """One row per saved run under ``runs_dir`` (optionally only ``experiment``, a
     name or a list of names).
 
-    Columns: ``experiment``, ``run``, every config field flattened with dots
-    (``model.name``, ``train.learning_rate``, ``model.params.filters``, ...; lists
-    become tuples), then the metrics of :data:`RUN_COLUMNS`: test accuracy and
-    top-k, test loss, macro and weighted precision/recall/F1 on the test split,
-    validation accuracy and macro F1, epochs trained, best epoch, training seconds
-    and parameter counts (total and trainable; the latter is missing from runs
-    saved before it was recorded). Unfinished (temporary) run folders are skipped;
-    so is, with a warning naming it, a folder that :func:`emolib.runs.read_run`
-    cannot read (no ``best.keras`` or ``config.json``, damaged JSON). Runs left
-    half-replaced by a killed overwrite are first repaired
-    (:func:`emolib.runs.recover_runs`).
+    Columns: ``experiment``, ``run``, ``setting`` (:func:`run_setting`), every
+    config field flattened with dots (``model.name``, ``train.learning_rate``,
+    ``model.params.filters``, ...; lists become tuples), then the metrics of
+    :data:`RUN_COLUMNS` (missing ones are ``None``: ``trainable_params`` of runs
+    saved before it was recorded). The runs come from
+    :func:`emolib.runs.finished_runs`: unfinished (temporary) folders are skipped,
+    so is, with a warning naming it, a folder that cannot be read, and runs left
+    half-replaced by a killed overwrite are repaired first.
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
@@ -667,12 +628,8 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     for run_dir, config, metrics in runs.finished_runs(runs_dir, wanted):
         row = {"experiment": run_dir.parent.name, "run": run_dir.name, "setting": run_setting(run_dir.name)}
         row.update(_flatten({k: v for k, v in config.items() if k not in ("experiment", "run")}))
-        for column, path in RUN_COLUMNS.items():
-            value = metrics
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            row[column] = value
-        rows.append(row)
+        flat_metrics = _flatten(metrics)
+        rows.append({**row, **{column: flat_metrics.get(path) for column, path in RUN_COLUMNS.items()}})
     columns = ["experiment", "run", "setting", *RUN_COLUMNS]
     if not rows:
         return pd.DataFrame(columns=columns)

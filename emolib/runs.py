@@ -137,24 +137,22 @@ def read_config(run_dir) -> dict:
 
 
 def finished_runs(runs_dir, experiments=None):
-    """Yield ``(run_dir, config, metrics)`` for each finished run under ``runs_dir`` (of
-    the set ``experiments`` when given), sorted, after :func:`recover_runs`; a folder
-    :func:`read_run` cannot read is skipped with a warning saying why."""
-    runs_dir = Path(runs_dir)
-    for exp_dir in sorted(d for d in runs_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
-        if experiments is None or exp_dir.name in experiments:
-            recover_runs(exp_dir)
-    for metrics_path in sorted(runs_dir.glob(f"*/*/{METRICS_FILE}")):
-        run_dir = metrics_path.parent
-        exp = run_dir.parent.name
-        if run_dir.name.startswith(".") or exp.startswith(".") or (experiments is not None and exp not in experiments):
+    """Yield ``(run_dir, config, metrics)`` for each finished run (visible, with ``metrics.json``)
+    under ``runs_dir`` (of the set ``experiments`` when given), sorted, after :func:`recover_runs`;
+    a folder :func:`read_run` cannot read is skipped with a warning saying why."""
+    for exp_dir in sorted(d for d in Path(runs_dir).iterdir() if d.is_dir() and not d.name.startswith(".")):
+        if experiments is not None and exp_dir.name not in experiments:
             continue
-        try:
-            config, metrics = read_run(run_dir)
-        except RunFolderError as exc:  # one damaged folder must not hide every other run
-            warnings.warn(f"skipping {exc}", stacklevel=3)
-            continue
-        yield run_dir, config, metrics
+        recover_runs(exp_dir)
+        for run_dir in run_folders(exp_dir.parent, exp_dir.name):
+            if not (run_dir / METRICS_FILE).is_file():
+                continue
+            try:
+                config, metrics = read_run(run_dir)
+            except RunFolderError as exc:  # one damaged folder must not hide every other run
+                warnings.warn(f"skipping {exc}", stacklevel=3)
+                continue
+            yield run_dir, config, metrics
 
 
 # Hidden work folders beside a run are named ".<run>.<kind>-<host>-<pid>-<random>" (kind "tmp":
