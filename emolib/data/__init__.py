@@ -3,8 +3,8 @@ all returning :class:`emolib.data.base.EmotionDataset`."""
 
 from pathlib import Path
 
-from .base import (EMOTIONS, PRESETS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes,
-                   validate_splits)
+from .base import (EMOTIONS, LABEL_SYNONYMS, PRESETS, EmotionDataset, Split, convert_images, normalize_label,
+                   resolve_classes, validate_splits)
 from .fer2013 import FER_CSV_CANDIDATES, fer2013_instructions, find_fer2013, find_or_fetch_fer2013, load_fer2013_csv
 from .images import ImageReadError
 from .real import SPLIT_SYNONYMS, _subdirs, load_class_folders, load_labels_csv, write_class_folders
@@ -37,15 +37,7 @@ def _is_fer_csv(path: Path, kwargs=None) -> bool:
 
 
 def _looks_like_class_folders(path: Path) -> bool:
-    for d in _subdirs(path):
-        if d.name.lower() in SPLIT_SYNONYMS:
-            return True
-        try:
-            normalize_label(d.name)
-            return True
-        except ValueError:
-            pass
-    return False
+    return any(d.name.lower() in SPLIT_SYNONYMS or d.name.strip().lower() in LABEL_SYNONYMS for d in _subdirs(path))
 
 
 def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:

@@ -39,7 +39,7 @@ from .. import net
 from ..fileio import temp_dir_beside
 from .base import EMOTIONS, EmotionDataset, resolve_classes
 from .images import read_images
-from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _row
+from .real import _build_dataset, _check_args, _check_path, _emotion, _labels_for, _read_csv, _row
 from .splits import group_splits
 
 __all__ = ["ARCHIVE_URL", "LOCAL_DIR", "REPOSITORY", "download_facial_expressions", "find_facial_expressions",
@@ -111,19 +111,14 @@ def read_legend(root) -> pd.DataFrame:
     path = Path(root) / LEGEND
     if not path.is_file():
         raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}")
-    df = _read_csv(path, "legend", ["image", "emotion"], dtype=str, keep_default_na=False)
+    df = _read_csv(path, "legend", ["image", "emotion"], ["image", "emotion"], dtype=str, keep_default_na=False)
     annotator = next((c for c in df.columns if c.lower() == "user.id"), None)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "image": df["image"].str.strip(),
         "orig_label": df["emotion"].str.strip(),
         "annotator": df[annotator].str.strip() if annotator else "",
         "row": np.arange(len(df), dtype=np.int64),
     })
-    for col in ("image", "orig_label"):
-        empty = np.flatnonzero(out[col].to_numpy() == "")
-        if len(empty):
-            raise ValueError(f"legend {_row(path, int(empty[0]))}: empty {col!r}")
-    return out
 
 
 def _normalise(legend, path, contempt):
@@ -231,9 +226,7 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
 def _locate(path, download) -> Path:
     """The copy to read: ``path`` (checked), else a local copy, else a download (when allowed)."""
     if path is not None:
-        root = Path(path).expanduser()
-        if not root.exists():
-            raise FileNotFoundError(f"facial_expressions copy not found: '{root}'\n\n{manual_steps(root)}")
+        root = _check_path(path, "facial_expressions copy", manual_steps(Path(path).expanduser()))
         if not is_facial_expressions_dir(root):
             raise ValueError(f"'{root}' is not a facial_expressions copy: it needs data/legend.csv and images/")
         return root

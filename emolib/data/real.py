@@ -132,9 +132,10 @@ def _order_meta(meta: pd.DataFrame) -> pd.DataFrame:
     return meta[first + [c for c in meta.columns if c not in first]]
 
 
-def _read_csv(path, what, required=(), **kwargs) -> pd.DataFrame:
-    """``pd.read_csv`` with stripped column names and the ``required`` ones (matched ignoring
-    case, renamed to their spelling); errors name the file and the column."""
+def _read_csv(path, what, required=(), nonempty=(), **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` with stripped column names, the ``required`` ones (matched ignoring
+    case, renamed to their spelling) and no blank cell in the ``nonempty`` ones; errors
+    name the file and the column or row."""
     try:
         df = pd.read_csv(path, **kwargs)
     except pd.errors.EmptyDataError:
@@ -146,7 +147,12 @@ def _read_csv(path, what, required=(), **kwargs) -> pd.DataFrame:
     missing = [col for col in required if col.lower() not in lower and col not in df.columns]
     if missing:
         raise ValueError(f"{what} '{path}' has no column {missing[0]!r} (columns found: {list(df.columns)})")
-    return df.rename(columns={lower[c.lower()]: c for c in required if c not in df.columns})
+    df = df.rename(columns={lower[c.lower()]: c for c in required if c not in df.columns})
+    for col in nonempty:
+        blank = np.flatnonzero(df[col].str.strip().to_numpy() == "")
+        if len(blank):
+            raise ValueError(f"{what} {_row(path, int(blank[0]))}: empty {col!r}")
+    return df
 
 
 def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or Training/PublicTest/PrivateTest"):
@@ -363,21 +369,23 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     regex = _identity_regex(identity_pattern)
     csv_path = _check_path(csv_path, "labels CSV")
     used_columns = (image_col, label_col, split_col, identity_col)
-    df = _read_csv(csv_path, "labels CSV", [c for c in used_columns if c is not None], dtype=str,
+    df = _read_csv(csv_path, "labels CSV", [c for c in used_columns if c is not None],
+                   [c for c in (image_col, label_col, identity_col) if c is not None], dtype=str,
                    keep_default_na=False)
     if len(df) == 0:
         raise ValueError(f"labels CSV '{csv_path}' has no rows")
-    names = df[image_col].str.strip().tolist()
-    if "" in names:
-        raise ValueError(f"{_row(csv_path, names.index(''))}: empty {image_col!r}")
     if identity_col is not None and identity_pattern is not None:
         raise ValueError("give identity_col or identity_pattern, not both")
+    names = df[image_col].str.strip().tolist()
     image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
-    emotions = _csv_emotions(df[label_col].tolist(), names, csv_path, label_col)
+    emotions = [_emotion(label, _row(csv_path, i), f" for image {names[i]!r}") for i, label in enumerate(df[label_col])]
     split_names = None
     if split_col is not None:
         split_names = _csv_splits(df[split_col].tolist(), csv_path, "split", f" in column {split_col!r}")
-    identity, unmatched = _csv_identity(df, names, identity_col, regex, csv_path)
+    if identity_col is not None:
+        identity, unmatched = df[identity_col].str.strip().to_numpy(dtype=object), 0
+    else:
+        identity, unmatched = _identity_from_names(names, regex)
 
     files = [os.path.normpath(Path(image_dir) / n) for n in names]
     first = _check_duplicates(files, names, emotions, csv_path, duplicates)
@@ -461,25 +469,9 @@ def _identity_regex(identity_pattern):
     return regex
 
 
-def _csv_emotions(raw_labels, names, csv_path, label_col) -> list:
-    """Canonical emotion per row; ``ValueError`` naming the row for an empty or unknown label."""
-    emotions = []
-    for i, label in enumerate(raw_labels):
-        if not str(label).strip():
-            raise ValueError(f"{_row(csv_path, i)}: empty {label_col!r} for image {names[i]!r}")
-        emotions.append(_emotion(label, _row(csv_path, i), f" for image {names[i]!r}"))
-    return emotions
-
-
-def _csv_identity(df, names, identity_col, regex, csv_path):
-    """``(person per row or None, how many stems the regex did not match)``: from
-    ``identity_col`` (no empty cell), else group 1 of ``regex`` on each file stem."""
-    if identity_col is not None:
-        identity = df[identity_col].str.strip().to_numpy(dtype=object)
-        empty = np.flatnonzero(identity == "")
-        if len(empty):
-            raise ValueError(f"{_row(csv_path, int(empty[0]))}: empty identity in column {identity_col!r}")
-        return identity, 0
+def _identity_from_names(names, regex):
+    """``(person per row or None, how many stems did not match)``: group 1 of ``regex`` on
+    each file stem (a stem that does not match is its own person)."""
     if regex is None:
         return None, 0
     stems = [Path(n).stem for n in names]
