@@ -1,22 +1,8 @@
 """Real photographs in the layout of the public GitHub repository
 ``muxspace/facial_expressions``: ``images/*.jpg`` plus ``data/legend.csv`` (columns
-``user.id,image,emotion``, labels in mixed case such as ``happiness`` and ``HAPPINESS``).
-
-:func:`load_facial_expressions` reads a local copy (or downloads the repository's archive
-once, :func:`download_facial_expressions`) and returns an
-:class:`~emolib.data.base.EmotionDataset` like every other loader:
-
-* **contempt** is not one of FER2013's seven emotions: ``contempt="drop"`` (default)
-  leaves its rows out, ``"disgust"`` relabels them (as some FER2013-style mappings do);
-  ``info["contempt_rows"]`` says how many rows that concerned (4 of 7,617 in the shared
-  copy) and ``info["contempt_policy"]`` what was done;
-* **persons**: the file name gives the person (``First_Last_0003.jpg`` or ``Name_12.jpg``:
-  the stem without its trailing ``_<digits>``), in ``meta["identity"]``; splits are
-  **person-disjoint** and stratified by class (:func:`~emolib.data.splits.group_splits`);
-* **balanced test** (``balanced_test=``): the set is ~97% happy/neutral, which makes test
-  accuracy meaningless. ``True`` keeps, per class, as many test images as the rarest class
-  has; an integer ``k`` caps every class at ``k``. The test images left out are dropped,
-  not moved to train (their persons must stay out of it): ``info["test_dropped_for_balance"]``.
+``user.id,image,emotion``, labels in mixed case such as ``happiness`` and ``HAPPINESS``),
+read by :func:`load_facial_expressions` from a local copy, or downloaded once
+(:func:`download_facial_expressions`).
 
 No real photo and no person's name is ever printed by this module (errors name the
 legend row and the file, which the user has on disk anyway).
@@ -152,7 +138,9 @@ def _balance_test(labels, split_names, balanced_test, num_classes, seed):
 def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, val_fraction=0.15,
                             test_fraction=0.15, balanced_test=False, contempt="drop", seed=0,
                             download=True) -> EmotionDataset:
-    """Load the ``muxspace/facial_expressions`` photos as an :class:`EmotionDataset`.
+    """Load the ``muxspace/facial_expressions`` photos, labels normalised, in splits that keep
+    every person (the file stem without its trailing ``_<digits>``, ``meta["identity"]``) in
+    one split, classes stratified (:func:`~emolib.data.splits.group_splits`).
 
     Parameters
     ----------
@@ -168,9 +156,14 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     val_fraction, test_fraction : float
         Approximate fractions of the images (whole persons) in val and test.
     balanced_test : bool or int
-        See the module docstring.
+        The set is ~97% happy/neutral, which makes plain test accuracy meaningless. ``True``
+        keeps, per class, as many test images as the rarest class has; ``k`` caps every class
+        at ``k``. The test images left out are dropped, not moved to train (their persons must
+        stay out of it): ``info["test_dropped_for_balance"]``.
     contempt : {"drop", "disgust"}
-        What happens to the ``contempt`` rows (see the module docstring).
+        Contempt is not one of FER2013's emotions: its rows are left out, or relabelled as
+        disgust (as some FER2013-style mappings do). ``info["contempt_rows"]`` counts them
+        (4 of 7,617 in the shared copy).
     seed : int
         Seed of the split (and of the test balancing).
 
