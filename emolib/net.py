@@ -1,20 +1,13 @@
-"""Downloads that never hang: one helper for every network access of emolib.
+"""Downloads that never hang: every download of emolib goes through :func:`download`,
+every "is the network there?" through :func:`reachable`.
 
-Every download (ImageNet weights, the real-photo set, TweetEval) goes through
-:func:`download`, and every "is the network there?" question through
-:func:`reachable`. Both keep a **total deadline** over the steps that can stall
-without a word: name resolution (DNS), the TCP connect, TLS and the response
-headers. A host that accepts and never answers, or a resolver that never
-replies, costs at most ``connect_timeout`` seconds. While the body streams, every
-read has its own ``read_timeout``: a server that stops sending mid-file is
-detected, while a large file on a slow but live link still completes.
+Both keep a **total deadline** over the steps that can stall without a word (DNS, the
+TCP connect, TLS, the response headers): a silent host or resolver costs at most
+``connect_timeout`` seconds. While the body streams, each read has its own
+``read_timeout``, so a stalled server is detected while a large file on a slow link
+still completes. The file is written under a hidden temporary name and renamed only
+when complete (and verified), so an interrupted download never looks finished.
 
-A download is written to a hidden temporary name beside the target and renamed
-only when complete (and verified, when the caller passes ``verify``), so an
-interrupted download never leaves a file that looks finished.
-
-Examples
---------
 >>> from emolib import net
 >>> net.reachable("http://127.0.0.1:9/", timeout=1.0)  # nothing listens on port 9
 False

@@ -378,7 +378,8 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
         raise ValueError("give identity_col or identity_pattern, not both")
     names = df[image_col].str.strip().tolist()
     image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
-    emotions = [_emotion(label, _row(csv_path, i), f" for image {names[i]!r}") for i, label in enumerate(df[label_col])]
+    emotions = [_emotion(label, _row(csv_path, i), f" for image {names[i]!r}")
+                for i, label in enumerate(df[label_col])]
     split_names = None
     if split_col is not None:
         split_names = _csv_splits(df[split_col].tolist(), csv_path, "split", f" in column {split_col!r}")
@@ -528,16 +529,14 @@ def _safe_name(source, max_len=60) -> str:
 
 
 def write_class_folders(dataset: EmotionDataset, root, image_format="png", overwrite=False) -> Path:
-    """Write ``dataset`` as ``root/<split>/<class>/<NNNNNN>_<name>.<ext>`` plus
-    ``root/metadata.csv`` (``split``, ``file`` relative to root, ``order`` and every meta
-    column), ``root/dataset.json`` (name, class names, info, counts) and ``root/README.txt``.
+    """Write ``dataset`` as ``root/<split>/<class>/<NNNNNN>_<name>.<ext>`` images (PNG
+    round-trips exactly through :func:`load_class_folders`), ``metadata.csv`` (``split``,
+    ``file``, ``order``, every meta column), ``dataset.json`` (name, class names, info) and
+    ``README.txt``; returns ``Path(root)``.
 
-    The write is atomic: everything goes to a temporary folder beside ``root`` that is
-    renamed to ``root`` at the end and removed on any error. An existing non-empty
-    ``root`` is refused unless ``overwrite=True``, and even then only when it is a
-    previous export (has ``dataset.json`` or ``metadata.csv``), so a typo cannot wipe an
-    unrelated folder. PNG (default) round-trips exactly through :func:`load_class_folders`.
-    Returns ``root`` as a :class:`~pathlib.Path`.
+    Atomic: it writes into a temporary folder beside ``root``, renamed at the end and
+    removed on any error. A non-empty ``root`` is replaced only with ``overwrite=True``
+    and only when it is a previous export, so a typo cannot wipe an unrelated folder.
     """
     key = str(image_format).lower().lstrip(".")
     if key not in _SAVE_FORMATS:
