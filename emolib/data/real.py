@@ -366,7 +366,6 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     _check_args(image_size, channels, val_fraction, test_fraction)
     if duplicates not in ("error", "first", "keep"):
         raise ValueError(f"duplicates must be 'error', 'first' or 'keep', got {duplicates!r}")
-    regex = _identity_regex(identity_pattern)
     csv_path = _check_path(csv_path, "labels CSV")
     used_columns = (image_col, label_col, split_col, identity_col)
     df = _read_csv(csv_path, "labels CSV", [c for c in used_columns if c is not None],
@@ -386,7 +385,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if identity_col is not None:
         identity, unmatched = df[identity_col].str.strip().to_numpy(dtype=object), 0
     else:
-        identity, unmatched = _identity_from_names(names, regex)
+        identity, unmatched = _identity_from_names(names, identity_pattern)
 
     files = [os.path.normpath(Path(image_dir) / n) for n in names]
     first = _check_duplicates(files, names, emotions, csv_path, duplicates)
@@ -453,11 +452,12 @@ def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarra
     return first
 
 
-def _identity_regex(identity_pattern):
-    """``identity_pattern`` compiled (``None`` stays ``None``); ``ValueError`` when it is not a
-    regular expression or has no group to capture the person."""
+def _identity_from_names(names, identity_pattern):
+    """``(person per row or None, how many stems did not match)``: group 1 of the regular
+    expression ``identity_pattern`` on each file stem (a stem that does not match is its own
+    person); ``ValueError`` when it is not a regular expression or has no group."""
     if identity_pattern is None:
-        return None
+        return None, 0
     try:
         regex = re.compile(identity_pattern)
     except (re.error, TypeError) as exc:
@@ -467,14 +467,6 @@ def _identity_regex(identity_pattern):
             f"identity_pattern {identity_pattern!r} has no group: its group 1 must capture the person "
             r"in the file stem, e.g. r'^(.*)_\d+$'"
         )
-    return regex
-
-
-def _identity_from_names(names, regex):
-    """``(person per row or None, how many stems did not match)``: group 1 of ``regex`` on
-    each file stem (a stem that does not match is its own person)."""
-    if regex is None:
-        return None, 0
     stems = [Path(n).stem for n in names]
     matches = [regex.search(stem) for stem in stems]
     persons = [m.group(1) if m and m.group(1) else stem for m, stem in zip(matches, stems)]
