@@ -1,20 +1,13 @@
-"""Downloads that never hang: one helper for every network access of emolib.
+"""Downloads that never hang: every download of emolib goes through :func:`download`,
+every "is the network there?" through :func:`reachable`.
 
-Every download (ImageNet weights, the real-photo set, TweetEval) goes through
-:func:`download`, and every "is the network there?" question through
-:func:`reachable`. Both keep a **total deadline** over the steps that can stall
-without a word: name resolution (DNS), the TCP connect, TLS and the response
-headers. A host that accepts and never answers, or a resolver that never
-replies, costs at most ``connect_timeout`` seconds. While the body streams, every
-read has its own ``read_timeout``: a server that stops sending mid-file is
-detected, while a large file on a slow but live link still completes.
+Both keep a **total deadline** over the steps that can stall without a word (DNS, the
+TCP connect, TLS, the response headers): a silent host or resolver costs at most
+``connect_timeout`` seconds. While the body streams, each read has its own
+``read_timeout``, so a stalled server is detected while a large file on a slow link
+still completes. The file is written under a hidden temporary name and renamed only
+when complete (and verified), so an interrupted download never looks finished.
 
-A download is written to a hidden temporary name beside the target and renamed
-only when complete (and verified, when the caller passes ``verify``), so an
-interrupted download never leaves a file that looks finished.
-
-Examples
---------
 >>> from emolib import net
 >>> net.reachable("http://127.0.0.1:9/", timeout=1.0)  # nothing listens on port 9
 False
@@ -45,12 +38,9 @@ def _with_steps(message, manual_steps):
 
 
 def open_url(url, *, connect_timeout=5.0, read_timeout=30.0, method="GET", manual_steps=None):
-    """Open ``url`` and return the response once its headers arrived.
-
-    DNS, connect, TLS and the response headers together get at most
-    ``connect_timeout`` seconds (the work runs in a daemon thread, so even a
-    stalled resolver cannot hold the caller). Later reads from the response time
-    out after ``read_timeout`` seconds each.
+    """Open ``url`` and return the response once its headers arrived: DNS, connect, TLS
+    and the headers get ``connect_timeout`` seconds in all (in a daemon thread, so even a
+    stalled resolver cannot hold the caller); each later read ``read_timeout`` seconds.
 
     Raises
     ------
@@ -124,30 +114,14 @@ def _progress(done, total, started, stream):
 
 
 def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, manual_steps=None,
-             progress=True, chunk_size=1 << 20):
-    """Download ``url`` to ``path``: to a hidden temporary name beside it, then renamed.
+             progress=True):
+    """Download ``url`` to ``path``: to a hidden temporary name beside it, renamed only
+    when the whole body arrived and ``verify(tmp_path)`` (if given) did not raise; on any
+    failure nothing is left behind. Returns ``Path(path)``.
 
-    Parameters
-    ----------
-    url : str
-    path : str or Path
-        The finished file. It appears only when the whole body arrived and
-        ``verify`` (if given) accepted it; on any failure nothing is left behind.
-    connect_timeout : float
-        Total seconds for DNS, connect, TLS and the response headers.
-    read_timeout : float
-        Seconds one read of the body may stall.
-    verify : callable, optional
-        ``verify(tmp_path)`` raises if the downloaded file is not what was expected.
-    manual_steps : str, optional
-        What a user can do by hand; appended to every error message.
-    progress : bool
-        Print a progress bar (bytes, rate, ETA) on stderr.
-
-    Returns
-    -------
-    Path
-        ``Path(path)``.
+    ``connect_timeout`` bounds DNS, connect, TLS and the response headers together,
+    ``read_timeout`` each read of the body; ``manual_steps`` (what a user can do by hand)
+    is appended to every error; ``progress`` prints bytes, rate and ETA on stderr.
 
     Raises
     ------
@@ -168,7 +142,7 @@ def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, 
             with open(tmp, "wb") as out:
                 while True:
                     try:
-                        chunk = response.read(chunk_size)
+                        chunk = response.read(1 << 20)
                     except (OSError, ValueError) as exc:
                         raise NetworkError(_with_steps(
                             f"download of {url} stalled or broke after {done / 1e6:.1f} MB: {exc}",

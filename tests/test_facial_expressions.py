@@ -18,10 +18,10 @@ from PIL import Image
 
 from emolib import net
 from emolib.data import load_dataset
+from emolib.data.splits import group_splits
 from emolib.data.facial_expressions import (
     download_facial_expressions,
     load_facial_expressions,
-    person_disjoint_splits,
     person_from_filename,
 )
 
@@ -130,7 +130,7 @@ def test_balanced_test_split(copy):
 def test_splits_use_whole_groups():
     labels = np.repeat([0, 1, 2], 40)
     groups = np.array([f"g{i // 4}" for i in range(120)])
-    split = person_disjoint_splits(labels, groups, 0.2, 0.2, seed=3)
+    split = group_splits(labels, groups, 0.2, 0.2, seed=3)
     for g in np.unique(groups):
         assert len(set(split[groups == g])) == 1
     assert 0.1 < np.mean(split == "test") < 0.3 and 0.1 < np.mean(split == "val") < 0.3
@@ -263,7 +263,7 @@ def test_fer2013_colab_fallback_is_fast(tmp_path, monkeypatch):
     """In Colab without kagglehub (or offline) load_dataset('fer2013') fails at once with the steps."""
     import importlib.util
 
-    from emolib.data import fer2013_download
+    from emolib.data import fer2013
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLAB_RELEASE_TAG", "test")
@@ -274,5 +274,5 @@ def test_fer2013_colab_fallback_is_fast(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="data/fer2013"):
         load_dataset("fer2013")
     with pytest.raises(FileNotFoundError, match="kagglehub is not installed"):
-        fer2013_download.fetch_fer2013()
+        fer2013.fetch_fer2013()
     assert time.monotonic() - started < 3

@@ -3,9 +3,9 @@ all returning :class:`emolib.data.base.EmotionDataset`."""
 
 from pathlib import Path
 
-from .base import (EMOTIONS, PRESETS, EmotionDataset, Split, convert_images, normalize_label, resolve_classes,
-                   validate_splits)
-from .fer2013 import FER_CSV_CANDIDATES, fer2013_instructions, find_fer2013, load_fer2013_csv
+from .base import (EMOTIONS, LABEL_SYNONYMS, PRESETS, EmotionDataset, Split, convert_images, normalize_label,
+                   resolve_classes, validate_splits)
+from .fer2013 import FER_CSV_CANDIDATES, fer2013_instructions, find_fer2013, find_or_fetch_fer2013, load_fer2013_csv
 from .images import ImageReadError
 from .real import SPLIT_SYNONYMS, _subdirs, load_class_folders, load_labels_csv, write_class_folders
 from .facial_expressions import is_facial_expressions_dir, load_facial_expressions
@@ -37,15 +37,7 @@ def _is_fer_csv(path: Path, kwargs=None) -> bool:
 
 
 def _looks_like_class_folders(path: Path) -> bool:
-    for d in _subdirs(path):
-        if d.name.lower() in SPLIT_SYNONYMS:
-            return True
-        try:
-            normalize_label(d.name)
-            return True
-        except ValueError:
-            pass
-    return False
+    return any(d.name.lower() in SPLIT_SYNONYMS or d.name.strip().lower() in LABEL_SYNONYMS for d in _subdirs(path))
 
 
 def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
@@ -53,40 +45,29 @@ def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
 
     * ``"synthetic"``: :func:`emolib.data.synthetic.generate` (procedural faces);
     * ``"facial_expressions"``: the real photos of ``muxspace/facial_expressions``
-      (:func:`~emolib.data.facial_expressions.load_facial_expressions`: ``data/facial_expressions/``
-      searched from the working directory upwards, else downloaded once); a directory with that
-      layout (``images/`` and ``data/legend.csv``) loads the same way;
+      (:func:`~emolib.data.facial_expressions.load_facial_expressions`), as does a
+      directory with that layout (``images/`` and ``data/legend.csv``);
     * ``"fer2013"``: FER2013 from ``data/fer2013/`` (searched from the working directory
       upwards; CSV or train/test folders), see :func:`fer2013_instructions`;
     * a ``.csv`` file with a ``pixels`` column of pixel values: :func:`load_fer2013_csv`;
-    * any other ``.csv`` file (also one with an ``image`` column and a ``pixels`` column
-      of something else, or when ``kwargs`` hold :func:`load_labels_csv`'s arguments):
-      :func:`load_labels_csv`;
+      any other ``.csv`` file (or when ``kwargs`` hold :func:`load_labels_csv`'s own
+      arguments): :func:`load_labels_csv`;
     * a directory: :func:`load_class_folders` when it holds class or split folders,
       else :func:`load_fer2013_csv` when it holds ``fer2013.csv``/``icml_face_data.csv``/
       ``train.csv``, else :func:`load_labels_csv` on its ``labels.csv``.
 
-    The result has passed :func:`~emolib.data.base.validate_splits`: train, val and
-    test splits that are not empty, every class with training images.
-
-    Raises ``FileNotFoundError`` for a path that does not exist and ``ValueError`` for
-    anything else it cannot read or use.
+    The result has passed :func:`~emolib.data.base.validate_splits`. Raises
+    ``FileNotFoundError`` for a path that does not exist and ``ValueError`` for anything
+    else it cannot read or use.
     """
-    return validate_splits(_load(source, **kwargs))
-
-
-def _load(source="synthetic", **kwargs) -> EmotionDataset:
-    """The loader dispatch of :func:`load_dataset` (without its validation)."""
     name = source.strip().lower() if isinstance(source, str) else None
     if name == "synthetic":
         from . import synthetic
 
-        return synthetic.generate(**kwargs)
+        return validate_splits(synthetic.generate(**kwargs))
     if name in ("facial_expressions", "facial-expressions"):
-        return load_facial_expressions(**kwargs)
+        return validate_splits(load_facial_expressions(**kwargs))
     if name == "fer2013":
-        from .fer2013_download import find_or_fetch_fer2013
-
         source = find_or_fetch_fer2013()
     if not isinstance(source, (str, Path)):
         raise ValueError(
@@ -94,14 +75,12 @@ def _load(source="synthetic", **kwargs) -> EmotionDataset:
         )
     path = Path(source).expanduser()
     if not path.exists():
-        hint = ""
-        if "fer" in str(path).lower():
-            hint = "\n\n" + fer2013_instructions()
+        hint = "\n\n" + fer2013_instructions() if "fer" in str(path).lower() else ""
         raise FileNotFoundError(
             f"data source not found: '{path}' (source must be 'synthetic', 'fer2013', a .csv file "
             f"or a directory of class folders){hint}"
         )
-    return _load_path(path, **kwargs)
+    return validate_splits(_load_path(path, **kwargs))
 
 
 def _load_path(path: Path, **kwargs) -> EmotionDataset:

@@ -65,8 +65,8 @@ def normalize_label(name) -> str:
 
 
 def resolve_classes(classes) -> tuple[str, ...]:
-    """Turn a preset name (``"fer7"``, ``"seed003"``, ``"seed002"``) or a list of
-    labels into a tuple of canonical emotion names, keeping the given order."""
+    """Canonical emotion names, in the given order, of a preset name (:data:`PRESETS`) or
+    a list of labels; ``None`` gives :data:`EMOTIONS`."""
     if classes is None:
         return EMOTIONS
     if isinstance(classes, str):
@@ -207,17 +207,10 @@ def _describe(dataset) -> str:
 def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
     """Check that ``dataset`` can be trained on and evaluated; returns it unchanged.
 
-    Every loader's result passes through here in :func:`emolib.data.load_dataset`,
-    and every data set does in :func:`emolib.experiment.run_experiment` (a loader
-    of its own should call it too). It requires:
-
-    * each of ``splits`` (default ``train``, ``val``, ``test``) to exist and hold
-      at least one image (an empty val or test split gives NaN scores, an empty
-      train split no model);
-    * every class in ``dataset.class_names`` to have images (a requested class the
-      data does not contain would be a column of zeros);
-    * every class to have at least one *training* image (the model could never
-      learn it).
+    :func:`emolib.data.load_dataset` and :func:`emolib.experiment.run_experiment` call it
+    (a loader of your own should too). Each of ``splits`` must exist and hold images (an
+    empty val or test split gives NaN scores, an empty train split no model), and every
+    class must have images, training images among them (a model could never learn it).
 
     Raises
     ------
@@ -260,14 +253,9 @@ def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
 
 
 def convert_images(images, size, channels) -> np.ndarray:
-    """Resize and convert ``uint8`` images to ``uint8`` ``(n, size, size, channels)``.
-
-    ``images`` is an array ``(n, h, w)`` or ``(n, h, w, c)`` with c in (1, 3, 4)
-    (an alpha channel is dropped). :func:`emolib.pipeline.prepare_images` does the
-    work (ITU-R 601 luma, bilinear resizing with antialiasing), rounded back to
-    ``uint8``: within one grey level of PIL's ``convert("L")`` and ``BILINEAR``
-    resize, which this function used before.
-    """
+    """Resize and convert ``uint8`` images ``(n, h, w[, 1|3|4])`` (alpha is dropped) to
+    ``uint8`` ``(n, size, size, channels)`` with :func:`emolib.pipeline.prepare_images`
+    (ITU-R 601 luma, bilinear resizing with antialiasing), rounded back to ``uint8``."""
     from ..pipeline import prepare_images
 
     images = np.asarray(images)

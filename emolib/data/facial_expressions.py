@@ -1,28 +1,8 @@
 """Real photographs in the layout of the public GitHub repository
-``muxspace/facial_expressions``: ``images/*.jpg`` plus ``data/legend.csv``
-(columns ``user.id,image,emotion``, labels in mixed case such as ``happiness``
-and ``HAPPINESS``).
-
-:func:`load_facial_expressions` reads a local copy (or downloads the repository's
-archive once, see :func:`download_facial_expressions`) and returns an
-:class:`~emolib.data.base.EmotionDataset` like every other loader:
-
-* **labels** normalised (``HAPPINESS`` -> ``happy``, ``anger`` -> ``angry``, ...);
-* **contempt** is not one of FER2013's seven emotions. Policy (``contempt=``):
-  ``"drop"`` (default) leaves its rows out, ``"disgust"`` relabels them as disgust
-  (the merge some FER2013-style mappings use). Either way ``info["contempt_rows"]``
-  says how many rows it concerned (4 of 7,617 in the shared copy; the repository
-  itself has a handful among 13,690) and ``info["contempt_policy"]`` what was done;
-* **persons**: file names give the person (``First_Last_0003.jpg`` or ``Name_12.jpg``:
-  the stem without its trailing ``_<digits>``; a stem without one is its own person),
-  in ``meta["identity"]``. Splits are **person-disjoint** and stratified by class
-  (scikit-learn's :class:`~sklearn.model_selection.StratifiedGroupKFold`);
-* **balanced test** (``balanced_test=``): the set is ~97% happy/neutral, so a test split
-  in those proportions makes accuracy meaningless. ``True`` keeps, per class, as
-  many test images as the rarest class has in the test persons; an integer ``k`` caps
-  every class at ``k`` (rarer classes keep all theirs). The test images left out are
-  dropped, not moved to train (their persons must stay out of train);
-  ``info["test_dropped_for_balance"]`` counts them.
+``muxspace/facial_expressions``: ``images/*.jpg`` plus ``data/legend.csv`` (columns
+``user.id,image,emotion``, labels in mixed case such as ``happiness`` and ``HAPPINESS``),
+read by :func:`load_facial_expressions` from a local copy, or downloaded once
+(:func:`download_facial_expressions`).
 
 No real photo and no person's name is ever printed by this module (errors name the
 legend row and the file, which the user has on disk anyway).
@@ -45,12 +25,12 @@ from .. import net
 from ..fileio import temp_dir_beside
 from .base import EMOTIONS, EmotionDataset, resolve_classes
 from .images import read_images
-from .real import _build_dataset, _check_args, _emotion, _labels_for, _read_csv, _require_columns, _row
-from .splits import group_splits as person_disjoint_splits  # the public name this module had
+from .real import _build_dataset, _check_args, _check_path, _emotion, _labels_for, _read_csv, _row
+from .splits import group_splits
 
 __all__ = ["ARCHIVE_URL", "LOCAL_DIR", "REPOSITORY", "download_facial_expressions", "find_facial_expressions",
            "is_facial_expressions_dir", "load_facial_expressions", "manual_steps", "person_from_filename",
-           "person_disjoint_splits", "read_legend"]
+           "read_legend"]
 
 REPOSITORY = "https://github.com/muxspace/facial_expressions"
 #: The repository's archive (the default branch, as GitHub zips it).
@@ -117,20 +97,14 @@ def read_legend(root) -> pd.DataFrame:
     path = Path(root) / LEGEND
     if not path.is_file():
         raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}")
-    df = _require_columns(_read_csv(path, "legend", dtype=str, keep_default_na=False), ["image", "emotion"],
-                          path, "legend")
+    df = _read_csv(path, "legend", ["image", "emotion"], ["image", "emotion"], dtype=str, keep_default_na=False)
     annotator = next((c for c in df.columns if c.lower() == "user.id"), None)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "image": df["image"].str.strip(),
         "orig_label": df["emotion"].str.strip(),
         "annotator": df[annotator].str.strip() if annotator else "",
         "row": np.arange(len(df), dtype=np.int64),
     })
-    for col in ("image", "orig_label"):
-        empty = np.flatnonzero(out[col].to_numpy() == "")
-        if len(empty):
-            raise ValueError(f"legend {_row(path, int(empty[0]))}: empty {col!r}")
-    return out
 
 
 def _normalise(legend, path, contempt):
@@ -163,43 +137,46 @@ def _balance_test(labels, split_names, balanced_test, num_classes, seed):
 
 def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, val_fraction=0.15,
                             test_fraction=0.15, balanced_test=False, contempt="drop", seed=0,
-                            download=True, **download_kwargs) -> EmotionDataset:
-    """Load the ``muxspace/facial_expressions`` photos as an :class:`EmotionDataset`.
+                            download=True) -> EmotionDataset:
+    """Load the ``muxspace/facial_expressions`` photos, labels normalised, in splits that keep
+    every person (the file stem without its trailing ``_<digits>``, ``meta["identity"]``) in
+    one split, classes stratified (:func:`~emolib.data.splits.group_splits`).
 
     Parameters
     ----------
     path : str or Path, optional
-        A folder with ``data/legend.csv`` and ``images/``. Default: the folder named by
-        ``$EMOLIB_FACIAL_EXPRESSIONS``, else ``data/facial_expressions`` in the working directory
-        or a parent; when there is none and ``download`` is true,
-        the repository's archive is downloaded there once (:func:`download_facial_expressions`,
-        ``download_kwargs`` go to it).
+        A folder with ``data/legend.csv`` and ``images/``. Default: ``$EMOLIB_FACIAL_EXPRESSIONS``,
+        else ``data/facial_expressions`` in the working directory or a parent, else (when
+        ``download``) :func:`download_facial_expressions` there.
     classes : str or list, optional
-        A preset (``"seed003"``, ``"fer7"``) or labels: which classes, in which order. Default:
-        the FER2013 emotions present, in FER2013 order. Rows of other classes are dropped
-        before splitting (``info["dropped"]``).
+        A preset (``"seed003"``) or labels: which classes, in which order (default: the
+        FER2013 emotions present). Rows of other classes are dropped (``info["dropped"]``).
     image_size, channels : int
         Every image becomes ``(image_size, image_size, channels)`` ``uint8`` (1 gray, 3 RGB).
     val_fraction, test_fraction : float
         Approximate fractions of the images (whole persons) in val and test.
     balanced_test : bool or int
-        See the module docstring.
+        The set is ~97% happy/neutral, which makes plain test accuracy meaningless. ``True``
+        keeps, per class, as many test images as the rarest class has; ``k`` caps every class
+        at ``k``. The test images left out are dropped, not moved to train (their persons must
+        stay out of it): ``info["test_dropped_for_balance"]``.
     contempt : {"drop", "disgust"}
-        What happens to the ``contempt`` rows (see the module docstring).
+        Contempt is not one of FER2013's emotions: its rows are left out, or relabelled as
+        disgust (as some FER2013-style mappings do). ``info["contempt_rows"]`` counts them
+        (4 of 7,617 in the shared copy).
     seed : int
         Seed of the split (and of the test balancing).
 
     Returns
     -------
     EmotionDataset
-        Splits ``train``, ``val``, ``test``; ``meta`` columns ``label``, ``emotion``, ``source``,
-        ``split``, ``identity``, ``orig_label``, ``annotator``, ``row``, ``orig_width``,
-        ``orig_height``, ``orig_mode``.
+        ``meta`` columns ``label``, ``emotion``, ``source``, ``split``, ``identity``,
+        ``orig_label``, ``annotator``, ``row``, ``orig_width``, ``orig_height``, ``orig_mode``.
     """
     if contempt not in CONTEMPT_POLICIES:
         raise ValueError(f"contempt must be one of {CONTEMPT_POLICIES}, got {contempt!r}")
     _check_args(image_size, channels, val_fraction, test_fraction)
-    root = _locate(path, download, download_kwargs)
+    root = _locate(path, download)
     legend_path = root / LEGEND
     legend = read_legend(root)
     emotions = _normalise(legend, legend_path, contempt)
@@ -213,7 +190,7 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     legend, labels = legend.iloc[keep].reset_index(drop=True), labels_all[keep]
     identity = np.array([person_from_filename(n) for n in legend["image"]], dtype=object)
 
-    split_names = person_disjoint_splits(labels, identity, val_fraction, test_fraction, seed)
+    split_names = group_splits(labels, identity, val_fraction, test_fraction, seed)
     test_dropped, cap = np.array([], dtype=np.int64), None
     if balanced_test:
         test_dropped, cap = _balance_test(labels, split_names, balanced_test, len(class_names), seed)
@@ -239,12 +216,10 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
                           "facial_expressions", info)
 
 
-def _locate(path, download, download_kwargs) -> Path:
+def _locate(path, download) -> Path:
     """The copy to read: ``path`` (checked), else a local copy, else a download (when allowed)."""
     if path is not None:
-        root = Path(path).expanduser()
-        if not root.exists():
-            raise FileNotFoundError(f"facial_expressions copy not found: '{root}'\n\n{manual_steps(root)}")
+        root = _check_path(path, "facial_expressions copy", manual_steps(Path(path).expanduser()))
         if not is_facial_expressions_dir(root):
             raise ValueError(f"'{root}' is not a facial_expressions copy: it needs data/legend.csv and images/")
         return root
@@ -255,7 +230,7 @@ def _locate(path, download, download_kwargs) -> Path:
         raise FileNotFoundError(
             f"no '{LOCAL_DIR.as_posix()}' with data/legend.csv and images/ in '{Path.cwd()}' "
             f"or its parents.\n\n{manual_steps()}")
-    return download_facial_expressions(**download_kwargs)
+    return download_facial_expressions()
 
 
 # --------------------------------------------------------------------------- download

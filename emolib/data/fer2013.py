@@ -1,30 +1,41 @@
 """FER2013 from its CSV (``emotion,pixels[,Usage]``, 48x48 grayscale), as in Kaggle's
 ``fer2013.csv`` (also ``icml_face_data.csv`` and the challenge's ``train.csv``/``test.csv``).
-emolib never downloads it (see :func:`fer2013_instructions`; :mod:`.fer2013_download` offers
-``kagglehub`` in Colab). Conventions as in :mod:`emolib.data.real`.
+Conventions as in :mod:`emolib.data.real`.
+
+emolib does not download it (:func:`fer2013_instructions`), except in Colab, where
+:func:`find_or_fetch_fer2013` offers ``kagglehub`` (Colab ships it), only after
+:func:`emolib.net.reachable` saw Kaggle answer within a few seconds: offline it fails
+fast with the manual steps.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import net
 from .base import EMOTIONS, EmotionDataset, convert_images
 from .images import for_each
 from .real import (_build_dataset, _check_args, _check_path, _class_order, _csv_splits, _labels_for, _order_meta,
-                   _read_csv, _require_columns, _row)
+                   _read_csv, _row)
 from .splits import stratified_splits
 
-__all__ = ["FER2013_DIR", "fer2013_instructions", "find_fer2013", "load_fer2013_csv"]
+__all__ = ["FER2013_DIR", "KAGGLE_DATASET", "fer2013_instructions", "fetch_fer2013", "find_fer2013",
+           "find_or_fetch_fer2013", "load_fer2013_csv"]
 
 #: Where the curriculum expects FER2013 (relative to the project root).
 FER2013_DIR = Path("data") / "fer2013"
 FER_SIZE = 48
 FER_CSV_CANDIDATES = ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv")
+#: The image-folder mirror of FER2013 on Kaggle (train/<class>/, test/<class>/).
+KAGGLE_DATASET = "msambare/fer2013"
+KAGGLE_URL = "https://www.kaggle.com"
 
 
 def fer2013_instructions() -> str:
@@ -57,6 +68,40 @@ def find_fer2013(start=None) -> Path:
         f"FER2013 not found: no non-empty '{FER2013_DIR.as_posix()}' in '{start}' or its parents.\n\n"
         + fer2013_instructions()
     )
+
+
+def fetch_fer2013(timeout=5.0) -> Path:
+    """Download FER2013's folder mirror with ``kagglehub``; returns its folder (``train/`` and
+    ``test/`` of class folders). ``FileNotFoundError`` with the manual steps when ``kagglehub``
+    is missing, Kaggle does not answer within ``timeout`` seconds, or the download fails."""
+    if importlib.util.find_spec("kagglehub") is None:
+        raise FileNotFoundError("kagglehub is not installed (pip install kagglehub).\n\n" + fer2013_instructions())
+    if not net.reachable(KAGGLE_URL, timeout=timeout):
+        raise FileNotFoundError(f"{KAGGLE_URL} did not answer within {timeout:g} s (offline?).\n\n"
+                                + fer2013_instructions())
+    import kagglehub
+
+    try:
+        return Path(kagglehub.dataset_download(KAGGLE_DATASET))
+    except Exception as exc:  # noqa: BLE001 - kagglehub raises many kinds; all mean "not downloaded"
+        raise FileNotFoundError(f"kagglehub could not download {KAGGLE_DATASET}: {exc}\n\n"
+                                + fer2013_instructions()) from None
+
+
+def find_or_fetch_fer2013(download=None) -> Path:
+    """``data/fer2013`` when present (:func:`find_fer2013`); else, when ``download`` is true
+    (default: only in Colab with ``kagglehub`` importable), :func:`fetch_fer2013`; else
+    ``FileNotFoundError`` with the manual steps."""
+    try:
+        return find_fer2013()
+    except FileNotFoundError:
+        if download is None:
+            in_colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+            download = in_colab and importlib.util.find_spec("kagglehub") is not None
+        if not download:
+            raise
+        print(f"FER2013 not found locally: downloading {KAGGLE_DATASET} with kagglehub", file=sys.stderr)
+        return fetch_fer2013()
 
 
 def _parse_pixel_chunk(part, path, row0, expected):
@@ -107,26 +152,21 @@ def _check_pixel_text(part, buf, digit, nl_pos, path, row0):
 
 
 def _number_values(buf, starts, ends) -> np.ndarray:
-    """The numbers written in ``buf[starts[k]:ends[k] + 1]`` (10**9 for over 10 digits)."""
+    """The numbers written in ``buf[starts[k]:ends[k] + 1]``: vectorised for 1-3 digits (the
+    usual case), else one by one (capped at 256: beyond 255 only "too big" matters)."""
     lengths = ends - starts + 1
-    if lengths.max(initial=0) <= 3:  # the usual case: 1-3 digits per value
-        digits = buf - np.uint8(48)
-        values = digits[ends].astype(np.int16)
-        values += 10 * digits[ends - 1].astype(np.int16) * (lengths >= 2)
-        values += 100 * digits[ends - 2].astype(np.int16) * (lengths >= 3)
-        return values
-    d = buf.astype(np.int16) - 48
-    values = np.zeros(len(starts), dtype=np.int64)
-    for k in range(min(int(lengths.max()), 10)):
-        m = lengths > k
-        values[m] = values[m] * 10 + d[starts[m] + k]
-    values[lengths > 10] = 10**9
+    if lengths.max(initial=0) > 3:
+        return np.array([min(int(buf[a:b + 1].tobytes()), 256) for a, b in zip(starts, ends)], dtype=np.int64)
+    digits = buf - np.uint8(48)
+    values = digits[ends].astype(np.int16)
+    values += 10 * digits[ends - 1].astype(np.int16) * (lengths >= 2)
+    values += 100 * digits[ends - 2].astype(np.int16) * (lengths >= 3)
     return values
 
 
 def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np.ndarray:
     """Parse FER2013 pixel strings ("70 80 82 ...") into ``(n, expected)`` uint8,
-    vectorised over the bytes of ``chunk`` rows at a time (in two threads; numpy runs
+    vectorised over the bytes of ``chunk`` rows at a time (in threads; numpy runs
     without the GIL). Errors name the row (0-based data row)."""
     # Kept rather than a library parser: on 35,887 rows of 2,304 values (FER2013's size) this took
     # 3.8 s, np.fromstring(sep=" ") per row 11.2 s, pd.read_csv(sep=" ") 23.2 s and str.split +
@@ -160,34 +200,30 @@ def _parse_fer_emotions(values, path) -> np.ndarray:
 
 
 def _read_fer_file(path, require_emotion=True):
-    """``(emotion int array or None, images (n,48,48) uint8, usage array or None)``."""
-    df = _read_csv(path, "FER2013 CSV", dtype=str, keep_default_na=False)
+    """``(emotion int array or None, images (n,48,48) uint8, (usage, split names) or None)``."""
+    try:
+        df = _read_csv(path, "FER2013 CSV", ["emotion", "pixels"] if require_emotion else ["pixels"],
+                       dtype=str, keep_default_na=False)
+    except ValueError as exc:
+        if "'emotion'" in str(exc) and Path(path).name == "test.csv":
+            raise ValueError(f"{exc}; Kaggle's challenge test.csv is unlabelled: use train.csv, "
+                             "fer2013.csv or icml_face_data.csv") from None
+        raise
     if len(df) == 0:
         raise ValueError(f"FER2013 CSV '{path}' has no rows (only a header)")
-    required = ["emotion", "pixels"] if require_emotion else ["pixels"]
-    try:
-        df = _require_columns(df, required, path, "FER2013 CSV")
-    except ValueError as exc:
-        if "emotion" in str(exc) and Path(path).name == "test.csv":
-            raise ValueError(
-                f"{exc}; Kaggle's challenge test.csv is unlabelled: use train.csv, "
-                "fer2013.csv or icml_face_data.csv"
-            ) from None
-        raise
+    emotion_col = next((c for c in df.columns if c.lower() == "emotion"), None)
     usage_col = next((c for c in df.columns if c.lower() == "usage"), None)
-    if usage_col is not None and usage_col != "Usage":
-        df = df.rename(columns={usage_col: "Usage"})
-    emotions = _parse_fer_emotions(df["emotion"].to_numpy(), path) if "emotion" in df.columns else None
+    emotions = None if emotion_col is None else _parse_fer_emotions(df[emotion_col].to_numpy(), path)
     pixels = _parse_pixels(df["pixels"].tolist(), path).reshape(-1, FER_SIZE, FER_SIZE)
     usage = None
-    if "Usage" in df.columns:
-        usage = df["Usage"].to_numpy(dtype=object)
+    if usage_col is not None:
+        usage = df[usage_col].to_numpy(dtype=object)
         usage = (usage, _csv_splits(usage, path, "Usage", expected="Training, PublicTest or PrivateTest"))
     return emotions, pixels, usage
 
 
 def _resolve_fer_path(path):
-    """The CSV file(s) to read for ``path`` (a CSV or a directory holding one)."""
+    """``(CSV, labelled test.csv beside a train.csv or None)`` for a CSV or a folder holding one."""
     if path.is_file():
         return path, None
     for name in FER_CSV_CANDIDATES:

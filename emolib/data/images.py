@@ -22,28 +22,20 @@ def _to_mode(im, channels):
     """A PIL image in mode L (channels 1) or RGB (channels 3), from any mode."""
     from PIL import Image
 
-    target = "L" if channels == 1 else "RGB"
-    mode = im.mode
-    if mode == target:
-        return im
-    if mode.startswith("I") or mode == "F":  # 16/32-bit integer or float
+    if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit integer or float
         arr = np.asarray(im).astype(np.float64)
-        if mode.startswith("I;16") or (mode == "I" and arr.size and arr.max() > 255):
+        if im.mode.startswith("I;16") or (im.mode == "I" and arr.size and arr.max() > 255):
             arr = arr / 257.0
-        elif mode == "F" and arr.size and arr.max() <= 1.0:
+        elif im.mode == "F" and arr.size and arr.max() <= 1.0:
             arr = arr * 255.0
         im = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
-        return im if target == "L" else im.convert("RGB")
-    if mode == "P":
+    if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-        mode = im.mode
-    if mode in ("L", "LA", "La", "1", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"):
-        if mode in ("CMYK", "YCbCr", "RGBa", "RGBX") and target == "L":
-            im = im.convert("RGB")
-        if mode == "La":
-            im = im.convert("LA")
-        return im.convert(target)
-    return im.convert("RGB").convert(target)
+    if im.mode == "La":
+        im = im.convert("LA")
+    if im.mode not in ("L", "LA", "1", "RGB", "RGBA"):  # CMYK, YCbCr, RGBX, RGBa, HSV, ...
+        im = im.convert("RGB")
+    return im.convert("L" if channels == 1 else "RGB")
 
 
 def _check_regular_file(path):
@@ -56,9 +48,8 @@ def _check_regular_file(path):
     except OSError as exc:
         raise ImageReadError(f"could not read image file '{path}': {exc}") from None
     if not stat.S_ISREG(mode):
-        kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
-                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket"
-                if stat.S_ISSOCK(mode) else "not a regular file")
+        kind = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a device",
+                stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "not a regular file")
         raise ImageReadError(f"could not read image file '{path}': it is {kind}, not a regular file")
 
 
@@ -66,11 +57,10 @@ def read_image(path, size, channels):
     """Read one image file of any size and colour mode (EXIF orientation applied).
 
     Returns ``(array, orig_width, orig_height, orig_mode)``: ``array`` is ``uint8``
-    ``(size, size, channels)`` (1: gray, 3: RGB), resized with bilinear filtering.
-    This is the one function that opens image files, for every loader and for
-    ``emolib predict``: anything that is not a regular file (a FIFO would block),
-    a decompression bomb (a header claiming more than twice
-    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), undecodable or truncated data all raise
+    ``(size, size, channels)`` (1: gray, 3: RGB), resized with bilinear filtering. The
+    one function that opens image files, for every loader and ``emolib predict``: what
+    is not a regular file (a FIFO would block), a decompression bomb (over twice
+    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), undecodable or truncated data raise
     :class:`ImageReadError` naming the file (``FileNotFoundError`` when it is missing)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -105,12 +95,10 @@ def read_image(path, size, channels):
 
 
 def read_images(paths, size, channels, context=None):
-    """Read ``paths`` (in parallel threads; PIL decodes without the GIL).
-
-    Returns images ``(n, size, size, channels)`` and a DataFrame with ``orig_width``,
-    ``orig_height``, ``orig_mode``. ``context[i]`` (e.g. "labels.csv row 3") is added
-    to error messages; with it, every path is checked before any image is decoded, so a
-    missing file is reported at once."""
+    """Read ``paths`` in threads (PIL decodes without the GIL): images ``(n, size, size,
+    channels)`` and a DataFrame of ``orig_width``, ``orig_height``, ``orig_mode``.
+    ``context[i]`` (e.g. "labels.csv row 3") is added to error messages; with it, every
+    path is checked before any image is decoded, so a missing file is reported at once."""
     for path, where in zip(paths, context or ()):
         if not Path(path).exists():  # what exists but is not a regular file, read_image refuses by name
             raise FileNotFoundError(f"image file not found: '{path}' ({where})")

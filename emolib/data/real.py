@@ -1,44 +1,28 @@
-"""Loaders for real face-expression data, all returning an
-:class:`~emolib.data.base.EmotionDataset` with the splits ``train``, ``val`` and
-``test``, and :func:`write_class_folders`, which exports any data set as a
-class-folder tree that :func:`load_class_folders` reads back.
+"""Loaders for real face-expression data, and :func:`write_class_folders`, which exports
+any data set as a class-folder tree that :func:`load_class_folders` reads back. Nothing
+here downloads. The FER2013 CSV loader is in :mod:`emolib.data.fer2013`, image reading in
+:mod:`emolib.data.images`, the splitters in :mod:`emolib.data.splits`.
 
-Everything here is offline: nothing is downloaded. The FER2013 CSV loader lives in
-:mod:`emolib.data.fer2013`, image reading in :mod:`emolib.data.images`, the splitters in
-:mod:`emolib.data.splits`; they follow the conventions below.
+Every loader returns an :class:`~emolib.data.base.EmotionDataset` with the splits
+``train``, ``val`` and ``test``, and follows these conventions:
 
-Supported layouts
------------------
-* **FER2013 CSV** (:func:`~emolib.data.fer2013.load_fer2013_csv`): ``emotion,pixels,Usage`` as in Kaggle's
-  ``fer2013.csv`` (also ``icml_face_data.csv``, the variant without ``Usage`` and
-  the challenge's ``train.csv``/``test.csv``).
-* **Class folders** (:func:`load_class_folders`): ``root/train/<class>/*``,
-  ``root/test/<class>/*`` (optional ``root/val/<class>/*``), or a plain tree
-  ``root/<class>/*`` as ``keras.utils.image_dataset_from_directory`` reads it.
-* **Labels CSV** (:func:`load_labels_csv`): a CSV naming image files and their labels,
-  optionally with a split column and/or a person identity (identity-disjoint splits).
-* Random splits are stratified by class (:func:`~emolib.data.splits.stratified_splits`), or
-  group-disjoint when persons are known (:func:`~emolib.data.splits.group_splits`).
-
-Conventions shared by every loader
-----------------------------------
-* Label names are normalised with :func:`~emolib.data.base.normalize_label`
-  (``happiness`` -> ``happy``, ``Angry`` -> ``angry``, ...). An unknown label is a
-  ``ValueError`` naming the label and the row, file or folder it came from.
-* ``classes`` (a preset name such as ``"seed003"`` or a list of labels) selects and
-  orders the classes: label ``i`` is ``classes[i]``; images of other classes are
-  dropped (``info["dropped"]`` counts them). With ``classes=None`` FER2013 CSVs keep
-  FER2013's seven classes and label indices; the other loaders keep the emotions
-  present in the data, in FER2013 order (:data:`~emolib.data.base.EMOTIONS`), except
-  for a folder written by :func:`write_class_folders`, which keeps its saved order.
-* Every image, whatever its size and mode (L, RGB, RGBA, P, I;16, CMYK, ...), is
-  converted to ``image_size x image_size`` with ``channels`` 1 (grayscale, ITU-R 601
-  luma) or 3 (RGB). Non-square images are stretched (as Keras' directory loader does),
-  alpha is dropped, 16-bit images are scaled to 8 bits, EXIF orientation is applied.
+* labels are normalised (:func:`~emolib.data.base.normalize_label`: ``happiness`` ->
+  ``happy``); an unknown label is a ``ValueError`` naming it and its row, file or folder;
+* ``classes`` (a preset such as ``"seed003"`` or a list) selects and orders the classes
+  (label ``i`` is ``classes[i]``; ``info["dropped"]`` counts the images of other
+  classes). With ``classes=None``: FER2013's seven classes for its CSV, the saved order
+  for a folder written by :func:`write_class_folders`, else the emotions present in
+  FER2013 order (:data:`~emolib.data.base.EMOTIONS`);
+* every image (any size and mode: L, RGB, RGBA, P, I;16, CMYK, ...) becomes
+  ``image_size x image_size`` with ``channels`` 1 (ITU-R 601 luma) or 3 (RGB):
+  stretched like Keras' directory loader, alpha dropped, 16 bits scaled to 8, EXIF
+  orientation applied;
 * ``meta`` has the columns ``label``, ``emotion``, ``source`` (file path or
-  ``file.csv:row N``), ``split``, ``orig_label`` (the label as written in the source),
-  ``orig_width``, ``orig_height``, ``orig_mode`` and, where known, ``identity``.
-  Row numbers ``N`` count data rows from 0 (the header is line 1, row ``N`` is line ``N + 2``).
+  ``file.csv:row N``), ``split``, ``orig_label`` (as written in the source),
+  ``orig_width``, ``orig_height``, ``orig_mode`` and, where known, ``identity``. Row
+  ``N`` counts data rows from 0 (the header is line 1, row ``N`` is line ``N + 2``);
+* random splits are stratified by class, and group-disjoint when persons are known
+  (:mod:`emolib.data.splits`).
 """
 
 from __future__ import annotations
@@ -73,7 +57,7 @@ _DATASET_JSON = "dataset.json"
 _README = "README.txt"
 
 
-# --------------------------------------------------------------------------- small helpers
+# --------------------------------------------------------------------------- shared by the loaders
 
 
 def _check_path(path, what="file or directory", hint="") -> Path:
@@ -100,24 +84,32 @@ def _row(where, i) -> str:
     return f"'{where}' row {i} (line {i + 2})"
 
 
+def _emotion(label, where, detail="", also="") -> str:
+    """:func:`normalize_label`, or a ``ValueError`` that says ``where`` the label is."""
+    try:
+        return normalize_label(label)
+    except ValueError:
+        raise ValueError(
+            f"{where}: unknown emotion label {label!r}{detail} "
+            f"(known: {', '.join(EMOTIONS)}{also} and synonyms such as happiness, sadness, anger)"
+        ) from None
+
+
 def _class_order(present, classes, where, saved_order=None) -> tuple:
-    """Output class names: ``classes`` when given (each must have images in ``where``),
-    else ``saved_order`` when it covers everything present, else the present emotions
-    in FER2013 order."""
+    """``classes`` when given (each must have images in ``where``), else ``saved_order`` when
+    it covers everything present, else the present emotions in FER2013 order."""
+    present = set(present)
     if classes is not None:
         names = resolve_classes(classes)
-        absent = [c for c in names if c not in set(present)]
+        absent = [c for c in names if c not in present]
         if absent:
             raise ValueError(
                 f"requested classes {absent} have no images in '{where}' (it has: "
-                f"{', '.join(e for e in EMOTIONS if e in set(present)) or 'none'})"
+                f"{', '.join(e for e in EMOTIONS if e in present) or 'none'})"
             )
         return names
-    present = set(present)
-    if saved_order is not None:
-        saved = tuple(normalize_label(c) for c in saved_order)
-        if present <= set(saved):
-            return saved
+    if saved_order is not None and present <= {normalize_label(c) for c in saved_order}:
+        return tuple(normalize_label(c) for c in saved_order)
     return tuple(e for e in EMOTIONS if e in present)
 
 
@@ -140,10 +132,10 @@ def _order_meta(meta: pd.DataFrame) -> pd.DataFrame:
     return meta[first + [c for c in meta.columns if c not in first]]
 
 
-# --------------------------------------------------------------------------- CSV files
-
-
-def _read_csv(path, what, **kwargs) -> pd.DataFrame:
+def _read_csv(path, what, required=(), nonempty=(), **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` with stripped column names, the ``required`` ones (matched ignoring
+    case, renamed to their spelling) and no blank cell in the ``nonempty`` ones; errors
+    name the file and the column or row."""
     try:
         df = pd.read_csv(path, **kwargs)
     except pd.errors.EmptyDataError:
@@ -151,35 +143,42 @@ def _read_csv(path, what, **kwargs) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"{what} '{path}' is not a readable CSV: {exc}") from None
     df.columns = [str(c).strip() for c in df.columns]
-    return df
-
-
-def _require_columns(df, required, path, what):
-    """``df`` with the ``required`` columns (matched ignoring case, renamed to their spelling)."""
     lower = {c.lower(): c for c in df.columns}
     missing = [col for col in required if col.lower() not in lower and col not in df.columns]
     if missing:
         raise ValueError(f"{what} '{path}' has no column {missing[0]!r} (columns found: {list(df.columns)})")
-    return df.rename(columns={lower[c.lower()]: c for c in required if c not in df.columns})
+    df = df.rename(columns={lower[c.lower()]: c for c in required if c not in df.columns})
+    for col in nonempty:
+        blank = np.flatnonzero(df[col].str.strip().to_numpy() == "")
+        if len(blank):
+            raise ValueError(f"{what} {_row(path, int(blank[0]))}: empty {col!r}")
+    return df
+
+
+def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or Training/PublicTest/PrivateTest"):
+    """emolib split name per row of a split column (:data:`SPLIT_SYNONYMS`); ``ValueError``
+    naming the first row with an unknown one."""
+    out = np.array([SPLIT_SYNONYMS.get(str(value).strip().lower()) for value in values], dtype=object)
+    unknown = [i for i, key in enumerate(out) if key is None]
+    if unknown:
+        i = unknown[0]
+        raise ValueError(f"{_row(csv_path, i)}: unknown {what} {values[i]!r}{detail} (expected {expected})")
+    return out
 
 
 # --------------------------------------------------------------------------- class folders
 
 
-def _is_image_file(p: Path) -> bool:
-    # Not p.is_file(): a named pipe or device with an image's name is reported by
-    # read_image (it would block or mislead), not silently skipped.
-    return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and not p.is_dir()
-
-
 def _image_files(folder: Path) -> list:
-    """Image files in ``folder`` and, recursively, its subfolders (as
-    ``keras.utils.image_dataset_from_directory`` reads a class folder), sorted by
-    relative path; hidden files and folders (names starting with ".") are skipped."""
+    """Image files in ``folder`` and its subfolders (as Keras' directory loader reads a class
+    folder), sorted by relative path, hidden ones skipped. Not ``is_file()``: a named pipe
+    with an image's name is reported by ``read_image`` (it would block), not skipped."""
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in filenames if _is_image_file(Path(dirpath) / f))
+        found.extend(Path(dirpath) / f for f in filenames
+                     if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith(".")
+                     and not (Path(dirpath) / f).is_dir())
     return sorted(found, key=lambda f: f.relative_to(folder).parts)
 
 
@@ -194,13 +193,7 @@ def _scan_class_dirs(split_dir: Path, classes_wanted):
     if not class_dirs:
         raise ValueError(f"no class folders in '{split_dir}' (expected {split_dir}/<emotion>/<images>)")
     for d in class_dirs:
-        try:
-            emotion = normalize_label(d.name)
-        except ValueError:
-            raise ValueError(
-                f"class folder '{d}': {d.name!r} is not an emotion label we know "
-                f"(known: {', '.join(EMOTIONS)} and synonyms such as happiness, sadness, anger)"
-            ) from None
+        emotion = _emotion(d.name, f"class folder '{d}'")
         files = _image_files(d)
         if classes_wanted is not None and emotion not in classes_wanted:
             entries.extend((None, emotion, d.name) for _ in files)  # counted as dropped, never decoded
@@ -212,26 +205,24 @@ def _scan_class_dirs(split_dir: Path, classes_wanted):
 
 
 def _read_saved_metadata(root: Path):
-    """metadata.csv (and dataset.json) written by :func:`write_class_folders`, or None."""
-    meta_path = root / _METADATA_FILE
+    """``(metadata.csv or None, dataset.json as a dict)`` written by :func:`write_class_folders`."""
     saved = {}
     if (root / _DATASET_JSON).is_file():
         try:
             saved = json.loads((root / _DATASET_JSON).read_text())
         except (OSError, ValueError) as exc:
             raise ValueError(f"could not read '{root / _DATASET_JSON}': {exc}") from None
-    if not meta_path.is_file():
+    if not (root / _METADATA_FILE).is_file():
         return None, saved
     dtypes = saved.get("meta_dtypes", {})
-    str_cols = {c: str for c, t in dtypes.items() if t in ("object", "str", "string")}
-    str_cols["file"] = str
-    df = _read_csv(meta_path, "metadata CSV", dtype=str_cols)
+    text = [c for c, t in dtypes.items() if t in ("object", "str", "string")]
+    df = _read_csv(root / _METADATA_FILE, "metadata CSV", dtype=dict.fromkeys([*text, "file"], str))
     if "file" not in df.columns:  # someone else's metadata.csv: not ours to merge
-        warnings.warn(f"ignoring '{meta_path}': it has no 'file' column (not written by "
+        warnings.warn(f"ignoring '{root / _METADATA_FILE}': it has no 'file' column (not written by "
                       "write_class_folders)", stacklevel=3)
         return None, saved
     for col, t in dtypes.items():
-        if col in df.columns and t not in ("object", "str", "string"):
+        if col in df.columns and col not in text:
             try:
                 df[col] = df[col].astype(t)
             except (TypeError, ValueError):
@@ -241,9 +232,7 @@ def _read_saved_metadata(root: Path):
 
 def load_class_folders(root, classes=None, image_size=48, channels=1,
                        val_fraction=0.1, test_fraction=0.1, seed=0) -> EmotionDataset:
-    """Load images from class folders.
-
-    Two layouts:
+    """Load images from class folders, in one of two layouts.
 
     * ``root/train/<class>/*``, ``root/test/<class>/*`` and optionally ``root/val/<class>/*``
       (also ``training``, ``validation``, ``valid``, ``testing``, ``PublicTest``,
@@ -252,12 +241,12 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     * ``root/<class>/*``: a plain tree (as ``keras.utils.image_dataset_from_directory``
       reads it), split stratified by ``val_fraction`` and ``test_fraction``.
 
-    Class folder names are normalised (``Happiness`` -> ``happy``); an unknown name or an
-    empty class folder is a ``ValueError`` naming the folder. Images in subfolders of a
-    class folder belong to that class (``happy/studio2/a.png``), as Keras reads them;
-    hidden files and folders are skipped. A ``metadata.csv`` (from
-    :func:`write_class_folders`) is merged into ``meta`` by file; then ``source`` is the
-    saved source, ``file`` the path relative to ``root``, and rows keep their saved order.
+    Folder names are normalised (``Happiness`` -> ``happy``); an unknown name or an empty
+    class folder is a ``ValueError`` naming the folder. Images in subfolders of a class
+    folder belong to that class, as Keras reads them; hidden files and folders are
+    skipped. A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta``
+    by file (``source`` is then the saved source, ``file`` the path relative to ``root``)
+    and rows keep their saved order.
     """
     _check_args(image_size, channels, val_fraction, test_fraction)
     root = _check_path(root, "class-folder directory")
@@ -271,14 +260,14 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     if not entries:
         raise ValueError(f"no images of classes {list(class_names)} in '{root}'")
 
-    files = [e[0] for e in entries]
+    files, emotions, folders, split_names = (list(column) for column in zip(*entries))
     images, orig = read_images(files, image_size, channels)
-    labels = _labels_for([e[1] for e in entries], class_names)
-    meta = pd.concat([pd.DataFrame({"label": labels, "emotion": [e[1] for e in entries],
-                                    "source": [str(f) for f in files], "orig_label": [e[2] for e in entries],
+    labels = _labels_for(emotions, class_names)
+    meta = pd.concat([pd.DataFrame({"label": labels, "emotion": emotions, "source": [str(f) for f in files],
+                                    "orig_label": folders,
                                     "file": [f.relative_to(root).as_posix() for f in files]}), orig], axis=1)
-    split_names, method = _folder_splits(labels, np.array([e[3] for e in entries], dtype=object), split_dirs,
-                                         saved, val_fraction, test_fraction, seed)
+    split_names, method = _folder_splits(labels, np.array(split_names, dtype=object), split_dirs, saved,
+                                         val_fraction, test_fraction, seed)
     meta, order = _merge_saved_meta(meta, saved_meta, split_names)
     info = {**saved.get("info", {}), "format": "class_folders", "path": str(root),
             "layout": "split folders" if split_dirs else "class folders", "split_method": method,
@@ -324,7 +313,7 @@ def _folder_splits(labels, split_names, split_dirs, saved, val_fraction, test_fr
         return split_names, f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
     train = np.flatnonzero(split_names == "train")
     split_names[train] = stratified_splits(labels[train], val_fraction if "val" in missing else 0.0,
-                                            test_fraction if "test" in missing else 0.0, seed)
+                                           test_fraction if "test" in missing else 0.0, seed)
     return split_names, f"folders; {' and '.join(missing)} carved from train (stratified)"
 
 
@@ -352,40 +341,6 @@ def _merge_saved_meta(meta, saved_meta, split_names):
 # --------------------------------------------------------------------------- labels CSV
 
 
-def _find_image_dir(csv_path: Path, names):
-    """The CSV's folder or its images/, Images/ or img/ subfolder: the first that holds most
-    of the first 20 files named."""
-    base, sample = csv_path.parent, [n for n in names[:20] if isinstance(n, str) and n]
-    folders = [d for d in (base, base / "images", base / "Images", base / "img") if d.is_dir()]
-    return max(folders, key=lambda d: sum((d / n).is_file() for n in sample), default=base)
-
-
-def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarray:
-    """Mask of each file's first row; with ``duplicates="error"`` a ``ValueError`` naming
-    the rows that repeat a file (conflicting labels first)."""
-    seen = {}
-    first_row = np.array([seen.setdefault(f, i) for i, f in enumerate(files)], dtype=np.int64)
-    first = first_row == np.arange(len(files))
-    repeats = [(int(i), int(first_row[i])) for i in np.flatnonzero(~first)]
-    if repeats and duplicates == "error":
-        conflicts = [(i, j) for i, j in repeats if emotions[i] != emotions[j]]
-        shown = (conflicts + [r for r in repeats if r not in conflicts])[:5]
-        lines = "\n".join(
-            f"  row {i} (line {i + 2}) names {names[i]!r} again, first named in row {j} (line {j + 2})"
-            + (f", labelled {emotions[i]!r} here and {emotions[j]!r} there" if emotions[i] != emotions[j] else "")
-            for i, j in shown
-        )
-        raise ValueError(
-            f"labels CSV '{csv_path}': {len(repeats)} row{'s name' if len(repeats) > 1 else ' names'} a file "
-            "already listed "
-            f"({len(conflicts)} of them with a different label):\n{lines}\n"
-            "Such a file could land in train and test, or teach two answers. Fix the CSV, or pass "
-            "duplicates='first' (keep each file's first row) or duplicates='keep' (keep every row; "
-            "one file's rows stay in one split)."
-        )
-    return first
-
-
 def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emotion",
                     split_col=None, identity_col=None, identity_pattern=None, classes=None,
                     image_size=48, channels=1, val_fraction=0.15, test_fraction=0.15,
@@ -402,26 +357,35 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     match are their own person). Other CSV columns are kept in ``meta``.
 
     ``duplicates``: what to do when several rows name the same file (with the same
-    label, or conflicting ones: ``a.png`` both happy and sad). ``"error"`` (default):
-    a ``ValueError`` naming the rows, since such a file would otherwise land in two
-    splits (train and test) or teach two answers; ``"first"``: keep each file's first
-    row and drop the others (``info["duplicates_dropped"]`` counts them); ``"keep"``:
-    keep every row as an image of its own, the rows of one file always in the same
-    split when splits are random (a ``split_col`` is followed as written).
+    label, or conflicting ones). ``"error"`` (default): a ``ValueError`` naming the rows,
+    since such a file would otherwise land in two splits or teach two answers;
+    ``"first"``: keep each file's first row (``info["duplicates_dropped"]`` counts the
+    others); ``"keep"``: keep every row as an image of its own, the rows of one file in
+    the same split when splits are random (a ``split_col`` is followed as written).
     """
     _check_args(image_size, channels, val_fraction, test_fraction)
     if duplicates not in ("error", "first", "keep"):
         raise ValueError(f"duplicates must be 'error', 'first' or 'keep', got {duplicates!r}")
-    regex = _identity_regex(identity_pattern)
-    csv_path, df, names = _read_labels_table(csv_path, (image_col, label_col, split_col, identity_col))
+    csv_path = _check_path(csv_path, "labels CSV")
+    used_columns = (image_col, label_col, split_col, identity_col)
+    df = _read_csv(csv_path, "labels CSV", [c for c in used_columns if c is not None],
+                   [c for c in (image_col, label_col, identity_col) if c is not None], dtype=str,
+                   keep_default_na=False)
+    if len(df) == 0:
+        raise ValueError(f"labels CSV '{csv_path}' has no rows")
     if identity_col is not None and identity_pattern is not None:
         raise ValueError("give identity_col or identity_pattern, not both")
+    names = df[image_col].str.strip().tolist()
     image_dir = _find_image_dir(csv_path, names) if image_dir is None else _check_path(image_dir, "image directory")
-    emotions = _csv_emotions(df[label_col].tolist(), names, csv_path, label_col)
+    emotions = [_emotion(label, _row(csv_path, i), f" for image {names[i]!r}")
+                for i, label in enumerate(df[label_col])]
     split_names = None
     if split_col is not None:
         split_names = _csv_splits(df[split_col].tolist(), csv_path, "split", f" in column {split_col!r}")
-    identity, unmatched = _csv_identity(df, names, identity_col, regex, csv_path)
+    if identity_col is not None:
+        identity, unmatched = df[identity_col].str.strip().to_numpy(dtype=object), 0
+    else:
+        identity, unmatched = _identity_from_names(names, identity_pattern)
 
     files = [os.path.normpath(Path(image_dir) / n) for n in names]
     first = _check_duplicates(files, names, emotions, csv_path, duplicates)
@@ -433,7 +397,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     paths = [Path(image_dir) / names[i] for i in keep]
     images, orig = read_images(paths, image_size, channels, [_row(csv_path, i) for i in keep])
     labels = labels[keep]
-    meta = _csv_meta(df, keep, labels, emotions, paths, identity, orig, (image_col, label_col, split_col, identity_col))
+    meta = _csv_meta(df, keep, labels, emotions, paths, identity, orig, used_columns)
 
     if split_names is not None:
         split_names, method = split_names[keep], f"column {split_col!r}"
@@ -455,25 +419,45 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
                           csv_path.stem if csv_path.stem != "labels" else csv_path.parent.name, info)
 
 
-def _read_labels_table(csv_path, columns):
-    """``(path, table of str, stripped image names)``; errors name the file, column or row."""
-    csv_path = _check_path(csv_path, "labels CSV")
-    df = _read_csv(csv_path, "labels CSV", dtype=str, keep_default_na=False)
-    df = _require_columns(df, [c for c in columns if c is not None], csv_path, "labels CSV")
-    if len(df) == 0:
-        raise ValueError(f"labels CSV '{csv_path}' has no rows")
-    names = df[columns[0]].str.strip().tolist()
-    empty = [i for i, name in enumerate(names) if not name]
-    if empty:
-        raise ValueError(f"{_row(csv_path, empty[0])}: empty {columns[0]!r}")
-    return csv_path, df, names
+def _find_image_dir(csv_path: Path, names):
+    """The CSV's folder or its images/, Images/ or img/ subfolder: the first that holds most
+    of the first 20 files named."""
+    base, sample = csv_path.parent, names[:20]
+    folders = [d for d in (base, base / "images", base / "Images", base / "img") if d.is_dir()]
+    return max(folders, key=lambda d: sum((d / n).is_file() for n in sample), default=base)
 
 
-def _identity_regex(identity_pattern):
-    """``identity_pattern`` compiled (``None`` stays ``None``); ``ValueError`` when it is not a
-    regular expression or has no group to capture the person."""
+def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarray:
+    """Mask of each file's first row; with ``duplicates="error"`` a ``ValueError`` naming
+    the rows that repeat a file (conflicting labels first)."""
+    seen = {}
+    first_row = np.array([seen.setdefault(f, i) for i, f in enumerate(files)], dtype=np.int64)
+    first = first_row == np.arange(len(files))
+    repeats = [(int(i), int(first_row[i])) for i in np.flatnonzero(~first)]
+    if repeats and duplicates == "error":
+        conflicts = [(i, j) for i, j in repeats if emotions[i] != emotions[j]]
+        shown = (conflicts + [r for r in repeats if r not in conflicts])[:5]
+        lines = "\n".join(
+            f"  row {i} (line {i + 2}) names {names[i]!r} again, first named in row {j} (line {j + 2})"
+            + (f", labelled {emotions[i]!r} here and {emotions[j]!r} there" if emotions[i] != emotions[j] else "")
+            for i, j in shown
+        )
+        raise ValueError(
+            f"labels CSV '{csv_path}': {len(repeats)} row{'s name' if len(repeats) > 1 else ' names'} a file "
+            f"already listed ({len(conflicts)} of them with a different label):\n{lines}\n"
+            "Such a file could land in train and test, or teach two answers. Fix the CSV, or pass "
+            "duplicates='first' (keep each file's first row) or duplicates='keep' (keep every row; "
+            "one file's rows stay in one split)."
+        )
+    return first
+
+
+def _identity_from_names(names, identity_pattern):
+    """``(person per row or None, how many stems did not match)``: group 1 of the regular
+    expression ``identity_pattern`` on each file stem (a stem that does not match is its own
+    person); ``ValueError`` when it is not a regular expression or has no group."""
     if identity_pattern is None:
-        return None
+        return None, 0
     try:
         regex = re.compile(identity_pattern)
     except (re.error, TypeError) as exc:
@@ -483,52 +467,6 @@ def _identity_regex(identity_pattern):
             f"identity_pattern {identity_pattern!r} has no group: its group 1 must capture the person "
             r"in the file stem, e.g. r'^(.*)_\d+$'"
         )
-    return regex
-
-
-def _csv_emotions(raw_labels, names, csv_path, label_col) -> list:
-    """Canonical emotion per row; ``ValueError`` naming the row for an empty or unknown label."""
-    emotions = []
-    for i, label in enumerate(raw_labels):
-        if not str(label).strip():
-            raise ValueError(f"{_row(csv_path, i)}: empty {label_col!r} for image {names[i]!r}")
-        emotions.append(_emotion(label, _row(csv_path, i), f" for image {names[i]!r}"))
-    return emotions
-
-
-def _emotion(label, where, detail="", also="") -> str:
-    """:func:`normalize_label`, or a ``ValueError`` that says ``where`` the label is."""
-    try:
-        return normalize_label(label)
-    except ValueError:
-        raise ValueError(
-            f"{where}: unknown emotion label {label!r}{detail} "
-            f"(known: {', '.join(EMOTIONS)}{also} and synonyms such as happiness, sadness, anger)"
-        ) from None
-
-
-def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or Training/PublicTest/PrivateTest"):
-    """emolib split name per row of a split column; ``ValueError`` naming the first row with
-    an unknown one (``unknown {what} '<value>'{detail}``)."""
-    out = np.array([SPLIT_SYNONYMS.get(str(value).strip().lower()) for value in values], dtype=object)
-    unknown = [i for i, key in enumerate(out) if key is None]
-    if unknown:
-        i = unknown[0]
-        raise ValueError(f"{_row(csv_path, i)}: unknown {what} {values[i]!r}{detail} (expected {expected})")
-    return out
-
-
-def _csv_identity(df, names, identity_col, regex, csv_path):
-    """``(person per row or None, how many stems the regex did not match)``: from
-    ``identity_col`` (no empty cell), else group 1 of ``regex`` on each file stem."""
-    if identity_col is not None:
-        identity = df[identity_col].str.strip().to_numpy(dtype=object)
-        empty = np.flatnonzero(identity == "")
-        if len(empty):
-            raise ValueError(f"{_row(csv_path, int(empty[0]))}: empty identity in column {identity_col!r}")
-        return identity, 0
-    if regex is None:
-        return None, 0
     stems = [Path(n).stem for n in names]
     matches = [regex.search(stem) for stem in stems]
     persons = [m.group(1) if m and m.group(1) else stem for m, stem in zip(matches, stems)]
@@ -582,38 +520,30 @@ def _safe_name(source, max_len=60) -> str:
     return text[:max_len] or "img"
 
 
-def _is_export(path: Path) -> bool:
-    return (path / _DATASET_JSON).is_file() or (path / _METADATA_FILE).is_file()
-
-
 def write_class_folders(dataset: EmotionDataset, root, image_format="png", overwrite=False) -> Path:
-    """Write ``dataset`` as ``root/<split>/<class>/<NNNNNN>_<name>.<ext>`` plus
-    ``root/metadata.csv`` (``split``, ``file`` relative to root, ``order`` and every meta
-    column), ``root/dataset.json`` (name, class names, info, counts) and ``root/README.txt``.
+    """Write ``dataset`` as ``root/<split>/<class>/<NNNNNN>_<name>.<ext>`` images (PNG
+    round-trips exactly through :func:`load_class_folders`), ``metadata.csv`` (``split``,
+    ``file``, ``order``, every meta column), ``dataset.json`` (name, class names, info) and
+    ``README.txt``; returns ``Path(root)``.
 
-    The write is atomic: everything goes to a temporary folder beside ``root`` that is
-    renamed to ``root`` at the end and removed on any error. An existing non-empty
-    ``root`` is refused unless ``overwrite=True``, and even then only when it is a
-    previous export (has ``dataset.json`` or ``metadata.csv``), so a typo cannot wipe an
-    unrelated folder. PNG (default) round-trips exactly through :func:`load_class_folders`.
-    Returns ``root`` as a :class:`~pathlib.Path`.
+    Atomic: it writes into a temporary folder beside ``root``, renamed at the end and
+    removed on any error. A non-empty ``root`` is replaced only with ``overwrite=True``
+    and only when it is a previous export, so a typo cannot wipe an unrelated folder.
     """
     key = str(image_format).lower().lstrip(".")
     if key not in _SAVE_FORMATS:
         raise ValueError(f"image_format must be one of {sorted(_SAVE_FORMATS)}, got {image_format!r}")
     root = Path(root).expanduser()
-    if root.exists():
-        if not root.is_dir():
-            raise FileExistsError(f"'{root}' exists and is not a directory")
-        if any(root.iterdir()):
-            if not overwrite:
-                raise FileExistsError(f"'{root}' exists and is not empty; pass overwrite=True to replace it")
-            if not _is_export(root):
-                raise FileExistsError(
-                    f"refusing to overwrite '{root}': it is not a folder written by write_class_folders "
-                    "(no dataset.json or metadata.csv); delete it yourself if you mean it"
-                )
-    root.parent.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        raise FileExistsError(f"'{root}' exists and is not a directory")
+    if root.exists() and any(root.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"'{root}' exists and is not empty; pass overwrite=True to replace it")
+        if not ((root / _DATASET_JSON).is_file() or (root / _METADATA_FILE).is_file()):
+            raise FileExistsError(
+                f"refusing to overwrite '{root}': it is not a folder written by write_class_folders "
+                "(no dataset.json or metadata.csv); delete it yourself if you mean it"
+            )
     tmp, backup = temp_dir_beside(root), None
     try:
         _write_export(dataset, tmp, root.name, *_SAVE_FORMATS[key])
@@ -636,35 +566,28 @@ def _write_export(dataset, folder: Path, root_name, pil_format, ext):
     """Write the images, ``metadata.csv``, ``dataset.json`` and ``README.txt`` into ``folder``."""
     from PIL import Image
 
-    rows, counts = [], {}
+    rows = []
     for split_key, split in dataset.splits.items():
         sources = split.meta["source"] if "source" in split.meta.columns else pd.Series(range(len(split)))
-        counts[split_key] = {}
-        for i in range(len(split)):
-            emotion = dataset.class_names[int(split.labels[i])]
+        for i, (image, label) in enumerate(zip(split.images, split.labels)):
+            emotion = dataset.class_names[int(label)]
             (folder / split_key / emotion).mkdir(parents=True, exist_ok=True)
             rel = f"{split_key}/{emotion}/{i:06d}_{_safe_name(sources.iloc[i])}{ext}"
-            image = split.images[i]
             Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
                 folder / rel, format=pil_format, **({"quality": 95} if pil_format == "JPEG" else {}))
             rows.append((split_key, rel, i))
-            counts[split_key][emotion] = counts[split_key].get(emotion, 0) + 1
     frames = [split.meta.drop(columns=[c for c in ("split", "file", "order") if c in split.meta.columns])
               .reset_index(drop=True) for split in dataset.splits.values()]
     meta_all = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    table = pd.concat([pd.DataFrame(rows, columns=["split", "file", "order"]), meta_all], axis=1)
-    table.to_csv(folder / _METADATA_FILE, index=False)
+    pd.concat([pd.DataFrame(rows, columns=["split", "file", "order"]), meta_all], axis=1).to_csv(
+        folder / _METADATA_FILE, index=False)
     shape = list(dataset.image_shape) if dataset.splits else None
-    description = {
-        "name": dataset.name,
-        "class_names": list(dataset.class_names),
-        "image_shape": shape,
-        "image_format": pil_format.lower(),
-        "counts": counts,
-        "meta_dtypes": {c: str(t) for c, t in meta_all.dtypes.items()},
-        "info": dataset.info,
-        "written_by": "emolib.data.real.write_class_folders",
-    }
+    counts = {key: {dataset.class_names[k]: int(n) for k, n in enumerate(np.bincount(split.labels)) if n}
+              for key, split in dataset.splits.items()}
+    description = {"name": dataset.name, "class_names": list(dataset.class_names), "image_shape": shape,
+                   "image_format": pil_format.lower(), "counts": counts,
+                   "meta_dtypes": {c: str(t) for c, t in meta_all.dtypes.items()}, "info": dataset.info,
+                   "written_by": "emolib.data.real.write_class_folders"}
     (folder / _DATASET_JSON).write_text(json.dumps(jsonable(description), indent=2, default=str))
     (folder / _README).write_text(
         f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"

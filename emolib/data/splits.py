@@ -1,12 +1,7 @@
-"""Train/val/test splits with scikit-learn's splitters, for every real-data loader.
-
-* :func:`stratified_splits`: random, stratified by class (``train_test_split(stratify=...)``);
-* :func:`group_splits`: every group (a person, a file) in one split, classes stratified as
-  far as the groups allow (``StratifiedGroupKFold``).
-
-Both return one split name (``"train"``, ``"val"``, ``"test"``) per row and are
-deterministic for a given ``seed``.
-"""
+"""Train/val/test splits with scikit-learn's splitters, for every real-data loader: one
+split name (``"train"``, ``"val"``, ``"test"``) per row, the same for the same ``seed``.
+:func:`stratified_splits` is random and stratified by class; :func:`group_splits` keeps every
+group (a person, a file) in one split."""
 
 from __future__ import annotations
 
@@ -31,8 +26,8 @@ def stratified_splits(labels, val_fraction=0.15, test_fraction=0.15, seed=0) -> 
     Returns
     -------
     array of str, shape (n,)
-        ``ValueError`` naming the fraction instead where classes are too small for it
-        (scikit-learn needs two rows of every class and a held-out row per class).
+        ``"train"``, ``"val"`` or ``"test"``. A ``ValueError`` names the fraction where
+        classes are too small for it (each needs two rows and a held-out row).
     """
     from sklearn.model_selection import train_test_split
 
@@ -60,17 +55,7 @@ def group_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) 
     far as the groups allow. :class:`sklearn.model_selection.StratifiedGroupKFold` twice: one
     fold of ``round(1 / test_fraction)`` is test, then one fold of
     ``round((1 - test_fraction) / val_fraction)`` of the rest is val (0.15 -> 1 in 7, 14.3%).
-
-    Parameters
-    ----------
-    labels : array of int, shape (n,)
-    groups : array of str, shape (n,)
-    val_fraction, test_fraction : float
-    seed : int
-
-    Returns
-    -------
-    array of str, shape (n,)
+    ``labels`` (int) and ``groups`` (str) have shape ``(n,)``, as has the result.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
