@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..base import EMOTIONS, resolve_classes
 from .accessories import SPACE_GLYPH, TEXT_MAX_CHARS
-from .checks import check_size
+from .checks import check_int
 from .expressions import AU_COLUMNS, label_indices, sample_action_units
 
 #: Names of the indices in ``params["background"]``, ``["hair_style"]`` and ``["occlusion"]``.
@@ -52,7 +52,7 @@ def sample_identities(n: int, rng) -> dict:
     ``age`` (0..1, wrinkles), ``expressiveness``, ``base_flush``,
     ``wears_glasses`` (bool), ``clothes`` (n, 3).
     """
-    n = check_size(n, "n")
+    n = check_int(n, "n")
     uniform = rng.uniform
     tone = rng.beta(1.3, 1.3, size=n)
     skin = _SKIN_LIGHT + (_SKIN_DARK - _SKIN_LIGHT) * tone[:, None]
@@ -97,7 +97,6 @@ def sample_identities(n: int, rng) -> dict:
         "wears_glasses": rng.random(n) < 0.12,
         "clothes": rng.uniform(0.05, 0.9, size=(n, 3)),
     }
-
 
 
 def sample_params(labels, rng, class_names=EMOTIONS, identity=None, identities=None) -> dict:
