@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.fft
 
 from .canvas import pixel_centres
 
@@ -32,18 +33,7 @@ _RGB_TO_YCC = np.array(
     dtype=np.float32,
 )
 _YCC_TO_RGB = np.linalg.inv(_RGB_TO_YCC).astype(np.float32)
-
-
-def _dct_matrix(n=8) -> np.ndarray:
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    d = np.cos((2 * i + 1) * k * np.pi / (2 * n)) * np.sqrt(2.0 / n)
-    d[0] /= np.sqrt(2.0)
-    return d.astype(np.float32)
-
-
-_DCT = _dct_matrix()
-
+_DCT = scipy.fft.dct(np.eye(8), norm="ortho", axis=0).astype(np.float32)  # (8, 8): DCT-II of a column vector
 _NOISE_BANK_SIZE = 16
 _NOISE_PAD = 16
 
@@ -80,7 +70,8 @@ def warp(rgb, alpha, params, size):
     ``alpha`` (B, size, size)) to their pose: bilinear sampling of a rotated, scaled and
     shifted grid. Returns the warped ``rgb`` and ``alpha``."""
     x0, y0, wx, wy = _source_pixels(params, size)
-    planes = _padded_planes(rgb, alpha)
+    planes = np.concatenate([rgb, alpha[:, None]], axis=1)
+    planes = np.pad(planes, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")  # edges replicated by one pixel
     out = _bilinear(planes, x0, y0, wx[:, None], wy[:, None])
     return out[:, :3], out[:, 3]
 
@@ -107,46 +98,15 @@ def _source_pixels(params, size):
     return x0, y0, wx, wy
 
 
-def _padded_planes(rgb, alpha):
-    """RGB and alpha stacked (B, 4, size + 2, size + 2), edges replicated by one pixel."""
-    batch, size = len(rgb), rgb.shape[-1]
-    planes = np.empty((batch, 4, size + 2, size + 2), dtype=np.float32)
-    planes[:, :3, 1:-1, 1:-1] = rgb
-    planes[:, 3, 1:-1, 1:-1] = alpha
-    planes[:, :, 0, 1:-1] = planes[:, :, 1, 1:-1]
-    planes[:, :, -1, 1:-1] = planes[:, :, -2, 1:-1]
-    planes[:, :, :, 0] = planes[:, :, :, 1]
-    planes[:, :, :, -1] = planes[:, :, :, -2]
-    return planes
-
-
 def _bilinear(planes, x0, y0, wx, wy):
-    """Bilinear samples (B, 4, size, size) of ``planes`` at (x0 + wx, y0 + wy), with flat
-    indices into one array (fast, and in place where possible)."""
+    """Bilinear samples (B, 4, size, size) of ``planes`` (B, 4, width, width) at (x0 + wx, y0 + wy)."""
     batch, n_planes, width = planes.shape[:3]
-    size = x0.shape[-1]
-    flat = planes.reshape(-1)
-    index = np.empty((batch, n_planes, size, size), dtype=np.intp)
-    index[:] = (y0 * width + x0)[:, None]
-    index += ((np.arange(batch, dtype=np.intp) * (n_planes * width * width))[:, None, None, None]
-              + (np.arange(n_planes, dtype=np.intp) * (width * width))[None, :, None, None])
-    top_left = np.take(flat, index)
-    index += 1
-    out = np.take(flat, index)  # top: top_left + wx * (top_right - top_left)
-    out -= top_left
-    out *= wx
-    out += top_left
-    index += width - 1
-    np.take(flat, index, out=top_left)  # now bottom left
-    index += 1
-    bottom = np.take(flat, index)
-    bottom -= top_left
-    bottom *= wx
-    bottom += top_left
-    bottom -= out
-    bottom *= wy
-    out += bottom
-    return out
+    first = np.arange(batch * n_planes, dtype=np.intp).reshape(batch, n_planes, 1, 1) * (width * width)
+    index = first + (y0 * width + x0)[:, None]  # flat indices of the top-left neighbours
+    top_left, top_right, bottom_left, bottom_right = (np.take(planes, index + step) for step in (0, 1, width, width + 1))
+    top = top_left + wx * (top_right - top_left)
+    bottom = bottom_left + wx * (bottom_right - bottom_left)
+    return top + wy * (bottom - top)
 
 
 def background(params, size):
