@@ -19,22 +19,10 @@ from ..base import EMOTIONS, normalize_label, resolve_classes
 
 #: Facial action units used by the generator (FACS code -> description).
 ACTION_UNITS = {
-    1: "inner brow raiser",
-    2: "outer brow raiser",
-    4: "brow lowerer",
-    5: "upper lid raiser",
-    6: "cheek raiser",
-    7: "lid tightener",
-    9: "nose wrinkler",
-    10: "upper lip raiser",
-    12: "lip corner puller",
-    15: "lip corner depressor",
-    16: "lower lip depressor",
-    17: "chin raiser",
-    20: "lip stretcher",
-    23: "lip tightener",
-    25: "lips part",
-    26: "jaw drop",
+    1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 5: "upper lid raiser",
+    6: "cheek raiser", 7: "lid tightener", 9: "nose wrinkler", 10: "upper lip raiser",
+    12: "lip corner puller", 15: "lip corner depressor", 16: "lower lip depressor", 17: "chin raiser",
+    20: "lip stretcher", 23: "lip tightener", 25: "lips part", 26: "jaw drop",
 }
 
 #: Metadata column of each action unit, in :data:`ACTION_UNITS` order (``au01`` ...).
@@ -78,19 +66,15 @@ _INTENSITY_LOW = 0.18
 
 def label_indices(labels, class_names) -> np.ndarray:
     """Labels (names or integer indices into ``class_names``) as an ``int64`` array of class indices."""
-    labels = np.asarray(labels)
+    labels = np.asarray(labels).reshape(-1)
     if labels.dtype.kind in "iu":
         if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
             raise ValueError(f"labels must lie in 0..{len(class_names) - 1}")
-        return labels.astype(np.int64).reshape(-1)
-    lookup = {c: i for i, c in enumerate(class_names)}
-    out = []
-    for x in labels.reshape(-1):
-        name = normalize_label(x)
-        if name not in lookup:
-            raise ValueError(f"label {x!r} is not one of the classes {class_names}")
-        out.append(lookup[name])
-    return np.asarray(out, dtype=np.int64)
+        return labels.astype(np.int64)
+    for label in labels:
+        if normalize_label(label) not in class_names:
+            raise ValueError(f"label {label!r} is not one of the classes {class_names}")
+    return np.array([class_names.index(normalize_label(label)) for label in labels], dtype=np.int64)
 
 
 def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) -> pd.DataFrame:

@@ -1,13 +1,6 @@
-"""Everything but the expression: identities (people) and the nuisances of each picture.
-
-:func:`sample_identities` draws people (face shape, skin tone, hair, eyes, brows,
-mouth, age wrinkles and an idiosyncratic resting expression: mouth curvature,
-brow height and slant); :func:`sample_params` adds, per image, the expression
-(:func:`~emolib.data.faces.expressions.sample_action_units`), pose (rotation,
-scale, position, slight yaw), illumination, background (flat, gradient,
-clutter), glasses, sunglasses, occluders, overlaid text, blur, noise and JPEG
-compression, plus weak colour cues (a flush with anger, a slight pallor with
-fear). :func:`params_to_meta` turns them into per-image metadata.
+"""Everything but the expression: the people (:func:`sample_identities`: face shape, skin,
+hair, eyes, brows, mouth, age, a resting expression) and the nuisances of each picture
+(:func:`sample_params`); :func:`params_to_meta` turns them into per-image metadata.
 
 Lengths are in the canonical face frame's units (1.0 = half the image width).
 """
