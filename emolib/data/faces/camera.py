@@ -103,7 +103,8 @@ def _bilinear(planes, x0, y0, wx, wy):
     batch, n_planes, width = planes.shape[:3]
     first = np.arange(batch * n_planes, dtype=np.intp).reshape(batch, n_planes, 1, 1) * (width * width)
     index = first + (y0 * width + x0)[:, None]  # flat indices of the top-left neighbours
-    top_left, top_right, bottom_left, bottom_right = (np.take(planes, index + step) for step in (0, 1, width, width + 1))
+    neighbours = (np.take(planes, index + step) for step in (0, 1, width, width + 1))
+    top_left, top_right, bottom_left, bottom_right = neighbours
     top = top_left + wx * (top_right - top_left)
     bottom = bottom_left + wx * (bottom_right - bottom_left)
     return top + wy * (bottom - top)
