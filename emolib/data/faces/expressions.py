@@ -98,12 +98,9 @@ def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) 
     (:data:`AU_COLUMNS`, intensities in ``[0, 1]``).
     """
     class_names = resolve_classes(class_names)
-    index = label_indices(labels, class_names)
-    n = len(index)
-    emotions = np.asarray(class_names, dtype=object)[index] if n else np.array([], dtype=object)
-    n_au = len(ACTION_UNITS)
-    low = _INTENSITY_LOW
-    intensity = low + (1 - low) * rng.beta(*_INTENSITY_BETA, size=n)
+    emotions = np.asarray(class_names, dtype=object)[label_indices(labels, class_names)]
+    n, n_au = len(emotions), len(ACTION_UNITS)
+    intensity = _INTENSITY_LOW + (1 - _INTENSITY_LOW) * rng.beta(*_INTENSITY_BETA, size=n)
     if expressiveness is not None:
         intensity = intensity * np.asarray(expressiveness, dtype=np.float64)
     intensity = np.clip(intensity, 0.0, 1.0)
@@ -112,13 +109,9 @@ def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) 
     keep = rng.random((n, n_au)) > 0.12
     aus, variant = _prototype_action_units(emotions, variant_draw)
     intensity[emotions == "neutral"] = 0.0
-    aus = aus * jitter * keep * intensity[:, None]
-    aus = _add_spurious_activity(aus, rng)
-    frame = pd.DataFrame(aus.astype(np.float32), columns=list(AU_COLUMNS))
-    frame.insert(0, "intensity", intensity.astype(np.float32))
-    frame.insert(0, "variant", variant)
-    frame.insert(0, "emotion", emotions.astype(str) if n else np.array([], dtype=str))
-    return frame
+    aus = _add_spurious_activity(aus * jitter * keep * intensity[:, None], rng)
+    return pd.DataFrame({"emotion": emotions.astype(str), "variant": variant, "intensity": intensity.astype(np.float32),
+                         **dict(zip(AU_COLUMNS, aus.astype(np.float32).T))})
 
 
 def _prototype_action_units(emotions, variant_draw):
