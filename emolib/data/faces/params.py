@@ -248,12 +248,12 @@ def params_to_meta(params, class_names=EMOTIONS) -> pd.DataFrame:
     return pd.DataFrame({
         **as_type(np.int64, "label"), "emotion": names(tuple(class_names), "label"),
         **as_type(np.int64, "identity"), **as_type(np.float32, "intensity"), **as_type(np.int64, "variant"),
-        **as_type(np.float32, *AU_COLUMNS, "rotation_deg", "scale", "shift_x", "shift_y", "yaw"),
+        **as_type(np.float32, *AU_COLUMNS),
+        **as_type(np.float32, "rotation_deg", "scale", "shift_x", "shift_y", "yaw"),  # pose
         **as_type(bool, "glasses", "sunglasses", "text"),
         "occlusion": params["occlusion"] > 0, "occluder": names(OCCLUDERS, "occlusion"),
-        "background": names(BACKGROUNDS, "background"),
-        **as_type(np.float32, "brightness", "light_gradient"), **as_type(np.int64, "blur"),
-        **as_type(np.float32, "noise_std"), **as_type(np.int64, "jpeg_quality"), **as_type(np.float32, "skin_tone"),
-        "hair_style": names(HAIR_STYLES, "hair_style"),
+        "background": names(BACKGROUNDS, "background"), **as_type(np.float32, "brightness", "light_gradient"),
+        **as_type(np.int64, "blur"), **as_type(np.float32, "noise_std"), **as_type(np.int64, "jpeg_quality"),
+        **as_type(np.float32, "skin_tone"), "hair_style": names(HAIR_STYLES, "hair_style"),
         **as_type(np.float32, "age", "mouth_curve", "brow_slant", "flush", "pallor"),
     })
