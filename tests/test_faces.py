@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from emolib.data import faces, synthetic
 from emolib.data.faces import accessories, brows, camera, eyes, head, mouth
@@ -303,3 +304,27 @@ def test_parts_draw_at_small_odd_sizes(size):
     for part in (head.draw_back_hair, head.draw_ears, eyes.draw, brows.draw, mouth.draw, accessories.draw_glasses):
         part(canvas, face)
     assert canvas.rgb.shape == (2, 3, size, size) and np.isfinite(canvas.rgb).all()
+
+
+def test_gray_is_pils_luma_of_the_very_same_rgb_images():
+    params = make_face(n=5, age=[0.0, 0.3, 0.6, 0.8, 1.0], au12=[0.0, 0.2, 0.5, 0.8, 1.0])[1].params
+    rgb = synthetic.render(params, image_size=24, channels=3)
+    gray = synthetic.render(params, image_size=24, channels=1, batch_size=2)  # batches of 2, 2 and 1
+    expected = np.stack([np.asarray(Image.fromarray(image).convert("L")) for image in rgb])[..., None]
+    assert gray.shape == (5, 24, 24, 1) and np.array_equal(gray, expected)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(image_size=15), "image_size"), (dict(image_size=32.0), "image_size"),
+    (dict(batch_size=0), "batch_size"), (dict(channels=True), "channels"),
+])
+def test_render_names_the_bad_argument(kwargs, name):
+    params = make_face(n=1)[1].params
+    with pytest.raises(ValueError, match=name):
+        synthetic.render(params, **kwargs)
+
+
+def test_generate_names_a_bad_seed_or_size():
+    for kwargs, name in ((dict(seed=-1), "seed"), (dict(seed=True), "seed"), (dict(n_val=2.5), "n_val")):
+        with pytest.raises(ValueError, match=name):
+            synthetic.generate(**{**dict(n_train=7, n_val=7, n_test=7), **kwargs})

@@ -20,13 +20,10 @@ Coordinates: the canonical face frame spans ``[-1, 1]`` in x (left to right)
 and y (top to bottom) whatever the resolution; lengths in the parameters are in
 those units (1.0 = half the image width).
 
-Modules, in the order a picture is made: :mod:`.expressions` (action units and
-prototypes), :mod:`.params` (people and nuisances, metadata), :mod:`.canvas`
-(drawing primitives), the parts :mod:`.head` (skin, hair, neck, ears, face
-outline, nose), :mod:`.eyes`, :mod:`.brows`, :mod:`.mouth`, :mod:`.accessories`
-(glasses, occluders, text) and :mod:`.camera` (pose, background, light, blur,
-noise, JPEG), :mod:`.render` (the recipe) and :mod:`.generate` (the data set).
-Each part can be drawn alone on a blank :class:`~.canvas.Canvas` (see tests/test_faces.py).
+The picture's parts, each drawn by its own module on a :class:`~.canvas.Canvas`
+(and tested alone in tests/test_faces.py): :mod:`.head` (skin, hair, neck, ears,
+face outline, nose), :mod:`.eyes`, :mod:`.brows`, :mod:`.mouth`, :mod:`.accessories`
+(glasses, occluders, text) and :mod:`.camera` (pose, background, light, blur, noise, JPEG).
 """
 
 from ..base import EMOTIONS

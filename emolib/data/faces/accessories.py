@@ -76,23 +76,14 @@ def draw_glasses(canvas: Canvas, face: Face) -> None:
     frame = np.clip(frame + bridge + temple, 0.0, 1.0)
     lens = np.clip(lens, 0.0, 1.0)
     glare = ramp(np.abs((x - centre_x) * 0.8 + (y - eye_y) * 1.5 - 0.05) - 0.012, pixel) * 0.35
-    _paint_glasses(canvas, face.params, images, (rows, cols), lens, glare, frame, sun)
-
-
-def _paint_glasses(canvas, params, images, window, lens, glare, frame, sun):
-    rows, cols = window
-    frame_colour = params["glasses_frame"][images].astype(np.float32)[:, :, None, None]
-    tint = params["lens_tint"][images]
-    tint = np.where(params["sunglasses"][images][:, None], tint * 0.4, 0.85 + 0.5 * tint)
+    frame_colour = face.params["glasses_frame"][images].astype(np.float32)[:, :, None, None]
+    tint = face.params["lens_tint"][images]
+    tint = np.where(face.params["sunglasses"][images][:, None], tint * 0.4, 0.85 + 0.5 * tint)
     tint = tint.astype(np.float32)[:, :, None, None]
-    opacity = np.where(sun > 0, 0.93, 0.18)
-    rgb = canvas.rgb[images, :, rows, cols]
-    rgb += (lens * opacity)[:, None] * (tint - rgb)
-    rgb += (lens * glare)[:, None] * (0.95 - rgb)
-    rgb += frame[:, None] * (frame_colour - rgb)
-    canvas.rgb[images, :, rows, cols] = rgb
-    alpha = canvas.alpha[images, rows, cols]
-    canvas.alpha[images, rows, cols] = alpha + frame * (1.0 - alpha)
+    lens_cover = lens * np.where(sun > 0, 0.93, 0.18)  # float64: blended as in the committed data
+    canvas.rgb[images, :, rows, cols] += lens_cover[:, None] * (tint - canvas.rgb[images, :, rows, cols])
+    canvas.paint(rows, cols, lens * glare, np.full_like(tint, 0.95), images=images)
+    canvas.paint(rows, cols, frame, frame_colour, cover=True, images=images)
 
 
 def occlude(image: np.ndarray, params: dict, size: int) -> None:
@@ -119,9 +110,7 @@ def occlude(image: np.ndarray, params: dict, size: int) -> None:
     colour = np.where(hand[:, None], skin[:, :, None, None], params["occ_color"][images].astype(f32)[:, :, None, None])
     crease = 1.0 - 0.25 * hand * stripes(u, 0.11, 2.0 / size) ** 4 * (v < 0)
     shade = (0.85 + 0.15 * np.clip(1.0 - v / radius_y, 0, 2)) * crease
-    target = image[images]
-    target += coverage[:, None] * (colour * shade[:, None] - target)
-    image[images] = target
+    image[images] += coverage[:, None] * (colour * shade[:, None] - image[images])
 
 
 def overlay_text(image: np.ndarray, params: dict, size: int) -> None:
@@ -144,6 +133,4 @@ def overlay_text(image: np.ndarray, params: dict, size: int) -> None:
     alpha = (bit * (valid_col[:, None, :] & valid_row[:, :, None])
              * params["text_opacity"][images].astype(f32)[:, None, None])
     colour = params["text_color"][images].astype(f32)[:, :, None, None]
-    target = image[images]
-    target += alpha[:, None] * (colour - target)
-    image[images] = target
+    image[images] += alpha[:, None] * (colour - image[images])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.fft
 
 from .canvas import pixel_centres
 
@@ -32,18 +33,7 @@ _RGB_TO_YCC = np.array(
     dtype=np.float32,
 )
 _YCC_TO_RGB = np.linalg.inv(_RGB_TO_YCC).astype(np.float32)
-
-
-def _dct_matrix(n=8) -> np.ndarray:
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    d = np.cos((2 * i + 1) * k * np.pi / (2 * n)) * np.sqrt(2.0 / n)
-    d[0] /= np.sqrt(2.0)
-    return d.astype(np.float32)
-
-
-_DCT = _dct_matrix()
-
+_DCT = scipy.fft.dct(np.eye(8), norm="ortho", axis=0).astype(np.float32)  # (8, 8): DCT-II of a column vector
 _NOISE_BANK_SIZE = 16
 _NOISE_PAD = 16
 
@@ -80,7 +70,8 @@ def warp(rgb, alpha, params, size):
     ``alpha`` (B, size, size)) to their pose: bilinear sampling of a rotated, scaled and
     shifted grid. Returns the warped ``rgb`` and ``alpha``."""
     x0, y0, wx, wy = _source_pixels(params, size)
-    planes = _padded_planes(rgb, alpha)
+    planes = np.concatenate([rgb, alpha[:, None]], axis=1)
+    planes = np.pad(planes, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")  # edges replicated by one pixel
     out = _bilinear(planes, x0, y0, wx[:, None], wy[:, None])
     return out[:, :3], out[:, 3]
 
@@ -105,19 +96,6 @@ def _source_pixels(params, size):
     x0 = np.clip(x0.astype(np.int32) + 1, 0, size)
     y0 = np.clip(y0.astype(np.int32) + 1, 0, size)
     return x0, y0, wx, wy
-
-
-def _padded_planes(rgb, alpha):
-    """RGB and alpha stacked (B, 4, size + 2, size + 2), edges replicated by one pixel."""
-    batch, size = len(rgb), rgb.shape[-1]
-    planes = np.empty((batch, 4, size + 2, size + 2), dtype=np.float32)
-    planes[:, :3, 1:-1, 1:-1] = rgb
-    planes[:, 3, 1:-1, 1:-1] = alpha
-    planes[:, :, 0, 1:-1] = planes[:, :, 1, 1:-1]
-    planes[:, :, -1, 1:-1] = planes[:, :, -2, 1:-1]
-    planes[:, :, :, 0] = planes[:, :, :, 1]
-    planes[:, :, :, -1] = planes[:, :, :, -2]
-    return planes
 
 
 def _bilinear(planes, x0, y0, wx, wy):

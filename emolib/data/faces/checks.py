@@ -5,30 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def _is_int(value) -> bool:
-    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
-
-
-def check_size(value, name) -> int:
-    """``value`` as an ``int`` if it is a non-negative integer, else a ``ValueError`` naming ``name``."""
-    if not _is_int(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def check_image_size(value) -> int:
-    if not _is_int(value) or value < 16:
-        raise ValueError(f"image_size must be an integer >= 16, got {value!r}")
+def check_int(value, name: str, minimum: int = 0) -> int:
+    """``value`` as an ``int`` if it is an integer >= ``minimum``, else a ``ValueError`` naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
 def check_channels(value) -> int:
     if isinstance(value, (bool, np.bool_)) or value not in (1, 3):
         raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {value!r}")
-    return int(value)
-
-
-def check_batch_size(value) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {value!r}")
     return int(value)

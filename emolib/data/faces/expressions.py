@@ -19,22 +19,10 @@ from ..base import EMOTIONS, normalize_label, resolve_classes
 
 #: Facial action units used by the generator (FACS code -> description).
 ACTION_UNITS = {
-    1: "inner brow raiser",
-    2: "outer brow raiser",
-    4: "brow lowerer",
-    5: "upper lid raiser",
-    6: "cheek raiser",
-    7: "lid tightener",
-    9: "nose wrinkler",
-    10: "upper lip raiser",
-    12: "lip corner puller",
-    15: "lip corner depressor",
-    16: "lower lip depressor",
-    17: "chin raiser",
-    20: "lip stretcher",
-    23: "lip tightener",
-    25: "lips part",
-    26: "jaw drop",
+    1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 5: "upper lid raiser",
+    6: "cheek raiser", 7: "lid tightener", 9: "nose wrinkler", 10: "upper lip raiser",
+    12: "lip corner puller", 15: "lip corner depressor", 16: "lower lip depressor", 17: "chin raiser",
+    20: "lip stretcher", 23: "lip tightener", 25: "lips part", 26: "jaw drop",
 }
 
 #: Metadata column of each action unit, in :data:`ACTION_UNITS` order (``au01`` ...).
@@ -78,19 +66,15 @@ _INTENSITY_LOW = 0.18
 
 def label_indices(labels, class_names) -> np.ndarray:
     """Labels (names or integer indices into ``class_names``) as an ``int64`` array of class indices."""
-    labels = np.asarray(labels)
+    labels = np.asarray(labels).reshape(-1)
     if labels.dtype.kind in "iu":
         if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
             raise ValueError(f"labels must lie in 0..{len(class_names) - 1}")
-        return labels.astype(np.int64).reshape(-1)
-    lookup = {c: i for i, c in enumerate(class_names)}
-    out = []
-    for x in labels.reshape(-1):
-        name = normalize_label(x)
-        if name not in lookup:
-            raise ValueError(f"label {x!r} is not one of the classes {class_names}")
-        out.append(lookup[name])
-    return np.asarray(out, dtype=np.int64)
+        return labels.astype(np.int64)
+    for label in labels:
+        if normalize_label(label) not in class_names:
+            raise ValueError(f"label {label!r} is not one of the classes {class_names}")
+    return np.array([class_names.index(normalize_label(label)) for label in labels], dtype=np.int64)
 
 
 def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) -> pd.DataFrame:
@@ -114,12 +98,9 @@ def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) 
     (:data:`AU_COLUMNS`, intensities in ``[0, 1]``).
     """
     class_names = resolve_classes(class_names)
-    index = label_indices(labels, class_names)
-    n = len(index)
-    emotions = np.asarray(class_names, dtype=object)[index] if n else np.array([], dtype=object)
-    n_au = len(ACTION_UNITS)
-    low = _INTENSITY_LOW
-    intensity = low + (1 - low) * rng.beta(*_INTENSITY_BETA, size=n)
+    emotions = np.asarray(class_names, dtype=object)[label_indices(labels, class_names)]
+    n, n_au = len(emotions), len(ACTION_UNITS)
+    intensity = _INTENSITY_LOW + (1 - _INTENSITY_LOW) * rng.beta(*_INTENSITY_BETA, size=n)
     if expressiveness is not None:
         intensity = intensity * np.asarray(expressiveness, dtype=np.float64)
     intensity = np.clip(intensity, 0.0, 1.0)
@@ -128,13 +109,9 @@ def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) 
     keep = rng.random((n, n_au)) > 0.12
     aus, variant = _prototype_action_units(emotions, variant_draw)
     intensity[emotions == "neutral"] = 0.0
-    aus = aus * jitter * keep * intensity[:, None]
-    aus = _add_spurious_activity(aus, rng)
-    frame = pd.DataFrame(aus.astype(np.float32), columns=list(AU_COLUMNS))
-    frame.insert(0, "intensity", intensity.astype(np.float32))
-    frame.insert(0, "variant", variant)
-    frame.insert(0, "emotion", emotions.astype(str) if n else np.array([], dtype=str))
-    return frame
+    aus = _add_spurious_activity(aus * jitter * keep * intensity[:, None], rng)
+    return pd.DataFrame({"emotion": emotions.astype(str), "variant": variant, "intensity": intensity.astype(np.float32),
+                         **dict(zip(AU_COLUMNS, aus.astype(np.float32).T))})
 
 
 def _prototype_action_units(emotions, variant_draw):

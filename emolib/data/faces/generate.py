@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..base import SPLITS, EmotionDataset, Split, resolve_classes
-from .checks import check_batch_size, check_channels, check_image_size, check_size
+from .checks import check_channels, check_int
 from .params import params_to_meta, sample_identities, sample_params
 from .render import render
 
@@ -58,7 +58,7 @@ def class_counts(n: int, classes="fer7", balance="balanced", split="train") -> n
       unbalanced); ``test`` is balanced.
     """
     names = resolve_classes(classes)
-    n = check_size(n, "n")
+    n = check_int(n, "n")
     if balance not in BALANCES:
         raise ValueError(f"unknown balance {balance!r}; balance must be one of {BALANCES}")
     if split not in SPLITS:
@@ -131,81 +131,68 @@ def generate(
     ``true_label`` and ``true_emotion``; ``info`` holds the generation parameters.
     """
     names = resolve_classes(classes)
-    sizes, options = _check_arguments(
-        names, n_train, n_val, n_test, balance, image_size, channels, seed, label_noise, noisy_splits,
-        images_per_identity, batch_size,
-    )
-    streams = np.random.SeedSequence(options["seed"]).spawn(len(SPLITS))
-    splits = {}
-    first_identity = 0
+    settings = _check_arguments(names, n_train, n_val, n_test, balance, image_size, channels, seed, label_noise,
+                                noisy_splits, images_per_identity, batch_size)
+    streams = np.random.SeedSequence(settings["seed"]).spawn(len(SPLITS))
+    splits, first_identity = {}, 0
     for stream, split in zip(streams, SPLITS):
-        splits[split], n_people = _generate_split(
-            split, sizes[split], np.random.default_rng(stream), names, first_identity, options
-        )
+        rng = np.random.default_rng(stream)
+        splits[split], n_people = _generate_split(split, rng, names, first_identity, settings)
         first_identity += n_people
     info = {
-        "generator": "emolib.data.synthetic",
-        "classes": list(names),
-        "n_train": sizes["train"], "n_val": sizes["val"], "n_test": sizes["test"],
-        **{key: options[key] for key in ("balance", "image_size", "channels", "seed", "label_noise")},
-        "noisy_splits": list(options["noisy_splits"]),
-        "images_per_identity": images_per_identity,
+        "generator": "emolib.data.synthetic", "classes": list(names),
+        **{key: value for key, value in settings.items() if key != "batch_size"},
         "identities": {s: int(splits[s].meta["identity"].nunique()) for s in SPLITS},
     }
     return EmotionDataset(splits, names, "synthetic", info)
 
 
 def _check_arguments(names, n_train, n_val, n_test, balance, image_size, channels, seed, label_noise,
-                     noisy_splits, images_per_identity, batch_size):
-    """:func:`generate`'s arguments checked: the split sizes and a dict of the other options."""
+                     noisy_splits, images_per_identity, batch_size) -> dict:
+    """:func:`generate`'s arguments checked: the data set's ``info`` (and ``batch_size``)."""
     if balance not in BALANCES:
         raise ValueError(f"unknown balance {balance!r}; balance must be one of {BALANCES}")
-    sizes = {"train": check_size(n_train, "n_train"), "val": check_size(n_val, "n_val")}
     if n_test is None:
         n_test = _SEED003_TEST_PER_CLASS * len(names) if balance == "seed003" else 1400
-    sizes["test"] = check_size(n_test, "n_test")
-    options = {"balance": balance, "image_size": check_image_size(image_size), "channels": check_channels(channels)}
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    options["seed"] = int(seed)
     try:
         label_noise = float(label_noise)
     except (TypeError, ValueError):
         raise ValueError(f"label_noise must be a number in [0, 1), got {label_noise!r}") from None
     if not 0.0 <= label_noise < 1.0:
         raise ValueError(f"label_noise must be in [0, 1), got {label_noise!r}")
-    options["label_noise"] = label_noise
-    if isinstance(noisy_splits, str):
-        noisy_splits = (noisy_splits,)
+    if label_noise > 0 and len(names) < 2:
+        raise ValueError("label_noise needs at least two classes")
+    noisy_splits = [noisy_splits] if isinstance(noisy_splits, str) else list(noisy_splits)
     unknown = [s for s in noisy_splits if s not in SPLITS]
     if unknown:
         raise ValueError(f"noisy_splits must name splits from {SPLITS}, got {unknown}")
-    options["noisy_splits"] = noisy_splits
     if not np.isscalar(images_per_identity) or not images_per_identity >= 1:
         raise ValueError(f"images_per_identity must be a number >= 1, got {images_per_identity!r}")
-    options["images_per_identity"] = images_per_identity
-    options["batch_size"] = None if batch_size is None else check_batch_size(batch_size)
-    if label_noise > 0 and len(names) < 2:
-        raise ValueError("label_noise needs at least two classes")
-    return sizes, options
+    return {
+        **{f"n_{split}": check_int(n, f"n_{split}") for split, n in zip(SPLITS, (n_train, n_val, n_test))},
+        "balance": balance, "image_size": check_int(image_size, "image_size", 16), "channels": check_channels(channels),
+        "seed": check_int(seed, "seed"), "label_noise": label_noise, "noisy_splits": noisy_splits,
+        "images_per_identity": images_per_identity,
+        "batch_size": None if batch_size is None else check_int(batch_size, "batch_size", 1),
+    }
 
 
-def _generate_split(split, n, rng, names, first_identity, options):
-    """One split of ``n`` images drawn from ``rng``; its people are numbered from
-    ``first_identity``. Returns the :class:`Split` and its number of people."""
-    counts = class_counts(n, names, options["balance"], split)
-    labels = rng.permutation(np.repeat(np.arange(len(names)), counts))
-    n_people = max(1, math.ceil(n / options["images_per_identity"]))
+def _generate_split(split, rng, names, first_identity, settings):
+    """One split drawn from ``rng``; its people are numbered from ``first_identity``.
+    Returns the :class:`Split` and its number of people."""
+    n = settings[f"n_{split}"]
+    labels = rng.permutation(np.repeat(np.arange(len(names)), class_counts(n, names, settings["balance"], split)))
+    n_people = max(1, math.ceil(n / settings["images_per_identity"]))
     identities = sample_identities(n_people, rng)
     identity = rng.integers(0, n_people, n)
     params = sample_params(labels, rng, names, identity=identity, identities=identities)
-    images = render(params, options["image_size"], options["channels"], options["batch_size"])
+    images = render(params, settings["image_size"], settings["channels"], settings["batch_size"])
     meta = params_to_meta(params, names)
     meta["identity"] += first_identity
     meta.insert(2, "source", [f"synthetic/{split}/{i:06d}" for i in range(n)])
     meta.insert(3, "split", split)
-    noisy = options["label_noise"] > 0 and split in options["noisy_splits"] and n
-    observed, flipped = _noisy_labels(labels, len(names), options["label_noise"] if noisy else 0.0, rng)
+    noisy = settings["label_noise"] > 0 and split in settings["noisy_splits"] and n
+    observed, flipped = _noisy_labels(labels, len(names), settings["label_noise"] if noisy else 0.0, rng)
     meta["true_label"] = labels
     meta["true_emotion"] = meta["emotion"]
     meta["label"] = observed

@@ -1,13 +1,6 @@
-"""Everything but the expression: identities (people) and the nuisances of each picture.
-
-:func:`sample_identities` draws people (face shape, skin tone, hair, eyes, brows,
-mouth, age wrinkles and an idiosyncratic resting expression: mouth curvature,
-brow height and slant); :func:`sample_params` adds, per image, the expression
-(:func:`~emolib.data.faces.expressions.sample_action_units`), pose (rotation,
-scale, position, slight yaw), illumination, background (flat, gradient,
-clutter), glasses, sunglasses, occluders, overlaid text, blur, noise and JPEG
-compression, plus weak colour cues (a flush with anger, a slight pallor with
-fear). :func:`params_to_meta` turns them into per-image metadata.
+"""Everything but the expression: the people (:func:`sample_identities`: face shape, skin,
+hair, eyes, brows, mouth, age, a resting expression) and the nuisances of each picture
+(:func:`sample_params`); :func:`params_to_meta` turns them into per-image metadata.
 
 Lengths are in the canonical face frame's units (1.0 = half the image width).
 """
@@ -19,7 +12,7 @@ import pandas as pd
 
 from ..base import EMOTIONS, resolve_classes
 from .accessories import SPACE_GLYPH, TEXT_MAX_CHARS
-from .checks import check_size
+from .checks import check_int
 from .expressions import AU_COLUMNS, label_indices, sample_action_units
 
 #: Names of the indices in ``params["background"]``, ``["hair_style"]`` and ``["occlusion"]``.
@@ -37,22 +30,17 @@ _IRIS_COLOURS = np.array([[0.25, 0.15, 0.08], [0.12, 0.08, 0.05], [0.30, 0.40, 0
 
 
 def sample_identities(n: int, rng) -> dict:
-    """Draw ``n`` identities (people): a dict of arrays with ``n`` rows.
+    """Draw ``n`` identities (people): a dict of arrays with ``n`` rows (``(n, 3)`` RGB in
+    [0, 1] for ``skin``, ``hair``, ``iris`` and ``clothes``), lengths in canonical units.
 
-    Keys (canonical units, see the module docstring): ``face_w``/``face_h``
-    (half width/height of the face), ``jaw`` (taper of the lower face),
-    ``skin`` (n, 3) RGB in [0, 1], ``skin_tone`` (0 light .. 1 dark),
-    ``hair`` (n, 3), ``hair_style`` (index into bald, short, long, fringe,
-    side_part), ``hairline``, ``hair_len``, ``eye_dx``, ``eye_y``, ``eye_w``,
-    ``eye_h``, ``iris`` (n, 3), ``brow_gap`` (brow height above the eye),
-    ``brow_slant`` (inner end lowered: a resting frown), ``brow_arch``,
-    ``brow_len``, ``brow_thick``, ``brow_dark``, ``nose_y``, ``nose_w``,
-    ``mouth_y``, ``mouth_w``, ``lip_thick``, ``lip_red``, ``mouth_curve``
-    (resting corner lift: some people look slightly happy or sad at rest),
-    ``age`` (0..1, wrinkles), ``expressiveness``, ``base_flush``,
-    ``wears_glasses`` (bool), ``clothes`` (n, 3).
+    The keys name the traits; the less obvious ones: ``face_w``/``face_h`` (half width and
+    height of the face), ``jaw`` (taper of the lower face), ``skin_tone`` (0 light .. 1 dark),
+    ``hair_style`` (index into :data:`HAIR_STYLES`), ``eye_dx`` (half the distance between
+    the eyes), ``brow_gap`` (brow height above the eye), ``brow_slant`` (inner end lowered:
+    a resting frown), ``mouth_curve`` (resting corner lift: some people look slightly happy
+    or sad at rest), ``age`` (0..1, wrinkles).
     """
-    n = check_size(n, "n")
+    n = check_int(n, "n")
     uniform = rng.uniform
     tone = rng.beta(1.3, 1.3, size=n)
     skin = _SKIN_LIGHT + (_SKIN_DARK - _SKIN_LIGHT) * tone[:, None]
@@ -97,7 +85,6 @@ def sample_identities(n: int, rng) -> dict:
         "wears_glasses": rng.random(n) < 0.12,
         "clothes": rng.uniform(0.05, 0.9, size=(n, 3)),
     }
-
 
 
 def sample_params(labels, rng, class_names=EMOTIONS, identity=None, identities=None) -> dict:
@@ -249,40 +236,24 @@ def _camera(params, rng, n):
     }
 
 
-def _names(names, index) -> np.ndarray:
-    """Names (str array) of the integer codes ``index``."""
-    return np.asarray(names, dtype=object)[index].astype(str) if len(index) else []
-
-
 def params_to_meta(params, class_names=EMOTIONS) -> pd.DataFrame:
     """Per-image metadata (one row per image) from :func:`sample_params`' output."""
-    class_names = tuple(class_names)
-    n = len(params["label"])
 
-    def column(key, dtype=np.float32):
-        return params[key].astype(dtype)
+    def as_type(dtype, *keys):
+        return {key: params[key].astype(dtype) for key in keys}
 
-    meta = {
-        "label": column("label", np.int64),
-        "emotion": np.asarray(class_names, dtype=object)[params["label"]] if n else [],
-        "identity": column("identity", np.int64),
-        "intensity": column("intensity"),
-        "variant": column("variant", np.int64),
-    }
-    meta.update({au: column(au) for au in AU_COLUMNS})
-    meta.update({key: column(key) for key in ("rotation_deg", "scale", "shift_x", "shift_y", "yaw")})
-    meta.update({key: column(key, bool) for key in ("glasses", "sunglasses", "text")})
-    meta.update({
-        "occlusion": params["occlusion"] > 0,
-        "occluder": _names(OCCLUDERS, params["occlusion"]),
-        "background": _names(BACKGROUNDS, params["background"]),
-        "brightness": column("brightness"),
-        "light_gradient": column("light_gradient"),
-        "blur": column("blur", np.int64),
-        "noise_std": column("noise_std"),
-        "jpeg_quality": column("jpeg_quality", np.int64),
-        "skin_tone": column("skin_tone"),
-        "hair_style": _names(HAIR_STYLES, params["hair_style"]),
+    def names(choices, key):  # the names (str) of the integer codes params[key]
+        return np.asarray(choices, dtype=object)[params[key]].astype(str) if len(params[key]) else []
+
+    return pd.DataFrame({
+        **as_type(np.int64, "label"), "emotion": names(tuple(class_names), "label"),
+        **as_type(np.int64, "identity"), **as_type(np.float32, "intensity"), **as_type(np.int64, "variant"),
+        **as_type(np.float32, *AU_COLUMNS),
+        **as_type(np.float32, "rotation_deg", "scale", "shift_x", "shift_y", "yaw"),  # pose
+        **as_type(bool, "glasses", "sunglasses", "text"),
+        "occlusion": params["occlusion"] > 0, "occluder": names(OCCLUDERS, "occlusion"),
+        "background": names(BACKGROUNDS, "background"), **as_type(np.float32, "brightness", "light_gradient"),
+        **as_type(np.int64, "blur"), **as_type(np.float32, "noise_std"), **as_type(np.int64, "jpeg_quality"),
+        **as_type(np.float32, "skin_tone"), "hair_style": names(HAIR_STYLES, "hair_style"),
+        **as_type(np.float32, "age", "mouth_curve", "brow_slant", "flush", "pallor"),
     })
-    meta.update({key: column(key) for key in ("age", "mouth_curve", "brow_slant", "flush", "pallor")})
-    return pd.DataFrame(meta)

@@ -8,10 +8,11 @@ followed by :func:`render_batch`; :func:`render` runs it over batches of images.
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from . import accessories, brows, camera, eyes, head, mouth
 from .canvas import Canvas, Face
-from .checks import check_batch_size, check_channels, check_image_size
+from .checks import check_channels, check_int
 
 
 def draw_faces(params: dict, size: int):
@@ -59,12 +60,6 @@ def render_batch(params: dict, size: int) -> np.ndarray:
     return image.astype(np.uint8).transpose(0, 2, 3, 1)
 
 
-def luma(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma (..., 1) of uint8 RGB (..., 3) exactly as PIL's ``convert("L")``."""
-    r, g, b = (rgb[..., i].astype(np.uint32) for i in range(3))
-    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[..., None]
-
-
 def _default_batch_size(size: int) -> int:
     # about 2 MB per float plane batch: the working set stays in the CPU caches
     return int(max(4, min(256, 32 * (48 * 48) // (size * size))))
@@ -78,14 +73,17 @@ def render(params, image_size=48, channels=1, batch_size=None) -> np.ndarray:
     RGB images (as PIL's ``convert("L")``), so the two differ only by colour.
     The result does not depend on ``batch_size`` (images per NumPy batch).
     """
-    image_size = check_image_size(image_size)
+    image_size = check_int(image_size, "image_size", 16)
     channels = check_channels(channels)
-    batch_size = _default_batch_size(image_size) if batch_size is None else check_batch_size(batch_size)
+    batch_size = _default_batch_size(image_size) if batch_size is None else check_int(batch_size, "batch_size", 1)
     n = len(params["label"])
     out = np.empty((n, image_size, image_size, channels), dtype=np.uint8)
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         batch = {key: value[start:stop] for key, value in params.items()}
         rgb = render_batch(batch, image_size)
-        out[start:stop] = rgb if channels == 3 else luma(rgb)
+        if channels == 1:  # PIL's ITU-R 601 luma, the batch converted as one tall picture
+            tall = Image.fromarray(rgb.reshape(-1, image_size, 3)).convert("L")
+            rgb = np.asarray(tall).reshape(-1, image_size, image_size, 1)
+        out[start:stop] = rgb
     return out
