@@ -10,18 +10,6 @@ import numpy as np
 import tensorflow as tf
 
 
-def _model_image_spec(model):
-    """``(image_size, channels)`` the model expects, ``None`` where unknown."""
-    try:
-        shape = tuple(model.input_shape)
-    except (AttributeError, ValueError):
-        return None, None
-    if len(shape) != 4:
-        return None, None
-    size = shape[1:3] if None not in shape[1:3] else None
-    return size, shape[3]
-
-
 def input_batches(model, x, batch_size=256):
     """Yield ``x`` (images ``(n, h, w[, c])`` or a ``tf.data.Dataset`` of image or
     ``(images, labels)`` batches) in batches ready for ``model``: ``uint8`` images
@@ -32,10 +20,14 @@ def input_batches(model, x, batch_size=256):
         batches = (b[0] if isinstance(b, (tuple, list)) else b for b in x)
     else:
         x = np.asarray(x)
-        if x.ndim == 3:
-            x = x[..., None]
+        x = x[..., None] if x.ndim == 3 else x
         batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
-    size, channels = _model_image_spec(model)
+    try:
+        shape = tuple(model.input_shape)  # (None, height, width, channels) for an image model
+    except (AttributeError, ValueError):
+        shape = ()
+    size = shape[1:3] if len(shape) == 4 and None not in shape[1:3] else None
+    channels = shape[3] if len(shape) == 4 else None
     for batch in batches:
         if batch.dtype == np.uint8 or batch.dtype == tf.uint8:
             batch = convert_batch(batch, size, channels)
@@ -70,9 +62,8 @@ def top_k_accuracy(labels, proba, k):
     num_classes = proba.shape[1]
     if k >= num_classes:
         return 1.0
-    if num_classes == 2:  # sklearn wants the positive-class score for binary data
-        return float(top_k_accuracy_score(labels, proba[:, 1], k=k, labels=[0, 1]))
-    return float(top_k_accuracy_score(labels, proba, k=k, labels=np.arange(num_classes)))
+    score = proba[:, 1] if num_classes == 2 else proba  # binary data: the positive class's score
+    return float(top_k_accuracy_score(labels, score, k=k, labels=np.arange(num_classes)))
 
 
 #: Keras' ``backend.epsilon()``: probabilities are clipped to ``[EPS, 1]`` before their logarithm.
