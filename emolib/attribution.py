@@ -92,11 +92,13 @@ def face_regions(size, meta=None, n=None):
     """``{region: bool array (n, size, size)}``: masks of :data:`REGIONS` placed by each
     generated face's pose (``meta`` with ``scale``, ``shift_x``, ``shift_y``,
     ``rotation_deg``), or for ``n`` images in :data:`CENTRED_POSE`."""
+    from .data.faces.canvas import pixel_centres
+
     if meta is not None:
         pose = {k: np.asarray(meta[k], dtype=np.float32) for k in CENTRED_POSE}
     else:
         pose = {k: np.full(n or 1, v, dtype=np.float32) for k, v in CENTRED_POSE.items()}
-    coord = (np.arange(size, dtype=np.float32) + 0.5) * (2.0 / size) - 1.0  # pixel centres in [-1, 1]
+    coord = pixel_centres(size)
     # The generator's inverse warp (emolib.data.faces.camera): picture position -> canonical face frame.
     theta = np.deg2rad(pose["rotation_deg"])[:, None, None]
     scale = pose["scale"][:, None, None]

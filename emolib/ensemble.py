@@ -24,7 +24,9 @@ import numpy as np
 from keras import ops
 
 from . import runs
-from .evaluation import EPS  # probabilities are clipped to [EPS, 1] (Keras' epsilon) before logarithms
+# Probabilities are clipped to [EPS, 1] (Keras' epsilon) before logarithms; log_loss (one
+# implementation, re-exported here) is the cross-entropy Keras reports as "loss".
+from .evaluation import EPS, log_loss  # noqa: F401
 from .fileio import jsonable
 
 
@@ -90,14 +92,6 @@ def hard_vote(probas, weights=None) -> np.ndarray:
     top = votes >= votes.max(axis=1, keepdims=True) - 1e-12
     soft = np.tensordot(w, p, axes=1)
     return np.where(top, soft, -np.inf).argmax(axis=1)
-
-
-def log_loss(proba, labels) -> float:
-    """:func:`emolib.evaluation.log_loss` of ``proba`` ``(n, k)`` after checking ``labels`` ``(n,)``."""
-    from . import evaluation
-
-    proba = np.asarray(proba, dtype=np.float64)
-    return evaluation.log_loss(proba, _labels(labels, len(proba), proba.shape[1]))
 
 
 def fit_weights(probas, labels) -> np.ndarray:
@@ -376,33 +370,21 @@ def save_model(model, path):
 
 def distillation_dataset(images, labels, teacher_proba, num_classes, batch_size=32, training=False,
                          image_size=None, channels=None, seed=0):
-    """A ``tf.data.Dataset`` of ``(images, (one_hot_labels, teacher_proba))`` batches.
+    """A ``tf.data.Dataset`` of ``(images, (one_hot_labels, teacher_proba))`` batches:
+    :func:`emolib.pipeline.make_dataset` with the teacher's probabilities as ``soft_targets``.
 
-    ``images`` ``(n, h, w, c)`` (converted as :func:`emolib.pipeline.prepare_images`
-    does), ``labels`` ``(n,)``, ``teacher_proba`` ``(n, num_classes)``, computed once
-    per image. Shuffling (``training=True``, reproducible from ``seed``) draws whole
-    rows, so an image keeps its teacher output; no augmentation (an augmented image
-    would deserve its own).
+    ``images`` ``(n, h, w, c)``, ``labels`` ``(n,)``, ``teacher_proba`` ``(n, num_classes)``,
+    computed once per image. Shuffling (``training=True``, reproducible from ``seed``) draws
+    whole rows, so an image keeps its teacher output; no augmentation.
     """
-    import tensorflow as tf
+    from .pipeline import make_dataset
 
-    from .pipeline import AUTOTUNE, prepare_images
-
-    images = np.asarray(images)
     n = len(images)
     y = _labels(labels, n, num_classes)
     t = as_probas(np.asarray(teacher_proba)[None], "teacher_proba")[0]
     if t.shape != (n, num_classes):
         raise ValueError(f"teacher_proba must have shape ({n}, {num_classes}), got {t.shape}")
-    x = prepare_images(images, image_size, channels)
-    y = tf.one_hot(y, num_classes, dtype=tf.float32)
-    t = tf.constant(t, tf.float32)
-    ds = tf.data.Dataset.range(n)
-    if training:
-        ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(
-        lambda idx: (tf.gather(x, idx), (tf.gather(y, idx), tf.gather(t, idx))), num_parallel_calls=AUTOTUNE)
-    return ds.prefetch(AUTOTUNE)
+    return make_dataset(images, y, num_classes, batch_size, training, image_size, channels, soft_targets=t, seed=seed)
 
 
 def soften(proba, temperature):

@@ -10,18 +10,6 @@ import numpy as np
 import tensorflow as tf
 
 
-def _model_image_spec(model):
-    """``(image_size, channels)`` the model expects, ``None`` where unknown."""
-    try:
-        shape = tuple(model.input_shape)
-    except (AttributeError, ValueError):
-        return None, None
-    if len(shape) != 4:
-        return None, None
-    size = shape[1:3] if None not in shape[1:3] else None
-    return size, shape[3]
-
-
 def input_batches(model, x, batch_size=256):
     """Yield ``x`` (images ``(n, h, w[, c])`` or a ``tf.data.Dataset`` of image or
     ``(images, labels)`` batches) in batches ready for ``model``: ``uint8`` images
@@ -32,10 +20,14 @@ def input_batches(model, x, batch_size=256):
         batches = (b[0] if isinstance(b, (tuple, list)) else b for b in x)
     else:
         x = np.asarray(x)
-        if x.ndim == 3:
-            x = x[..., None]
+        x = x[..., None] if x.ndim == 3 else x
         batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
-    size, channels = _model_image_spec(model)
+    try:
+        shape = tuple(model.input_shape)  # (None, height, width, channels) for an image model
+    except (AttributeError, ValueError):
+        shape = ()
+    size = shape[1:3] if len(shape) == 4 and None not in shape[1:3] else None
+    channels = shape[3] if len(shape) == 4 else None
     for batch in batches:
         if batch.dtype == np.uint8 or batch.dtype == tf.uint8:
             batch = convert_batch(batch, size, channels)
@@ -62,17 +54,13 @@ def _labels_from_dataset(ds):
     return np.concatenate(labels).astype(np.int64)
 
 
-def top_k_accuracy(labels, proba, k):
-    """Fraction of samples whose true class is among the ``k`` most probable
-    (scikit-learn's ``top_k_accuracy_score``; 1.0 when ``k >= num_classes``)."""
+def _top_k_accuracy(labels, proba, k):
+    """scikit-learn's ``top_k_accuracy_score``, 1.0 when ``k >= num_classes``."""
     from sklearn.metrics import top_k_accuracy_score
 
-    num_classes = proba.shape[1]
-    if k >= num_classes:
+    if k >= proba.shape[1]:
         return 1.0
-    if num_classes == 2:  # sklearn wants the positive-class score for binary data
-        return float(top_k_accuracy_score(labels, proba[:, 1], k=k, labels=[0, 1]))
-    return float(top_k_accuracy_score(labels, proba, k=k, labels=np.arange(num_classes)))
+    return float(top_k_accuracy_score(labels, proba, k=k, labels=np.arange(proba.shape[1])))
 
 
 #: Keras' ``backend.epsilon()``: probabilities are clipped to ``[EPS, 1]`` before their logarithm.
@@ -100,11 +88,11 @@ def log_loss(proba, labels) -> float:
         return float(metrics.log_loss(labels, proba, labels=np.arange(proba.shape[1])))
 
 
-def _empty_result(class_names, top_k, y_true, y_pred, proba):
+def _empty_result(class_names, y_true, y_pred, proba):
     nan, k = float("nan"), len(class_names)
     empty = {"precision": nan, "recall": nan, "f1": nan}
     return {
-        "accuracy": nan, **{f"top_{t}_accuracy": nan for t in top_k}, "loss": nan,
+        "accuracy": nan, "top_2_accuracy": nan, "top_3_accuracy": nan, "loss": nan,
         "per_class": {name: {**empty, "support": 0} for name in class_names},
         "macro_avg": dict(empty), "weighted_avg": dict(empty), "num_samples": 0,
         "class_names": class_names, "confusion_matrix": np.zeros((k, k), np.int64),
@@ -112,11 +100,11 @@ def _empty_result(class_names, top_k, y_true, y_pred, proba):
     }
 
 
-def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size=256, top_k=(2, 3)):
+def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size=256):
     """Evaluate ``model`` on images ``(n, h, w, c)`` with int ``labels`` ``(n,)``, or on a
     ``tf.data.Dataset`` of ``(images, labels)`` batches (labels one-hot or int).
 
-    Returns a dict: ``accuracy``, ``top_<k>_accuracy`` for each of ``top_k``, ``loss``
+    Returns a dict: ``accuracy``, ``top_2_accuracy``, ``top_3_accuracy``, ``loss``
     (:func:`log_loss`), ``per_class`` (``{name: {"precision", "recall", "f1", "support"}}``),
     ``macro_avg`` and ``weighted_avg`` (``{"precision", "recall", "f1"}``), ``num_samples``,
     ``class_names`` (default ``"0"``, ``"1"``, ...), ``confusion_matrix`` ``(k, k)`` (rows
@@ -139,7 +127,7 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
     y_pred = proba.argmax(axis=1)
     ids = np.arange(num_classes)
     if not len(y_true):  # an empty split: nothing to measure (scikit-learn refuses empty input)
-        return _empty_result(class_names, top_k, y_true, y_pred, proba)
+        return _empty_result(class_names, y_true, y_pred, proba)
 
     report = classification_report(y_true, y_pred, labels=ids, target_names=class_names, output_dict=True,
                                    zero_division=0)
@@ -153,7 +141,7 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
         warnings.simplefilter("ignore")  # sklearn warns on classes absent from y_true
         return {
             "accuracy": float(accuracy_score(y_true, y_pred)),
-            **{f"top_{k}_accuracy": top_k_accuracy(y_true, proba, k) for k in top_k},
+            **{f"top_{k}_accuracy": _top_k_accuracy(y_true, proba, k) for k in (2, 3)},
             "loss": log_loss(proba, y_true), "per_class": per_class,
             "macro_avg": prf(report["macro avg"]), "weighted_avg": prf(report["weighted avg"]),
             "num_samples": int(len(y_true)), "class_names": class_names,
@@ -282,15 +270,13 @@ def _slice_values(values, bins, max_levels):
         return values.astype(str)
     if bins is None or (np.isscalar(bins) and values.nunique() <= max_levels):
         return values
-    if np.isscalar(bins):
-        if values.isna().all():
-            return values
+    if np.isscalar(bins):  # (an all-NaN column has no distinct values: returned above)
         edges = np.unique(np.quantile(values.dropna(), np.linspace(0, 1, int(bins) + 1)))
         if len(edges) < 2:  # a constant column: one group
             return values
     else:
         edges = np.asarray(bins, dtype=float)
-    codes = pd.cut(values, edges, include_lowest=True, labels=False)
+
     def intervals(rounded):  # [low, high] for the first bin, (low, high] for the others
         r = (lambda v: float(f"{v:.3g}")) if rounded else (lambda v: v)
         return [pd.Interval(r(edges[i]), r(edges[i + 1]), closed="both" if i == 0 else "right")
@@ -299,10 +285,7 @@ def _slice_values(values, bins, max_levels):
     labels = intervals(rounded=True)  # 3 significant digits for display,
     if len(set(labels)) < len(labels):  # unless edges are too close for that
         labels = intervals(rounded=False)
-    return pd.Series(
-        pd.Categorical.from_codes(codes.fillna(-1).astype(int), categories=labels),
-        index=values.index, name=values.name,
-    )
+    return pd.cut(values, edges, include_lowest=True, labels=labels, ordered=False)
 
 
 def _independence_p_value(table):

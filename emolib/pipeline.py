@@ -35,31 +35,13 @@ AUTOTUNE = tf.data.AUTOTUNE
 # --------------------------------------------------------------------------
 
 
-def _as_size(image_size):
-    if image_size is None:
-        return None
-    if np.isscalar(image_size):
-        return (int(image_size), int(image_size))
-    return tuple(int(s) for s in image_size)
-
-
-def _to_channels(images, channels, have):
-    """Gray (1 channel) <-> RGB (3) with ``tf.image``: RGB to gray is ITU-R 601 luma,
-    gray to RGB repeats the channel."""
-    if (have, channels) == (1, 3):
-        return tf.image.grayscale_to_rgb(images)
-    if (have, channels) == (3, 1):
-        return tf.image.rgb_to_grayscale(images)
-    raise ValueError(f"cannot convert {have} channels to {channels}")
-
-
 def convert_batch(images, image_size=None, channels=None):
     """Scale, convert and resize a batch of images (a TF function, usable in ``map``).
 
     ``images``: ``(n, h, w, c)`` tensor or array, ``uint8`` in [0, 255] or float
     already in [0, 1]. ``channels``: 1 or 3 (``None`` keeps ``c``); gray to RGB
-    repeats the channel, RGB to gray uses ITU-R 601 luma. ``image_size``: ``int``
-    or ``(height, width)`` in pixels (``None`` keeps the size); bilinear with
+    repeats the channel, RGB to gray uses ITU-R 601 luma (``tf.image``). ``image_size``:
+    ``int`` or ``(height, width)`` in pixels (``None`` keeps the size); bilinear with
     antialiasing. Returns ``float32`` ``(n, height, width, channels)`` in [0, 1].
     """
     images = tf.convert_to_tensor(images)
@@ -67,33 +49,32 @@ def convert_batch(images, image_size=None, channels=None):
         images = tf.cast(images, tf.float32) / 255.0
     else:
         images = tf.cast(images, tf.float32)
-    if channels is not None and images.shape[-1] is None:  # decoded files: 1 or 3, known when run
-        images = tf.cond(tf.shape(images)[-1] == channels, lambda: images,
-                         lambda: _to_channels(images, channels, 3 if channels == 1 else 1))
-        images.set_shape([*images.shape[:-1], channels])
-    elif channels is not None and channels != images.shape[-1]:
-        images = _to_channels(images, channels, images.shape[-1])
-    size = _as_size(image_size)
-    if size is not None and tuple(images.shape[-3:-1]) != size:
-        images = tf.image.resize(images, size, method="bilinear", antialias=True)
-        images = tf.clip_by_value(images, 0.0, 1.0)
+    have = images.shape[-1]
+    if (have, channels) == (1, 3):
+        images = tf.image.grayscale_to_rgb(images)
+    elif (have, channels) == (3, 1):
+        images = tf.image.rgb_to_grayscale(images)
+    elif channels is not None and channels != have:
+        raise ValueError(f"cannot convert {have} channels to {channels}")
+    if image_size is not None:
+        size = (int(image_size),) * 2 if np.isscalar(image_size) else tuple(int(s) for s in image_size)
+        if tuple(images.shape[-3:-1]) != size:
+            images = tf.image.resize(images, size, method="bilinear", antialias=True)
+            images = tf.clip_by_value(images, 0.0, 1.0)
     return images
 
 
-def prepare_images(images, image_size=None, channels=None, chunk_size=4096):
-    """:func:`convert_batch` over a whole in-memory array, ``chunk_size`` images at
-    a time (bounds the temporary memory). Returns a ``float32`` tensor
+def prepare_images(images, image_size=None, channels=None):
+    """:func:`convert_batch` over a whole in-memory array ``(n, h, w[, c])``, 4,096 images
+    at a time (bounds the temporary memory). Returns a ``float32`` tensor
     ``(n, height, width, channels)`` in [0, 1], 4 bytes per pixel value."""
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    if len(images) <= chunk_size:
-        return convert_batch(images, image_size, channels)
-    parts = [
-        convert_batch(images[i : i + chunk_size], image_size, channels)
-        for i in range(0, len(images), chunk_size)
-    ]
-    return tf.concat(parts, axis=0)
+    chunk = 4096
+    parts = [convert_batch(images[i : i + chunk], image_size, channels)
+             for i in range(0, max(len(images), 1), chunk)]  # one part, maybe empty, for up to 4,096
+    return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
 
 
 # --------------------------------------------------------------------------
@@ -233,13 +214,21 @@ def batch_mixing(mixup_alpha=0.0, cutmix_alpha=0.0, seed=None):
 # --------------------------------------------------------------------------
 
 
-def _check_labels(labels, num_classes, n):
+def _targets(labels, num_classes, n, soft_targets=None):
+    """One-hot ``float32`` labels ``(n, num_classes)``, or ``(one_hot, soft_targets)`` with a
+    teacher's probabilities ``(n, num_classes)`` (:class:`emolib.ensemble.Distiller`)."""
     labels = np.asarray(labels).astype(np.int64)
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
     if n and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels must lie in 0..{num_classes - 1}")
-    return labels
+    onehot = np.eye(num_classes, dtype="float32")[labels]
+    if soft_targets is None:
+        return onehot
+    soft_targets = np.asarray(soft_targets, dtype="float32")
+    if soft_targets.shape != onehot.shape:
+        raise ValueError(f"soft_targets must have shape {onehot.shape}, got {soft_targets.shape}")
+    return onehot, soft_targets
 
 
 def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
@@ -273,22 +262,12 @@ def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
     return ds.prefetch(AUTOTUNE)
 
 
-def make_dataset(
-    images,
-    labels,
-    num_classes,
-    batch_size=64,
-    training=False,
-    image_size=None,
-    channels=None,
-    augment=None,
-    mixup_alpha=0.0,
-    cutmix_alpha=0.0,
-    shuffle_buffer=None,
-    cache=True,
-    seed=0,
-):
+def make_dataset(images, labels, num_classes, batch_size=64, training=False, image_size=None, channels=None,
+                 augment=None, mixup_alpha=0.0, cutmix_alpha=0.0, soft_targets=None, seed=0):
     """A batched ``tf.data.Dataset`` of ``(images, one_hot_labels)`` from arrays.
+
+    Every image is converted to ``float32`` once, up front (:func:`prepare_images`:
+    ``n * height * width * channels * 4`` bytes; 28k images at 48x48x1 take 260 MB).
 
     Parameters
     ----------
@@ -309,12 +288,10 @@ def make_dataset(
     mixup_alpha, cutmix_alpha : float, Beta parameters of Keras' ``MixUp`` and
         ``CutMix`` (:func:`batch_mixing`); 0 turns them off (with both on, each
         batch uses one).
-    shuffle_buffer : int or ``None``; ``None`` shuffles the whole set (the order
-        is shuffled as indices, so a full shuffle costs no image memory).
-    cache : bool. ``True`` converts every image to ``float32`` once, up front
-        (``n * height * width * channels * 4`` bytes: 28k images at 48x48x1 take
-        260 MB, at 224x224x3 17 GB); ``False`` keeps ``uint8`` and converts each
-        batch as it is drawn (4x less memory, the resize is redone every epoch).
+    soft_targets : float array ``(n, num_classes)``, optional. A teacher's probabilities,
+        kept with their image through the shuffle: batches are then ``(images, (one_hot,
+        soft_targets))``, without augmentation or mixing (an augmented image would deserve
+        its own teacher output).
     seed : int, seeds shuffling and augmentation.
 
     Returns a dataset of ``float32`` images ``(b, height, width, channels)`` in
@@ -325,27 +302,21 @@ def make_dataset(
         images = images[..., None]
     if images.ndim != 4:
         raise ValueError(f"images must have shape (n, h, w[, c]), got {images.shape}")
+    if soft_targets is not None and training and (augment or mixup_alpha or cutmix_alpha):
+        raise ValueError("soft_targets go without augment, mixup_alpha and cutmix_alpha")
     n = len(images)
-    labels = _check_labels(labels, num_classes, n)
-    if cache:
-        x = prepare_images(images, image_size, channels)
-    else:
-        x = tf.convert_to_tensor(images)
-    y = tf.one_hot(labels, num_classes, dtype=tf.float32)
+    y = _targets(labels, num_classes, n, soft_targets)
+    x = prepare_images(images, image_size, channels)
 
     # Shuffle and batch *indices*, then gather whole batches: one vectorised
     # op per batch, and shuffling costs no copy of the images.
+    def gather(idx):
+        return tf.gather(x, idx), tf.nest.map_structure(lambda t: tf.gather(t, idx), y)
+
     ds = tf.data.Dataset.range(n)
     if training:
-        ds = ds.shuffle(shuffle_buffer or max(n, 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if cache:
-        ds = ds.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)), num_parallel_calls=AUTOTUNE)
-    else:
-        ds = ds.map(
-            lambda idx: (convert_batch(tf.gather(x, idx), image_size, channels), tf.gather(y, idx)),
-            num_parallel_calls=AUTOTUNE,
-        )
+        ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(gather, num_parallel_calls=AUTOTUNE)
     return _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed)
 
 
@@ -430,18 +401,14 @@ def sampled_dataset(images, labels, num_classes, balance="sample", augment=None,
         raise ValueError(f"balance must be 'sample', 'weight' or 'none', got {balance!r}")
     if len(images) != len(labels) or not len(labels):
         raise ValueError(f"need as many labels as images (and at least one); got {len(labels)} and {len(images)}")
-    _check_labels(labels, num_classes, len(labels))
-    onehot = np.eye(num_classes, dtype="float32")[labels]
-    if soft_targets is not None:
-        soft_targets = np.asarray(soft_targets, dtype="float32")
-        if soft_targets.shape != onehot.shape:
-            raise ValueError(f"soft_targets must have shape {onehot.shape}, got {soft_targets.shape}")
-    targets = onehot if soft_targets is None else (onehot, soft_targets)
-    pick = (lambda mask: targets[mask]) if soft_targets is None else (lambda mask: (onehot[mask], soft_targets[mask]))
+    targets = _targets(labels, num_classes, len(labels), soft_targets)
     if balance == "sample":
-        parts = [tf.data.Dataset.from_tensor_slices((images[labels == c], pick(labels == c)))
-                 .shuffle(int((labels == c).sum()), seed=seed + c).repeat()
-                 for c in range(num_classes) if (labels == c).any()]
+        parts = []
+        for c in range(num_classes):
+            mask = labels == c
+            if mask.any():
+                part = (images[mask], tf.nest.map_structure(lambda t: t[mask], targets))
+                parts.append(tf.data.Dataset.from_tensor_slices(part).shuffle(int(mask.sum()), seed=seed + c).repeat())
         ds = tf.data.Dataset.sample_from_datasets(parts, seed=seed)
     else:
         ds = tf.data.Dataset.from_tensor_slices((images, targets)).shuffle(len(images), seed=seed).repeat()

@@ -39,8 +39,7 @@ def _show_image(ax, image):
         ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255 if image.dtype == np.uint8 else 1)
     else:
         ax.imshow(image)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xticks=[], yticks=[])
 
 
 def sample_grid(images, labels, class_names, per_class=8, seed=0, save_path=None):
@@ -56,10 +55,8 @@ def sample_grid(images, labels, class_names, per_class=8, seed=0, save_path=None
             if j < len(chosen):
                 _show_image(ax, images[chosen[j]])
             else:  # blank cell; keep the axes so the row label still shows
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
+                ax.set(xticks=[], yticks=[])
+                ax.spines[:].set_visible(False)
         axes[c, 0].set_ylabel(name, rotation=0, ha="right", va="center")
     fig.suptitle("Sample images per class")
     fig.tight_layout()
@@ -80,14 +77,10 @@ def class_distribution(dataset_or_counts_df, axes=None, save_path=None):
     else:
         fig = axes[0].figure
     counts.plot.bar(ax=axes[0], rot=30)
-    axes[0].set_title("Images per class")
-    axes[0].set_ylabel("images")
+    axes[0].set(title="Images per class", ylabel="images", xlabel="")
     props.plot.bar(ax=axes[1], rot=30, legend=False)
     axes[1].axhline(1 / len(counts), color="gray", ls="--", lw=1, label="balanced")
-    axes[1].set_title("Proportion within each split")
-    axes[1].set_ylabel("fraction of split")
-    for ax in axes:
-        ax.set_xlabel("")
+    axes[1].set(title="Proportion within each split", ylabel="fraction of split", xlabel="")
     fig.tight_layout()
     return _finish(fig, save_path)
 
@@ -107,9 +100,7 @@ def learning_curves(history_df, axes=None, save_path=None):
         for prefix, label, style in (("", "train", "-o"), ("val_", "validation", "-s")):
             if prefix + metric in df:
                 ax.plot(epochs, df[prefix + metric], style, ms=3, label=label)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.set_title(metric.capitalize())
+        ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -137,9 +128,7 @@ def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", sav
         ax=ax, cmap=cmap, values_format=fmt, colorbar=True, xticks_rotation=45,
         im_kw={"vmin": 0, "vmax": vmax},
     )
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("Confusion matrix" + (" (row-normalised)" if normalize else ""))
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix" + (" (row-normalised)" if normalize else ""))
     fig.tight_layout()
     return _finish(fig, save_path)
 

@@ -73,10 +73,7 @@ def class_mapping(source_classes, target_classes) -> np.ndarray:
     missing = [c for c in target_classes if c not in source]
     if missing:
         raise ValueError(f"classes {missing} are not among the source model's classes {source}")
-    matrix = np.zeros((len(source), len(target_classes)), dtype="float32")
-    for j, name in enumerate(target_classes):
-        matrix[source.index(name), j] = 1.0
-    return matrix
+    return np.eye(len(source), dtype="float32")[:, [source.index(name) for name in target_classes]]
 
 
 def _gray_resized(inputs, size, channels):

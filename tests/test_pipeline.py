@@ -88,11 +88,11 @@ def test_uint8_conversion_matches_the_luma_formula_and_pil_bilinear_resizing():
         convert_images(rgb, 40, 2)
 
 
-def test_cache_false_gives_the_same_batches_and_2d_images_are_accepted():
+def test_2d_images_are_accepted_as_one_channel():
     images = _images(9, h=10, w=10)
     labels = np.arange(9) % 3
-    a = _collect(make_dataset(images, labels, 3, batch_size=4, image_size=6, channels=3, cache=True))
-    b = _collect(make_dataset(images[..., 0], labels, 3, batch_size=4, image_size=6, channels=3, cache=False))
+    a = _collect(make_dataset(images, labels, 3, batch_size=4, image_size=6, channels=3))
+    b = _collect(make_dataset(images[..., 0], labels, 3, batch_size=4, image_size=6, channels=3))
     np.testing.assert_allclose(a[0], b[0], atol=1e-6)
     np.testing.assert_array_equal(a[1], b[1])
 
@@ -102,6 +102,10 @@ def test_bad_labels_are_rejected():
         make_dataset(_images(3), np.array([0, 1, 3]), 3)
     with pytest.raises(ValueError, match="shape"):
         make_dataset(_images(3), np.array([0, 1]), 3)
+    with pytest.raises(ValueError, match=r"soft_targets must have shape \(3, 3\)"):
+        make_dataset(_images(3), np.array([0, 1, 2]), 3, soft_targets=np.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match="soft_targets go without augment"):
+        make_dataset(_images(3), np.array([0, 1, 2]), 3, training=True, augment=True, soft_targets=np.full((3, 3), 1 / 3))
 
 
 # ---------------------------------------------------------------- shuffling
