@@ -231,6 +231,22 @@ def _targets(labels, num_classes, n, soft_targets=None):
     return onehot, soft_targets
 
 
+def _apply_seeded(layers, images, seed):
+    """``layers(images, training=True)`` with Python's ``random`` seeded by ``seed`` meanwhile.
+
+    Keras' AugMix (3.9-3.15) picks its operations with Python's ``random`` when it is called,
+    i.e. once, while tf.data traces the mapped function (the same operations for every batch).
+    Seeding it for that call makes the choice follow the pipeline's seed too; the global state
+    is restored. The other Random* layers draw from their own seeds and are unaffected.
+    """
+    python_random = random.getstate()
+    random.seed(seed)
+    try:
+        return layers(images, training=True)
+    finally:
+        random.setstate(python_random)
+
+
 def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
     """Augmentation and mixing of training batches (Keras layers), then prefetch."""
     layers = (augment if callable(augment) else augmentation(augment, seed)) if training else None
@@ -239,16 +255,7 @@ def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
         def randomize(x, y):
             shapes = x.shape, y.shape
             if layers is not None:
-                # Keras' AugMix (3.9-3.15) picks its operations with Python's `random`, here, while
-                # tf.data traces this function (once per pipeline: the same operations for every
-                # batch). Seeding it for the trace makes that choice follow the pipeline's seed too;
-                # the global state is restored.
-                python_random = random.getstate()
-                random.seed(seed)
-                try:
-                    x = tf.clip_by_value(layers(x, training=True), 0.0, 1.0)
-                finally:
-                    random.setstate(python_random)
+                x = tf.clip_by_value(_apply_seeded(layers, x, seed), 0.0, 1.0)
             if mix is not None:
                 x, y = mix(x, y)
             # Keep the static shapes (batch, h, w, c): Keras' Random* layers return images of unknown
@@ -415,7 +422,7 @@ def sampled_dataset(images, labels, num_classes, balance="sample", augment=None,
     ds = ds.batch(batch_size)
     if augment is not None:
         def augment_batch(x, y):
-            return augment(x, training=True), y
+            return _apply_seeded(augment, x, seed), y
 
         ds = ds.map(augment_batch, num_parallel_calls=1)
     if balance == "weight":

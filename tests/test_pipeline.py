@@ -333,3 +333,19 @@ def test_a_keras_without_the_layer_gets_an_error_naming_the_setting(monkeypatch,
     monkeypatch.delattr(keras.layers, name, raising=False)
     with pytest.raises(RuntimeError, match=rf"{setting} needs keras.layers.{name}, new in Keras 3.9"):
         make_dataset(_images(8), np.arange(8) % 2, 2, training=True, **kwargs)
+
+
+@needs_augmix
+def test_augmix_in_the_balanced_stream_follows_the_seed():
+    """sampled_dataset (the real-photo stream) applies given layers with the same seeded trace as
+    make_dataset, so AugMix's choice of operations repeats with the seed."""
+    from emolib.pipeline import sampled_dataset
+
+    images = np.random.default_rng(0).random((24, 12, 12, 1)).astype(np.float32)
+    labels = np.arange(24) % 2
+
+    def first_batch(seed):
+        aug = random_augmentation(seed, flip=False, rotation=0, zoom=0, translation=0, contrast=0, augmix=0.5)
+        return next(iter(sampled_dataset(images, labels, 2, augment=aug, batch_size=8, seed=seed)))[0].numpy()
+
+    np.testing.assert_array_equal(first_batch(4), first_batch(4))
