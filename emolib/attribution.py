@@ -92,20 +92,13 @@ def face_regions(size, meta=None, n=None):
     """``{region: bool array (n, size, size)}``: masks of :data:`REGIONS` placed by each
     generated face's pose (``meta`` with ``scale``, ``shift_x``, ``shift_y``,
     ``rotation_deg``), or for ``n`` images in :data:`CENTRED_POSE`."""
-    from .data.faces.canvas import pixel_centres
+    from .data.faces.camera import face_frame
 
     if meta is not None:
         pose = {k: np.asarray(meta[k], dtype=np.float32) for k in CENTRED_POSE}
     else:
         pose = {k: np.full(n or 1, v, dtype=np.float32) for k, v in CENTRED_POSE.items()}
-    coord = pixel_centres(size)
-    # The generator's inverse warp (emolib.data.faces.camera): picture position -> canonical face frame.
-    theta = np.deg2rad(pose["rotation_deg"])[:, None, None]
-    scale = pose["scale"][:, None, None]
-    dx = (coord[None, None, :] - pose["shift_x"][:, None, None]) / scale
-    dy = (coord[None, :, None] - pose["shift_y"][:, None, None]) / scale
-    x = np.cos(theta) * dx + np.sin(theta) * dy
-    y = np.cos(theta) * dy - np.sin(theta) * dx
+    x, y = face_frame(pose, size)  # the generator's own inverse warp: picture -> canonical face frame
     return {name: (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1) for name, (x0, x1, y0, y1) in REGIONS.items()}
 
 

@@ -41,13 +41,14 @@ import shutil
 import sys
 import unicodedata
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import net
+from .data.base import EmotionDataset
 from .fileio import atomic_path, temp_dir_beside
 
 __all__ = [
@@ -107,34 +108,14 @@ class TextSplit:
         return TextSplit(self.texts[index], self.labels[index], self.meta.iloc[index].copy())
 
 
-@dataclass
-class TextDataset:
-    """Named splits of texts plus the class names their labels index into."""
+@dataclass(repr=False)
+class TextDataset(EmotionDataset):
+    """Named splits of texts (:class:`TextSplit`) plus the class names their labels index into:
+    an :class:`emolib.data.EmotionDataset` (``train``, ``val``, ``test``, ``num_classes``,
+    ``counts()``, the label check) whose splits hold texts instead of images (so not
+    ``image_shape``, nor ``subset``, which reads emotion names)."""
 
-    splits: dict
-    class_names: tuple
     name: str = "text"
-    info: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.class_names = tuple(self.class_names)
-
-    def __getitem__(self, key) -> TextSplit:
-        try:
-            return self.splits[key]
-        except KeyError:
-            raise KeyError(f"no split {key!r}; splits: {list(self.splits)}") from None
-
-    train = property(lambda self: self["train"])
-    val = property(lambda self: self["val"])
-    test = property(lambda self: self["test"])
-
-    num_classes = property(lambda self: len(self.class_names))
-
-    def counts(self) -> pd.DataFrame:
-        """Texts per class (rows) and split (columns)."""
-        return pd.DataFrame({k: np.bincount(s.labels, minlength=self.num_classes) for k, s in self.splits.items()},
-                            index=pd.Index(self.class_names, name="emotion"))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())

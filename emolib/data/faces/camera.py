@@ -76,9 +76,10 @@ def warp(rgb, alpha, params, size):
     return out[:, :3], out[:, 3]
 
 
-def _source_pixels(params, size):
-    """For every output pixel, the canvas pixel (in the padded canvas) up and left of
-    the point it shows, ``x0``, ``y0`` (B, size, size) int, and the bilinear weights ``wx``, ``wy``."""
+def face_frame(params, size):
+    """The inverse of the pose: where each output pixel lies in the canonical face frame
+    (the canvas spans [-1, 1]), ``(x, y)`` each (B, size, size) float32. ``params``: arrays
+    ``rotation_deg``, ``scale``, ``shift_x``, ``shift_y`` (B,)."""
     f32 = np.float32
     coord = pixel_centres(size)
     theta = np.deg2rad(params["rotation_deg"]).astype(f32)[:, None, None]
@@ -86,8 +87,15 @@ def _source_pixels(params, size):
     dx = (coord[None, None, :] - params["shift_x"].astype(f32)[:, None, None]) / scale
     dy = (coord[None, :, None] - params["shift_y"].astype(f32)[:, None, None]) / scale
     cos, sin = np.cos(theta), np.sin(theta)
-    source_x = (cos * dx + sin * dy + 1.0) * (size / 2.0) - 0.5
-    source_y = (cos * dy - sin * dx + 1.0) * (size / 2.0) - 0.5
+    return cos * dx + sin * dy, cos * dy - sin * dx
+
+
+def _source_pixels(params, size):
+    """For every output pixel, the canvas pixel (in the padded canvas) up and left of
+    the point it shows, ``x0``, ``y0`` (B, size, size) int, and the bilinear weights ``wx``, ``wy``."""
+    x, y = face_frame(params, size)
+    source_x = (x + 1.0) * (size / 2.0) - 0.5
+    source_y = (y + 1.0) * (size / 2.0) - 0.5
     x0 = np.floor(source_x)
     y0 = np.floor(source_y)
     wx = source_x - x0
