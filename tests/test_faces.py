@@ -243,6 +243,20 @@ def test_warp_with_the_identity_pose_keeps_the_face_and_a_shift_moves_it():
     assert np.allclose(out_rgb[1][:, :, 8:], rgb[1][:, :, :-8], atol=1e-4)  # 0.5 units = 8 pixels right
 
 
+def test_face_frame_inverts_the_pose():
+    size = 16
+    grid = pixel_centres(size)
+    params = {k: np.array(v, np.float32) for k, v in
+              {"rotation_deg": [0.0, 90.0, 0.0], "scale": [1.0, 1.0, 2.0], "shift_x": [0.0, 0.0, 0.5],
+               "shift_y": [0.0, 0.0, 0.0]}.items()}
+    x, y = camera.face_frame(params, size)
+    assert x.shape == y.shape == (3, size, size) and x.dtype == np.float32
+    assert np.array_equal(x[0], np.broadcast_to(grid, (size, size)))  # identity: picture = face frame
+    assert np.array_equal(y[0], np.broadcast_to(grid[:, None], (size, size)))
+    assert np.allclose(x[1], y[0], atol=1e-6) and np.allclose(y[1], -x[0], atol=1e-6)  # a quarter turn
+    assert np.allclose(x[2], (grid - 0.5) / 2)  # shifted right by 0.5, twice as large
+
+
 def test_blur_is_a_binomial_filter():
     image = np.zeros((2, 3, 16, 16), np.float32)
     image[:, :, 8, 8] = 1.0
