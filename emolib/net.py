@@ -5,8 +5,9 @@ Both keep a **total deadline** over the steps that can stall without a word (DNS
 TCP connect, TLS, the response headers): a silent host or resolver costs at most
 ``connect_timeout`` seconds. While the body streams, each read has its own
 ``read_timeout``, so a stalled server is detected while a large file on a slow link
-still completes (the body as a whole has no total deadline). The file is written under a hidden temporary name and renamed only
-when complete (and verified), so an interrupted download never looks finished.
+still completes (the body as a whole has no total deadline). The file is written under
+a hidden temporary name and renamed only when complete (and verified), so an
+interrupted download never looks finished.
 
 >>> from emolib import net
 >>> net.reachable("http://127.0.0.1:9/", timeout=1.0)  # nothing listens on port 9
