@@ -5,8 +5,9 @@ Both keep a **total deadline** over the steps that can stall without a word (DNS
 TCP connect, TLS, the response headers): a silent host or resolver costs at most
 ``connect_timeout`` seconds. While the body streams, each read has its own
 ``read_timeout``, so a stalled server is detected while a large file on a slow link
-still completes. The file is written under a hidden temporary name and renamed only
-when complete (and verified), so an interrupted download never looks finished.
+still completes (the body as a whole has no total deadline). The file is written under
+a hidden temporary name and renamed only when complete (and verified), so an
+interrupted download never looks finished.
 
 >>> from emolib import net
 >>> net.reachable("http://127.0.0.1:9/", timeout=1.0)  # nothing listens on port 9
@@ -15,7 +16,9 @@ False
 
 from __future__ import annotations
 
+import http.client
 import os
+import re
 import sys
 import threading
 import time
@@ -123,15 +126,26 @@ def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, 
     ``read_timeout`` each read of the body; ``manual_steps`` (what a user can do by hand)
     is appended to every error; ``progress`` prints bytes, rate and ETA on stderr.
 
+    The body has deadlines per read, no total deadline: a server that keeps sending a
+    little within each ``read_timeout`` keeps the download going (as a large file on a
+    slow link must); interrupt it by hand (nothing is left behind).
+
     Raises
     ------
     NetworkError
-        Offline, refused, an HTTP error, a stalled transfer or a short body.
+        Offline, refused, an HTTP error, a stalled transfer, a short or broken body
+        (a chunked body cut short included) or a ``Content-Length`` that is not a number.
     """
     path = Path(path)
     response = open_url(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
                         manual_steps=manual_steps)
-    total = int(response.headers.get("Content-Length") or 0)
+    length = response.headers.get("Content-Length")
+    if length is not None and not re.fullmatch(r"\s*[0-9]+\s*", length):
+        response.close()
+        raise NetworkError(_with_steps(
+            f"cannot download {url}: the server sent Content-Length {length!r}, not a number of bytes",
+            manual_steps))
+    total = int(length or 0)
     stream = sys.stderr
     started = time.monotonic()
     done = 0
@@ -143,7 +157,7 @@ def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, 
                 while True:
                     try:
                         chunk = response.read(1 << 20)
-                    except (OSError, ValueError) as exc:
+                    except (OSError, ValueError, http.client.HTTPException) as exc:
                         raise NetworkError(_with_steps(
                             f"download of {url} stalled or broke after {done / 1e6:.1f} MB: {exc}",
                             manual_steps)) from exc

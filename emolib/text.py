@@ -41,6 +41,7 @@ import shutil
 import sys
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,36 @@ def _check_policy(multi_label):
         raise ValueError(f"multi_label must be one of {MULTI_LABEL_POLICIES}, got {multi_label!r}")
 
 
+def _is_id(text):
+    """Whether ``text`` is a label id: ASCII digits only (``"²".isdigit()`` is true, ``int("²")`` fails)."""
+    return text.isascii() and text.isdigit()
+
+
+def _read_text(path):
+    """The text of the UTF-8 file ``path`` (``.gz``: gzip-compressed), line breaks as in the file;
+    :class:`TextDataError` names file and line of damaged gzip data or of a byte that is not UTF-8."""
+    data = bytearray()
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                data += chunk
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        line = data.count(b"\n") + 1
+        raise TextDataError(f"{path}:{line}: damaged or truncated gzip file ({exc}); get the file again") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, start = data.count(b"\n", 0, exc.start) + 1, data.rfind(b"\n", 0, exc.start) + 1
+        raise TextDataError(f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x} at column "
+                            f"{exc.start - start + 1}); save the file as UTF-8") from None
+
+
+def _lines(text):
+    """``text``'s lines, split only at ``\\n`` (the trailing ``\\r`` of CRLF removed; a lone ``\\r``
+    stays inside its line), so line numbers are those an editor shows."""
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")] if text else []
+
+
 def _label_names(texts, raw_labels, text_path, label_path, label_names):
     """Per row, the names of its labels (``raw_labels``: comma-separated ids into
     ``label_names``); :class:`TextDataError` names file and line of an empty text or a bad id."""
@@ -147,7 +178,7 @@ def _label_names(texts, raw_labels, text_path, label_path, label_names):
         if not text.strip():
             raise TextDataError(f"{text_path}:{line_no}: empty text")
         ids = value.split(",")
-        if not all(i.strip().isdigit() and int(i) < len(label_names) for i in ids):
+        if not all(_is_id(i.strip()) and int(i) < len(label_names) for i in ids):
             raise TextDataError(f"{label_path}:{line_no}: unknown label id {value.strip()!r} "
                                 f"(valid: 0..{len(label_names) - 1})")
         rows.append(tuple(label_names[int(i)] for i in ids))
@@ -237,15 +268,31 @@ def download_goemotions(dest, url=GOEMOTIONS_URL, connect_timeout=5.0, read_time
 @functools.lru_cache(maxsize=6)
 def _parse_goemotions_tsv(path, mtime_ns, size, label_names):
     """Texts and label-name tuples of one file, cached while the file is unchanged (tuples: immutable)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        rows = [line.rstrip("\n").split("\t") for line in f]
+    rows = [line.split("\t") for line in _lines(_read_text(path))]
     for line_no, parts in enumerate(rows, 1):
         if len(parts) != 3:
             raise TextDataError(f"{path}:{line_no}: expected 3 tab-separated columns (text, labels, id), "
                                 f"got {len(parts)}")
     texts = tuple(parts[0] for parts in rows)
     return texts, _label_names(texts, [parts[1] for parts in rows], path, path, label_names)
+
+
+def _read_ekman_mapping(path):
+    """``ekman_mapping.json``: ``{group: [GoEmotions emotion, ...]}``; :class:`TextDataError`
+    names file and line of bad JSON or of a value of the wrong kind."""
+    text = _read_text(path)
+    try:
+        ekman = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TextDataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+    if not isinstance(ekman, dict):
+        raise TextDataError(f"{path}:1: expected a JSON object {{group: [emotion, ...]}}, "
+                            f"got a {type(ekman).__name__}")
+    for group, members in ekman.items():
+        if not (isinstance(members, list) and all(isinstance(m, str) for m in members)):
+            line = text.count("\n", 0, max(text.find(json.dumps(group, ensure_ascii=False)), 0)) + 1
+            raise TextDataError(f"{path}:{line}: group {group!r} must be a list of emotion names, got {members!r}")
+    return ekman
 
 
 def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", download=True) -> TextDataset:
@@ -265,9 +312,9 @@ def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", downlo
                                     + goemotions_instructions(where))
         cache = Path.home() / ".keras" / "datasets" / "goemotions"
         folder = cache if (cache / "emotions.txt").is_file() else download_goemotions(cache)
-    label_names = (folder / "emotions.txt").read_text(encoding="utf-8").split()
+    label_names = _read_text(folder / "emotions.txt").split()
     if task == "ekman":
-        ekman = json.loads((folder / "ekman_mapping.json").read_text(encoding="utf-8"))
+        ekman = _read_ekman_mapping(folder / "ekman_mapping.json")
         group = {e: k for k, members in ekman.items() for e in members} | {"neutral": "neutral"}
     else:
         group = {n: n for n in label_names}
@@ -306,17 +353,21 @@ def _read_lines(path):
     if not path.is_file():
         raise FileNotFoundError(f"TweetEval file missing: '{path}' (expected the layout "
                                 f"{', '.join(TWEETEVAL_FILES)})\n\n{tweeteval_instructions(path.parent)}")
-    text = path.read_text(encoding="utf-8")
-    return text.removesuffix("\n").split("\n") if text else []
+    return _lines(_read_text(path))
 
 
 def _read_mapping(path):
-    names = {}
+    names, id_line, name_line = {}, {}, {}
     for line_no, line in enumerate(_read_lines(path), 1):
         parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit():
+        if len(parts) != 2 or not _is_id(parts[0]):
             raise TextDataError(f"{path}:{line_no}: expected '<id><tab><name>', got {line!r}")
-        names[int(parts[0])] = parts[1].strip().lower()
+        label, name = int(parts[0]), parts[1].strip().lower()
+        if label in id_line:
+            raise TextDataError(f"{path}:{line_no}: label id {label} repeated (first on line {id_line[label]})")
+        if name in name_line:
+            raise TextDataError(f"{path}:{line_no}: class {name!r} repeated (first on line {name_line[name]})")
+        names[label], id_line[label], name_line[name] = name, line_no, line_no
     if sorted(names) != list(range(len(names))):
         raise TextDataError(f"{path}: label ids must be 0..{len(names) - 1}, got {sorted(names)}")
     return [names[i] for i in range(len(names))]
@@ -330,7 +381,9 @@ def load_tweeteval(folder, task=None, multi_label="exclusive") -> TextDataset:
     comma-separated ids (TweetEval has one label per tweet).
 
     Raises ``FileNotFoundError`` naming a missing file and :class:`TextDataError`
-    naming file and line for a line-count mismatch, an unknown label id or an empty text.
+    naming file and line for a line-count mismatch, an unknown label id, an empty text,
+    a repeated id or class in ``mapping.txt`` or a byte that is not UTF-8. Lines are split
+    at ``\\n`` only (CRLF works; a lone ``\\r`` stays in its tweet), as an editor counts them.
     """
     _check_policy(multi_label)
     folder = Path(folder).expanduser()
@@ -490,6 +543,8 @@ def load_word_vectors(path, vocabulary, dim=None, seed=0):
     deviation (seed 001's rule); row 0 (padding) is zero. Returns
     ``(matrix (len(vocabulary), dim) float32, coverage)``, coverage being the
     fraction of the vocabulary (padding and ``[UNK]`` excluded) found in the file.
+    :class:`TextDataError` names file and line of a vocabulary word's bad line (not all
+    numbers, the wrong count, a value that is not finite) or of damaged gzip data.
     """
     path = Path(path)
     if not path.is_file():
@@ -497,19 +552,28 @@ def load_word_vectors(path, vocabulary, dim=None, seed=0):
     index = {w: i for i, w in enumerate(vocabulary)}
     found = {}
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, 1):
-            word, *numbers = line.rstrip().split(" ")
-            if word not in index or (line_no == 1 and len(numbers) == 1):  # fastText header: count dim
-                continue
-            try:
-                vec = np.asarray(numbers, dtype=np.float32)
-            except ValueError:
-                raise TextDataError(f"{path}:{line_no}: not a word followed by numbers") from None
-            dim = len(vec) if dim is None else dim
-            if len(vec) != dim:
-                raise TextDataError(f"{path}:{line_no}: {len(vec)} numbers, expected {dim}")
-            found[index[word]] = vec
+    line_no = 0
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="\n") as f:
+            for line_no, line in enumerate(f, 1):
+                word, *numbers = line.rstrip().split(" ")
+                if word not in index or (line_no == 1 and len(numbers) == 1):  # fastText header: count dim
+                    continue
+                try:
+                    with np.errstate(over="ignore"):  # 1e40 overflows float32 to inf: refused below
+                        vec = np.asarray(numbers, dtype=np.float32)
+                except ValueError:
+                    raise TextDataError(f"{path}:{line_no}: not a word followed by numbers") from None
+                dim = len(vec) if dim is None else dim
+                if len(vec) != dim:
+                    raise TextDataError(f"{path}:{line_no}: {len(vec)} numbers, expected {dim}")
+                if not np.isfinite(vec).all():
+                    raise TextDataError(f"{path}:{line_no}: {word!r} has a value that is not finite "
+                                        "(nan, inf or beyond float32)")
+                found[index[word]] = vec
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise TextDataError(f"{path}:{line_no + 1}: damaged or truncated gzip file ({exc}); "
+                            "get the file again") from None
     if dim is None:
         raise TextDataError(f"{path}: no word of the vocabulary found")
     scale = float(np.std(np.stack(list(found.values())))) if found else 0.1
