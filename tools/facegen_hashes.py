@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from emolib.attribution import face_regions
-from emolib.data import load_dataset, synthetic
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's emolib, not an installed one
+
+from emolib.attribution import face_regions  # noqa: E402
+from emolib.data import load_dataset, synthetic  # noqa: E402
 
 SIZES = dict(n_train=40, n_val=21, n_test=21)
 POSE = ("rotation_deg", "shift_x", "shift_y", "yaw")
@@ -99,5 +103,8 @@ CASES = {
 
 
 if __name__ == "__main__":
+    import emolib
+
+    print(f"# emolib from {Path(emolib.__file__).parent}")
     for name, case in CASES.items():
         print(f"{case()}  {name}", flush=True)
