@@ -13,7 +13,7 @@ import numpy as np
 #: y downwards, 1.0 = half the image width before the pose's scale), ``(x0, x1, y0, y1)``.
 #: They cover the eyes and brows (``eye_y`` ~ -0.08, ``eye_dx`` <= 0.23, ``eye_w`` <= 0.12,
 #: brows up to ~0.2 above the eyes) and the mouth (``mouth_y`` 0.34-0.41, ``mouth_w`` <= 0.21,
-#: opened downwards by up to ~0.17) of :mod:`emolib.data.faces`.
+#: opened downwards by up to ~0.17) of :mod:`facegen`.
 REGIONS = {
     "eyes": (-0.40, 0.40, -0.32, 0.04),
     "mouth": (-0.32, 0.32, 0.22, 0.60),
@@ -92,7 +92,7 @@ def face_regions(size, meta=None, n=None):
     """``{region: bool array (n, size, size)}``: masks of :data:`REGIONS` placed by each
     generated face's pose (``meta`` with ``scale``, ``shift_x``, ``shift_y``,
     ``rotation_deg``), or for ``n`` images in :data:`CENTRED_POSE`."""
-    from .data.faces.camera import face_frame
+    from facegen.camera import face_frame
 
     if meta is not None:
         pose = {k: np.asarray(meta[k], dtype=np.float32) for k in CENTRED_POSE}

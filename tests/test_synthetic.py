@@ -1,9 +1,12 @@
-"""Behaviour of the procedural face-expression generator (emolib.data.synthetic)."""
+"""Behaviour of the procedural face-expression generator as emolib uses it (emolib.data.synthetic,
+its adapter to facegen; facegen's own tests are in test_facegen.py)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import facegen
+from emolib.data import base, synthetic
 from emolib.data.base import EMOTIONS, PRESETS, EmotionDataset, convert_images
 from emolib.data.synthetic import (
     ACTION_UNITS,
@@ -220,3 +223,25 @@ def test_low_level_api():
 def test_bad_arguments_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):
         generate(**{**dict(n_train=7, n_val=7, n_test=7), **kwargs})
+
+
+def test_synthetic_is_facegen_with_emolib_types():
+    """emolib.data.synthetic re-exports facegen's names, and only turns its dicts into DataFrames
+    and an EmotionDataset; emolib's label vocabulary is facegen's."""
+    wrapped = {"generate", "sample_action_units", "params_to_meta"}
+    for name in set(synthetic.__all__) - wrapped:
+        assert getattr(synthetic, name) is getattr(facegen, name)
+    for name in ("EMOTIONS", "PRESETS", "LABEL_SYNONYMS", "SPLITS", "normalize_label", "resolve_classes"):
+        assert getattr(base, name) is getattr(facegen.labels, name)
+    ds = generate(n_train=9, n_val=5, n_test=4, image_size=16, seed=1, classes="seed002")
+    drawn = facegen.generate(n_train=9, n_val=5, n_test=4, image_size=16, seed=1, classes="seed002")
+    assert ds.class_names == drawn["classes"] and ds.info == {"generator": "emolib.data.synthetic", **drawn["info"]}
+    for name in ("train", "val", "test"):
+        split = drawn["splits"][name]
+        assert np.array_equal(ds[name].images, split["images"]) and np.array_equal(ds[name].labels, split["labels"])
+        pd.testing.assert_frame_equal(ds[name].meta, pd.DataFrame(split["meta"]))
+    params = sample_params(["happy", "Sadness"], np.random.default_rng(0))
+    pd.testing.assert_frame_equal(synthetic.params_to_meta(params), pd.DataFrame(facegen.params_to_meta(params)))
+    aus = sample_action_units(["happy", "fear"], np.random.default_rng(1))
+    assert isinstance(aus, pd.DataFrame) and list(aus.columns) == list(
+        facegen.sample_action_units(["happy", "fear"], np.random.default_rng(1)))

@@ -1,10 +1,46 @@
-"""The procedural face-expression generator under its first name.
+"""The procedural face-expression generator, as emolib data sets.
 
-The generator lives in :mod:`emolib.data.faces` (a module per part of the picture:
-expressions, people and nuisances, head, eyes, brows, mouth, accessories, camera);
-this module re-exports its public names, so ``from emolib.data.synthetic import
-generate`` and ``synthetic.render(...)`` keep working.
+The generator is its own package, :mod:`facegen` (NumPy, SciPy and Pillow only; a module
+per part of the picture). This module is emolib's side of it: it re-exports facegen's
+public names, so ``from emolib.data.synthetic import render`` keeps working, and turns
+facegen's arrays and dicts into emolib's types: :func:`generate` returns an
+:class:`~emolib.data.base.EmotionDataset`, :func:`sample_action_units` and
+:func:`params_to_meta` return :class:`pandas.DataFrame` tables.
 """
 
-from .faces import *  # noqa: F401,F403  (the public names, listed in faces.__all__)
-from .faces import __all__  # noqa: F401
+from __future__ import annotations
+
+import pandas as pd
+
+import facegen
+from facegen import (ACTION_UNITS, AU_COLUMNS, BALANCES, EMOTIONS, FER2013_COUNTS, PROTOTYPES,  # noqa: F401
+                     class_counts, render, sample_identities, sample_params)
+
+from .base import EmotionDataset, Split
+
+__all__ = [
+    "ACTION_UNITS", "AU_COLUMNS", "PROTOTYPES", "BALANCES", "EMOTIONS", "FER2013_COUNTS", "class_counts",
+    "sample_action_units", "sample_identities", "sample_params", "render", "params_to_meta", "generate",
+]
+
+
+def generate(*args, **kwargs) -> EmotionDataset:
+    """:func:`facegen.generate` (same arguments) as an :class:`EmotionDataset` named ``"synthetic"``:
+    splits ``train``, ``val`` and ``test`` whose ``meta`` is facegen's per-image metadata as a
+    DataFrame; ``info`` holds the generation parameters and the people per split."""
+    drawn = facegen.generate(*args, **kwargs)
+    splits = {name: Split(split["images"], split["labels"], pd.DataFrame(split["meta"]))
+              for name, split in drawn["splits"].items()}
+    info = {"generator": "emolib.data.synthetic", **drawn["info"]}
+    return EmotionDataset(splits, drawn["classes"], "synthetic", info)
+
+
+def sample_action_units(*args, **kwargs) -> pd.DataFrame:
+    """:func:`facegen.sample_action_units` (same arguments) as a DataFrame, one row per label."""
+    return pd.DataFrame(facegen.sample_action_units(*args, **kwargs))
+
+
+def params_to_meta(*args, **kwargs) -> pd.DataFrame:
+    """:func:`facegen.params_to_meta` (same arguments) as a DataFrame, one row per image."""
+    return pd.DataFrame(facegen.params_to_meta(*args, **kwargs))
+

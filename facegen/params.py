@@ -8,12 +8,11 @@ Lengths are in the canonical face frame's units (1.0 = half the image width).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ..base import EMOTIONS, resolve_classes
 from .accessories import SPACE_GLYPH, TEXT_MAX_CHARS
 from .checks import check_int
 from .expressions import AU_COLUMNS, label_indices, sample_action_units
+from .labels import EMOTIONS, resolve_classes
 
 #: Names of the indices in ``params["background"]``, ``["hair_style"]`` and ``["occlusion"]``.
 BACKGROUNDS = ("flat", "gradient", "clutter")
@@ -129,9 +128,7 @@ def sample_params(labels, rng, class_names=EMOTIONS, identity=None, identities=N
     for key, value in identities.items():
         params[key] = np.asarray(value)[identity]
     expression = sample_action_units(label, rng, class_names, expressiveness=params["expressiveness"])
-    params["emotion"] = expression["emotion"].to_numpy().copy()
-    for column in expression.columns[1:]:
-        params[column] = expression[column].to_numpy().copy()
+    params.update(expression)
     # the draws below happen in this order: changing it changes every image
     for draw in (_pose, _colour_cues, _illumination, _background, _accessories, _occluder, _text, _camera):
         params.update(draw(params, rng, n))
@@ -236,8 +233,9 @@ def _camera(params, rng, n):
     }
 
 
-def params_to_meta(params, class_names=EMOTIONS) -> pd.DataFrame:
-    """Per-image metadata (one row per image) from :func:`sample_params`' output."""
+def params_to_meta(params, class_names=EMOTIONS) -> dict:
+    """Per-image metadata from :func:`sample_params`' output: a dict of arrays, one value per
+    image (the columns of a table, in this order)."""
 
     def as_type(dtype, *keys):
         return {key: params[key].astype(dtype) for key in keys}
@@ -245,7 +243,7 @@ def params_to_meta(params, class_names=EMOTIONS) -> pd.DataFrame:
     def names(choices, key):  # the names (str) of the integer codes params[key]
         return np.asarray(choices, dtype=object)[params[key]].astype(str) if len(params[key]) else []
 
-    return pd.DataFrame({
+    return {
         **as_type(np.int64, "label"), "emotion": names(tuple(class_names), "label"),
         **as_type(np.int64, "identity"), **as_type(np.float32, "intensity"), **as_type(np.int64, "variant"),
         **as_type(np.float32, *AU_COLUMNS),
@@ -256,4 +254,4 @@ def params_to_meta(params, class_names=EMOTIONS) -> pd.DataFrame:
         **as_type(np.int64, "blur"), **as_type(np.float32, "noise_std"), **as_type(np.int64, "jpeg_quality"),
         **as_type(np.float32, "skin_tone"), "hair_style": names(HAIR_STYLES, "hair_style"),
         **as_type(np.float32, "age", "mouth_curve", "brow_slant", "flush", "pallor"),
-    })
+    }

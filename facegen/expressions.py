@@ -13,9 +13,8 @@ like surprise, anger like disgust and sadness like a neutral face, as in real da
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ..base import EMOTIONS, normalize_label, resolve_classes
+from .labels import EMOTIONS, normalize_label, resolve_classes
 
 #: Facial action units used by the generator (FACS code -> description).
 ACTION_UNITS = {
@@ -77,7 +76,7 @@ def label_indices(labels, class_names) -> np.ndarray:
     return np.array([class_names.index(normalize_label(label)) for label in labels], dtype=np.int64)
 
 
-def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) -> pd.DataFrame:
+def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) -> dict:
     """Draw an expression for each label.
 
     Parameters
@@ -92,10 +91,10 @@ def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) 
 
     Returns
     -------
-    pandas.DataFrame with ``n`` rows and columns ``emotion``, ``variant`` (index
-    of the prototype variant), ``intensity`` (0 for neutral, otherwise in
-    ``(0, 1]``; subtle to strong) and one column per action unit
-    (:data:`AU_COLUMNS`, intensities in ``[0, 1]``).
+    dict of arrays of length ``n`` (the columns of a table, in this order): ``emotion``,
+    ``variant`` (index of the prototype variant), ``intensity`` (0 for neutral, otherwise
+    in ``(0, 1]``; subtle to strong) and one per action unit (:data:`AU_COLUMNS`,
+    intensities in ``[0, 1]``).
     """
     class_names = resolve_classes(class_names)
     emotions = np.asarray(class_names, dtype=object)[label_indices(labels, class_names)]
@@ -110,8 +109,8 @@ def sample_action_units(labels, rng, class_names=EMOTIONS, expressiveness=None) 
     aus, variant = _prototype_action_units(emotions, variant_draw)
     intensity[emotions == "neutral"] = 0.0
     aus = _add_spurious_activity(aus * jitter * keep * intensity[:, None], rng)
-    return pd.DataFrame({"emotion": emotions.astype(str), "variant": variant, "intensity": intensity.astype(np.float32),
-                         **dict(zip(AU_COLUMNS, aus.astype(np.float32).T))})
+    return {"emotion": emotions.astype(str), "variant": variant, "intensity": intensity.astype(np.float32),
+            **dict(zip(AU_COLUMNS, np.ascontiguousarray(aus.T, dtype=np.float32)))}
 
 
 def _prototype_action_units(emotions, variant_draw):

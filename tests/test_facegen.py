@@ -1,18 +1,20 @@
-"""The face generator's parts one at a time (emolib.data.faces): each part is drawn
+"""The face generator (facegen), its parts one at a time: each part is drawn
 on a blank canvas, with one action unit or parameter changed at a time."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from emolib.data import faces, synthetic
-from emolib.data.faces import accessories, brows, camera, eyes, head, mouth
-from emolib.data.faces.canvas import Canvas, Face, pixel_centres
-from emolib.data.faces.expressions import AU_COLUMNS
-from emolib.data.faces.params import sample_identities, sample_params
+import facegen
+from facegen import accessories, brows, camera, eyes, head, mouth
+from facegen.canvas import Canvas, Face, pixel_centres
+from facegen.expressions import AU_COLUMNS
+from facegen.params import sample_identities, sample_params
 
 SIZE = 96
 
@@ -296,15 +298,10 @@ def test_noise_is_fixed_by_its_index():
 
 
 # --------------------------------------------------------------------------- the whole
-def test_synthetic_is_the_faces_package():
-    for name in faces.__all__:
-        assert getattr(synthetic, name) is getattr(faces, name)
-
-
 def test_no_generator_function_over_80_lines():
     """The issue's limit for emolib, held here for the generator (docstrings included)."""
     lengths = {}
-    for path in Path(faces.__file__).parent.glob("*.py"):
+    for path in Path(facegen.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef):
                 lengths[f"{path.name}:{node.name}"] = node.end_lineno - node.lineno + 1
@@ -322,8 +319,8 @@ def test_parts_draw_at_small_odd_sizes(size):
 
 def test_gray_is_pils_luma_of_the_very_same_rgb_images():
     params = make_face(n=5, age=[0.0, 0.3, 0.6, 0.8, 1.0], au12=[0.0, 0.2, 0.5, 0.8, 1.0])[1].params
-    rgb = synthetic.render(params, image_size=24, channels=3)
-    gray = synthetic.render(params, image_size=24, channels=1, batch_size=2)  # batches of 2, 2 and 1
+    rgb = facegen.render(params, image_size=24, channels=3)
+    gray = facegen.render(params, image_size=24, channels=1, batch_size=2)  # batches of 2, 2 and 1
     expected = np.stack([np.asarray(Image.fromarray(image).convert("L")) for image in rgb])[..., None]
     assert gray.shape == (5, 24, 24, 1) and np.array_equal(gray, expected)
 
@@ -335,10 +332,80 @@ def test_gray_is_pils_luma_of_the_very_same_rgb_images():
 def test_render_names_the_bad_argument(kwargs, name):
     params = make_face(n=1)[1].params
     with pytest.raises(ValueError, match=name):
-        synthetic.render(params, **kwargs)
+        facegen.render(params, **kwargs)
 
 
 def test_generate_names_a_bad_seed_or_size():
     for kwargs, name in ((dict(seed=-1), "seed"), (dict(seed=True), "seed"), (dict(n_val=2.5), "n_val")):
         with pytest.raises(ValueError, match=name):
-            synthetic.generate(**{**dict(n_train=7, n_val=7, n_test=7), **kwargs})
+            facegen.generate(**{**dict(n_train=7, n_val=7, n_test=7), **kwargs})
+
+
+# --------------------------------------------------------------------------- the package
+MODULES = sorted(f"facegen.{p.stem}" for p in Path(facegen.__file__).parent.glob("*.py") if p.stem != "__init__")
+
+
+def test_the_package_imports_numpy_scipy_and_pillow_only():
+    """In a fresh interpreter, importing facegen (whose ``__init__`` runs before any of its
+    modules, and imports them all) loads every module and no emolib, TensorFlow, Keras or
+    pandas; and no import statement anywhere in it, inside functions included, names
+    anything but NumPy, SciPy, Pillow, the standard library or facegen itself."""
+    root = Path(facegen.__file__).resolve().parents[1]
+    code = ("import sys, facegen; print(facegen.__file__); "
+            "print(sorted(m for m in sys.modules if m.startswith('facegen.'))); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'emolib', 'tensorflow', 'keras', 'pandas'}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
+    where, loaded, forbidden = out.splitlines()
+    assert Path(where).resolve().parent == root / "facegen"
+    assert loaded == str(MODULES) and forbidden == "[]"
+    allowed = {"numpy", "scipy", "PIL", "facegen", *sys.stdlib_module_names}
+    for path in Path(facegen.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                assert {a.name.split(".")[0] for a in node.names} <= allowed, (path.name, ast.unparse(node))
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                assert node.module.split(".")[0] in allowed, (path.name, ast.unparse(node))
+
+
+def test_the_package_imports_itself_in_no_cycle():
+    """Module -> module imports inside facegen (``from . import x`` is module ``x``;
+    any other name imported from ``.`` is the package's ``__init__``) form no cycle."""
+    folder = Path(facegen.__file__).parent
+    names = {p.stem for p in folder.glob("*.py")}
+    graph = {}
+    for name in names:
+        targets = set()
+        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text())):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[0] == "facegen" for a in node.names), name
+            elif isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("facegen")):
+                assert node.level in (0, 1), f"{name} imports from outside facegen: {node.module}"
+                module = (node.module or "").removeprefix("facegen").lstrip(".") if node.level == 0 else node.module
+                targets |= {module} if module else {a.name if a.name in names else "__init__" for a in node.names}
+        graph[name] = targets - {name}
+    done, path = set(), []
+
+    def visit(name):
+        assert name not in path, f"import cycle: {' -> '.join(path[path.index(name):] + [name])}"
+        if name not in done:
+            path.append(name)
+            for target in graph[name]:
+                visit(target)
+            path.pop()
+            done.add(name)
+
+    for name in graph:
+        visit(name)
+    assert graph["__init__"] >= {"expressions", "generate", "labels", "params", "render"}
+
+
+def test_generate_returns_plain_arrays():
+    drawn = facegen.generate(n_train=9, n_val=5, n_test=4, image_size=16, seed=1, classes="seed002")
+    assert drawn["classes"] == ("angry", "happy", "sad") and drawn["info"]["identities"]["train"] >= 1
+    for name, n in (("train", 9), ("val", 5), ("test", 4)):
+        split = drawn["splits"][name]
+        assert split["images"].shape == (n, 16, 16, 1) and split["labels"].shape == (n,)
+        assert all(isinstance(v, np.ndarray) and len(v) == n for v in split["meta"].values())
+        assert list(split["meta"])[:4] == ["label", "emotion", "source", "split"]
+        assert np.array_equal(split["meta"]["label"], split["labels"])
+        assert set(split["meta"]["split"]) == {name}

@@ -84,9 +84,9 @@ def stripes(phase, period, pixel):
 class Face:
     """A batch of faces as the parts read them.
 
-    ``params`` is a batch of :func:`~emolib.data.faces.params.sample_params`' output,
+    ``params`` is a batch of :func:`~facegen.params.sample_params`' output,
     ``skin`` (B, 3) the skin colour with its colour cues
-    (:func:`~emolib.data.faces.head.skin_colour`). ``au[code]`` is the intensity
+    (:func:`~facegen.head.skin_colour`). ``au[code]`` is the intensity
     of action unit ``code`` as a (B, 1, 1) column; ``centre_x`` (B, 1, 1) and
     ``centre_y`` the face's centre (it moves a little with the yaw).
     """

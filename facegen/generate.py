@@ -1,5 +1,5 @@
 """The data set: images per class for each split, and :func:`generate`, which draws
-an identity-disjoint :class:`~emolib.data.base.EmotionDataset` with per-image metadata."""
+identity-disjoint train, validation and test splits with per-image metadata."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from ..base import SPLITS, EmotionDataset, Split, resolve_classes
 from .checks import check_channels, check_int
+from .labels import SPLITS, resolve_classes
 from .params import params_to_meta, sample_identities, sample_params
 from .render import render
 
@@ -90,7 +90,7 @@ def generate(
     noisy_splits=("train",),
     images_per_identity=8,
     batch_size=None,
-) -> EmotionDataset:
+) -> dict:
     """Generate an identity-disjoint face-expression data set.
 
     Parameters
@@ -123,12 +123,14 @@ def generate(
 
     Returns
     -------
-    EmotionDataset named ``"synthetic"`` with splits ``train``, ``val``, ``test``;
-    ``images`` ``uint8`` ``(n, image_size, image_size, channels)``; ``meta`` with
-    ``label``, ``emotion``, ``source``, ``split``, ``identity``, ``intensity``, the
-    action units (:data:`AU_COLUMNS`), pose, accessories, occlusion, text,
-    background, lighting, camera degradations, identity traits, ``label_noise``,
-    ``true_label`` and ``true_emotion``; ``info`` holds the generation parameters.
+    dict with ``classes`` (the class names, a tuple), ``info`` (the generation parameters
+    and the people per split) and ``splits``: ``{"train": ..., "val": ..., "test": ...}``,
+    each a dict of ``images`` ``uint8`` ``(n, image_size, image_size, channels)``,
+    ``labels`` ``int64`` ``(n,)`` and ``meta``, a dict of arrays with one value per image
+    (the columns of a table): ``label``, ``emotion``, ``source``, ``split``,
+    ``identity``, ``intensity``, the action units (:data:`AU_COLUMNS`), pose,
+    accessories, occlusion, text, background, lighting, camera degradations, identity
+    traits, ``true_label``, ``true_emotion`` and ``label_noise``.
     """
     names = resolve_classes(classes)
     settings = _check_arguments(names, n_train, n_val, n_test, balance, image_size, channels, seed, label_noise,
@@ -140,11 +142,10 @@ def generate(
         splits[split], n_people = _generate_split(split, rng, names, first_identity, settings)
         first_identity += n_people
     info = {
-        "generator": "emolib.data.synthetic", "classes": list(names),
-        **{key: value for key, value in settings.items() if key != "batch_size"},
-        "identities": {s: int(splits[s].meta["identity"].nunique()) for s in SPLITS},
+        "classes": list(names), **{key: value for key, value in settings.items() if key != "batch_size"},
+        "identities": {s: len(np.unique(splits[s]["meta"]["identity"])) for s in SPLITS},
     }
-    return EmotionDataset(splits, names, "synthetic", info)
+    return {"classes": names, "info": info, "splits": splits}
 
 
 def _check_arguments(names, n_train, n_val, n_test, balance, image_size, channels, seed, label_noise,
@@ -179,7 +180,7 @@ def _check_arguments(names, n_train, n_val, n_test, balance, image_size, channel
 
 def _generate_split(split, rng, names, first_identity, settings):
     """One split drawn from ``rng``; its people are numbered from ``first_identity``.
-    Returns the :class:`Split` and its number of people."""
+    Returns the split (a dict of ``images``, ``labels`` and ``meta``) and its number of people."""
     n = settings[f"n_{split}"]
     labels = rng.permutation(np.repeat(np.arange(len(names)), class_counts(n, names, settings["balance"], split)))
     n_people = max(1, math.ceil(n / settings["images_per_identity"]))
@@ -187,10 +188,11 @@ def _generate_split(split, rng, names, first_identity, settings):
     identity = rng.integers(0, n_people, n)
     params = sample_params(labels, rng, names, identity=identity, identities=identities)
     images = render(params, settings["image_size"], settings["channels"], settings["batch_size"])
-    meta = params_to_meta(params, names)
-    meta["identity"] += first_identity
-    meta.insert(2, "source", [f"synthetic/{split}/{i:06d}" for i in range(n)])
-    meta.insert(3, "split", split)
+    table = params_to_meta(params, names)
+    table["identity"] += first_identity
+    meta = {"label": table.pop("label"), "emotion": table.pop("emotion"),
+            "source": np.array([f"synthetic/{split}/{i:06d}" for i in range(n)], dtype=object),
+            "split": np.full(n, split, dtype=object), **table}
     noisy = settings["label_noise"] > 0 and split in settings["noisy_splits"] and n
     observed, flipped = _noisy_labels(labels, len(names), settings["label_noise"] if noisy else 0.0, rng)
     meta["true_label"] = labels
@@ -198,7 +200,7 @@ def _generate_split(split, rng, names, first_identity, settings):
     meta["label"] = observed
     meta["emotion"] = np.asarray(names, dtype=object)[observed].astype(str) if n else []
     meta["label_noise"] = flipped
-    return Split(images, observed, meta), n_people
+    return {"images": images, "labels": observed, "meta": meta}, n_people
 
 
 def _noisy_labels(labels, n_classes, fraction, rng):
