@@ -124,6 +124,9 @@ def test_main_compares_executed_copies_and_exits_1_on_a_changed_verdict(tmp_path
     assert entry["verdicts"]["changed"] == [{"cell": 1, "comparison": "simple_cnn vs vit", "committed": "reverses",
                                              "executed": "agrees"}]
     assert entry["numbers"]["moved"] == 2
+    with pytest.raises(SystemExit) as exit_status:  # no notebook 99
+        verify.main(["99", "--executed", str(tmp_path / "executed")])
+    assert exit_status.value.code == 2
 
 
 def test_verify_re_executes_a_notebook_end_to_end(tmp_path):

@@ -14,7 +14,7 @@ committed notebook is not touched. Then, for each notebook, it prints
 * every **verdict** that changed, appeared or disappeared.
 
 and writes the same as JSON (``runs/verify/report.json``). Exit status: 1 when a verdict
-changed, 2 when a notebook could not be executed, 0 otherwise; numbers that moved do not
+changed, 2 when a notebook could not be executed (or was not found), 0 otherwise; numbers that moved do not
 fail it on their own (re-training moves them; what must hold are the verdicts).
 
 Numbers
@@ -71,15 +71,23 @@ from __future__ import annotations
 import argparse
 import difflib
 import html.parser
-import json
+import importlib.util
 import re
 import sys
 from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import notebooks as nbtools  # noqa: E402  (tools/notebooks.py: the one way notebooks are executed)
+
+def _notebooks_tool():
+    """``tools/notebooks.py`` (the one way notebooks are executed), loaded without changing ``sys.path``."""
+    spec = importlib.util.spec_from_file_location("emolib_tools_notebooks", Path(__file__).with_name("notebooks.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+nbtools = _notebooks_tool()
 
 ROOT = nbtools.ROOT
 OUTPUT_DIR = ROOT / "runs" / "verify"
@@ -314,7 +322,8 @@ def report_text(name: str, report: dict) -> str:
 
 
 def find_notebooks(names) -> list[Path]:
-    """Notebooks named by number (``"06"``), file name or path; none: every notebook."""
+    """Notebooks named by number (``"06"``), file name or path; none: every notebook. Raises
+    ``ValueError`` for a name that is no file and starts no notebook's name, or several."""
     if not names:
         return nbtools.notebooks()
     paths = []
@@ -324,8 +333,7 @@ def find_notebooks(names) -> list[Path]:
             continue
         hits = sorted(nbtools.NOTEBOOK_DIR.glob(f"{Path(name).stem}*.ipynb"))
         if len(hits) != 1:
-            raise SystemExit(f"{name!r}: {'no notebook' if not hits else 'several notebooks'} in "
-                             f"{nbtools.NOTEBOOK_DIR} start with it")
+            raise ValueError(f"{name!r}: {len(hits)} notebooks in {nbtools.NOTEBOOK_DIR} start with it, not one")
         paths.append(hits[0])
     return paths
 
@@ -351,7 +359,10 @@ def main(argv=None) -> int:
     parser.add_argument("--kernel", default=nbtools.KERNEL, help=f"Jupyter kernel (default {nbtools.KERNEL})")
     args = parser.parse_args(argv)
 
-    paths = find_notebooks(args.notebooks)
+    try:
+        paths = find_notebooks(args.notebooks)
+    except ValueError as exc:
+        parser.error(str(exc))  # exit status 2
     copies = args.executed or args.output_dir
     reports, status = {}, 0
     for path in paths:
