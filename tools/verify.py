@@ -14,8 +14,9 @@ committed notebook is not touched. Then, for each notebook, it prints
 * every **verdict** that changed, appeared or disappeared.
 
 and writes the same as JSON (``runs/verify/report.json``). Exit status: 1 when a verdict
-changed, 2 when a notebook could not be executed (or was not found), 0 otherwise; numbers that moved do not
-fail it on their own (re-training moves them; what must hold are the verdicts).
+changed, 2 when a notebook could not be executed (or was not found), 0 otherwise; numbers
+that moved do not fail it on their own (re-training moves them; what must hold are the
+verdicts).
 
 Numbers
 -------
@@ -53,17 +54,17 @@ There is no single marker yet. A verdict is read from
                      worse... | within the noise...``
    ``parenthesised`` ``optimizer = adam: +0.186 (better)``
 
-A matched line whose outcome :data:`NOT_VERDICTS` matches (a file path, a chain of arrows, a
-quoted or bracketed value) is no verdict. A verdict is identified by its cell and its comparison text with the numbers masked
-(``"all members (# members)"``); its outcome is compared with the numbers masked as well
+A matched line whose outcome :data:`NOT_VERDICTS` matches (a file path, a chain of arrows,
+a quoted or bracketed value) is no verdict. A verdict is identified by its cell and its
+comparison text with the numbers masked (``"all members (# members)"``); its outcome is compared with the numbers masked as well
 (the numbers are reported with the other numbers). A verdict whose comparison text
 changed shows as one that disappeared and one that appeared: both count as changes.
 To recognise a new phrasing, add a ``(name, regex)`` pair to :data:`VERDICT_PATTERNS`
 (more specific ones first) and a line of it to ``tests/test_verify.py``; or better, make
 the new code print ``verdict: <comparison>: <outcome>``.
 
-Where the real photos are absent (no local copy), the notebooks' real-photo sections are skipped and
-their verdicts show as disappeared: re-execute where the committed run had them.
+Where the real photos are absent (no local copy), the notebooks' real-photo sections are
+skipped and their verdicts show as disappeared: re-execute where the committed run had them.
 """
 
 from __future__ import annotations
