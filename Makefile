@@ -1,8 +1,8 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded data, lesson profile (the committed outputs)
 #   make test   unit tests + every notebook with the smoke profile under nbval (what CI runs: .ci/run)
-# Other targets: make setup | unit | notebooks | quick | full | stale | results | real-photos | real-lessons | text-bench | bench | ladder | check |
-#                colab-check | oldest-check | clean
+# Other targets: make setup | unit | notebooks | quick | full | stale | verify | results | real-photos | real-lessons | text-bench | bench |
+#                ladder | check | colab-check | oldest-check | clean
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +12,7 @@ KERNEL := emolib-ci
 # depend on the profile) are compared with the committed (lesson-profile) outputs; every cell must run.
 NBVAL  := --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks quick stale full results real-photos real-lessons text-bench test unit bench ladder check colab-check oldest-check clean
+.PHONY: all setup notebooks quick stale full verify results real-photos real-lessons text-bench test unit bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
@@ -54,6 +54,14 @@ stale: setup
 # The long research runs: every notebook with the full profile (hours on 2 CPU cores), copies in runs/notebooks-full/.
 full: setup
 	$(PY) tools/notebooks.py run --profile full --timeout 10800 --output-dir runs/notebooks-full --times-json runs/notebooks-full/seconds.json
+
+# For reviewers: re-execute notebooks into runs/verify/ with the profile their committed outputs record
+# and print, per notebook, the numbers that moved, the verdicts that changed and the time against the
+# committed one (JSON: runs/verify/report.json); fails (exit 1) when a verdict changed. E.g.
+# make verify NOTEBOOKS="06 07" (none: every notebook, about an hour on 2 cores).
+NOTEBOOKS ?=
+verify: setup
+	$(PY) tools/verify.py $(NOTEBOOKS)
 
 # docs/results.md from the full profile's saved runs (runs/*_full), computed, never typed in.
 results: setup
