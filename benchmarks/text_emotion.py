@@ -55,11 +55,12 @@ def tfidf_lr():
     return make_pipeline(make_union(words, chars), classifier)
 
 
-def scores(y_true, y_pred):
-    from sklearn.metrics import accuracy_score, f1_score
+def scores(num_classes, y_true, y_pred):
+    from sklearn.metrics import accuracy_score
 
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro"))}
+    from emolib.evaluation import macro_f1
+
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "macro_f1": macro_f1(y_true, y_pred, num_classes)}
 
 
 def summary(runs):
@@ -110,12 +111,12 @@ def run_task(task, args, settings):
     result = {"classes": list(ds.class_names), "counts": counts, "dropped": ds.info.get("dropped"), "models": {}}
 
     majority = np.bincount(y["train"]).argmax()
-    result["models"]["majority"] = {**scores(y["test"], np.full(len(y["test"]), majority)), "params": 0,
+    result["models"]["majority"] = {**scores(k, y["test"], np.full(len(y["test"]), majority)), "params": 0,
                                     "train_seconds": 0.0}
     start = time.perf_counter()
     baseline = tfidf_lr().fit(x["train"], y["train"])
     seconds = time.perf_counter() - start
-    result["models"]["tfidf_lr"] = {**scores(y["test"], baseline.predict(x["test"])),
+    result["models"]["tfidf_lr"] = {**scores(k, y["test"], baseline.predict(x["test"])),
                                     "params": int(baseline[-1].coef_.size + baseline[-1].intercept_.size),
                                     "train_seconds": round(seconds, 1)}
     log(f"  tfidf_lr: macro-F1 {result['models']['tfidf_lr']['macro_f1']:.3f} ({seconds:.0f} s)")
@@ -140,7 +141,7 @@ def run_task(task, args, settings):
         model = build()
         seconds, epochs = fit_cnn(model, ids, y, seed, args, 1e-3)
         pred = predict_proba(model, ids["test"]).argmax(axis=1)
-        runs.append({**scores(y["test"], pred), "train_seconds": seconds, "epochs": epochs,
+        runs.append({**scores(k, y["test"], pred), "train_seconds": seconds, "epochs": epochs,
                      "params": model.count_params()})
         log(f"  text_cnn seed {seed}: macro-F1 {runs[-1]['macro_f1']:.3f} ({seconds:.0f} s, {epochs} epochs)")
         if source is not None:
@@ -150,7 +151,7 @@ def run_task(task, args, settings):
             s1, e1 = fit_cnn(model, src, {"train": source["y"], "val": y["val"]}, seed, args, 1e-3)
             s2, e2 = fit_cnn(model, ids, y, seed, args, 1e-4)
             pred = predict_proba(model, ids["test"]).argmax(axis=1)
-            pretrained_runs.append({**scores(y["test"], pred), "train_seconds": s1 + s2, "epochs": e1 + e2,
+            pretrained_runs.append({**scores(k, y["test"], pred), "train_seconds": s1 + s2, "epochs": e1 + e2,
                                     "params": model.count_params()})
             log(f"  text_cnn_goemotions seed {seed}: macro-F1 {pretrained_runs[-1]['macro_f1']:.3f}")
     result["models"]["text_cnn"] = summary(runs)

@@ -135,15 +135,13 @@ def keras_file_size_mb(model) -> float:
 
 def scores(y_true, proba) -> dict:
     """``{"accuracy", "macro_f1"}`` of probabilities ``(n, k)`` against labels ``(n,)``."""
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score
+
+    from .evaluation import macro_f1
 
     proba = np.asarray(proba)
     y_pred = proba.argmax(axis=1)
-    labels = np.arange(proba.shape[1])
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-    }
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "macro_f1": macro_f1(y_true, y_pred, proba.shape[1])}
 
 
 def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, batch_repeats=20, rounds=5,

@@ -118,9 +118,9 @@ def evidence(y_true, preds_a, preds_b, num_classes):
     ``p`` (exact McNemar test over every test image of every paired seed) and
     ``settled`` (``p < ALPHA`` and the test's winner is the macro-F1 winner).
     """
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score
 
-    from .evaluation import mcnemar_test
+    from .evaluation import macro_f1, mcnemar_test
 
     y_true = np.asarray(y_true)
 
@@ -129,8 +129,7 @@ def evidence(y_true, preds_a, preds_b, num_classes):
 
     out = {}
     for side, preds in (("a", preds_a), ("b", preds_b)):
-        out[f"f1_{side}"] = mean(f1_score, preds, average="macro", labels=list(range(num_classes)),
-                                 zero_division=0)
+        out[f"f1_{side}"] = mean(macro_f1, preds, num_classes=num_classes)
         out[f"acc_{side}"] = mean(accuracy_score, preds)
     out["gap"] = out["f1_b"] - out["f1_a"]
     out["learned"] = {"A": out["acc_a"] > LEARNED / num_classes, "B": out["acc_b"] > LEARNED / num_classes}

@@ -56,13 +56,28 @@ def test_sampled_dataset_rejects_bad_input():
         sampled_dataset(x, y + 1, 2)
 
 
-def test_f1_scores_macro_over_present_classes_and_worst_class():
+def test_f1_scores_macro_over_all_classes_and_worst_class():
     y = np.array([0, 0, 1, 1])
     proba = np.eye(3)[[0, 0, 1, 0]]  # one class-1 image called class 0; class 2 absent
     s = f1_scores(y, proba, 3)
     assert s["accuracy"] == 0.75
     assert s["per_class_f1"] == [0.8, 0.6667, 0.0]
-    assert s["macro_f1"] == round((0.8 + 2 / 3) / 2, 4) and s["worst_class_f1"] == 0.6667
+    # emolib's one macro-F1 (evaluation.macro_f1): every class counts, the absent one as 0
+    assert s["macro_f1"] == round((0.8 + 2 / 3 + 0) / 3, 4) and s["worst_class_f1"] == 0.0
+
+
+def test_every_macro_f1_in_emolib_is_the_same_one():
+    """benchmark.scores, realphotos.evidence and f1_scores all give evaluation.macro_f1 (issue 25)."""
+    from emolib import benchmark, realphotos
+    from emolib.evaluation import macro_f1
+
+    y = np.array([0, 0, 1, 1, 1])
+    pred = np.array([0, 1, 1, 1, 3])  # class 2 absent from y, class 3 predicted once
+    expected = macro_f1(y, pred, 4)
+    assert expected == pytest.approx((2 / 3 + 2 / 3 + 0 + 0) / 4)  # F1 of classes 0 and 1: 2/3 each
+    assert benchmark.scores(y, np.eye(4)[pred])["macro_f1"] == pytest.approx(expected)
+    assert f1_scores(y, np.eye(4)[pred], 4)["macro_f1"] == round(expected, 4)
+    assert realphotos.evidence(y, [pred], [pred], 4)["f1_a"] == pytest.approx(expected)
 
 
 def test_fit_keep_best_learns_and_restores_the_best_epoch():
