@@ -118,19 +118,24 @@ def test_item07_an_output_that_is_not_one_row_per_image_is_refused_at_load(tmp_p
 def test_item08_a_file_name_that_is_not_utf8_is_printed_safely(tmp_path):
     model = onnx_model(tmp_path / "m.onnx")
     bad = write_image(Path(os.fsdecode(bytes(tmp_path) + b"/bad\xff.png")))
+    broken = Path(os.fsdecode(bytes(tmp_path) + b"/broken\xfe.png"))
+    broken.write_bytes(b"not an image")
     good = write_image(tmp_path / "good.png")
     env = {**ENV, "PYTHONIOENCODING": "utf-8"}
     for extra in ([], ["--json"]):
-        proc = subprocess.run([sys.executable, "-m", "emolib", "predict", os.fsencode(bad), good, "--model", model,
-                               *extra], capture_output=True, env=env, cwd=ROOT, timeout=120)
-        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-        out = proc.stdout.decode("utf-8")  # strict: valid UTF-8 throughout
+        proc = subprocess.run([sys.executable, "-m", "emolib", "predict", os.fsencode(bad), os.fsencode(broken), good,
+                               "--model", model, *extra], capture_output=True, env=env, cwd=ROOT, timeout=120)
+        out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # strict: valid UTF-8 throughout
+        assert proc.returncode == 1 and "Traceback" not in err, err
+        assert err.count("error:") == 1 and "broken\\xfe.png" in err  # the unreadable one, named
         if extra:
-            files = [p["file"] for p in strict_json(out)["predictions"]]
+            result = strict_json(out)
+            files = [p["file"] for p in result["predictions"]]
             assert files == [str(tmp_path / "bad\\xff.png"), str(good)]
+            assert [e["file"] for e in result["errors"]] == [str(tmp_path / "broken\\xfe.png")]
             assert all(f.encode("utf-8") for f in files)  # no lone surrogate for other JSON readers
         else:
-            assert "bad\\xff.png" in out and "good.png" in out
+            assert "bad\\xff.png" in out and "good.png" in out and "broken" not in out
 
 
 # --------------------------------------------------------------------------- 12. NaN outputs
