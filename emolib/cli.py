@@ -35,7 +35,7 @@ def _printable(text) -> str:
     """``text`` (a file name, or a message naming one) with the bytes that are not valid in the
     file system's encoding (which Python keeps as lone surrogates) written as ``\\xff`` escapes."""
     try:
-        return os.fsencode(text).decode(sys.getfilesystemencoding(), "backslashreplace")
+        return os.fsencode(str(text)).decode(sys.getfilesystemencoding(), "backslashreplace")
     except UnicodeError:
         return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 

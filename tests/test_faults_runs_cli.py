@@ -112,6 +112,15 @@ def test_item07_an_output_that_is_not_one_row_per_image_is_refused_at_load(tmp_p
     assert status == 1 and out == "" and "rank3.onnx" in err and "output" in err
 
 
+def test_item07_an_output_shape_known_only_when_the_model_runs_is_refused(tmp_path, capsys, monkeypatch):
+    model = onnx_model(tmp_path / "m.onnx")
+    monkeypatch.setattr(export, "onnx_caller", lambda session: lambda x: np.zeros((len(x), 2, 2), np.float32))
+    with pytest.raises(export.ModelFileError, match=r"m\.onnx'.*output of shape \(1, 2, 2\), expected \(batch, 4\)"):
+        export.OnnxClassifier(model).predict_files([write_image(tmp_path / "a.png")])
+    status, out, err = run_cli(capsys, "predict", tmp_path / "a.png", "--model", model, "--json")
+    assert status == 1 and out == "" and err.count("error:") == 1 and "output of shape (1, 2, 2)" in err
+
+
 # --------------------------------------------------------------------------- 8. file names not UTF-8
 
 
