@@ -8,14 +8,17 @@
 stored in it: a row per image (label, its probability, every class's), or JSON. Files
 that cannot be read (a folder, a named pipe, a decompression bomb too) are reported on
 stderr and in the JSON's ``errors``, the others still classified, and the exit status is
-1; so it is for a missing, non-ONNX or non-emolib model, before any image is read.
-Wrong arguments exit with status 2.
+1; so it is for an image the model gives no finite probabilities for (NaN), and for a
+missing, non-ONNX or non-emolib model, before any image is read. Wrong arguments exit
+with status 2. File names that are not valid in the file system's encoding are shown
+with ``\xff`` escapes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -26,6 +29,15 @@ def _positive_int(text):
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+
+
+def _printable(text) -> str:
+    """``text`` (a file name, or a message naming one) with the bytes that are not valid in the
+    file system's encoding (which Python keeps as lone surrogates) written as ``\\xff`` escapes."""
+    try:
+        return os.fsencode(str(text)).decode(sys.getfilesystemencoding(), "backslashreplace")
+    except UnicodeError:
+        return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,13 +65,18 @@ def _predict(args, parser) -> int:
     except (FileNotFoundError, ModelFileError, MissingExtraError) as exc:  # the last: pip install "emolib[onnx]"
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
     errors = []
-    table = classifier.predict_files(args.images, errors=errors)
+    try:
+        table = classifier.predict_files(args.images, errors=errors)
+    except ModelFileError as exc:  # an output shape ONNX Runtime only knows when the model runs
+        parser.exit(1, f"{parser.prog}: error: {_printable(exc)}\n")
+    table["file"] = table["file"].map(_printable)
+    errors = [{"file": _printable(e["file"]), "error": _printable(e["error"])} for e in errors]
     if args.json:
         names = classifier.class_names
         predictions = [{"file": r["file"], "label": r["label"], "probability": round(float(r["probability"]), 6),
                         "probabilities": {c: round(float(r[c]), 6) for c in names}} for r in table.to_dict("records")]
-        out = {"model": str(args.model), "class_names": names, "predictions": predictions, "errors": errors}
-        print(json.dumps(out, indent=2))
+        out = {"model": _printable(args.model), "class_names": names, "predictions": predictions, "errors": errors}
+        print(json.dumps(out, indent=2, allow_nan=False))
     elif len(table):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for error in errors:

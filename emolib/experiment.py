@@ -402,6 +402,8 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
 
     The model is the one from the epoch with the best ``config.train.monitor``
     (reloaded from ``best.keras``), evaluated on the validation and test splits.
+    A run whose training diverged (that model's weights or validation outputs are not
+    finite) raises ``FloatingPointError`` naming the run and epoch; nothing is saved.
     """
     config, exp_dir, auto = _claim_run(config, runs_dir, overwrite)
     created_exp_dir = not exp_dir.exists()
@@ -420,6 +422,7 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
                   f"test {len(data['test'])} images of {config.data.image_size}x{config.data.image_size}"
                   f"x{config.data.channels}")
         history, train_seconds = _fit(model, config.train, pipes, tmp, progress)
+        _check_not_diverged(model, config, history, pipes["val"])
         test, metrics = _evaluate(model, config, data, train_split, pipes, history, train_seconds, strategy)
         _save_reports(tmp, metrics, test, history, list(data.class_names))
         final = runs.install(tmp, exp_dir / config.run, config.to_dict(), overwrite=overwrite, auto=auto)
@@ -517,6 +520,25 @@ def _fit(model, tc: TrainConfig, pipes, workdir: Path, progress):
     else:  # the monitored value was never finite: keep the last weights
         model.save(best_path)
     return history, train_seconds
+
+
+def _check_not_diverged(model, config, history, val_pipe):
+    """Raise ``FloatingPointError`` when training diverged: the kept model's weights or its
+    outputs on the validation split are not finite (NaN, infinite), which scoring would
+    refuse. The message names the run and the epoch where the training loss first became
+    non-finite."""
+    from .evaluation import predict_proba
+
+    if all(np.isfinite(w).all() for w in model.get_weights()) and np.isfinite(predict_proba(model, val_pipe)).all():
+        return
+    loss = history["loss"].to_numpy(dtype=float) if "loss" in history else np.zeros(0)
+    bad = np.flatnonzero(~np.isfinite(loss))
+    when = (f"the training loss became {loss[bad[0]]} at epoch {bad[0] + 1} of {len(history)}" if len(bad) else
+            f"the training loss stayed finite for {len(history)} epochs")
+    raise FloatingPointError(
+        f"training diverged in run '{config.experiment}/{config.run}': {when}, and the best epoch's model gives "
+        f"NaN or infinite outputs; nothing was saved. Lower TrainConfig.learning_rate "
+        f"({config.train.learning_rate:g}) or add gradient clipping (TrainConfig.optimizer_params={{'clipnorm': 1.0}})")
 
 
 def _best_epoch(history, monitor) -> int:
@@ -805,11 +827,15 @@ def _unusable(candidate: Path, config, same_data) -> str | None:
     if same_data and saved.to_dict()["data"] != config.to_dict()["data"]:
         return "trained on other data"
     val = metrics.get("val", {})
-    k = len(metrics.get("class_names", [])) or 2
-    ceiling = chance_ceiling(k, int(val.get("num_samples", 0) or 1))
-    if not (val.get("accuracy") or 0) > ceiling:
-        return (f"validation accuracy {val.get('accuracy', float('nan')):.3f}, "
-                f"not above chance (up to {ceiling:.3f})")
+    accuracy = val.get("accuracy") if isinstance(val, dict) else None
+    if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not math.isfinite(accuracy):
+        found = f"val.accuracy is {accuracy!r}" if isinstance(val, dict) else f"val is a JSON {type(val).__name__}"
+        return f"metrics.json has no usable validation accuracy ({found}; a damaged run, or one that diverged)"
+    names, n = metrics.get("class_names"), val.get("num_samples")
+    k = len(names) if isinstance(names, list) and names else 2
+    ceiling = chance_ceiling(k, n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1)
+    if not accuracy > ceiling:
+        return f"validation accuracy {accuracy:.3f}, not above chance (up to {ceiling:.3f})"
     return None
 
 

@@ -179,6 +179,11 @@ def _parse_metadata(props: dict, path) -> dict:
         meta = json.loads(props[METADATA_KEY])
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        kind = "null" if meta is None else type(meta).__name__
+        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata is a JSON {kind}, not an object with class "
+                             f"names, input size and scaling ({props[METADATA_KEY][:60]!r}); re-export the Keras "
+                             "model with emolib.export.export_onnx")
     missing = {"class_names", "image_size", "channels", "scaling", "input_name"} - set(meta)
     if missing:
         raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata lacks {sorted(missing)}")
@@ -386,7 +391,11 @@ def _check_session(session, meta, path) -> None:
         raise ModelFileError(f"'{path}': the model's input ({inputs[0].name!r}, shape {shape}) does not match its "
                              f"metadata ({meta['input_name']!r}, (batch, {h}, {w}, {channels})); re-export it with "
                              "emolib.export.export_onnx")
-    k = outputs[0].shape[-1] if outputs and outputs[0].shape else None
+    out_shape = list(outputs[0].shape or []) if outputs else []  # [] when ONNX Runtime does not know it
+    if not outputs or (out_shape and len(out_shape) != 2):
+        raise ModelFileError(f"'{path}': the model's output {outputs[0].name if outputs else None!r} has shape "
+                             f"{out_shape}, expected (batch, {len(names)}): a row of class probabilities per image")
+    k = out_shape[-1] if out_shape else None
     if isinstance(k, int) and k != len(names):
         raise ModelFileError(f"'{path}': the model has {k} outputs but its metadata names {len(names)} classes")
 
@@ -420,8 +429,9 @@ class OnnxClassifier:
 
     def predict_files(self, paths, batch_size=64, errors=None):
         """DataFrame of ``file``, ``label`` (the most probable class), ``probability`` and one
-        column per class, a row per file. An unreadable file raises, or with ``errors`` (a
-        list) is appended to it as ``{"file": path, "error": message}`` and left out."""
+        column per class, a row per file. An unreadable file, or one the model gives
+        probabilities that are not finite (NaN), raises, or with ``errors`` (a list) is
+        appended to it as ``{"file": path, "error": message}`` and left out."""
         import pandas as pd
 
         from .data.real import ImageReadError
@@ -437,6 +447,17 @@ class OnnxClassifier:
                 errors.append({"file": path, "error": str(exc)})
         proba = (predict_in_batches(self._call, np.stack(images), batch_size) if images
                  else np.zeros((0, len(self.class_names)))).astype(np.float64)
+        if proba.ndim != 2 or proba.shape[1] != len(self.class_names):  # an output shape known only now
+            raise ModelFileError(f"'{self.path}': the model gave an output of shape {proba.shape}, expected "
+                                 f"(batch, {len(self.class_names)}): a row of class probabilities per image")
+        finite = np.isfinite(proba).all(axis=1)
+        for path, row in zip(np.array(files, dtype=object)[~finite], proba[~finite]):
+            message = (f"no prediction for image file '{path}': the model '{self.path}' gave probabilities "
+                       f"that are not finite ({np.array2string(row, precision=3)})")
+            if errors is None:
+                raise ValueError(message)
+            errors.append({"file": path, "error": message})
+        files, proba = [f for f, ok in zip(files, finite) if ok], proba[finite]
         table = pd.DataFrame({"file": files, "label": [self.class_names[i] for i in proba.argmax(axis=1)],
                               "probability": proba.max(axis=1)})
         return pd.concat([table, pd.DataFrame(proba, columns=self.class_names)], axis=1)

@@ -11,7 +11,8 @@ with ``config.json``, ``history.csv`` (Keras' CSVLogger, epochs from 0), ``best.
 * **No silent overwrite**: :func:`install` replaces a run only when asked (a process
   killed between the swap's two renames is repaired by :func:`recover_runs`);
   ``run="auto"`` numbers runs ``run-001``, ``run-002``, ... safely across processes.
-* **Checked names**: no slashes, no leading dot, at most :data:`MAX_NAME_BYTES` bytes.
+* **Checked names**: no slashes, no leading dot, no control characters (a newline, a tab,
+  an escape), at most :data:`MAX_NAME_BYTES` bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import re
 import shutil
 import socket
+import unicodedata
 import warnings
 import zlib
 from pathlib import Path
@@ -60,6 +62,10 @@ def check_name(name, what):
     name = str(name)
     if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
         raise ValueError(f"invalid {what} name {name!r} (no slashes, must not start with '.')")
+    control = [c for c in name if unicodedata.category(c) == "Cc"]
+    if control:  # a newline or an escape would garble listings and terminals
+        raise ValueError(f"invalid {what} name {name!r}: it contains a control character ({control[0]!r}); "
+                         "use letters, digits, '-' and '_'")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise ValueError(f"{what} name is {len(name.encode('utf-8'))} bytes long, more than {MAX_NAME_BYTES}: "
                          f"{name[:40]!r}...")
@@ -158,7 +164,8 @@ def finished_runs(runs_dir, experiments=None):
 # Hidden work folders beside a run are named ".<run>.<kind>-<host>-<pid>-<random>" (kind "tmp":
 # a run being built; "old": the run an overwrite is replacing), so that the folders of a
 # process that died (killed mid-run or mid-overwrite) can be told from those of a live one.
-_WORK = re.compile(r"^\.(?P<run>.+)\.(?P<kind>tmp|old)-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[^.]+$")
+# (DOTALL and fullmatch: a run name may hold a newline, as older versions allowed.)
+_WORK = re.compile(r"\.(?P<run>.+)\.(?P<kind>tmp|old)-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[^.]+", re.DOTALL)
 
 #: Test hook: called between the two renames of an overwrite (to inject a crash there).
 _BETWEEN_RENAMES = None
@@ -193,7 +200,7 @@ def _dead_work_dirs(exp_dir: Path) -> list:
     """``(match, folder)`` of the hidden work folders of this host's dead processes."""
     host, dead = _host_tag(), []
     for entry in exp_dir.iterdir() if exp_dir.is_dir() else ():
-        m = _WORK.match(entry.name)
+        m = _WORK.fullmatch(entry.name)
         if m and entry.is_dir() and m["host"] == host and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
             dead.append((m, entry))
     return dead
@@ -266,19 +273,37 @@ def _install_auto(tmp: Path, exp_dir: Path, config: dict) -> Path:
     raise FileExistsError(f"could not claim a run-NNN name in '{exp_dir}'")
 
 
-def _swap(tmp: Path, final: Path):
-    """Replace the run folder ``final`` by ``tmp``: the old run is renamed aside first."""
-    old = work_dir(final, "old")
-    os.rename(final, old / final.name)
-    try:
-        if _BETWEEN_RENAMES is not None:
-            _BETWEEN_RENAMES()
-        os.rename(tmp, final)
-    except BaseException:
-        os.rename(old / final.name, final)  # put the earlier run back
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
+def _swap(tmp: Path, final: Path, attempts=100):
+    """Replace the run folder ``final`` (if there is one) by ``tmp``: the old run is renamed aside first.
+
+    Another process overwriting the same run at the same time may move ``final`` aside, or
+    install its own run, between these steps: this one then installs after it (the later
+    overwrite wins). Its hidden folder for the old run is always removed.
+    """
+    for _ in range(attempts):
+        old = work_dir(final, "old")
+        try:
+            try:
+                os.rename(final, old / final.name)
+            except FileNotFoundError:  # no run there: never was, or another overwrite has it aside
+                try:
+                    _rename_new(tmp, final)
+                    return
+                except FileExistsError:  # ... and that one was installed meanwhile: replace it
+                    continue
+            try:
+                if _BETWEEN_RENAMES is not None:
+                    _BETWEEN_RENAMES()
+                _rename_new(tmp, final)
+                return
+            except FileExistsError:  # another overwrite installed its run in between: replace it
+                continue
+            except BaseException:
+                os.rename(old / final.name, final)  # put the earlier run back
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    raise FileExistsError(f"could not overwrite run folder '{final}': other processes kept replacing it")
 
 
 def install(tmp, final, config: dict, overwrite=False, auto=False) -> Path:
@@ -291,11 +316,11 @@ def install(tmp, final, config: dict, overwrite=False, auto=False) -> Path:
     config["run"] = final.name
     write_json(tmp / CONFIG_FILE, config)
     taken = f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'"
-    if final.exists():
-        if not overwrite:
-            raise FileExistsError(taken)
+    if overwrite:  # whether or not it exists now: another process may be replacing it at this moment
         _swap(tmp, final)
         return final
+    if final.exists():
+        raise FileExistsError(taken)
     try:
         _rename_new(tmp, final)
     except FileExistsError:
