@@ -97,6 +97,15 @@ def test_item01_predict_reports_the_dds_and_serves_the_good_file(tmp_path, capsy
     assert "t.png" in out.err and "DDS" in out.err
 
 
+# --------------------------------------------------------------------------- 5. FER2013 emotion inf
+
+
+def test_item05_fer_emotion_inf_names_file_and_row(tmp_path):
+    csv = fer_csv(tmp_path / "fer.csv", [(0, "Training"), ("inf", "Training"), (3, "PublicTest")])
+    with pytest.raises(ValueError, match=r"fer\.csv' row 1 \(line 3\): emotion 'inf' is not an integer 0-6"):
+        load_fer2013_csv(csv)
+
+
 # --------------------------------------------------------------------------- 11. declared bit depth
 
 
