@@ -106,6 +106,24 @@ def test_item05_fer_emotion_inf_names_file_and_row(tmp_path):
         load_fer2013_csv(csv)
 
 
+# --------------------------------------------------------------------------- 6. dataset.json
+
+
+@pytest.mark.parametrize("content, field", [
+    ("[]", "not a JSON object"),
+    ('{"info": [1, 2]}', "'info'"),
+    ('{"class_names": "happy"}', "'class_names'"),
+    ('{"class_names": ["happy", "bogus"]}', "'class_names'"),
+    ('{"name": 7}', "'name'"),
+    ('{"meta_dtypes": ["a"]}', "'meta_dtypes'"),
+])
+def test_item06_damaged_dataset_json_names_file_and_field(tmp_path, content, field):
+    class_tree(tmp_path)
+    (tmp_path / "dataset.json").write_text(content)
+    with pytest.raises(ValueError, match=r"dataset\.json'.*" + field):
+        load_class_folders(tmp_path, val_fraction=0.25, test_fraction=0.25)
+
+
 # --------------------------------------------------------------------------- 11. declared bit depth
 
 

@@ -212,6 +212,7 @@ def _read_saved_metadata(root: Path):
             saved = json.loads((root / _DATASET_JSON).read_text())
         except (OSError, ValueError) as exc:
             raise ValueError(f"could not read '{root / _DATASET_JSON}': {exc}") from None
+        _check_saved(saved, root / _DATASET_JSON)
     if not (root / _METADATA_FILE).is_file():
         return None, saved
     dtypes = saved.get("meta_dtypes", {})
@@ -230,6 +231,26 @@ def _read_saved_metadata(root: Path):
     return df, saved
 
 
+_SAVED_FIELDS = {"name": (str, "a string"), "class_names": (list, "a list of emotion names"),
+                 "info": (dict, "a JSON object"), "meta_dtypes": (dict, "a JSON object of column: dtype")}
+
+
+def _check_saved(saved, path):
+    """``ValueError`` naming ``path`` (a ``dataset.json``) and the field, when ``saved`` lacks
+    the structure :func:`write_class_folders` writes (someone else's file, or a damaged one)."""
+    if not isinstance(saved, dict):
+        raise ValueError(f"'{path}' is not a JSON object (it holds a {type(saved).__name__}): not a "
+                         "dataset.json written by write_class_folders; fix or remove it")
+    for field, (kind, what) in _SAVED_FIELDS.items():
+        value = saved.get(field, kind())
+        if not isinstance(value, kind) or (field == "meta_dtypes" and not all(isinstance(v, str)
+                                                                               for v in value.values())):
+            raise ValueError(f"'{path}': field {field!r} must be {what}, got {type(value).__name__} "
+                             f"{str(json.dumps(value))[:60]}")
+    for label in saved.get("class_names", ()):
+        _emotion(label, f"'{path}' field 'class_names'")
+
+
 def load_class_folders(root, classes=None, image_size=48, channels=1,
                        val_fraction=0.1, test_fraction=0.1, seed=0) -> EmotionDataset:
     """Load images from class folders, in one of two layouts.
@@ -246,7 +267,9 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     folder belong to that class, as Keras reads them; hidden files and folders are
     skipped. A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta``
     by file (``source`` is then the saved source, ``file`` the path relative to ``root``)
-    and rows keep their saved order.
+    and rows keep their saved order; a ``dataset.json`` that is not the one it writes (not
+    a JSON object, or a field ``name``, ``class_names``, ``info`` or ``meta_dtypes`` of
+    another kind) is a ``ValueError`` naming the file and the field.
     """
     _check_args(image_size, channels, val_fraction, test_fraction)
     root = _check_path(root, "class-folder directory")
