@@ -124,6 +124,31 @@ def test_item06_damaged_dataset_json_names_file_and_field(tmp_path, content, fie
         load_class_folders(tmp_path, val_fraction=0.25, test_fraction=0.25)
 
 
+# --------------------------------------------------------------------------- 10. one file, two names
+
+
+@pytest.mark.parametrize("alias", ["absolute", "symlink"])
+def test_item10_a_file_listed_under_two_names_is_caught(tmp_path, monkeypatch, alias):
+    rows = [(f"{e}{i}.png", e) for e in ("happy", "sad") for i in range(4)]
+    csv = labels_csv(tmp_path, rows)
+    if alias == "absolute":
+        other = str(tmp_path / "happy0.png")
+    else:
+        other = "link.png"
+        (tmp_path / other).symlink_to(tmp_path / "happy0.png")
+    pd.DataFrame(rows + [(other, "happy")], columns=["image", "emotion"]).to_csv(csv, index=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"(?s)row 8 \(line 10\) names '" + r".*" + r"' again, first named in row 0 \(line 2\)"):
+        load_labels_csv(csv.name, seed=3, val_fraction=0.25, test_fraction=0.25)  # relative: image_dir is relative too
+
+
+def test_item10_a_linked_file_in_two_class_folders_is_caught(tmp_path):
+    class_tree(tmp_path)
+    (tmp_path / "sad" / "again.png").symlink_to(tmp_path / "happy" / "h0.png")
+    with pytest.raises(ValueError, match=r"sad/again\.png'.*same file as.*happy/h0\.png'"):
+        load_class_folders(tmp_path, val_fraction=0.25, test_fraction=0.25, seed=3)
+
+
 # --------------------------------------------------------------------------- 11. declared bit depth
 
 

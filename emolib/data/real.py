@@ -80,6 +80,16 @@ def _check_args(image_size, channels, val_fraction, test_fraction):
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
 
 
+def _file_key(path) -> str:
+    """What identifies a file whatever it is called: device and inode when it exists (an
+    absolute path, ``./a.png``, a symbolic or hard link to it: one key), else its path."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # missing (reported by read_images, naming it) or an impossible name
+        return os.path.normpath(path)
+    return f"{st.st_dev}:{st.st_ino}"
+
+
 def _row(where, i) -> str:
     return f"'{where}' row {i} (line {i + 2})"
 
@@ -265,7 +275,8 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     Folder names are normalised (``Happiness`` -> ``happy``); an unknown name or an empty
     class folder is a ``ValueError`` naming the folder. Images in subfolders of a class
     folder belong to that class, as Keras reads them; hidden files and folders are
-    skipped. A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta``
+    skipped; two paths that are one file (a symbolic or hard link) are a ``ValueError``
+    naming both. A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta``
     by file (``source`` is then the saved source, ``file`` the path relative to ``root``)
     and rows keep their saved order; a ``dataset.json`` that is not the one it writes (not
     a JSON object, or a field ``name``, ``class_names``, ``info`` or ``meta_dtypes`` of
@@ -284,6 +295,7 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
         raise ValueError(f"no images of classes {list(class_names)} in '{root}'")
 
     files, emotions, folders, split_names = (list(column) for column in zip(*entries))
+    _check_linked_files(files, root)
     images, orig = read_images(files, image_size, channels)
     labels = _labels_for(emotions, class_names)
     meta = pd.concat([pd.DataFrame({"label": labels, "emotion": emotions, "source": [str(f) for f in files],
@@ -297,6 +309,17 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
             "image_size": image_size, "channels": channels, "seed": seed, "dropped": dropped}
     return _build_dataset(images[order], labels[order], _order_meta(meta.iloc[order]),
                           split_names[order], class_names, saved.get("name", root.name), info)
+
+
+def _check_linked_files(files, root):
+    """``ValueError`` naming two paths in the tree that are one file (a symbolic or hard link):
+    read twice, it could land in train and test, or in two classes."""
+    seen = {}
+    for f in files:
+        first = seen.setdefault(_file_key(f), f)
+        if first is not f:
+            raise ValueError(f"class-folder tree '{root}': '{f}' is the same file as '{first}' (a symbolic or "
+                             "hard link); one image could land in train and test, or in two classes: remove one")
 
 
 def _scan_tree(root: Path, wanted):
@@ -380,7 +403,8 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     match are their own person). Other CSV columns are kept in ``meta``.
 
     ``duplicates``: what to do when several rows name the same file (with the same
-    label, or conflicting ones). ``"error"`` (default): a ``ValueError`` naming the rows,
+    label, or conflicting ones; the same file whatever its name: ``a.png``, its absolute
+    path, a symbolic or hard link to it). ``"error"`` (default): a ``ValueError`` naming the rows,
     since such a file would otherwise land in two splits or teach two answers;
     ``"first"``: keep each file's first row (``info["duplicates_dropped"]`` counts the
     others); ``"keep"``: keep every row as an image of its own, the rows of one file in
@@ -410,7 +434,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     else:
         identity, unmatched = _identity_from_names(names, identity_pattern)
 
-    files = [os.path.normpath(Path(image_dir) / n) for n in names]
+    files = [_file_key(Path(image_dir) / n) for n in names]
     first = _check_duplicates(files, names, emotions, csv_path, duplicates)
     class_names = _class_order(set(emotions), classes, csv_path)
     labels = _labels_for(emotions, class_names)
