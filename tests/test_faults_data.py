@@ -175,3 +175,27 @@ def test_item19_sixteen_bit_image_never_goes_through_a_full_size_float_array(tmp
         tracemalloc.stop()
     assert arr.shape == (48, 48, 1) and arr.dtype == np.uint8
     assert peak < side * side  # a full-size uint8 copy would reach it; float64 was 8x that
+
+
+# --------------------------------------------------------------------------- 15. physical line numbers
+
+
+def awkward_csv(tmp_path, last_label="bogus", last_image="d.png"):
+    """A labels CSV with blank lines and a quoted two-line cell: row 2 is on line 7."""
+    for name in ("a.png", "b\nc.png", "d.png"):
+        write_face(tmp_path / name)
+    text = f'image,emotion\n\na.png,happy\n"b\nc.png",sad\n\n{last_image},{last_label}\n'
+    (tmp_path / "labels.csv").write_text(text)
+    return tmp_path / "labels.csv"
+
+
+def test_item15_unknown_label_gives_the_physical_line(tmp_path):
+    with pytest.raises(ValueError, match=r"labels\.csv' row 2 \(line 7\): unknown emotion label 'bogus'"):
+        load_labels_csv(awkward_csv(tmp_path))
+
+
+def test_item15_duplicate_and_missing_file_give_the_physical_lines(tmp_path):
+    with pytest.raises(ValueError, match=r"row 2 \(line 7\) names 'a\.png' again, first named in row 0 \(line 3\)"):
+        load_labels_csv(awkward_csv(tmp_path, "happy", "a.png"))
+    with pytest.raises(FileNotFoundError, match=r"gone\.png'.*row 2 \(line 7\)"):
+        load_labels_csv(awkward_csv(tmp_path, "happy", "gone.png"))

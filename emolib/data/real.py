@@ -20,13 +20,16 @@ Every loader returns an :class:`~emolib.data.base.EmotionDataset` with the split
 * ``meta`` has the columns ``label``, ``emotion``, ``source`` (file path or
   ``file.csv:row N``), ``split``, ``orig_label`` (as written in the source),
   ``orig_width``, ``orig_height``, ``orig_mode`` and, where known, ``identity``. Row
-  ``N`` counts data rows from 0 (the header is line 1, row ``N`` is line ``N + 2``);
+  ``N`` counts data rows from 0; errors give it with the physical line it starts on
+  (``N + 2`` after a one-line header, more after blank lines or quoted line breaks);
 * random splits are stratified by class, and group-disjoint when persons are known
   (:mod:`emolib.data.splits`).
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import json
 import os
 import re
@@ -91,7 +94,35 @@ def _file_key(path) -> str:
 
 
 def _row(where, i) -> str:
-    return f"'{where}' row {i} (line {i + 2})"
+    return f"'{where}' row {i} (line {_line(where, i)})"
+
+
+def _line(path, i) -> int:
+    """The physical line (from 1) on which data row ``i`` (from 0) of CSV ``path`` starts:
+    ``i + 2`` unless blank lines or quoted cells with line breaks come before it."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return i + 2
+    starts = _row_starts(str(path), st.st_mtime_ns, st.st_size)
+    return starts[i] if i < len(starts) else i + 2
+
+
+@functools.lru_cache(maxsize=4)
+def _row_starts(path, mtime_ns, size) -> tuple:
+    """The line each data row of a CSV starts on, skipping blank lines as ``pd.read_csv``
+    does (read once per file version: errors and ``read_images`` contexts ask row by row)."""
+    starts, line = [], 0
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f)
+            for record in reader:
+                if record and not (len(record) == 1 and not record[0].strip()):
+                    starts.append(line + 1)
+                line = reader.line_num
+    except (OSError, csv.Error):  # what was read still counts; later rows fall back to i + 2
+        pass
+    return tuple(starts[1:])  # starts[0] is the header
 
 
 def _emotion(label, where, detail="", also="") -> str:
@@ -485,7 +516,8 @@ def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarra
         conflicts = [(i, j) for i, j in repeats if emotions[i] != emotions[j]]
         shown = (conflicts + [r for r in repeats if r not in conflicts])[:5]
         lines = "\n".join(
-            f"  row {i} (line {i + 2}) names {names[i]!r} again, first named in row {j} (line {j + 2})"
+            f"  row {i} (line {_line(csv_path, i)}) names {names[i]!r} again, first named in row {j} "
+            f"(line {_line(csv_path, j)})"
             + (f", labelled {emotions[i]!r} here and {emotions[j]!r} there" if emotions[i] != emotions[j] else "")
             for i, j in shown
         )
