@@ -199,3 +199,16 @@ def test_item15_duplicate_and_missing_file_give_the_physical_lines(tmp_path):
         load_labels_csv(awkward_csv(tmp_path, "happy", "a.png"))
     with pytest.raises(FileNotFoundError, match=r"gone\.png'.*row 2 \(line 7\)"):
         load_labels_csv(awkward_csv(tmp_path, "happy", "gone.png"))
+
+
+# --------------------------------------------------------------------------- 20. skipped formats are counted
+
+
+def test_item20_jfif_and_heic_are_skipped_and_counted_as_dropped(tmp_path):
+    class_tree(tmp_path)
+    write_face(tmp_path / "happy" / "x.jfif")
+    (tmp_path / "sad" / "y.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    (tmp_path / "sad" / "notes.txt").write_text("not an image")
+    ds = load_class_folders(tmp_path, val_fraction=0.25, test_fraction=0.25)
+    assert sum(len(s) for s in ds.splits.values()) == 8
+    assert ds.info["dropped"] == 2

@@ -51,6 +51,10 @@ __all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "load_class_folders", "load_lab
 #: File extensions read as images in class folders (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm")
 
+#: Image files that class folders skip, as Keras' directory loader does (emolib does not
+#: decode them), counted in ``info["dropped"]``; convert them to PNG or JPEG to use them.
+SKIPPED_EXTENSIONS = (".jfif", ".heic", ".heif", ".avif")
+
 #: FER2013's ``Usage`` values (and other split spellings) -> emolib split names.
 SPLIT_SYNONYMS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                   "publictest": "val", "test": "test", "testing": "test", "privatetest": "test"}
@@ -210,17 +214,24 @@ def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or T
 # --------------------------------------------------------------------------- class folders
 
 
-def _image_files(folder: Path) -> list:
-    """Image files in ``folder`` and its subfolders (as Keras' directory loader reads a class
-    folder), sorted by relative path, hidden ones skipped. Not ``is_file()``: a named pipe
-    with an image's name is reported by ``read_image`` (it would block), not skipped."""
-    found = []
+def _image_files(folder: Path):
+    """``(image files, how many were skipped)`` in ``folder`` and its subfolders (as Keras'
+    directory loader reads a class folder), sorted by relative path, hidden ones skipped;
+    the skipped count is of :data:`SKIPPED_EXTENSIONS` files. Not ``is_file()``: a named
+    pipe with an image's name is reported by ``read_image`` (it would block), not skipped."""
+    found, skipped = [], 0
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in filenames
-                     if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith(".")
-                     and not (Path(dirpath) / f).is_dir())
-    return sorted(found, key=lambda f: f.relative_to(folder).parts)
+        for f in filenames:
+            suffix = Path(f).suffix.lower()
+            if f.startswith(".") or suffix not in IMAGE_EXTENSIONS + SKIPPED_EXTENSIONS \
+                    or (Path(dirpath) / f).is_dir():
+                continue
+            if suffix in SKIPPED_EXTENSIONS:
+                skipped += 1
+            else:
+                found.append(Path(dirpath) / f)
+    return sorted(found, key=lambda f: f.relative_to(folder).parts), skipped
 
 
 def _subdirs(path: Path):
@@ -235,12 +246,15 @@ def _scan_class_dirs(split_dir: Path, classes_wanted):
         raise ValueError(f"no class folders in '{split_dir}' (expected {split_dir}/<emotion>/<images>)")
     for d in class_dirs:
         emotion = _emotion(d.name, f"class folder '{d}'")
-        files = _image_files(d)
+        files, skipped = _image_files(d)
+        entries.extend((None, emotion, d.name) for _ in range(skipped))  # counted as dropped, never decoded
         if classes_wanted is not None and emotion not in classes_wanted:
-            entries.extend((None, emotion, d.name) for _ in files)  # counted as dropped, never decoded
+            entries.extend((None, emotion, d.name) for _ in files)
             continue
         if not files:
-            raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+            raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})"
+                             + (f"; it has {skipped} {'/'.join(SKIPPED_EXTENSIONS)} files, skipped as Keras "
+                                "skips them: convert them to PNG or JPEG" if skipped else ""))
         entries.extend((f, emotion, d.name) for f in files)
     return entries
 
@@ -306,7 +320,8 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     Folder names are normalised (``Happiness`` -> ``happy``); an unknown name or an empty
     class folder is a ``ValueError`` naming the folder. Images in subfolders of a class
     folder belong to that class, as Keras reads them; hidden files and folders are
-    skipped; two paths that are one file (a symbolic or hard link) are a ``ValueError``
+    skipped, and so, by design as in Keras, are ``.jfif``, ``.heic``, ``.heif`` and
+    ``.avif`` files (:data:`SKIPPED_EXTENSIONS`), counted in ``info["dropped"]``; two paths that are one file (a symbolic or hard link) are a ``ValueError``
     naming both. A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta``
     by file (``source`` is then the saved source, ``file`` the path relative to ``root``)
     and rows keep their saved order; a ``dataset.json`` that is not the one it writes (not
@@ -425,7 +440,9 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     """Load images named in a CSV, e.g. ``image,emotion`` rows with the files in ``images/``.
 
     ``image_dir``: where the file names are relative to (default: the CSV's folder, or its
-    ``images/`` subfolder when the files are there). Splits come from ``split_col`` (values
+    ``images/`` subfolder when the files are there). By design, a name that leads outside
+    it (an absolute path, ``../x.png``) is read as given: the CSV is trusted as a list of
+    files, like the paths given to ``emolib predict``. Splits come from ``split_col`` (values
     like train/val/test, Training/PublicTest/PrivateTest) if given; otherwise they are
     random and stratified by class, and **identity-disjoint** (every person in one split,
     classes approximately stratified) when an identity is known: ``identity_col`` names a
