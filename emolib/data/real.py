@@ -108,12 +108,12 @@ def _line(path, i) -> int:
         st = os.stat(path)
     except (OSError, ValueError, TypeError):
         return i + 2
-    starts = _row_starts(str(path), st.st_mtime_ns, st.st_size)
+    starts = _row_starts(str(path), st.st_ino, st.st_mtime_ns, st.st_size)
     return starts[i] if i < len(starts) else i + 2
 
 
 @functools.lru_cache(maxsize=4)
-def _row_starts(path, mtime_ns, size) -> tuple:
+def _row_starts(path, inode, mtime_ns, size) -> tuple:
     """The line each data row of a CSV starts on, skipping blank lines as ``pd.read_csv``
     does (read once per file version: errors and ``read_images`` contexts ask row by row)."""
     starts, line = [], 0
