@@ -120,7 +120,8 @@ def read_image(path, size, channels):
 
     _check_regular_file(path)
     try:
-        with Image.open(path, formats=READ_FORMATS) as im:
+        Image.init()  # a format this Pillow lacks (WEBP without libwebp) would be a KeyError in open()
+        with Image.open(path, formats=[f for f in READ_FORMATS if f in Image.OPEN]) as im:
             orig_w, orig_h = im.size
             orig_mode = im.mode
             depth = _bit_depth(im)  # from the file's header: the transposed copy below has none
