@@ -93,7 +93,8 @@ def person_from_filename(name) -> str:
 def read_legend(root) -> pd.DataFrame:
     """``data/legend.csv`` of a copy at ``root`` as a DataFrame with the columns
     ``image``, ``orig_label``, ``annotator`` and ``row`` (data rows from 0; errors give
-    the physical line too: ``N + 2`` unless blank lines come before). ``ValueError`` naming the file for a missing column or empty cell."""
+    the physical line too: ``N + 2`` unless blank lines come before). ``ValueError``
+    naming the file for a missing column or empty cell."""
     path = Path(root) / LEGEND
     if not path.is_file():
         raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}")

@@ -301,7 +301,7 @@ def _check_saved(saved, path):
         if not isinstance(value, kind) or (field == "meta_dtypes" and not all(isinstance(v, str)
                                                                                for v in value.values())):
             raise ValueError(f"'{path}': field {field!r} must be {what}, got {type(value).__name__} "
-                             f"{str(json.dumps(value))[:60]}")
+                             f"{json.dumps(value)[:60]}")
     for label in saved.get("class_names", ()):
         _emotion(label, f"'{path}' field 'class_names'")
 
@@ -321,12 +321,13 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     class folder is a ``ValueError`` naming the folder. Images in subfolders of a class
     folder belong to that class, as Keras reads them; hidden files and folders are
     skipped, and so, by design as in Keras, are ``.jfif``, ``.heic``, ``.heif`` and
-    ``.avif`` files (:data:`SKIPPED_EXTENSIONS`), counted in ``info["dropped"]``; two paths that are one file (a symbolic or hard link) are a ``ValueError``
-    naming both. A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta``
-    by file (``source`` is then the saved source, ``file`` the path relative to ``root``)
-    and rows keep their saved order; a ``dataset.json`` that is not the one it writes (not
-    a JSON object, or a field ``name``, ``class_names``, ``info`` or ``meta_dtypes`` of
-    another kind) is a ``ValueError`` naming the file and the field.
+    ``.avif`` files (:data:`SKIPPED_EXTENSIONS`), counted in ``info["dropped"]``; two
+    paths that are one file (a symbolic or hard link) are a ``ValueError`` naming both.
+    A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta`` by file
+    (``source`` is then the saved source, ``file`` the path relative to ``root``) and rows
+    keep their saved order; a ``dataset.json`` that is not the one it writes (not a JSON
+    object, or a field ``name``, ``class_names``, ``info`` or ``meta_dtypes`` of another
+    kind) is a ``ValueError`` naming the file and the field.
     """
     _check_args(image_size, channels, val_fraction, test_fraction)
     root = _check_path(root, "class-folder directory")
@@ -452,8 +453,8 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
 
     ``duplicates``: what to do when several rows name the same file (with the same
     label, or conflicting ones; the same file whatever its name: ``a.png``, its absolute
-    path, a symbolic or hard link to it). ``"error"`` (default): a ``ValueError`` naming the rows,
-    since such a file would otherwise land in two splits or teach two answers;
+    path, a symbolic or hard link to it). ``"error"`` (default): a ``ValueError`` naming
+    the rows, since such a file would otherwise land in two splits or teach two answers;
     ``"first"``: keep each file's first row (``info["duplicates_dropped"]`` counts the
     others); ``"keep"``: keep every row as an image of its own, the rows of one file in
     the same split when splits are random (a ``split_col`` is followed as written).
