@@ -25,7 +25,7 @@ from .. import net
 from ..fileio import temp_dir_beside
 from .base import EMOTIONS, EmotionDataset, resolve_classes
 from .images import read_images
-from .real import _build_dataset, _check_args, _check_path, _emotion, _labels_for, _read_csv, _row
+from .real import _build_dataset, _check_args, _check_path, _emotion, _labels_for, _line, _read_csv, _row
 from .splits import group_splits
 
 __all__ = ["ARCHIVE_URL", "LOCAL_DIR", "REPOSITORY", "download_facial_expressions", "find_facial_expressions",
@@ -92,8 +92,9 @@ def person_from_filename(name) -> str:
 
 def read_legend(root) -> pd.DataFrame:
     """``data/legend.csv`` of a copy at ``root`` as a DataFrame with the columns
-    ``image``, ``orig_label``, ``annotator`` and ``row`` (data rows from 0; row ``N`` is
-    line ``N + 2``). ``ValueError`` naming the file for a missing column or empty cell."""
+    ``image``, ``orig_label``, ``annotator`` and ``row`` (data rows from 0; errors give
+    the physical line too: ``N + 2`` unless blank lines come before). ``ValueError``
+    naming the file for a missing column or empty cell."""
     path = Path(root) / LEGEND
     if not path.is_file():
         raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}")
@@ -199,7 +200,7 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
 
     paths = [root / IMAGES / name for name in legend["image"]]
     rows = legend["row"].to_numpy()
-    where = [f"legend '{legend_path}' row {r}, line {r + 2}" for r in rows]
+    where = [f"legend '{legend_path}' row {r}, line {_line(legend_path, r)}" for r in rows]
     images, orig = read_images(paths, image_size, channels, where)
     meta = pd.DataFrame({"label": labels, "emotion": [class_names[i] for i in labels],
                          "source": [str(p) for p in paths], "split": split_names, "identity": identity,

@@ -185,7 +185,7 @@ def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np
 
 def _parse_fer_emotions(values, path) -> np.ndarray:
     num = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(num) | (num != np.round(num))
+    bad = ~np.isfinite(num) | (num != np.round(num))  # inf, -inf: int() of them raises OverflowError
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"{_row(path, i)}: emotion {values[i]!r} is not an integer 0-6")

@@ -11,24 +11,41 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ImageReadError", "read_image", "read_images"]
+__all__ = ["READ_FORMATS", "ImageReadError", "read_image", "read_images"]
 
 
 class ImageReadError(ValueError):
     """An image file could not be read (missing decoder, corrupt or truncated data)."""
 
 
-def _to_mode(im, channels):
-    """A PIL image in mode L (channels 1) or RGB (channels 3), from any mode."""
+#: The formats :func:`read_image` decodes (Pillow's names; JPEG includes MPO, PPM the PGM,
+#: PBM and PNM files): those of the class-folder extensions
+#: (:data:`emolib.data.real.IMAGE_EXTENSIONS`). Pillow's other decoders (DDS, BLP, SPIDER,
+#: PSD, ...) are never tried: a file in such a format is an :class:`ImageReadError` naming
+#: it, whatever its name, where those decoders could raise ``NotImplementedError`` or
+#: ``AttributeError`` without the path.
+READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+
+
+def _to_mode(im, channels, size, depth=None):
+    """A PIL image in mode L (channels 1) or RGB (channels 3), from any mode. Integer (I, I;16)
+    and float (F) images are first resized to ``size`` at full depth, so the arithmetic that
+    scales them to 8 bits touches ``size x size`` values, never the whole image; integers are
+    scaled by their declared ``depth`` in bits (:func:`_bit_depth`), rounding to nearest."""
     from PIL import Image
 
     if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit integer or float
-        arr = np.asarray(im).astype(np.float64)
-        if im.mode.startswith("I;16") or (im.mode == "I" and arr.size and arr.max() > 255):
-            arr = arr / 257.0
-        elif im.mode == "F" and arr.size and arr.max() <= 1.0:
-            arr = arr * 255.0
-        im = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+        if im.size != (size, size):
+            im = im.resize((size, size), Image.BILINEAR)
+        if im.mode == "F":
+            arr = np.asarray(im, dtype=np.float32)
+            if arr.size and arr.max() <= 1.0:
+                arr = arr * 255.0
+            arr = np.clip(np.rint(arr), 0, 255)
+        else:  # integer arithmetic: (v * 255 + top // 2) // top is round(v / 257) at 16 bits
+            top = (1 << (depth or 16)) - 1
+            arr = (np.clip(np.asarray(im).astype(np.int64), 0, top) * 255 + top // 2) // top
+        im = Image.fromarray(arr.astype(np.uint8))
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     if im.mode == "La":
@@ -36,6 +53,40 @@ def _to_mode(im, channels):
     if im.mode not in ("L", "LA", "1", "RGB", "RGBA"):  # CMYK, YCbCr, RGBX, RGBa, HSV, ...
         im = im.convert("RGB")
     return im.convert("L" if channels == 1 else "RGB")
+
+
+def _bit_depth(im):
+    """Bits per sample an integer image's file declares (mode I or I;16*), else None: 16 for
+    I;16 and for 16-bit PNG and PGM/PPM (Pillow stretches a PGM's maxval to 0-65535), a
+    TIFF's BitsPerSample. Not the largest value: a dark 16-bit image stays dark."""
+    if im.mode.startswith("I;16"):
+        return 16
+    if im.mode != "I":
+        return None
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258, 32)  # BitsPerSample
+        return int(bits[0] if isinstance(bits, tuple) else bits)
+    return 16
+
+
+def _foreign_format(path):
+    """The Pillow format whose signature starts ``path`` (DDS, BLP, PSD, ...) when it is not one
+    of :data:`READ_FORMATS`, else None: to name what a refused file is."""
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as f:
+            prefix = f.read(16)
+    except OSError:
+        return None
+    Image.init()
+    for name, (_, accept) in Image.OPEN.items():
+        try:
+            if name not in READ_FORMATS and accept is not None and accept(prefix):
+                return name
+        except Exception:  # noqa: BLE001 - a plugin's signature check; only a hint is at stake
+            continue
+    return None
 
 
 def _check_regular_file(path):
@@ -60,34 +111,45 @@ def read_image(path, size, channels):
     ``(size, size, channels)`` (1: gray, 3: RGB), resized with bilinear filtering. The
     one function that opens image files, for every loader and ``emolib predict``: what
     is not a regular file (a FIFO would block), a decompression bomb (over twice
-    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), undecodable or truncated data raise
-    :class:`ImageReadError` naming the file (``FileNotFoundError`` when it is missing)."""
+    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), a format not in :data:`READ_FORMATS` (whatever
+    the file's name), undecodable or truncated data raise :class:`ImageReadError` naming
+    the file (``FileNotFoundError`` when it is missing). 16-bit images are scaled to 8 bits
+    by their declared depth (a PGM's maxval, a TIFF's BitsPerSample), after resizing, in
+    integers: one never costs more memory than its decoded pixels and a small copy."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     _check_regular_file(path)
     try:
-        with Image.open(path) as im:
+        Image.init()  # a format this Pillow lacks (WEBP without libwebp) would be a KeyError in open()
+        with Image.open(path, formats=[f for f in READ_FORMATS if f in Image.OPEN]) as im:
             orig_w, orig_h = im.size
             orig_mode = im.mode
+            depth = _bit_depth(im)  # from the file's header: the transposed copy below has none
             if im.format == "JPEG" and orig_mode in ("L", "RGB", "YCbCr"):
                 # decode at the smallest power-of-2 scale that is still >= size (fast)
                 im.draft("L" if channels == 1 else "RGB", (size, size))
             im.load()
-            im = ImageOps.exif_transpose(im)
-            im = _to_mode(im, channels)
+            ImageOps.exif_transpose(im, in_place=True)  # no full-size copy when upright
+            im = _to_mode(im, channels, size, depth)
             if im.size != (size, size):
                 im = im.resize((size, size), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: '{path}'") from None
     except UnidentifiedImageError as exc:
-        raise ImageReadError(f"could not read image file '{path}': not a recognised image ({exc})") from None
+        formats = ", ".join(READ_FORMATS)
+        foreign = _foreign_format(path)
+        if foreign is not None:
+            raise ImageReadError(f"could not read image file '{path}': it is a {foreign} file, not a format "
+                                 f"emolib reads ({formats})") from None
+        raise ImageReadError(f"could not read image file '{path}': not a recognised image, or not a format "
+                             f"emolib reads ({formats}) ({exc})") from None
     except Image.DecompressionBombError as exc:  # a header claiming billions of pixels
         raise ImageReadError(
             f"could not read image file '{path}': refused as a possible decompression bomb ({exc}); "
             "raise PIL.Image.MAX_IMAGE_PIXELS if the file is trusted"
         ) from None
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
+    except (OSError, ValueError, SyntaxError, NotImplementedError) as exc:  # truncated / corrupt data
         raise ImageReadError(f"could not read image file '{path}': {exc}") from None
     if channels == 1:
         arr = arr[..., None]

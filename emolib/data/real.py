@@ -20,13 +20,16 @@ Every loader returns an :class:`~emolib.data.base.EmotionDataset` with the split
 * ``meta`` has the columns ``label``, ``emotion``, ``source`` (file path or
   ``file.csv:row N``), ``split``, ``orig_label`` (as written in the source),
   ``orig_width``, ``orig_height``, ``orig_mode`` and, where known, ``identity``. Row
-  ``N`` counts data rows from 0 (the header is line 1, row ``N`` is line ``N + 2``);
+  ``N`` counts data rows from 0; errors give it with the physical line it starts on
+  (``N + 2`` after a one-line header, more after blank lines or quoted line breaks);
 * random splits are stratified by class, and group-disjoint when persons are known
   (:mod:`emolib.data.splits`).
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import json
 import os
 import re
@@ -47,6 +50,10 @@ __all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "load_class_folders", "load_lab
 
 #: File extensions read as images in class folders (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm")
+
+#: Image files that class folders skip, as Keras' directory loader does (emolib does not
+#: decode them), counted in ``info["dropped"]``; convert them to PNG or JPEG to use them.
+SKIPPED_EXTENSIONS = (".jfif", ".heic", ".heif", ".avif")
 
 #: FER2013's ``Usage`` values (and other split spellings) -> emolib split names.
 SPLIT_SYNONYMS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
@@ -80,8 +87,46 @@ def _check_args(image_size, channels, val_fraction, test_fraction):
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
 
 
+def _file_key(path) -> str:
+    """What identifies a file whatever it is called: device and inode when it exists (an
+    absolute path, ``./a.png``, a symbolic or hard link to it: one key), else its path."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # missing (reported by read_images, naming it) or an impossible name
+        return os.path.normpath(path)
+    return f"{st.st_dev}:{st.st_ino}"
+
+
 def _row(where, i) -> str:
-    return f"'{where}' row {i} (line {i + 2})"
+    return f"'{where}' row {i} (line {_line(where, i)})"
+
+
+def _line(path, i) -> int:
+    """The physical line (from 1) on which data row ``i`` (from 0) of CSV ``path`` starts:
+    ``i + 2`` unless blank lines or quoted cells with line breaks come before it."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return i + 2
+    starts = _row_starts(str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    return starts[i] if i < len(starts) else i + 2
+
+
+@functools.lru_cache(maxsize=4)
+def _row_starts(path, inode, mtime_ns, size) -> tuple:
+    """The line each data row of a CSV starts on, skipping blank lines as ``pd.read_csv``
+    does (read once per file version: errors and ``read_images`` contexts ask row by row)."""
+    starts, line = [], 0
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f)
+            for record in reader:
+                if record and not (len(record) == 1 and not record[0].strip()):
+                    starts.append(line + 1)
+                line = reader.line_num
+    except (OSError, csv.Error):  # what was read still counts; later rows fall back to i + 2
+        pass
+    return tuple(starts[1:])  # starts[0] is the header
 
 
 def _emotion(label, where, detail="", also="") -> str:
@@ -169,17 +214,24 @@ def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or T
 # --------------------------------------------------------------------------- class folders
 
 
-def _image_files(folder: Path) -> list:
-    """Image files in ``folder`` and its subfolders (as Keras' directory loader reads a class
-    folder), sorted by relative path, hidden ones skipped. Not ``is_file()``: a named pipe
-    with an image's name is reported by ``read_image`` (it would block), not skipped."""
-    found = []
+def _image_files(folder: Path):
+    """``(image files, how many were skipped)`` in ``folder`` and its subfolders (as Keras'
+    directory loader reads a class folder), sorted by relative path, hidden ones skipped;
+    the skipped count is of :data:`SKIPPED_EXTENSIONS` files. Not ``is_file()``: a named
+    pipe with an image's name is reported by ``read_image`` (it would block), not skipped."""
+    found, skipped = [], 0
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in filenames
-                     if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith(".")
-                     and not (Path(dirpath) / f).is_dir())
-    return sorted(found, key=lambda f: f.relative_to(folder).parts)
+        for f in filenames:
+            suffix = Path(f).suffix.lower()
+            if f.startswith(".") or suffix not in IMAGE_EXTENSIONS + SKIPPED_EXTENSIONS \
+                    or (Path(dirpath) / f).is_dir():
+                continue
+            if suffix in SKIPPED_EXTENSIONS:
+                skipped += 1
+            else:
+                found.append(Path(dirpath) / f)
+    return sorted(found, key=lambda f: f.relative_to(folder).parts), skipped
 
 
 def _subdirs(path: Path):
@@ -194,12 +246,15 @@ def _scan_class_dirs(split_dir: Path, classes_wanted):
         raise ValueError(f"no class folders in '{split_dir}' (expected {split_dir}/<emotion>/<images>)")
     for d in class_dirs:
         emotion = _emotion(d.name, f"class folder '{d}'")
-        files = _image_files(d)
+        files, skipped = _image_files(d)
+        entries.extend((None, emotion, d.name) for _ in range(skipped))  # counted as dropped, never decoded
         if classes_wanted is not None and emotion not in classes_wanted:
-            entries.extend((None, emotion, d.name) for _ in files)  # counted as dropped, never decoded
+            entries.extend((None, emotion, d.name) for _ in files)
             continue
         if not files:
-            raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+            raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})"
+                             + (f"; it has {skipped} {'/'.join(SKIPPED_EXTENSIONS)} files, skipped as Keras "
+                                "skips them: convert them to PNG or JPEG" if skipped else ""))
         entries.extend((f, emotion, d.name) for f in files)
     return entries
 
@@ -212,6 +267,7 @@ def _read_saved_metadata(root: Path):
             saved = json.loads((root / _DATASET_JSON).read_text())
         except (OSError, ValueError) as exc:
             raise ValueError(f"could not read '{root / _DATASET_JSON}': {exc}") from None
+        _check_saved(saved, root / _DATASET_JSON)
     if not (root / _METADATA_FILE).is_file():
         return None, saved
     dtypes = saved.get("meta_dtypes", {})
@@ -230,6 +286,26 @@ def _read_saved_metadata(root: Path):
     return df, saved
 
 
+_SAVED_FIELDS = {"name": (str, "a string"), "class_names": (list, "a list of emotion names"),
+                 "info": (dict, "a JSON object"), "meta_dtypes": (dict, "a JSON object of column: dtype")}
+
+
+def _check_saved(saved, path):
+    """``ValueError`` naming ``path`` (a ``dataset.json``) and the field, when ``saved`` lacks
+    the structure :func:`write_class_folders` writes (someone else's file, or a damaged one)."""
+    if not isinstance(saved, dict):
+        raise ValueError(f"'{path}' is not a JSON object (it holds a {type(saved).__name__}): not a "
+                         "dataset.json written by write_class_folders; fix or remove it")
+    for field, (kind, what) in _SAVED_FIELDS.items():
+        value = saved.get(field, kind())
+        if not isinstance(value, kind) or (field == "meta_dtypes" and not all(isinstance(v, str)
+                                                                               for v in value.values())):
+            raise ValueError(f"'{path}': field {field!r} must be {what}, got {type(value).__name__} "
+                             f"{json.dumps(value)[:60]}")
+    for label in saved.get("class_names", ()):
+        _emotion(label, f"'{path}' field 'class_names'")
+
+
 def load_class_folders(root, classes=None, image_size=48, channels=1,
                        val_fraction=0.1, test_fraction=0.1, seed=0) -> EmotionDataset:
     """Load images from class folders, in one of two layouts.
@@ -244,9 +320,14 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     Folder names are normalised (``Happiness`` -> ``happy``); an unknown name or an empty
     class folder is a ``ValueError`` naming the folder. Images in subfolders of a class
     folder belong to that class, as Keras reads them; hidden files and folders are
-    skipped. A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta``
-    by file (``source`` is then the saved source, ``file`` the path relative to ``root``)
-    and rows keep their saved order.
+    skipped, and so, by design as in Keras, are ``.jfif``, ``.heic``, ``.heif`` and
+    ``.avif`` files (:data:`SKIPPED_EXTENSIONS`), counted in ``info["dropped"]``; two
+    paths that are one file (a symbolic or hard link) are a ``ValueError`` naming both.
+    A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta`` by file
+    (``source`` is then the saved source, ``file`` the path relative to ``root``) and rows
+    keep their saved order; a ``dataset.json`` that is not the one it writes (not a JSON
+    object, or a field ``name``, ``class_names``, ``info`` or ``meta_dtypes`` of another
+    kind) is a ``ValueError`` naming the file and the field.
     """
     _check_args(image_size, channels, val_fraction, test_fraction)
     root = _check_path(root, "class-folder directory")
@@ -261,6 +342,7 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
         raise ValueError(f"no images of classes {list(class_names)} in '{root}'")
 
     files, emotions, folders, split_names = (list(column) for column in zip(*entries))
+    _check_linked_files(files, root)
     images, orig = read_images(files, image_size, channels)
     labels = _labels_for(emotions, class_names)
     meta = pd.concat([pd.DataFrame({"label": labels, "emotion": emotions, "source": [str(f) for f in files],
@@ -274,6 +356,17 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
             "image_size": image_size, "channels": channels, "seed": seed, "dropped": dropped}
     return _build_dataset(images[order], labels[order], _order_meta(meta.iloc[order]),
                           split_names[order], class_names, saved.get("name", root.name), info)
+
+
+def _check_linked_files(files, root):
+    """``ValueError`` naming two paths in the tree that are one file (a symbolic or hard link):
+    read twice, it could land in train and test, or in two classes."""
+    seen = {}
+    for f in files:
+        first = seen.setdefault(_file_key(f), f)
+        if first is not f:
+            raise ValueError(f"class-folder tree '{root}': '{f}' is the same file as '{first}' (a symbolic or "
+                             "hard link); one image could land in train and test, or in two classes: remove one")
 
 
 def _scan_tree(root: Path, wanted):
@@ -348,7 +441,9 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     """Load images named in a CSV, e.g. ``image,emotion`` rows with the files in ``images/``.
 
     ``image_dir``: where the file names are relative to (default: the CSV's folder, or its
-    ``images/`` subfolder when the files are there). Splits come from ``split_col`` (values
+    ``images/`` subfolder when the files are there). By design, a name that leads outside
+    it (an absolute path, ``../x.png``) is read as given: the CSV is trusted as a list of
+    files, like the paths given to ``emolib predict``. Splits come from ``split_col`` (values
     like train/val/test, Training/PublicTest/PrivateTest) if given; otherwise they are
     random and stratified by class, and **identity-disjoint** (every person in one split,
     classes approximately stratified) when an identity is known: ``identity_col`` names a
@@ -357,8 +452,9 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     match are their own person). Other CSV columns are kept in ``meta``.
 
     ``duplicates``: what to do when several rows name the same file (with the same
-    label, or conflicting ones). ``"error"`` (default): a ``ValueError`` naming the rows,
-    since such a file would otherwise land in two splits or teach two answers;
+    label, or conflicting ones; the same file whatever its name: ``a.png``, its absolute
+    path, a symbolic or hard link to it). ``"error"`` (default): a ``ValueError`` naming
+    the rows, since such a file would otherwise land in two splits or teach two answers;
     ``"first"``: keep each file's first row (``info["duplicates_dropped"]`` counts the
     others); ``"keep"``: keep every row as an image of its own, the rows of one file in
     the same split when splits are random (a ``split_col`` is followed as written).
@@ -387,7 +483,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     else:
         identity, unmatched = _identity_from_names(names, identity_pattern)
 
-    files = [os.path.normpath(Path(image_dir) / n) for n in names]
+    files = [_file_key(Path(image_dir) / n) for n in names]
     first = _check_duplicates(files, names, emotions, csv_path, duplicates)
     class_names = _class_order(set(emotions), classes, csv_path)
     labels = _labels_for(emotions, class_names)
@@ -438,7 +534,8 @@ def _check_duplicates(files, names, emotions, csv_path, duplicates) -> np.ndarra
         conflicts = [(i, j) for i, j in repeats if emotions[i] != emotions[j]]
         shown = (conflicts + [r for r in repeats if r not in conflicts])[:5]
         lines = "\n".join(
-            f"  row {i} (line {i + 2}) names {names[i]!r} again, first named in row {j} (line {j + 2})"
+            f"  row {i} (line {_line(csv_path, i)}) names {names[i]!r} again, first named in row {j} "
+            f"(line {_line(csv_path, j)})"
             + (f", labelled {emotions[i]!r} here and {emotions[j]!r} there" if emotions[i] != emotions[j] else "")
             for i, j in shown
         )
