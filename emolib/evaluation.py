@@ -248,6 +248,139 @@ def mcnemar_test(y_true, pred_a, pred_b):
     return {"a_only": b, "b_only": c, "p_value": p}
 
 
+#: A model "learned" when its test accuracy is above this many times chance (1 / k); nothing is
+#: compared with a model that did not.
+LEARNED = 1.3
+#: The fewest training seeds a verdict rests on.
+MIN_SEEDS = 3
+
+
+def _macro_f1_weighted(codes, weights, k):
+    """Macro-F1 over all ``k`` classes from ``codes = y_true * k + y_pred`` ``(n,)`` where image
+    ``i`` counts ``weights[i]`` times (a bootstrap resample): :func:`macro_f1`'s definition."""
+    cm = np.bincount(codes, weights=weights, minlength=k * k).reshape(k, k)
+    tp = np.diag(cm)
+    denominator = cm.sum(0) + cm.sum(1)  # 2 tp + fp + fn
+    return float(np.mean(np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)))
+
+
+class Comparison:
+    """The verdict of :func:`compare` and what it rests on (attributes below; ``str()`` is the
+    verdict line ``verdict: B vs A: <outcome> (...)``).
+
+    Attributes
+    ----------
+    names : tuple of str
+        ``(A, B)``.
+    difference : float
+        Macro-F1 of B minus macro-F1 of A, averaged over the seeds.
+    interval : tuple of float
+        Its ``confidence`` bootstrap interval ``(low, high)``.
+    per_seed : ndarray, shape (s,)
+        The difference of each seed.
+    bootstrap : ndarray, shape (n_boot,)
+        The resampled differences behind the interval (for a histogram: :func:`emolib.plots.comparison`).
+    accuracy : dict
+        ``{name: mean test accuracy}``; ``learned``: ``{name: bool}``.
+    seeds, images : int
+        How many paired seeds and test images.
+    outcome : str
+        ``"B is better"``, ``"B is worse"``, ``"cannot tell: ..."`` or ``"cannot compare: ..."``.
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __str__(self):
+        low, high = self.interval
+        return (f"verdict: {self.names[1]} vs {self.names[0]}: {self.outcome} (macro-F1 {self.difference:+.3f}, "
+                f"{self.confidence:.0%} interval [{low:+.3f}, {high:+.3f}], {self.seeds} seeds x {self.images} test images)")
+
+    __repr__ = __str__
+
+
+def compare(y_true, preds_a, preds_b, num_classes, names=("A", "B"), confidence=0.95, n_boot=2000, seed=0):
+    """Is B better than A? emolib's one rule for "is the difference real?".
+
+    Both models are trained with the same ``s`` seeds and predict the same test images. The
+    difference is the macro-F1 (:func:`macro_f1`) of B minus that of A, averaged over the seeds.
+    Two kinds of luck move it: which seeds trained the models and which images happen to be in
+    the test split. The bootstrap repeats the comparison ``n_boot`` times on redrawn seeds and
+    redrawn test images (both with replacement, the same images for A and B) and takes the
+    middle ``confidence`` of the differences as the interval. The verdict:
+
+    * ``cannot compare`` when a model did not learn (mean test accuracy at most :data:`LEARNED`
+      times chance): a difference with a model that guesses says nothing about the other;
+    * ``cannot tell`` with fewer than :data:`MIN_SEEDS` seeds, or when the interval holds 0;
+    * otherwise ``B is better`` (interval above 0) or ``B is worse`` (below 0).
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,)
+        The test labels.
+    preds_a, preds_b : array-like of int, shape (s, n)
+        Predicted labels of A and B, one row per seed; row ``j`` of both comes from seed ``j``.
+    num_classes : int
+        ``k``.
+    names : tuple of str
+        ``(A, B)`` for the verdict line.
+    confidence : float
+        The interval's coverage.
+    n_boot : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling, so the verdict is repeatable.
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> y = np.tile([0, 1, 2], 100)
+    >>> a = np.stack([np.where(np.arange(300) % 4 == 0, (y + 1) % 3, y)] * 3)  # 75% right
+    >>> b = np.stack([y] * 3)                                                # all right
+    >>> compare(y, a, b, 3, names=("weak", "strong")).outcome
+    'strong is better'
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    preds = [np.atleast_2d(np.asarray(p, dtype=np.int64)) for p in (preds_a, preds_b)]
+    if preds[0].shape != preds[1].shape or preds[0].shape[1] != len(y_true):
+        raise ValueError(f"preds_a {preds[0].shape} and preds_b {preds[1].shape} must both have shape "
+                         f"(seeds, {len(y_true)}), the test labels' length")
+    if not len(y_true):
+        raise ValueError("no test images to compare on")
+    k, (s, n) = int(num_classes), preds[0].shape
+    codes = [y_true * k + p for p in preds]  # (s, n) each: the confusion-matrix cell of every prediction
+    ones = np.ones(n)
+    f1 = np.array([[_macro_f1_weighted(c[j], ones, k) for j in range(s)] for c in codes])  # (2, s)
+    per_seed = f1[1] - f1[0]
+    rng = np.random.default_rng(seed)
+    boot = np.empty(n_boot)
+    for r in range(n_boot):
+        weights = np.bincount(rng.integers(0, n, n), minlength=n)
+        seeds = rng.integers(0, s, s)
+        diffs = {j: _macro_f1_weighted(codes[1][j], weights, k) - _macro_f1_weighted(codes[0][j], weights, k)
+                 for j in set(seeds.tolist())}
+        boot[r] = np.mean([diffs[j] for j in seeds])
+    low, high = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
+    accuracy = {name: float(np.mean(p == y_true)) for name, p in zip(names, preds)}
+    learned = {name: acc > LEARNED / k for name, acc in accuracy.items()}
+    if not all(learned.values()):
+        outcome = "cannot compare: " + ", ".join(
+            f"{name} did not learn (accuracy {accuracy[name]:.3f}, chance {1 / k:.3f})" for name in names
+            if not learned[name])
+    elif s < MIN_SEEDS:
+        outcome = f"cannot tell: {s} seed(s), the rule needs {MIN_SEEDS}"
+    elif low > 0 or high < 0:
+        outcome = f"{names[1]} is {'better' if low > 0 else 'worse'}"
+    else:
+        outcome = "cannot tell: the interval holds 0"
+    return Comparison(names=tuple(names), difference=float(per_seed.mean()), interval=(float(low), float(high)),
+                      per_seed=per_seed, bootstrap=boot, accuracy=accuracy, learned=learned, seeds=s, images=n,
+                      confidence=confidence, outcome=outcome)
+
+
 def row_rates(cm) -> np.ndarray:
     """A confusion matrix ``(k, k)`` (rows true) with each row divided by its total
     (``rate[i, j]``: the fraction of class ``i`` predicted as ``j``; empty rows stay 0)."""

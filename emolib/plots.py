@@ -176,3 +176,35 @@ def misclassified_grid(images, y_true, y_pred, class_names, proba=None, n=16, se
     fig.tight_layout()
     fig.indices = chosen
     return _finish(fig, save_path)
+
+
+def comparison(result, ax=None, save_path=None):
+    """The picture of :func:`emolib.evaluation.compare`'s rule: where the bootstrap puts the
+    difference in macro-F1 (B minus A), its interval (shaded), zero (the dashed line) and each
+    seed's own difference (the ticks under the histogram). The verdict is the title.
+
+    Parameters
+    ----------
+    result : emolib.evaluation.Comparison
+    ax : matplotlib Axes, optional
+    save_path : path, optional
+        Where to write the figure as well.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 3))
+    else:
+        fig = ax.figure
+    low, high = result.interval
+    ax.hist(result.bootstrap, bins=40, color="#9ecae1", edgecolor="white")
+    ax.axvspan(low, high, color="#3182bd", alpha=0.15, label=f"{result.confidence:.0%} interval")
+    ax.axvline(0, color="black", ls="--", lw=1, label="no difference")
+    ax.plot(result.per_seed, np.zeros_like(result.per_seed), "|", color="#d62728", ms=18, mew=2, label="one seed")
+    ax.set(xlabel=f"macro-F1 of {result.names[1]} minus {result.names[0]}", ylabel="resamples",
+           title=f"{result.names[1]} vs {result.names[0]}: {result.outcome}")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return _finish(fig, save_path)

@@ -1,6 +1,8 @@
 """emolib.evaluation against hand-computed numbers and scikit-learn; emolib.plots
 figures."""
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -17,6 +19,8 @@ from emolib import plots
 from emolib.data.base import EmotionDataset, Split
 from emolib.evaluation import evaluate, predict_proba
 from emolib.pipeline import make_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class LookupModel:
@@ -235,3 +239,87 @@ def test_log_loss_is_the_mean_cross_entropy_clipped_like_keras():
     assert np.isnan(log_loss(np.zeros((0, 3)), np.zeros(0, int)))
     with pytest.raises(ValueError, match="labels must have shape"):
         log_loss(saturated, labels[:2])
+
+
+def _noisy(y, right_share, k, rng):
+    """Predictions that are right for about ``right_share`` of ``y`` and a random wrong class elsewhere."""
+    wrong = (y + rng.integers(1, k, len(y))) % k
+    return np.where(rng.random(len(y)) < right_share, y, wrong)
+
+
+def test_compare_point_estimate_is_the_mean_macro_f1_difference_over_seeds():
+    from emolib.evaluation import compare, macro_f1
+
+    rng = np.random.default_rng(0)
+    y = np.tile(np.arange(4), 150)
+    a = np.stack([_noisy(y, 0.6, 4, rng) for _ in range(3)])
+    b = np.stack([_noisy(y, 0.7, 4, rng) for _ in range(3)])
+    result = compare(y, a, b, 4, names=("gray", "RGB"), n_boot=300)
+    expected = [macro_f1(y, b[j], 4) - macro_f1(y, a[j], 4) for j in range(3)]
+    assert np.allclose(result.per_seed, expected) and result.difference == pytest.approx(np.mean(expected))
+    low, high = result.interval
+    assert low < result.difference < high and result.bootstrap.shape == (300,)
+    assert result.outcome == "RGB is better"
+    assert str(result).startswith("verdict: RGB vs gray: RGB is better (macro-F1 +0.")
+    swapped = compare(y, b, a, 4, names=("RGB", "gray"), n_boot=300)
+    assert swapped.outcome == "gray is worse" and swapped.interval == pytest.approx((-high, -low), abs=0.02)
+    again = compare(y, a, b, 4, names=("gray", "RGB"), n_boot=300)
+    assert again.interval == result.interval  # the resampling is seeded: the same verdict every time
+
+
+def test_compare_says_cannot_tell_for_equal_models_and_too_few_seeds():
+    from emolib.evaluation import compare
+
+    rng = np.random.default_rng(1)
+    y = np.tile(np.arange(4), 100)
+    a = np.stack([_noisy(y, 0.6, 4, rng) for _ in range(3)])
+    b = np.stack([_noisy(y, 0.6, 4, rng) for _ in range(3)])  # the same skill, other errors
+    result = compare(y, a, b, 4, n_boot=300)
+    assert result.outcome == "cannot tell: the interval holds 0"
+    assert result.interval[0] < 0 < result.interval[1]
+    assert compare(y, a, a, 4, n_boot=50).outcome == "cannot tell: the interval holds 0"  # identical: [0, 0]
+    two = compare(y, a[:2], np.stack([y, y]), 4, n_boot=50)
+    assert two.outcome == "cannot tell: 2 seed(s), the rule needs 3"
+
+
+def test_compare_refuses_a_model_that_did_not_learn_and_bad_shapes():
+    from emolib.evaluation import compare
+
+    rng = np.random.default_rng(2)
+    y = np.tile(np.arange(4), 100)
+    guessing = rng.integers(0, 4, (3, len(y)))
+    result = compare(y, guessing, np.stack([y] * 3), 4, names=("guess", "perfect"), n_boot=50)
+    assert result.outcome.startswith("cannot compare: guess did not learn (accuracy 0.2")
+    with pytest.raises(ValueError, match=r"must both have shape \(seeds, 400\)"):
+        compare(y, guessing, guessing[:, :10], 4)
+
+
+def test_the_verdict_line_is_what_make_verify_reads():
+    """compare's line is the 'marker' form of tools/verify.py: comparison and outcome come back."""
+    import importlib.util
+
+    from emolib.evaluation import compare
+
+    spec = importlib.util.spec_from_file_location("verify_tool", ROOT / "tools" / "verify.py")
+    verify = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(verify)
+    y = np.tile(np.arange(3), 50)
+    line = str(compare(y, np.stack([(y + 1) % 3] * 3), np.stack([y] * 3), 3, names=("bad", "good"), n_boot=20))
+    name, pattern = verify.VERDICT_PATTERNS[0]
+    match = pattern.search(line)
+    assert name == "marker" and match
+    assert match["comparison"] == "good vs bad" and match["outcome"].startswith("cannot compare: bad did not learn")
+
+
+def test_comparison_plot(tmp_path):
+    from emolib.evaluation import compare
+
+    rng = np.random.default_rng(3)
+    y = np.tile(np.arange(4), 50)
+    result = compare(y, np.stack([_noisy(y, 0.5, 4, rng) for _ in range(3)]),
+                     np.stack([_noisy(y, 0.8, 4, rng) for _ in range(3)]), 4, n_boot=100)
+    fig = plots.comparison(result, save_path=tmp_path / "c.png")
+    ax = fig.axes[0]
+    assert ax.get_title() == "B vs A: B is better" and (tmp_path / "c.png").stat().st_size > 0
+    assert len(ax.patches) >= 40  # the histogram's bars (and the shaded interval)
+    plt.close(fig)
