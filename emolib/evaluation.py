@@ -294,7 +294,8 @@ class Comparison:
     def __str__(self):
         low, high = self.interval
         return (f"verdict: {self.names[1]} vs {self.names[0]}: {self.outcome} (macro-F1 {self.difference:+.3f}, "
-                f"{self.confidence:.0%} interval [{low:+.3f}, {high:+.3f}], {self.seeds} seeds x {self.images} test images)")
+                f"{self.confidence:.0%} interval [{low:+.3f}, {high:+.3f}], {self.seeds} seed{'s' if self.seeds != 1 else ''} x "
+                f"{self.images} test images)")
 
     __repr__ = __str__
 
