@@ -2,6 +2,7 @@
 
     python -m emolib predict face.jpg other.png --model model.onnx
     python -m emolib predict faces/*.jpg --model model_int8.onnx --json
+    python -m emolib predict group.jpg --model model_int8.onnx --faces --annotate labelled/
 
 ``predict`` classifies image files of any size and colour mode with an
 :func:`emolib.export.export_onnx` file (or one quantized from it) and the preprocessing
@@ -10,6 +11,12 @@ that cannot be read (a folder, a named pipe, a decompression bomb too) are repor
 stderr and in the JSON's ``errors``, the others still classified, and the exit status is
 1; so it is for a missing, non-ONNX or non-emolib model, before any image is read.
 Wrong arguments exit with status 2.
+
+With ``--faces`` each image's faces are found first (:mod:`emolib.detect`, OpenCV's Haar
+cascade) and each is cropped as the model's training images were and classified: a row per
+face (its number and box ``x, y, w, h``), or one row labelled ``no face`` for an image
+without one (not an error). ``--annotate DIR`` (implies ``--faces``) writes each image with
+its boxes and labels drawn to ``DIR/<name>_faces.png``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _positive_int(text):
@@ -41,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                          help="ONNX Runtime threads (default: one per physical core)")
+    predict.add_argument("--faces", action="store_true",
+                         help="find the faces in each image (OpenCV Haar cascade) and classify each: a row per face")
+    predict.add_argument("--annotate", type=Path, default=None, metavar="OUT_DIR",
+                         help="write each image with its face boxes and labels drawn to OUT_DIR (implies --faces)")
     predict.set_defaults(run=lambda args: _predict(args, predict))
     return parser
 
@@ -52,6 +64,8 @@ def _predict(args, parser) -> int:
         classifier = OnnxClassifier(args.model, threads=args.threads)
     except (FileNotFoundError, ModelFileError, MissingExtraError) as exc:  # the last: pip install "emolib[onnx]"
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
+    if getattr(args, "faces", False) or getattr(args, "annotate", None) is not None:
+        return _predict_faces(args, parser, classifier)
     errors = []
     table = classifier.predict_files(args.images, errors=errors)
     if args.json:
@@ -62,6 +76,77 @@ def _predict(args, parser) -> int:
         print(json.dumps(out, indent=2))
     elif len(table):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for error in errors:
+        print(f"{parser.prog}: error: {error['error']}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _annotated_path(folder, image, used):
+    """``folder/<stem>_faces.png``, with ``_2``, ``_3``... where two images share a stem."""
+    stem, n = Path(image).stem, 1
+    path = folder / f"{stem}_faces.png"
+    while path in used:
+        n += 1
+        path = folder / f"{stem}_faces_{n}.png"
+    used.add(path)
+    return path
+
+
+def _predict_faces(args, parser, classifier) -> int:
+    """``predict --faces``: a row per face found (or one ``no face`` row per image); with
+    ``--annotate`` each image is also written with its boxes and labels drawn."""
+    import math
+
+    import pandas as pd
+
+    from . import detect
+    from .data.images import ImageReadError
+
+    try:
+        detect._cascade(detect.DEFAULT_CASCADE)  # OpenCV and its cascade present, before any image is read
+        if args.annotate is not None:
+            args.annotate.mkdir(parents=True, exist_ok=True)
+    except (detect.MissingOpenCVError, OSError) as exc:
+        parser.exit(1, f"{parser.prog}: error: {exc}\n")
+    errors, tables, written, used = [], [], [], set()
+    for path in map(str, args.images):
+        try:
+            image = detect.read_rgb(path)
+        except (OSError, ImageReadError) as exc:  # one bad file never costs the others' output
+            errors.append({"file": path, "error": str(exc)})
+            continue
+        table = detect.predict_faces(classifier, image, file=path)
+        tables.append(table)
+        if args.annotate is not None:
+            out = _annotated_path(args.annotate, path, used)
+            try:
+                detect.annotate(image, table).save(out)
+                written.append(str(out))
+            except OSError as exc:
+                errors.append({"file": path, "error": f"could not write '{out}': {exc}"})
+    names = classifier.class_names
+    table = (pd.concat(tables, ignore_index=True) if tables
+             else pd.DataFrame(columns=[*detect.FACE_COLUMNS, *names]))
+    if args.json:
+        def number(v, digits=6):
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), digits)
+
+        predictions = []
+        for r in table.to_dict("records"):
+            face = int(r["face"]) >= 0
+            predictions.append({
+                "file": r["file"], "face": int(r["face"]) if face else None,
+                "box": [int(r[c]) for c in "xywh"] if face else None,
+                "score": number(r["score"], 3) if face else None, "label": r["label"],
+                "probability": number(r["probability"]) if face else None,
+                "probabilities": {c: number(r[c]) for c in names} if face else None})
+        out = {"model": str(args.model), "class_names": names, "faces": True, "predictions": predictions,
+               "annotated": written, "errors": errors}
+        print(json.dumps(out, indent=2))
+    elif len(table):
+        shown = table.drop(columns="score").astype({c: "Int64" for c in ("face", "x", "y", "w", "h")})
+        shown["face"] = shown["face"].mask(shown["face"] < 0)
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
     for error in errors:
         print(f"{parser.prog}: error: {error['error']}", file=sys.stderr)
     return 1 if errors else 0
