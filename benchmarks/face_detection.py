@@ -125,14 +125,17 @@ def scene_groups(identity, repeats, seed):
     return groups
 
 
-def run_scenes(pictures, labels, identity, classifier, call, detect_kw, margin, repeats, seed):
-    """Compose scenes, detect, crop, classify: predictions per pasted picture and timings."""
+def run_scenes(pictures, labels, identity, classifier, call, detect_kw, margins, repeats, seed):
+    """Compose scenes, detect, crop (with each of ``margins``), classify. Returns the
+    detection numbers and timings, the true labels and ``{margin: predictions}`` (-1 where
+    no detected face's centre lies in the picture's tile)."""
     import numpy as np
 
     from emolib import detect
 
     size, channels = classifier.image_size[0], classifier.channels
-    y_true, y_pred, det_ms, cls_ms, crop_ms, faces_found, false_boxes, ious = [], [], [], [], [], 0, 0, []
+    y_true, det_ms, cls_ms, crop_ms, faces_found, false_boxes, ious = [], [], [], [], 0, 0, []
+    y_pred = {m: [] for m in margins}
     groups = scene_groups(identity, repeats, seed)
     for s, group in enumerate(groups):
         scene, tiles = detect.compose_scene([pictures[i] for i in group], canvas=CANVAS, sizes=(0.25, 0.45),
@@ -144,26 +147,30 @@ def run_scenes(pictures, labels, identity, classifier, call, detect_kw, margin, 
         for j, i in enumerate(group):
             y_true.append(int(labels[i]))
             if match[j] < 0:
-                y_pred.append(-1)
+                for m in margins:
+                    y_pred[m].append(-1)
                 continue
             faces_found += 1
             box = faces.boxes[match[j]]
             ious.append(float(detect.box_iou(tiles[j:j + 1], box[None])[0, 0]))
-            crop, t = timed(detect.face_crops, scene, box[None], size, channels, margin)
-            crop_ms.append(t)
-            proba, t = timed(call, crop.astype(np.float32) / 255.0)
-            cls_ms.append(t)
-            y_pred.append(int(proba[0].argmax()))
+            for m in margins:
+                crop, t = timed(detect.face_crops, scene, box[None], size, channels, m)
+                proba, t2 = timed(call, crop.astype(np.float32) / 255.0)
+                if m == margins[0]:
+                    crop_ms.append(t)
+                    cls_ms.append(t2)
+                y_pred[m].append(int(proba[0].argmax()))
     n = len(y_true)
-    return {"scenes": len(groups), "faces": n, "detection_rate": round(faces_found / n, 4),
+    info = {"scenes": len(groups), "faces": n, "detection_rate": round(faces_found / n, 4),
             "false_boxes_per_scene": round(false_boxes / len(groups), 3),
             "median_iou_box_vs_pasted_picture": round(float(np.median(ious)), 3) if ious else None,
             "detect_ms_per_scene": summary_ms(det_ms), "crop_ms_per_face": summary_ms(crop_ms or [0]),
             "classify_ms_per_face": summary_ms(cls_ms or [0]),
-            "detect_ms_per_face": round(float(np.median(det_ms)) / PER_SCENE, 2)}, np.asarray(y_true), np.asarray(y_pred)
+            "detect_ms_per_face": round(float(np.median(det_ms)) / PER_SCENE, 2)}
+    return info, np.asarray(y_true), {m: np.asarray(v) for m, v in y_pred.items()}
 
 
-def photo_detect_crop(pictures, classifier, call, detect_kw, margins):
+def photo_detect_crop(pictures, classifier, call, detect_kw, margins, align=False):
     """Detect on each single picture, crop with each margin, classify (the whole picture where
     no face is found). Returns ({margin: probabilities}, found mask, timings)."""
     import numpy as np
@@ -179,7 +186,7 @@ def photo_detect_crop(pictures, classifier, call, detect_kw, margins):
         h, w = picture.shape[:2]
         box = faces.boxes[:1] if len(faces.boxes) else np.array([[0, 0, w, h]])
         for m in margins:
-            crop, t = timed(detect.face_crops, picture, box, size, channels, m if len(faces.boxes) else 0.0)
+            crop, t = timed(detect.face_crops, picture, box, size, channels, m if len(faces.boxes) else 0.0, align)
             if m == margins[0]:
                 crop_ms.append(t)
             if not len(faces.boxes):  # the whole picture, read as the loaders read it (a plain resize)
@@ -218,7 +225,9 @@ def parse_args(argv=None):
                         help="photos of the whole set (fixed random sample) for the detection rate")
     parser.add_argument("--scene-repeats", type=int, default=2, help="scenes each test photo is pasted into")
     parser.add_argument("--generated", type=int, default=200, help="generated faces (test split, 4 classes)")
-    parser.add_argument("--margin", type=float, default=0.2, help="crop margin of the scene and CLI path")
+    parser.add_argument("--margin", type=float, default=None,
+                        help="crop margin of the scenes (default: the one with the best validation macro-F1)")
+    parser.add_argument("--val-cap", type=int, default=100, help="validation photos per class at most")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime and OpenCV threads")
     parser.add_argument("--quick", action="store_true", help="a smoke run: small samples, 3 detector settings")
@@ -259,7 +268,7 @@ def main(argv=None) -> dict | None:
     cv2.setNumThreads(cfg.threads)
     tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
     if cfg.quick:
-        cfg.sample, cfg.generated, cfg.scene_repeats = 60, 48, 1
+        cfg.sample, cfg.generated, cfg.scene_repeats, cfg.val_cap = 60, 48, 1, 20
     variants = {k: VARIANTS[k] for k in ("alt2", "alt2_pad", "default_pad")} if cfg.quick else VARIANTS
     chosen = {"cascade": detect.DEFAULT_CASCADE}  # detect_faces' defaults
     started = time.monotonic()
@@ -315,34 +324,53 @@ def main(argv=None) -> dict | None:
         result["crop_macro_f1_fp32"] = crop_f1["fp32"]
         log(f"  crop (the photos as loaded) macro-F1: int8 {crop_f1['int8']:.3f}, fp32 {crop_f1['fp32']:.3f}")
 
+        # ---------------------------------------------------- the crop margin, chosen on validation photos
+        val = ds["val"]
+        keep = np.concatenate([np.flatnonzero(val.labels == c)[:cfg.val_cap] for c in range(k)])
+        val_full = [detect.read_rgb(p) for p in val.meta["source"].to_numpy()[keep]]
+        yv = val.labels[keep]
+        log(f"crop margin and alignment on {len(keep)} validation photos (at most {cfg.val_cap} per class)")
+        vprobas, _, _ = photo_detect_crop(val_full, clf, call, chosen, MARGINS)
+        val_f1 = {str(m): macro_f1(yv, p.argmax(1), k) for m, p in vprobas.items()}
+        val_loose = macro_f1(yv, call(val.images[keep].astype(np.float32) / 255.0).argmax(1), k)
+        best_margin = max(MARGINS, key=lambda m: (val_f1[str(m)], -abs(m - 0.1)))
+        aprobas, _, _ = photo_detect_crop(val_full, clf, call, chosen, (best_margin,), align=True)
+        result["margin_selection"] = {
+            "n_val_photos": int(len(keep)), "per_class": {c: int((yv == i).sum()) for i, c in enumerate(names)},
+            "val_detect_crop_macro_f1": val_f1, "val_loose_photo_macro_f1": val_loose,
+            "val_aligned_macro_f1_at_best_margin": macro_f1(yv, aprobas[best_margin].argmax(1), k),
+            "chosen_margin": best_margin}
+        margin = cfg.margin if cfg.margin is not None else best_margin
+        result["margin"] = margin
+        log(f"  {result['margin_selection']}; margin used: {margin}")
+
         # ---------------------------------------------------- scenes of real photos
         log(f"scenes of real photos ({PER_SCENE} persons each, {cfg.scene_repeats} scenes per photo)")
-        scenes = {}
-        for margin in sorted({cfg.margin, 0.0, 0.3}):
-            info, yt, yp = run_scenes(full, y, test.meta["identity"].to_numpy(), clf, call, chosen, margin,
-                                      cfg.scene_repeats, cfg.seed)
-            info["macro_f1"] = macro_f1(yt, yp, k)
-            found = yp >= 0
-            info["macro_f1_detected_faces_only"] = macro_f1(yt[found], yp[found], k)
-            scenes[f"margin_{margin}"] = info
-            log(f"  margin {margin}: found {info['detection_rate']:.3f}, macro-F1 {info['macro_f1']:.3f} "
-                f"(detected only {info['macro_f1_detected_faces_only']:.3f}), false boxes/scene "
-                f"{info['false_boxes_per_scene']}, detect {info['detect_ms_per_scene']['median']:.0f} ms/scene")
-        result["scenes"] = scenes
-        main_scene = scenes[f"margin_{cfg.margin}"]
-        result["scene_macro_f1"] = main_scene["macro_f1"]
-        result["scene_detection_rate"] = main_scene["detection_rate"]
+        identity = test.meta["identity"].to_numpy()
+        scene_margins = tuple(sorted(set(MARGINS) | {margin}))
+        info, yt, yp = run_scenes(full, y, identity, clf, call, chosen, scene_margins, cfg.scene_repeats, cfg.seed)
+        info["macro_f1_by_margin"] = {str(m): macro_f1(yt, p, k) for m, p in yp.items()}
+        found = yp[margin] >= 0
+        info["macro_f1"] = macro_f1(yt, yp[margin], k)
+        info["macro_f1_detected_faces_only"] = macro_f1(yt[found], yp[margin][found], k)
+        result["scenes"] = info
+        result["scene_macro_f1"] = info["macro_f1"]
+        result["scene_detection_rate"] = info["detection_rate"]
         result["scene_gap"] = round(result["crop_macro_f1"] - result["scene_macro_f1"], 4)
+        log(f"  found {info['detection_rate']:.3f}, macro-F1 {info['macro_f1']:.3f} by margin "
+            f"{info['macro_f1_by_margin']}, false boxes/scene {info['false_boxes_per_scene']}, "
+            f"detect {info['detect_ms_per_scene']['median']:.0f} ms/scene")
         if not cfg.quick:
-            log("  scene detector settings (margin as above)")
+            log("  scene detector settings (the margin used)")
             result["scene_detection_settings"] = {}
             for name in ("alt2", "default_pad", "alt2_pad_fallback_default", "alt2_pad_equalize"):
-                info, yt, yp = run_scenes(full, y, test.meta["identity"].to_numpy(), clf, call, VARIANTS[name],
-                                          cfg.margin, cfg.scene_repeats, cfg.seed)
-                info["macro_f1"] = macro_f1(yt, yp, k)
-                result["scene_detection_settings"][name] = {k_: info[k_] for k_ in (
+                other, yt2, yp2 = run_scenes(full, y, identity, clf, call, VARIANTS[name], (margin,),
+                                             cfg.scene_repeats, cfg.seed)
+                other["macro_f1"] = macro_f1(yt2, yp2[margin], k)
+                result["scene_detection_settings"][name] = {k_: other[k_] for k_ in (
                     "detection_rate", "macro_f1", "false_boxes_per_scene", "detect_ms_per_scene")}
-                log(f"    {name:28s} found {info['detection_rate']:.3f} macro-F1 {info['macro_f1']:.3f}")
+                log(f"    {name:28s} found {other['detection_rate']:.3f} macro-F1 {other['macro_f1']:.3f} "
+                    f"false boxes/scene {other['false_boxes_per_scene']}")
 
         # ---------------------------------------------------- detect-and-crop on single photos
         log("detect-and-crop on the single test photos (a photo without a face: classified whole)")
@@ -350,7 +378,7 @@ def main(argv=None) -> dict | None:
         result["photo_detect_crop"] = {
             "loose_photo_macro_f1": result["crop_macro_f1"],
             "detect_crop_macro_f1": {str(m): macro_f1(y, p.argmax(1), k) for m, p in probas.items()},
-            "detection_rate": round(float(found.mean()), 4)}
+            "detection_rate": round(float(found.mean()), 4), "margin_used": margin}
         result["latency_real_photo"] = timing
         log(f"  {result['photo_detect_crop']}; per face {timing['per_face_ms_median']} ms")
 
@@ -360,21 +388,22 @@ def main(argv=None) -> dict | None:
         gen = generate(classes="seed003", n_train=8, n_val=4, n_test=n_gen, image_size=128, channels=3,
                        seed=cfg.seed)["test"]
         gimages = list(gen.images)
-        gprobas, gfound, gtiming = photo_detect_crop(gimages, clf, call, chosen, (cfg.margin,))
+        gprobas, gfound, gtiming = photo_detect_crop(gimages, clf, call, chosen, (margin,))
         g64 = np.stack([np.asarray(Image.fromarray(g).convert("L").resize((64, 64), Image.BILINEAR))
                         for g in gimages])[..., None]
         ginfo, gyt, gyp = run_scenes(gimages, gen.labels, gen.meta["identity"].to_numpy(), clf, call, chosen,
-                                     cfg.margin, 1, cfg.seed)
+                                     (margin,), 1, cfg.seed)
         result["generated"] = {
             "n": n_gen, "detection_settings": detection_table(gimages, variants),
             "detection_rate": round(float(gfound.mean()), 4),
             "crop_macro_f1": macro_f1(gen.labels, call(g64.astype(np.float32) / 255.0).argmax(1), k),
-            "detect_crop_macro_f1": macro_f1(gen.labels, gprobas[cfg.margin].argmax(1), k),
-            "scene_macro_f1": macro_f1(gyt, gyp, k), "scenes": ginfo, "latency": gtiming}
+            "detect_crop_macro_f1": macro_f1(gen.labels, gprobas[margin].argmax(1), k),
+            "scene_macro_f1": macro_f1(gyt, gyp[margin], k), "scenes": ginfo, "latency": gtiming}
         log(f"  generated: found {result['generated']['detection_rate']:.3f}, scene found "
             f"{ginfo['detection_rate']:.3f}, crop F1 {result['generated']['crop_macro_f1']:.3f}, scene F1 "
             f"{result['generated']['scene_macro_f1']:.3f}")
 
+    main_scene = result["scenes"]
     result["latency_per_face_ms"] = {
         "real_photo": timing["per_face_ms_median"],
         "real_scene": round(main_scene["detect_ms_per_face"] + main_scene["crop_ms_per_face"]["median"]
