@@ -36,6 +36,15 @@ def _positive_int(text):
     raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
 
 
+def _margin(text):
+    try:
+        if 0 <= float(text) <= 2:
+            return float(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected a margin between 0 and 2 (a fraction of the face box), got {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emolib", description="emolib: emotion classification tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -53,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="find the faces in each image (OpenCV Haar cascade) and classify each: a row per face")
     predict.add_argument("--annotate", type=Path, default=None, metavar="OUT_DIR",
                          help="write each image with its face boxes and labels drawn to OUT_DIR (implies --faces)")
+    predict.add_argument("--margin", type=_margin, default=None, metavar="M",
+                         help="with --faces: added around each face box on every side, as a fraction of its side "
+                         "(default: emolib.detect.DEFAULT_MARGIN)")
     predict.set_defaults(run=lambda args: _predict(args, predict))
     return parser
 
@@ -115,7 +127,8 @@ def _predict_faces(args, parser, classifier) -> int:
         except (OSError, ImageReadError) as exc:  # one bad file never costs the others' output
             errors.append({"file": path, "error": str(exc)})
             continue
-        table = detect.predict_faces(classifier, image, file=path)
+        margin = detect.DEFAULT_MARGIN if args.margin is None else args.margin
+        table = detect.predict_faces(classifier, image, file=path, margin=margin)
         tables.append(table)
         if args.annotate is not None:
             out = _annotated_path(args.annotate, path, used)

