@@ -360,9 +360,15 @@ def main(argv=None) -> dict | None:
         result["scene_macro_f1"] = info["macro_f1"]
         result["scene_detection_rate"] = info["detection_rate"]
         result["scene_gap"] = round(result["crop_macro_f1"] - result["scene_macro_f1"], 4)
+        fp32 = clfs["fp32"]
+        _, yt32, yp32 = run_scenes(full, y, identity, fp32, onnx_caller(fp32.session), chosen, (margin,),
+                                   cfg.scene_repeats, cfg.seed)
+        result["scene_macro_f1_fp32"] = macro_f1(yt32, yp32[margin], k)
+        result["scene_gap_fp32"] = round(result["crop_macro_f1_fp32"] - result["scene_macro_f1_fp32"], 4)
         log(f"  found {info['detection_rate']:.3f}, macro-F1 {info['macro_f1']:.3f} by margin "
             f"{info['macro_f1_by_margin']}, false boxes/scene {info['false_boxes_per_scene']}, "
-            f"detect {info['detect_ms_per_scene']['median']:.0f} ms/scene")
+            f"detect {info['detect_ms_per_scene']['median']:.0f} ms/scene; fp32 model: crops "
+            f"{result['crop_macro_f1_fp32']:.3f}, scenes {result['scene_macro_f1_fp32']:.3f}")
         if not cfg.quick:
             log("  scene detector settings (the margin used)")
             result["scene_detection_settings"] = {}

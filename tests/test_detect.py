@@ -343,3 +343,18 @@ def test_fer_face_model_end_to_end(tmp_path):
     assert np.abs(table[CLASSES].to_numpy() - fp32[CLASSES].to_numpy()).max() < 0.3
     with pytest.raises(ValueError, match="64, 64, 1"):
         detect.fer_face_model(tmp_path, np.zeros((4, 48, 48, 1), np.uint8))
+
+
+def test_importing_detect_and_the_command_does_not_import_opencv():
+    """Notebooks 01-10 and `emolib predict` without --faces never need OpenCV: importing
+    emolib.detect and emolib.cli loads neither cv2 nor TensorFlow."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys, emolib.detect, emolib.cli\n"
+            "print(sorted(m for m in ('cv2', 'tensorflow', 'onnxruntime') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
