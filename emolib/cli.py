@@ -78,6 +78,8 @@ def _predict(args, parser) -> int:
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
     if getattr(args, "faces", False) or getattr(args, "annotate", None) is not None:
         return _predict_faces(args, parser, classifier)
+    if getattr(args, "margin", None) is not None:
+        parser.error("--margin applies to face crops: add --faces")
     errors = []
     table = classifier.predict_files(args.images, errors=errors)
     if args.json:
@@ -157,8 +159,10 @@ def _predict_faces(args, parser, classifier) -> int:
                "annotated": written, "errors": errors}
         print(json.dumps(out, indent=2))
     elif len(table):
-        shown = table.drop(columns="score").astype({c: "Int64" for c in ("face", "x", "y", "w", "h")})
-        shown["face"] = shown["face"].mask(shown["face"] < 0)
+        shown = table.drop(columns="score")
+        face = shown["face"] >= 0
+        for column in ("face", "x", "y", "w", "h"):  # whole numbers, "-" on a no-face row
+            shown[column] = [str(int(v)) if ok else "-" for v, ok in zip(shown[column], face)]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
     for error in errors:
         print(f"{parser.prog}: error: {error['error']}", file=sys.stderr)

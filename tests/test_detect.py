@@ -239,6 +239,8 @@ def test_faces_json_rows_boxes_and_probabilities(capsys, model, files, scene):
     np.testing.assert_allclose(got, wide, atol=1e-5)
     status, out, err = run_cli(capsys, "predict", files / "scene.png", "--model", model, "--faces", "--margin", "-1")
     assert status == 2 and "margin" in err
+    status, out, err = run_cli(capsys, "predict", files / "scene.png", "--model", model, "--margin", "0.1")
+    assert status == 2 and "add --faces" in err
 
 
 def test_faces_table_and_annotated_files(capsys, model, files, tmp_path):
