@@ -360,3 +360,22 @@ def test_importing_detect_and_the_command_does_not_import_opencv():
                           env={**os.environ, "PYTHONPATH": str(root)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(detect, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+def test_benchmark_skips_cleanly_without_the_photos(tmp_path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "face_detection.py"), "--data",
+                           str(tmp_path / "nowhere"), "--output", str(out)],
+                          capture_output=True, text=True, cwd=root, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "no real photos" in proc.stdout and "skipped" in proc.stdout and not out.exists()
