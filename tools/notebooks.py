@@ -86,8 +86,8 @@ def repository_url() -> str:
 
 
 #: Optional dependencies (pyproject.toml extras) a notebook's setup cell installs besides the core
-#: install, by notebook number. Only notebook 08 imports ONNX: the others leave Colab's packages alone.
-NOTEBOOK_EXTRAS = {"08": ["onnx"]}
+#: install, by notebook number. Only notebooks 08 and 11 import ONNX: the others leave Colab's packages alone.
+NOTEBOOK_EXTRAS = {"08": ["onnx"], "11": ["onnx"]}
 
 
 def setup_source(name: str = "") -> str:
