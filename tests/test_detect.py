@@ -16,8 +16,8 @@ from PIL import Image
 pytest.importorskip("cv2", reason="face detection needs OpenCV: pip install -e '.[faces]'")
 
 from emolib import detect  # noqa: E402
-from emolib.cli import main  # noqa: E402
 from emolib.data.images import read_image  # noqa: E402
+from test_predict_cli import run_cli  # noqa: E402
 
 CLASSES = ["happy", "neutral", "sad", "surprise"]
 SIZE = 24
@@ -196,15 +196,6 @@ def files(tmp_path_factory, scene):
     Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(folder / "empty.jpg")
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a picture")
     return folder
-
-
-def run_cli(capsys, *argv):
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_faces_json_rows_boxes_and_probabilities(capsys, model, files, scene):

@@ -27,8 +27,8 @@ from PIL import Image
 
 from emolib import experiment as ex
 from emolib import export, runs
-from emolib.cli import main
-from emolib.data.base import EmotionDataset, Split
+from test_experiment import quadrant_dataset
+from test_predict_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -64,16 +64,6 @@ def onnx_model(path, meta="emolib", out_shape=(-1, 4), nan_on_black=False):
 def write_image(path, value=128):
     Image.fromarray(np.full((5, 7), value, np.uint8), "L").save(path)
     return path
-
-
-def run_cli(capsys, *argv):
-    """Run the command in this process; returns (exit status, stdout, stderr)."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def strict_json(text):
@@ -198,22 +188,6 @@ def test_item09_a_damaged_candidate_run_is_retrained(tmp_path):
 CLASSES = ("happy", "neutral", "sad", "surprise")
 
 
-def quadrant_dataset(sizes=(16, 8, 8), size=16):
-    """4 classes: a bright square in the class's quadrant on a noisy background (as in test_experiment)."""
-    rng = np.random.default_rng(0)
-    splits = {}
-    for name, n in zip(("train", "val", "test"), sizes):
-        labels = rng.permutation(np.arange(n) % 4)
-        images = rng.integers(0, 60, (n, size, size, 1)).astype(np.uint8)
-        h = size // 2
-        for i, c in enumerate(labels):
-            r, col = divmod(int(c), 2)
-            images[i, r * h + 2 : r * h + h - 2, col * h + 2 : col * h + h - 2] += 150
-        meta = pd.DataFrame({"label": labels, "emotion": [CLASSES[c] for c in labels], "source": "q"})
-        splits[name] = Split(images, labels, meta)
-    return EmotionDataset(splits, CLASSES, name="quadrants")
-
-
 def test_item16_a_diverged_run_names_the_run_and_the_epoch_and_saves_nothing(tmp_path):
     config = ex.ExperimentConfig(
         experiment="exp", run="a", data=ex.DataConfig(classes=list(CLASSES), image_size=16),
@@ -221,7 +195,7 @@ def test_item16_a_diverged_run_names_the_run_and_the_epoch_and_saves_nothing(tmp
         train=ex.TrainConfig(epochs=2, batch_size=8, learning_rate=1e9))
     with pytest.raises(FloatingPointError,
                        match=r"training diverged in run 'exp/a': the training loss became nan at epoch 2 of 2"):
-        ex.run_experiment(config, dataset=quadrant_dataset(), runs_dir=tmp_path / "runs", progress=False)
+        ex.run_experiment(config, dataset=quadrant_dataset(sizes=(16, 8, 8)), runs_dir=tmp_path / "runs", progress=False)
     assert list((tmp_path / "runs").rglob("*")) == []  # no run folder, no hidden one
 
 
