@@ -256,3 +256,12 @@ def test_outputs_that_show_library_source_go_stale_when_the_library_changes(tmp_
     path = tmp_path / "02_x.ipynb"
     nbformat.write(nb, str(path))
     assert "older version of write_json" in tools.staleness(path)
+
+
+def test_executions_record_the_cpu_they_ran_on():
+    """Trained numbers can differ in their last digits between CPUs (oneDNN and Eigen pick kernels by
+    instruction set): an execution's metadata says which CPU model and which of those sets it had."""
+    tools = _tools_notebooks()
+    cpu = tools.cpu_description()
+    assert set(cpu) == {"model", "flags"} and cpu["model"]
+    assert set(cpu["flags"]) <= set(tools.CPU_FLAGS)

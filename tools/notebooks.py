@@ -200,6 +200,26 @@ def default_profile(nb) -> str:
     return match.group(1) if match else "?"
 
 
+#: The instruction sets that change which kernels oneDNN and Eigen run, hence the float arithmetic.
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile")
+
+
+def cpu_description() -> dict:
+    """``{"model", "flags"}``: the CPU's model name and which of :data:`CPU_FLAGS` it has (Linux;
+    elsewhere the model from ``platform`` and no flags). Two executions on different CPUs may differ
+    in the last digits of every trained number; this says whether they did run on the same kind."""
+    import platform
+
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"model": platform.processor() or platform.machine(), "flags": []}
+    model = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+    flags = set((re.search(r"^flags\s*:\s*(.+)$", text, re.M) or [None, ""])[1].split())
+    return {"model": model.group(1).strip() if model else platform.machine(),
+            "flags": [f for f in CPU_FLAGS if f in flags]}
+
+
 def provenance(nb, profile: str | None) -> dict:
     """What produced a notebook's outputs: ``{"profile", "code_sha256", "versions"}``."""
     import platform
@@ -343,7 +363,7 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
     seconds = time.perf_counter() - start
     # Keep the notebook's declared kernel generic so it opens anywhere (Colab included).
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["emolib"] = {**record, "seconds": round(seconds, 1), "cpus": os.cpu_count()}
+    nb.metadata["emolib"] = {**record, "seconds": round(seconds, 1), "cpus": os.cpu_count(), "cpu": cpu_description()}
     write_atomic(nb, out_path)
     return seconds
 
