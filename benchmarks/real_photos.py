@@ -4,7 +4,7 @@ in the ``muxspace/facial_expressions`` layout, written to ``benchmarks/results/r
     python benchmarks/real_photos.py --data ../shared/facial-expressions      # ~30-45 min on 2 cores
     python benchmarks/real_photos.py --data data/facial_expressions --output /tmp/rp.json --quick
     python benchmarks/real_photos.py --data ../shared/facial-expressions --crop-compare --margins 0.0,0.1 \
-        --epochs 15 --finetune-epochs 15                                         # ~30 min on 2 cores
+        --margin-rungs fer_zero_shot --epochs 10 --head-epochs 5 --finetune-epochs 10   # ~30 min, 2 busy cores
 
 Two tasks, each with person-disjoint splits (:func:`emolib.data.load_dataset`, the
 person read from file names):
@@ -54,7 +54,8 @@ as loaded, and on detect-and-crop photos (:class:`FaceCrops`: :func:`emolib.dete
 the full-resolution file, the largest box, :func:`emolib.detect.face_crops` at the rung's input size;
 a photo without a detected face keeps its loose version and is counted). Each rung's verdict is
 :func:`emolib.evaluation.compare` (paired seeds, bootstrap over seeds and test images). ``--margins``
-(default ``emolib.detect.DEFAULT_MARGIN``): margins after the first run the ``fer_*`` rungs only.
+(default ``emolib.detect.DEFAULT_MARGIN``): margins after the first run ``--margin-rungs`` only
+(default the ``fer_*`` rungs).
 It writes ``benchmarks/results/real_photos_crop.json`` (never ``real_photos.json``).
 """
 
@@ -478,6 +479,7 @@ def crop_compare(ds, cfg):
     k, names = ds.num_classes, list(ds.class_names)
     chosen = (cfg.rungs or CROP_RUNGS).split(",")
     margins = [float(m) for m in cfg.margins.split(",")]
+    margin_rungs = cfg.margin_rungs.split(",") if cfg.margin_rungs else [r for r in chosen if r.startswith("fer_")]
     val = ds.val.take(capped_indices(ds.val.labels, cfg.val_cap, cfg.split_seed))
     splits = {"x": ds.train, "xv": val, "xt": ds.test}
     sources = {s: [str(f) for f in part.meta["source"]] for s, part in splits.items()}
@@ -487,14 +489,17 @@ def crop_compare(ds, cfg):
     detect_seconds = time.monotonic() - started
     log(f"  detection on {sum(len(v) for v in sources.values())} photos in {detect_seconds:.0f} s; no face: {no_face}")
 
-    def data(size, margin=None):
+    def data(size, margin=None, parts=("x", "xv", "xt")):
         return {"y": ds.train.labels, "yv": val.labels, "yt": ds.test.labels, "k": k,
                 **{s: to_float(part.images, size) if margin is None else
-                   cropper.crops(s, sources[s], part.images, size, 1, margin) for s, part in splits.items()}}
+                   cropper.crops(s, sources[s], part.images, size, 1, margin)
+                   for s, part in splits.items() if s in parts}}
 
     def side(margin, rungs, seeds_):
         """{rung: (rung_result, [test probabilities per seed])} on loose (margin None) or cropped photos."""
-        d64, d48 = data(64, margin), (data(48, margin) if "simple_cnn" in rungs else None)
+        trained_names = [r for r in rungs if r != "fer_zero_shot"]
+        d64 = data(64, margin, ("x", "xv", "xt") if trained_names else ("xv", "xt"))  # zero-shot: no training images
+        d48 = data(48, margin) if "simple_cnn" in rungs else None
         out, preds = {}, {}
 
         def add(name, runs, notes, **extra):
@@ -511,7 +516,6 @@ def crop_compare(ds, cfg):
             preds["fer_zero_shot"] = [pt] * len(seeds_)  # no training: every seed predicts the same
             add("fer_zero_shot", [one_run(0, d64, predict(zero, d64["xv"]), pt, predict(zero, d64["xt"], tta=True),
                                           time.monotonic() - t0)], "no training")
-        trained_names = [r for r in rungs if r != "fer_zero_shot"]
         if trained_names:
             saved, cfg.rungs = cfg.rungs, ",".join(trained_names)  # trained_rung runs only cfg.rungs
             try:
@@ -527,8 +531,8 @@ def crop_compare(ds, cfg):
               "photos": {n: len(sources[s]) for s, n in (("x", "train"), ("xv", "val"), ("xt", "test"))},
               "detect_seconds": round(detect_seconds, 1), "margins": margins}
     for i, margin in enumerate(margins):
-        # margins after the first: the FER2013 network's rungs only (it was trained on tight faces)
-        rungs = chosen if i == 0 else [r for r in chosen if r.startswith("fer_")]
+        # margins after the first: --margin-rungs only (default the FER2013 network's, trained on tight faces)
+        rungs = chosen if i == 0 else [r for r in chosen if r in margin_rungs]
         if not rungs:
             continue
         log(f"  detect-and-crop photos, margin {margin}")
@@ -596,7 +600,9 @@ def parse_args(argv=None):
                              "detect-and-crop photos, side by side (output default real_photos_crop.json)")
     parser.add_argument("--margins", default=None,
                         help="crop margins for --crop-compare, comma-separated (default emolib.detect.DEFAULT_MARGIN); "
-                             "margins after the first run the fer_* rungs only")
+                             "margins after the first run --margin-rungs only")
+    parser.add_argument("--margin-rungs", default="",
+                        help="the rungs run at the margins after the first (default: the fer_* rungs)")
     cfg = parser.parse_args(argv)
     if cfg.crop_compare:
         sys.path.insert(0, str(ROOT))
@@ -699,6 +705,7 @@ def main_crop_compare(cfg, result, started):
     result["epoch_budget"] = {"epochs_from_scratch": cfg.epochs, "head_epochs": cfg.head_epochs,
                               "finetune_epochs": cfg.finetune_epochs, "epoch_size": cfg.epoch_size,
                               "ladder_defaults": {"epochs_from_scratch": 20, "head_epochs": 10, "finetune_epochs": 20},
+                              "reduced": [cfg.epochs, cfg.head_epochs, cfg.finetune_epochs] != [20, 10, 20],
                               "note": "the same budget on both sides, so the comparison stays fair"}
     result["seeds"] = list(range(cfg.seeds))
     result["preprocessing"] = (
