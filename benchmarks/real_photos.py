@@ -3,6 +3,8 @@ in the ``muxspace/facial_expressions`` layout, written to ``benchmarks/results/r
 
     python benchmarks/real_photos.py --data ../shared/facial-expressions      # ~30-45 min on 2 cores
     python benchmarks/real_photos.py --data data/facial_expressions --output /tmp/rp.json --quick
+    python benchmarks/real_photos.py --data ../shared/facial-expressions --crop-compare --margins 0.0,0.1 \
+        --margin-rungs fer_zero_shot --epochs 10 --head-epochs 5 --finetune-epochs 10   # ~30 min, 2 busy cores
 
 Two tasks, each with person-disjoint splits (:func:`emolib.data.load_dataset`, the
 person read from file names):
@@ -44,6 +46,17 @@ image (test-time flip). ``ablation`` lists what each step of the best recipe bou
 Models see 64x64 gray images (the FER network's input) or 48x48 (the from-scratch
 networks, seed 003's size). One epoch is ``--epoch-size`` training images drawn by the
 rung's sampler, so balanced and natural sampling cost the same.
+
+``--crop-compare`` (4-class task only; issue 26: do face crops help? the photos are loose crops
+with background, FER2013's are tight faces) runs ``--rungs`` (default ``fer_zero_shot, fer_frozen,
+fer_finetune_balanced_aug, simple_cnn``) twice with the same splits, seeds and budget: on the photos
+as loaded, and on detect-and-crop photos (:class:`FaceCrops`: :func:`emolib.detect.detect_faces` on
+the full-resolution file, the largest box, :func:`emolib.detect.face_crops` at the rung's input size;
+a photo without a detected face keeps its loose version and is counted). Each rung's verdict is
+:func:`emolib.evaluation.compare` (paired seeds, bootstrap over seeds and test images). ``--margins``
+(default ``emolib.detect.DEFAULT_MARGIN``): margins after the first run ``--margin-rungs`` only
+(default the ``fer_*`` rungs).
+It writes ``benchmarks/results/real_photos_crop.json`` (never ``real_photos.json``).
 """
 
 from __future__ import annotations
@@ -57,6 +70,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "real_photos.json"
+CROP_OUT = ROOT / "benchmarks" / "results" / "real_photos_crop.json"
 #: Fine-tuning variants that only serve the ablation (fewer seeds by default).
 ABLATION_ONLY = ("fer_finetune_balanced", "fer_finetune_weighted_aug")
 
@@ -226,9 +240,10 @@ def reference_rungs(ds, val, data48, data64, probas, add):
         "averaged; standardised; balanced class weights; C in (0.01, 0.1, 1) chosen on val", C=c)
 
 
-def trained_rung(name, build, data, seeds_, notes, stages, *, cfg, probas, add, tta=True, keep=False):
+def trained_rung(name, build, data, seeds_, notes, stages, *, cfg, probas, add, tta=True, keep=False, test_probas=None):
     """Train ``build()`` through ``stages`` once per seed and add the rung (``keep``: its
-    validation and test probabilities become a candidate ensemble member)."""
+    validation and test probabilities become a candidate ensemble member; ``test_probas``: a
+    dict that gets ``name -> [test probabilities of each seed]``, no flip, for :func:`crop_compare`)."""
     import keras
 
     if cfg.rungs and name not in cfg.rungs.split(","):
@@ -246,6 +261,8 @@ def trained_rung(name, build, data, seeds_, notes, stages, *, cfg, probas, add, 
         pv, pt = predict(model, data["xv"]), predict(model, data["xt"])
         ptt = predict(model, data["xt"], tta=True) if tta else None
         runs.append(one_run(seed, data, pv, pt, ptt, time.monotonic() - started, history))
+        if test_probas is not None:
+            test_probas.setdefault(name, []).append(pt)
         if keep:
             probas.setdefault(name, []).append((predict(model, data["xv"], tta=tta), ptt if tta else pt))
     add(name, runs, notes, stages=[{a: b for a, b in s.items() if a != "prepare"} for s in stages])
@@ -393,6 +410,161 @@ def ablation(rungs):
     return out
 
 
+# --------------------------------------------------------------------------- detect and crop (--crop-compare)
+
+#: The rungs ``--crop-compare`` runs unless ``--rungs`` names others (the ladder's best).
+CROP_RUNGS = "fer_zero_shot,fer_frozen,fer_finetune_balanced_aug,simple_cnn"
+
+
+class FaceCrops:
+    """Detect-and-crop preprocessing: each photo's largest face (:func:`emolib.detect.detect_faces`
+    on the full-resolution file) cropped with :func:`emolib.detect.face_crops`; a photo where no
+    face is found keeps its loose version (the loader's image, resized as :func:`to_float` does).
+
+    Detection runs once per file; crops are cached per ``(split, size, channels, margin)`` in memory.
+    ``crops(...)`` returns float32 ``(n, size, size, channels)`` in [0, 1], like :func:`to_float`.
+    """
+
+    def __init__(self, **detect_kw):
+        self.detect_kw = detect_kw
+        self.boxes = {}     # file -> (x, y, w, h) of the largest face, or None
+        self.pictures = {}  # file -> full-resolution uint8 RGB, only while a split is being cropped
+        self.cache = {}
+
+    def detect(self, sources):
+        """The largest box of each file (``None`` where no face is found); the count of those without."""
+        import numpy as np
+
+        from emolib import detect
+
+        for source in sources:
+            if source not in self.boxes:
+                faces = detect.detect_faces(detect.read_rgb(source), **self.detect_kw)
+                areas = faces.boxes[:, 2] * faces.boxes[:, 3] if len(faces.boxes) else []
+                self.boxes[source] = tuple(faces.boxes[int(np.argmax(areas))]) if len(areas) else None
+        return [self.boxes[s] for s in sources]
+
+    def no_face(self, sources):
+        return int(sum(b is None for b in self.detect(sources)))
+
+    def crops(self, split, sources, loose, size, channels=1, margin=0.0):
+        """``sources``: the files (a split's ``meta["source"]``); ``loose``: their loader images
+        uint8 ``(n, h, w, c)``, the fallback where no face is found."""
+        import numpy as np
+
+        from emolib import detect
+
+        key = (split, int(size), int(channels), float(margin))
+        if key not in self.cache:
+            boxes = self.detect(sources)
+            out = to_float(loose, size) if int(loose.shape[-1]) == channels else None
+            if out is None:
+                raise ValueError(f"loose images have {loose.shape[-1]} channels, crops {channels}")
+            for i, (source, box) in enumerate(zip(sources, boxes)):
+                if box is not None:
+                    out[i] = detect.face_crops(detect.read_rgb(source), [box], size, channels, margin)[0] / 255.0
+            self.cache[key] = out.astype(np.float32)
+        return self.cache[key]
+
+
+def crop_compare(ds, cfg):
+    """The chosen rungs trained and tested on loose photos and on detect-and-crop photos (same
+    splits, seeds and budget); per rung and margin the :func:`emolib.evaluation.compare` verdict."""
+    import numpy as np
+
+    from emolib.evaluation import compare
+    from emolib.pipeline import capped_indices
+    from emolib.transfer import fer_transfer
+
+    k, names = ds.num_classes, list(ds.class_names)
+    chosen = (cfg.rungs or CROP_RUNGS).split(",")
+    margins = [float(m) for m in cfg.margins.split(",")]
+    margin_rungs = cfg.margin_rungs.split(",") if cfg.margin_rungs else [r for r in chosen if r.startswith("fer_")]
+    val = ds.val.take(capped_indices(ds.val.labels, cfg.val_cap, cfg.split_seed))
+    splits = {"x": ds.train, "xv": val, "xt": ds.test}
+    sources = {s: [str(f) for f in part.meta["source"]] for s, part in splits.items()}
+    cropper = FaceCrops()
+    started = time.monotonic()
+    no_face = {name: cropper.no_face(sources[s]) for s, name in (("xt", "test"), ("xv", "val"), ("x", "train"))}
+    detect_seconds = time.monotonic() - started
+    log(f"  detection on {sum(len(v) for v in sources.values())} photos in {detect_seconds:.0f} s; no face: {no_face}")
+
+    def data(size, margin=None, parts=("x", "xv", "xt")):
+        return {"y": ds.train.labels, "yv": val.labels, "yt": ds.test.labels, "k": k,
+                **{s: to_float(part.images, size) if margin is None else
+                   cropper.crops(s, sources[s], part.images, size, 1, margin)
+                   for s, part in splits.items() if s in parts}}
+
+    def side(margin, rungs, seeds_):
+        """{rung: (rung_result, [test probabilities per seed])} on loose (margin None) or cropped photos."""
+        trained_names = [r for r in rungs if r != "fer_zero_shot"]
+        d64 = data(64, margin, ("x", "xv", "xt") if trained_names else ("xv", "xt"))  # zero-shot: no training images
+        d48 = data(48, margin) if "simple_cnn" in rungs else None
+        out, preds = {}, {}
+
+        def add(name, runs, notes, **extra):
+            out[name] = rung_result(name + (" loose" if margin is None else f" crop m={margin}"), runs, notes,
+                                    extra or None)
+
+        def trained(*args, **kwargs):
+            trained_rung(*args, cfg=cfg, probas={}, add=add, test_probas=preds, **kwargs)
+
+        if "fer_zero_shot" in rungs:
+            t0 = time.monotonic()
+            zero = fer_transfer((64, 64, 1), k, mode="zero_shot", class_names=names)
+            pt = predict(zero, d64["xt"])
+            preds["fer_zero_shot"] = [pt] * len(seeds_)  # no training: every seed predicts the same
+            add("fer_zero_shot", [one_run(0, d64, predict(zero, d64["xv"]), pt, predict(zero, d64["xt"], tta=True),
+                                          time.monotonic() - t0)], "no training")
+        if trained_names:
+            saved, cfg.rungs = cfg.rungs, ",".join(trained_names)  # trained_rung runs only cfg.rungs
+            try:
+                network_rungs("4class", k, cfg, d48, d64, trained, [])
+            finally:
+                cfg.rungs = saved
+        return {name: (out[name], preds[name]) for name in out}
+
+    seeds_ = list(range(cfg.seeds))
+    log("  loose photos")
+    loose = side(None, chosen, seeds_)
+    result = {"rungs": [], "no_face_count": no_face, "no_face_total": int(sum(no_face.values())),
+              "photos": {n: len(sources[s]) for s, n in (("x", "train"), ("xv", "val"), ("xt", "test"))},
+              "detect_seconds": round(detect_seconds, 1), "margins": margins}
+    for i, margin in enumerate(margins):
+        # margins after the first: --margin-rungs only (default the FER2013 network's, trained on tight faces)
+        rungs = chosen if i == 0 else [r for r in chosen if r in margin_rungs]
+        if not rungs:
+            continue
+        log(f"  detect-and-crop photos, margin {margin}")
+        crop = side(margin, rungs, seeds_)
+        for name, (crop_rung, crop_preds) in crop.items():
+            loose_rung, loose_preds = loose[name]
+            verdict = compare(ds.test.labels, np.argmax(loose_preds, -1), np.argmax(crop_preds, -1), k,
+                              names=("loose", f"crop (margin {margin})"))
+            log(f"  {name}: {verdict}")
+            result["rungs"].append({
+                "rung": name, "margin": margin,
+                "loose": _side_summary(loose_rung), "crop": _side_summary(crop_rung),
+                "verdict": str(verdict), "outcome": verdict.outcome, "difference": round(float(verdict.difference), 4),
+                "interval": [round(float(v), 4) for v in verdict.interval], "paired_seeds": int(verdict.seeds),
+                "test_images": int(verdict.images), "crop_better": verdict.outcome.endswith("is better"),
+                **({"note": "no training, deterministic: its one prediction stands for every seed, so the "
+                            "interval reflects the test images only"} if name == "fer_zero_shot" else {})})
+    return result
+
+
+def _side_summary(rung):
+    """Test accuracy / macro-F1 (mean, sd, per seed) of one side of a crop comparison."""
+    t = rung["test"]
+    out = {"macro_f1": t["macro_f1"], "macro_f1_std": t["macro_f1_std"], "accuracy": t["accuracy"],
+           "accuracy_std": t["accuracy_std"], "worst_class_f1": t["worst_class_f1"],
+           "macro_f1_per_seed": [r["test"]["macro_f1"] for r in rung["runs"]],
+           "accuracy_per_seed": [r["test"]["accuracy"] for r in rung["runs"]], "seeds": rung["seeds"]}
+    if "test_tta" in rung:
+        out["tta_macro_f1"] = rung["test_tta"]["macro_f1"]
+    return out
+
+
 def parse_args(argv=None):
     """The command line's settings (``--quick``: 1 seed, 1-2 epochs per stage)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -423,7 +595,22 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 2 epochs per stage")
     parser.add_argument("--note", default="", help="recorded in the JSON (e.g. 'reduced settings')")
+    parser.add_argument("--crop-compare", action="store_true",
+                        help="4-class task only: the --rungs (default " + CROP_RUNGS + ") on loose photos and on "
+                             "detect-and-crop photos, side by side (output default real_photos_crop.json)")
+    parser.add_argument("--margins", default=None,
+                        help="crop margins for --crop-compare, comma-separated (default emolib.detect.DEFAULT_MARGIN); "
+                             "margins after the first run --margin-rungs only")
+    parser.add_argument("--margin-rungs", default="",
+                        help="the rungs run at the margins after the first (default: the fer_* rungs)")
     cfg = parser.parse_args(argv)
+    if cfg.crop_compare:
+        sys.path.insert(0, str(ROOT))
+        from emolib.detect import DEFAULT_MARGIN
+
+        cfg.margins = cfg.margins or str(DEFAULT_MARGIN)
+        if cfg.output == DEFAULT_OUT:
+            cfg.output = CROP_OUT
     if cfg.quick:
         cfg.seeds, cfg.seeds_ablation, cfg.seeds_7, cfg.epochs, cfg.head_epochs, cfg.finetune_epochs = 1, 1, 1, 2, 1, 2
         cfg.epoch_size = 256
@@ -458,6 +645,8 @@ def main(argv=None) -> dict:
                           "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
                           "tensorflow": tf.__version__, "python": platform.python_version()},
               "tasks": {}}
+    if cfg.crop_compare:
+        return main_crop_compare(cfg, result, started)
     for task in cfg.tasks.split(","):
         log(f"task {task}: loading {cfg.data}")
         kwargs = dict(image_size=64, channels=1, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
@@ -490,6 +679,44 @@ def main(argv=None) -> dict:
         write_json(cfg.output, result)  # after every task: a partial result survives an interruption
         log(f"task {task} done in {result['tasks'][task]['seconds']:.0f} s; wrote {cfg.output}")
     log(f"all done in {result['seconds']:.0f} s")
+    return result
+
+
+
+def main_crop_compare(cfg, result, started):
+    """``--crop-compare``: the 4-class task, loose vs detect-and-crop, written to ``cfg.output``."""
+    import cv2
+    import keras
+
+    from emolib.data import load_dataset
+    from emolib.fileio import write_json
+
+    log(f"crop comparison, 4-class task: loading {cfg.data}")
+    ds = load_dataset(cfg.data, classes="seed003", balanced_test=True, image_size=64, channels=1,
+                      val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.split_seed)
+    counts = ds.counts()
+    log(f"  {ds}\n{counts.to_string()}")
+    del result["tasks"]
+    result["machine"].update(keras=keras.__version__, opencv=cv2.__version__)
+    result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    result["task"] = "4class"
+    result["classes"] = list(ds.class_names)
+    result["counts"] = {split: {c: int(n) for c, n in counts[split].items()} for split in counts.columns}
+    result["epoch_budget"] = {"epochs_from_scratch": cfg.epochs, "head_epochs": cfg.head_epochs,
+                              "finetune_epochs": cfg.finetune_epochs, "epoch_size": cfg.epoch_size,
+                              "ladder_defaults": {"epochs_from_scratch": 20, "head_epochs": 10, "finetune_epochs": 20},
+                              "reduced": [cfg.epochs, cfg.head_epochs, cfg.finetune_epochs] != [20, 10, 20],
+                              "note": "the same budget on both sides, so the comparison stays fair"}
+    result["seeds"] = list(range(cfg.seeds))
+    result["preprocessing"] = (
+        "crop: emolib.detect.detect_faces on the full-resolution file (read_rgb; Haar alt2, defaults), the "
+        "largest box, emolib.detect.face_crops at the rung's input size (64 FER network, 48 simple CNN), gray; "
+        "a photo without a detected face keeps its loose version. loose: the loader's image (the ladder's input)")
+    result.update(crop_compare(ds, cfg))
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    write_json(cfg.output, result)
+    log(f"all done in {result['seconds']:.0f} s; wrote {cfg.output}")
     return result
 
 
