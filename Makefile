@@ -111,7 +111,7 @@ check: setup
 	$(PY) tools/notebooks.py check
 
 # emolib installed as Colab's setup cells do, into a Python 3.12 venv with Colab's package versions;
-# fails if pip changes any of them, then runs notebooks 01, 05, 08 there (not part of `make test`).
+# fails if pip changes any of them, then runs notebooks 01, 05, 08, 11 there (not part of `make test`).
 colab-check:
 	$(PYTHON) tools/colab_check.py
 

@@ -16,7 +16,7 @@ pipeline and experiment modules, and notebook 02 with the smoke profile.
    ``onnx`` extra (``"emolib[onnx] @ ..."``, notebook 08). The source is this working tree instead
    of the repository URL, so the check tests what is about to be committed.
 3. Fails (exit status 1) if any pinned package changed version, printing the versions before and after.
-4. Executes notebooks 01, 05 and 08 with the smoke profile in that environment (a kernel of its own),
+4. Executes notebooks 01, 05, 08 and 11 with the smoke profile in that environment (a kernel of its own),
    on copies in a folder outside the repository, as in a fresh Colab session (no clone, no saved
    runs), and times each.
 
@@ -60,6 +60,9 @@ COLAB_PINS = {
     "seaborn": "0.13.2",
     "pillow": "11.3.0",
     "sympy": "1.14.0",
+    # Colab preinstalls opencv-python 4.x (notebook 11 uses it and installs no second cv2); the exact
+    # version is ours, a 4.x release that accepts numpy 2.0, not read from backend-info
+    "opencv-python": "4.12.0.88",
 }
 TOOLING = ["ipykernel", "nbclient", "nbformat"]
 
@@ -69,7 +72,8 @@ OLDEST_PINS = {"tensorflow": "2.16.2", "keras": "3.8.0"}
 #: What each stack installs and runs: pins, emolib's install steps (extras, as the setup cells do),
 #: notebooks (smoke profile) and unit tests.
 STACKS = {
-    "colab": {"pins": COLAB_PINS, "extras": [[], "fer", ["onnx"]], "notebooks": ["01", "05", "08"], "tests": []},
+    "colab": {"pins": COLAB_PINS, "extras": [[], "fer", ["onnx"]], "notebooks": ["01", "05", "08", "11"],
+              "tests": []},
     "oldest": {"pins": OLDEST_PINS, "extras": [[], "fer"], "notebooks": ["02"],
                "tests": ["tests/test_models.py", "tests/test_pipeline.py", "tests/test_experiment.py"]},
 }
