@@ -27,7 +27,6 @@ Importing this module imports neither OpenCV nor TensorFlow.
 from __future__ import annotations
 
 import base64
-import io
 from pathlib import Path
 from typing import NamedTuple
 
@@ -102,8 +101,8 @@ def _cascade(name):
 
 def read_rgb(source) -> np.ndarray:
     """An image file (a path, or its bytes, e.g. a Colab upload) at its own size as ``uint8``
-    ``(h, w, 3)`` RGB, EXIF orientation applied; gray, palette, 16-bit and alpha images are
-    converted as :func:`emolib.data.images.read_image` converts them. A missing file raises
+    ``(h, w, 3)`` RGB, EXIF orientation applied: :func:`emolib.data.images.read_image` at the
+    image's own size (the same formats, conversions and checks). A missing file raises
     ``FileNotFoundError``, anything unreadable ``ImageReadError``, both naming the file.
 
     Examples
@@ -113,29 +112,9 @@ def read_rgb(source) -> np.ndarray:
     >>> read_rgb(buffer.getvalue()).shape
     (30, 40, 3)
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from .data.images import read_image
 
-    from .data.images import READ_FORMATS, ImageReadError, _bit_depth, _check_regular_file, _to_mode
-
-    name = "the image bytes" if isinstance(source, (bytes, bytearray)) else f"image file '{source}'"
-    if not isinstance(source, (bytes, bytearray)):
-        _check_regular_file(source)
-    try:
-        Image.init()
-        formats = [f for f in READ_FORMATS if f in Image.OPEN]  # the formats read_image decodes, no others
-        with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source,
-                        formats=formats) as im:
-            im.load()
-            depth = _bit_depth(im)
-            return np.asarray(_to_mode(ImageOps.exif_transpose(im), 3, depth=depth), dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image file not found: '{source}'") from None
-    except UnidentifiedImageError as exc:
-        raise ImageReadError(f"could not read {name}: not a recognised image ({exc})") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"could not read {name}: refused as a possible decompression bomb ({exc})") from None
-    except (OSError, ValueError, SyntaxError, NotImplementedError) as exc:
-        raise ImageReadError(f"could not read {name}: {exc}") from None
+    return read_image(source, None, 3)[0]
 
 
 def _gray(image) -> np.ndarray:

@@ -3,6 +3,7 @@ loader and for ``emolib predict``; :func:`read_images` reads many in threads."""
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
@@ -108,7 +109,9 @@ def read_image(path, size, channels):
     """Read one image file of any size and colour mode (EXIF orientation applied).
 
     Returns ``(array, orig_width, orig_height, orig_mode)``: ``array`` is ``uint8``
-    ``(size, size, channels)`` (1: gray, 3: RGB), resized with bilinear filtering. The
+    ``(size, size, channels)`` (1: gray, 3: RGB), resized with bilinear filtering, or the
+    image at its own size ``(h, w, channels)`` when ``size`` is None. ``path`` may also be
+    the file's bytes (a Colab upload, a webcam snapshot): errors then name "the image bytes". The
     one function that opens image files, for every loader and ``emolib predict``: what
     is not a regular file (a FIFO would block), a decompression bomb (over twice
     ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), a format not in :data:`READ_FORMATS` (whatever
@@ -118,39 +121,43 @@ def read_image(path, size, channels):
     integers: one never costs more memory than its decoded pixels and a small copy."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    _check_regular_file(path)
+    data = isinstance(path, (bytes, bytearray))
+    name = "the image bytes" if data else f"image file '{path}'"
+    if not data:
+        _check_regular_file(path)
     try:
         Image.init()  # a format this Pillow lacks (WEBP without libwebp) would be a KeyError in open()
-        with Image.open(path, formats=[f for f in READ_FORMATS if f in Image.OPEN]) as im:
+        with Image.open(io.BytesIO(path) if data else path,
+                        formats=[f for f in READ_FORMATS if f in Image.OPEN]) as im:
             orig_w, orig_h = im.size
             orig_mode = im.mode
             depth = _bit_depth(im)  # from the file's header: the transposed copy below has none
-            if im.format == "JPEG" and orig_mode in ("L", "RGB", "YCbCr"):
+            if size is not None and im.format == "JPEG" and orig_mode in ("L", "RGB", "YCbCr"):
                 # decode at the smallest power-of-2 scale that is still >= size (fast)
                 im.draft("L" if channels == 1 else "RGB", (size, size))
             im.load()
             ImageOps.exif_transpose(im, in_place=True)  # no full-size copy when upright
             im = _to_mode(im, channels, size, depth)
-            if im.size != (size, size):
+            if size is not None and im.size != (size, size):
                 im = im.resize((size, size), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: '{path}'") from None
     except UnidentifiedImageError as exc:
         formats = ", ".join(READ_FORMATS)
-        foreign = _foreign_format(path)
+        foreign = None if data else _foreign_format(path)
         if foreign is not None:
-            raise ImageReadError(f"could not read image file '{path}': it is a {foreign} file, not a format "
+            raise ImageReadError(f"could not read {name}: it is a {foreign} file, not a format "
                                  f"emolib reads ({formats})") from None
-        raise ImageReadError(f"could not read image file '{path}': not a recognised image, or not a format "
+        raise ImageReadError(f"could not read {name}: not a recognised image, or not a format "
                              f"emolib reads ({formats}) ({exc})") from None
     except Image.DecompressionBombError as exc:  # a header claiming billions of pixels
         raise ImageReadError(
-            f"could not read image file '{path}': refused as a possible decompression bomb ({exc}); "
+            f"could not read {name}: refused as a possible decompression bomb ({exc}); "
             "raise PIL.Image.MAX_IMAGE_PIXELS if the file is trusted"
         ) from None
     except (OSError, ValueError, SyntaxError, NotImplementedError) as exc:  # truncated / corrupt data
-        raise ImageReadError(f"could not read image file '{path}': {exc}") from None
+        raise ImageReadError(f"could not read {name}: {exc}") from None
     if channels == 1:
         arr = arr[..., None]
     return arr, orig_w, orig_h, orig_mode
