@@ -12,6 +12,12 @@ KERNEL := emolib-ci
 # depend on the profile) are compared with the committed (lesson-profile) outputs; every cell must run.
 NBVAL  := --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 600
 
+# The real photos on the project's own machines (../shared, absent on a user's): emolib finds them
+# through this variable (tools/notebooks.py sets it the same way for make notebooks and make verify).
+ifneq ($(wildcard ../shared/facial-expressions/data/legend.csv),)
+export EMOLIB_FACIAL_EXPRESSIONS ?= $(abspath ../shared/facial-expressions)
+endif
+
 .PHONY: all setup notebooks quick stale full verify results real-photos real-lessons faces-bench text-bench test unit bench ladder check colab-check oldest-check clean
 
 all: notebooks

@@ -1,4 +1,4 @@
-"""Baseline ladder on the generated data set, written to ``benchmarks/results/baseline_ladder.json``.
+"""Baseline ladder on the generated data set, written to ``emolib/results/baseline_ladder.json``.
 
     python benchmarks/baseline_ladder.py                      # full ladder (~15 min on 2 CPU cores)
     python benchmarks/baseline_ladder.py --n-train 3000 --epochs 5 --out /tmp/ladder.json
@@ -34,7 +34,7 @@ from pathlib import Path
 from emolib.fileio import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "baseline_ladder.json"
+DEFAULT_OUT = ROOT / "emolib" / "results" / "baseline_ladder.json"
 
 def confused_pairs(cm, class_names, top=6) -> list:
     """Class pairs ranked by how often they are mistaken for each other (both

@@ -1,5 +1,5 @@
 """Face detection (:mod:`emolib.detect`) measured on real photos and on generated faces,
-written to ``benchmarks/results/face_detection.json``.
+written to ``emolib/results/face_detection.json``.
 
     python benchmarks/face_detection.py --data ../shared/facial-expressions      # ~5-10 min on 2 cores
     make faces-bench DATA=../shared/facial-expressions
@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "face_detection.json"
+DEFAULT_OUT = ROOT / "emolib" / "results" / "face_detection.json"
 CANVAS = (480, 640)
 PER_SCENE = 4
 #: Detector settings compared (keyword arguments of emolib.detect.detect_faces).

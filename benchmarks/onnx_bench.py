@@ -1,4 +1,4 @@
-"""ONNX export and quantization benchmark, written to ``benchmarks/results/onnx.json``.
+"""ONNX export and quantization benchmark, written to ``emolib/results/onnx.json``.
 
     python benchmarks/onnx_bench.py            # what `make bench` runs (1-3 minutes on 2 CPU cores)
     python benchmarks/onnx_bench.py --train    # ignore saved runs: train a CI-sized model first
@@ -51,7 +51,7 @@ from pathlib import Path
 from emolib.runs import run_path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "emolib" / "results"
 RUNS = ROOT / "runs"
 N_CALIBRATION = 256  # training images the static quantization calibrates on
 CANDIDATES = [run_path(RUNS, experiment, "resnet_like_bn_seed0") for experiment in (

@@ -1,5 +1,5 @@
 """Lessons of notebooks 02, 07 and 08 measured side by side on generated faces and on real
-photographs, with the same code, written to ``benchmarks/results/real_lessons.json``.
+photographs, with the same code, written to ``emolib/results/real_lessons.json``.
 
     python benchmarks/real_lessons.py --data ../shared/facial-expressions     # ~30 min on 2 cores
     python benchmarks/real_lessons.py --data PATH --quick --output /tmp/rl.json
@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "real_lessons.json"
+DEFAULT_OUT = ROOT / "emolib" / "results" / "real_lessons.json"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 

@@ -1,5 +1,5 @@
 """The real-photo ladder: every rung of the curriculum measured on real photographs
-in the ``muxspace/facial_expressions`` layout, written to ``benchmarks/results/real_photos.json``.
+in the ``muxspace/facial_expressions`` layout, written to ``emolib/results/real_photos.json``.
 
     python benchmarks/real_photos.py --data ../shared/facial-expressions      # ~30-45 min on 2 cores
     python benchmarks/real_photos.py --data data/facial_expressions --output /tmp/rp.json --quick
@@ -56,7 +56,7 @@ a photo without a detected face keeps its loose version and is counted). Each ru
 :func:`emolib.evaluation.compare` (paired seeds, bootstrap over seeds and test images). ``--margins``
 (default ``emolib.detect.DEFAULT_MARGIN``): margins after the first run ``--margin-rungs`` only
 (default the ``fer_*`` rungs).
-It writes ``benchmarks/results/real_photos_crop.json`` (never ``real_photos.json``).
+It writes ``emolib/results/real_photos_crop.json`` (never ``real_photos.json``).
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "real_photos.json"
-CROP_OUT = ROOT / "benchmarks" / "results" / "real_photos_crop.json"
+DEFAULT_OUT = ROOT / "emolib" / "results" / "real_photos.json"
+CROP_OUT = ROOT / "emolib" / "results" / "real_photos_crop.json"
 #: Fine-tuning variants that only serve the ablation (fewer seeds by default).
 ABLATION_ONLY = ("fer_finetune_balanced", "fer_finetune_weighted_aug")
 

@@ -1,4 +1,4 @@
-"""Foundation benchmarks, written to ``benchmarks/results/foundation.json``.
+"""Foundation benchmarks, written to ``emolib/results/foundation.json``.
 
     python benchmarks/run.py                 # everything (what `make bench` runs)
     python benchmarks/run.py --skip-notebooks
@@ -33,7 +33,7 @@ from pathlib import Path
 from emolib.fileio import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "emolib" / "results"
 
 GENERATOR_CHILD = r"""
 import json, os, statistics, sys, time

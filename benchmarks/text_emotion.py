@@ -1,5 +1,5 @@
 """Emotion in text: notebook 10's text CNN against the TF-IDF baseline, written to
-``benchmarks/results/text_emotion.json``.
+``emolib/results/text_emotion.json``.
 
     python benchmarks/text_emotion.py                               # GoEmotions (shipped), ~10-20 min on 2 CPU cores
     python benchmarks/text_emotion.py --data data/tweeteval-emotion  # any TweetEval-layout folder
@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "text_emotion.json"
+DEFAULT_OUT = ROOT / "emolib" / "results" / "text_emotion.json"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

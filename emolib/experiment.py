@@ -36,7 +36,7 @@ import pandas as pd
 
 from . import runs
 from .fileio import jsonable
-from .notebook import eta_line
+from .progress import bar, epoch_callback
 
 # --------------------------------------------------------------------------
 # Configuration
@@ -217,6 +217,7 @@ def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, lea
     import keras
 
     from .evaluation import f1_scores, predict_proba
+    from .progress import bar
 
     if epochs < 1 or steps_per_epoch < 1:
         raise ValueError(f"need epochs >= 1 and steps_per_epoch >= 1, got {epochs} and {steps_per_epoch}")
@@ -224,39 +225,40 @@ def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, lea
                                                       alpha=alpha)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
     best, best_weights, history = -1.0, None, []
-    started = time.monotonic()
+    epoch_bar = bar(total=epochs, desc="fit", unit="epoch") if progress else None
     for epoch in range(epochs):
         model.fit(train_ds, epochs=1, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False)
         proba = predict_proba(model, x_val)  # (n, num_classes)
         f1 = f1_scores(y_val, proba, proba.shape[1])["macro_f1"]
         history.append(f1)
-        if progress:
-            print(f"  {eta_line(epoch + 1, epochs, started)}  val macro-F1 {f1:.3f}", flush=True)
+        if epoch_bar is not None:
+            epoch_bar.set_postfix_str(f"val macro-F1 {f1:.3f}", refresh=False)
+            epoch_bar.update(1)
         if f1 > best:
             best, best_weights = f1, model.get_weights()
+    if epoch_bar is not None:
+        epoch_bar.close()
     model.set_weights(best_weights)
     return history
 
 
 def progress_callback(epochs):
-    """A Keras callback printing one line per epoch: the metrics, the time so far and an estimate of
-    the time left (:func:`eta_line`). Use it as ``model.fit(..., verbose=0, callbacks=[progress_callback(epochs)])``."""
-    import keras
+    """A Keras callback drawing one progress bar for the whole ``fit``: one step per epoch, the
+    epoch's loss, accuracy and validation scores beside it (:func:`emolib.progress.epoch_callback`).
 
-    shown = {"loss": ("loss", ".4f"), "accuracy": ("acc", ".3f"), "val_loss": ("val_loss", ".4f"),
-             "val_accuracy": ("val_acc", ".3f"), "learning_rate": ("lr", ".2e")}  # Keras log: (label, format)
+    Parameters
+    ----------
+    epochs : int
+        The ``epochs`` given to ``fit``.
 
-    class EpochProgress(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.started = time.monotonic()
+    Returns
+    -------
+    keras.callbacks.Callback
+        Use it as ``model.fit(..., verbose=0, callbacks=[progress_callback(epochs)])``.
+    """
+    from .progress import epoch_callback
 
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            parts = [eta_line(epoch + 1, epochs, self.started)]
-            parts += [f"{label} {float(logs[key]):{fmt}}" for key, (label, fmt) in shown.items() if key in logs]
-            print("  ".join(parts), flush=True)
-
-    return EpochProgress()
+    return epoch_callback(epochs)
 
 
 def _decay_kind(train: TrainConfig):
@@ -277,7 +279,7 @@ def _make_optimizer(train: TrainConfig, steps_per_epoch):
     )
 
 
-def _callbacks(model, train: TrainConfig, workdir: Path, progress):
+def _callbacks(model, train: TrainConfig, workdir: Path, run_bar):
     import keras
 
     def log_learning_rate(epoch, logs):  # before CSVLogger writes the logs
@@ -296,8 +298,8 @@ def _callbacks(model, train: TrainConfig, workdir: Path, progress):
         keras.callbacks.ModelCheckpoint(str(workdir / runs.MODEL_FILE), monitor=train.monitor, save_best_only=True),
         keras.callbacks.CSVLogger(str(workdir / runs.HISTORY_FILE)),
     ]
-    if progress:
-        cbs.append(progress_callback(train.epochs))
+    if run_bar is not None:
+        cbs.append(epoch_callback(train.epochs, run_bar))
     return cbs
 
 
@@ -392,8 +394,9 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
         set must have the config's classes; its images are converted to the
         config's ``image_size`` and ``channels`` like loaded ones.
     runs_dir : folder holding ``<experiment>/<run>/`` folders.
-    progress : print one line per epoch (loss, accuracy, validation loss and
-        accuracy, learning rate) plus a header and a summary line.
+    progress : one progress bar for the run (:mod:`emolib.progress`): its epochs with the
+        loss, accuracy, validation scores and learning rate, then the test scores and
+        the run's folder.
     overwrite : replace an existing ``runs/<experiment>/<run>`` (else
         ``FileExistsError``); ignored with ``run="auto"``.
     strategy : a ``tf.distribute.Strategy`` or a kind for
@@ -407,7 +410,7 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
     """
     config, exp_dir, auto = _claim_run(config, runs_dir, overwrite)
     created_exp_dir = not exp_dir.exists()
-    tmp = None
+    tmp = run_bar = None
     try:
         exp_dir.mkdir(parents=True, exist_ok=True)
         tmp = runs.work_dir(exp_dir / config.run, "tmp")
@@ -416,17 +419,16 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
         pipes = _pipelines(config, data, train_split)
         strategy = _strategy(strategy)
         model = _compiled_model(config, data.num_classes, len(train_split), strategy)
-        if progress:
-            print(f"{config.experiment}/{config.run}: {config.model.name} ({model.count_params():,} params), "
-                  f"{data.num_classes} classes, train {len(train_split)} / val {len(data['val'])} / "
-                  f"test {len(data['test'])} images of {config.data.image_size}x{config.data.image_size}"
-                  f"x{config.data.channels}")
-        history, train_seconds = _fit(model, config.train, pipes, tmp, progress)
+        run_bar = bar(total=config.train.epochs, desc=f"{config.experiment}/{config.run}", unit="epoch") \
+            if progress else None
+        history, train_seconds = _fit(model, config.train, pipes, tmp, run_bar)
         _check_not_diverged(model, config, history, pipes["val"])
         test, metrics = _evaluate(model, config, data, train_split, pipes, history, train_seconds, strategy)
         _save_reports(tmp, metrics, test, history, list(data.class_names))
         final = runs.install(tmp, exp_dir / config.run, config.to_dict(), overwrite=overwrite, auto=auto)
     except BaseException:
+        if run_bar is not None:
+            run_bar.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         if created_exp_dir:
@@ -436,9 +438,11 @@ def run_experiment(config, dataset=None, runs_dir="runs", progress=True, overwri
                 pass
         raise
     config.run = final.name
-    if progress:
-        print(f"best epoch {metrics['best_epoch']}/{len(history)}: test accuracy {test['accuracy']:.3f}, "
-              f"macro F1 {test['macro_avg']['f1']:.3f} -> {Path(runs_dir).name}/{config.experiment}/{final.name}")
+    if run_bar is not None:  # the run's one line: its epochs, then what it scored and where it went
+        run_bar.set_postfix_str(f"best epoch {metrics['best_epoch']}: test accuracy {test['accuracy']:.3f}, "
+                                f"macro-F1 {test['macro_avg']['f1']:.3f} -> {Path(runs_dir).name}/"
+                                f"{config.experiment}/{final.name}", refresh=False)
+        run_bar.close()
     return RunResult(final, config, metrics, history, model, test)
 
 
@@ -448,18 +452,9 @@ def _claim_run(config, runs_dir, overwrite):
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
     config = copy.deepcopy(config)
-    runs.check_name(config.experiment, "experiment")
     _check_train(config.train)
-    exp_dir = Path(runs_dir) / str(config.experiment)
     auto = config.run == "auto"
-    if exp_dir.is_dir():
-        runs.recover_runs(exp_dir)
-    config.run = runs.next_auto_run(exp_dir) if auto else runs.check_name(config.run, "run")
-    if (exp_dir / config.run).exists() and not overwrite and not auto:
-        raise FileExistsError(
-            f"run folder '{exp_dir / config.run}' already exists; choose another run name, pass "
-            "overwrite=True to replace it, or use run='auto' to number runs"
-        )
+    exp_dir, config.run = runs.claim(runs_dir, config.experiment, config.run, overwrite)
     return config, exp_dir, auto
 
 
@@ -505,12 +500,12 @@ def _compiled_model(config, num_classes, n_train, strategy):
     return model
 
 
-def _fit(model, tc: TrainConfig, pipes, workdir: Path, progress):
+def _fit(model, tc: TrainConfig, pipes, workdir: Path, run_bar):
     """Train, then keep the best epoch's weights: ``(history frame, training seconds)``."""
     start = time.perf_counter()
     model.fit(
         pipes["train"], validation_data=pipes["val"], epochs=tc.epochs, class_weight=pipes["weights"],
-        shuffle=False, callbacks=_callbacks(model, tc, workdir, progress), verbose=tc.verbose,
+        shuffle=False, callbacks=_callbacks(model, tc, workdir, run_bar), verbose=tc.verbose,
     )
     train_seconds = time.perf_counter() - start
     history = pd.read_csv(workdir / runs.HISTORY_FILE)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .transfer import fer_transfer, imagenet_transfer
 
 #: BatchNormalization momentum used throughout: with Keras' default (0.99) the moving
 #: statistics lag far behind the weights in short runs (near-chance validation accuracy).
@@ -280,14 +279,26 @@ def vit(input_shape=(48, 48, 3), num_classes=4, patch_size=None, dim=64, depth=4
 #: Model builders by name, used by :func:`build_model` and the experiment runner
 #: (the transfer-learning builders come from :mod:`emolib.transfer`).
 #: Every builder takes ``input_shape`` and ``num_classes`` plus its own options.
+def _pretrained(name):
+    """The builder ``emolib.transfer.<name>``, imported when called: building a CNN from scratch
+    never loads the code that downloads pretrained weights."""
+    def build(**kwargs):
+        from . import transfer
+
+        return getattr(transfer, name)(**kwargs)
+
+    build.__name__ = build.__qualname__ = name
+    return build
+
+
 MODELS = {
     "simple_cnn": simple_cnn,
     "lenet": lenet,
     "resnet_like": resnet_like,
     "resnet34": resnet34,
     "vit": vit,
-    "fer_transfer": fer_transfer,
-    "imagenet_transfer": imagenet_transfer,
+    "fer_transfer": _pretrained("fer_transfer"),
+    "imagenet_transfer": _pretrained("imagenet_transfer"),
 }
 
 

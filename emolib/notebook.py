@@ -100,11 +100,6 @@ def time_left(done: int, total: int, started: float) -> str:
     return f"{elapsed:.0f} s so far, about {duration_text(elapsed / max(done, 1) * (total - done))} left"
 
 
-def eta_line(done: int, total: int, started: float, unit: str = "epoch") -> str:
-    """``"epoch  3/20, 12 s so far, about 1.1 min left"`` (:func:`time_left`)."""
-    return f"{unit} {done:>{len(str(total))}}/{total}, {time_left(done, total, started)}"
-
-
 def with_progress(items, unit="run"):
     """Yield ``items`` one by one, printing a line before each: ``"run 3/12: <item> (41 s so far,
     about 2.1 min left)"`` (:func:`time_left`). For loops over runs that each take a while.

@@ -33,23 +33,20 @@ ALPHA = 0.05
 def find_real_photos(setting="auto"):
     """Where the real photos are: ``(path or None, why not)``.
 
-    ``setting``: ``None`` (skip), a path, or ``"auto"``: ``$EMOLIB_FACIAL_EXPRESSIONS``,
-    a ``data/facial_expressions`` folder (here or above), the project's shared folder
-    (``../shared/facial-expressions`` beside the checkout, on its CI machines), and in
-    Colab a download (once, failing within seconds when offline).
+    ``setting``: ``None`` (skip), a path, or ``"auto"``: ``$EMOLIB_FACIAL_EXPRESSIONS``
+    (``make`` and ``tools/notebooks.py`` set it to the project's shared copy where one
+    exists), a ``data/facial_expressions`` folder (here or above), and in Colab a download
+    (once, failing within seconds when offline).
     """
     from . import net
     from .data import facial_expressions as fe
-    from .notebook import data_dir, project_dir
+    from .notebook import data_dir
 
     if setting is None:
         return None, "REAL_PHOTOS is None"
     if setting != "auto":
         return Path(setting), None
     local = fe.find_facial_expressions()
-    shared = project_dir().parent / "shared" / "facial-expressions"
-    if local is None and fe.is_facial_expressions_dir(shared):
-        local = shared
     if local is not None or "google.colab" not in sys.modules:
         return local, None if local is not None else "no local copy"
     try:
@@ -175,14 +172,29 @@ def side_by_side(comparisons):
     return pd.DataFrame(rows).set_index("comparison (A vs B)")
 
 
-def benchmark(name="real_photos", task="4class"):
-    """The committed full-scale measurements in ``benchmarks/results/<name>.json``
-    (``{}`` when the file is absent): for ``"real_photos"`` ``{rung: entry}`` of ``task``;
-    for ``"real_lessons"`` ``{lesson: {"generated": entry, "real": entry}}`` (each entry
-    with the source's ``"classes"``, the order of its per-class values)."""
-    from .notebook import project_dir
+def benchmark(name="real_photos", task="4class", folder=None):
+    """The committed full-scale measurements ``<name>.json``, shipped in the package
+    (``emolib/results/``, read with :mod:`importlib.resources`, so a pip install finds them).
 
-    path = project_dir() / "benchmarks" / "results" / f"{name}.json"
+    Parameters
+    ----------
+    name : {"real_photos", "real_lessons"}
+        Which measurement file.
+    task : str
+        For ``"real_photos"``: the task whose rungs are returned.
+    folder : path, optional
+        Read ``<folder>/<name>.json`` instead of the packaged file.
+
+    Returns
+    -------
+    dict
+        ``{}`` when the file is absent; for ``"real_photos"`` ``{rung: entry}`` of ``task``;
+        for ``"real_lessons"`` ``{lesson: {"generated": entry, "real": entry}}`` (each entry
+        with the source's ``"classes"``, the order of its per-class values).
+    """
+    from importlib.resources import files
+
+    path = (files("emolib") / "results" if folder is None else Path(folder)) / f"{name}.json"
     if not path.is_file():
         return {}
     data = json.loads(path.read_text())

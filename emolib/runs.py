@@ -86,6 +86,46 @@ def next_auto_run(exp_dir) -> str:
     return f"run-{max(numbers, default=0) + 1:03d}"
 
 
+def claim(runs_dir, experiment, run, overwrite=False) -> tuple[Path, str]:
+    """Check the names and find where a new run goes, before anything is trained.
+
+    Parameters
+    ----------
+    runs_dir : path
+        The folder holding ``<experiment>/<run>/`` folders.
+    experiment, run : str
+        The names; ``run="auto"`` takes the next free ``run-NNN``.
+    overwrite : bool
+        Whether an existing run of that name may be replaced later (:func:`install`).
+
+    Returns
+    -------
+    (Path, str)
+        The experiment folder (left over work folders of killed processes cleaned up) and
+        the run's name.
+
+    Raises
+    ------
+    ValueError
+        A name with a slash, a leading dot, a control character or too many bytes.
+    FileExistsError
+        The run exists, ``overwrite`` is false and ``run`` is not ``"auto"``.
+    """
+    check_name(experiment, "experiment")
+    exp_dir = Path(runs_dir) / str(experiment)
+    if exp_dir.is_dir():
+        recover_runs(exp_dir)
+    if run == "auto":
+        return exp_dir, next_auto_run(exp_dir)
+    run = check_name(run, "run")
+    if (exp_dir / run).exists() and not overwrite:
+        raise FileExistsError(
+            f"run folder '{exp_dir / run}' already exists; choose another run name, pass "
+            "overwrite=True to replace it, or use run='auto' to number runs"
+        )
+    return exp_dir, run
+
+
 def is_complete(run_dir) -> bool:
     """Whether ``run_dir`` has every file of :data:`RUN_FILES`."""
     return all((Path(run_dir) / name).is_file() for name in RUN_FILES)

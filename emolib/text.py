@@ -3,8 +3,8 @@
 Two sources, one entry point, :func:`load_text_dataset`:
 
 * **GoEmotions** (Demszky et al., ACL 2020; Apache-2.0): 58k Reddit comments with 27 emotions +
-  neutral, shipped compressed in ``data/goemotions/`` (in Colab, where only the package is installed,
-  downloaded from google-research's repository through :mod:`emolib.net`).
+  neutral, shipped compressed in the package (``emolib/data/goemotions/``, so a pip install has it
+  too; a download from google-research's repository through :mod:`emolib.net` remains the fallback).
 * **TweetEval emotion** (Barbieri et al., 2020): tweets labelled anger, joy, optimism or sadness, in
   the layout ``{train,val,test}_text.txt``, ``{train,val,test}_labels.txt`` and ``mapping.txt`` (one
   example per line). :func:`download_tweeteval` fetches it from cardiffnlp/tweeteval when the network
@@ -242,16 +242,19 @@ def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeou
 # --------------------------------------------------------------------------- GoEmotions
 def goemotions_instructions(folder="data/goemotions") -> str:
     """The manual steps to get GoEmotions where emolib looks for it."""
-    return ("GoEmotions ships with emolib in data/goemotions/ (a clone of the repository). To get it by hand:\n"
+    return ("GoEmotions ships with emolib (emolib/data/goemotions/). To get it by hand:\n"
             + _curl_steps(folder, GOEMOTIONS_URL, GOEMOTIONS_FILES)
             + f"then load_text_dataset('goemotions', data_dir='{folder}').")
 
 
 def find_goemotions(data_dir=None) -> Path | None:
-    """The GoEmotions folder: ``data_dir``, else ``data/goemotions`` beside the
-    emolib package (a clone), else in the working directory or a parent. ``None`` if absent."""
+    """The GoEmotions folder: ``data_dir``, else the copy shipped in the package
+    (``emolib/data/goemotions``, found with :mod:`importlib.resources`), else ``data/goemotions``
+    in the working directory or a parent. ``None`` if absent."""
+    from importlib.resources import files
+
     candidates = [Path(data_dir)] if data_dir is not None else [
-        Path(__file__).resolve().parents[1] / "data" / "goemotions",
+        Path(str(files("emolib.data") / "goemotions")),
         *(p / "data" / "goemotions" for p in (Path.cwd(), *Path.cwd().resolve().parents)),
     ]
     return next((folder for folder in candidates if (folder / "emotions.txt").is_file()), None)

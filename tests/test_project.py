@@ -265,3 +265,21 @@ def test_executions_record_the_cpu_they_ran_on():
     cpu = tools.cpu_description()
     assert set(cpu) == {"model", "flags"} and cpu["model"]
     assert set(cpu["flags"]) <= set(tools.CPU_FLAGS)
+
+
+def test_progress_bars_keep_their_last_state_in_executed_notebooks():
+    """A text bar redraws its line after a carriage return; the executed notebook keeps what a
+    terminal would show: the last state, once, with the lines printed around it."""
+    import nbformat
+
+    tools = _tools_notebooks()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("...")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="run 1/2: a\n\rexp/a:   0%| 0/3"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\rexp/a:  33%| 1/3\rexp/a: 100%| 3/3 done\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="warn\r\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="after\n")]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("text")]
+    tools.collapse_progress(nb)
+    assert [(o["name"], o["text"]) for o in nb.cells[0].outputs] == [
+        ("stdout", "run 1/2: a\nexp/a: 100%| 3/3 done\n"), ("stderr", "warn\n"), ("stdout", "after\n")]

@@ -4,6 +4,7 @@ bookkeeping. The loader runs on a fixture (made-up names) written by test_facial
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -106,29 +107,33 @@ def test_distiller_trains_through_train_on_photos():
     assert len(history) == 4 and max(history) > 0.6  # the best epoch is kept: above chance (0.33 = one class)
 
 
-def test_benchmark_reads_both_result_files(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "emolib").mkdir()
-    (tmp_path / "emolib" / "__init__.py").write_text("")
-    results = tmp_path / "benchmarks" / "results"
-    results.mkdir(parents=True)
-    monkeypatch.chdir(tmp_path)
-    assert realphotos.benchmark("real_photos") == {} and realphotos.benchmark("real_lessons") == {}
+def test_benchmark_reads_the_packaged_files():
+    """The notebooks' benchmark numbers come from the package (importlib.resources), not the checkout."""
+    from importlib.resources import files
+
+    assert files("emolib").joinpath("results", "real_photos.json").is_file()
+    assert realphotos.benchmark("real_photos") and realphotos.benchmark("real_lessons")
+    assert not (files("emolib") / "results" / "real_photos.json").read_text().startswith("..")  # a file, not a link
+
+
+def test_benchmark_reads_both_result_files(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    bench = functools.partial(realphotos.benchmark, folder=results)
+    assert bench("real_photos") == {} and bench("real_lessons") == {}
     (results / "real_photos.json").write_text(json.dumps({"tasks": {"4class": {"rungs": [
         {"name": "simple_cnn", "test": {"macro_f1": 0.6}}, {"name": "skipped_rung", "skipped": "why"}]}}}))
     (results / "real_lessons.json").write_text(json.dumps({"sources": {
         "generated": {"classes": ["a"], "lessons": {"gray_vs_rgb": {"a": 0.1}, "int8": {"cnn": {"a": 0.2}}}},
         "real": {"classes": ["b"], "lessons": {"gray_vs_rgb": {"a": -0.1}}}}}))
-    assert list(realphotos.benchmark("real_photos")) == ["simple_cnn"]
-    assert realphotos.benchmark("real_lessons") == {
+    assert list(bench("real_photos")) == ["simple_cnn"]
+    assert bench("real_lessons") == {
         "gray_vs_rgb": {"generated": {"a": 0.1, "classes": ["a"]}, "real": {"a": -0.1, "classes": ["b"]}},
         "int8": {"generated": {"cnn": {"a": 0.2, "classes": ["a"]}}}}  # per-model lessons keep their models
 
 
 def test_committed_real_lessons_json_has_every_lesson_on_both_sources():
-    path = ROOT / "benchmarks" / "results" / "real_lessons.json"
-    if not path.is_file():
-        pytest.skip("benchmarks/results/real_lessons.json not committed yet")
+    path = ROOT / "emolib" / "results" / "real_lessons.json"
     data = json.loads(path.read_text())
     for source in ("generated", "real"):
         lessons = data["sources"][source]["lessons"]

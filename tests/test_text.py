@@ -164,7 +164,7 @@ def test_shipped_goemotions_has_the_release_rows():
     ds = text.load_text_dataset("goemotions", task="ekman", multi_label="first")
     assert [len(ds[s]) for s in ("train", "val", "test")] == [43410, 5426, 5427]
     for name in ("LICENSE", "emotions.txt", "ekman_mapping.json"):
-        assert (ROOT / "data" / "goemotions" / name).is_file()
+        assert (ROOT / "emolib" / "data" / "goemotions" / name).is_file()
     readme = (ROOT / "data" / "README.md").read_text()
     assert "GoEmotions" in readme and "arXiv:2005.00547" in readme
     ekman = text.load_text_dataset("goemotions", task="ekman")
@@ -175,7 +175,7 @@ def test_shipped_goemotions_has_the_release_rows():
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/goemotions not present")
 def test_shipped_goemotions_is_the_release_byte_for_byte():
     for split in ("train", "dev", "test"):
-        shipped = gzip.decompress((ROOT / "data" / "goemotions" / f"{split}.tsv.gz").read_bytes())
+        shipped = gzip.decompress((ROOT / "emolib" / "data" / "goemotions" / f"{split}.tsv.gz").read_bytes())
         assert hashlib.sha256(shipped).digest() == hashlib.sha256((SHARED / f"{split}.tsv").read_bytes()).digest()
 
 

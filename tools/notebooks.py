@@ -361,11 +361,35 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
     start = time.perf_counter()
     client.execute(**({"stdout": log, "stderr": log} if log is not None else {}))
     seconds = time.perf_counter() - start
+    collapse_progress(nb)
     # Keep the notebook's declared kernel generic so it opens anywhere (Colab included).
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["emolib"] = {**record, "seconds": round(seconds, 1), "cpus": os.cpu_count(), "cpu": cpu_description()}
     write_atomic(nb, out_path)
     return seconds
+
+
+def collapse_progress(nb) -> None:
+    """Keep only the last state of each progress bar in ``nb``'s outputs (in place).
+
+    A text progress bar (tqdm, :mod:`emolib.progress`) redraws its line after a carriage return;
+    a notebook stores every redraw. Consecutive outputs of one stream are merged, and each line
+    keeps only what follows its last carriage return, as a terminal would show it.
+    """
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
+                    and merged[-1]["name"] == out["name"]:
+                merged[-1]["text"] += out["text"]
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.get("output_type") == "stream" and "\r" in out["text"]:
+                lines = out["text"].replace("\r\n", "\n").split("\n")
+                out["text"] = "\n".join(line.rsplit("\r", 1)[-1] for line in lines)
+        if "outputs" in cell:
+            cell["outputs"] = merged
 
 
 def last_seconds(path: Path, profile: str) -> float | None:
@@ -400,6 +424,18 @@ def parse_params(pairs) -> dict:
     return params
 
 
+#: The real photos on the project's own machines (beside the checkout, absent on a user's).
+SHARED_PHOTOS = ROOT.parent / "shared" / "facial-expressions"
+
+
+def use_shared_photos() -> None:
+    """Point ``$EMOLIB_FACIAL_EXPRESSIONS`` (where emolib looks for the real photos) at the
+    project's shared copy when it exists and the variable is not set already. emolib itself
+    knows no path of this repository; the tools that execute the notebooks do."""
+    if (SHARED_PHOTOS / "data" / "legend.csv").is_file():
+        os.environ.setdefault("EMOLIB_FACIAL_EXPRESSIONS", str(SHARED_PHOTOS))
+
+
 def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times_json: Path | None,
         kernel: str = KERNEL, log_dir: Path | None = None, params: dict | None = None) -> dict:
     """Execute ``paths`` one after the other with profile ``profile`` (``$EMOLIB_PROFILE`` for the
@@ -411,6 +447,7 @@ def run(paths, profile: str | None, output_dir: Path | None, timeout: int, times
     if profile not in PROFILES:
         raise SystemExit(f"--profile {profile!r}: choose one of {', '.join(PROFILES)}")
     os.environ["EMOLIB_PROFILE"] = profile  # read by each notebook's parameters cell
+    use_shared_photos()
     params = dict(params or {})
     if "PROFILE" in params:
         raise SystemExit("set the profile with --profile, not -p PROFILE=...")

@@ -5,9 +5,9 @@
 Nothing is typed in. The generated-face side is read from the tables that
 ``tools/results.py`` computed from the full-profile runs (the "Mean ± standard
 deviation" table of each experiment, column ``macro-F1``: test macro-F1, mean over
-seeds); the real-photo side from ``benchmarks/results/real_photos.json`` (4-class task,
+seeds); the real-photo side from ``emolib/results/real_photos.json`` (4-class task,
 balanced person-disjoint test); the lessons that one command measured on both data sets
-come from ``benchmarks/results/real_lessons.json``. The verdict is
+come from ``emolib/results/real_lessons.json``. The verdict is
 :func:`emolib.realphotos.verdict`, the rule the notebooks use: **agrees** or **reverses** when the
 difference is more than noise on both data sets (and, for the paired rows, both models learned),
 else **cannot tell** and why.
@@ -153,11 +153,11 @@ def section(results_text: str, real: dict, lessons: dict | None = None) -> str:
     rt = real_table(real)
     lines = [HEADING, "",
              "Written by `python tools/real_vs_generated.py` from the tables above (generated faces, test "
-             "macro-F1, mean over seeds) and `benchmarks/results/real_photos.json` (real photographs, "
+             "macro-F1, mean over seeds) and `emolib/results/real_photos.json` (real photographs, "
              "4-class task, balanced person-disjoint test of "
              f"{sum(real['tasks']['4class']['counts']['test'].values())} images). A difference is B minus A; "
              f"its noise is twice the combined standard deviation over seeds, at least {MIN_NOISE}. "
-             "The last rows come from `benchmarks/results/real_lessons.json`: the same code measured each of those "
+             "The last rows come from `emolib/results/real_lessons.json`: the same code measured each of those "
              "lessons on both data sets (seed 003's 4 classes, class-balanced sampling for every network); there a "
              "difference is more than noise when the exact McNemar test over every paired test image (all seeds) "
              "gives p < 0.05 and both models learned. The verdict is the notebooks' rule "
@@ -204,8 +204,8 @@ def update(results_path, real_path, lessons_path=None) -> bool:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default=str(ROOT / "docs" / "results.md"))
-    parser.add_argument("--real", default=str(ROOT / "benchmarks" / "results" / "real_photos.json"))
-    parser.add_argument("--lessons", default=str(ROOT / "benchmarks" / "results" / "real_lessons.json"))
+    parser.add_argument("--real", default=str(ROOT / "emolib" / "results" / "real_photos.json"))
+    parser.add_argument("--lessons", default=str(ROOT / "emolib" / "results" / "real_lessons.json"))
     args = parser.parse_args(argv)
     if not update(args.results, args.real, args.lessons):
         raise SystemExit(f"need both {args.results} and {args.real} (with its 4class task)")
