@@ -56,8 +56,10 @@ class DataConfig:
     ``options`` holds any other loader arguments (e.g. ``val_fraction``).
 
     ``sampling``: ``None``, ``"under"`` or ``"over"`` resamples the *training*
-    split to balance its classes (:func:`emolib.pipeline.undersample_indices` /
-    :func:`~emolib.pipeline.oversample_indices`); ``class_weight=True`` weights
+    split once to balance its classes (:func:`emolib.pipeline.undersample_indices` /
+    :func:`~emolib.pipeline.oversample_indices`); ``"balanced"`` draws every class
+    equally often, anew in every batch (``make_dataset(balanced=True)``, an endless stream:
+    ``TrainConfig.steps_per_epoch`` sets the epoch's length); ``class_weight=True`` weights
     the loss by :func:`emolib.pipeline.class_weights` instead (or as well).
     """
 
@@ -84,10 +86,16 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """A model from :data:`emolib.models.MODELS` and its builder's keyword arguments."""
+    """A model from :data:`emolib.models.MODELS` and its builder's keyword arguments.
+
+    ``init_from``: ``None``, or a saved run's folder whose weights the model starts from
+    (the same architecture: e.g. fine-tuning starts from the run that trained a new head on
+    the frozen network).
+    """
 
     name: str = "simple_cnn"
     params: dict = field(default_factory=dict)
+    init_from: str | None = None
 
 
 @dataclass
@@ -99,7 +107,12 @@ class TrainConfig:
     * ``optimizer``: a Keras optimizer name (``"adam"``, ``"sgd"``, ``"adamw"``, ...)
       with ``learning_rate`` and extra ``optimizer_params`` (e.g. ``{"momentum": 0.9}``);
     * ``monitor``: the validation quantity for early stopping, checkpointing and
-      the plateau schedule (``"val_loss"`` or ``"val_accuracy"``);
+      the plateau schedule (``"val_loss"``, ``"val_accuracy"`` or ``"val_macro_f1"``:
+      macro-F1 over all classes, :func:`emolib.evaluation.macro_f1`, computed after every
+      epoch; the one to choose on an imbalanced set, where the loss favours the majority);
+    * ``steps_per_epoch``: batches per epoch, drawn from a stream that never ends (so that
+      natural and class-balanced sampling can cost the same); ``None``: one pass over the
+      training split (with ``DataConfig.sampling="balanced"``: as many batches as a pass takes);
     * ``early_stopping_patience``: epochs without improvement before stopping
       (``None``: never stop early);
     * ``lr_decay``: ``None`` (constant), ``{"kind": "plateau", "factor": 0.5,
@@ -124,6 +137,7 @@ class TrainConfig:
     lr_decay: dict | None = field(
         default_factory=lambda: {"kind": "plateau", "factor": 0.5, "patience": 2, "min_lr": 1e-6}
     )
+    steps_per_epoch: int | None = None
     augment: object = None
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
@@ -261,6 +275,48 @@ def progress_callback(epochs):
     return epoch_callback(epochs)
 
 
+def macro_f1_callback(val_data, y_val, num_classes):
+    """A Keras callback that adds ``val_macro_f1`` to every epoch's logs.
+
+    Put it first in ``callbacks``: ``ModelCheckpoint``, ``EarlyStopping`` and ``CSVLogger``
+    after it then see the value (give them ``mode="max"``).
+
+    Parameters
+    ----------
+    val_data : array ``(n, h, w, c)`` or ``tf.data.Dataset`` of validation images
+        (batches of ``(images, labels)`` are fine: the labels are ignored).
+    y_val : int array ``(n,)``
+        Their classes.
+    num_classes : int
+        ``k``: macro-F1 averages the F1 of all ``k`` classes (:func:`emolib.evaluation.macro_f1`).
+
+    Returns
+    -------
+    keras.callbacks.Callback
+    """
+    import keras
+
+    from .evaluation import macro_f1, predict_proba
+
+    class ValMacroF1(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                proba = predict_proba(self.model, val_data)  # (n, k)
+                finite = np.isfinite(proba).all()
+                logs["val_macro_f1"] = macro_f1(y_val, proba.argmax(1), num_classes) if finite else float("nan")
+
+    return ValMacroF1()
+
+
+def _mode(monitor):
+    """``"max"`` for a score (accuracy, F1), ``"min"`` for a loss."""
+    return "max" if any(word in monitor for word in ("acc", "f1", "auc")) else "min"
+
+
+def _steps_per_epoch(train: TrainConfig, n_train):
+    return train.steps_per_epoch or math.ceil(n_train / train.batch_size)
+
+
 def _decay_kind(train: TrainConfig):
     """``None``, ``"plateau"`` or ``"cosine"``: the kind of ``train.lr_decay``."""
     return train.lr_decay.get("kind", "plateau") if train.lr_decay else None
@@ -279,23 +335,29 @@ def _make_optimizer(train: TrainConfig, steps_per_epoch):
     )
 
 
-def _callbacks(model, train: TrainConfig, workdir: Path, run_bar):
+def _callbacks(model, train: TrainConfig, workdir: Path, run_bar, val):
+    """The run's Keras callbacks, in order: the learning rate and (when monitored) the validation
+    macro-F1 go into the epoch's logs first, so that the schedule, early stopping, the checkpoint
+    and the CSV log after them see them. ``val``: ``(pipeline, labels, num_classes)``."""
     import keras
 
     def log_learning_rate(epoch, logs):  # before CSVLogger writes the logs
         logs["learning_rate"] = float(np.asarray(model.optimizer.learning_rate))
 
     cbs = [keras.callbacks.LambdaCallback(on_epoch_end=log_learning_rate)]
-    decay = train.lr_decay
+    if train.monitor == "val_macro_f1":
+        cbs.append(macro_f1_callback(*val))
+    decay, monitor, mode = train.lr_decay, train.monitor, _mode(train.monitor)
     if _decay_kind(train) == "plateau":
         cbs.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=train.monitor, factor=decay.get("factor", 0.5), patience=decay.get("patience", 2),
+            monitor=monitor, mode=mode, factor=decay.get("factor", 0.5), patience=decay.get("patience", 2),
             min_lr=decay.get("min_lr", 1e-6)))
     if train.early_stopping_patience is not None:
-        cbs.append(keras.callbacks.EarlyStopping(monitor=train.monitor, patience=train.early_stopping_patience,
+        cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=train.early_stopping_patience,
                                                  restore_best_weights=True))
     cbs += [
-        keras.callbacks.ModelCheckpoint(str(workdir / runs.MODEL_FILE), monitor=train.monitor, save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(workdir / runs.MODEL_FILE), monitor=monitor, mode=mode,
+                                        save_best_only=True),
         keras.callbacks.CSVLogger(str(workdir / runs.HISTORY_FILE)),
     ]
     if run_bar is not None:
@@ -327,8 +389,8 @@ def _prepare_data(config: ExperimentConfig, dataset):
         train = train.take(undersample_indices(train.labels, seed=config.data.seed))
     elif sampling == "over":
         train = train.take(oversample_indices(train.labels, seed=config.data.seed))
-    elif sampling is not None:
-        raise ValueError(f"sampling must be None, 'under' or 'over', got {sampling!r}")
+    elif sampling not in (None, "balanced"):  # "balanced": drawn anew in every batch (_pipelines)
+        raise ValueError(f"sampling must be None, 'under', 'over' or 'balanced', got {sampling!r}")
     return dataset, train
 
 
@@ -337,9 +399,10 @@ def _check_train(train: TrainConfig):
     def is_int(value):
         return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
-    for key in ("epochs", "batch_size"):
-        if not is_int(getattr(train, key)) or getattr(train, key) < 1:
-            raise ValueError(f"TrainConfig.{key} must be a positive integer, got {getattr(train, key)!r}")
+    for key in ("epochs", "batch_size", "steps_per_epoch"):
+        value = getattr(train, key)
+        if (value is not None or key != "steps_per_epoch") and (not is_int(value) or value < 1):
+            raise ValueError(f"TrainConfig.{key} must be a positive integer, got {value!r}")
     lr = train.learning_rate
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"TrainConfig.learning_rate must be a positive number, got {lr!r}")
@@ -349,8 +412,8 @@ def _check_train(train: TrainConfig):
     if _decay_kind(train) not in (None, "plateau", "cosine"):
         raise ValueError(f"unknown lr_decay kind {_decay_kind(train)!r}; use 'plateau', 'cosine' or None")
     if not str(train.monitor).startswith("val_"):
-        raise ValueError(f"TrainConfig.monitor must be a validation quantity such as 'val_loss' or "
-                         f"'val_accuracy', got {train.monitor!r}")
+        raise ValueError(f"TrainConfig.monitor must be a validation quantity such as 'val_loss', "
+                         f"'val_accuracy' or 'val_macro_f1', got {train.monitor!r}")
 
 
 # --------------------------------------------------------------------------
@@ -464,12 +527,19 @@ def _pipelines(config, data, train_split) -> dict:
 
     k, tc = data.num_classes, config.train
     pipe = dict(image_size=config.data.image_size, channels=config.data.channels, batch_size=tc.batch_size)
+    balanced = config.data.sampling == "balanced"
+    train = make_dataset(train_split.images, train_split.labels, k, training=True, augment=tc.augment,
+                         mixup_alpha=tc.mixup_alpha, cutmix_alpha=tc.cutmix_alpha, seed=tc.seed, balanced=balanced,
+                         **pipe)
     return {
-        "train": make_dataset(train_split.images, train_split.labels, k, training=True, augment=tc.augment,
-                              mixup_alpha=tc.mixup_alpha, cutmix_alpha=tc.cutmix_alpha, seed=tc.seed, **pipe),
+        # with steps_per_epoch, an epoch is that many batches of a stream that never ends
+        "train": train.repeat() if tc.steps_per_epoch and not balanced else train,
         "val": make_dataset(data["val"].images, data["val"].labels, k, **pipe),
         "test": make_dataset(data["test"].images, data["test"].labels, k, **pipe),
         "weights": class_weights(train_split.labels, k) if config.data.class_weight else None,
+        # an endless (balanced) stream needs its epoch's length; a pass over the split knows it
+        "steps": _steps_per_epoch(tc, len(train_split)) if balanced or tc.steps_per_epoch else None,
+        "val_labels": data["val"].labels, "k": k,
     }
 
 
@@ -488,8 +558,10 @@ def _compiled_model(config, num_classes, n_train, strategy):
     size, channels = config.data.image_size, config.data.channels
     with strategy.scope():
         model = build_model(config.model.name, (size, size, channels), num_classes, **config.model.params)
+        if config.model.init_from is not None:
+            model.load_weights(_initial_weights(config.model.init_from))
         model.compile(
-            optimizer=_make_optimizer(config.train, math.ceil(n_train / config.train.batch_size)),
+            optimizer=_make_optimizer(config.train, _steps_per_epoch(config.train, n_train)),
             loss="categorical_crossentropy",
             metrics=[
                 "accuracy",
@@ -500,12 +572,21 @@ def _compiled_model(config, num_classes, n_train, strategy):
     return model
 
 
+def _initial_weights(run_dir) -> str:
+    """The ``best.keras`` of the run folder ``run_dir`` (``ModelConfig.init_from``), or an error naming it."""
+    path = Path(run_dir) / runs.MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"ModelConfig.init_from: '{run_dir}' has no {runs.MODEL_FILE} (not a finished run)")
+    return str(path)
+
+
 def _fit(model, tc: TrainConfig, pipes, workdir: Path, run_bar):
     """Train, then keep the best epoch's weights: ``(history frame, training seconds)``."""
     start = time.perf_counter()
     model.fit(
         pipes["train"], validation_data=pipes["val"], epochs=tc.epochs, class_weight=pipes["weights"],
-        shuffle=False, callbacks=_callbacks(model, tc, workdir, run_bar), verbose=tc.verbose,
+        steps_per_epoch=pipes["steps"], shuffle=False, verbose=tc.verbose,
+        callbacks=_callbacks(model, tc, workdir, run_bar, (pipes["val"], pipes["val_labels"], pipes["k"])),
     )
     train_seconds = time.perf_counter() - start
     history = pd.read_csv(workdir / runs.HISTORY_FILE)
@@ -542,7 +623,7 @@ def _best_epoch(history, monitor) -> int:
     finite = np.where(np.isfinite(scores), scores, np.nan)
     if np.all(np.isnan(finite)):
         return len(history)
-    return int(np.nanargmax(finite) if "acc" in monitor else np.nanargmin(finite)) + 1
+    return int(np.nanargmax(finite) if _mode(monitor) == "max" else np.nanargmin(finite)) + 1
 
 
 def _evaluate(model, config, data, train_split, pipes, history, train_seconds, strategy):

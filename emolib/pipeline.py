@@ -270,7 +270,7 @@ def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
 
 
 def make_dataset(images, labels, num_classes, batch_size=64, training=False, image_size=None, channels=None,
-                 augment=None, mixup_alpha=0.0, cutmix_alpha=0.0, soft_targets=None, seed=0):
+                 augment=None, mixup_alpha=0.0, cutmix_alpha=0.0, soft_targets=None, seed=0, balanced=False):
     """A batched ``tf.data.Dataset`` of ``(images, one_hot_labels)`` from arrays.
 
     Every image is converted to ``float32`` once, up front (:func:`prepare_images`:
@@ -300,6 +300,10 @@ def make_dataset(images, labels, num_classes, batch_size=64, training=False, ima
         soft_targets))``, without augmentation or mixing (an augmented image would deserve
         its own teacher output).
     seed : int, seeds shuffling and augmentation.
+    balanced : bool. With ``training``: class-balanced sampling, an endless stream in which
+        every class present is drawn equally often (rare classes repeat, frequent ones are seen
+        less often); pass ``steps_per_epoch`` to ``fit``. For a set such as the real photos,
+        where 95% of the images are happy or neutral.
 
     Returns a dataset of ``float32`` images ``(b, height, width, channels)`` in
     [0, 1] and ``float32`` one-hot labels ``(b, num_classes)``.
@@ -320,9 +324,15 @@ def make_dataset(images, labels, num_classes, batch_size=64, training=False, ima
     def gather(idx):
         return tf.gather(x, idx), tf.nest.map_structure(lambda t: tf.gather(t, idx), y)
 
-    ds = tf.data.Dataset.range(n)
-    if training:
-        ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+    if training and balanced:  # one endless, shuffled stream of indices per class, drawn in turn at random
+        by_class = [np.flatnonzero(np.asarray(labels) == c) for c in range(num_classes)]
+        ds = tf.data.Dataset.sample_from_datasets(
+            [tf.data.Dataset.from_tensor_slices(idx.astype(np.int64)).shuffle(len(idx), seed=seed + c).repeat()
+             for c, idx in enumerate(by_class) if len(idx)], seed=seed)
+    else:
+        ds = tf.data.Dataset.range(n)
+        if training:
+            ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(gather, num_parallel_calls=AUTOTUNE)
     return _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed)
 

@@ -104,6 +104,62 @@ def train_on_photos(model, x, y, x_val, y_val, *, epochs, learning_rate, epoch_s
                          steps_per_epoch=max(1, epoch_size // batch_size), progress=progress)
 
 
+def photo_config(run, model="simple_cnn", *, class_names, epochs, learning_rate, seed=0, image_size=48,
+                 channels=1, augment=None, epoch_size=1024, batch_size=64, experiment="real_photos",
+                 params=None, init_from=None):
+    """The real-photo recipe as an :class:`emolib.experiment.ExperimentConfig` for
+    :func:`emolib.experiment.run_experiment`, the trainer of every run in the course.
+
+    Every class drawn equally often (``DataConfig(sampling="balanced")``: 95% of the training
+    photos are happy or neutral), ``epoch_size`` photos per epoch, Adam with cosine decay of
+    ``learning_rate`` to 5% of it, and the epoch with the best validation macro-F1 kept
+    (``monitor="val_macro_f1"``; no early stopping). The run is saved like every other, so
+    notebook 09 and :func:`emolib.experiment.load_run` can reload and score it.
+
+    Parameters
+    ----------
+    run : str
+        The run's name (its folder ``<runs_dir>/<experiment>/<run>``).
+    model : str
+        A name of :data:`emolib.models.MODELS` (``"simple_cnn"``, ``"fer_transfer"``, ...).
+    class_names : sequence of str
+        The photos' classes, in the data set's order (``photos.class_names``).
+    epochs : int
+        Epochs of ``epoch_size`` photos.
+    learning_rate : float
+        Adam's initial step.
+    seed : int
+        Weights, sampling and augmentation.
+    image_size, channels : int
+        The model's input (the photos are converted to it).
+    augment : None, bool or dict
+        ``TrainConfig.augment`` (:func:`emolib.pipeline.augmentation`).
+    epoch_size, batch_size : int
+        Photos per epoch and per batch.
+    experiment : str
+        The experiment folder.
+    params : dict, optional
+        The model builder's keyword arguments (e.g. ``{"mode": "frozen"}`` for ``fer_transfer``).
+    init_from : path, optional
+        A saved run whose weights the model starts from (fine-tuning after a trained head).
+
+    Returns
+    -------
+    ExperimentConfig
+    """
+    from .experiment import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+
+    return ExperimentConfig(
+        experiment=experiment, run=run,
+        data=DataConfig(source="facial_expressions", classes=list(class_names), image_size=image_size,
+                        channels=channels, seed=seed, sampling="balanced"),
+        model=ModelConfig(model, dict(params or {}), None if init_from is None else str(init_from)),
+        train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                          monitor="val_macro_f1", early_stopping_patience=None,
+                          lr_decay={"kind": "cosine", "alpha": 0.05}, augment=augment,
+                          steps_per_epoch=max(1, epoch_size // batch_size), seed=seed))
+
+
 def evidence(y_true, preds_a, preds_b, num_classes):
     """One data set's view of "B vs A".
 

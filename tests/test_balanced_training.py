@@ -101,3 +101,97 @@ def test_capped_indices_cap_every_class_and_keep_rare_ones():
     assert np.all(np.diff(idx) > 0) and np.array_equal(idx, capped_indices(y, 5, seed=1))
     with pytest.raises(ValueError, match="cap"):
         capped_indices(y, 0)
+
+
+# ---------------------------------------------------------------- the one trainer: run_experiment
+
+
+def skewed_dataset(n_major=190, n_minor=10, size=8):
+    """An EmotionDataset of uint8 images, 95% class 0, split into train, val and test."""
+    import pandas as pd
+
+    from emolib.data.base import EmotionDataset, Split
+
+    splits = {}
+    for i, name in enumerate(("train", "val", "test")):
+        x, y = skewed(n_major, n_minor, size)
+        rng = np.random.default_rng(i)
+        x = np.clip(x + rng.normal(0, 0.02, x.shape), 0, 1)
+        splits[name] = Split((x * 255).astype(np.uint8), y, pd.DataFrame(index=range(len(y))))
+    return EmotionDataset(splits, ("neutral", "happy"), name="skewed")
+
+
+def balanced_config(**train):
+    from emolib.experiment import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+
+    settings = dict(epochs=3, batch_size=20, learning_rate=3e-3, monitor="val_macro_f1", steps_per_epoch=5,
+                    early_stopping_patience=None, lr_decay={"kind": "cosine", "alpha": 0.05})
+    return ExperimentConfig(
+        experiment="balanced", run="a",
+        data=DataConfig(source="skewed", classes=["neutral", "happy"], image_size=8, sampling="balanced"),
+        model=ModelConfig("simple_cnn", {"filters": (4, 8), "dense_units": 8, "dropout": 0.0}),
+        train=TrainConfig(**{**settings, **train}))
+
+
+def test_make_dataset_balanced_draws_every_class_equally_often():
+    from emolib.pipeline import make_dataset
+
+    x, y = skewed()
+    balanced = make_dataset(x, y, 2, batch_size=50, training=True, balanced=True, seed=0)
+    assert abs(class_shares(balanced)[1] - 0.5) < 0.1  # 1,000 draws from an endless stream
+    assert class_shares(make_dataset(x, y, 2, batch_size=50, training=True, seed=0), batches=4)[1] < 0.1
+
+
+def test_run_experiment_with_balanced_sampling_keeps_the_best_validation_macro_f1(tmp_path):
+    import pandas as pd
+
+    from emolib.evaluation import macro_f1, predict_proba
+    from emolib.experiment import run_experiment
+
+    data = skewed_dataset()
+    result = run_experiment(balanced_config(), dataset=data, runs_dir=tmp_path, progress=False)
+    history = pd.read_csv(result.path / "history.csv")
+    assert "val_macro_f1" in history and len(history) == 3  # one pass would be 10 batches of 20: 5 were asked
+    best = int(history["val_macro_f1"].to_numpy().argmax()) + 1
+    assert result.metrics["best_epoch"] == best
+    # the saved model is the best epoch's: its validation macro-F1 is the history's maximum
+    kept = macro_f1(data.val.labels, predict_proba(result.model, data.val.images).argmax(1), 2)
+    assert kept == pytest.approx(history["val_macro_f1"].max(), abs=1e-6)
+    assert result.metrics["val"]["macro_avg"]["f1"] == pytest.approx(kept, abs=1e-6)
+
+
+def test_steps_per_epoch_with_natural_sampling_repeats_the_stream(tmp_path):
+    import pandas as pd
+
+    from emolib.experiment import run_experiment
+
+    config = balanced_config(epochs=2, steps_per_epoch=15).updated({"data.sampling": None, "data.class_weight": True})
+    result = run_experiment(config, dataset=skewed_dataset(), runs_dir=tmp_path, progress=False)
+    assert len(pd.read_csv(result.path / "history.csv")) == 2  # 2 x 15 batches of 20 from 200 images: no shortage
+
+
+def test_init_from_starts_from_a_saved_runs_weights(tmp_path):
+    from emolib.experiment import run_experiment
+
+    data = skewed_dataset()
+    first = run_experiment(balanced_config(), dataset=data, runs_dir=tmp_path, progress=False)
+    second = run_experiment(balanced_config(epochs=1, learning_rate=1e-12, lr_decay=None).updated(
+        {"run": "b", "model.init_from": str(first.path)}), dataset=data, runs_dir=tmp_path, progress=False)
+    # the trainable weights moved by ~1e-12 (BatchNormalization's moving statistics follow the data)
+    for w1, w2 in zip(first.model.trainable_weights, second.model.trainable_weights):
+        np.testing.assert_allclose(np.asarray(w1), np.asarray(w2), atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="init_from.*nowhere.*best.keras"):
+        run_experiment(balanced_config().updated({"run": "c", "model.init_from": str(tmp_path / "nowhere")}),
+                       dataset=data, runs_dir=tmp_path, progress=False)
+
+
+def test_balanced_settings_are_checked_before_training(tmp_path):
+    from emolib.experiment import run_experiment
+
+    data = skewed_dataset()
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
+        run_experiment(balanced_config(steps_per_epoch=0), dataset=data, runs_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="'under', 'over' or 'balanced'"):
+        run_experiment(balanced_config().updated({"data.sampling": "sample"}), dataset=data, runs_dir=tmp_path,
+                       progress=False)
+    assert not any(tmp_path.rglob("*.keras"))
