@@ -38,6 +38,12 @@ from . import runs
 from .fileio import jsonable
 from .notebook import eta_line
 
+__all__ = [
+    "DataConfig", "ExperimentConfig", "ModelConfig", "RunResult", "SUMMARY_METRICS", "TrainConfig", "TrainedModel",
+    "collect_runs", "compare_to_baseline", "effect_verdicts", "fit_keep_best", "progress_callback",
+    "reuse_or_train", "run_experiment", "set_seed", "summarize_runs"
+]
+
 # --------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------
@@ -84,7 +90,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """A model from :data:`emolib.models.MODELS` and its builder's keyword arguments."""
+    """A model from :data:`emolib.models._MODELS` and its builder's keyword arguments."""
 
     name: str = "simple_cnn"
     params: dict = field(default_factory=dict)
@@ -294,7 +300,7 @@ def _callbacks(model, train: TrainConfig, workdir: Path, progress):
                                                  restore_best_weights=True))
     cbs += [
         keras.callbacks.ModelCheckpoint(str(workdir / runs.MODEL_FILE), monitor=train.monitor, save_best_only=True),
-        keras.callbacks.CSVLogger(str(workdir / runs.HISTORY_FILE)),
+        keras.callbacks.CSVLogger(str(workdir / runs._HISTORY_FILE)),
     ]
     if progress:
         cbs.append(progress_callback(train.epochs))
@@ -303,7 +309,7 @@ def _callbacks(model, train: TrainConfig, workdir: Path, progress):
 
 def _prepare_data(config: ExperimentConfig, dataset):
     """Load (or check) the data set and resample its training split."""
-    from .data.base import resolve_classes, validate_splits
+    from .data.base import resolve_classes, _validate_splits
     from .pipeline import oversample_indices, undersample_indices
 
     if dataset is None:
@@ -318,7 +324,7 @@ def _prepare_data(config: ExperimentConfig, dataset):
                 f"{list(expected)}; set DataConfig(classes={list(dataset.class_names)!r}) "
                 "so the saved config describes the data"
             )
-    validate_splits(dataset)  # no run with an empty split (NaN scores) or an unlearnable class
+    _validate_splits(dataset)  # no run with an empty split (NaN scores) or an unlearnable class
     train = dataset["train"]
     sampling = config.data.sampling
     if sampling == "under":
@@ -448,13 +454,13 @@ def _claim_run(config, runs_dir, overwrite):
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
     config = copy.deepcopy(config)
-    runs.check_name(config.experiment, "experiment")
+    runs._check_name(config.experiment, "experiment")
     _check_train(config.train)
     exp_dir = Path(runs_dir) / str(config.experiment)
     auto = config.run == "auto"
     if exp_dir.is_dir():
-        runs.recover_runs(exp_dir)
-    config.run = runs.next_auto_run(exp_dir) if auto else runs.check_name(config.run, "run")
+        runs._recover_runs(exp_dir)
+    config.run = runs._next_auto_run(exp_dir) if auto else runs._check_name(config.run, "run")
     if (exp_dir / config.run).exists() and not overwrite and not auto:
         raise FileExistsError(
             f"run folder '{exp_dir / config.run}' already exists; choose another run name, pass "
@@ -479,9 +485,9 @@ def _pipelines(config, data, train_split) -> dict:
 
 
 def _strategy(kind):
-    from .distribute import get_strategy  # imports TensorFlow: after the checks, a wrong argument fails fast
+    from .distribute import _get_strategy  # imports TensorFlow: after the checks, a wrong argument fails fast
 
-    return get_strategy(kind)
+    return _get_strategy(kind)
 
 
 def _compiled_model(config, num_classes, n_train, strategy):
@@ -513,7 +519,7 @@ def _fit(model, tc: TrainConfig, pipes, workdir: Path, progress):
         shuffle=False, callbacks=_callbacks(model, tc, workdir, progress), verbose=tc.verbose,
     )
     train_seconds = time.perf_counter() - start
-    history = pd.read_csv(workdir / runs.HISTORY_FILE)
+    history = pd.read_csv(workdir / runs._HISTORY_FILE)
     best_path = workdir / runs.MODEL_FILE
     if best_path.exists():
         model.load_weights(best_path)
@@ -555,15 +561,15 @@ def _evaluate(model, config, data, train_split, pipes, history, train_seconds, s
     import keras
 
     from . import __version__
-    from .distribute import describe
-    from .evaluation import evaluate, metrics_for_json
+    from .distribute import _describe
+    from .evaluation import evaluate, _metrics_for_json
 
     names, k, size = list(data.class_names), data.num_classes, config.data.image_size
     test = evaluate(model, pipes["test"], data["test"].labels, names)
-    val_metrics = metrics_for_json(evaluate(model, pipes["val"], data["val"].labels, names))
+    val_metrics = _metrics_for_json(evaluate(model, pipes["val"], data["val"].labels, names))
     val_metrics.pop("class_names")
     metrics = {
-        **metrics_for_json(test),
+        **_metrics_for_json(test),
         "val": val_metrics,
         "epochs_trained": int(len(history)),
         "best_epoch": _best_epoch(history, config.train.monitor),
@@ -578,7 +584,7 @@ def _evaluate(model, config, data, train_split, pipes, history, train_seconds, s
             "n_test": len(data["test"]),
             "train_class_counts": np.bincount(train_split.labels, minlength=k).tolist(),
         },
-        **describe(strategy),
+        **_describe(strategy),
         "versions": {"emolib": __version__, "keras": keras.__version__},
     }
     return test, metrics
@@ -591,14 +597,14 @@ def _save_reports(workdir: Path, metrics, test, history, names):
 
     from . import plots
 
-    runs.write_json(workdir / runs.METRICS_FILE, metrics)
-    (workdir / runs.REPORT_FILE).write_text(test["report"])
+    runs._write_json(workdir / runs.METRICS_FILE, metrics)
+    (workdir / runs._REPORT_FILE).write_text(test["report"])
     pd.DataFrame(test["confusion_matrix"], index=names, columns=names).rename_axis(
         index="true", columns="predicted"
-    ).to_csv(workdir / runs.CONFUSION_CSV)
+    ).to_csv(workdir / runs._CONFUSION_CSV)
     for fig in (
-        plots.confusion_matrix(test["confusion_matrix"], names, save_path=workdir / runs.CONFUSION_PNG),
-        plots.learning_curves(history, save_path=workdir / runs.CURVES_PNG),
+        plots.confusion_matrix(test["confusion_matrix"], names, save_path=workdir / runs._CONFUSION_PNG),
+        plots.learning_curves(history, save_path=workdir / runs._CURVES_PNG),
     ):
         plt.close(fig)
 
@@ -617,7 +623,7 @@ def _flatten(d, prefix=""):
 
 
 #: Metric columns of :func:`collect_runs`: column -> dotted path in ``metrics.json``.
-RUN_COLUMNS = {
+_RUN_COLUMNS = {
     "test_accuracy": "accuracy", "test_top_2_accuracy": "top_2_accuracy",
     "test_top_3_accuracy": "top_3_accuracy", "test_loss": "loss",
     "macro_precision": "macro_avg.precision", "macro_recall": "macro_avg.recall", "macro_f1": "macro_avg.f1",
@@ -633,12 +639,12 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
     """One row per saved run under ``runs_dir`` (optionally only ``experiment``, a
     name or a list of names).
 
-    Columns: ``experiment``, ``run``, ``setting`` (:func:`run_setting`), every
+    Columns: ``experiment``, ``run``, ``setting`` (:func:`_run_setting`), every
     config field flattened with dots (``model.name``, ``train.learning_rate``,
     ``model.params.filters``, ...; lists become tuples), then the metrics of
-    :data:`RUN_COLUMNS` (missing ones are ``None``: ``trainable_params`` of runs
+    :data:`_RUN_COLUMNS` (missing ones are ``None``: ``trainable_params`` of runs
     saved before it was recorded). The runs come from
-    :func:`emolib.runs.finished_runs`: unfinished (temporary) folders are skipped,
+    :func:`emolib.runs._finished_runs`: unfinished (temporary) folders are skipped,
     so is, with a warning naming it, a folder that cannot be read, and runs left
     half-replaced by a killed overwrite are repaired first.
     """
@@ -647,20 +653,20 @@ def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
         raise FileNotFoundError(f"no runs folder '{runs_dir}'")
     wanted = None if experiment is None else {experiment} if isinstance(experiment, str) else set(experiment)
     rows = []
-    for run_dir, config, metrics in runs.finished_runs(runs_dir, wanted):
-        row = {"experiment": run_dir.parent.name, "run": run_dir.name, "setting": run_setting(run_dir.name)}
+    for run_dir, config, metrics in runs._finished_runs(runs_dir, wanted):
+        row = {"experiment": run_dir.parent.name, "run": run_dir.name, "setting": _run_setting(run_dir.name)}
         row.update(_flatten({k: v for k, v in config.items() if k not in ("experiment", "run")}))
         flat_metrics = _flatten(metrics)
-        rows.append({**row, **{column: flat_metrics.get(path) for column, path in RUN_COLUMNS.items()}})
-    columns = ["experiment", "run", "setting", *RUN_COLUMNS]
+        rows.append({**row, **{column: flat_metrics.get(path) for column, path in _RUN_COLUMNS.items()}})
+    columns = ["experiment", "run", "setting", *_RUN_COLUMNS]
     if not rows:
         return pd.DataFrame(columns=columns)
     df = pd.DataFrame(rows)
     config_cols = [c for c in df.columns if c not in columns]
-    return df[["experiment", "run", "setting", *config_cols, *RUN_COLUMNS]].reset_index(drop=True)
+    return df[["experiment", "run", "setting", *config_cols, *_RUN_COLUMNS]].reset_index(drop=True)
 
 
-def run_setting(run_name: str) -> str:
+def _run_setting(run_name: str) -> str:
     """The setting a run belongs to: its name without a trailing ``_seed<k>``
     (``"adam_lr1e-3_seed2"`` -> ``"adam_lr1e-3"``). Runs that repeat one setting
     over several seeds share it, which is what :func:`summarize_runs` groups by."""
@@ -796,7 +802,7 @@ class TrainedModel:
     note: str = field(default="")
 
 
-def load_run(run_dir):
+def _load_run(run_dir):
     """Load a saved run (:func:`run_experiment`'s folder): ``(model, data, config,
     metrics)``, the data set rebuilt from the run's ``config.json``
     (``load_dataset(**config.data.load_kwargs())``). :class:`emolib.runs.RunFolderError`
@@ -863,7 +869,7 @@ def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progr
         if why:
             reasons.append(f"{shown}: {why}")
             continue
-        model, data, config_, metrics = load_run(candidate)
+        model, data, config_, metrics = _load_run(candidate)
         note = f"reused the saved run {shown} (validation accuracy {metrics['val']['accuracy']:.3f})"
         return TrainedModel(model, data, config_, metrics, candidate, True, note)
     result = run_experiment(config, runs_dir=runs_dir, progress=progress, overwrite=True)

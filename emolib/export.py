@@ -26,8 +26,14 @@ import numpy as np
 from . import __version__
 from .fileio import atomic_path
 
+__all__ = [
+    "METADATA_VERSION", "MissingExtraError", "ModelFileError", "OnnxClassifier", "SCALING", "calibration_reader",
+    "export_onnx", "file_size_mb", "onnx_caller", "op_counts", "parity", "predict_files", "predict_in_batches",
+    "quantize_dynamic", "quantize_static", "read_metadata", "require_onnx"
+]
+
 #: Key of the JSON object in an exported model's ``metadata_props``.
-METADATA_KEY = "emolib"
+_METADATA_KEY = "emolib"
 #: Version of the metadata layout written by :func:`export_onnx`.
 METADATA_VERSION = 1
 #: The one pixel scaling emolib models use: ``uint8`` values divided by 255.
@@ -83,8 +89,8 @@ def _set_metadata(onnx_model, meta: dict) -> None:
     """Set the ``emolib`` entry of ``onnx_model.metadata_props`` to ``meta`` (JSON), keeping the others."""
     from onnx.helper import set_model_props
 
-    props = {p.key: p.value for p in onnx_model.metadata_props if p.key != METADATA_KEY}
-    set_model_props(onnx_model, {**props, METADATA_KEY: json.dumps(meta, sort_keys=True)})
+    props = {p.key: p.value for p in onnx_model.metadata_props if p.key != _METADATA_KEY}
+    set_model_props(onnx_model, {**props, _METADATA_KEY: json.dumps(meta, sort_keys=True)})
 
 
 def _name_batch_dim(onnx_model, name="batch") -> None:
@@ -172,34 +178,34 @@ def _check_model_path(path) -> Path:
 
 def _parse_metadata(props: dict, path) -> dict:
     """The emolib metadata in ``props`` (an ONNX model's ``metadata_props`` as a dict), checked."""
-    if METADATA_KEY not in props:
-        raise ModelFileError(f"'{path}' is not an emolib export: it has no '{METADATA_KEY}' metadata (class names, "
+    if _METADATA_KEY not in props:
+        raise ModelFileError(f"'{path}' is not an emolib export: it has no '{_METADATA_KEY}' metadata (class names, "
                              "input size, scaling); re-export the Keras model with emolib.export.export_onnx")
     try:
-        meta = json.loads(props[METADATA_KEY])
+        meta = json.loads(props[_METADATA_KEY])
     except json.JSONDecodeError as exc:
-        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata is not valid JSON ({exc})") from None
+        raise ModelFileError(f"'{path}': its '{_METADATA_KEY}' metadata is not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         kind = "null" if meta is None else type(meta).__name__
-        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata is a JSON {kind}, not an object with class "
-                             f"names, input size and scaling ({props[METADATA_KEY][:60]!r}); re-export the Keras "
+        raise ModelFileError(f"'{path}': its '{_METADATA_KEY}' metadata is a JSON {kind}, not an object with class "
+                             f"names, input size and scaling ({props[_METADATA_KEY][:60]!r}); re-export the Keras "
                              "model with emolib.export.export_onnx")
     missing = {"class_names", "image_size", "channels", "scaling", "input_name"} - set(meta)
     if missing:
-        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata lacks {sorted(missing)}")
+        raise ModelFileError(f"'{path}': its '{_METADATA_KEY}' metadata lacks {sorted(missing)}")
     size, names, channels = meta["image_size"], meta["class_names"], meta["channels"]
     if not (isinstance(names, list) and names and isinstance(size, list) and len(size) == 2
             and all(isinstance(v, int) for v in [*size, channels])):
-        raise ModelFileError(f"'{path}': malformed '{METADATA_KEY}' metadata (class_names {names!r}, "
+        raise ModelFileError(f"'{path}': malformed '{_METADATA_KEY}' metadata (class_names {names!r}, "
                              f"image_size {size!r}, channels {channels!r})")
     repeated = sorted(name for name, count in Counter(map(str, names)).items() if count > 1)
     if repeated:
-        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); "
+        raise ModelFileError(f"'{path}': its '{_METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); "
                              "a label must name one output: re-export the model with distinct class names")
     return meta
 
 
-def onnx_session(path, threads=None, optimized_path=None):
+def _onnx_session(path, threads=None, optimized_path=None):
     """An ONNX Runtime CPU ``InferenceSession`` for ``path`` with ``threads`` intra-op threads
     (``None``: one per physical core), saving the graph as ONNX Runtime optimised it to
     ``optimized_path`` if given. Raises ``FileNotFoundError`` / :class:`ModelFileError`."""
@@ -226,7 +232,7 @@ def onnx_caller(path_or_session, threads=None):
     ``(n, h, w, c)`` -> ``(n, k)``, as :func:`emolib.benchmark.keras_callers` give."""
     session = path_or_session
     if isinstance(path_or_session, (str, os.PathLike)):
-        session = onnx_session(path_or_session, threads=threads)
+        session = _onnx_session(path_or_session, threads=threads)
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: np.asarray(x, dtype=np.float32)})[0]
 
@@ -260,7 +266,7 @@ def op_counts(path, optimized=False) -> dict:
     path = _check_model_path(path)
     with tempfile.TemporaryDirectory() as tmp:
         if optimized:
-            onnx_session(path, optimized_path=Path(tmp) / "optimized.onnx")
+            _onnx_session(path, optimized_path=Path(tmp) / "optimized.onnx")
             path = Path(tmp) / "optimized.onnx"
         graph = onnx.load(str(path)).graph
     return dict(Counter(node.op_type for node in graph.node).most_common())
@@ -406,7 +412,7 @@ class OnnxClassifier:
 
     def __init__(self, path, threads=None):
         self.path = _check_model_path(path)
-        self.session = onnx_session(self.path, threads=threads)
+        self.session = _onnx_session(self.path, threads=threads)
         self.metadata = _parse_metadata(self.session.get_modelmeta().custom_metadata_map, self.path)
         _check_session(self.session, self.metadata, path)
         self.class_names = [str(n) for n in self.metadata["class_names"]]
@@ -419,13 +425,13 @@ class OnnxClassifier:
 
     def load_image(self, path) -> np.ndarray:
         """One image file of any size and colour mode as ``float32`` ``(h, w, c)`` in [0, 1], read
-        as the real-data loaders do (:func:`emolib.data.real.read_image`: EXIF orientation, gray or
+        as the real-data loaders do (:func:`emolib.data.images._read_image`: EXIF orientation, gray or
         RGB, bilinear resize); ``FileNotFoundError`` or ``ImageReadError`` name the file."""
-        from .data.real import ImageReadError, read_image
+        from .data.images import ImageReadError, _read_image
 
         if Path(path).is_dir():  # read_image would say "it is a directory, not a regular file"
             raise ImageReadError(f"could not read image file '{path}': it is a directory")
-        return read_image(Path(path), self.image_size[0], self.channels)[0].astype(np.float32) / 255.0
+        return _read_image(Path(path), self.image_size[0], self.channels)[0].astype(np.float32) / 255.0
 
     def predict_files(self, paths, batch_size=64, errors=None):
         """DataFrame of ``file``, ``label`` (the most probable class), ``probability`` and one

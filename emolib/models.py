@@ -12,6 +12,11 @@ from keras import layers
 
 from .transfer import fer_transfer, imagenet_transfer
 
+__all__ = [
+    "AddPositionEmbedding", "BN_MOMENTUM", "basic_block", "build_model", "conv_unit", "gelu_tanh", "lenet",
+    "resnet_like", "simple_cnn", "vit"
+]
+
 #: BatchNormalization momentum used throughout: with Keras' default (0.99) the moving
 #: statistics lag far behind the weights in short runs (near-chance validation accuracy).
 BN_MOMENTUM = 0.9
@@ -170,7 +175,7 @@ def basic_block(x, filters, strides=1, zero_init_residual=True, name="block"):
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), blocks=(3, 4, 6, 3), dropout=0.0,
+def _resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), blocks=(3, 4, 6, 3), dropout=0.0,
              zero_init_residual=True, name="resnet34"):
     """A ResNet-34-style network (He et al., 2016; seed 002's "ResNet34") for small images.
 
@@ -280,11 +285,11 @@ def vit(input_shape=(48, 48, 3), num_classes=4, patch_size=None, dim=64, depth=4
 #: Model builders by name, used by :func:`build_model` and the experiment runner
 #: (the transfer-learning builders come from :mod:`emolib.transfer`).
 #: Every builder takes ``input_shape`` and ``num_classes`` plus its own options.
-MODELS = {
+_MODELS = {
     "simple_cnn": simple_cnn,
     "lenet": lenet,
     "resnet_like": resnet_like,
-    "resnet34": resnet34,
+    "resnet34": _resnet34,
     "vit": vit,
     "fer_transfer": fer_transfer,
     "imagenet_transfer": imagenet_transfer,
@@ -292,7 +297,7 @@ MODELS = {
 
 
 def build_model(name, input_shape, num_classes, **kwargs):
-    """Build the model registered as ``name`` in :data:`MODELS` (``kwargs`` go to the builder)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
-    return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)
+    """Build the model registered as ``name`` in :data:`_MODELS` (``kwargs`` go to the builder)."""
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {sorted(_MODELS)}")
+    return _MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)

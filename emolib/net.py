@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .fileio import atomic_path
 
-__all__ = ["NetworkError", "open_url", "reachable", "download"]
+__all__ = ["NetworkError", "download", "open_url", "reachable"]
 
 
 class NetworkError(OSError):

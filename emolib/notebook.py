@@ -7,6 +7,11 @@ import os
 import warnings
 from pathlib import Path
 
+__all__ = [
+    "PROFILES", "PROFILE_NAMES", "data_dir", "duration_text", "eta_line", "profile", "project_dir", "runs_dir",
+    "settings_for", "setup_notebook", "show_source", "source_markdown", "time_left", "with_progress"
+]
+
 
 def project_dir() -> Path:
     """The repository root when running from a clone (the folder holding

@@ -27,6 +27,12 @@ import random
 import numpy as np
 import tensorflow as tf
 
+__all__ = [
+    "AUGMENT_DEFAULTS", "AUTOTUNE", "augmentation", "batch_mixing", "capped_indices", "class_weights",
+    "convert_batch", "make_dataset", "oversample_indices", "prepare_images", "random_augmentation",
+    "sampled_dataset", "undersample_indices"
+]
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 

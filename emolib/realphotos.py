@@ -24,10 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "LEARNED", "benchmark", "evidence", "find_real_photos", "load_real_photos", "side_by_side", "train_on_photos",
+    "verdict"
+]
+
 #: A model "learned" when its test accuracy is above this multiple of chance (1 / classes).
 LEARNED = 1.3
 #: A gap is more than noise when the exact McNemar test over all seeds' test images gives p below this.
-ALPHA = 0.05
+_ALPHA = 0.05
 
 
 def find_real_photos(setting="auto"):
@@ -46,14 +51,14 @@ def find_real_photos(setting="auto"):
         return None, "REAL_PHOTOS is None"
     if setting != "auto":
         return Path(setting), None
-    local = fe.find_facial_expressions()
+    local = fe._find_facial_expressions()
     shared = project_dir().parent / "shared" / "facial-expressions"
     if local is None and fe.is_facial_expressions_dir(shared):
         local = shared
     if local is not None or "google.colab" not in sys.modules:
         return local, None if local is not None else "no local copy"
     try:
-        return fe.download_facial_expressions(data_dir() / "facial_expressions"), None
+        return fe._download_facial_expressions(data_dir() / "facial_expressions"), None
     except (net.NetworkError, OSError) as exc:
         return None, f"download failed: {str(exc).splitlines()[0]}"
 
@@ -136,7 +141,7 @@ def evidence(y_true, preds_a, preds_b, num_classes):
     pairs = min(len(preds_a), len(preds_b))
     test = mcnemar_test(np.tile(y_true, pairs), np.concatenate(preds_a[:pairs]), np.concatenate(preds_b[:pairs]))
     out["p"] = test["p_value"]
-    out["settled"] = bool(test["p_value"] < ALPHA and np.sign(test["b_only"] - test["a_only"]) == np.sign(out["gap"]))
+    out["settled"] = bool(test["p_value"] < _ALPHA and np.sign(test["b_only"] - test["a_only"]) == np.sign(out["gap"]))
     return out
 
 

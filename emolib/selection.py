@@ -23,12 +23,20 @@ import pandas as pd
 from . import runs
 from .export import file_size_mb
 
+__all__ = [
+    "SCORECARD_COLUMNS", "Selection", "add_latency", "break_even_predictions", "break_even_speedup",
+    "collect_scorecard_runs", "cost_per_million", "deployment_costs", "endpoint_instances", "endpoint_monthly_cost",
+    "load_models", "measure_latency", "measurement_order", "meets_sla", "pareto_front", "peak_memory_gib",
+    "plot_pareto", "price_table", "profile_experiments", "read_formats", "run_details", "select_model",
+    "summarize_scorecard", "task_label", "worst_class"
+]
+
 #: Hours in an average month (365 days / 12): what an always-on instance is billed.
-HOURS_PER_MONTH = 24 * 365 / 12
+_HOURS_PER_MONTH = 24 * 365 / 12
 
 #: Seed 003's AWS on-demand prices ("Prices for GPU vs. Non-GPU processing"), typed in
 #: from the seed, not today's: instance, US dollars per hour, vCPUs, memory (GiB), GPU.
-SEED003_PRICES = (
+_SEED003_PRICES = (
     ("t4g.nano", 0.0042, 2, 0.5, None),
     ("t4g.micro", 0.0084, 2, 1.0, None),
     ("t4g.small", 0.0168, 2, 2.0, None),
@@ -37,7 +45,7 @@ SEED003_PRICES = (
 )
 
 
-def price_table(rows=SEED003_PRICES) -> pd.DataFrame:
+def price_table(rows=_SEED003_PRICES) -> pd.DataFrame:
     """The price rows indexed by instance: ``usd_per_hour``, ``vcpu``, ``memory_gib``, ``gpu``, ``kind``."""
     df = pd.DataFrame(list(rows), columns=["instance", "usd_per_hour", "vcpu", "memory_gib", "gpu"])
     df["kind"] = np.where(df["gpu"].isna(), "cpu", "gpu")
@@ -101,7 +109,7 @@ def run_details(run_dir) -> dict:
 def profile_experiments(runs_dir, profile) -> list[str]:
     """The ``NN_<name>_<profile>`` experiments under ``runs_dir`` with a finished run (``[]``: none)."""
     pattern = re.compile(rf"^\d\d_.+_{re.escape(str(profile))}$")
-    return [name for name in runs.experiment_names(runs_dir) if pattern.match(name)]
+    return [name for name in runs._experiment_names(runs_dir) if pattern.match(name)]
 
 
 def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
@@ -119,7 +127,7 @@ def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
 
 
 #: Metric columns averaged over seeds by :func:`summarize_scorecard`.
-SCORE_METRICS = ("test_accuracy", "macro_f1", "worst_class_f1", "val_accuracy", "val_macro_f1",
+_SCORE_METRICS = ("test_accuracy", "macro_f1", "worst_class_f1", "val_accuracy", "val_macro_f1",
                  "val_worst_class_f1", "params", "file_mb", "train_seconds")
 #: Columns of a scorecard, in display order.
 SCORECARD_COLUMNS = ("task", "input", "experiment", "setting", "model", "runs", "test_accuracy", "macro_f1",
@@ -128,7 +136,7 @@ SCORECARD_COLUMNS = ("task", "input", "experiment", "setting", "model", "runs", 
 
 
 def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per ``(experiment, setting)``: the mean over seeds of :data:`SCORE_METRICS`
+    """One row per ``(experiment, setting)``: the mean over seeds of :data:`_SCORE_METRICS`
     (``runs``: seeds, ``macro_f1_std``: spread), ``weights_mb`` (params x 4 bytes; ``file_mb``
     also holds the optimizer state), the most frequent worst class and the first run's
     task, input, model, architecture and ``best.keras`` path."""
@@ -136,8 +144,8 @@ def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
 
     if runs.empty:
         return pd.DataFrame(columns=[*SCORECARD_COLUMNS, "num_classes", "architecture", "model_path"])
-    summary = summarize_runs(runs, by=["experiment", "setting"], metrics=SCORE_METRICS)
-    summary = summary[["experiment", "setting", "runs", *SCORE_METRICS, "macro_f1_std"]]
+    summary = summarize_runs(runs, by=["experiment", "setting"], metrics=_SCORE_METRICS)
+    summary = summary[["experiment", "setting", "runs", *_SCORE_METRICS, "macro_f1_std"]]
     summary["weights_mb"] = summary["params"].astype(float) * 4 / 1e6
     grouped = runs.groupby(["experiment", "setting"], sort=False)
     first = grouped[["task", "input", "num_classes", "model", "architecture"]].first()
@@ -204,19 +212,19 @@ def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, war
     return pd.DataFrame(columns).rename_axis("model")
 
 
-FORMATS_COLUMNS = ("format", "file_mb", "p50_ms_b1", "p95_ms_b1", "images_per_s_b64", "test_accuracy", "macro_f1")
+_FORMATS_COLUMNS = ("format", "file_mb", "p50_ms_b1", "p95_ms_b1", "images_per_s_b64", "test_accuracy", "macro_f1")
 
 
 def read_formats(path, experiment=None) -> pd.DataFrame:
     """Notebook 08's ``formats.csv`` (a row per format of one model) as scorecard rows
-    (``setting``: the format); ``ValueError`` naming the file if it lacks :data:`FORMATS_COLUMNS`."""
+    (``setting``: the format); ``ValueError`` naming the file if it lacks :data:`_FORMATS_COLUMNS`."""
     path = Path(path)
     df = pd.read_csv(path)
-    missing = [c for c in FORMATS_COLUMNS if c not in df.columns]
+    missing = [c for c in _FORMATS_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"'{path}' lacks column(s) {missing}; expected {list(FORMATS_COLUMNS)}")
+        raise ValueError(f"'{path}' lacks column(s) {missing}; expected {list(_FORMATS_COLUMNS)}")
     experiment = experiment or path.parent.name
-    out = df[list(FORMATS_COLUMNS)].rename(columns={"format": "setting"})
+    out = df[list(_FORMATS_COLUMNS)].rename(columns={"format": "setting"})
     out.insert(0, "experiment", experiment)
     out.insert(0, "task", f"{experiment}: formats of one model")
     out["runs"] = 1
@@ -408,7 +416,7 @@ def break_even_speedup(cpu_usd_per_hour, gpu_usd_per_hour):
     return _positive("gpu_usd_per_hour", gpu_usd_per_hour) / _positive("cpu_usd_per_hour", cpu_usd_per_hour)
 
 
-def endpoint_capacity(latency_ms, max_utilisation=1.0):
+def _endpoint_capacity(latency_ms, max_utilisation=1.0):
     """Requests/s one instance serves, one at a time taking ``latency_ms`` each, kept at most
     ``max_utilisation`` busy (0 < u <= 1; below 1 leaves headroom, so queues stay short)."""
     u = float(max_utilisation)
@@ -418,12 +426,12 @@ def endpoint_capacity(latency_ms, max_utilisation=1.0):
 
 
 def endpoint_instances(peak_requests_per_s, latency_ms, max_utilisation=1.0) -> int:
-    """Always-on instances for ``peak_requests_per_s``: ceil(peak / :func:`endpoint_capacity`), at least 1."""
-    need = _positive("peak_requests_per_s", peak_requests_per_s) / endpoint_capacity(latency_ms, max_utilisation)
+    """Always-on instances for ``peak_requests_per_s``: ceil(peak / :func:`_endpoint_capacity`), at least 1."""
+    need = _positive("peak_requests_per_s", peak_requests_per_s) / _endpoint_capacity(latency_ms, max_utilisation)
     return max(1, math.ceil(float(need) - 1e-9))
 
 
-def endpoint_monthly_cost(usd_per_hour, instances=1, hours=HOURS_PER_MONTH):
+def endpoint_monthly_cost(usd_per_hour, instances=1, hours=_HOURS_PER_MONTH):
     """US dollars per month of ``instances`` always-on instances, billed every hour."""
     return _positive("usd_per_hour", usd_per_hour) * int(instances) * hours
 

