@@ -16,6 +16,7 @@ Prints one line per name: ``module.name  kind  users``, and the counts last.
 import argparse
 import ast
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -25,6 +26,12 @@ PACKAGE = ROOT / "emolib"
 
 #: Who counts as a user of the public API (the rest: "emolib" and "tests" do not).
 API_USERS = ("notebooks", "cli", "benchmarks", "tools")
+
+#: Public for a reason other than a user in :data:`API_USERS`, with the reason.
+KEPT_PUBLIC = {
+    ("emolib.data", "load_class_folders"): "the messages of write_class_folders and the FER2013 loader name it",
+    ("emolib.data.real", "load_class_folders"): "the messages of write_class_folders and the FER2013 loader name it",
+}
 
 
 def module_name(path: Path) -> str:
@@ -140,7 +147,8 @@ def home(module: str, name: str, defs: dict, reexports: dict):
     Returns
     -------
     tuple of (str, str) or None
-        ``(defining module, name)``, or None when it is a module or not an emolib name.
+        ``(defining module, name)`` (for a re-export of another package's name, that package's
+        module), or None when it is a module or not an emolib name.
     """
     for _ in range(10):
         if name in defs.get(module, {}):
@@ -148,6 +156,8 @@ def home(module: str, name: str, defs: dict, reexports: dict):
         if (module, name) not in reexports:
             return None
         module, name = reexports[(module, name)]
+        if module.split(".")[0] != "emolib":
+            return module, name  # a re-export of another package's name (facegen's)
     return None
 
 
@@ -266,14 +276,13 @@ def usage() -> dict:
     names = set(modules)
     table = {(m, n): {"kind": k, "users": set()} for m, d in defs.items() for n, k in d.items()}
 
-    def credit(refs, user, own=None):
-        for ref in refs:
-            where = home(*ref, defs, reexports)
-            if where and where[0] != own:
-                table[where]["users"].add(user)
-
     for kind, _, tree in consumers():
-        credit(references(tree, modules=names), kind)
+        for ref in references(tree, modules=names):
+            where = home(*ref, defs, reexports)
+            if where:
+                table.setdefault(where, {"kind": "re-export", "users": set()})["users"].add(kind)
+                if where not in defs.get(where[0], {}):
+                    table[where].setdefault("through", set()).add(ref[0])
     for mod, (path, tree) in modules.items():
         user = "cli" if mod in ("emolib.cli", "emolib.__main__") else "emolib"
         refs = references(tree, mod, path.name == "__init__.py", names)
@@ -288,12 +297,103 @@ def usage() -> dict:
             direct = any(isinstance(n, ast.Name) and n.id == local for n in ast.walk(tree))
             if (mod, local) in reexported and not direct and path.name == "__init__.py":
                 continue
-            table[where]["users"].add(user)
+            table.setdefault(where, {"kind": "re-export", "users": set()})["users"].add(user)
+            if where not in defs.get(where[0], {}):
+                table[where].setdefault("through", set()).add(ref[0])
         loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         for name in defs[mod]:
             if name in loads:
                 table[(mod, name)]["users"].add("own")
     return table
+
+
+def public_api(table=None) -> dict:
+    """What each emolib module's ``__all__`` should list.
+
+    Parameters
+    ----------
+    table : dict, optional
+        :func:`usage`'s result (computed when omitted).
+
+    Returns
+    -------
+    dict
+        ``{module name: sorted list of names}``: the public names the module defines, and the
+        names it re-exports that code outside emolib reaches through it (``emolib.data``'s
+        ``EmotionDataset``, ``emolib.data.synthetic``'s facegen names).
+    """
+    table = usage() if table is None else table
+    modules = package_modules()
+    defs = definitions(modules)
+    reexports = _reexports(modules)
+    out = {mod: sorted(n for n in names if is_public(n)) for mod, names in defs.items()}
+    used_through = set()
+    for kind, _, tree in consumers():
+        if kind in API_USERS:
+            used_through |= references(tree, modules=set(modules))
+    for mod, (path, tree) in modules.items():
+        user = "cli" if mod in ("emolib.cli", "emolib.__main__") else None
+        if user:
+            used_through |= references(tree, mod, path.name == "__init__.py", set(modules))
+    for mod, name in KEPT_PUBLIC:
+        if name not in out[mod]:
+            out[mod] = sorted(out[mod] + [name])
+    for (mod, name), _ in reexports.items():
+        if is_public(name) and (mod, name) in used_through and name not in out[mod]:
+            if home(mod, name, defs, reexports):
+                out[mod] = sorted(out[mod] + [name])
+    return out
+
+
+def shown_in_notebooks() -> dict:
+    """The emolib functions and classes whose source a notebook shows (``show_source(f)``).
+
+    Their source is in the notebooks' committed outputs, so changing it (a docstring, a name
+    it calls) makes those outputs stale until the notebook is executed again.
+
+    Returns
+    -------
+    dict
+        ``{(module, name): set of (module, name)}``: each shown object and the emolib names its
+        source refers to (through its module's namespace or an imported module).
+    """
+    import inspect
+
+    modules = package_modules()
+    defs = definitions(modules)
+    reexports = _reexports(modules)
+    names = set(modules)
+    shown = set()
+    for kind, _, tree in consumers():
+        if kind != "notebooks":
+            continue
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "show_source"]
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        args = [ast.Expr(value=c.args[0]) for c in calls if c.args]
+        refs = references(ast.Module(body=imports + args, type_ignores=[]), modules=names)
+        refs -= references(ast.Module(body=imports, type_ignores=[]), modules=names)
+        direct = {getattr(c.args[0], "id", None) for c in calls if c.args}
+        refs |= {r for r in references(tree, modules=names) if r[1] in direct}
+        shown |= {h for h in (home(*r, defs, reexports) for r in refs) if h}
+    out = {}
+    for mod, name in shown:
+        path, tree = modules[mod]
+        node = next(n for n in tree.body if getattr(n, "name", None) == name)
+        words = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        words |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+        doc = inspect.cleandoc(ast.get_docstring(node) or "")
+        words |= set(re.findall(r"[A-Za-z_]\w*", doc))
+        named = {(mod, w) for w in words if w in defs[mod]}
+        for (m, local), (src, orig) in reexports.items():
+            if m == mod and local in words:
+                target = home(src, orig, defs, reexports)
+                if target:
+                    named.add(target)
+        for m, d in defs.items():  # module.name through an imported module
+            named |= {(m, w) for w in words & set(d) if m != mod and any(
+                isinstance(n, ast.Attribute) and n.attr == w for n in ast.walk(node))}
+        out[(mod, name)] = named
+    return out
 
 
 def is_public(name: str) -> bool:
