@@ -194,6 +194,17 @@ def _predict_faces(args, parser, classifier) -> int:
 
 
 def main(argv=None) -> int:
-    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    """Run the command line (``python -m emolib``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
     args = _build_parser().parse_args(argv)
     return args.run(args)

@@ -205,15 +205,39 @@ def _resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), 
 
 @keras.saving.register_keras_serializable(package="emolib")
 def gelu_tanh(x):
-    """GELU in its tanh approximation (as in BERT and GPT-2). Keras' ``"gelu"`` is
-    the exact form, built on ``erfc``, which tf2onnx cannot convert to ONNX."""
+    """GELU in its tanh approximation (as in BERT and GPT-2).
+
+    Keras' ``"gelu"`` is the exact form, built on ``erfc``, which tf2onnx cannot convert to ONNX.
+
+    Parameters
+    ----------
+    x : tensor
+        Any shape.
+
+    Returns
+    -------
+    tensor
+        The activation, same shape.
+    """
     return keras.activations.gelu(x, approximate=True)
 
 
 @keras.saving.register_keras_serializable(package="emolib")
 class AddPositionEmbedding(layers.Layer):
-    """Adds a learned position embedding ``(num_tokens, dim)`` (made from the input shape)
-    to tokens ``(batch, num_tokens, dim)``."""
+    """Adds a learned position embedding to tokens.
+
+    Parameters
+    ----------
+    initializer : str or keras.initializers.Initializer, default "random_normal"
+        How the embedding ``(num_tokens, dim)`` (made from the input shape) starts.
+    **kwargs
+        Passed to ``keras.layers.Layer``.
+
+    Attributes
+    ----------
+    embedding : keras.Variable
+        The embedding ``(num_tokens, dim)``, added to tokens ``(batch, num_tokens, dim)``.
+    """
 
     def __init__(self, initializer="random_normal", **kwargs):
         super().__init__(**kwargs)
@@ -297,7 +321,25 @@ _MODELS = {
 
 
 def build_model(name, input_shape, num_classes, **kwargs):
-    """Build the model registered as ``name`` in :data:`_MODELS` (``kwargs`` go to the builder)."""
+    """Build a model by its registered name.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`_MODELS` (``"simple_cnn"``, ``"lenet"``, ``"resnet_like"``, ``"resnet34"``,
+        ``"vit"``, ``"fer_transfer"``, ``"imagenet_transfer"``).
+    input_shape : tuple of int
+        ``(height, width, channels)``.
+    num_classes : int
+        Classes.
+    **kwargs
+        Passed to the builder.
+
+    Returns
+    -------
+    keras.Model
+        Images ``(None, *input_shape)`` to probabilities ``(None, num_classes)``.
+    """
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(_MODELS)}")
     return _MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)
