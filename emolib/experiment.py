@@ -55,16 +55,29 @@ _SYNTHETIC_ONLY = ("balance", "n_train", "n_val", "n_test")
 class DataConfig:
     """Where the data comes from and how it is prepared.
 
-    ``source``, ``classes`` (preset name or list of emotions), ``image_size``
-    (pixels, square), ``channels`` (1 gray, 3 RGB) and ``seed`` go to
-    :func:`emolib.data.load_dataset`; ``balance`` and ``n_train``/``n_val``/
-    ``n_test`` (``None``: the generator's default) only for ``source="synthetic"``;
-    ``options`` holds any other loader arguments (e.g. ``val_fraction``).
-
-    ``sampling``: ``None``, ``"under"`` or ``"over"`` resamples the *training*
-    split to balance its classes (:func:`emolib.pipeline.undersample_indices` /
-    :func:`~emolib.pipeline.oversample_indices`); ``class_weight=True`` weights
-    the loss by :func:`emolib.pipeline.class_weights` instead (or as well).
+    Parameters
+    ----------
+    source : str, default "synthetic"
+        What :func:`emolib.data.load_dataset` loads (``"synthetic"``, ``"fer2013"``, a path).
+    classes : str or list of str, default "fer7"
+        A preset name or a list of emotions.
+    image_size : int, default 48
+        Pixels, square.
+    channels : {1, 3}, default 1
+        Gray or RGB.
+    balance : str or dict, default "balanced"
+        Class balance of generated data (``source="synthetic"`` only).
+    n_train, n_val, n_test : int, optional
+        Generated images per split (``None``: the generator's default; synthetic only).
+    seed : int, default 0
+        Seed of the data.
+    sampling : {None, "under", "over"}
+        Resample the *training* split to balance its classes
+        (:func:`emolib.pipeline.undersample_indices` / :func:`~emolib.pipeline.oversample_indices`).
+    class_weight : bool, default False
+        Weight the loss by :func:`emolib.pipeline.class_weights` instead (or as well).
+    options : dict, optional
+        Any other loader arguments (e.g. ``val_fraction``).
     """
 
     source: str = "synthetic"
@@ -90,7 +103,15 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """A model from :data:`emolib.models._MODELS` and its builder's keyword arguments."""
+    """A model and its builder's keyword arguments.
+
+    Parameters
+    ----------
+    name : str, default "simple_cnn"
+        A model of :data:`emolib.models._MODELS` (see :func:`emolib.models.build_model`).
+    params : dict, optional
+        The builder's keyword arguments.
+    """
 
     name: str = "simple_cnn"
     params: dict = field(default_factory=dict)
@@ -100,24 +121,35 @@ class ModelConfig:
 class TrainConfig:
     """How to train.
 
-    * ``epochs``: maximum number of epochs; ``batch_size``: images per step (the
-      global batch size under a multi-device strategy);
-    * ``optimizer``: a Keras optimizer name (``"adam"``, ``"sgd"``, ``"adamw"``, ...)
-      with ``learning_rate`` and extra ``optimizer_params`` (e.g. ``{"momentum": 0.9}``);
-    * ``monitor``: the validation quantity for early stopping, checkpointing and
-      the plateau schedule (``"val_loss"`` or ``"val_accuracy"``);
-    * ``early_stopping_patience``: epochs without improvement before stopping
-      (``None``: never stop early);
-    * ``lr_decay``: ``None`` (constant), ``{"kind": "plateau", "factor": 0.5,
-      "patience": 2, "min_lr": 1e-6}`` (``ReduceLROnPlateau``) or
-      ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to ``alpha`` times the
-      initial rate over all steps);
-    * ``augment``: ``None``, ``True`` or a dict of some fields of
-      :data:`emolib.pipeline.AUGMENT_DEFAULTS` (:func:`emolib.pipeline.augmentation`);
-      ``mixup_alpha``/``cutmix_alpha``: Keras ``MixUp``/``CutMix``
-      (:func:`emolib.pipeline.batch_mixing`), 0 turns them off;
-    * ``seed``: weights initialisation, shuffling and augmentation;
-    * ``verbose``: Keras' own ``fit`` output (0: off; see ``progress``).
+    Parameters
+    ----------
+    epochs : int, default 20
+        Maximum number of epochs.
+    batch_size : int, default 64
+        Images per step (the global batch size under a multi-device strategy).
+    optimizer : str, default "adam"
+        A Keras optimizer name (``"adam"``, ``"sgd"``, ``"adamw"``, ...).
+    learning_rate : float, default 1e-3
+        Its initial learning rate.
+    optimizer_params : dict, optional
+        Extra optimizer arguments (e.g. ``{"momentum": 0.9}``).
+    monitor : {"val_loss", "val_accuracy"}, default "val_loss"
+        The validation quantity for early stopping, checkpointing and the plateau schedule.
+    early_stopping_patience : int or None, default 5
+        Epochs without improvement before stopping (``None``: never stop early).
+    lr_decay : dict or None
+        ``None`` (constant), ``{"kind": "plateau", "factor": 0.5, "patience": 2, "min_lr": 1e-6}``
+        (``ReduceLROnPlateau``) or ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to
+        ``alpha`` times the initial rate over all steps).
+    augment : None, bool or dict
+        ``None``, ``True`` or a dict of some fields of :data:`emolib.pipeline.AUGMENT_DEFAULTS`
+        (:func:`emolib.pipeline.augmentation`).
+    mixup_alpha, cutmix_alpha : float, default 0.0
+        Keras ``MixUp``/``CutMix`` (:func:`emolib.pipeline.batch_mixing`); 0 turns them off.
+    seed : int, default 0
+        Weights initialisation, shuffling and augmentation.
+    verbose : int, default 0
+        Keras' own ``fit`` output (0: off; see ``progress``).
     """
 
     epochs: int = 20
@@ -139,7 +171,21 @@ class TrainConfig:
 
 @dataclass
 class ExperimentConfig:
-    """One run of one experiment: ``runs/<experiment>/<run>/``."""
+    """One run of one experiment: ``runs/<experiment>/<run>/``.
+
+    Parameters
+    ----------
+    experiment : str, default "default"
+        The experiment's name (its folder).
+    run : str, default "auto"
+        The run's name; ``"auto"``: the next free ``run-NNN``.
+    data : DataConfig
+        The data.
+    model : ModelConfig
+        The model.
+    train : TrainConfig
+        The training.
+    """
 
     experiment: str = "default"
     run: str = "auto"
@@ -200,8 +246,19 @@ def _from_fields(cls, d):
 
 
 def set_seed(seed):
-    """Seed Python's, NumPy's and TensorFlow's random generators
-    (``keras.utils.set_random_seed``), for reproducible weights and pipelines."""
+    """Seed Python's, NumPy's and TensorFlow's random generators (``keras.utils.set_random_seed``).
+
+    For reproducible weights and pipelines.
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    None
+    """
     import keras
 
     keras.utils.set_random_seed(int(seed))
@@ -366,11 +423,21 @@ def _check_train(train: TrainConfig):
 class RunResult:
     """What :func:`run_experiment` returns.
 
-    ``path``: the run folder; ``config``: the :class:`ExperimentConfig` (run name
-    resolved); ``metrics``: the contents of ``metrics.json``; ``history``: the
-    per-epoch DataFrame of ``history.csv``; ``model``: the trained Keras model with
-    its best weights; ``test``: the full :func:`emolib.evaluation.evaluate` result
-    on the test split (confusion matrix, predictions, probabilities).
+    Attributes
+    ----------
+    path : pathlib.Path
+        The run folder.
+    config : ExperimentConfig
+        The config (run name resolved).
+    metrics : dict
+        The contents of ``metrics.json``.
+    history : pandas.DataFrame
+        The per-epoch table of ``history.csv``.
+    model : keras.Model
+        The trained model with its best weights.
+    test : dict
+        The full :func:`emolib.evaluation.evaluate` result on the test split (confusion
+        matrix, predictions, probabilities).
     """
 
     path: Path
@@ -636,17 +703,26 @@ _RUN_COLUMNS = {
 
 
 def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
-    """One row per saved run under ``runs_dir`` (optionally only ``experiment``, a
-    name or a list of names).
+    """One row per saved run.
 
-    Columns: ``experiment``, ``run``, ``setting`` (:func:`_run_setting`), every
-    config field flattened with dots (``model.name``, ``train.learning_rate``,
-    ``model.params.filters``, ...; lists become tuples), then the metrics of
-    :data:`_RUN_COLUMNS` (missing ones are ``None``: ``trainable_params`` of runs
-    saved before it was recorded). The runs come from
-    :func:`emolib.runs._finished_runs`: unfinished (temporary) folders are skipped,
-    so is, with a warning naming it, a folder that cannot be read, and runs left
+    The runs come from :func:`emolib.runs._finished_runs`: unfinished (temporary) folders are
+    skipped, so is, with a warning naming it, a folder that cannot be read, and runs left
     half-replaced by a killed overwrite are repaired first.
+
+    Parameters
+    ----------
+    runs_dir : str or pathlib.Path, default "runs"
+        The folder of all experiments.
+    experiment : str or list of str, optional
+        Only this experiment, or these.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``experiment``, ``run``, ``setting`` (:func:`_run_setting`), every config field
+        flattened with dots (``model.name``, ``train.learning_rate``, ``model.params.filters``,
+        ...; lists become tuples), then the metrics of :data:`_RUN_COLUMNS` (missing ones are
+        ``None``: ``trainable_params`` of runs saved before it was recorded).
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
@@ -760,12 +836,25 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
 
 
 def effect_verdicts(effects, confidence=0.95) -> pd.Series:
-    """A verdict per row of :func:`compare_to_baseline`'s table: ``"better"`` or
-    ``"worse"`` when the paired t-test (its ``p_value``) rejects "no effect" at
-    ``confidence`` (two-sided), ``"within the noise"`` otherwise, ``"one seed:
-    cannot tell"`` with fewer than two pairs and ``"no values: cannot tell"`` when
-    the effect is missing (NaN: the metric is absent from the runs). Identical
-    nonzero differences (no spread, so no p-value) count as an effect."""
+    """A verdict per row of :func:`compare_to_baseline`'s table.
+
+    Identical nonzero differences (no spread, so no p-value) count as an effect.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        :func:`compare_to_baseline`'s table (its ``p_value`` and effect columns).
+    confidence : float, default 0.95
+        The two-sided test's confidence.
+
+    Returns
+    -------
+    pandas.Series of str
+        ``"better"`` or ``"worse"`` when the paired t-test rejects "no effect", ``"within the
+        noise"`` otherwise, ``"one seed: cannot tell"`` with fewer than two pairs and ``"no
+        values: cannot tell"`` when the effect is missing (NaN: the metric is absent from the
+        runs).
+    """
 
     def verdict(row):
         if row["pairs"] < 2:
@@ -848,16 +937,31 @@ def _unusable(candidate: Path, config, same_data) -> str | None:
 def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progress=True) -> TrainedModel:
     """A trained model: the first usable saved run among ``candidates``, else a new run of ``config``.
 
-    A candidate (a run folder) is used when it is complete (``best.keras``,
-    ``config.json``, ``metrics.json``), was trained on the data ``config``
-    describes (its ``data`` section is equal; ``same_data=False`` accepts any
-    data, which is then rebuilt from the candidate's own config), and its
-    *validation* accuracy is above :func:`emolib.evaluation.chance_ceiling` (a
-    model that never left chance has nothing to deploy, and quantizing it tells
-    nothing). Otherwise ``config`` (an :class:`ExperimentConfig`) is trained
-    with :func:`run_experiment` into ``runs_dir`` (replacing an earlier run of
-    the same name). The ``note`` says what happened, with paths relative to
-    ``runs_dir``.
+    A candidate is used when it is complete (``best.keras``, ``config.json``,
+    ``metrics.json``), was trained on the data ``config`` describes, and its *validation*
+    accuracy is above :func:`emolib.evaluation.chance_ceiling` (a model that never left chance
+    has nothing to deploy, and quantizing it tells nothing). Otherwise ``config`` is trained
+    with :func:`run_experiment` into ``runs_dir`` (replacing a run of the same name).
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The run to train when no candidate is usable.
+    candidates : sequence of str or pathlib.Path, optional
+        Run folders to try, in order.
+    runs_dir : str or pathlib.Path, default "runs"
+        Where a new run goes.
+    same_data : bool, default True
+        Require the candidate's ``data`` section to equal ``config``'s; ``False`` accepts any
+        data, which is then rebuilt from the candidate's own config.
+    progress : bool, default True
+        Print progress lines while training.
+
+    Returns
+    -------
+    TrainedModel
+        The model (best weights), the data, the config and metrics, the run folder, whether
+        it was ``reused``, and a ``note`` saying what happened (paths relative to ``runs_dir``).
     """
     from .data import load_dataset
 
