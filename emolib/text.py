@@ -110,10 +110,23 @@ class _TextSplit:
 
 @dataclass(repr=False)
 class TextDataset(EmotionDataset):
-    """Named splits of texts (:class:`_TextSplit`) plus the class names their labels index into:
-    an :class:`emolib.data.EmotionDataset` (``train``, ``val``, ``test``, ``num_classes``,
+    """Named splits of texts plus the class names their labels index into.
+
+    An :class:`emolib.data.EmotionDataset` (``train``, ``val``, ``test``, ``num_classes``,
     ``counts()``, the label check) whose splits hold texts instead of images (so not
-    ``image_shape``, nor ``subset``, which reads emotion names)."""
+    ``image_shape``, nor ``subset``, which reads emotion names).
+
+    Parameters
+    ----------
+    splits : dict of str to _TextSplit
+        The splits by name; each holds ``texts`` ``(n,)``, ``labels`` ``(n,)`` int and ``meta``.
+    class_names : tuple of str
+        The name of each label index.
+    name : str, default "text"
+        Where it came from.
+    info : dict, optional
+        How it was made.
+    """
 
     name: str = "text"
 
@@ -445,7 +458,18 @@ def _strip_html(text: str) -> str:
 
 
 def is_emoji(ch: str) -> bool:
-    """Whether the character ``ch`` is an emoji (Unicode "Symbol, other" or the emoji planes)."""
+    """Whether a character is an emoji (Unicode "Symbol, other" or the emoji planes).
+
+    Parameters
+    ----------
+    ch : str
+        One character.
+
+    Returns
+    -------
+    bool
+        True for an emoji.
+    """
     return unicodedata.category(ch) == "So" or 0x1F000 <= ord(ch) <= 0x1FAFF
 
 
@@ -486,9 +510,21 @@ PREPROCESSING_STEPS = {
 
 
 def preprocess(texts, steps=tuple(PREPROCESSING_STEPS)):
-    """Apply the named ``steps`` (keys of :data:`PREPROCESSING_STEPS`, applied in seed 001's
-    order whatever order they are given in) to each text, then collapse white space.
-    ``texts``: str or sequence of str; returns the same kind (object array for a sequence)."""
+    """Apply named preprocessing steps to texts, then collapse white space.
+
+    Parameters
+    ----------
+    texts : str or sequence of str
+        The texts.
+    steps : sequence of str, default all
+        Keys of :data:`PREPROCESSING_STEPS`, applied in seed 001's order whatever order they
+        are given in.
+
+    Returns
+    -------
+    str or array of object, shape (n,)
+        The same kind as ``texts``.
+    """
     unknown = [s for s in steps if s not in PREPROCESSING_STEPS]
     if unknown:
         raise ValueError(f"unknown preprocessing step(s) {unknown}; steps: {list(PREPROCESSING_STEPS)}")
@@ -535,15 +571,30 @@ def text_cnn(vocab_size, num_classes, sequence_length=None, embed_dim=64, filter
 
 
 def load_word_vectors(path, vocabulary, dim=None, seed=0):
-    """An embedding matrix for ``vocabulary`` from a word-vector text file (GloVe or
-    fastText ``.vec``: ``word v1 v2 ...`` per line).
+    """An embedding matrix for a vocabulary from a word-vector text file.
 
-    Rows of words absent from the file are random with the file vectors' standard
-    deviation (seed 001's rule); row 0 (padding) is zero. Returns
-    ``(matrix (len(vocabulary), dim) float32, coverage)``, coverage being the
-    fraction of the vocabulary (padding and ``[UNK]`` excluded) found in the file.
-    :class:`TextDataError` names file and line of a vocabulary word's bad line (not all
-    numbers, the wrong count, a value that is not finite) or of damaged gzip data.
+    Rows of words absent from the file are random with the file vectors' standard deviation
+    (seed 001's rule); row 0 (padding) is zero. :class:`TextDataError` names file and line of
+    a vocabulary word's bad line (not all numbers, the wrong count, a value that is not
+    finite) or of damaged gzip data.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A GloVe or fastText ``.vec`` file (``word v1 v2 ...`` per line), maybe gzipped.
+    vocabulary : list of str
+        The words, index 0 the padding.
+    dim : int, optional
+        The vectors' size (default: the file's).
+    seed : int, default 0
+        Seed of the random rows.
+
+    Returns
+    -------
+    matrix : array of float32, shape (len(vocabulary), dim)
+        The embeddings.
+    coverage : float
+        The fraction of the vocabulary (padding and ``[UNK]`` excluded) found in the file.
     """
     path = Path(path)
     if not path.is_file():

@@ -41,24 +41,40 @@ def _looks_like_class_folders(path: Path) -> bool:
 
 
 def load_dataset(source="synthetic", **kwargs) -> EmotionDataset:
-    """One entry point for every data source; ``kwargs`` go to the loader.
+    """One entry point for every data source.
 
     * ``"synthetic"``: :func:`emolib.data.synthetic.generate` (procedural faces);
     * ``"facial_expressions"``: the real photos of ``muxspace/facial_expressions``
       (:func:`~emolib.data.facial_expressions._load_facial_expressions`), as does a
       directory with that layout (``images/`` and ``data/legend.csv``);
     * ``"fer2013"``: FER2013 from ``data/fer2013/`` (searched from the working directory
-      upwards; CSV or train/test folders), see :func:`fer2013_instructions`;
-    * a ``.csv`` file with a ``pixels`` column of pixel values: :func:`load_fer2013_csv`;
+      upwards; CSV or train/test folders), see :func:`~emolib.data.fer2013._fer2013_instructions`;
+    * a ``.csv`` file with a ``pixels`` column of pixel values: the FER2013 CSV loader;
       any other ``.csv`` file (or when ``kwargs`` hold :func:`load_labels_csv`'s own
       arguments): :func:`load_labels_csv`;
     * a directory: :func:`load_class_folders` when it holds class or split folders,
-      else :func:`load_fer2013_csv` when it holds ``fer2013.csv``/``icml_face_data.csv``/
+      else the FER2013 CSV loader when it holds ``fer2013.csv``/``icml_face_data.csv``/
       ``train.csv``, else :func:`load_labels_csv` on its ``labels.csv``.
 
-    The result has passed :func:`~emolib.data.base._validate_splits`. Raises
-    ``FileNotFoundError`` for a path that does not exist and ``ValueError`` for anything
-    else it cannot read or use.
+    Parameters
+    ----------
+    source : str or pathlib.Path, default "synthetic"
+        A source name or a path, as above.
+    **kwargs
+        Passed to the loader (``classes``, ``image_size``, ``channels``, ``seed``, ...).
+
+    Returns
+    -------
+    EmotionDataset
+        Splits ``train``, ``val``, ``test`` of images ``(n, height, width, channels)`` uint8,
+        checked by :func:`~emolib.data.base._validate_splits`.
+
+    Raises
+    ------
+    FileNotFoundError
+        For a path that does not exist.
+    ValueError
+        For anything else it cannot read or use.
     """
     name = source.strip().lower() if isinstance(source, str) else None
     if name == "synthetic":
