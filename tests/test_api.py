@@ -46,12 +46,11 @@ DOCSTRINGS_TO_DO = {
     "emolib.notebook.profile", "emolib.notebook.project_dir", "emolib.notebook.runs_dir",
     "emolib.notebook.settings_for", "emolib.notebook.setup_notebook", "emolib.notebook.show_source",
     "emolib.notebook.source_markdown", "emolib.notebook.time_left", "emolib.notebook.with_progress",
-    "emolib.pipeline.sampled_dataset", "emolib.realphotos.benchmark", "emolib.realphotos.evidence",
-    "emolib.realphotos.find_real_photos", "emolib.realphotos.load_real_photos", "emolib.realphotos.side_by_side",
-    "emolib.realphotos.train_on_photos", "emolib.realphotos.verdict", "emolib.text.download_goemotions",
-    "emolib.text.download_tweeteval", "emolib.text.find_goemotions", "emolib.text.find_word_vectors",
-    "emolib.text.glove_instructions", "emolib.text.glove_vectors", "emolib.text.goemotions_instructions",
-    "emolib.text.load_goemotions", "emolib.text.load_tweeteval", "emolib.text.tweeteval_instructions"
+    "emolib.pipeline.sampled_dataset", "emolib.realphotos.benchmark", "emolib.realphotos.find_real_photos",
+    "emolib.realphotos.train_on_photos", "emolib.text.download_goemotions", "emolib.text.download_tweeteval",
+    "emolib.text.find_goemotions", "emolib.text.find_word_vectors", "emolib.text.glove_instructions",
+    "emolib.text.glove_vectors", "emolib.text.goemotions_instructions", "emolib.text.load_goemotions",
+    "emolib.text.load_tweeteval", "emolib.text.tweeteval_instructions"
 }
 
 
