@@ -25,9 +25,11 @@ import pandas as pd
 # The label vocabulary is the generator's (facegen draws these emotions); emolib uses the same one.
 from facegen.labels import EMOTIONS, LABEL_SYNONYMS, PRESETS, SPLITS, normalize_label, resolve_classes  # noqa: F401
 
+__all__ = ["EmotionDataset", "normalize_label", "resolve_classes"]
+
 
 @dataclass
-class Split:
+class _Split:
     """One split of a data set: images, integer labels and per-image metadata."""
 
     images: np.ndarray
@@ -56,12 +58,35 @@ class Split:
     def take(self, index) -> "Split":
         """A new split with the rows selected by an index array or boolean mask."""
         index = np.asarray(index)
-        return Split(self.images[index], self.labels[index], self.meta.iloc[index].copy())
+        return _Split(self.images[index], self.labels[index], self.meta.iloc[index].copy())
 
 
 @dataclass
 class EmotionDataset:
-    """Named splits plus the class names their labels index into."""
+    """Named splits plus the class names their labels index into.
+
+    Parameters
+    ----------
+    splits : dict of str to Split
+        The splits by name (``"train"``, ``"val"``, ``"test"``): each holds ``images``
+        ``(n, height, width, channels)`` uint8, ``labels`` ``(n,)`` int and ``meta`` (a DataFrame,
+        one row per image).
+    class_names : tuple of str
+        The name of each label index.
+    name : str, default "dataset"
+        Where it came from (``"synthetic"``, ``"fer2013"``, ...).
+    info : dict, optional
+        How it was made (loader arguments, counts of dropped files, ...).
+
+    Attributes
+    ----------
+    train, val, test : Split
+        The splits of those names.
+    num_classes : int
+        ``len(class_names)``.
+    image_shape : tuple of int
+        ``(height, width, channels)`` of the images.
+    """
 
     splits: dict
     class_names: tuple
@@ -74,22 +99,22 @@ class EmotionDataset:
             if len(split) and (split.labels.min() < 0 or split.labels.max() >= len(self.class_names)):
                 raise ValueError(f"split {key!r} has labels outside 0..{len(self.class_names) - 1}")
 
-    def __getitem__(self, key) -> Split:
+    def __getitem__(self, key) -> _Split:
         try:
             return self.splits[key]
         except KeyError:
             raise KeyError(f"no split {key!r}; splits: {list(self.splits)}") from None
 
     @property
-    def train(self) -> Split:
+    def train(self) -> _Split:
         return self["train"]
 
     @property
-    def val(self) -> Split:
+    def val(self) -> _Split:
         return self["val"]
 
     @property
-    def test(self) -> Split:
+    def test(self) -> _Split:
         return self["test"]
 
     @property
@@ -149,7 +174,7 @@ def _describe(dataset) -> str:
     return f"data set {dataset.name!r}" + (f" ('{path}')" if path else "")
 
 
-def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
+def _validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
     """Check that ``dataset`` can be trained on and evaluated; returns it unchanged.
 
     :func:`emolib.data.load_dataset` and :func:`emolib.experiment.run_experiment` call it
@@ -197,7 +222,7 @@ def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
     return dataset
 
 
-def convert_images(images, size, channels) -> np.ndarray:
+def _convert_images(images, size, channels) -> np.ndarray:
     """Resize and convert ``uint8`` images ``(n, h, w[, 1|3|4])`` (alpha is dropped) to
     ``uint8`` ``(n, size, size, channels)`` with :func:`emolib.pipeline.prepare_images`
     (ITU-R 601 luma, bilinear resizing with antialiasing), rounded back to ``uint8``."""
