@@ -202,7 +202,9 @@ def test_solutions_notebooks_are_committed_without_outputs(notebook):
     nb = nbformat.read(notebook, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert (ROOT / "notebooks" / notebook.name.replace("_solutions", "")).is_file()
-    assert code[0].source == tools.setup_source(notebook.name)
+    assert code[0].source == tools.setup_source(notebook.name), (
+        "the first code cell must be tools/notebooks.py's setup_source(name), as in notebooks/ (`sync` updates "
+        "notebooks/ only; it would also give a solutions notebook a Colab badge pointing into notebooks/)")
     assert "parameters" in code[1].metadata.get("tags", [])
     assert re.search(rf"^{re.escape(tools.PROFILE_LINE)}", code[1].source, re.M)
     assert not [c for c in code if c.outputs or c.execution_count], "clear the outputs before committing"
