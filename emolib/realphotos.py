@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "LEARNED", "benchmark", "evidence", "find_real_photos", "load_real_photos", "photo_config", "side_by_side",
+    "LEARNED", "benchmark", "evidence", "load_real_photos", "photo_config", "side_by_side",
     "train_on_photos", "verdict"
 ]
 
@@ -35,7 +35,7 @@ LEARNED = 1.3
 _ALPHA = 0.05
 
 
-def find_real_photos(setting="auto"):
+def _find_real_photos(setting="auto"):
     """Where the real photos are: ``(path or None, why not)``.
 
     ``setting``: ``None`` (skip), a path, or ``"auto"``: ``$EMOLIB_FACIAL_EXPRESSIONS``
@@ -91,7 +91,7 @@ def load_real_photos(setting="auto", *, image_size=48, channels=1, seed=0, class
     from .data import facial_expressions as fe
     from .data import load_dataset
 
-    path, why = find_real_photos(setting)
+    path, why = _find_real_photos(setting)
     if path is None:
         if verbose:
             print(f"Real photos not found ({why}): this section is skipped.\n\n{fe.manual_steps()}")

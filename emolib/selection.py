@@ -25,7 +25,7 @@ from .export import file_size_mb
 
 __all__ = [
     "SCORECARD_COLUMNS", "Selection", "add_latency", "break_even_predictions", "break_even_speedup",
-    "collect_scorecard_runs", "cost_per_million", "deployment_costs", "endpoint_instances", "endpoint_monthly_cost",
+    "collect_scorecard_runs", "cost_per_million", "deployment_costs", "endpoint_capacity", "endpoint_instances", "endpoint_monthly_cost",
     "load_models", "measure_latency", "measurement_order", "meets_sla", "pareto_front", "peak_memory_gib",
     "plot_pareto", "price_table", "profile_experiments", "read_formats", "run_details", "select_model",
     "summarize_scorecard", "task_label", "worst_class"
@@ -584,9 +584,22 @@ def break_even_speedup(cpu_usd_per_hour, gpu_usd_per_hour):
     return _positive("gpu_usd_per_hour", gpu_usd_per_hour) / _positive("cpu_usd_per_hour", cpu_usd_per_hour)
 
 
-def _endpoint_capacity(latency_ms, max_utilisation=1.0):
-    """Requests/s one instance serves, one at a time taking ``latency_ms`` each, kept at most
-    ``max_utilisation`` busy (0 < u <= 1; below 1 leaves headroom, so queues stay short)."""
+def endpoint_capacity(latency_ms, max_utilisation=1.0):
+    """Requests per second one instance serves, one request at a time.
+
+    Parameters
+    ----------
+    latency_ms : float
+        Milliseconds one request takes (> 0).
+    max_utilisation : float
+        The share of time the instance may be busy, in (0, 1]; below 1 leaves headroom,
+        so queues stay short.
+
+    Returns
+    -------
+    float
+        ``1000 / latency_ms * max_utilisation``.
+    """
     u = float(max_utilisation)
     if not 0 < u <= 1:
         raise ValueError(f"max_utilisation must be in (0, 1], got {max_utilisation!r}")
@@ -608,9 +621,9 @@ def endpoint_instances(peak_requests_per_s, latency_ms, max_utilisation=1.0) -> 
     Returns
     -------
     int
-        ``ceil(peak / capacity)`` (:func:`_endpoint_capacity`), at least 1.
+        ``ceil(peak / capacity)`` (:func:`endpoint_capacity`), at least 1.
     """
-    need = _positive("peak_requests_per_s", peak_requests_per_s) / _endpoint_capacity(latency_ms, max_utilisation)
+    need = _positive("peak_requests_per_s", peak_requests_per_s) / endpoint_capacity(latency_ms, max_utilisation)
     return max(1, math.ceil(float(need) - 1e-9))
 
 

@@ -27,7 +27,6 @@ NOT_YET_PRIVATE = {
     ("emolib.progress", "bar"): "the progress bar of run_experiment and fit_keep_best; the notebooks' own loops "
                                 "(with_progress) move to it when they are re-executed",
     ("emolib.progress", "epoch_callback"): "progress_callback's bar, for a model.fit written in a notebook",
-    ("emolib.realphotos", "find_real_photos"): IN_FLIGHT,
     ("emolib.experiment", "TrainedModel"): IN_FLIGHT,
     ("emolib.evaluation", "input_batches"): IN_FLIGHT + " (transfer.py imports it)",
     ("emolib.net", "open_url"): IN_FLIGHT,
@@ -46,7 +45,7 @@ DOCSTRINGS_TO_DO = {
     "emolib.notebook.profile", "emolib.notebook.project_dir", "emolib.notebook.runs_dir",
     "emolib.notebook.settings_for", "emolib.notebook.setup_notebook", "emolib.notebook.show_source",
     "emolib.notebook.source_markdown", "emolib.notebook.with_progress",
-    "emolib.pipeline.sampled_dataset", "emolib.realphotos.find_real_photos",
+    "emolib.pipeline.sampled_dataset",
     "emolib.realphotos.train_on_photos", "emolib.text.download_goemotions", "emolib.text.download_tweeteval",
     "emolib.text.find_goemotions", "emolib.text.find_word_vectors", "emolib.text.glove_instructions",
     "emolib.text.glove_vectors", "emolib.text.goemotions_instructions", "emolib.text.load_goemotions",

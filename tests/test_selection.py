@@ -147,7 +147,7 @@ def test_cost_arithmetic():
     assert sel._HOURS_PER_MONTH == pytest.approx(730)
     assert sel.endpoint_monthly_cost(0.01, 2) == pytest.approx(0.01 * 2 * 730)
     # 10 ms per request, half busy: 50 requests/s per instance
-    assert sel._endpoint_capacity(10, 0.5) == pytest.approx(50)
+    assert sel.endpoint_capacity(10, 0.5) == pytest.approx(50)
     assert sel.endpoint_instances(50, 10, 0.5) == 1
     assert sel.endpoint_instances(51, 10, 0.5) == 2
     assert sel.endpoint_instances(0.001, 10) == 1
@@ -160,7 +160,7 @@ def test_cost_arithmetic():
     (lambda: sel.cost_per_million(0, 1), "images_per_s"),
     (lambda: sel.cost_per_million(100, -1), "usd_per_hour"),
     (lambda: sel.break_even_speedup(0, 1), "cpu_usd_per_hour"),
-    (lambda: sel._endpoint_capacity(10, 1.5), "max_utilisation"),
+    (lambda: sel.endpoint_capacity(10, 1.5), "max_utilisation"),
     (lambda: sel.endpoint_instances(10, float("nan")), "latency_ms"),
     (lambda: sel.deployment_costs(pd.Series({"images_per_s_b64": 1.0, "p50_ms_b1": 1.0, "p95_ms_b1": 1.0}),
                                   sel.price_table(), -1, 1, 1), "predictions_per_month"),

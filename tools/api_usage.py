@@ -252,8 +252,8 @@ def consumers():
         or ``"tests"``.
     """
     out = []
-    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        out.append(("notebooks", nb.name, notebook_tree(nb)))
+    for nb in [*sorted((ROOT / "notebooks").glob("*.ipynb")), *sorted((ROOT / "solutions").glob("*.ipynb"))]:
+        out.append(("notebooks", nb.name, notebook_tree(nb)))  # the exercises' solutions are part of the course
     for kind, folder in (("benchmarks", "benchmarks"), ("tools", "tools"), ("tests", "tests")):
         for p in sorted((ROOT / folder).glob("*.py")):
             out.append((kind, p.name, ast.parse(p.read_text(encoding="utf-8"))))
