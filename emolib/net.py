@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .fileio import atomic_path
 
-__all__ = ["NetworkError", "download", "open_url", "reachable"]
+__all__ = ["NetworkError", "download", "reachable"]
 
 
 class NetworkError(OSError):
@@ -40,7 +40,7 @@ def _with_steps(message, manual_steps):
     return f"{message}\n\n{manual_steps}" if manual_steps else message
 
 
-def open_url(url, *, connect_timeout=5.0, read_timeout=30.0, method="GET", manual_steps=None):
+def _open_url(url, *, connect_timeout=5.0, read_timeout=30.0, method="GET", manual_steps=None):
     """Open a URL and return the response once its headers arrived.
 
     DNS, connect, TLS and the headers get ``connect_timeout`` seconds in all (in a daemon
@@ -128,7 +128,7 @@ def reachable(url, timeout=3.0) -> bool:
         True when it answered.
     """
     try:
-        open_url(url, connect_timeout=timeout, read_timeout=timeout, method="HEAD").close()
+        _open_url(url, connect_timeout=timeout, read_timeout=timeout, method="HEAD").close()
         return True
     except NetworkError as exc:
         return isinstance(exc.__cause__, urllib.error.HTTPError)
@@ -185,7 +185,7 @@ def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, 
         body cut short included) or a ``Content-Length`` that is not a number.
     """
     path = Path(path)
-    response = open_url(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
+    response = _open_url(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
                         manual_steps=manual_steps)
     length = response.headers.get("Content-Length")
     if length is not None and not re.fullmatch(r"\s*[0-9]+\s*", length):

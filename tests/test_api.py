@@ -29,7 +29,6 @@ NOT_YET_PRIVATE = {
     ("emolib.progress", "epoch_callback"): "progress_callback's bar, for a model.fit written in a notebook",
     ("emolib.experiment", "TrainedModel"): IN_FLIGHT,
     ("emolib.evaluation", "input_batches"): IN_FLIGHT + " (transfer.py imports it)",
-    ("emolib.net", "open_url"): IN_FLIGHT,
     ("emolib.net", "reachable"): IN_FLIGHT,
     **{("emolib.text", name): IN_FLIGHT + " (text.py's data-file lookup)" for name in (
         "GLOVE_URL", "GOEMOTIONS_FILES", "GOEMOTIONS_URL", "SPLITS", "TWEETEVAL_FILES", "TWEETEVAL_URL",

@@ -40,7 +40,7 @@ SCRIPT = textwrap.dedent(
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     from emolib.distribute import _get_strategy
     import numpy as np, pandas as pd
-    from emolib.data.base import EmotionDataset, _Split
+    from emolib.data.base import EmotionDataset, Split
     from emolib.experiment import DataConfig, ExperimentConfig, ModelConfig, TrainConfig, run_experiment
 
     rng = np.random.default_rng(0)
@@ -50,7 +50,7 @@ SCRIPT = textwrap.dedent(
         images = rng.integers(0, 50, (n, 12, 12, 1)).astype(np.uint8)
         images[labels == 1, :6] += 150   # class 1: bright top half
         meta = pd.DataFrame({"label": labels, "emotion": "x", "source": "s"})
-        splits[name] = _Split(images, labels, meta)
+        splits[name] = Split(images, labels, meta)
     data = EmotionDataset(splits, ("happy", "sad"))
 
     strategy = _get_strategy("mirrored", ["/cpu:0", "/cpu:1"])

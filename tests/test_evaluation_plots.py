@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import f1_score, precision_score, recall_score
 
 from emolib import plots
-from emolib.data.base import EmotionDataset, _Split
+from emolib.data.base import EmotionDataset, Split
 from emolib.evaluation import evaluate, predict_proba
 from emolib.pipeline import make_dataset
 
@@ -126,7 +126,7 @@ def _dataset():
         labels = np.repeat(np.arange(3), counts)
         images = rng.integers(0, 256, (len(labels), 12, 12, 1), dtype=np.uint8)
         meta = pd.DataFrame({"label": labels, "emotion": [names[i] for i in labels], "source": "t"})
-        splits[split] = _Split(images, labels, meta)
+        splits[split] = Split(images, labels, meta)
     return EmotionDataset(splits, names)
 
 

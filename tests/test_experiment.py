@@ -15,7 +15,7 @@ import pytest
 
 from emolib import experiment as ex
 from emolib import models
-from emolib.data.base import EmotionDataset, _Split
+from emolib.data.base import EmotionDataset, Split
 from emolib.experiment import (
     DataConfig,
     ExperimentConfig,
@@ -45,7 +45,7 @@ def quadrant_dataset(sizes=(240, 80, 80), size=16, seed=0):
             r, col = divmod(int(c), 2)
             images[i, r * h + 2 : r * h + h - 2, col * h + 2 : col * h + h - 2] += 150
         meta = pd.DataFrame({"label": labels, "emotion": [CLASSES[c] for c in labels], "source": "q"})
-        splits[name] = _Split(images, labels, meta)
+        splits[name] = Split(images, labels, meta)
     return EmotionDataset(splits, CLASSES, name="quadrants")
 
 

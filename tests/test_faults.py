@@ -38,7 +38,7 @@ from emolib import experiment as ex
 from emolib import net, transfer
 from emolib import runs
 from emolib.data import EmotionDataset, ImageReadError, load_class_folders, load_dataset, load_labels_csv
-from emolib.data.base import _Split, _validate_splits
+from emolib.data.base import Split, _validate_splits
 from emolib.data.fer2013 import _load_fer2013_csv
 from emolib.data.images import _read_image
 
@@ -245,7 +245,7 @@ def test_stalled_name_lookup_is_inside_the_deadline(monkeypatch):
     start = time.monotonic()
     try:
         with pytest.raises(net.NetworkError, match="within 0.5 s"):
-            bounded(lambda: net.open_url("http://stalled.invalid/", connect_timeout=0.5), 10)
+            bounded(lambda: net._open_url("http://stalled.invalid/", connect_timeout=0.5), 10)
         assert not bounded(lambda: net.reachable("http://stalled.invalid/", timeout=0.5), 10)
     finally:
         release.set()
@@ -384,7 +384,7 @@ def small_dataset(val=3, classes=("happy", "sad")):
     def split(n):
         labels = np.arange(n) % len(classes)
         meta = pd.DataFrame({"label": labels, "emotion": [classes[i] for i in labels], "source": range(n)})
-        return _Split(rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8), labels, meta)
+        return Split(rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8), labels, meta)
 
     return EmotionDataset({"train": split(6), "val": split(val), "test": split(4)}, classes, "small")
 

@@ -23,7 +23,7 @@ from emolib.data import (
     load_labels_csv,
     write_class_folders,
 )
-from emolib.data.base import _Split
+from emolib.data.base import Split
 from emolib.data.fer2013 import _fer2013_instructions, _load_fer2013_csv
 from emolib.data import real, splits
 
@@ -143,7 +143,7 @@ def tiny_dataset(channels=1, size=16):
             "code": [f"00{i}" for i in range(n)],  # string that looks numeric
         })
         images = rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8)
-        splits[key] = _Split(images, labels, meta)
+        splits[key] = Split(images, labels, meta)
     return EmotionDataset(splits, class_names, "tiny", {"note": "hand-made", "n": 15})
 
 
@@ -738,11 +738,11 @@ def test_export_with_an_empty_split_round_trips_without_carving(tmp_path):
     rng = np.random.default_rng(0)
 
     def split(n, label):
-        return _Split(rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8), np.full(n, label),
+        return Split(rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8), np.full(n, label),
                      pd.DataFrame({"label": np.full(n, label), "emotion": ["happy", "sad"][label],
                                    "source": [f"s{label}_{i}" for i in range(n)]}))
 
-    train = _Split(np.concatenate([split(6, 0).images, split(6, 1).images]), np.repeat([0, 1], 6),
+    train = Split(np.concatenate([split(6, 0).images, split(6, 1).images]), np.repeat([0, 1], 6),
                   pd.concat([split(6, 0).meta, split(6, 1).meta], ignore_index=True))
     empty = train.take(np.zeros(0, dtype=int))
     ds = EmotionDataset({"train": train, "val": empty, "test": train.take(np.array([0, 6]))}, ("happy", "sad"))

@@ -25,12 +25,22 @@ import pandas as pd
 # The label vocabulary is the generator's (facegen draws these emotions); emolib uses the same one.
 from facegen.labels import EMOTIONS, LABEL_SYNONYMS, PRESETS, SPLITS, normalize_label, resolve_classes  # noqa: F401
 
-__all__ = ["EmotionDataset", "normalize_label", "resolve_classes"]
+__all__ = ["EmotionDataset", "Split", "normalize_label", "resolve_classes"]
 
 
 @dataclass
-class _Split:
-    """One split of a data set: images, integer labels and per-image metadata."""
+class Split:
+    """One split of a data set: images, integer labels and per-image metadata.
+
+    Parameters
+    ----------
+    images : uint8 array, shape (n, h, w, c)
+        The images, ``c`` 1 (gray) or 3 (RGB).
+    labels : int array, shape (n,)
+        Class indices into the data set's ``class_names``.
+    meta : pandas.DataFrame, n rows
+        Per-image metadata (source file, person, ...); its index is reset.
+    """
 
     images: np.ndarray
     labels: np.ndarray
@@ -58,7 +68,7 @@ class _Split:
     def take(self, index) -> "Split":
         """A new split with the rows selected by an index array or boolean mask."""
         index = np.asarray(index)
-        return _Split(self.images[index], self.labels[index], self.meta.iloc[index].copy())
+        return Split(self.images[index], self.labels[index], self.meta.iloc[index].copy())
 
 
 @dataclass
@@ -99,22 +109,22 @@ class EmotionDataset:
             if len(split) and (split.labels.min() < 0 or split.labels.max() >= len(self.class_names)):
                 raise ValueError(f"split {key!r} has labels outside 0..{len(self.class_names) - 1}")
 
-    def __getitem__(self, key) -> _Split:
+    def __getitem__(self, key) -> Split:
         try:
             return self.splits[key]
         except KeyError:
             raise KeyError(f"no split {key!r}; splits: {list(self.splits)}") from None
 
     @property
-    def train(self) -> _Split:
+    def train(self) -> Split:
         return self["train"]
 
     @property
-    def val(self) -> _Split:
+    def val(self) -> Split:
         return self["val"]
 
     @property
-    def test(self) -> _Split:
+    def test(self) -> Split:
         return self["test"]
 
     @property

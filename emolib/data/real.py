@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..fileio import jsonable, _temp_dir_beside
-from .base import EMOTIONS, SPLITS, EmotionDataset, _Split, normalize_label, resolve_classes
+from .base import EMOTIONS, SPLITS, EmotionDataset, Split, normalize_label, resolve_classes
 from .images import ImageReadError, _read_images  # noqa: F401 (ImageReadError: raised through here)
 from .splits import _group_splits, _stratified_splits
 
@@ -167,7 +167,7 @@ def _build_dataset(images, labels, meta, split_names, class_names, name, info) -
     split_names = np.asarray(split_names, dtype=object)
     meta = meta.reset_index(drop=True).assign(split=split_names)
     index = {key: np.flatnonzero(split_names == key) for key in SPLITS}
-    return EmotionDataset({key: _Split(images[i], labels[i], meta.iloc[i]) for key, i in index.items()},
+    return EmotionDataset({key: Split(images[i], labels[i], meta.iloc[i]) for key, i in index.items()},
                           class_names, name, info)
 
 

@@ -16,7 +16,7 @@ import facegen
 from facegen import (ACTION_UNITS, AU_COLUMNS, BALANCES, EMOTIONS, FER2013_COUNTS, PROTOTYPES,  # noqa: F401
                      class_counts, render, sample_identities, sample_params)
 
-from .base import EmotionDataset, _Split
+from .base import EmotionDataset, Split
 
 __all__ = [
     "ACTION_UNITS", "AU_COLUMNS", "EMOTIONS", "PROTOTYPES", "class_counts", "generate", "params_to_meta", "render",
@@ -40,7 +40,7 @@ def generate(*args, **kwargs) -> EmotionDataset:
         generation parameters and the people per split.
     """
     drawn = facegen.generate(*args, **kwargs)
-    splits = {name: _Split(split["images"], split["labels"], pd.DataFrame(split["meta"]))
+    splits = {name: Split(split["images"], split["labels"], pd.DataFrame(split["meta"]))
               for name, split in drawn["splits"].items()}
     info = {"generator": "emolib.data.synthetic", **drawn["info"]}
     return EmotionDataset(splits, drawn["classes"], "synthetic", info)
