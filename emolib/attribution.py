@@ -9,24 +9,37 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["face_regions", "grad_cam", "last_feature_layer", "region_shares"]
+
 #: Boxes of the face regions in the generator's canonical face frame (x, y from -1 to 1,
 #: y downwards, 1.0 = half the image width before the pose's scale), ``(x0, x1, y0, y1)``.
 #: They cover the eyes and brows (``eye_y`` ~ -0.08, ``eye_dx`` <= 0.23, ``eye_w`` <= 0.12,
 #: brows up to ~0.2 above the eyes) and the mouth (``mouth_y`` 0.34-0.41, ``mouth_w`` <= 0.21,
 #: opened downwards by up to ~0.17) of :mod:`facegen`.
-REGIONS = {
+_REGIONS = {
     "eyes": (-0.40, 0.40, -0.32, 0.04),
     "mouth": (-0.32, 0.32, 0.22, 0.60),
 }
 
 #: The generator's average pose (scale drawn from 1.4 to 1.7, no shift, no rotation): where
 #: the regions sit in a centred face crop, used for images without pose metadata (photos).
-CENTRED_POSE = {"scale": 1.55, "shift_x": 0.0, "shift_y": 0.0, "rotation_deg": 0.0}
+_CENTRED_POSE = {"scale": 1.55, "shift_x": 0.0, "shift_y": 0.0, "rotation_deg": 0.0}
 
 
 def last_feature_layer(model):
-    """The name of the last layer of ``model`` with a 4-D (images, height, width, channels)
-    output: the last convolutional feature map, which Grad-CAM reads."""
+    """The last convolutional feature map of a model, which Grad-CAM reads.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A Keras model.
+
+    Returns
+    -------
+    str
+        The name of its last layer with a 4-D ``(images, height, width, channels)`` output;
+        ``ValueError`` when it has none.
+    """
     for layer in reversed(model.layers):
         shape = getattr(getattr(layer, "output", None), "shape", None)
         if shape is not None and len(shape) == 4:
@@ -89,24 +102,50 @@ def grad_cam(model, images, class_index=None, layer=None, batch_size=64):
 
 
 def face_regions(size, meta=None, n=None):
-    """``{region: bool array (n, size, size)}``: masks of :data:`REGIONS` placed by each
-    generated face's pose (``meta`` with ``scale``, ``shift_x``, ``shift_y``,
-    ``rotation_deg``), or for ``n`` images in :data:`CENTRED_POSE`."""
+    """Masks of the face regions (:data:`_REGIONS`) of generated faces.
+
+    Parameters
+    ----------
+    size : int
+        Image height and width.
+    meta : pandas.DataFrame or dict, optional
+        The faces' pose (``scale``, ``shift_x``, ``shift_y``, ``rotation_deg``; one row per
+        image), as ``EmotionDataset`` metadata holds it.
+    n : int, optional
+        Without ``meta``: that many masks of a centred face (:data:`_CENTRED_POSE`).
+
+    Returns
+    -------
+    dict of str to array of bool, shape (n, size, size)
+        ``{region: mask}``.
+    """
     from facegen.camera import face_frame
 
     if meta is not None:
-        pose = {k: np.asarray(meta[k], dtype=np.float32) for k in CENTRED_POSE}
+        pose = {k: np.asarray(meta[k], dtype=np.float32) for k in _CENTRED_POSE}
     else:
-        pose = {k: np.full(n or 1, v, dtype=np.float32) for k, v in CENTRED_POSE.items()}
+        pose = {k: np.full(n or 1, v, dtype=np.float32) for k, v in _CENTRED_POSE.items()}
     x, y = face_frame(pose, size)  # the generator's own inverse warp: picture -> canonical face frame
-    return {name: (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1) for name, (x0, x1, y0, y1) in REGIONS.items()}
+    return {name: (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1) for name, (x0, x1, y0, y1) in _REGIONS.items()}
 
 
 def region_shares(maps, regions):
-    """Share of each map ``(n, height, width)`` on each of ``regions`` (``{name: bool array
-    (n, h, w) or (h, w)}``, not overlapping) and on the ``"rest"``: a DataFrame of
-    ``attribution`` (mean share of the maps), ``area`` (mean share of the pixels) and
-    ``ratio`` (1 for an even map; above 1 where the network looks more than size explains)."""
+    """How much of each attribution map falls on each region, against the region's area.
+
+    Parameters
+    ----------
+    maps : array of shape (n, height, width)
+        Non-negative maps (Grad-CAM); all-zero maps are left out.
+    regions : dict of str to array of bool, shape (n, height, width) or (height, width)
+        Masks that do not overlap; the pixels outside them are the region ``"rest"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per region: ``attribution`` (mean share of the maps), ``area`` (mean share of the
+        pixels) and ``ratio`` (1 for an even map; above 1 where the network looks more than size
+        explains).
+    """
     import pandas as pd
 
     maps = np.asarray(maps, dtype=np.float64)

@@ -21,10 +21,15 @@ import numpy as np
 
 from .export import file_size_mb, onnx_caller, predict_in_batches
 
+__all__ = [
+    "check_targets", "compare", "compare_deployments", "cpu_int8_support", "describe_cpu", "keras_callers",
+    "keras_file_size_mb", "quantization_summary", "scores"
+]
+
 #: /proc/cpuinfo flags of the x86 instruction sets that matter for int8 inference, with their usual names.
 #: AVX2 multiplies 8-bit integers in three instructions with 16-bit intermediates (which can saturate);
 #: VNNI (AVX512-VNNI, AVX-VNNI) fuses them into one 8-bit dot product; AMX adds tile matrix units.
-INT8_FLAGS = {"avx2": "AVX2", "avx512_vnni": "AVX512-VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "AMX-INT8"}
+_INT8_FLAGS = {"avx2": "AVX2", "avx512_vnni": "AVX512-VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "AMX-INT8"}
 
 
 def _summary(seconds, batch_size) -> dict:
@@ -37,13 +42,30 @@ def _summary(seconds, batch_size) -> dict:
 
 
 def compare(callers: dict, x, repeats=50, warmup=5, rounds=5):
-    """Time several callers on the same batch ``x``, interleaved; returns a DataFrame.
+    """Time several callers on the same batch, interleaved.
 
-    ``callers`` maps a name to ``f(x)``. Each of ``rounds`` rounds calls every
-    caller ``repeats // rounds`` times (after ``warmup`` untimed calls each in the
-    first round), so drifts of the machine's load are shared. One row per caller,
-    indexed by name: ``batch_size``, ``calls``, ``p50_ms``, ``p95_ms``, ``mean_ms``
-    (ms per call) and ``images_per_s`` (batch size / median seconds per call).
+    Each of ``rounds`` rounds calls every caller ``repeats // rounds`` times (after
+    ``warmup`` untimed calls each in the first round), so drifts of the machine's load are
+    shared.
+
+    Parameters
+    ----------
+    callers : dict of str to callable
+        ``{name: f}``; each is called as ``f(x)``.
+    x : array of shape (batch, ...)
+        The batch.
+    repeats : int, default 50
+        Timed calls per caller.
+    warmup : int, default 5
+        Untimed calls per caller first.
+    rounds : int, default 5
+        Rounds the calls are spread over.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per caller, indexed by name: ``batch_size``, ``calls``, ``p50_ms``, ``p95_ms``,
+        ``mean_ms`` (ms per call) and ``images_per_s`` (batch size / median seconds per call).
     """
     import pandas as pd
 
@@ -66,9 +88,20 @@ def compare(callers: dict, x, repeats=50, warmup=5, rounds=5):
 
 
 def keras_callers(model) -> dict:
-    """The two ways to call a Keras model on a NumPy batch: ``keras_predict``
-    (``model.predict``, which builds a ``tf.data`` pipeline per call: tens of ms) and
-    ``keras_direct`` (the forward pass compiled once with ``tf.function``: what a server calls)."""
+    """The two ways to call a Keras model on a NumPy batch.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model.
+
+    Returns
+    -------
+    dict of str to callable
+        ``keras_predict`` (``model.predict``, which builds a ``tf.data`` pipeline per call: tens
+        of ms) and ``keras_direct`` (the forward pass compiled once with ``tf.function``: what a
+        server calls); each takes a batch and returns probabilities ``(batch, k)``.
+    """
     import tensorflow as tf
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
@@ -80,11 +113,20 @@ def keras_callers(model) -> dict:
 
 
 def cpu_int8_support(cpuinfo=None) -> dict:
-    """The CPU's model name and int8-relevant instruction sets, from ``cpuinfo`` (the text of
-    ``/proc/cpuinfo``, read by default): ``{"model", "flags", "int8_dot_product"}``. ``flags``
-    maps each :data:`INT8_FLAGS` name to a bool, or is ``"unknown"`` without a flags line (macOS,
-    Windows, ARM); ``int8_dot_product``: VNNI or AMX present (8-bit dot products in one
-    instruction: static int8 usually beats float32; AVX2 alone: it can be *slower*), ``None`` if unknown.
+    """The CPU's model name and its int8-relevant instruction sets.
+
+    Parameters
+    ----------
+    cpuinfo : str, optional
+        The text of ``/proc/cpuinfo`` (read by default).
+
+    Returns
+    -------
+    dict
+        ``model`` (str); ``flags``: each :data:`_INT8_FLAGS` name to a bool, or ``"unknown"``
+        without a flags line (macOS, Windows, ARM); ``int8_dot_product``: VNNI or AMX present
+        (8-bit dot products in one instruction: static int8 usually beats float32; AVX2 alone:
+        it can be *slower*), ``None`` if unknown.
     """
     if cpuinfo is None:
         path = Path("/proc/cpuinfo")
@@ -100,13 +142,24 @@ def cpu_int8_support(cpuinfo=None) -> dict:
     model = model or platform.processor() or "unknown"
     if flags is None:
         return {"model": model, "flags": "unknown", "int8_dot_product": None}
-    present = {name: flag in flags for flag, name in INT8_FLAGS.items()}
+    present = {name: flag in flags for flag, name in _INT8_FLAGS.items()}
     dot = present["AVX512-VNNI"] or present["AVX-VNNI"] or present["AMX-INT8"]
     return {"model": model, "flags": present, "int8_dot_product": dot}
 
 
 def describe_cpu(info=None) -> str:
-    """One line for a notebook or a log: the CPU and its int8 instructions (``info`` from :func:`cpu_int8_support`)."""
+    """One line for a notebook or a log: the CPU and its int8 instructions.
+
+    Parameters
+    ----------
+    info : dict, optional
+        :func:`cpu_int8_support`'s result (computed when omitted).
+
+    Returns
+    -------
+    str
+        The line.
+    """
     info = cpu_int8_support() if info is None else info
     if info["flags"] == "unknown":
         return f"CPU {info['model']}: int8 instruction sets unknown (no /proc/cpuinfo flags on this system)"
@@ -117,8 +170,21 @@ def describe_cpu(info=None) -> str:
 
 
 def keras_file_size_mb(model) -> float:
-    """Megabytes of the model as a ``.keras`` file of architecture and weights only (what one
-    would deploy; a compiled model's checkpoint adds the optimizer state, about 3x with Adam)."""
+    """Megabytes of a model saved as a ``.keras`` file of architecture and weights only.
+
+    That is what one would deploy; a compiled model's checkpoint adds the optimizer state
+    (about 3x with Adam).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model.
+
+    Returns
+    -------
+    float
+        The file's size in MB.
+    """
     import keras
 
     try:  # the same layers in a new, uncompiled functional model: no optimizer state
@@ -134,7 +200,20 @@ def keras_file_size_mb(model) -> float:
 
 
 def scores(y_true, proba) -> dict:
-    """``{"accuracy", "macro_f1"}`` of probabilities ``(n, k)`` against labels ``(n,)``."""
+    """Accuracy and macro-F1 of probabilities.
+
+    Parameters
+    ----------
+    y_true : array of int, shape (n,)
+        True classes.
+    proba : array of shape (n, k)
+        Predicted probabilities.
+
+    Returns
+    -------
+    dict
+        ``{"accuracy", "macro_f1"}``.
+    """
     from sklearn.metrics import accuracy_score
 
     from .evaluation import macro_f1
@@ -177,7 +256,7 @@ def compare_deployments(model, onnx_files, x, y, batch_size=64, repeats=100, bat
 
 #: Targets of the quantized model (issue 5), on the ResNet-like model:
 #: ``(key, description, limit)``; every one is "measured value <= limit".
-TARGETS = (
+_TARGETS = (
     ("onnx_int8_size_ratio", "int8 file size / fp32 file size", 0.3),
     ("onnx_int8_latency_ratio", "int8 / fp32 ONNX latency, batch 1 (median)", 0.5),
     ("onnx_int8_accuracy_drop", "fp32 minus int8 test accuracy, percentage points", 0.5),
@@ -185,9 +264,22 @@ TARGETS = (
 
 
 def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras_direct") -> dict:
-    """The headline ratios of a :func:`compare_deployments` table: int8 / fp32 file size and
-    batch-1 median latency, fp32 minus int8 accuracy in percentage points (positive: int8 is
-    worse), and fp32 ONNX Runtime / Keras ``tf.function`` batch-1 latency (below 1: ONNX is faster)."""
+    """The headline ratios of a :func:`compare_deployments` table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`compare_deployments`' result.
+    fp32, int8, keras : str
+        The rows of the float32 ONNX model, the int8 one and Keras' ``tf.function`` caller.
+
+    Returns
+    -------
+    dict
+        int8 / fp32 file size and batch-1 median latency, fp32 minus int8 accuracy in
+        percentage points (positive: int8 is worse), and fp32 ONNX Runtime / Keras batch-1
+        latency (below 1: ONNX is faster).
+    """
     t = table
     return {
         "onnx_int8_size_ratio": float(t.loc[int8, "size_mb"] / t.loc[fp32, "size_mb"]),
@@ -198,11 +290,22 @@ def quantization_summary(table, fp32="onnx_fp32", int8="onnx_int8", keras="keras
 
 
 def check_targets(summary):
-    """A row per :data:`TARGETS` entry: ``what``, ``measured``, ``target`` and ``met`` (measured <=
-    target up to float rounding: 2 images in 400 is 0.5000000000000004 points)."""
+    """The quantization targets (:data:`_TARGETS`) against measured values.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`quantization_summary`'s result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A row per target: ``what``, ``measured``, ``target`` and ``met`` (measured <= target up
+        to float rounding: 2 images in 400 is 0.5000000000000004 points).
+    """
     import pandas as pd
 
     rows = {key: {"what": what, "measured": summary[key], "target": limit,
                   "met": bool(summary[key] <= limit + 1e-9)}
-            for key, what, limit in TARGETS}
+            for key, what, limit in _TARGETS}
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -29,6 +29,8 @@ import os
 import sys
 from pathlib import Path
 
+__all__ = ["main"]
+
 
 def _positive_int(text):
     try:
@@ -57,7 +59,7 @@ def _margin(text):
     raise argparse.ArgumentTypeError(f"expected a margin between 0 and 2 (a fraction of the face box), got {text!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emolib", description="emolib: emotion classification tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     predict = sub.add_parser(
@@ -192,6 +194,17 @@ def _predict_faces(args, parser, classifier) -> int:
 
 
 def main(argv=None) -> int:
-    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line (``python -m emolib``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
+    args = _build_parser().parse_args(argv)
     return args.run(args)

@@ -32,12 +32,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Faces", "MissingOpenCVError", "CASCADES", "DEFAULT_CASCADE", "DEFAULT_MARGIN", "read_rgb", "detect_faces",
-           "face_crops", "predict_faces", "annotate", "compose_scene", "box_iou", "match_boxes",
-           "plot_face_probabilities", "webcam_snapshot", "decode_data_url", "demo_scene", "fer_face_model"]
+__all__ = [
+    "DEFAULT_CASCADE", "DEFAULT_MARGIN", "FACE_COLUMNS", "MissingOpenCVError", "NO_FACE", "annotate", "box_iou",
+    "compose_scene", "demo_scene", "detect_faces", "face_crops", "fer_face_model", "match_boxes",
+    "plot_face_probabilities", "predict_faces", "read_rgb", "webcam_snapshot"
+]
 
 #: Haar cascades for frontal faces in ``cv2.data.haarcascades`` (OpenCV 4.x wheels).
-CASCADES = ("default", "alt", "alt2", "alt_tree")
+_CASCADES = ("default", "alt", "alt2", "alt_tree")
 #: The cascade :func:`detect_faces` uses unless told otherwise (see ``benchmarks/face_detection.py``).
 DEFAULT_CASCADE = "alt2"
 #: The crop margin :func:`predict_faces` and ``predict --faces`` use: none, the Haar box as it is
@@ -53,10 +55,13 @@ NO_FACE = "no face"
 
 
 class MissingOpenCVError(ImportError):
-    """OpenCV (``cv2``) with its Haar cascades is not installed (the message says what to install)."""
+    """OpenCV (``cv2``) with its Haar cascades is not installed.
+
+    An ``ImportError`` whose message says what to install.
+    """
 
 
-class Faces(NamedTuple):
+class _Faces(NamedTuple):
     """What :func:`detect_faces` found: ``boxes`` ``int64`` ``(n, 4)`` as ``x, y, w, h`` in
     pixels of the image, ``scores`` ``float64`` ``(n,)`` (the cascade's level weights: higher
     is more face-like; not a probability), largest face first."""
@@ -82,8 +87,8 @@ def _cv2():
 def _cascade(name):
     """The ``cv2.CascadeClassifier`` of ``haarcascade_frontalface_<name>.xml`` (cached)."""
     cv2 = _cv2()
-    if name not in CASCADES:
-        raise ValueError(f"cascade must be one of {CASCADES}, got {name!r}")
+    if name not in _CASCADES:
+        raise ValueError(f"cascade must be one of {_CASCADES}, got {name!r}")
     if name not in _CASCADE_CACHE:
         folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
         path = Path(folder or "") / f"haarcascade_frontalface_{name}.xml"
@@ -100,10 +105,21 @@ def _cascade(name):
 
 
 def read_rgb(source) -> np.ndarray:
-    """An image file (a path, or its bytes, e.g. a Colab upload) at its own size as ``uint8``
-    ``(h, w, 3)`` RGB, EXIF orientation applied: :func:`emolib.data.images.read_image` at the
-    image's own size (the same formats, conversions and checks). A missing file raises
-    ``FileNotFoundError``, anything unreadable ``ImageReadError``, both naming the file.
+    """An image file at its own size as RGB, EXIF orientation applied.
+
+    :func:`emolib.data.images._read_image` at the image's own size (the same formats,
+    conversions and checks).
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or bytes
+        A path, or the file's bytes (e.g. a Colab upload).
+
+    Returns
+    -------
+    array of uint8, shape (height, width, 3)
+        The image. A missing file raises ``FileNotFoundError``, anything unreadable
+        ``ImageReadError``, both naming the file.
 
     Examples
     --------
@@ -112,9 +128,9 @@ def read_rgb(source) -> np.ndarray:
     >>> read_rgb(buffer.getvalue()).shape
     (30, 40, 3)
     """
-    from .data.images import read_image
+    from .data.images import _read_image
 
-    return read_image(source, None, 3)[0]
+    return _read_image(source, None, 3)[0]
 
 
 def _gray(image) -> np.ndarray:
@@ -134,7 +150,7 @@ def _gray(image) -> np.ndarray:
 
 
 def detect_faces(image, *, cascade=DEFAULT_CASCADE, scale_factor=1.1, min_neighbors=3, min_size=0.08,
-                 pad=0.25, equalize=False, max_side=1280, fallback=None) -> Faces:
+                 pad=0.25, equalize=False, max_side=1280, fallback=None) -> _Faces:
     """Find frontal faces with an OpenCV Haar cascade.
 
     Parameters
@@ -197,7 +213,7 @@ def detect_faces(image, *, cascade=DEFAULT_CASCADE, scale_factor=1.1, min_neighb
             boxes, scores = np.asarray(found, np.float64).reshape(-1, 4), np.asarray(weights, np.float64).ravel()
             break
     if not len(boxes):
-        return Faces(np.zeros((0, 4), np.int64), np.zeros(0, np.float64))
+        return _Faces(np.zeros((0, 4), np.int64), np.zeros(0, np.float64))
     boxes[:, :2] -= p
     boxes /= scale
     x0 = np.clip(boxes[:, 0], 0, w)
@@ -208,7 +224,7 @@ def detect_faces(image, *, cascade=DEFAULT_CASCADE, scale_factor=1.1, min_neighb
     keep = (out[:, 2] > 0) & (out[:, 3] > 0)
     out, scores = out[keep], scores[keep]
     order = np.argsort(-(out[:, 2] * out[:, 3]), kind="stable")
-    return Faces(out[order], scores[order])
+    return _Faces(out[order], scores[order])
 
 
 def _eye_angle(gray, box):
@@ -242,7 +258,7 @@ def face_crops(image, boxes, size, channels=1, margin=0.2, align=False) -> np.nd
     ``align`` the picture is first rotated about the box's centre so that the two eyes
     the eye cascade finds are level (unchanged where it does not find two). The square
     is then converted (PIL's luma for gray) and resized with bilinear filtering, as
-    :func:`emolib.data.images.read_image` reads every training image.
+    :func:`emolib.data.images._read_image` reads every training image.
 
     Parameters
     ----------
@@ -379,9 +395,22 @@ def predict_faces(classifier, image, file=None, margin=DEFAULT_MARGIN, align=Fal
 
 
 def annotate(image, table, width=None):
-    """``image`` as a PIL RGB image with each row of ``table`` (:func:`predict_faces`) drawn:
-    its box, its number and label with the probability. Rows without a face (``face`` -1)
-    draw nothing. ``width``: line width in pixels (default from the image size).
+    """An image with the faces of a :func:`predict_faces` table drawn on it.
+
+    Parameters
+    ----------
+    image : array of uint8, shape (height, width, 3), or PIL.Image.Image
+        The photo.
+    table : pandas.DataFrame
+        :func:`predict_faces`' table; each row's box, number and label with its probability
+        are drawn; rows without a face (``face`` -1) draw nothing.
+    width : int, optional
+        Line width in pixels (default from the image size).
+
+    Returns
+    -------
+    PIL.Image.Image
+        An RGB copy of the image with the drawing.
 
     Examples
     --------
@@ -418,8 +447,19 @@ def annotate(image, table, width=None):
 
 
 def box_iou(a, b) -> np.ndarray:
-    """Intersection over union of every box of ``a`` ``(n, 4)`` with every box of ``b``
-    ``(m, 4)`` (``x, y, w, h``): ``float64`` ``(n, m)``.
+    """Intersection over union of every box of one set with every box of another.
+
+    Parameters
+    ----------
+    a : array-like of shape (n, 4)
+        Boxes ``x, y, w, h``.
+    b : array-like of shape (m, 4)
+        Boxes ``x, y, w, h``.
+
+    Returns
+    -------
+    array of float64, shape (n, m)
+        The IoU of each pair.
 
     Examples
     --------
@@ -438,9 +478,22 @@ def box_iou(a, b) -> np.ndarray:
 
 
 def match_boxes(tiles, boxes, scores=None) -> np.ndarray:
-    """For each of ``tiles`` ``(n, 4)`` (where pictures of one face each were pasted), the
-    index of the detected box of ``boxes`` ``(m, 4)`` whose centre lies in it (the highest
-    ``scores``, else the largest, when several do), or -1: ``int64`` ``(n,)``.
+    """For each tile where one face was pasted, the detected box whose centre lies in it.
+
+    Parameters
+    ----------
+    tiles : array-like of shape (n, 4)
+        Where pictures of one face each were pasted (``x, y, w, h``).
+    boxes : array-like of shape (m, 4)
+        Detected boxes (``x, y, w, h``).
+    scores : array-like of shape (m,), optional
+        The boxes' scores: when several centres lie in a tile, the highest wins (else the
+        largest box).
+
+    Returns
+    -------
+    array of int64, shape (n,)
+        The index of the matching box of ``boxes``, or -1.
 
     Examples
     --------
@@ -540,9 +593,23 @@ def compose_scene(faces, canvas=(480, 640), sizes=(0.18, 0.4), seed=0, backgroun
 
 
 def demo_scene(n_faces=4, seed=0, canvas=(480, 640), classes="seed003", image_size=128):
-    """A scene of ``n_faces`` generated faces (:func:`emolib.data.synthetic.generate`, test
-    split, different persons, drawn at random: the detector may miss some, as it misses
-    real faces) for where no photo or camera is at hand.
+    """A scene of generated faces, for where no photo or camera is at hand.
+
+    The faces come from :func:`emolib.data.synthetic.generate` (test split, different persons,
+    drawn at random: the detector may miss some, as it misses real faces).
+
+    Parameters
+    ----------
+    n_faces : int, default 4
+        Faces in the scene.
+    seed : int, default 0
+        Seed of the faces and their places.
+    canvas : tuple of int, default (480, 640)
+        The scene's height and width.
+    classes : str or list of str, default "seed003"
+        The expressions to draw from.
+    image_size : int, default 128
+        Each face's size before it is pasted.
 
     Returns
     -------
@@ -622,9 +689,24 @@ def fer_face_model(folder, calibration, classes="seed003", int8=True):
 
 
 def plot_face_probabilities(table, class_names=None, ax=None, max_faces=8):
-    """A bar chart per face of :func:`predict_faces`' ``table`` (every class's probability),
-    side by side; returns the matplotlib figure. Rows without a face are left out (a figure
-    saying so when none is left).
+    """A bar chart per face of every class's probability, side by side.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`predict_faces`' table; rows without a face are left out (a figure saying so when
+        none is left).
+    class_names : list of str, optional
+        The probability columns (default: those of the table).
+    ax : None
+        Not used: the chart makes its own figure (one axes per face).
+    max_faces : int, default 8
+        At most this many faces.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The chart.
 
     Examples
     --------
@@ -658,7 +740,7 @@ def plot_face_probabilities(table, class_names=None, ax=None, max_faces=8):
 
 #: The JavaScript :func:`webcam_snapshot` runs in Colab's browser tab (Colab's own camera
 #: capture example): show the camera, wait for a click, return the frame as a JPEG data URL.
-WEBCAM_JS = """
+_WEBCAM_JS = """
 async function takePhoto(quality) {
   const div = document.createElement('div');
   const capture = document.createElement('button');
@@ -684,12 +766,12 @@ async function takePhoto(quality) {
 """
 
 
-def decode_data_url(data_url) -> bytes:
+def _decode_data_url(data_url) -> bytes:
     """The bytes of a ``data:image/...;base64,...`` URL (what a browser canvas gives).
 
     Examples
     --------
-    >>> decode_data_url("data:image/jpeg;base64,aGVsbG8=")
+    >>> _decode_data_url("data:image/jpeg;base64,aGVsbG8=")
     b'hello'
     """
     header, sep, payload = str(data_url).partition(",")
@@ -699,9 +781,21 @@ def decode_data_url(data_url) -> bytes:
 
 
 def webcam_snapshot(quality=0.9) -> np.ndarray:
-    """In Colab: show the webcam in the notebook, wait for a click on *Capture*, and return
-    the frame as ``uint8`` ``(h, w, 3)``. Nothing leaves the browser tab and the Colab
-    machine. Outside Colab raises ``RuntimeError`` (there is no browser to ask)."""
+    """In Colab: a frame of the webcam, taken when *Capture* is clicked.
+
+    Shows the webcam in the notebook and waits for the click. Nothing leaves the browser tab
+    and the Colab machine. Outside Colab raises ``RuntimeError`` (there is no browser to ask).
+
+    Parameters
+    ----------
+    quality : float, default 0.9
+        JPEG quality of the frame the browser sends.
+
+    Returns
+    -------
+    array of uint8, shape (height, width, 3)
+        The frame.
+    """
     try:
         from google.colab.output import eval_js
     except ImportError:
@@ -710,5 +804,5 @@ def webcam_snapshot(quality=0.9) -> np.ndarray:
                            "read_rgb") from None
     from IPython.display import Javascript, display
 
-    display(Javascript(WEBCAM_JS))
-    return read_rgb(decode_data_url(eval_js(f"takePhoto({float(quality)})")))
+    display(Javascript(_WEBCAM_JS))
+    return read_rgb(_decode_data_url(eval_js(f"takePhoto({float(quality)})")))

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+__all__ = []
 
-def get_strategy(kind="auto", devices=None):
+
+def _get_strategy(kind="auto", devices=None):
     """A ``tf.distribute.Strategy`` of ``kind`` (a strategy is returned as it is): ``"auto"``
     (``MirroredStrategy`` over several GPUs, else the default), ``"default"`` (no distribution),
     ``"mirrored"`` (over ``devices``, e.g. ``["/cpu:0", "/cpu:1"]``; ``None``: all GPUs or the
@@ -35,6 +37,6 @@ def get_strategy(kind="auto", devices=None):
     raise ValueError(f"unknown strategy {kind!r}; use 'auto', 'default', 'mirrored' or 'one_device'")
 
 
-def describe(strategy) -> dict:
+def _describe(strategy) -> dict:
     """``{"strategy": class name, "replicas": replicas in sync}`` for logs."""
     return {"strategy": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync)}

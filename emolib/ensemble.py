@@ -29,10 +29,29 @@ from . import runs
 from .evaluation import EPS, log_loss  # noqa: F401
 from .fileio import jsonable
 
+__all__ = [
+    "Distiller", "METHODS", "as_probas", "combine", "disagreement", "distillation_dataset", "distillation_loss",
+    "ensemble_model", "error_correlation", "find_runs", "fit_stacking", "fit_weights", "hard_vote", "log_loss",
+    "pair_table", "save_model", "soft_vote", "soften", "stacking_features"
+]
+
 
 def as_probas(probas, name="probas") -> np.ndarray:
-    """``probas`` (an array ``(m, n, k)`` or a list of ``m`` arrays ``(n, k)``) as float64
-    ``(m, n, k)``; ``ValueError`` naming ``name`` unless finite, in [0, 1], rows summing to 1 +- 1e-3."""
+    """Members' probabilities as one checked array.
+
+    Parameters
+    ----------
+    probas : array of shape (m, n, k) or list of m arrays of shape (n, k)
+        Each member's probabilities.
+    name : str, default "probas"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    array of float64, shape (m, n, k)
+        The probabilities; ``ValueError`` naming ``name`` unless finite, in [0, 1] and rows
+        summing to 1 +- 1e-3.
+    """
     try:
         p = np.asarray(probas, dtype=np.float64)
     except ValueError as err:  # ragged list
@@ -128,7 +147,18 @@ def fit_weights(probas, labels) -> np.ndarray:
 
 
 def stacking_features(probas) -> np.ndarray:
-    """Every member's probabilities side by side, ``(n, m * k)``: the stacker's input."""
+    """Every member's probabilities side by side: the stacker's input.
+
+    Parameters
+    ----------
+    probas : array of shape (m, n, k)
+        The members' probabilities.
+
+    Returns
+    -------
+    array of shape (n, m * k)
+        One row per image.
+    """
     p = as_probas(probas)
     m, n, k = p.shape
     return p.transpose(1, 0, 2).reshape(n, m * k)
@@ -157,7 +187,7 @@ def _stacking_proba(model, probas, k):
     return out
 
 
-def cross_val_proba(method, probas, labels, folds=5, seed=0, C=1.0) -> np.ndarray:
+def _cross_val_proba(method, probas, labels, folds=5, seed=0, C=1.0) -> np.ndarray:
     """Out-of-fold probabilities ``(n, k)`` of ``method`` ``"weighted"`` or ``"stacking"``.
 
     Each of ``folds`` ``StratifiedKFold`` folds (shuffled with ``seed``) is predicted by
@@ -188,13 +218,30 @@ METHODS = ("soft", "weighted", "hard", "stacking")
 
 
 def combine(method, val_probas, val_labels, test_probas, folds=5, seed=0):
-    """Fit a combiner (one of :data:`METHODS`) on validation, apply it to test.
+    """Fit a combiner on validation and apply it to test.
 
-    ``val_probas`` ``(m, n_val, k)`` with ``val_labels`` ``(n_val,)``; ``test_probas``
-    ``(m, n_test, k)``. Returns a dict: ``val_pred`` ``(n_val,)`` (out-of-fold,
-    :func:`cross_val_proba`, for the fitted combiners, so methods compare fairly),
-    ``test_pred`` ``(n_test,)``, ``test_proba`` ``(n_test, k)`` (``None`` for hard
-    voting), ``weights`` (``None`` for stacking) and ``stacker`` (stacking's estimator).
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    val_probas : array of shape (m, n_val, k)
+        The members' validation probabilities.
+    val_labels : array of int, shape (n_val,)
+        Validation labels.
+    test_probas : array of shape (m, n_test, k)
+        The members' test probabilities.
+    folds : int, default 5
+        Folds of the out-of-fold validation predictions.
+    seed : int, default 0
+        Seed of the folds and of the stacker.
+
+    Returns
+    -------
+    dict
+        ``val_pred`` ``(n_val,)`` (out-of-fold, :func:`_cross_val_proba`, for the fitted
+        combiners, so methods compare fairly), ``test_pred`` ``(n_test,)``, ``test_proba``
+        ``(n_test, k)`` (``None`` for hard voting), ``weights`` (``None`` for stacking) and
+        ``stacker`` (stacking's estimator).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -212,12 +259,12 @@ def combine(method, val_probas, val_labels, test_probas, folds=5, seed=0):
         out["test_pred"] = hard_vote(pt)
     elif method == "weighted":
         out["weights"] = fit_weights(pv, y)
-        out["val_pred"] = cross_val_proba("weighted", pv, y, folds, seed).argmax(axis=1)
+        out["val_pred"] = _cross_val_proba("weighted", pv, y, folds, seed).argmax(axis=1)
         out["test_proba"] = soft_vote(pt, out["weights"])
     else:
         out["weights"] = None
         out["stacker"] = fit_stacking(pv, y)
-        out["val_pred"] = cross_val_proba("stacking", pv, y, folds, seed).argmax(axis=1)
+        out["val_pred"] = _cross_val_proba("stacking", pv, y, folds, seed).argmax(axis=1)
         out["test_proba"] = _stacking_proba(out["stacker"], pt, k)
     if out["test_proba"] is not None:
         out["test_pred"] = out["test_proba"].argmax(axis=1)
@@ -236,9 +283,20 @@ def _predictions(preds, name="preds") -> np.ndarray:
 
 
 def disagreement(preds) -> np.ndarray:
-    """Pairwise disagreement ``(m, m)``: the fraction of images on which members ``i``
-    and ``j`` predict different classes, from predictions ``(m, n)`` or probabilities
-    ``(m, n, k)``. Members that never disagree add nothing to a vote."""
+    """Pairwise disagreement of ensemble members.
+
+    Members that never disagree add nothing to a vote.
+
+    Parameters
+    ----------
+    preds : array of shape (m, n) or (m, n, k)
+        Predicted classes, or probabilities.
+
+    Returns
+    -------
+    array of float, shape (m, m)
+        The fraction of images on which members ``i`` and ``j`` predict different classes.
+    """
     a = _predictions(preds)
     return (a[:, None, :] != a[None, :, :]).mean(axis=2)
 
@@ -267,9 +325,23 @@ def error_correlation(preds, labels) -> np.ndarray:
 
 
 def pair_table(probas, labels, names=None):
-    """A DataFrame of every pair of members: ``a``, ``b``, ``accuracy a``, ``accuracy b``,
-    ``soft vote`` (the pair's accuracy), ``gain`` (over the better member),
-    ``disagreement`` and ``error correlation``."""
+    """Every pair of members: their accuracies, their soft vote's, and how differently they err.
+
+    Parameters
+    ----------
+    probas : array of shape (m, n, k)
+        The members' probabilities.
+    labels : array of int, shape (n,)
+        True classes.
+    names : list of str, optional
+        The members' names (default their indices).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair: ``a``, ``b``, ``accuracy a``, ``accuracy b``, ``soft vote`` (the pair's
+        accuracy), ``gain`` (over the better member), ``disagreement`` and ``error correlation``.
+    """
     import pandas as pd
 
     p = as_probas(probas)
@@ -357,7 +429,20 @@ def ensemble_model(members, weights=None, names=None, name="ensemble"):
 
 
 def save_model(model, path):
-    """``model.save(path)`` atomically (:func:`emolib.fileio.atomic_path`); returns ``Path(path)``."""
+    """``model.save(path)`` atomically (:func:`emolib.fileio.atomic_path`).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model.
+    path : str or pathlib.Path
+        A ``.keras`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(path)``.
+    """
     from .fileio import atomic_path
 
     path = Path(path)
@@ -370,12 +455,35 @@ def save_model(model, path):
 
 def distillation_dataset(images, labels, teacher_proba, num_classes, batch_size=32, training=False,
                          image_size=None, channels=None, seed=0):
-    """A ``tf.data.Dataset`` of ``(images, (one_hot_labels, teacher_proba))`` batches:
-    :func:`emolib.pipeline.make_dataset` with the teacher's probabilities as ``soft_targets``.
+    """Batches of images with their labels and a teacher's probabilities, for distillation.
 
-    ``images`` ``(n, h, w, c)``, ``labels`` ``(n,)``, ``teacher_proba`` ``(n, num_classes)``,
-    computed once per image. Shuffling (``training=True``, reproducible from ``seed``) draws
-    whole rows, so an image keeps its teacher output; no augmentation.
+    :func:`emolib.pipeline.make_dataset` with the teacher's probabilities as
+    ``soft_targets``. Shuffling draws whole rows, so an image keeps its teacher output; no
+    augmentation.
+
+    Parameters
+    ----------
+    images : array of shape (n, height, width, channels)
+        The images.
+    labels : array of int, shape (n,)
+        True classes.
+    teacher_proba : array of shape (n, num_classes)
+        The teacher's probabilities, computed once per image.
+    num_classes : int
+        Classes.
+    batch_size : int, default 32
+        Images per batch.
+    training : bool, default False
+        Shuffle (reproducibly from ``seed``).
+    image_size, channels : int, optional
+        Resize and convert the images (default: as they are).
+    seed : int, default 0
+        Seed of the shuffle.
+
+    Returns
+    -------
+    tf.data.Dataset
+        ``(images, (one_hot_labels, teacher_proba))`` batches.
     """
     from .pipeline import make_dataset
 
@@ -388,8 +496,23 @@ def distillation_dataset(images, labels, teacher_proba, num_classes, batch_size=
 
 
 def soften(proba, temperature):
-    """``softmax(log(proba) / temperature)``: flatter for ``temperature > 1``. ``log(proba)``
-    (clipped at :data:`EPS`) stands in for logits (they differ by a constant per row)."""
+    """Probabilities at a temperature: ``softmax(log(proba) / temperature)``.
+
+    ``log(proba)`` (clipped at :data:`EPS`) stands in for logits (they differ by a constant per
+    row).
+
+    Parameters
+    ----------
+    proba : array of shape (..., k)
+        Probabilities.
+    temperature : float
+        Above 1: flatter.
+
+    Returns
+    -------
+    array of shape (..., k)
+        The softened probabilities.
+    """
     return ops.softmax(ops.log(ops.clip(proba, EPS, 1.0)) / temperature, axis=-1)
 
 

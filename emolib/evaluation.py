@@ -9,11 +9,30 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+__all__ = [
+    "EPS", "accuracy_interval", "chance_ceiling", "compare", "confused_pairs", "error_rates_by", "evaluate",
+    "f1_scores", "input_batches", "log_loss", "macro_f1", "mcnemar_test", "predict_proba", "row_rates"
+]
+
 
 def input_batches(model, x, batch_size=256):
-    """Yield ``x`` (images ``(n, h, w[, c])`` or a ``tf.data.Dataset`` of image or
-    ``(images, labels)`` batches) in batches ready for ``model``: ``uint8`` images
-    converted to its input as :func:`emolib.pipeline.make_dataset` does, floats as they are."""
+    """Batches of images ready for a model.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model (its input dtype and scaling decide the conversion).
+    x : array of shape (n, height, width[, channels]) or tf.data.Dataset
+        Images, or a data set of image or ``(images, labels)`` batches.
+    batch_size : int, default 256
+        Images per batch (for an array).
+
+    Yields
+    ------
+    array or tf.Tensor of shape (batch, height, width, channels)
+        ``uint8`` images converted to the model's input as :func:`emolib.pipeline.make_dataset`
+        does; floats as they are.
+    """
     from .pipeline import convert_batch
 
     if isinstance(x, tf.data.Dataset):
@@ -35,8 +54,25 @@ def input_batches(model, x, batch_size=256):
 
 
 def predict_proba(model, x, batch_size=256):
-    """Class probabilities ``(n, num_classes)`` ``float32`` for ``x`` (as :func:`input_batches`
-    takes it), calling the model on batches: ``model.predict`` costs ~35 ms per call."""
+    """Class probabilities of a model, calling it on batches.
+
+    Calling the model directly on batches avoids ``model.predict``'s cost per call (it builds
+    a ``tf.data`` pipeline each time).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A classifier with a softmax output.
+    x : array of shape (n, height, width[, channels]) or tf.data.Dataset
+        Images, or batches of them (as :func:`input_batches` takes them).
+    batch_size : int, default 256
+        Images per call.
+
+    Returns
+    -------
+    array of float32, shape (n, num_classes)
+        The probabilities.
+    """
     out = [np.asarray(model(batch, training=False), dtype=np.float32)
            for batch in input_batches(model, x, batch_size)]
     if not out:
@@ -68,11 +104,23 @@ EPS = 1e-7
 
 
 def log_loss(proba, labels) -> float:
-    """The cross-entropy Keras reports as ``loss``: :func:`sklearn.metrics.log_loss` of
-    ``proba`` ``(n, k)`` clipped to ``[EPS, 1]`` against ``labels`` ``(n,)``; NaN for no images.
+    """The cross-entropy Keras reports as ``loss``.
 
-    (scikit-learn alone clips at 2.2e-16, so one confidently wrong image would cost 36
-    instead of Keras' 16.)
+    :func:`sklearn.metrics.log_loss` of the probabilities clipped to ``[EPS, 1]``, as Keras
+    clips (scikit-learn alone clips at 2.2e-16, so one confidently wrong image would cost 36
+    instead of Keras' 16).
+
+    Parameters
+    ----------
+    proba : array of shape (n, k)
+        Predicted probabilities.
+    labels : array of int, shape (n,)
+        True class indices.
+
+    Returns
+    -------
+    float
+        The mean cross-entropy; NaN for no images.
     """
     from sklearn import metrics
 
@@ -101,14 +149,29 @@ def _empty_result(class_names, y_true, y_pred, proba):
 
 
 def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size=256):
-    """Evaluate ``model`` on images ``(n, h, w, c)`` with int ``labels`` ``(n,)``, or on a
-    ``tf.data.Dataset`` of ``(images, labels)`` batches (labels one-hot or int).
+    """Scores of a model on labelled images.
 
-    Returns a dict: ``accuracy``, ``top_2_accuracy``, ``top_3_accuracy``, ``loss``
-    (:func:`log_loss`), ``per_class`` (``{name: {"precision", "recall", "f1", "support"}}``),
-    ``macro_avg`` and ``weighted_avg`` (``{"precision", "recall", "f1"}``), ``num_samples``,
-    ``class_names`` (default ``"0"``, ``"1"``, ...), ``confusion_matrix`` ``(k, k)`` (rows
-    true), ``report`` (scikit-learn's text report), ``y_true``, ``y_pred`` ``(n,)``, ``proba`` ``(n, k)``.
+    Parameters
+    ----------
+    model : keras.Model
+        A classifier with a softmax output.
+    images_or_dataset : array of shape (n, height, width, channels) or tf.data.Dataset
+        Images, or a data set of ``(images, labels)`` batches (labels one-hot or int).
+    labels : array of int, shape (n,), optional
+        The true classes of an array of images.
+    class_names : list of str, optional
+        The class names (default ``"0"``, ``"1"``, ...).
+    batch_size : int, default 256
+        Images per call of the model.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``top_2_accuracy``, ``top_3_accuracy``, ``loss`` (:func:`log_loss`),
+        ``per_class`` (``{name: {"precision", "recall", "f1", "support"}}``), ``macro_avg`` and
+        ``weighted_avg`` (``{"precision", "recall", "f1"}``), ``num_samples``, ``class_names``,
+        ``confusion_matrix`` ``(k, k)`` (rows true), ``report`` (scikit-learn's text report),
+        ``y_true``, ``y_pred`` ``(n,)`` and ``proba`` ``(n, k)``.
     """
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
@@ -152,7 +215,7 @@ def evaluate(model, images_or_dataset, labels=None, class_names=None, batch_size
         }
 
 
-def metrics_for_json(result) -> dict:
+def _metrics_for_json(result) -> dict:
     """The JSON-friendly part of an :func:`evaluate` result (no arrays, no text)."""
     skip = {"confusion_matrix", "report", "y_true", "y_pred", "proba"}
     return {k: v for k, v in result.items() if k not in skip}
@@ -233,10 +296,21 @@ def f1_scores(y_true, proba, num_classes) -> dict:
 def mcnemar_test(y_true, pred_a, pred_b):
     """Paired comparison of two classifiers on the same test images (exact McNemar test).
 
-    Only images where exactly one model is right carry information: ``b`` = A right
-    and B wrong, ``c`` = A wrong and B right. Under "equally accurate", each such
-    image is a fair coin flip, so the p-value is a two-sided binomial test of ``b``
-    out of ``b + c``. Returns ``{"a_only": b, "b_only": c, "p_value": p}``.
+    Only images where exactly one model is right carry information: ``b`` = A right and B
+    wrong, ``c`` = A wrong and B right. Under "equally accurate", each such image is a fair
+    coin flip, so the p-value is a two-sided binomial test of ``b`` out of ``b + c``.
+
+    Parameters
+    ----------
+    y_true : array of int, shape (n,)
+        True classes.
+    pred_a, pred_b : array of int, shape (n,)
+        The two models' predicted classes.
+
+    Returns
+    -------
+    dict
+        ``{"a_only": b, "b_only": c, "p_value": p}``.
     """
     from scipy.stats import binomtest
 
@@ -250,9 +324,9 @@ def mcnemar_test(y_true, pred_a, pred_b):
 
 #: A model "learned" when its test accuracy is above this many times chance (1 / k); nothing is
 #: compared with a model that did not.
-LEARNED = 1.3
+_LEARNED = 1.3
 #: The fewest training seeds a verdict rests on.
-MIN_SEEDS = 3
+_MIN_SEEDS = 3
 
 
 def _macro_f1_weighted(codes, weights, k):
@@ -264,7 +338,7 @@ def _macro_f1_weighted(codes, weights, k):
     return float(np.mean(np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)))
 
 
-class Comparison:
+class _Comparison:
     """The verdict of :func:`compare` and what it rests on (attributes below; ``str()`` is the
     verdict line ``verdict: B vs A: <outcome> (...)``).
 
@@ -310,9 +384,9 @@ def compare(y_true, preds_a, preds_b, num_classes, names=("A", "B"), confidence=
     redrawn test images (both with replacement, the same images for A and B) and takes the
     middle ``confidence`` of the differences as the interval. The verdict:
 
-    * ``cannot compare`` when a model did not learn (mean test accuracy at most :data:`LEARNED`
+    * ``cannot compare`` when a model did not learn (mean test accuracy at most :data:`_LEARNED`
       times chance): a difference with a model that guesses says nothing about the other;
-    * ``cannot tell`` with fewer than :data:`MIN_SEEDS` seeds, or when the interval holds 0;
+    * ``cannot tell`` with fewer than :data:`_MIN_SEEDS` seeds, or when the interval holds 0;
     * otherwise ``B is better`` (interval above 0) or ``B is worse`` (below 0).
 
     Parameters
@@ -366,25 +440,35 @@ def compare(y_true, preds_a, preds_b, num_classes, names=("A", "B"), confidence=
         boot[r] = np.mean([diffs[j] for j in seeds])
     low, high = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
     accuracy = {name: float(np.mean(p == y_true)) for name, p in zip(names, preds)}
-    learned = {name: acc > LEARNED / k for name, acc in accuracy.items()}
+    learned = {name: acc > _LEARNED / k for name, acc in accuracy.items()}
     if not all(learned.values()):
         outcome = "cannot compare: " + ", ".join(
             f"{name} did not learn (accuracy {accuracy[name]:.3f}, chance {1 / k:.3f})" for name in names
             if not learned[name])
-    elif s < MIN_SEEDS:
-        outcome = f"cannot tell: {s} seed(s), the rule needs {MIN_SEEDS}"
+    elif s < _MIN_SEEDS:
+        outcome = f"cannot tell: {s} seed(s), the rule needs {_MIN_SEEDS}"
     elif low > 0 or high < 0:
         outcome = f"{names[1]} is {'better' if low > 0 else 'worse'}"
     else:
         outcome = "cannot tell: the interval holds 0"
-    return Comparison(names=tuple(names), difference=float(per_seed.mean()), interval=(float(low), float(high)),
+    return _Comparison(names=tuple(names), difference=float(per_seed.mean()), interval=(float(low), float(high)),
                       per_seed=per_seed, bootstrap=boot, accuracy=accuracy, learned=learned, seeds=s, images=n,
                       confidence=confidence, outcome=outcome)
 
 
 def row_rates(cm) -> np.ndarray:
-    """A confusion matrix ``(k, k)`` (rows true) with each row divided by its total
-    (``rate[i, j]``: the fraction of class ``i`` predicted as ``j``; empty rows stay 0)."""
+    """A confusion matrix with each row divided by its total.
+
+    Parameters
+    ----------
+    cm : array of shape (k, k)
+        Counts, rows the true class.
+
+    Returns
+    -------
+    array of float, shape (k, k)
+        ``rate[i, j]``: the fraction of class ``i`` predicted as ``j``; empty rows stay 0.
+    """
     cm = np.asarray(cm, dtype=float)
     totals = cm.sum(axis=1, keepdims=True)
     return np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
@@ -541,6 +625,21 @@ def error_rates_by(meta, y_true, y_pred, columns, bins=4, max_levels=10, confide
 
 
 def chance_ceiling(num_classes, n, confidence=0.95) -> float:
-    """The top of the Wilson interval (:func:`accuracy_interval`) of an accuracy
-    of ``1 / num_classes`` on ``n`` images: a model at or below it may be guessing."""
+    """The highest accuracy a guessing model plausibly reaches.
+
+    Parameters
+    ----------
+    num_classes : int
+        Classes (a guess is right with probability ``1 / num_classes``).
+    n : int
+        Test images.
+    confidence : float, default 0.95
+        The interval's confidence.
+
+    Returns
+    -------
+    float
+        The top of the Wilson interval (:func:`accuracy_interval`) of an accuracy of
+        ``1 / num_classes`` on ``n`` images: a model at or below it may be guessing.
+    """
     return accuracy_interval(round(n / num_classes), n, confidence)[1]

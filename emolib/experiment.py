@@ -38,6 +38,12 @@ from . import runs
 from .fileio import jsonable
 from .progress import bar, epoch_callback
 
+__all__ = [
+    "DataConfig", "ExperimentConfig", "ModelConfig", "RunResult", "SUMMARY_METRICS", "TrainConfig", "TrainedModel",
+    "collect_runs", "compare_to_baseline", "effect_verdicts", "fit_keep_best", "progress_callback",
+    "reuse_or_train", "run_experiment", "set_seed", "summarize_runs"
+]
+
 # --------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------
@@ -49,18 +55,32 @@ _SYNTHETIC_ONLY = ("balance", "n_train", "n_val", "n_test")
 class DataConfig:
     """Where the data comes from and how it is prepared.
 
-    ``source``, ``classes`` (preset name or list of emotions), ``image_size``
-    (pixels, square), ``channels`` (1 gray, 3 RGB) and ``seed`` go to
-    :func:`emolib.data.load_dataset`; ``balance`` and ``n_train``/``n_val``/
-    ``n_test`` (``None``: the generator's default) only for ``source="synthetic"``;
-    ``options`` holds any other loader arguments (e.g. ``val_fraction``).
-
-    ``sampling``: ``None``, ``"under"`` or ``"over"`` resamples the *training*
-    split once to balance its classes (:func:`emolib.pipeline.undersample_indices` /
-    :func:`~emolib.pipeline.oversample_indices`); ``"balanced"`` draws every class
-    equally often, anew in every batch (``make_dataset(balanced=True)``, an endless stream:
-    ``TrainConfig.steps_per_epoch`` sets the epoch's length); ``class_weight=True`` weights
-    the loss by :func:`emolib.pipeline.class_weights` instead (or as well).
+    Parameters
+    ----------
+    source : str, default "synthetic"
+        What :func:`emolib.data.load_dataset` loads (``"synthetic"``, ``"fer2013"``, a path).
+    classes : str or list of str, default "fer7"
+        A preset name or a list of emotions.
+    image_size : int, default 48
+        Pixels, square.
+    channels : {1, 3}, default 1
+        Gray or RGB.
+    balance : str or dict, default "balanced"
+        Class balance of generated data (``source="synthetic"`` only).
+    n_train, n_val, n_test : int, optional
+        Generated images per split (``None``: the generator's default; synthetic only).
+    seed : int, default 0
+        Seed of the data.
+    sampling : {None, "under", "over", "balanced"}
+        ``"under"``/``"over"`` resample the *training* split once to balance its classes
+        (:func:`emolib.pipeline.undersample_indices` / :func:`~emolib.pipeline.oversample_indices`);
+        ``"balanced"`` draws every class equally often, anew in every batch
+        (``make_dataset(balanced=True)``, an endless stream: ``TrainConfig.steps_per_epoch``
+        sets the epoch's length).
+    class_weight : bool, default False
+        Weight the loss by :func:`emolib.pipeline.class_weights` instead (or as well).
+    options : dict, optional
+        Any other loader arguments (e.g. ``val_fraction``).
     """
 
     source: str = "synthetic"
@@ -86,11 +106,17 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """A model from :data:`emolib.models.MODELS` and its builder's keyword arguments.
+    """A model and its builder's keyword arguments.
 
-    ``init_from``: ``None``, or a saved run's folder whose weights the model starts from
-    (the same architecture: e.g. fine-tuning starts from the run that trained a new head on
-    the frozen network).
+    Parameters
+    ----------
+    name : str, default "simple_cnn"
+        A model of :data:`emolib.models._MODELS` (see :func:`emolib.models.build_model`).
+    params : dict, optional
+        The builder's keyword arguments.
+    init_from : str, optional
+        A saved run's folder whose weights the model starts from (the same architecture:
+        e.g. fine-tuning starts from the run that trained a new head on the frozen network).
     """
 
     name: str = "simple_cnn"
@@ -102,29 +128,42 @@ class ModelConfig:
 class TrainConfig:
     """How to train.
 
-    * ``epochs``: maximum number of epochs; ``batch_size``: images per step (the
-      global batch size under a multi-device strategy);
-    * ``optimizer``: a Keras optimizer name (``"adam"``, ``"sgd"``, ``"adamw"``, ...)
-      with ``learning_rate`` and extra ``optimizer_params`` (e.g. ``{"momentum": 0.9}``);
-    * ``monitor``: the validation quantity for early stopping, checkpointing and
-      the plateau schedule (``"val_loss"``, ``"val_accuracy"`` or ``"val_macro_f1"``:
-      macro-F1 over all classes, :func:`emolib.evaluation.macro_f1`, computed after every
-      epoch; the one to choose on an imbalanced set, where the loss favours the majority);
-    * ``steps_per_epoch``: batches per epoch, drawn from a stream that never ends (so that
-      natural and class-balanced sampling can cost the same); ``None``: one pass over the
-      training split (with ``DataConfig.sampling="balanced"``: as many batches as a pass takes);
-    * ``early_stopping_patience``: epochs without improvement before stopping
-      (``None``: never stop early);
-    * ``lr_decay``: ``None`` (constant), ``{"kind": "plateau", "factor": 0.5,
-      "patience": 2, "min_lr": 1e-6}`` (``ReduceLROnPlateau``) or
-      ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to ``alpha`` times the
-      initial rate over all steps);
-    * ``augment``: ``None``, ``True`` or a dict of some fields of
-      :data:`emolib.pipeline.AUGMENT_DEFAULTS` (:func:`emolib.pipeline.augmentation`);
-      ``mixup_alpha``/``cutmix_alpha``: Keras ``MixUp``/``CutMix``
-      (:func:`emolib.pipeline.batch_mixing`), 0 turns them off;
-    * ``seed``: weights initialisation, shuffling and augmentation;
-    * ``verbose``: Keras' own ``fit`` output (0: off; see ``progress``).
+    Parameters
+    ----------
+    epochs : int, default 20
+        Maximum number of epochs.
+    batch_size : int, default 64
+        Images per step (the global batch size under a multi-device strategy).
+    optimizer : str, default "adam"
+        A Keras optimizer name (``"adam"``, ``"sgd"``, ``"adamw"``, ...).
+    learning_rate : float, default 1e-3
+        Its initial learning rate.
+    optimizer_params : dict, optional
+        Extra optimizer arguments (e.g. ``{"momentum": 0.9}``).
+    monitor : {"val_loss", "val_accuracy", "val_macro_f1"}, default "val_loss"
+        The validation quantity for early stopping, checkpointing and the plateau schedule;
+        ``"val_macro_f1"``: macro-F1 over all classes (:func:`emolib.evaluation.macro_f1`),
+        computed after every epoch, the one to choose on an imbalanced set, where the loss
+        favours the majority.
+    steps_per_epoch : int, optional
+        Batches per epoch, drawn from a stream that never ends (so that natural and
+        class-balanced sampling can cost the same); ``None``: one pass over the training split
+        (with ``DataConfig.sampling="balanced"``: as many batches as a pass takes).
+    early_stopping_patience : int or None, default 5
+        Epochs without improvement before stopping (``None``: never stop early).
+    lr_decay : dict or None
+        ``None`` (constant), ``{"kind": "plateau", "factor": 0.5, "patience": 2, "min_lr": 1e-6}``
+        (``ReduceLROnPlateau``) or ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to
+        ``alpha`` times the initial rate over all steps).
+    augment : None, bool or dict
+        ``None``, ``True`` or a dict of some fields of :data:`emolib.pipeline.AUGMENT_DEFAULTS`
+        (:func:`emolib.pipeline.augmentation`).
+    mixup_alpha, cutmix_alpha : float, default 0.0
+        Keras ``MixUp``/``CutMix`` (:func:`emolib.pipeline.batch_mixing`); 0 turns them off.
+    seed : int, default 0
+        Weights initialisation, shuffling and augmentation.
+    verbose : int, default 0
+        Keras' own ``fit`` output (0: off; see ``progress``).
     """
 
     epochs: int = 20
@@ -147,7 +186,21 @@ class TrainConfig:
 
 @dataclass
 class ExperimentConfig:
-    """One run of one experiment: ``runs/<experiment>/<run>/``."""
+    """One run of one experiment: ``runs/<experiment>/<run>/``.
+
+    Parameters
+    ----------
+    experiment : str, default "default"
+        The experiment's name (its folder).
+    run : str, default "auto"
+        The run's name; ``"auto"``: the next free ``run-NNN``.
+    data : DataConfig
+        The data.
+    model : ModelConfig
+        The model.
+    train : TrainConfig
+        The training.
+    """
 
     experiment: str = "default"
     run: str = "auto"
@@ -208,8 +261,19 @@ def _from_fields(cls, d):
 
 
 def set_seed(seed):
-    """Seed Python's, NumPy's and TensorFlow's random generators
-    (``keras.utils.set_random_seed``), for reproducible weights and pipelines."""
+    """Seed Python's, NumPy's and TensorFlow's random generators (``keras.utils.set_random_seed``).
+
+    For reproducible weights and pipelines.
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    None
+    """
     import keras
 
     keras.utils.set_random_seed(int(seed))
@@ -275,7 +339,7 @@ def progress_callback(epochs):
     return epoch_callback(epochs)
 
 
-def macro_f1_callback(val_data, y_val, num_classes):
+def _macro_f1_callback(val_data, y_val, num_classes):
     """A Keras callback that adds ``val_macro_f1`` to every epoch's logs.
 
     Put it first in ``callbacks``: ``ModelCheckpoint``, ``EarlyStopping`` and ``CSVLogger``
@@ -346,7 +410,7 @@ def _callbacks(model, train: TrainConfig, workdir: Path, run_bar, val):
 
     cbs = [keras.callbacks.LambdaCallback(on_epoch_end=log_learning_rate)]
     if train.monitor == "val_macro_f1":
-        cbs.append(macro_f1_callback(*val))
+        cbs.append(_macro_f1_callback(*val))
     decay, monitor, mode = train.lr_decay, train.monitor, _mode(train.monitor)
     if _decay_kind(train) == "plateau":
         cbs.append(keras.callbacks.ReduceLROnPlateau(
@@ -358,7 +422,7 @@ def _callbacks(model, train: TrainConfig, workdir: Path, run_bar, val):
     cbs += [
         keras.callbacks.ModelCheckpoint(str(workdir / runs.MODEL_FILE), monitor=monitor, mode=mode,
                                         save_best_only=True),
-        keras.callbacks.CSVLogger(str(workdir / runs.HISTORY_FILE)),
+        keras.callbacks.CSVLogger(str(workdir / runs._HISTORY_FILE)),
     ]
     if run_bar is not None:
         cbs.append(epoch_callback(train.epochs, run_bar))
@@ -367,7 +431,7 @@ def _callbacks(model, train: TrainConfig, workdir: Path, run_bar, val):
 
 def _prepare_data(config: ExperimentConfig, dataset):
     """Load (or check) the data set and resample its training split."""
-    from .data.base import resolve_classes, validate_splits
+    from .data.base import resolve_classes, _validate_splits
     from .pipeline import oversample_indices, undersample_indices
 
     if dataset is None:
@@ -382,7 +446,7 @@ def _prepare_data(config: ExperimentConfig, dataset):
                 f"{list(expected)}; set DataConfig(classes={list(dataset.class_names)!r}) "
                 "so the saved config describes the data"
             )
-    validate_splits(dataset)  # no run with an empty split (NaN scores) or an unlearnable class
+    _validate_splits(dataset)  # no run with an empty split (NaN scores) or an unlearnable class
     train = dataset["train"]
     sampling = config.data.sampling
     if sampling == "under":
@@ -425,11 +489,21 @@ def _check_train(train: TrainConfig):
 class RunResult:
     """What :func:`run_experiment` returns.
 
-    ``path``: the run folder; ``config``: the :class:`ExperimentConfig` (run name
-    resolved); ``metrics``: the contents of ``metrics.json``; ``history``: the
-    per-epoch DataFrame of ``history.csv``; ``model``: the trained Keras model with
-    its best weights; ``test``: the full :func:`emolib.evaluation.evaluate` result
-    on the test split (confusion matrix, predictions, probabilities).
+    Attributes
+    ----------
+    path : pathlib.Path
+        The run folder.
+    config : ExperimentConfig
+        The config (run name resolved).
+    metrics : dict
+        The contents of ``metrics.json``.
+    history : pandas.DataFrame
+        The per-epoch table of ``history.csv``.
+    model : keras.Model
+        The trained model with its best weights.
+    test : dict
+        The full :func:`emolib.evaluation.evaluate` result on the test split (confusion
+        matrix, predictions, probabilities).
     """
 
     path: Path
@@ -517,7 +591,7 @@ def _claim_run(config, runs_dir, overwrite):
     config = copy.deepcopy(config)
     _check_train(config.train)
     auto = config.run == "auto"
-    exp_dir, config.run = runs.claim(runs_dir, config.experiment, config.run, overwrite)
+    exp_dir, config.run = runs._claim(runs_dir, config.experiment, config.run, overwrite)
     return config, exp_dir, auto
 
 
@@ -544,9 +618,9 @@ def _pipelines(config, data, train_split) -> dict:
 
 
 def _strategy(kind):
-    from .distribute import get_strategy  # imports TensorFlow: after the checks, a wrong argument fails fast
+    from .distribute import _get_strategy  # imports TensorFlow: after the checks, a wrong argument fails fast
 
-    return get_strategy(kind)
+    return _get_strategy(kind)
 
 
 def _compiled_model(config, num_classes, n_train, strategy):
@@ -589,7 +663,7 @@ def _fit(model, tc: TrainConfig, pipes, workdir: Path, run_bar):
         callbacks=_callbacks(model, tc, workdir, run_bar, (pipes["val"], pipes["val_labels"], pipes["k"])),
     )
     train_seconds = time.perf_counter() - start
-    history = pd.read_csv(workdir / runs.HISTORY_FILE)
+    history = pd.read_csv(workdir / runs._HISTORY_FILE)
     best_path = workdir / runs.MODEL_FILE
     if best_path.exists():
         model.load_weights(best_path)
@@ -631,15 +705,15 @@ def _evaluate(model, config, data, train_split, pipes, history, train_seconds, s
     import keras
 
     from . import __version__
-    from .distribute import describe
-    from .evaluation import evaluate, metrics_for_json
+    from .distribute import _describe
+    from .evaluation import evaluate, _metrics_for_json
 
     names, k, size = list(data.class_names), data.num_classes, config.data.image_size
     test = evaluate(model, pipes["test"], data["test"].labels, names)
-    val_metrics = metrics_for_json(evaluate(model, pipes["val"], data["val"].labels, names))
+    val_metrics = _metrics_for_json(evaluate(model, pipes["val"], data["val"].labels, names))
     val_metrics.pop("class_names")
     metrics = {
-        **metrics_for_json(test),
+        **_metrics_for_json(test),
         "val": val_metrics,
         "epochs_trained": int(len(history)),
         "best_epoch": _best_epoch(history, config.train.monitor),
@@ -654,7 +728,7 @@ def _evaluate(model, config, data, train_split, pipes, history, train_seconds, s
             "n_test": len(data["test"]),
             "train_class_counts": np.bincount(train_split.labels, minlength=k).tolist(),
         },
-        **describe(strategy),
+        **_describe(strategy),
         "versions": {"emolib": __version__, "keras": keras.__version__},
     }
     return test, metrics
@@ -667,14 +741,14 @@ def _save_reports(workdir: Path, metrics, test, history, names):
 
     from . import plots
 
-    runs.write_json(workdir / runs.METRICS_FILE, metrics)
-    (workdir / runs.REPORT_FILE).write_text(test["report"])
+    runs._write_json(workdir / runs.METRICS_FILE, metrics)
+    (workdir / runs._REPORT_FILE).write_text(test["report"])
     pd.DataFrame(test["confusion_matrix"], index=names, columns=names).rename_axis(
         index="true", columns="predicted"
-    ).to_csv(workdir / runs.CONFUSION_CSV)
+    ).to_csv(workdir / runs._CONFUSION_CSV)
     for fig in (
-        plots.confusion_matrix(test["confusion_matrix"], names, save_path=workdir / runs.CONFUSION_PNG),
-        plots.learning_curves(history, save_path=workdir / runs.CURVES_PNG),
+        plots.confusion_matrix(test["confusion_matrix"], names, save_path=workdir / runs._CONFUSION_PNG),
+        plots.learning_curves(history, save_path=workdir / runs._CURVES_PNG),
     ):
         plt.close(fig)
 
@@ -693,7 +767,7 @@ def _flatten(d, prefix=""):
 
 
 #: Metric columns of :func:`collect_runs`: column -> dotted path in ``metrics.json``.
-RUN_COLUMNS = {
+_RUN_COLUMNS = {
     "test_accuracy": "accuracy", "test_top_2_accuracy": "top_2_accuracy",
     "test_top_3_accuracy": "top_3_accuracy", "test_loss": "loss",
     "macro_precision": "macro_avg.precision", "macro_recall": "macro_avg.recall", "macro_f1": "macro_avg.f1",
@@ -706,37 +780,46 @@ RUN_COLUMNS = {
 
 
 def collect_runs(runs_dir="runs", experiment=None) -> pd.DataFrame:
-    """One row per saved run under ``runs_dir`` (optionally only ``experiment``, a
-    name or a list of names).
+    """One row per saved run.
 
-    Columns: ``experiment``, ``run``, ``setting`` (:func:`run_setting`), every
-    config field flattened with dots (``model.name``, ``train.learning_rate``,
-    ``model.params.filters``, ...; lists become tuples), then the metrics of
-    :data:`RUN_COLUMNS` (missing ones are ``None``: ``trainable_params`` of runs
-    saved before it was recorded). The runs come from
-    :func:`emolib.runs.finished_runs`: unfinished (temporary) folders are skipped,
-    so is, with a warning naming it, a folder that cannot be read, and runs left
+    The runs come from :func:`emolib.runs._finished_runs`: unfinished (temporary) folders are
+    skipped, so is, with a warning naming it, a folder that cannot be read, and runs left
     half-replaced by a killed overwrite are repaired first.
+
+    Parameters
+    ----------
+    runs_dir : str or pathlib.Path, default "runs"
+        The folder of all experiments.
+    experiment : str or list of str, optional
+        Only this experiment, or these.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``experiment``, ``run``, ``setting`` (:func:`_run_setting`), every config field
+        flattened with dots (``model.name``, ``train.learning_rate``, ``model.params.filters``,
+        ...; lists become tuples), then the metrics of :data:`_RUN_COLUMNS` (missing ones are
+        ``None``: ``trainable_params`` of runs saved before it was recorded).
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise FileNotFoundError(f"no runs folder '{runs_dir}'")
     wanted = None if experiment is None else {experiment} if isinstance(experiment, str) else set(experiment)
     rows = []
-    for run_dir, config, metrics in runs.finished_runs(runs_dir, wanted):
-        row = {"experiment": run_dir.parent.name, "run": run_dir.name, "setting": run_setting(run_dir.name)}
+    for run_dir, config, metrics in runs._finished_runs(runs_dir, wanted):
+        row = {"experiment": run_dir.parent.name, "run": run_dir.name, "setting": _run_setting(run_dir.name)}
         row.update(_flatten({k: v for k, v in config.items() if k not in ("experiment", "run")}))
         flat_metrics = _flatten(metrics)
-        rows.append({**row, **{column: flat_metrics.get(path) for column, path in RUN_COLUMNS.items()}})
-    columns = ["experiment", "run", "setting", *RUN_COLUMNS]
+        rows.append({**row, **{column: flat_metrics.get(path) for column, path in _RUN_COLUMNS.items()}})
+    columns = ["experiment", "run", "setting", *_RUN_COLUMNS]
     if not rows:
         return pd.DataFrame(columns=columns)
     df = pd.DataFrame(rows)
     config_cols = [c for c in df.columns if c not in columns]
-    return df[["experiment", "run", "setting", *config_cols, *RUN_COLUMNS]].reset_index(drop=True)
+    return df[["experiment", "run", "setting", *config_cols, *_RUN_COLUMNS]].reset_index(drop=True)
 
 
-def run_setting(run_name: str) -> str:
+def _run_setting(run_name: str) -> str:
     """The setting a run belongs to: its name without a trailing ``_seed<k>``
     (``"adam_lr1e-3_seed2"`` -> ``"adam_lr1e-3"``). Runs that repeat one setting
     over several seeds share it, which is what :func:`summarize_runs` groups by."""
@@ -830,12 +913,25 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
 
 
 def effect_verdicts(effects, confidence=0.95) -> pd.Series:
-    """A verdict per row of :func:`compare_to_baseline`'s table: ``"better"`` or
-    ``"worse"`` when the paired t-test (its ``p_value``) rejects "no effect" at
-    ``confidence`` (two-sided), ``"within the noise"`` otherwise, ``"one seed:
-    cannot tell"`` with fewer than two pairs and ``"no values: cannot tell"`` when
-    the effect is missing (NaN: the metric is absent from the runs). Identical
-    nonzero differences (no spread, so no p-value) count as an effect."""
+    """A verdict per row of :func:`compare_to_baseline`'s table.
+
+    Identical nonzero differences (no spread, so no p-value) count as an effect.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        :func:`compare_to_baseline`'s table (its ``p_value`` and effect columns).
+    confidence : float, default 0.95
+        The two-sided test's confidence.
+
+    Returns
+    -------
+    pandas.Series of str
+        ``"better"`` or ``"worse"`` when the paired t-test rejects "no effect", ``"within the
+        noise"`` otherwise, ``"one seed: cannot tell"`` with fewer than two pairs and ``"no
+        values: cannot tell"`` when the effect is missing (NaN: the metric is absent from the
+        runs).
+    """
 
     def verdict(row):
         if row["pairs"] < 2:
@@ -872,7 +968,7 @@ class TrainedModel:
     note: str = field(default="")
 
 
-def load_run(run_dir):
+def _load_run(run_dir):
     """Load a saved run (:func:`run_experiment`'s folder): ``(model, data, config,
     metrics)``, the data set rebuilt from the run's ``config.json``
     (``load_dataset(**config.data.load_kwargs())``). :class:`emolib.runs.RunFolderError`
@@ -918,16 +1014,31 @@ def _unusable(candidate: Path, config, same_data) -> str | None:
 def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progress=True) -> TrainedModel:
     """A trained model: the first usable saved run among ``candidates``, else a new run of ``config``.
 
-    A candidate (a run folder) is used when it is complete (``best.keras``,
-    ``config.json``, ``metrics.json``), was trained on the data ``config``
-    describes (its ``data`` section is equal; ``same_data=False`` accepts any
-    data, which is then rebuilt from the candidate's own config), and its
-    *validation* accuracy is above :func:`emolib.evaluation.chance_ceiling` (a
-    model that never left chance has nothing to deploy, and quantizing it tells
-    nothing). Otherwise ``config`` (an :class:`ExperimentConfig`) is trained
-    with :func:`run_experiment` into ``runs_dir`` (replacing an earlier run of
-    the same name). The ``note`` says what happened, with paths relative to
-    ``runs_dir``.
+    A candidate is used when it is complete (``best.keras``, ``config.json``,
+    ``metrics.json``), was trained on the data ``config`` describes, and its *validation*
+    accuracy is above :func:`emolib.evaluation.chance_ceiling` (a model that never left chance
+    has nothing to deploy, and quantizing it tells nothing). Otherwise ``config`` is trained
+    with :func:`run_experiment` into ``runs_dir`` (replacing a run of the same name).
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The run to train when no candidate is usable.
+    candidates : sequence of str or pathlib.Path, optional
+        Run folders to try, in order.
+    runs_dir : str or pathlib.Path, default "runs"
+        Where a new run goes.
+    same_data : bool, default True
+        Require the candidate's ``data`` section to equal ``config``'s; ``False`` accepts any
+        data, which is then rebuilt from the candidate's own config.
+    progress : bool, default True
+        Print progress lines while training.
+
+    Returns
+    -------
+    TrainedModel
+        The model (best weights), the data, the config and metrics, the run folder, whether
+        it was ``reused``, and a ``note`` saying what happened (paths relative to ``runs_dir``).
     """
     from .data import load_dataset
 
@@ -939,7 +1050,7 @@ def reuse_or_train(config, candidates=(), runs_dir="runs", same_data=True, progr
         if why:
             reasons.append(f"{shown}: {why}")
             continue
-        model, data, config_, metrics = load_run(candidate)
+        model, data, config_, metrics = _load_run(candidate)
         note = f"reused the saved run {shown} (validation accuracy {metrics['val']['accuracy']:.3f})"
         return TrainedModel(model, data, config_, metrics, candidate, True, note)
     result = run_experiment(config, runs_dir=runs_dir, progress=progress, overwrite=True)

@@ -26,8 +26,14 @@ import numpy as np
 from . import __version__
 from .fileio import atomic_path
 
+__all__ = [
+    "METADATA_VERSION", "MissingExtraError", "ModelFileError", "OnnxClassifier", "SCALING", "calibration_reader",
+    "export_onnx", "file_size_mb", "onnx_caller", "op_counts", "parity", "predict_files", "predict_in_batches",
+    "quantize_dynamic", "quantize_static", "read_metadata", "require_onnx"
+]
+
 #: Key of the JSON object in an exported model's ``metadata_props``.
-METADATA_KEY = "emolib"
+_METADATA_KEY = "emolib"
 #: Version of the metadata layout written by :func:`export_onnx`.
 METADATA_VERSION = 1
 #: The one pixel scaling emolib models use: ``uint8`` values divided by 255.
@@ -35,15 +41,32 @@ SCALING = "x/255"
 
 
 class ModelFileError(ValueError):
-    """A model file that is not a usable emolib ONNX export (the message says why)."""
+    """A model file that is not a usable emolib ONNX export.
+
+    A ``ValueError`` whose message names the file and says why.
+    """
 
 
 class MissingExtraError(ImportError):
-    """A package of emolib's optional ``onnx`` extra is not installed (the message says what to install)."""
+    """A package of emolib's optional ``onnx`` extra is not installed.
+
+    An ``ImportError`` whose message says what to install.
+    """
 
 
 def require_onnx(*modules) -> None:
-    """Raise :class:`MissingExtraError` unless all ``modules`` (default: onnx, onnxruntime) can be imported."""
+    """Check that the ONNX packages can be imported.
+
+    Parameters
+    ----------
+    *modules : str
+        Module names (default: ``onnx`` and ``onnxruntime``).
+
+    Returns
+    -------
+    None
+        Raises :class:`MissingExtraError` naming what to install unless all can be imported.
+    """
     import importlib.util
 
     missing = [m for m in modules or ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
@@ -83,8 +106,8 @@ def _set_metadata(onnx_model, meta: dict) -> None:
     """Set the ``emolib`` entry of ``onnx_model.metadata_props`` to ``meta`` (JSON), keeping the others."""
     from onnx.helper import set_model_props
 
-    props = {p.key: p.value for p in onnx_model.metadata_props if p.key != METADATA_KEY}
-    set_model_props(onnx_model, {**props, METADATA_KEY: json.dumps(meta, sort_keys=True)})
+    props = {p.key: p.value for p in onnx_model.metadata_props if p.key != _METADATA_KEY}
+    set_model_props(onnx_model, {**props, _METADATA_KEY: json.dumps(meta, sort_keys=True)})
 
 
 def _name_batch_dim(onnx_model, name="batch") -> None:
@@ -148,8 +171,19 @@ def export_onnx(model, path, class_names, method="keras", opset=17) -> Path:
 
 
 def read_metadata(path) -> dict:
-    """The ``emolib`` metadata dict of an exported model; ``FileNotFoundError`` or
-    :class:`ModelFileError` (not ONNX, no emolib metadata) otherwise."""
+    """The ``emolib`` metadata of an exported model.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An ONNX file written by :func:`export_onnx`.
+
+    Returns
+    -------
+    dict
+        Its metadata (class names, image size, channels, scaling, ...); ``FileNotFoundError``
+        or :class:`ModelFileError` (not ONNX, no emolib metadata) otherwise.
+    """
     require_onnx("onnx")
     import onnx
 
@@ -172,34 +206,34 @@ def _check_model_path(path) -> Path:
 
 def _parse_metadata(props: dict, path) -> dict:
     """The emolib metadata in ``props`` (an ONNX model's ``metadata_props`` as a dict), checked."""
-    if METADATA_KEY not in props:
-        raise ModelFileError(f"'{path}' is not an emolib export: it has no '{METADATA_KEY}' metadata (class names, "
+    if _METADATA_KEY not in props:
+        raise ModelFileError(f"'{path}' is not an emolib export: it has no '{_METADATA_KEY}' metadata (class names, "
                              "input size, scaling); re-export the Keras model with emolib.export.export_onnx")
     try:
-        meta = json.loads(props[METADATA_KEY])
+        meta = json.loads(props[_METADATA_KEY])
     except json.JSONDecodeError as exc:
-        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata is not valid JSON ({exc})") from None
+        raise ModelFileError(f"'{path}': its '{_METADATA_KEY}' metadata is not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         kind = "null" if meta is None else type(meta).__name__
-        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata is a JSON {kind}, not an object with class "
-                             f"names, input size and scaling ({props[METADATA_KEY][:60]!r}); re-export the Keras "
+        raise ModelFileError(f"'{path}': its '{_METADATA_KEY}' metadata is a JSON {kind}, not an object with class "
+                             f"names, input size and scaling ({props[_METADATA_KEY][:60]!r}); re-export the Keras "
                              "model with emolib.export.export_onnx")
     missing = {"class_names", "image_size", "channels", "scaling", "input_name"} - set(meta)
     if missing:
-        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata lacks {sorted(missing)}")
+        raise ModelFileError(f"'{path}': its '{_METADATA_KEY}' metadata lacks {sorted(missing)}")
     size, names, channels = meta["image_size"], meta["class_names"], meta["channels"]
     if not (isinstance(names, list) and names and isinstance(size, list) and len(size) == 2
             and all(isinstance(v, int) for v in [*size, channels])):
-        raise ModelFileError(f"'{path}': malformed '{METADATA_KEY}' metadata (class_names {names!r}, "
+        raise ModelFileError(f"'{path}': malformed '{_METADATA_KEY}' metadata (class_names {names!r}, "
                              f"image_size {size!r}, channels {channels!r})")
     repeated = sorted(name for name, count in Counter(map(str, names)).items() if count > 1)
     if repeated:
-        raise ModelFileError(f"'{path}': its '{METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); "
+        raise ModelFileError(f"'{path}': its '{_METADATA_KEY}' metadata repeats class names {repeated} ({names!r}); "
                              "a label must name one output: re-export the model with distinct class names")
     return meta
 
 
-def onnx_session(path, threads=None, optimized_path=None):
+def _onnx_session(path, threads=None, optimized_path=None):
     """An ONNX Runtime CPU ``InferenceSession`` for ``path`` with ``threads`` intra-op threads
     (``None``: one per physical core), saving the graph as ONNX Runtime optimised it to
     ``optimized_path`` if given. Raises ``FileNotFoundError`` / :class:`ModelFileError`."""
@@ -222,25 +256,63 @@ def onnx_session(path, threads=None, optimized_path=None):
 
 
 def onnx_caller(path_or_session, threads=None):
-    """``f(x) -> probabilities`` running an ONNX model (a path or a session): ``float32``
-    ``(n, h, w, c)`` -> ``(n, k)``, as :func:`emolib.benchmark.keras_callers` give."""
+    """A function running an ONNX model, as :func:`emolib.benchmark.keras_callers` give.
+
+    Parameters
+    ----------
+    path_or_session : str, pathlib.Path or onnxruntime.InferenceSession
+        The model file, or a session of it.
+    threads : int, optional
+        ONNX Runtime's intra-op threads (default: its own choice).
+
+    Returns
+    -------
+    callable
+        ``f(x)``: ``float32`` images ``(n, height, width, channels)`` to probabilities ``(n, k)``.
+    """
     session = path_or_session
     if isinstance(path_or_session, (str, os.PathLike)):
-        session = onnx_session(path_or_session, threads=threads)
+        session = _onnx_session(path_or_session, threads=threads)
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: np.asarray(x, dtype=np.float32)})[0]
 
 
 def predict_in_batches(fn, x, batch_size=256) -> np.ndarray:
-    """``fn`` (a caller ``f(x) -> probabilities``) over ``x`` in batches; ``float32`` ``(n, k)``."""
+    """A caller's probabilities over many images, a batch at a time.
+
+    Parameters
+    ----------
+    fn : callable
+        ``f(x) -> probabilities`` (:func:`onnx_caller`, :func:`emolib.benchmark.keras_callers`).
+    x : array of shape (n, height, width, channels)
+        The images.
+    batch_size : int, default 256
+        Images per call.
+
+    Returns
+    -------
+    array of float32, shape (n, k)
+        The probabilities.
+    """
     x = np.asarray(x, dtype=np.float32)
     parts = [np.asarray(fn(x[i : i + batch_size]), dtype=np.float32) for i in range(0, len(x), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
 def parity(a_proba, b_proba) -> dict:
-    """How closely two models' probabilities ``(n, k)`` agree: ``{"max_abs_diff": largest
-    |a - b|, "argmax_agreement": fraction of images with the same predicted class, "n": n}``."""
+    """How closely two models' probabilities agree.
+
+    Parameters
+    ----------
+    a_proba, b_proba : array of shape (n, k)
+        The two models' probabilities for the same images.
+
+    Returns
+    -------
+    dict
+        ``max_abs_diff`` (the largest ``|a - b|``), ``argmax_agreement`` (the fraction of images
+        with the same predicted class) and ``n``.
+    """
     a, b = np.asarray(a_proba, dtype=np.float64), np.asarray(b_proba, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"probability arrays differ in shape: {a.shape} vs {b.shape}")
@@ -252,22 +324,46 @@ def parity(a_proba, b_proba) -> dict:
 
 
 def op_counts(path, optimized=False) -> dict:
-    """``{op_type: count}`` of an ONNX file's nodes, most frequent first; ``optimized=True``:
-    of the graph ONNX Runtime runs here (e.g. Q/DQ pairs around ``Conv`` fused into ``QLinearConv``)."""
+    """How often each operator occurs in an ONNX file's graph.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ONNX file.
+    optimized : bool, default False
+        Count the graph ONNX Runtime runs here instead (e.g. Q/DQ pairs around ``Conv`` fused
+        into ``QLinearConv``).
+
+    Returns
+    -------
+    dict of str to int
+        ``{op_type: count}``, most frequent first.
+    """
     require_onnx("onnx", "onnxruntime")
     import onnx
 
     path = _check_model_path(path)
     with tempfile.TemporaryDirectory() as tmp:
         if optimized:
-            onnx_session(path, optimized_path=Path(tmp) / "optimized.onnx")
+            _onnx_session(path, optimized_path=Path(tmp) / "optimized.onnx")
             path = Path(tmp) / "optimized.onnx"
         graph = onnx.load(str(path)).graph
     return dict(Counter(node.op_type for node in graph.node).most_common())
 
 
 def file_size_mb(path) -> float:
-    """Size of a file in megabytes (10**6 bytes)."""
+    """Size of a file in megabytes (10**6 bytes).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    float
+        Its size in MB.
+    """
     return Path(path).stat().st_size / 1e6
 
 
@@ -329,13 +425,31 @@ def quantize_static(fp32_path, out_path, calibration, per_channel=True, activati
                     max_images=256) -> Path:
     """Static post-training quantization of an :func:`export_onnx` file to 8-bit integers (QDQ).
 
-    Weights become ``weight_type`` (a scale per output channel with ``per_channel``),
-    activations ``activation_type`` with scales fixed from the ranges (min/max) the fp32
-    activations take on ``calibration`` (what :func:`calibration_reader` takes: *training*
-    batches, never the test split; up to ``max_images``); ONNX Runtime then runs integer
-    kernels (``QLinearConv``). uint8 activations with int8 weights is what x86 integer
-    instructions (VNNI, AVX2) run fastest. The softmax stays in float (8-bit probabilities
-    would come in steps of 1/255). The metadata gains a ``quantization`` entry.
+    Activations get scales fixed from the ranges (min/max) the fp32 activations take on the
+    calibration batches; ONNX Runtime then runs integer kernels (``QLinearConv``). uint8
+    activations with int8 weights is what x86 integer instructions (VNNI, AVX2) run fastest.
+    The softmax stays in float (8-bit probabilities would come in steps of 1/255). The
+    metadata gains a ``quantization`` entry.
+
+    Parameters
+    ----------
+    fp32_path : str or pathlib.Path
+        The float32 model.
+    out_path : str or pathlib.Path
+        The quantized model to write.
+    calibration : array or tf.data.Dataset
+        What :func:`calibration_reader` takes: *training* batches, never the test split.
+    per_channel : bool, default True
+        A weight scale per output channel (else per tensor).
+    activation_type, weight_type : {"uint8", "int8"}, default "uint8", "int8"
+        The integer types of activations and weights.
+    max_images : int, default 256
+        Calibration images used at most.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``.
     """
     require_onnx("onnx", "onnxruntime", "sympy")
     import onnx
@@ -362,10 +476,26 @@ def quantize_static(fp32_path, out_path, calibration, per_channel=True, activati
 
 
 def quantize_dynamic(fp32_path, out_path, weight_type="uint8") -> Path:
-    """Dynamic quantization: 8-bit weights, activations quantized on every call
-    (``DynamicQuantizeLinear``, then ``ConvInteger`` and float rescaling). No calibration;
-    good for LSTMs and transformers, usually *slower* than fp32 for CPU convolutions (ONNX
-    Runtime has no fast ``ConvInteger``, which takes no int8 weights: hence ``"uint8"``)."""
+    """Dynamic quantization: 8-bit weights, activations quantized on every call.
+
+    ``DynamicQuantizeLinear``, then ``ConvInteger`` and float rescaling. No calibration; good
+    for LSTMs and transformers, usually *slower* than fp32 for CPU convolutions (ONNX Runtime
+    has no fast ``ConvInteger``, which takes no int8 weights: hence ``"uint8"``).
+
+    Parameters
+    ----------
+    fp32_path : str or pathlib.Path
+        The float32 model.
+    out_path : str or pathlib.Path
+        The quantized model to write.
+    weight_type : {"uint8", "int8"}, default "uint8"
+        The weights' integer type.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``.
+    """
     require_onnx("onnx", "onnxruntime", "sympy")
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
@@ -401,12 +531,37 @@ def _check_session(session, meta, path) -> None:
 
 
 class OnnxClassifier:
-    """An exported emolib model, ready to classify image files: the ONNX Runtime session
-    and the preprocessing in its metadata, checked to agree (input size, channels, classes)."""
+    """An exported emolib model, ready to classify image files.
+
+    The ONNX Runtime session and the preprocessing in the file's metadata, checked to agree
+    (input size, channels, classes).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An ONNX file written by :func:`export_onnx` (or quantized from one).
+    threads : int, optional
+        ONNX Runtime's intra-op threads.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The model file.
+    session : onnxruntime.InferenceSession
+        The session.
+    metadata : dict
+        The file's emolib metadata.
+    class_names : list of str
+        The classes, in the order of the probabilities.
+    image_size : tuple of int
+        ``(height, width)`` the model takes.
+    channels : int
+        1 (grayscale) or 3 (RGB).
+    """
 
     def __init__(self, path, threads=None):
         self.path = _check_model_path(path)
-        self.session = onnx_session(self.path, threads=threads)
+        self.session = _onnx_session(self.path, threads=threads)
         self.metadata = _parse_metadata(self.session.get_modelmeta().custom_metadata_map, self.path)
         _check_session(self.session, self.metadata, path)
         self.class_names = [str(n) for n in self.metadata["class_names"]]
@@ -419,13 +574,13 @@ class OnnxClassifier:
 
     def load_image(self, path) -> np.ndarray:
         """One image file of any size and colour mode as ``float32`` ``(h, w, c)`` in [0, 1], read
-        as the real-data loaders do (:func:`emolib.data.real.read_image`: EXIF orientation, gray or
+        as the real-data loaders do (:func:`emolib.data.images._read_image`: EXIF orientation, gray or
         RGB, bilinear resize); ``FileNotFoundError`` or ``ImageReadError`` name the file."""
-        from .data.real import ImageReadError, read_image
+        from .data.images import ImageReadError, _read_image
 
         if Path(path).is_dir():  # read_image would say "it is a directory, not a regular file"
             raise ImageReadError(f"could not read image file '{path}': it is a directory")
-        return read_image(Path(path), self.image_size[0], self.channels)[0].astype(np.float32) / 255.0
+        return _read_image(Path(path), self.image_size[0], self.channels)[0].astype(np.float32) / 255.0
 
     def predict_files(self, paths, batch_size=64, errors=None):
         """DataFrame of ``file``, ``label`` (the most probable class), ``probability`` and one
@@ -464,5 +619,23 @@ class OnnxClassifier:
 
 
 def predict_files(model_path, paths, threads=None):
-    """Classify image files with an exported model: ``OnnxClassifier(model_path).predict_files(paths)``."""
+    """Classify image files with an exported model.
+
+    ``OnnxClassifier(model_path, threads).predict_files(paths)``.
+
+    Parameters
+    ----------
+    model_path : str or pathlib.Path
+        The ONNX file.
+    paths : list of str or pathlib.Path
+        Image files.
+    threads : int, optional
+        ONNX Runtime's intra-op threads.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A row per file: ``file``, ``label`` (the most probable class), ``probability`` and one
+        column per class.
+    """
     return OnnxClassifier(model_path, threads=threads).predict_files(paths)

@@ -11,6 +11,11 @@ import keras
 from keras import layers
 
 
+__all__ = [
+    "AddPositionEmbedding", "BN_MOMENTUM", "basic_block", "build_model", "conv_unit", "gelu_tanh", "lenet",
+    "resnet_like", "simple_cnn", "vit"
+]
+
 #: BatchNormalization momentum used throughout: with Keras' default (0.99) the moving
 #: statistics lag far behind the weights in short runs (near-chance validation accuracy).
 BN_MOMENTUM = 0.9
@@ -169,7 +174,7 @@ def basic_block(x, filters, strides=1, zero_init_residual=True, name="block"):
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), blocks=(3, 4, 6, 3), dropout=0.0,
+def _resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), blocks=(3, 4, 6, 3), dropout=0.0,
              zero_init_residual=True, name="resnet34"):
     """A ResNet-34-style network (He et al., 2016; seed 002's "ResNet34") for small images.
 
@@ -178,9 +183,8 @@ def resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), b
     resolution (48 -> 24 -> 12 -> 6) and widens. Two changes for 48x48 faces and CPUs: a
     3x3 stride-1 stem (ResNet's CIFAR variant) instead of 7x7 stride 2 and a max-pool, and
     ``widths`` (16, 32, 64, 128) instead of (64, ..., 512): 1.34 million parameters, not 21.
-
-    ``zero_init_residual``: measured once with widths (8, 16, 32, 64) on 1,200 faces of
-    32x32 (4 epochs, batch 32, seed 0): test accuracy 0.365 with it, 0.250 (chance) without.
+    ``zero_init_residual`` starts each block's last BatchNormalization at zero (see
+    :func:`basic_block`).
     """
     if len(widths) != len(blocks):
         raise ValueError(f"widths {tuple(widths)} and blocks {tuple(blocks)} must have the same length")
@@ -199,15 +203,39 @@ def resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), b
 
 @keras.saving.register_keras_serializable(package="emolib")
 def gelu_tanh(x):
-    """GELU in its tanh approximation (as in BERT and GPT-2). Keras' ``"gelu"`` is
-    the exact form, built on ``erfc``, which tf2onnx cannot convert to ONNX."""
+    """GELU in its tanh approximation (as in BERT and GPT-2).
+
+    Keras' ``"gelu"`` is the exact form, built on ``erfc``, which tf2onnx cannot convert to ONNX.
+
+    Parameters
+    ----------
+    x : tensor
+        Any shape.
+
+    Returns
+    -------
+    tensor
+        The activation, same shape.
+    """
     return keras.activations.gelu(x, approximate=True)
 
 
 @keras.saving.register_keras_serializable(package="emolib")
 class AddPositionEmbedding(layers.Layer):
-    """Adds a learned position embedding ``(num_tokens, dim)`` (made from the input shape)
-    to tokens ``(batch, num_tokens, dim)``."""
+    """Adds a learned position embedding to tokens.
+
+    Parameters
+    ----------
+    initializer : str or keras.initializers.Initializer, default "random_normal"
+        How the embedding ``(num_tokens, dim)`` (made from the input shape) starts.
+    **kwargs
+        Passed to ``keras.layers.Layer``.
+
+    Attributes
+    ----------
+    embedding : keras.Variable
+        The embedding ``(num_tokens, dim)``, added to tokens ``(batch, num_tokens, dim)``.
+    """
 
     def __init__(self, initializer="random_normal", **kwargs):
         super().__init__(**kwargs)
@@ -291,11 +319,11 @@ def _pretrained(name):
     return build
 
 
-MODELS = {
+_MODELS = {
     "simple_cnn": simple_cnn,
     "lenet": lenet,
     "resnet_like": resnet_like,
-    "resnet34": resnet34,
+    "resnet34": _resnet34,
     "vit": vit,
     "fer_transfer": _pretrained("fer_transfer"),
     "imagenet_transfer": _pretrained("imagenet_transfer"),
@@ -303,7 +331,25 @@ MODELS = {
 
 
 def build_model(name, input_shape, num_classes, **kwargs):
-    """Build the model registered as ``name`` in :data:`MODELS` (``kwargs`` go to the builder)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
-    return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)
+    """Build a model by its registered name.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`_MODELS` (``"simple_cnn"``, ``"lenet"``, ``"resnet_like"``, ``"resnet34"``,
+        ``"vit"``, ``"fer_transfer"``, ``"imagenet_transfer"``).
+    input_shape : tuple of int
+        ``(height, width, channels)``.
+    num_classes : int
+        Classes.
+    **kwargs
+        Passed to the builder.
+
+    Returns
+    -------
+    keras.Model
+        Images ``(None, *input_shape)`` to probabilities ``(None, num_classes)``.
+    """
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {sorted(_MODELS)}")
+    return _MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .fileio import atomic_path
 
-__all__ = ["NetworkError", "open_url", "reachable", "download"]
+__all__ = ["NetworkError", "download", "reachable"]
 
 
 class NetworkError(OSError):
@@ -40,16 +40,35 @@ def _with_steps(message, manual_steps):
     return f"{message}\n\n{manual_steps}" if manual_steps else message
 
 
-def open_url(url, *, connect_timeout=5.0, read_timeout=30.0, method="GET", manual_steps=None):
-    """Open ``url`` and return the response once its headers arrived: DNS, connect, TLS
-    and the headers get ``connect_timeout`` seconds in all (in a daemon thread, so even a
-    stalled resolver cannot hold the caller); each later read ``read_timeout`` seconds.
+def _open_url(url, *, connect_timeout=5.0, read_timeout=30.0, method="GET", manual_steps=None):
+    """Open a URL and return the response once its headers arrived.
+
+    DNS, connect, TLS and the headers get ``connect_timeout`` seconds in all (in a daemon
+    thread, so even a stalled resolver cannot hold the caller); each later read
+    ``read_timeout`` seconds.
+
+    Parameters
+    ----------
+    url : str
+        The URL.
+    connect_timeout : float, default 5.0
+        Seconds for everything up to the response headers.
+    read_timeout : float, default 30.0
+        Seconds for each read of the body.
+    method : str, default "GET"
+        The HTTP method.
+    manual_steps : str, optional
+        What a user can do by hand, appended to an error's message.
+
+    Returns
+    -------
+    http.client.HTTPResponse
+        The open response.
 
     Raises
     ------
     NetworkError
-        On a deadline passed, a refused connection, an unknown host or an HTTP
-        error status; ``manual_steps`` is appended to the message.
+        On a deadline passed, a refused connection, an unknown host or an HTTP error status.
     """
     result = {}
 
@@ -94,10 +113,22 @@ def open_url(url, *, connect_timeout=5.0, read_timeout=30.0, method="GET", manua
 
 
 def reachable(url, timeout=3.0) -> bool:
-    """Whether ``url`` answers (any HTTP status counts) within ``timeout`` seconds in all;
-    never waits longer."""
+    """Whether a URL answers (any HTTP status counts) in time; never waits longer.
+
+    Parameters
+    ----------
+    url : str
+        The URL.
+    timeout : float, default 3.0
+        Seconds in all.
+
+    Returns
+    -------
+    bool
+        True when it answered.
+    """
     try:
-        open_url(url, connect_timeout=timeout, read_timeout=timeout, method="HEAD").close()
+        _open_url(url, connect_timeout=timeout, read_timeout=timeout, method="HEAD").close()
         return True
     except NetworkError as exc:
         return isinstance(exc.__cause__, urllib.error.HTTPError)
@@ -118,26 +149,43 @@ def _progress(done, total, started, stream):
 
 def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, manual_steps=None,
              progress=True):
-    """Download ``url`` to ``path``: to a hidden temporary name beside it, renamed only
-    when the whole body arrived and ``verify(tmp_path)`` (if given) did not raise; on any
-    failure nothing is left behind. Returns ``Path(path)``.
+    """Download a URL to a file; on any failure nothing is left behind.
 
-    ``connect_timeout`` bounds DNS, connect, TLS and the response headers together,
-    ``read_timeout`` each read of the body; ``manual_steps`` (what a user can do by hand)
-    is appended to every error; ``progress`` prints bytes, rate and ETA on stderr.
+    The body goes to a hidden temporary name beside ``path``, renamed only when the whole body
+    arrived and ``verify(tmp_path)`` (if given) did not raise. The body has deadlines per read,
+    no total deadline: a server that keeps sending a little within each ``read_timeout`` keeps
+    the download going (as a large file on a slow link must); interrupt it by hand.
 
-    The body has deadlines per read, no total deadline: a server that keeps sending a
-    little within each ``read_timeout`` keeps the download going (as a large file on a
-    slow link must); interrupt it by hand (nothing is left behind).
+    Parameters
+    ----------
+    url : str
+        The URL.
+    path : str or pathlib.Path
+        The file to write.
+    connect_timeout : float, default 5.0
+        Seconds for DNS, connect, TLS and the response headers together.
+    read_timeout : float, default 30.0
+        Seconds for each read of the body.
+    verify : callable, optional
+        ``verify(tmp_path)`` raises when the file is not the right one (e.g. a checksum).
+    manual_steps : str, optional
+        What a user can do by hand, appended to every error.
+    progress : bool, default True
+        Print bytes, rate and ETA on stderr.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(path)``.
 
     Raises
     ------
     NetworkError
-        Offline, refused, an HTTP error, a stalled transfer, a short or broken body
-        (a chunked body cut short included) or a ``Content-Length`` that is not a number.
+        Offline, refused, an HTTP error, a stalled transfer, a short or broken body (a chunked
+        body cut short included) or a ``Content-Length`` that is not a number.
     """
     path = Path(path)
-    response = open_url(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
+    response = _open_url(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
                         manual_steps=manual_steps)
     length = response.headers.get("Content-Length")
     if length is not None and not re.fullmatch(r"\s*[0-9]+\s*", length):

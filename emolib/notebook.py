@@ -7,6 +7,11 @@ import os
 import warnings
 from pathlib import Path
 
+__all__ = [
+    "PROFILES", "PROFILE_NAMES", "data_dir", "duration_text", "profile", "project_dir", "runs_dir",
+    "settings_for", "setup_notebook", "show_source", "source_markdown", "with_progress"
+]
+
 
 def project_dir() -> Path:
     """The repository root when running from a clone (the folder holding
@@ -91,7 +96,7 @@ def duration_text(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def time_left(done: int, total: int, started: float) -> str:
+def _time_left(done: int, total: int, started: float) -> str:
     """``"12 s so far, about 1.1 min left"`` after ``done`` of ``total`` equal steps begun at
     ``time.monotonic()`` value ``started`` (when training stops early, less is left)."""
     import time
@@ -102,7 +107,7 @@ def time_left(done: int, total: int, started: float) -> str:
 
 def with_progress(items, unit="run"):
     """Yield ``items`` one by one, printing a line before each: ``"run 3/12: <item> (41 s so far,
-    about 2.1 min left)"`` (:func:`time_left`). For loops over runs that each take a while.
+    about 2.1 min left)"`` (:func:`_time_left`). For loops over runs that each take a while.
 
     >>> for x in with_progress(["a", "b"]):  # doctest: +ELLIPSIS
     ...     pass
@@ -114,7 +119,7 @@ def with_progress(items, unit="run"):
     items = list(items)
     started = time.monotonic()
     for i, item in enumerate(items):
-        print(f"{unit} {i + 1}/{len(items)}: {item}" + (f" ({time_left(i, len(items), started)})" if i else ""),
+        print(f"{unit} {i + 1}/{len(items)}: {item}" + (f" ({_time_left(i, len(items), started)})" if i else ""),
               flush=True)
         yield item
 

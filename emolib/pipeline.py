@@ -27,7 +27,13 @@ import random
 import numpy as np
 import tensorflow as tf
 
-AUTOTUNE = tf.data.AUTOTUNE
+__all__ = [
+    "AUGMENT_DEFAULTS", "augmentation", "batch_mixing", "capped_indices", "class_weights",
+    "convert_batch", "make_dataset", "oversample_indices", "prepare_images", "random_augmentation",
+    "sampled_dataset", "undersample_indices"
+]
+
+_AUTOTUNE = tf.data.AUTOTUNE
 
 
 # --------------------------------------------------------------------------
@@ -38,11 +44,21 @@ AUTOTUNE = tf.data.AUTOTUNE
 def convert_batch(images, image_size=None, channels=None):
     """Scale, convert and resize a batch of images (a TF function, usable in ``map``).
 
-    ``images``: ``(n, h, w, c)`` tensor or array, ``uint8`` in [0, 255] or float
-    already in [0, 1]. ``channels``: 1 or 3 (``None`` keeps ``c``); gray to RGB
-    repeats the channel, RGB to gray uses ITU-R 601 luma (``tf.image``). ``image_size``:
-    ``int`` or ``(height, width)`` in pixels (``None`` keeps the size); bilinear with
-    antialiasing. Returns ``float32`` ``(n, height, width, channels)`` in [0, 1].
+    Parameters
+    ----------
+    images : tensor or array of shape (n, h, w, c)
+        ``uint8`` in [0, 255] or float already in [0, 1].
+    image_size : int or tuple of int, optional
+        ``int`` or ``(height, width)`` in pixels (``None`` keeps the size); bilinear with
+        antialiasing.
+    channels : {1, 3}, optional
+        ``None`` keeps ``c``; gray to RGB repeats the channel, RGB to gray uses ITU-R 601 luma
+        (``tf.image``).
+
+    Returns
+    -------
+    tf.Tensor of float32, shape (n, height, width, channels)
+        The images in [0, 1].
     """
     images = tf.convert_to_tensor(images)
     if images.dtype == tf.uint8:
@@ -65,9 +81,24 @@ def convert_batch(images, image_size=None, channels=None):
 
 
 def prepare_images(images, image_size=None, channels=None):
-    """:func:`convert_batch` over a whole in-memory array ``(n, h, w[, c])``, 4,096 images
-    at a time (bounds the temporary memory). Returns a ``float32`` tensor
-    ``(n, height, width, channels)`` in [0, 1], 4 bytes per pixel value."""
+    """:func:`convert_batch` over a whole in-memory array, 4,096 images at a time.
+
+    Converting in chunks bounds the temporary memory.
+
+    Parameters
+    ----------
+    images : array of shape (n, h, w) or (n, h, w, c)
+        ``uint8`` in [0, 255] or float already in [0, 1].
+    image_size : int or tuple of int, optional
+        Size to resize to (``None`` keeps it).
+    channels : {1, 3}, optional
+        Channels to convert to (``None`` keeps them).
+
+    Returns
+    -------
+    tf.Tensor of float32, shape (n, height, width, channels)
+        The images in [0, 1], 4 bytes per pixel value.
+    """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -107,17 +138,38 @@ def random_augmentation(seed=None, flip=True, rotation=0.06, zoom=0.1, translati
                         brightness=0.0, augmix=0.0, independent_seeds=False):
     """Keras preprocessing layers for training batches; call as ``aug(images, training=True)``.
 
-    A ``keras.Sequential`` of ``RandomFlip("horizontal")``, ``RandomRotation(rotation)``
-    (a fraction of a full turn), ``RandomZoom(+-zoom)``, ``RandomTranslation(+-translation)``
-    (fractions of the image), ``RandomContrast(contrast)``, ``RandomBrightness(+-brightness)``
-    and ``AugMix(factor=augmix)`` (Keras 3.9+), each left out when its value is 0 or ``False``;
-    rotation, zoom and translation fill the border by reflection. Applied inside ``tf.data``
-    (``ds.map``), never as model layers, so trained and exported models stay free of them.
-    Images: ``(b, h, w, c)`` float in [0, 1].
+    A ``keras.Sequential`` of ``RandomFlip("horizontal")``, ``RandomRotation(rotation)``,
+    ``RandomZoom(+-zoom)``, ``RandomTranslation(+-translation)``, ``RandomContrast(contrast)``,
+    ``RandomBrightness(+-brightness)`` and ``AugMix(factor=augmix)`` (Keras 3.9+), each left out
+    when its value is 0 or ``False``; rotation, zoom and translation fill the border by
+    reflection. Applied inside ``tf.data`` (``ds.map``), never as model layers, so trained and
+    exported models stay free of them.
 
-    ``independent_seeds=True`` seeds the layers with ``seed, seed + 1, ...``; the default seeds
-    every layer with ``seed`` (kept so that earlier runs reproduce), which ties their draws
-    together (e.g. a flipped image is always rotated the same way).
+    Parameters
+    ----------
+    seed : int, optional
+        Seed of the layers.
+    flip : bool, default True
+        Mirror left-right with probability 0.5.
+    rotation : float, default 0.06
+        A fraction of a full turn.
+    zoom, translation : float, default 0.1, 0.06
+        Fractions of the image.
+    contrast : float, default 0.3
+        ``RandomContrast``'s factor.
+    brightness : float, default 0.0
+        ``RandomBrightness``' range.
+    augmix : float, default 0.0
+        ``AugMix``'s severity.
+    independent_seeds : bool, default False
+        Seed the layers with ``seed, seed + 1, ...``; the default seeds every layer with
+        ``seed``, which ties their draws together (e.g. a flipped image is always rotated the
+        same way).
+
+    Returns
+    -------
+    keras.Sequential
+        The layers; images ``(b, h, w, c)`` float in [0, 1] in and out.
     """
     import keras
 
@@ -143,22 +195,32 @@ def random_augmentation(seed=None, flip=True, rotation=0.06, zoom=0.1, translati
 
 
 def augmentation(augment, seed=None):
-    """The Keras layers that ``augment`` stands for (``TrainConfig.augment``), or ``None``.
+    """The Keras layers that a ``TrainConfig.augment`` value stands for.
 
-    ``None``/``False``: none; ``True``: :data:`AUGMENT_DEFAULTS`; a dict: those defaults with some
-    fields changed, e.g. ``{"rotation": 5}``. Fields: ``flip`` (mirror left-right with
-    probability 0.5), ``rotation`` (degrees, uniform in ``[-rotation, rotation]``),
-    ``translation`` (fraction of the height and width), ``contrast`` (each image's deviation
-    from its mean scaled by a factor in ``[1 - contrast, 1 + contrast]``), ``brightness``
-    (added, uniform in ``[-brightness, brightness]``) and ``augmix`` (Keras' ``AugMix``, after
-    Hendrycks et al. 2020: the image is blended with a weighted mix of three chains of up to three
-    random operations; the value is their severity in (0, 1], ``True`` = Keras' 0.3; off by
-    default; Keras 3.9+); 0 or ``False`` turns one off. Unlike the paper, which draws everything
-    per image, Keras' layer in a ``tf.data`` map picks the chains' operations once, when the
+    Fields: ``flip`` (mirror left-right with probability 0.5), ``rotation`` (degrees, uniform
+    in ``[-rotation, rotation]``), ``translation`` (fraction of the height and width),
+    ``contrast`` (each image's deviation from its mean scaled by a factor in
+    ``[1 - contrast, 1 + contrast]``), ``brightness`` (added, uniform in
+    ``[-brightness, brightness]``) and ``augmix`` (Keras' ``AugMix``, after Hendrycks et al.
+    2020: the image is blended with a weighted mix of three chains of up to three random
+    operations; the value is their severity in (0, 1], ``True`` = Keras' 0.3; off by default;
+    Keras 3.9+); 0 or ``False`` turns one off. Unlike the paper, which draws everything per
+    image, Keras' layer in a ``tf.data`` map picks the chains' operations once, when the
     pipeline is traced (seeded by ``seed``), and one set of mixing weights per batch; only the
-    operations' strengths are drawn anew for every batch (measured with Keras 3.15: 9 choices of
-    an operation over 3 epochs of 8 batches).
-    Returns :func:`random_augmentation` with independently seeded layers (no zoom).
+    operations' strengths are drawn anew for every batch.
+
+    Parameters
+    ----------
+    augment : None, bool or dict
+        ``None``/``False``: none; ``True``: :data:`AUGMENT_DEFAULTS`; a dict: those defaults
+        with some fields changed, e.g. ``{"rotation": 5}``.
+    seed : int, optional
+        Seed of the layers.
+
+    Returns
+    -------
+    keras.Sequential or None
+        :func:`random_augmentation` with independently seeded layers (no zoom), or ``None``.
     """
     if augment is None or augment is False:
         return None
@@ -266,7 +328,7 @@ def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
         # One batch at a time: the layers draw from seed generators (variables), so parallel calls
         # would take the draws in a timing-dependent order and the seed would no longer fix the result.
         ds = ds.map(randomize)
-    return ds.prefetch(AUTOTUNE)
+    return ds.prefetch(_AUTOTUNE)
 
 
 def make_dataset(images, labels, num_classes, batch_size=64, training=False, image_size=None, channels=None,
@@ -305,8 +367,11 @@ def make_dataset(images, labels, num_classes, batch_size=64, training=False, ima
         less often); pass ``steps_per_epoch`` to ``fit``. For a set such as the real photos,
         where 95% of the images are happy or neutral.
 
-    Returns a dataset of ``float32`` images ``(b, height, width, channels)`` in
-    [0, 1] and ``float32`` one-hot labels ``(b, num_classes)``.
+    Returns
+    -------
+    tf.data.Dataset
+        Batches of ``float32`` images ``(b, height, width, channels)`` in [0, 1] and
+        ``float32`` one-hot labels ``(b, num_classes)``.
     """
     images = np.asarray(images)
     if images.ndim == 3:
@@ -333,7 +398,7 @@ def make_dataset(images, labels, num_classes, batch_size=64, training=False, ima
         ds = tf.data.Dataset.range(n)
         if training:
             ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(gather, num_parallel_calls=AUTOTUNE)
+    ds = ds.batch(batch_size).map(gather, num_parallel_calls=_AUTOTUNE)
     return _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed)
 
 
@@ -370,8 +435,24 @@ def oversample_indices(labels, seed=0):
 
 
 def capped_indices(labels, cap, seed=0):
-    """Sorted indices keeping at most ``cap`` random images of every class (rarer
-    classes keep all theirs): a less skewed validation split for model selection."""
+    """Indices keeping at most ``cap`` random images of every class.
+
+    Rarer classes keep all theirs: a less skewed validation split for model selection.
+
+    Parameters
+    ----------
+    labels : array of int, shape (n,)
+        Class indices.
+    cap : int
+        Images kept per class at most.
+    seed : int, default 0
+        Seed of the choice.
+
+    Returns
+    -------
+    array of int, shape (m,)
+        Sorted indices into ``labels``.
+    """
     labels = np.asarray(labels)
     if int(cap) < 1:
         raise ValueError(f"cap must be a positive number of images, got {cap!r}")

@@ -15,9 +15,29 @@ import pandas as pd
 
 from .fileio import atomic_path
 
+__all__ = [
+    "class_distribution", "comparison", "confusion_matrix", "learning_curves", "misclassified_grid", "sample_grid",
+    "save_figure"
+]
+
 
 def save_figure(fig, save_path, dpi=120):
-    """Write ``fig`` to ``save_path`` atomically (temporary file + rename)."""
+    """Write a figure to a file atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    save_path : str or pathlib.Path
+        The file; its suffix picks the format (``.png`` when there is none).
+    dpi : int, default 120
+        Resolution of raster formats.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
     path = Path(save_path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     with atomic_path(path) as tmp:
@@ -43,7 +63,28 @@ def _show_image(ax, image):
 
 
 def sample_grid(images, labels, class_names, per_class=8, seed=0, save_path=None):
-    """Random example images ``(n, h, w, c)``: one row per class, ``per_class`` columns."""
+    """Random example images: one row per class, ``per_class`` columns.
+
+    Parameters
+    ----------
+    images : array of shape (n, height, width, channels)
+        The images (uint8 or floats in [0, 1]).
+    labels : array of int, shape (n,)
+        Their class indices.
+    class_names : list of str
+        The name of each class index (the rows' labels).
+    per_class : int, default 8
+        Images per row; a class with fewer leaves blank cells.
+    seed : int, default 0
+        Seed of the random choice.
+    save_path : str or pathlib.Path, optional
+        Where to save the figure too.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The grid.
+    """
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     k = len(class_names)
@@ -64,9 +105,23 @@ def sample_grid(images, labels, class_names, per_class=8, seed=0, save_path=None
 
 
 def class_distribution(dataset_or_counts_df, axes=None, save_path=None):
-    """Images per class and split: counts (left) and proportions within each split
-    (right). Takes an :class:`~emolib.data.base.EmotionDataset` or a DataFrame
-    with classes as rows and splits as columns (``EmotionDataset.counts()``)."""
+    """Images per class and split: counts (left) and proportions within each split (right).
+
+    Parameters
+    ----------
+    dataset_or_counts_df : EmotionDataset or pandas.DataFrame
+        A data set, or a table with classes as rows and splits as columns
+        (``EmotionDataset.counts()``).
+    axes : sequence of two matplotlib.axes.Axes, optional
+        Where to draw (a new figure when omitted).
+    save_path : str or pathlib.Path, optional
+        Where to save the figure too.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     counts = dataset_or_counts_df
     if hasattr(counts, "counts") and not isinstance(counts, pd.DataFrame):
         counts = counts.counts()
@@ -86,8 +141,23 @@ def class_distribution(dataset_or_counts_df, axes=None, save_path=None):
 
 
 def learning_curves(history_df, axes=None, save_path=None):
-    """Loss and accuracy per epoch (from 1), training vs validation, from a Keras
-    ``History``, its dict or a DataFrame of it (``history.csv``, ``RunResult.history``)."""
+    """Loss and accuracy per epoch (from 1), training vs validation.
+
+    Parameters
+    ----------
+    history_df : keras.callbacks.History, dict or pandas.DataFrame
+        A Keras ``History``, its ``history`` dict, or a DataFrame of it (``history.csv``,
+        ``RunResult.history``): columns ``loss``, ``accuracy`` and their ``val_`` versions.
+    axes : sequence of two matplotlib.axes.Axes, optional
+        Where to draw (a new figure when omitted).
+    save_path : str or pathlib.Path, optional
+        Where to save the figure too.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     if hasattr(history_df, "history") and isinstance(history_df.history, dict):
         history_df = history_df.history
     df = pd.DataFrame(history_df)
@@ -108,8 +178,28 @@ def learning_curves(history_df, axes=None, save_path=None):
 
 
 def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", save_path=None):
-    """scikit-learn's ``ConfusionMatrixDisplay`` of ``cm`` ``(k, k)`` (rows true); ``normalize``:
-    rows divided by their totals (the diagonal shows each class's recall, in %)."""
+    """scikit-learn's ``ConfusionMatrixDisplay`` of a confusion matrix.
+
+    Parameters
+    ----------
+    cm : array of shape (k, k)
+        Counts, rows the true class, columns the predicted one.
+    class_names : list of str
+        The k class names.
+    normalize : bool, default True
+        Divide each row by its total: the diagonal shows each class's recall, in %.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (a new figure when omitted).
+    cmap : str, default "Blues"
+        The colour map.
+    save_path : str or pathlib.Path, optional
+        Where to save the figure too.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     from sklearn.metrics import ConfusionMatrixDisplay
 
     cm = np.asarray(cm, dtype=float)
@@ -134,11 +224,31 @@ def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", sav
 
 
 def misclassified_grid(images, y_true, y_pred, class_names, proba=None, n=16, seed=0, ncols=8, save_path=None):
-    """At most ``n`` misclassified images (drawn with ``seed``), titled ``"true -> predicted (p)"``.
+    """At most ``n`` misclassified images, titled ``"true -> predicted (p)"``.
 
-    ``images`` ``(N, h, w, c)``, ``y_true``, ``y_pred`` ``(N,)``; ``proba`` ``(N, k)``
-    (optional) adds the probability of each wrong prediction. ``fig.indices`` holds the
-    positions shown (``data.test.meta.iloc[fig.indices]``).
+    Parameters
+    ----------
+    images : array of shape (N, height, width, channels)
+        The images.
+    y_true, y_pred : array of int, shape (N,)
+        True and predicted class indices.
+    class_names : list of str
+        The class names.
+    proba : array of shape (N, k), optional
+        Predicted probabilities; adds the probability of each wrong prediction to its title.
+    n : int, default 16
+        At most this many images.
+    seed : int, default 0
+        Seed of the random choice among the mistakes.
+    ncols : int, default 8
+        Images per row.
+    save_path : str or pathlib.Path, optional
+        Where to save the figure too.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The grid; ``fig.indices`` holds the positions shown (``data.test.meta.iloc[fig.indices]``).
     """
     images = np.asarray(images)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -185,7 +295,7 @@ def comparison(result, ax=None, save_path=None):
 
     Parameters
     ----------
-    result : emolib.evaluation.Comparison
+    result : emolib.evaluation._Comparison
     ax : matplotlib Axes, optional
     save_path : path, optional
         Where to write the figure as well.

@@ -22,7 +22,7 @@ import warnings
 __all__ = ["bar", "epoch_callback"]
 
 #: Keras log key -> (label, format) shown in a run's bar.
-SHOWN = {"loss": ("loss", ".4f"), "accuracy": ("acc", ".3f"), "val_loss": ("val_loss", ".4f"),
+_SHOWN = {"loss": ("loss", ".4f"), "accuracy": ("acc", ".3f"), "val_loss": ("val_loss", ".4f"),
          "val_accuracy": ("val_acc", ".3f"), "val_macro_f1": ("val_F1", ".3f"), "learning_rate": ("lr", ".1e")}
 
 
@@ -91,7 +91,7 @@ def epoch_callback(epochs, progress_bar=None, desc=None):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             self.bar.set_postfix_str("  ".join(f"{label} {float(logs[key]):{fmt}}" for key, (label, fmt)
-                                               in SHOWN.items() if key in logs), refresh=False)
+                                               in _SHOWN.items() if key in logs), refresh=False)
             self.bar.update(1)
 
         def on_train_end(self, logs=None):

@@ -24,13 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "LEARNED", "benchmark", "evidence", "load_real_photos", "photo_config", "side_by_side",
+    "train_on_photos", "verdict"
+]
+
 #: A model "learned" when its test accuracy is above this multiple of chance (1 / classes).
 LEARNED = 1.3
 #: A gap is more than noise when the exact McNemar test over all seeds' test images gives p below this.
-ALPHA = 0.05
+_ALPHA = 0.05
 
 
-def find_real_photos(setting="auto"):
+def _find_real_photos(setting="auto"):
     """Where the real photos are: ``(path or None, why not)``.
 
     ``setting``: ``None`` (skip), a path, or ``"auto"``: ``$EMOLIB_FACIAL_EXPRESSIONS``
@@ -46,27 +51,47 @@ def find_real_photos(setting="auto"):
         return None, "REAL_PHOTOS is None"
     if setting != "auto":
         return Path(setting), None
-    local = fe.find_facial_expressions()
+    local = fe._find_facial_expressions()
     if local is not None or "google.colab" not in sys.modules:
         return local, None if local is not None else "no local copy"
     try:
-        return fe.download_facial_expressions(data_dir() / "facial_expressions"), None
+        return fe._download_facial_expressions(data_dir() / "facial_expressions"), None
     except (net.NetworkError, OSError) as exc:
         return None, f"download failed: {str(exc).splitlines()[0]}"
 
 
 def load_real_photos(setting="auto", *, image_size=48, channels=1, seed=0, classes="seed003", verbose=True):
-    """Seed 003's classes of the real photos, person-disjoint, balanced test split
-    (:func:`emolib.data.load_dataset` with ``"facial_expressions"``), or ``None``.
+    """Seed 003's classes of the real photos, person-disjoint, with a balanced test split.
 
-    Splits: 25% of the persons for test (then balanced: as many photos per class as
-    the rarest class has), 15% for validation. Prints the split sizes, or why the
-    photos are missing and the manual steps to get them.
+    :func:`emolib.data.load_dataset` with ``"facial_expressions"``: 25% of the persons for test
+    (then balanced: as many photos per class as the rarest class has), 15% for validation.
+    Prints the split sizes, or why the photos are missing and the manual steps to get them.
+
+    Parameters
+    ----------
+    setting : str or pathlib.Path, default "auto"
+        ``"auto"`` (a local copy, else a download in Colab), a folder, or ``None`` (off).
+    image_size : int, default 48
+        Images are resized to ``(image_size, image_size)``.
+    channels : {1, 3}, default 1
+        Gray or RGB.
+    seed : int, default 0
+        Seed of the splits.
+    classes : str or list of str, default "seed003"
+        The classes to keep.
+    verbose : bool, default True
+        Print the sizes or the reason.
+
+    Returns
+    -------
+    EmotionDataset or None
+        The photos (images ``(n, image_size, image_size, channels)`` uint8), or ``None`` when
+        they are not available.
     """
     from .data import facial_expressions as fe
     from .data import load_dataset
 
-    path, why = find_real_photos(setting)
+    path, why = _find_real_photos(setting)
     if path is None:
         if verbose:
             print(f"Real photos not found ({why}): this section is skipped.\n\n{fe.manual_steps()}")
@@ -163,13 +188,23 @@ def photo_config(run, model="simple_cnn", *, class_names, epochs, learning_rate,
 def evidence(y_true, preds_a, preds_b, num_classes):
     """One data set's view of "B vs A".
 
-    ``y_true``: ``(n,)`` test labels; ``preds_a``, ``preds_b``: one ``(n,)`` array of
-    predicted labels per seed (paired by position; extra seeds of one side are
-    ignored by the test). Returns a dict: ``f1_a``, ``f1_b`` (test macro-F1, mean over
-    seeds), ``acc_a``, ``acc_b``, ``gap`` (``f1_b - f1_a``), ``learned``
-    (``{"A": bool, "B": bool}``: accuracy above :data:`LEARNED` times chance),
-    ``p`` (exact McNemar test over every test image of every paired seed) and
-    ``settled`` (``p < ALPHA`` and the test's winner is the macro-F1 winner).
+    Parameters
+    ----------
+    y_true : array of int, shape (n,)
+        Test labels.
+    preds_a, preds_b : list of array of int, shape (n,)
+        Predicted labels, one array per seed (paired by position; extra seeds of one side are
+        ignored by the test).
+    num_classes : int
+        Classes (chance is ``1 / num_classes``).
+
+    Returns
+    -------
+    dict
+        ``f1_a``, ``f1_b`` (test macro-F1, mean over seeds), ``acc_a``, ``acc_b``, ``gap``
+        (``f1_b - f1_a``), ``learned`` (``{"A": bool, "B": bool}``: accuracy above
+        :data:`LEARNED` times chance), ``p`` (exact McNemar test over every test image of every
+        paired seed) and ``settled`` (``p < 0.05`` and the test's winner is the macro-F1 winner).
     """
     from sklearn.metrics import accuracy_score
 
@@ -189,18 +224,28 @@ def evidence(y_true, preds_a, preds_b, num_classes):
     pairs = min(len(preds_a), len(preds_b))
     test = mcnemar_test(np.tile(y_true, pairs), np.concatenate(preds_a[:pairs]), np.concatenate(preds_b[:pairs]))
     out["p"] = test["p_value"]
-    out["settled"] = bool(test["p_value"] < ALPHA and np.sign(test["b_only"] - test["a_only"]) == np.sign(out["gap"]))
+    out["settled"] = bool(test["p_value"] < _ALPHA and np.sign(test["b_only"] - test["a_only"]) == np.sign(out["gap"]))
     return out
 
 
 def verdict(generated, real):
-    """``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."`` from two :func:`evidence`
-    dicts (``None``: not measured; only ``gap``, ``learned`` and ``settled`` are read).
+    """Whether a lesson carries over from generated faces to real photos.
 
-    The one rule for "does the lesson carry over to real photos" (``tools/real_vs_generated.py``
-    uses it too): both models learned on both data sets and the gap is more than noise on
-    both; otherwise it says which condition failed. A gap settled on one data set only is
-    not evidence that the lesson differs: the other may just lack the power to show it.
+    The one rule (``tools/real_vs_generated.py`` uses it too): both models learned on both data
+    sets and the gap is more than noise on both; otherwise it says which condition failed. A
+    gap settled on one data set only is not evidence that the lesson differs: the other may
+    just lack the power to show it.
+
+    Parameters
+    ----------
+    generated, real : dict or None
+        :func:`evidence` on each data set (``None``: not measured; only ``gap``, ``learned`` and
+        ``settled`` are read).
+
+    Returns
+    -------
+    str
+        ``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."``.
     """
     sides = (("generated", generated), ("real", real))
     missing = [where for where, ev in sides if ev is None]
@@ -216,9 +261,19 @@ def verdict(generated, real):
 
 
 def side_by_side(comparisons):
-    """A table of ``{"comparison": (generated evidence, real evidence)}``: macro-F1 of A
-    and B on each data set, the McNemar p-values (as text, 2 significant digits) and the
-    :func:`verdict`."""
+    """A table of comparisons on generated faces and on real photos.
+
+    Parameters
+    ----------
+    comparisons : dict of str to tuple of (dict, dict)
+        ``{comparison: (generated evidence, real evidence)}`` (:func:`evidence`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A row per comparison: macro-F1 of A and B on each data set, the McNemar p-values (as
+        text, 2 significant digits) and the :func:`verdict`.
+    """
     import pandas as pd
 
     rows = [{"comparison (A vs B)": name, "generated A": gen["f1_a"], "generated B": gen["f1_b"],

@@ -7,12 +7,12 @@ with ``config.json``, ``history.csv`` (Keras' CSVLogger, epochs from 0), ``best.
 
 * **Atomic**: a run is built in a hidden folder beside its place
   (``.<run>.tmp-<host>-<pid>-<random>``, :func:`work_dir`) and renamed when complete
-  (:func:`install`); those of killed processes are cleaned up by :func:`recover_runs`.
+  (:func:`install`); those of killed processes are cleaned up by :func:`_recover_runs`.
 * **No silent overwrite**: :func:`install` replaces a run only when asked (a process
-  killed between the swap's two renames is repaired by :func:`recover_runs`);
+  killed between the swap's two renames is repaired by :func:`_recover_runs`);
   ``run="auto"`` numbers runs ``run-001``, ``run-002``, ... safely across processes.
 * **Checked names**: no slashes, no leading dot, no control characters (a newline, a tab,
-  an escape), at most :data:`MAX_NAME_BYTES` bytes.
+  an escape), at most :data:`_MAX_NAME_BYTES` bytes.
 """
 
 from __future__ import annotations
@@ -29,34 +29,53 @@ import zlib
 from pathlib import Path
 
 from . import fileio
-from .fileio import jsonable, temp_dir_beside
+from .fileio import jsonable, _temp_dir_beside
 
-CONFIG_FILE = "config.json"
+__all__ = [
+    "METRICS_FILE", "MODEL_FILE", "RunFolderError", "install", "read_config", "read_metrics", "read_run",
+    "run_folders", "run_path", "work_dir"
+]
+
+_CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "best.keras"
-HISTORY_FILE = "history.csv"
-REPORT_FILE = "classification_report.txt"
-CONFUSION_CSV = "confusion_matrix.csv"
-CONFUSION_PNG = "confusion_matrix.png"
-CURVES_PNG = "learning_curves.png"
+_HISTORY_FILE = "history.csv"
+_REPORT_FILE = "classification_report.txt"
+_CONFUSION_CSV = "confusion_matrix.csv"
+_CONFUSION_PNG = "confusion_matrix.png"
+_CURVES_PNG = "learning_curves.png"
 #: The files every complete run folder has.
-RUN_FILES = (MODEL_FILE, CONFIG_FILE, METRICS_FILE)
+_RUN_FILES = (MODEL_FILE, _CONFIG_FILE, METRICS_FILE)
 
 #: Longest experiment or run name, in UTF-8 bytes: the hidden temporary folder adds
 #: about 40 bytes, and most file systems allow 255.
-MAX_NAME_BYTES = 200
+_MAX_NAME_BYTES = 200
 
 
 class RunFolderError(ValueError):
-    """A run folder that is incomplete or damaged: ``folder`` and ``reason`` (which
-    names the file); the message is ``"'<folder>': <reason>"``."""
+    """A run folder that is incomplete or damaged; the message is ``"'<folder>': <reason>"``.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The run folder.
+    reason : str
+        What is wrong, naming the file.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The run folder.
+    reason : str
+        What is wrong.
+    """
 
     def __init__(self, folder, reason):
         super().__init__(f"'{folder}': {reason}")
         self.folder, self.reason = Path(folder), reason
 
 
-def check_name(name, what):
+def _check_name(name, what):
     """``name`` as a string, or ``ValueError`` naming ``what`` (``"experiment"``,
     ``"run"``) when it cannot be a folder name of its own."""
     name = str(name)
@@ -66,27 +85,40 @@ def check_name(name, what):
     if control:  # a newline or an escape would garble listings and terminals
         raise ValueError(f"invalid {what} name {name!r}: it contains a control character ({control[0]!r}); "
                          "use letters, digits, '-' and '_'")
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise ValueError(f"{what} name is {len(name.encode('utf-8'))} bytes long, more than {MAX_NAME_BYTES}: "
+    if len(name.encode("utf-8")) > _MAX_NAME_BYTES:
+        raise ValueError(f"{what} name is {len(name.encode('utf-8'))} bytes long, more than {_MAX_NAME_BYTES}: "
                          f"{name[:40]!r}...")
     return name
 
 
 def run_path(runs_dir, experiment, run) -> Path:
-    """The folder of run ``run`` of ``experiment`` under ``runs_dir``."""
+    """The folder of a run.
+
+    Parameters
+    ----------
+    runs_dir : str or pathlib.Path
+        The folder of all experiments (``runs/``).
+    experiment, run : str
+        The experiment's and the run's names.
+
+    Returns
+    -------
+    pathlib.Path
+        ``runs_dir/experiment/run`` (it need not exist).
+    """
     return Path(runs_dir) / str(experiment) / str(run)
 
 
 _AUTO = re.compile(r"^run-(\d+)$")
 
 
-def next_auto_run(exp_dir) -> str:
+def _next_auto_run(exp_dir) -> str:
     """The next free ``run-NNN`` name in the experiment folder ``exp_dir``."""
     numbers = [int(m.group(1)) for p in Path(exp_dir).glob("run-*") if (m := _AUTO.match(p.name))]
     return f"run-{max(numbers, default=0) + 1:03d}"
 
 
-def claim(runs_dir, experiment, run, overwrite=False) -> tuple[Path, str]:
+def _claim(runs_dir, experiment, run, overwrite=False) -> tuple[Path, str]:
     """Check the names and find where a new run goes, before anything is trained.
 
     Parameters
@@ -111,13 +143,13 @@ def claim(runs_dir, experiment, run, overwrite=False) -> tuple[Path, str]:
     FileExistsError
         The run exists, ``overwrite`` is false and ``run`` is not ``"auto"``.
     """
-    check_name(experiment, "experiment")
+    _check_name(experiment, "experiment")
     exp_dir = Path(runs_dir) / str(experiment)
     if exp_dir.is_dir():
-        recover_runs(exp_dir)
+        _recover_runs(exp_dir)
     if run == "auto":
-        return exp_dir, next_auto_run(exp_dir)
-    run = check_name(run, "run")
+        return exp_dir, _next_auto_run(exp_dir)
+    run = _check_name(run, "run")
     if (exp_dir / run).exists() and not overwrite:
         raise FileExistsError(
             f"run folder '{exp_dir / run}' already exists; choose another run name, pass "
@@ -126,12 +158,12 @@ def claim(runs_dir, experiment, run, overwrite=False) -> tuple[Path, str]:
     return exp_dir, run
 
 
-def is_complete(run_dir) -> bool:
-    """Whether ``run_dir`` has every file of :data:`RUN_FILES`."""
-    return all((Path(run_dir) / name).is_file() for name in RUN_FILES)
+def _is_complete(run_dir) -> bool:
+    """Whether ``run_dir`` has every file of :data:`_RUN_FILES`."""
+    return all((Path(run_dir) / name).is_file() for name in _RUN_FILES)
 
 
-def experiment_names(runs_dir) -> list[str]:
+def _experiment_names(runs_dir) -> list[str]:
     """Sorted names of the experiments under ``runs_dir`` with at least one finished run
     (a visible run folder with ``metrics.json``)."""
     runs_dir = Path(runs_dir)
@@ -142,7 +174,21 @@ def experiment_names(runs_dir) -> list[str]:
 
 
 def run_folders(runs_dir, experiment) -> list[Path]:
-    """The visible run folders of ``runs_dir/experiment`` (complete or not), sorted."""
+    """The run folders of an experiment, complete or not.
+
+    Parameters
+    ----------
+    runs_dir : str or pathlib.Path
+        The folder of all experiments.
+    experiment : str
+        The experiment's name.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The visible (not hidden) folders of ``runs_dir/experiment``, sorted; empty when it does
+        not exist.
+    """
     exp_dir = Path(runs_dir) / str(experiment)
     if not exp_dir.is_dir():
         return []
@@ -160,36 +206,72 @@ def _read_object(run_dir: Path, name: str) -> dict:
 
 
 def read_run(run_dir) -> tuple:
-    """``(config, metrics)`` dicts of a complete run folder; :class:`RunFolderError` naming
-    it when a file of :data:`RUN_FILES` is missing, or a JSON file is damaged."""
+    """The config and metrics of a complete run folder.
+
+    Parameters
+    ----------
+    run_dir : str or pathlib.Path
+        A run folder.
+
+    Returns
+    -------
+    tuple of (dict, dict)
+        ``(config, metrics)``: its ``config.json`` and ``metrics.json``.
+
+    Raises
+    ------
+    RunFolderError
+        When a file of a complete run is missing or a JSON file is damaged.
+    """
     run_dir = Path(run_dir)
-    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    missing = [name for name in _RUN_FILES if not (run_dir / name).is_file()]
     if missing:
         raise RunFolderError(run_dir, f"not a complete run folder (no {', '.join(missing)})")
-    return _read_object(run_dir, CONFIG_FILE), _read_object(run_dir, METRICS_FILE)
+    return _read_object(run_dir, _CONFIG_FILE), _read_object(run_dir, METRICS_FILE)
 
 
 def read_metrics(run_dir) -> dict:
-    """The dict of ``run_dir``'s ``metrics.json`` (:class:`RunFolderError` naming
-    the folder when it is missing or damaged); the rest of the folder may be absent."""
+    """The metrics of a run folder (the rest of the folder may be absent).
+
+    Parameters
+    ----------
+    run_dir : str or pathlib.Path
+        A run folder.
+
+    Returns
+    -------
+    dict
+        Its ``metrics.json``; :class:`RunFolderError` naming the folder when that is missing
+        or damaged.
+    """
     return _read_object(Path(run_dir), METRICS_FILE)
 
 
 def read_config(run_dir) -> dict:
-    """The dict of ``run_dir``'s ``config.json``, ``{}`` when there is none
-    (:class:`RunFolderError` when it is damaged)."""
+    """The config of a run folder.
+
+    Parameters
+    ----------
+    run_dir : str or pathlib.Path
+        A run folder.
+
+    Returns
+    -------
+    dict
+        Its ``config.json``, ``{}`` when there is none; :class:`RunFolderError` when it is damaged.
+    """
     run_dir = Path(run_dir)
-    return _read_object(run_dir, CONFIG_FILE) if (run_dir / CONFIG_FILE).is_file() else {}
+    return _read_object(run_dir, _CONFIG_FILE) if (run_dir / _CONFIG_FILE).is_file() else {}
 
 
-def finished_runs(runs_dir, experiments=None):
+def _finished_runs(runs_dir, experiments=None):
     """Yield ``(run_dir, config, metrics)`` for each finished run (visible, with ``metrics.json``)
-    under ``runs_dir`` (of the set ``experiments`` when given), sorted, after :func:`recover_runs`;
+    under ``runs_dir`` (of the set ``experiments`` when given), sorted, after :func:`_recover_runs`;
     a folder :func:`read_run` cannot read is skipped with a warning saying why."""
     for exp_dir in sorted(d for d in Path(runs_dir).iterdir() if d.is_dir() and not d.name.startswith(".")):
         if experiments is not None and exp_dir.name not in experiments:
             continue
-        recover_runs(exp_dir)
+        _recover_runs(exp_dir)
         for run_dir in run_folders(exp_dir.parent, exp_dir.name):
             if not (run_dir / METRICS_FILE).is_file():
                 continue
@@ -216,12 +298,24 @@ def _host_tag() -> str:
 
 
 def work_dir(final, kind="tmp") -> Path:
-    """A new hidden folder beside the run folder ``final`` to build a run in (``"tmp"``) or
-    move an overwritten one aside into (``"old"``), named after this host and process."""
-    return temp_dir_beside(final, f"{kind}-{_host_tag()}-{os.getpid()}")
+    """A new hidden folder beside a run folder, named after this host and process.
+
+    Parameters
+    ----------
+    final : str or pathlib.Path
+        The run folder.
+    kind : {"tmp", "old"}
+        ``"tmp"``: to build a run in; ``"old"``: to move an overwritten run aside into.
+
+    Returns
+    -------
+    pathlib.Path
+        The new, empty folder.
+    """
+    return _temp_dir_beside(final, f"{kind}-{_host_tag()}-{os.getpid()}")
 
 
-def write_json(path, obj) -> Path:
+def _write_json(path, obj) -> Path:
     """Write ``obj`` as strict JSON (NaN and infinities become ``null``)."""
     return fileio.write_json(path, jsonable(obj), allow_nan=False)
 
@@ -252,7 +346,7 @@ def _finish_overwrite(exp_dir: Path, m, old: Path, dead: list):
     action = None
     if not final.exists():
         new = [e for mm, e in dead if mm["kind"] == "tmp" and mm["run"] == run and mm["pid"] == m["pid"]
-               and e.exists() and is_complete(e)]
+               and e.exists() and _is_complete(e)]
         if new:
             os.rename(new[0], final)
             action = "finished overwrite"
@@ -263,7 +357,7 @@ def _finish_overwrite(exp_dir: Path, m, old: Path, dead: list):
     return action
 
 
-def recover_runs(exp_dir) -> list:
+def _recover_runs(exp_dir) -> list:
     """Finish what killed processes of this host left in the experiment folder ``exp_dir``.
 
     A process killed between an overwrite's two renames leaves both runs hidden: the new
@@ -302,9 +396,9 @@ def _install_auto(tmp: Path, exp_dir: Path, config: dict) -> Path:
     # Another process may take a number at any moment: the name is chosen, written
     # into config.json and claimed by the rename, retried with the next free number.
     for _ in range(1000):
-        final = exp_dir / next_auto_run(exp_dir)
+        final = exp_dir / _next_auto_run(exp_dir)
         config["run"] = final.name
-        write_json(tmp / CONFIG_FILE, config)
+        _write_json(tmp / _CONFIG_FILE, config)
         try:
             _rename_new(tmp, final)
             return final
@@ -347,14 +441,31 @@ def _swap(tmp: Path, final: Path, attempts=100):
 
 
 def install(tmp, final, config: dict, overwrite=False, auto=False) -> Path:
-    """Write ``config`` (its ``"run"`` set to the final name) into the finished work folder
-    ``tmp`` and rename it to ``final`` (``auto``: the next free ``run-NNN`` beside it).
-    Returns the run folder; ``FileExistsError`` when ``final`` exists and not ``overwrite``."""
+    """Install a finished work folder as a run folder.
+
+    Parameters
+    ----------
+    tmp : str or pathlib.Path
+        The work folder (see :func:`work_dir`) holding the run's files.
+    final : str or pathlib.Path
+        The run folder it becomes.
+    config : dict
+        The run's config, written as ``config.json`` with its ``"run"`` set to the final name.
+    overwrite : bool, default False
+        Replace an existing ``final`` (else ``FileExistsError``).
+    auto : bool, default False
+        Use the next free ``run-NNN`` beside ``final`` instead.
+
+    Returns
+    -------
+    pathlib.Path
+        The run folder.
+    """
     tmp, final = Path(tmp), Path(final)
     if auto:
         return _install_auto(tmp, final.parent, config)
     config["run"] = final.name
-    write_json(tmp / CONFIG_FILE, config)
+    _write_json(tmp / _CONFIG_FILE, config)
     taken = f"run folder '{final}' was created while this run was training; pass overwrite=True or run='auto'"
     if overwrite:  # whether or not it exists now: another process may be replacing it at this moment
         _swap(tmp, final)

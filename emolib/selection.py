@@ -23,12 +23,20 @@ import pandas as pd
 from . import runs
 from .export import file_size_mb
 
+__all__ = [
+    "SCORECARD_COLUMNS", "Selection", "add_latency", "break_even_predictions", "break_even_speedup",
+    "collect_scorecard_runs", "cost_per_million", "deployment_costs", "endpoint_capacity", "endpoint_instances", "endpoint_monthly_cost",
+    "load_models", "measure_latency", "measurement_order", "meets_sla", "pareto_front", "peak_memory_gib",
+    "plot_pareto", "price_table", "profile_experiments", "read_formats", "run_details", "select_model",
+    "summarize_scorecard", "task_label", "worst_class"
+]
+
 #: Hours in an average month (365 days / 12): what an always-on instance is billed.
-HOURS_PER_MONTH = 24 * 365 / 12
+_HOURS_PER_MONTH = 24 * 365 / 12
 
 #: Seed 003's AWS on-demand prices ("Prices for GPU vs. Non-GPU processing"), typed in
 #: from the seed, not today's: instance, US dollars per hour, vCPUs, memory (GiB), GPU.
-SEED003_PRICES = (
+_SEED003_PRICES = (
     ("t4g.nano", 0.0042, 2, 0.5, None),
     ("t4g.micro", 0.0084, 2, 1.0, None),
     ("t4g.small", 0.0168, 2, 2.0, None),
@@ -37,16 +45,37 @@ SEED003_PRICES = (
 )
 
 
-def price_table(rows=SEED003_PRICES) -> pd.DataFrame:
-    """The price rows indexed by instance: ``usd_per_hour``, ``vcpu``, ``memory_gib``, ``gpu``, ``kind``."""
+def price_table(rows=_SEED003_PRICES) -> pd.DataFrame:
+    """Instance prices as a table.
+
+    Parameters
+    ----------
+    rows : list of dict, optional
+        Price rows (default: seed 003's table, :data:`_SEED003_PRICES`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by instance: ``usd_per_hour``, ``vcpu``, ``memory_gib``, ``gpu``, ``kind``.
+    """
     df = pd.DataFrame(list(rows), columns=["instance", "usd_per_hour", "vcpu", "memory_gib", "gpu"])
     df["kind"] = np.where(df["gpu"].isna(), "cpu", "gpu")
     return df.set_index("instance")
 
 
 def worst_class(per_class) -> tuple[float, str | None]:
-    """``(f1, class)`` of the class with the lowest F1 in a ``metrics.json``
-    ``per_class`` dict (``{class: {"f1": ...}, ...}``); ``(nan, None)`` when empty."""
+    """The class with the lowest F1.
+
+    Parameters
+    ----------
+    per_class : dict
+        A ``metrics.json`` ``per_class`` dict (``{class: {"f1": ...}, ...}``).
+
+    Returns
+    -------
+    tuple of (float, str or None)
+        ``(f1, class)``; ``(nan, None)`` when empty.
+    """
     scores = {name: float(v["f1"]) for name, v in (per_class or {}).items()
               if isinstance(v, dict) and v.get("f1") is not None}
     if not scores:
@@ -56,7 +85,24 @@ def worst_class(per_class) -> tuple[float, str | None]:
 
 
 def task_label(dataset, class_names, image_size, balance=None) -> str:
-    """A task's short name: data set, class set (a preset name if it is one), h x w, balance."""
+    """A task's short name: data set, class set, h x w, balance.
+
+    Parameters
+    ----------
+    dataset : str
+        The data set's name.
+    class_names : list of str
+        Its classes (shown as a preset's name when they are one).
+    image_size : int or tuple of int
+        Image size.
+    balance : str, optional
+        The class balance.
+
+    Returns
+    -------
+    str
+        The name.
+    """
     from .data.base import PRESETS
 
     names = tuple(class_names)
@@ -99,14 +145,39 @@ def run_details(run_dir) -> dict:
 
 
 def profile_experiments(runs_dir, profile) -> list[str]:
-    """The ``NN_<name>_<profile>`` experiments under ``runs_dir`` with a finished run (``[]``: none)."""
+    """The experiments of one notebook profile that have a finished run.
+
+    Parameters
+    ----------
+    runs_dir : str or pathlib.Path
+        The folder of all experiments.
+    profile : str
+        The profile (``"lesson"``, ``"smoke"``, ...).
+
+    Returns
+    -------
+    list of str
+        The ``NN_<name>_<profile>`` experiment names (``[]``: none).
+    """
     pattern = re.compile(rf"^\d\d_.+_{re.escape(str(profile))}$")
-    return [name for name in runs.experiment_names(runs_dir) if pattern.match(name)]
+    return [name for name in runs._experiment_names(runs_dir) if pattern.match(name)]
 
 
 def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
-    """One row per saved run of ``experiments`` (a name, names or ``None``: all):
-    :func:`emolib.experiment.collect_runs` plus :func:`run_details`; empty without runs."""
+    """One row per saved run, with what the scorecard needs.
+
+    Parameters
+    ----------
+    runs_dir : str or pathlib.Path
+        The folder of all experiments.
+    experiments : str or list of str, optional
+        An experiment, several, or ``None``: all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`emolib.experiment.collect_runs` plus :func:`run_details`; empty without runs.
+    """
     from .experiment import collect_runs
 
     runs_dir = Path(runs_dir)
@@ -119,7 +190,7 @@ def collect_scorecard_runs(runs_dir, experiments=None) -> pd.DataFrame:
 
 
 #: Metric columns averaged over seeds by :func:`summarize_scorecard`.
-SCORE_METRICS = ("test_accuracy", "macro_f1", "worst_class_f1", "val_accuracy", "val_macro_f1",
+_SCORE_METRICS = ("test_accuracy", "macro_f1", "worst_class_f1", "val_accuracy", "val_macro_f1",
                  "val_worst_class_f1", "params", "file_mb", "train_seconds")
 #: Columns of a scorecard, in display order.
 SCORECARD_COLUMNS = ("task", "input", "experiment", "setting", "model", "runs", "test_accuracy", "macro_f1",
@@ -128,16 +199,27 @@ SCORECARD_COLUMNS = ("task", "input", "experiment", "setting", "model", "runs", 
 
 
 def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per ``(experiment, setting)``: the mean over seeds of :data:`SCORE_METRICS`
-    (``runs``: seeds, ``macro_f1_std``: spread), ``weights_mb`` (params x 4 bytes; ``file_mb``
-    also holds the optimizer state), the most frequent worst class and the first run's
-    task, input, model, architecture and ``best.keras`` path."""
+    """The scorecard: one row per ``(experiment, setting)``.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        :func:`collect_scorecard_runs`' rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The mean over seeds of :data:`_SCORE_METRICS` (``runs``: seeds, ``macro_f1_std``: spread),
+        ``weights_mb`` (params x 4 bytes; ``file_mb`` also holds the optimizer state), the most
+        frequent worst class and the first run's task, input, model, architecture and
+        ``best.keras`` path.
+    """
     from .experiment import summarize_runs
 
     if runs.empty:
         return pd.DataFrame(columns=[*SCORECARD_COLUMNS, "num_classes", "architecture", "model_path"])
-    summary = summarize_runs(runs, by=["experiment", "setting"], metrics=SCORE_METRICS)
-    summary = summary[["experiment", "setting", "runs", *SCORE_METRICS, "macro_f1_std"]]
+    summary = summarize_runs(runs, by=["experiment", "setting"], metrics=_SCORE_METRICS)
+    summary = summary[["experiment", "setting", "runs", *_SCORE_METRICS, "macro_f1_std"]]
     summary["weights_mb"] = summary["params"].astype(float) * 4 / 1e6
     grouped = runs.groupby(["experiment", "setting"], sort=False)
     first = grouped[["task", "input", "num_classes", "model", "architecture"]].first()
@@ -147,9 +229,24 @@ def summarize_scorecard(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def measurement_order(scorecard: pd.DataFrame, rank_by="val_macro_f1") -> pd.DataFrame:
-    """The distinct architectures with a saved model to time (latency does not depend on the
-    weights), ranked by their best ``rank_by`` within each task, tasks taking turns so that
-    a cap keeps every task's best: ``architecture``, ``model_path``, ``task``, ``label``."""
+    """The architectures to time, best first, tasks taking turns.
+
+    Latency does not depend on the weights, so each distinct architecture with a saved model
+    is timed once; ranking by the best ``rank_by`` within each task, tasks taking turns, means
+    that a cap keeps every task's best.
+
+    Parameters
+    ----------
+    scorecard : pandas.DataFrame
+        :func:`summarize_scorecard`'s result.
+    rank_by : str, default "val_macro_f1"
+        The column to rank by.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``architecture``, ``model_path``, ``task``, ``label``, in measuring order.
+    """
     have = scorecard.dropna(subset=["architecture", "model_path"])
     if have.empty:
         return pd.DataFrame(columns=["architecture", "model_path", "task", "label"])
@@ -163,7 +260,18 @@ def measurement_order(scorecard: pd.DataFrame, rank_by="val_macro_f1") -> pd.Dat
 
 
 def load_models(paths: dict) -> tuple[dict, dict]:
-    """Load ``{name: .keras path}``: ``(models, errors)``, errors mapping a name to its message."""
+    """Load Keras models, collecting the failures.
+
+    Parameters
+    ----------
+    paths : dict of str to path
+        ``{name: .keras file}``.
+
+    Returns
+    -------
+    tuple of (dict, dict)
+        ``(models, errors)``: ``{name: keras.Model}`` and ``{name: message}``.
+    """
     import keras
 
     from . import models as _models  # noqa: F401  (registers the custom layers)
@@ -204,19 +312,32 @@ def measure_latency(models: dict, batch_sizes=(1, 64), repeats=50, rounds=5, war
     return pd.DataFrame(columns).rename_axis("model")
 
 
-FORMATS_COLUMNS = ("format", "file_mb", "p50_ms_b1", "p95_ms_b1", "images_per_s_b64", "test_accuracy", "macro_f1")
+_FORMATS_COLUMNS = ("format", "file_mb", "p50_ms_b1", "p95_ms_b1", "images_per_s_b64", "test_accuracy", "macro_f1")
 
 
 def read_formats(path, experiment=None) -> pd.DataFrame:
-    """Notebook 08's ``formats.csv`` (a row per format of one model) as scorecard rows
-    (``setting``: the format); ``ValueError`` naming the file if it lacks :data:`FORMATS_COLUMNS`."""
+    """Notebook 08's ``formats.csv`` (a row per format of one model) as scorecard rows.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The CSV file.
+    experiment : str, optional
+        The experiment name to give the rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Scorecard rows, ``setting`` the format; ``ValueError`` naming the file if it lacks
+        :data:`_FORMATS_COLUMNS`.
+    """
     path = Path(path)
     df = pd.read_csv(path)
-    missing = [c for c in FORMATS_COLUMNS if c not in df.columns]
+    missing = [c for c in _FORMATS_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"'{path}' lacks column(s) {missing}; expected {list(FORMATS_COLUMNS)}")
+        raise ValueError(f"'{path}' lacks column(s) {missing}; expected {list(_FORMATS_COLUMNS)}")
     experiment = experiment or path.parent.name
-    out = df[list(FORMATS_COLUMNS)].rename(columns={"format": "setting"})
+    out = df[list(_FORMATS_COLUMNS)].rename(columns={"format": "setting"})
     out.insert(0, "experiment", experiment)
     out.insert(0, "task", f"{experiment}: formats of one model")
     out["runs"] = 1
@@ -224,8 +345,22 @@ def read_formats(path, experiment=None) -> pd.DataFrame:
 
 
 def add_latency(scorecard: pd.DataFrame, latency: pd.DataFrame, names: dict) -> pd.DataFrame:
-    """``scorecard`` with ``latency``'s columns copied to the rows of each measured architecture
-    (``names``: architecture -> its index in ``latency``); NaN for the others."""
+    """The scorecard with measured latencies copied to the rows of each architecture.
+
+    Parameters
+    ----------
+    scorecard : pandas.DataFrame
+        :func:`summarize_scorecard`'s result.
+    latency : pandas.DataFrame
+        :func:`measure_latency`'s result.
+    names : dict of str to str
+        Architecture -> its index in ``latency``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``scorecard`` with ``latency``'s columns; NaN for architectures not measured.
+    """
     out = scorecard.copy()
     by_arch = latency.rename(index={v: k for k, v in names.items()})
     for column in latency.columns:
@@ -266,9 +401,28 @@ def pareto_front(df: pd.DataFrame, maximize=(), minimize=(), by=None) -> pd.Seri
 
 
 def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, by="task", chosen=()):
-    """Scatter ``y`` against ``x`` (log scale) per value of ``by``, two panels a row, points labelled
-    with their ``setting``, the ``front`` rows (from :func:`pareto_front`) joined by a line,
-    ``chosen`` index labels starred."""
+    """Scatter plots of a score against latency, one panel per task.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Scorecard rows.
+    x : str, default "p50_ms_b1"
+        The latency column (log scale).
+    y : str, default "test_accuracy"
+        The score column.
+    front : pandas.DataFrame, optional
+        :func:`pareto_front`'s rows, joined by a line.
+    by : str, default "task"
+        One panel per value of this column, two panels a row.
+    chosen : sequence, optional
+        Index labels to star.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; points are labelled with their ``setting``.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
@@ -305,9 +459,19 @@ def plot_pareto(df: pd.DataFrame, x="p50_ms_b1", y="test_accuracy", front=None, 
 
 @dataclass
 class Selection:
-    """:func:`select_model`'s answer: the chosen row (``None``: none meets the rule), every row
-    with the checks (``meets_sla``, ``meets_worst_f1``, ``eligible``, ``reason``), the rule in
-    words and a one-line message."""
+    """:func:`select_model`'s answer.
+
+    Attributes
+    ----------
+    choice : pandas.Series or None
+        The chosen row (``None``: none meets the rule).
+    candidates : pandas.DataFrame
+        Every row with the checks (``meets_sla``, ``meets_worst_f1``, ``eligible``, ``reason``).
+    rule : str
+        The rule in words.
+    message : str
+        A one-line summary.
+    """
 
     choice: pd.Series | None
     candidates: pd.DataFrame
@@ -403,14 +567,39 @@ def cost_per_million(images_per_s, usd_per_hour):
 
 
 def break_even_speedup(cpu_usd_per_hour, gpu_usd_per_hour):
-    """How many times the CPU instance's throughput a GPU instance must deliver to cost the same
-    per prediction (price / throughput): the price ratio, whatever the model."""
+    """How many times the CPU instance's throughput a GPU instance must deliver to cost the same.
+
+    Cost per prediction is price / throughput, so this is the price ratio, whatever the model.
+
+    Parameters
+    ----------
+    cpu_usd_per_hour, gpu_usd_per_hour : float
+        The two instances' prices.
+
+    Returns
+    -------
+    float
+        ``gpu_usd_per_hour / cpu_usd_per_hour``.
+    """
     return _positive("gpu_usd_per_hour", gpu_usd_per_hour) / _positive("cpu_usd_per_hour", cpu_usd_per_hour)
 
 
 def endpoint_capacity(latency_ms, max_utilisation=1.0):
-    """Requests/s one instance serves, one at a time taking ``latency_ms`` each, kept at most
-    ``max_utilisation`` busy (0 < u <= 1; below 1 leaves headroom, so queues stay short)."""
+    """Requests per second one instance serves, one request at a time.
+
+    Parameters
+    ----------
+    latency_ms : float
+        Milliseconds one request takes (> 0).
+    max_utilisation : float
+        The share of time the instance may be busy, in (0, 1]; below 1 leaves headroom,
+        so queues stay short.
+
+    Returns
+    -------
+    float
+        ``1000 / latency_ms * max_utilisation``.
+    """
     u = float(max_utilisation)
     if not 0 < u <= 1:
         raise ValueError(f"max_utilisation must be in (0, 1], got {max_utilisation!r}")
@@ -418,24 +607,73 @@ def endpoint_capacity(latency_ms, max_utilisation=1.0):
 
 
 def endpoint_instances(peak_requests_per_s, latency_ms, max_utilisation=1.0) -> int:
-    """Always-on instances for ``peak_requests_per_s``: ceil(peak / :func:`endpoint_capacity`), at least 1."""
+    """Always-on instances needed for a peak load.
+
+    Parameters
+    ----------
+    peak_requests_per_s : float
+        The peak load.
+    latency_ms : float
+        Latency of one request (one instance serves ``1000 / latency_ms`` per second).
+    max_utilisation : float, default 1.0
+        The share of that capacity to plan for.
+
+    Returns
+    -------
+    int
+        ``ceil(peak / capacity)`` (:func:`endpoint_capacity`), at least 1.
+    """
     need = _positive("peak_requests_per_s", peak_requests_per_s) / endpoint_capacity(latency_ms, max_utilisation)
     return max(1, math.ceil(float(need) - 1e-9))
 
 
-def endpoint_monthly_cost(usd_per_hour, instances=1, hours=HOURS_PER_MONTH):
-    """US dollars per month of ``instances`` always-on instances, billed every hour."""
+def endpoint_monthly_cost(usd_per_hour, instances=1, hours=_HOURS_PER_MONTH):
+    """US dollars per month of always-on instances, billed every hour.
+
+    Parameters
+    ----------
+    usd_per_hour : float
+        One instance's price.
+    instances : int, default 1
+        Instances.
+    hours : float, default 730 (24 x 365 / 12)
+        Hours in a month.
+
+    Returns
+    -------
+    float
+        The cost.
+    """
     return _positive("usd_per_hour", usd_per_hour) * int(instances) * hours
 
 
 def break_even_predictions(endpoint_usd_per_month, batch_usd_per_million):
-    """Predictions per month at which batch jobs cost as much as the endpoint (below: batch is cheaper)."""
+    """Predictions per month at which batch jobs cost as much as an endpoint.
+
+    Parameters
+    ----------
+    endpoint_usd_per_month : float
+        The endpoint's monthly cost.
+    batch_usd_per_million : float
+        Batch jobs' cost per million predictions.
+
+    Returns
+    -------
+    float
+        The break-even count; below it, batch is cheaper.
+    """
     return _positive("endpoint_usd_per_month", endpoint_usd_per_month) / \
         _positive("batch_usd_per_million", batch_usd_per_million) * 1e6
 
 
 def peak_memory_gib() -> float:
-    """Peak resident memory of this Python process so far, in GiB (``ru_maxrss``)."""
+    """Peak resident memory of this Python process so far (``ru_maxrss``).
+
+    Returns
+    -------
+    float
+        GiB.
+    """
     import resource
     import sys
 
@@ -444,7 +682,20 @@ def peak_memory_gib() -> float:
 
 
 def meets_sla(p95_ms, sla_ms) -> bool:
-    """True when the 95th-percentile latency (ms) is within the SLA (ms)."""
+    """Whether the 95th-percentile latency is within the SLA.
+
+    Parameters
+    ----------
+    p95_ms : float
+        95th-percentile latency in ms.
+    sla_ms : float
+        The SLA in ms.
+
+    Returns
+    -------
+    bool
+        True when ``p95_ms <= sla_ms``.
+    """
     return bool(float(p95_ms) <= float(_positive("sla_ms", sla_ms)))
 
 

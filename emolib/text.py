@@ -25,8 +25,8 @@ Multi-label rows (17% of GoEmotions) are resolved by ``multi_label=``:
 ``TextDataset.info["dropped"]`` counts, per split, the rows dropped for having several task classes
 (``"multi"``) and for having none (``"other"``).
 
-Preprocessing (seed 001's steps) are small functions, each switchable: :func:`strip_html`,
-``str.lower``, :func:`emoji_to_words`, :func:`remove_numbers`, :func:`remove_punctuation`;
+Preprocessing (seed 001's steps) are small functions, each switchable: :func:`_strip_html`,
+``str.lower``, :func:`emoji_to_words`, :func:`_remove_numbers`, :func:`_remove_punctuation`;
 :func:`preprocess` applies a chosen list of them in seed 001's order.
 """
 
@@ -50,19 +50,18 @@ import pandas as pd
 
 from . import net
 from .data.base import EmotionDataset
-from .fileio import atomic_path, temp_dir_beside
+from .fileio import atomic_path, _temp_dir_beside
 
 __all__ = [
-    "TASKS", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS",
-    "GOEMOTIONS_URL", "TWEETEVAL_URL", "TextSplit", "TextDataset", "TextDataError",
-    "load_text_dataset", "load_goemotions", "load_tweeteval", "download_tweeteval", "download_goemotions",
-    "find_goemotions", "tweeteval_instructions", "goemotions_instructions",
-    "strip_html", "is_emoji", "emoji_to_words", "remove_numbers", "remove_punctuation", "preprocess",
-    "text_cnn", "load_word_vectors", "find_word_vectors", "glove_vectors", "GLOVE_URL",
+    "GLOVE_URL", "GOEMOTIONS_FILES", "GOEMOTIONS_URL", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS", "SPLITS",
+    "TWEETEVAL_FILES", "TWEETEVAL_URL", "TextDataError", "TextDataset", "WORD_VECTOR_SUFFIXES",
+    "download_goemotions", "download_tweeteval", "emoji_to_words", "find_goemotions", "find_word_vectors",
+    "glove_instructions", "glove_vectors", "goemotions_instructions", "is_emoji", "load_goemotions",
+    "load_text_dataset", "load_tweeteval", "load_word_vectors", "preprocess", "text_cnn", "tweeteval_instructions"
 ]
 
 #: Task name -> classes (label ``i`` is ``classes[i]``).
-TASKS = {
+_TASKS = {
     # FER2013's seven classes, named as GoEmotions' authors name them
     "ekman": ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"),
     "tweeteval4": ("anger", "joy", "optimism", "sadness"),  # TweetEval's mapping.txt order
@@ -84,7 +83,7 @@ class TextDataError(ValueError):
 
 # --------------------------------------------------------------------------- data structures
 @dataclass
-class TextSplit:
+class _TextSplit:
     """One split: ``texts`` (object array of str, ``(n,)``), ``labels`` (int64 ``(n,)``)
     and ``meta`` (one row per text: ``source`` = ``file:line``, ``orig_labels``)."""
 
@@ -106,15 +105,28 @@ class TextSplit:
     def take(self, index) -> "TextSplit":
         """The rows selected by an index array or boolean mask."""
         index = np.asarray(index)
-        return TextSplit(self.texts[index], self.labels[index], self.meta.iloc[index].copy())
+        return _TextSplit(self.texts[index], self.labels[index], self.meta.iloc[index].copy())
 
 
 @dataclass(repr=False)
 class TextDataset(EmotionDataset):
-    """Named splits of texts (:class:`TextSplit`) plus the class names their labels index into:
-    an :class:`emolib.data.EmotionDataset` (``train``, ``val``, ``test``, ``num_classes``,
+    """Named splits of texts plus the class names their labels index into.
+
+    An :class:`emolib.data.EmotionDataset` (``train``, ``val``, ``test``, ``num_classes``,
     ``counts()``, the label check) whose splits hold texts instead of images (so not
-    ``image_shape``, nor ``subset``, which reads emotion names)."""
+    ``image_shape``, nor ``subset``, which reads emotion names).
+
+    Parameters
+    ----------
+    splits : dict of str to _TextSplit
+        The splits by name; each holds ``texts`` ``(n,)``, ``labels`` ``(n,)`` int and ``meta``.
+    class_names : tuple of str
+        The name of each label index.
+    name : str, default "text"
+        Where it came from.
+    info : dict, optional
+        How it was made.
+    """
 
     name: str = "text"
 
@@ -125,9 +137,9 @@ class TextDataset(EmotionDataset):
 
 # --------------------------------------------------------------------------- reading, label policies, downloads
 def _task_classes(task, available, source):
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; tasks: {sorted(TASKS)}")
-    classes = TASKS[task]
+    if task not in _TASKS:
+        raise ValueError(f"unknown task {task!r}; tasks: {sorted(_TASKS)}")
+    classes = _TASKS[task]
     missing = [c for c in classes if c not in available]
     if missing:
         raise ValueError(f"task {task!r} needs classes {missing}, which {source} does not have "
@@ -209,7 +221,7 @@ def _dataset(name, folder, task, policy, classes, group, read):
         dropped[split] = {"multi": int((size > 1).sum()), "other": int((size == 0).sum())}
         meta = pd.DataFrame({"source": [f"{path.name}:{i}" for i in range(1, len(texts) + 1)],
                              "orig_labels": [",".join(n) for n in names]})
-        splits[split] = TextSplit(np.asarray(texts, dtype=object), labels, meta).take(labels >= 0)
+        splits[split] = _TextSplit(np.asarray(texts, dtype=object), labels, meta).take(labels >= 0)
     return TextDataset(splits, classes, name,
                        {"source": str(folder), "task": task, "multi_label": policy, "dropped": dropped})
 
@@ -227,7 +239,7 @@ def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeou
     if dest.exists():
         raise FileExistsError(f"'{dest}' exists; load it, or remove it to download again")
     url = url if url.endswith("/") else url + "/"
-    tmp = temp_dir_beside(dest, "download")
+    tmp = _temp_dir_beside(dest, "download")
     try:
         for name in names:
             net.download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
@@ -443,13 +455,24 @@ def load_text_dataset(source="goemotions", task="ekman", multi_label="exclusive"
 
 
 # --------------------------------------------------------------------------- preprocessing (seed 001)
-def strip_html(text: str) -> str:
+def _strip_html(text: str) -> str:
     """Remove HTML tags and decode entities (``<b>hi</b> &amp;`` -> ``hi &``)."""
     return html.unescape(re.sub(r"<[^>]+>", " ", text))
 
 
 def is_emoji(ch: str) -> bool:
-    """Whether the character ``ch`` is an emoji (Unicode "Symbol, other" or the emoji planes)."""
+    """Whether a character is an emoji (Unicode "Symbol, other" or the emoji planes).
+
+    Parameters
+    ----------
+    ch : str
+        One character.
+
+    Returns
+    -------
+    bool
+        True for an emoji.
+    """
     return unicodedata.category(ch) == "So" or 0x1F000 <= ord(ch) <= 0x1FAFF
 
 
@@ -469,30 +492,42 @@ def emoji_to_words(text: str) -> str:
     return "".join(out)
 
 
-def remove_numbers(text: str) -> str:
+def _remove_numbers(text: str) -> str:
     """Delete every run of digits (seed 001 deletes numbers rather than tagging them)."""
     return re.sub(r"\d+", " ", text)
 
 
-def remove_punctuation(text: str) -> str:
+def _remove_punctuation(text: str) -> str:
     """Replace every character that is neither a letter, a digit nor a space by a space."""
     return re.sub(r"[^\w\s]|_", " ", text)
 
 
 #: Seed 001's preprocessing steps, in its order.
 PREPROCESSING_STEPS = {
-    "html": strip_html,
+    "html": _strip_html,
     "lower": str.lower,
     "emoji": emoji_to_words,
-    "numbers": remove_numbers,
-    "punctuation": remove_punctuation,
+    "numbers": _remove_numbers,
+    "punctuation": _remove_punctuation,
 }
 
 
 def preprocess(texts, steps=tuple(PREPROCESSING_STEPS)):
-    """Apply the named ``steps`` (keys of :data:`PREPROCESSING_STEPS`, applied in seed 001's
-    order whatever order they are given in) to each text, then collapse white space.
-    ``texts``: str or sequence of str; returns the same kind (object array for a sequence)."""
+    """Apply named preprocessing steps to texts, then collapse white space.
+
+    Parameters
+    ----------
+    texts : str or sequence of str
+        The texts.
+    steps : sequence of str, default all
+        Keys of :data:`PREPROCESSING_STEPS`, applied in seed 001's order whatever order they
+        are given in.
+
+    Returns
+    -------
+    str or array of object, shape (n,)
+        The same kind as ``texts``.
+    """
     unknown = [s for s in steps if s not in PREPROCESSING_STEPS]
     if unknown:
         raise ValueError(f"unknown preprocessing step(s) {unknown}; steps: {list(PREPROCESSING_STEPS)}")
@@ -539,15 +574,30 @@ def text_cnn(vocab_size, num_classes, sequence_length=None, embed_dim=64, filter
 
 
 def load_word_vectors(path, vocabulary, dim=None, seed=0):
-    """An embedding matrix for ``vocabulary`` from a word-vector text file (GloVe or
-    fastText ``.vec``: ``word v1 v2 ...`` per line).
+    """An embedding matrix for a vocabulary from a word-vector text file.
 
-    Rows of words absent from the file are random with the file vectors' standard
-    deviation (seed 001's rule); row 0 (padding) is zero. Returns
-    ``(matrix (len(vocabulary), dim) float32, coverage)``, coverage being the
-    fraction of the vocabulary (padding and ``[UNK]`` excluded) found in the file.
-    :class:`TextDataError` names file and line of a vocabulary word's bad line (not all
-    numbers, the wrong count, a value that is not finite) or of damaged gzip data.
+    Rows of words absent from the file are random with the file vectors' standard deviation
+    (seed 001's rule); row 0 (padding) is zero. :class:`TextDataError` names file and line of
+    a vocabulary word's bad line (not all numbers, the wrong count, a value that is not
+    finite) or of damaged gzip data.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A GloVe or fastText ``.vec`` file (``word v1 v2 ...`` per line), maybe gzipped.
+    vocabulary : list of str
+        The words, index 0 the padding.
+    dim : int, optional
+        The vectors' size (default: the file's).
+    seed : int, default 0
+        Seed of the random rows.
+
+    Returns
+    -------
+    matrix : array of float32, shape (len(vocabulary), dim)
+        The embeddings.
+    coverage : float
+        The fraction of the vocabulary (padding and ``[UNK]`` excluded) found in the file.
     """
     path = Path(path)
     if not path.is_file():

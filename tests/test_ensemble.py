@@ -11,7 +11,7 @@ import pytest
 from emolib import ensemble, models
 from emolib.data import synthetic
 from emolib.experiment import DataConfig
-from emolib.runs import RUN_FILES
+from emolib.runs import _RUN_FILES
 
 # Two members, three images, two classes.
 P2 = np.array([
@@ -104,7 +104,7 @@ def test_stacking_learns_a_member_that_is_consistently_wrong():
     guess = rng.dirichlet(np.ones(k), n)
     p = np.stack([shifted, guess])
     assert np.mean(ensemble.soft_vote(p).argmax(1) == y) < 0.2
-    oof = ensemble.cross_val_proba("stacking", p, y, folds=4, seed=0)
+    oof = ensemble._cross_val_proba("stacking", p, y, folds=4, seed=0)
     assert oof.shape == (n, k) and np.allclose(oof.sum(1), 1)
     assert np.mean(oof.argmax(1) == y) > 0.95
     stacker = ensemble.fit_stacking(p, y)
@@ -116,9 +116,9 @@ def test_stacking_learns_a_member_that_is_consistently_wrong():
 def test_cross_val_proba_checks_its_arguments():
     p, y = noisy_members(n=30)
     with pytest.raises(ValueError, match="method"):
-        ensemble.cross_val_proba("soft", p, y)
+        ensemble._cross_val_proba("soft", p, y)
     with pytest.raises(ValueError, match="folds"):
-        ensemble.cross_val_proba("weighted", p, y, folds=50)
+        ensemble._cross_val_proba("weighted", p, y, folds=50)
 
 
 def test_combine_fits_on_validation_and_predicts_test():
@@ -192,7 +192,7 @@ def test_find_runs_keeps_complete_runs_on_the_same_data(tmp_path):
     data = DataConfig(classes=["happy", "sad"], image_size=32, channels=3, n_train=100)
     other = DataConfig(classes=["happy", "sad"], image_size=48, channels=3, n_train=100)
 
-    def make_run(name, config_data, files=RUN_FILES):
+    def make_run(name, config_data, files=_RUN_FILES):
         run = tmp_path / "exp" / name
         run.mkdir(parents=True)
         for f in files:

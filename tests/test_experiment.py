@@ -272,9 +272,9 @@ def seed_table():
 
 
 def test_run_setting_strips_only_a_trailing_seed_suffix():
-    assert ex.run_setting("adam_lr_1e-3_seed12") == "adam_lr_1e-3"
-    assert ex.run_setting("seed3_model") == "seed3_model"
-    assert ex.run_setting("baseline") == "baseline"
+    assert ex._run_setting("adam_lr_1e-3_seed12") == "adam_lr_1e-3"
+    assert ex._run_setting("seed3_model") == "seed3_model"
+    assert ex._run_setting("baseline") == "baseline"
 
 
 def test_summarize_runs_mean_std_and_range():
@@ -389,6 +389,6 @@ def test_augmented_runs_are_reproducible_per_seed_and_their_configs_load(tmp_pat
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
         np.testing.assert_array_equal(wa, wb)
     assert not np.allclose(a.history["loss"], c.history["loss"])
-    _, _, loaded, metrics = ex.load_run(a.path)
+    _, _, loaded, metrics = ex._load_run(a.path)
     assert loaded.train.augment == {"rotation": 5.0, "brightness": 0.0} and loaded.train.cutmix_alpha == cutmix
     assert metrics["accuracy"] == a.metrics["accuracy"]

@@ -59,7 +59,7 @@ def test_metadata_round_trip(fp32, data):
     assert meta["image_size"] == [SIZE, SIZE] and meta["channels"] == 1 and meta["color"] == "L"
     assert meta["scaling"] == "x/255" and meta["input_layout"] == "NHWC" and meta["input_name"] == "image"
     assert meta["quantization"] is None and meta["emolib_version"]
-    session = export.onnx_session(fp32)
+    session = export._onnx_session(fp32)
     assert session.get_inputs()[0].shape == ["batch", SIZE, SIZE, 1]
     clf = export.OnnxClassifier(fp32)
     assert clf.class_names == list(data.class_names) and clf.image_size == (SIZE, SIZE) and clf.channels == 1
@@ -139,7 +139,7 @@ def test_read_metadata_errors(model, data, tmp_path):
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x00\x01 definitely not protobuf \xff" * 10)
     with pytest.raises(ModelFileError, match="junk.onnx"):
-        export.onnx_session(junk)
+        export._onnx_session(junk)
     import onnx
 
     proto = onnx.load(str(export.export_onnx(model, tmp_path / "plain.onnx", data.class_names)))

@@ -18,11 +18,11 @@ from PIL import Image
 
 from emolib import net
 from emolib.data import load_dataset
-from emolib.data.splits import group_splits
+from emolib.data.splits import _group_splits
 from emolib.data.facial_expressions import (
-    download_facial_expressions,
-    load_facial_expressions,
-    person_from_filename,
+    _download_facial_expressions,
+    _load_facial_expressions,
+    _person_from_filename,
 )
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "facial-expressions"
@@ -84,9 +84,9 @@ def copy(tmp_path):
 
 
 def test_person_from_filename():
-    assert person_from_filename("Person_A_0003.jpg") == "Person_A"
-    assert person_from_filename("Solo_12.jpg") == "Solo"
-    assert person_from_filename("some-file_123k.jpg") == "some-file_123k"
+    assert _person_from_filename("Person_A_0003.jpg") == "Person_A"
+    assert _person_from_filename("Solo_12.jpg") == "Solo"
+    assert _person_from_filename("some-file_123k.jpg") == "some-file_123k"
 
 
 def test_loader_labels_contempt_and_person_disjoint(copy):
@@ -105,24 +105,24 @@ def test_loader_labels_contempt_and_person_disjoint(copy):
 
 
 def test_loader_contempt_as_disgust_and_classes(copy):
-    ds = load_facial_expressions(copy, contempt="disgust", image_size=16, channels=3)
+    ds = _load_facial_expressions(copy, contempt="disgust", image_size=16, channels=3)
     assert "disgust" in ds.class_names and ds.info["contempt_rows"] == 2 and ds.info["dropped"] == 0
     assert ds.image_shape == (16, 16, 3)
-    four = load_facial_expressions(copy, classes="seed003", image_size=16)
+    four = _load_facial_expressions(copy, classes="seed003", image_size=16)
     assert four.class_names == ("happy", "neutral", "sad", "surprise")
     with pytest.raises(ValueError, match="contempt"):
-        load_facial_expressions(copy, contempt="keep")
+        _load_facial_expressions(copy, contempt="keep")
 
 
 def test_balanced_test_split(copy):
-    ds = load_facial_expressions(copy, classes="seed003", image_size=16, test_fraction=0.34,
+    ds = _load_facial_expressions(copy, classes="seed003", image_size=16, test_fraction=0.34,
                                  val_fraction=0.2, balanced_test=True)
     test_counts = ds.counts()["test"].to_numpy()
     assert len(set(test_counts)) == 1 and test_counts[0] >= 2
     assert ds.info["test_dropped_for_balance"] == (
-        int(load_facial_expressions(copy, classes="seed003", image_size=16, test_fraction=0.34,
+        int(_load_facial_expressions(copy, classes="seed003", image_size=16, test_fraction=0.34,
                                     val_fraction=0.2).counts()["test"].sum()) - int(test_counts.sum()))
-    capped = load_facial_expressions(copy, classes="seed003", image_size=16, test_fraction=0.34,
+    capped = _load_facial_expressions(copy, classes="seed003", image_size=16, test_fraction=0.34,
                                      val_fraction=0.2, balanced_test=2)
     assert capped.counts()["test"].max() == 2
 
@@ -130,7 +130,7 @@ def test_balanced_test_split(copy):
 def test_splits_use_whole_groups():
     labels = np.repeat([0, 1, 2], 40)
     groups = np.array([f"g{i // 4}" for i in range(120)])
-    split = group_splits(labels, groups, 0.2, 0.2, seed=3)
+    split = _group_splits(labels, groups, 0.2, 0.2, seed=3)
     for g in np.unique(groups):
         assert len(set(split[groups == g])) == 1
     assert 0.1 < np.mean(split == "test") < 0.3 and 0.1 < np.mean(split == "val") < 0.3
@@ -138,18 +138,18 @@ def test_splits_use_whole_groups():
 
 def test_bad_copy_errors(tmp_path, copy):
     with pytest.raises(FileNotFoundError, match="git clone"):
-        load_facial_expressions(tmp_path / "missing")
+        _load_facial_expressions(tmp_path / "missing")
     (copy / "images" / "Person_H0_0002.jpg").unlink()
     with pytest.raises(FileNotFoundError, match="Person_H0_0002.jpg.*row 1"):
-        load_facial_expressions(copy)
+        _load_facial_expressions(copy)
     (copy / "data" / "legend.csv").write_text("user.id,image,emotion\nx,Person_H0_0001.jpg,bored\n")
     with pytest.raises(ValueError, match="row 0.*'bored'"):
-        load_facial_expressions(copy)
+        _load_facial_expressions(copy)
     (copy / "data" / "legend.csv").write_text("user.id,image\nx,Person_H0_0001.jpg\n")
     with pytest.raises(ValueError, match=r"legend '.*legend\.csv' has no column 'emotion'"):
-        load_facial_expressions(copy)
+        _load_facial_expressions(copy)
     with pytest.raises(ValueError, match="image_size must be a positive int"):
-        load_facial_expressions(copy, image_size=0)
+        _load_facial_expressions(copy, image_size=0)
 
 
 def test_not_found_without_download(tmp_path, monkeypatch):
@@ -157,7 +157,7 @@ def test_not_found_without_download(tmp_path, monkeypatch):
     monkeypatch.delenv("EMOLIB_FACIAL_EXPRESSIONS", raising=False)
     started = time.monotonic()
     with pytest.raises(FileNotFoundError, match="git clone --depth 1 https://github.com/muxspace"):
-        load_facial_expressions(download=False)
+        _load_facial_expressions(download=False)
     assert time.monotonic() - started < 5
 
 
@@ -205,7 +205,7 @@ def test_download_verifies_unpacks_and_loads(tmp_path, monkeypatch):
     server, url = _serve(archive_bytes())
     try:
         target = tmp_path / "data" / "facial_expressions"
-        got = download_facial_expressions(target, url=url, progress=False)
+        got = _download_facial_expressions(target, url=url, progress=False)
         assert got == target and (target / "data" / "legend.csv").is_file()
         assert not (tmp_path / "data" / "facial_expressions.zip").exists()
         assert [p.name for p in (tmp_path / "data").iterdir()] == ["facial_expressions"]  # no temp left
@@ -221,7 +221,7 @@ def test_download_rejects_archive_missing_an_image(tmp_path):
     try:
         target = tmp_path / "facial_expressions"
         with pytest.raises(net.NetworkError, match="lacks .*legend row 3"):
-            download_facial_expressions(target, url=url, progress=False)
+            _download_facial_expressions(target, url=url, progress=False)
         assert list(tmp_path.iterdir()) == []  # nothing half-written
     finally:
         server.shutdown()
@@ -235,7 +235,7 @@ def test_download_stalled_server_fails_within_deadline(tmp_path):
     started = time.monotonic()
     try:
         with pytest.raises(net.NetworkError, match="git clone"):
-            download_facial_expressions(tmp_path / "fe", url=url, connect_timeout=1.0, progress=False)
+            _download_facial_expressions(tmp_path / "fe", url=url, connect_timeout=1.0, progress=False)
     finally:
         listener.close()
     assert time.monotonic() - started < 4
@@ -274,5 +274,5 @@ def test_fer2013_colab_fallback_is_fast(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="data/fer2013"):
         load_dataset("fer2013")
     with pytest.raises(FileNotFoundError, match="kagglehub is not installed"):
-        fer2013.fetch_fer2013()
+        fer2013._fetch_fer2013()
     assert time.monotonic() - started < 3

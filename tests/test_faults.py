@@ -37,9 +37,10 @@ from PIL import Image
 from emolib import experiment as ex
 from emolib import net, transfer
 from emolib import runs
-from emolib.data import (EmotionDataset, ImageReadError, Split, load_class_folders, load_dataset, load_fer2013_csv,
-                         load_labels_csv, validate_splits)
-from emolib.data.real import read_image
+from emolib.data import EmotionDataset, ImageReadError, load_class_folders, load_dataset, load_labels_csv
+from emolib.data.base import Split, _validate_splits
+from emolib.data.fer2013 import _load_fer2013_csv
+from emolib.data.images import _read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -114,7 +115,7 @@ def fer_csv(path, rows):
 def test_bomb_is_an_image_read_error_naming_the_file(tmp_path):
     bomb = write_bomb(tmp_path / "bomb.png")
     with pytest.raises(ImageReadError, match=r"bomb\.png.*decompression bomb"):
-        bounded(lambda: read_image(bomb, 48, 1), 5)
+        bounded(lambda: _read_image(bomb, 48, 1), 5)
 
 
 def test_bomb_in_a_labels_csv_names_file_and_row(tmp_path):
@@ -244,7 +245,7 @@ def test_stalled_name_lookup_is_inside_the_deadline(monkeypatch):
     start = time.monotonic()
     try:
         with pytest.raises(net.NetworkError, match="within 0.5 s"):
-            bounded(lambda: net.open_url("http://stalled.invalid/", connect_timeout=0.5), 10)
+            bounded(lambda: net._open_url("http://stalled.invalid/", connect_timeout=0.5), 10)
         assert not bounded(lambda: net.reachable("http://stalled.invalid/", timeout=0.5), 10)
     finally:
         release.set()
@@ -314,7 +315,7 @@ def test_fifo_is_refused_at_once(tmp_path):
     fifo = tmp_path / "face.png"
     os.mkfifo(fifo)
     with pytest.raises(ImageReadError, match=r"face\.png.*named pipe"):
-        bounded(lambda: read_image(fifo, 48, 1), 5)
+        bounded(lambda: _read_image(fifo, 48, 1), 5)
 
 
 def test_fifo_in_a_labels_csv_names_the_row(tmp_path):
@@ -350,7 +351,7 @@ def test_fer_csv_without_private_test_rows(tmp_path):
 def test_requested_classes_absent(tmp_path):
     csv = fer_csv(tmp_path / "fer2013.csv", [(3, "Training"), (3, "PublicTest"), (3, "PrivateTest")])
     with pytest.raises(ValueError, match=r"\['sad'\] have no images in '.*fer2013\.csv'"):
-        load_fer2013_csv(csv, classes=["happy", "sad"])
+        _load_fer2013_csv(csv, classes=["happy", "sad"])
     # classes=None keeps FER2013's seven classes: six of them have no images here
     with pytest.raises(ValueError, match=r"\['angry', 'disgust', 'fear', 'sad', 'surprise', 'neutral'\] have no"):
         load_dataset(csv)
@@ -393,7 +394,7 @@ def test_subset_to_a_class_without_images():
     ds.splits = {k: v.take(v.labels != 2) for k, v in ds.splits.items()}
     with pytest.raises(ValueError, match=r"\['neutral'\] have no images"):
         ds.subset(["happy", "neutral"])
-    assert validate_splits(ds.subset(["happy", "sad"])).num_classes == 2
+    assert _validate_splits(ds.subset(["happy", "sad"])).num_classes == 2
 
 
 def test_run_experiment_refuses_an_empty_val_split_and_writes_nothing(tmp_path):
@@ -441,7 +442,7 @@ def test_one_damaged_run_folder_is_named_and_skipped(tmp_path, damage, message):
 def finished_tmp(exp_dir, tag):
     """A finished run's temporary folder, as run_experiment has it just before installing it."""
     tmp = runs.work_dir(exp_dir / "run-001", "tmp")
-    for name in runs.RUN_FILES:
+    for name in runs._RUN_FILES:
         (tmp / name).write_text(json.dumps({"tag": tag}) if name == "metrics.json" else "")
     return tmp
 
@@ -474,7 +475,7 @@ def test_two_processes_auto_numbering(tmp_path):
         from emolib import runs
         exp_dir, tag, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
         tmp = runs.work_dir(exp_dir / "run-001", "tmp")
-        for name in runs.RUN_FILES:
+        for name in runs._RUN_FILES:
             (tmp / name).write_text(json.dumps({"tag": tag}) if name == "metrics.json" else "")
         while not go.exists():
             time.sleep(0.001)
@@ -504,7 +505,7 @@ KILL_IN_OVERWRITE = textwrap.dedent("""
     from emolib import runs
     exp_dir = Path(sys.argv[1])
     tmp = runs.work_dir(exp_dir / "r", "tmp")
-    for name in runs.RUN_FILES:
+    for name in runs._RUN_FILES:
         (tmp / name).write_text(json.dumps({"tag": "new"}) if name == "metrics.json" else "")
     runs._BETWEEN_RENAMES = lambda: os.kill(os.getpid(), signal.SIGKILL)
     runs.install(tmp, exp_dir / "r", {"experiment": "exp", "run": "r"}, overwrite=True)
@@ -540,7 +541,7 @@ def test_old_run_is_put_back_when_the_new_one_is_not_there(tmp_path, monkeypatch
     monkeypatch.undo()
     os.rename(run, aside / "r")
     with pytest.warns(UserWarning, match="restored"):
-        assert runs.recover_runs(exp_dir) == [("restored", "r")]
+        assert runs._recover_runs(exp_dir) == [("restored", "r")]
     assert json.loads((run / "metrics.json").read_text())["tag"] == "old"
     assert [p.name for p in exp_dir.iterdir()] == ["r"]
 
@@ -559,7 +560,7 @@ def test_stale_temporary_folders_are_removed_live_ones_kept(tmp_path, monkeypatc
         (stale / "best.keras").write_bytes(b"")
         legacy = exp_dir / ".x.tmp-abc123"  # unknown owner: never touched
         legacy.mkdir()
-        assert runs.recover_runs(exp_dir) == [("removed unfinished", "killed")]
+        assert runs._recover_runs(exp_dir) == [("removed unfinished", "killed")]
         assert not stale.exists() and live.exists() and legacy.exists()
     finally:
         sleeper.kill()

@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from emolib.data import ImageReadError, load_class_folders, load_dataset, load_fer2013_csv, load_labels_csv
-from emolib.data.real import read_image
+from emolib.data import ImageReadError, load_class_folders, load_dataset, load_labels_csv
+from emolib.data.fer2013 import _load_fer2013_csv
+from emolib.data.images import _read_image
 from test_faults import bounded, fer_csv, labels_csv, tiny_onnx, write_face
 
 
@@ -72,7 +73,7 @@ def class_tree(root, per_class=4):
 def test_item01_foreign_format_is_an_image_read_error_naming_the_file(tmp_path, writer):
     path = writer(tmp_path / "t.png")
     with pytest.raises(ImageReadError, match=r"t\.png'.*not .*a format emolib reads"):
-        read_image(path, 8, 1)
+        _read_image(path, 8, 1)
 
 
 def test_item01_dds_in_a_class_folder_names_the_file(tmp_path):
@@ -103,7 +104,7 @@ def test_item01_predict_reports_the_dds_and_serves_the_good_file(tmp_path, capsy
 def test_item05_fer_emotion_inf_names_file_and_row(tmp_path):
     csv = fer_csv(tmp_path / "fer.csv", [(0, "Training"), ("inf", "Training"), (3, "PublicTest")])
     with pytest.raises(ValueError, match=r"fer\.csv' row 1 \(line 3\): emotion 'inf' is not an integer 0-6"):
-        load_fer2013_csv(csv)
+        _load_fer2013_csv(csv)
 
 
 # --------------------------------------------------------------------------- 6. dataset.json
@@ -153,9 +154,9 @@ def test_item10_a_linked_file_in_two_class_folders_is_caught(tmp_path):
 
 
 def test_item11_dark_16_bit_pgm_is_scaled_by_its_depth(tmp_path):
-    arr = read_image(write_pgm16(tmp_path / "dark.pgm", 200), 8, 1)[0]
+    arr = _read_image(write_pgm16(tmp_path / "dark.pgm", 200), 8, 1)[0]
     assert (arr == 1).all()  # 200 / 257, not 200
-    bright = read_image(write_pgm16(tmp_path / "bright.pgm", 65535), 8, 1)[0]
+    bright = _read_image(write_pgm16(tmp_path / "bright.pgm", 65535), 8, 1)[0]
     assert (bright == 255).all()
 
 
@@ -169,7 +170,7 @@ def test_item19_sixteen_bit_image_never_goes_through_a_full_size_float_array(tmp
     Image.frombytes("I;16", (side, side), ramp.tobytes()).save(path)
     tracemalloc.start()
     try:
-        arr = read_image(path, 48, 1)[0]
+        arr = _read_image(path, 48, 1)[0]
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

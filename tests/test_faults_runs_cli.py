@@ -55,7 +55,7 @@ def onnx_model(path, meta="emolib", out_shape=(-1, 4), nan_on_black=False):
     if meta == "emolib":
         meta = {"class_names": ["angry", "happy", "sad", "surprise"][: out_shape[-1]], "image_size": [2, 2],
                 "channels": 1, "scaling": export.SCALING, "input_name": "image"}
-    helper.set_model_props(model, {export.METADATA_KEY: json.dumps(meta)})
+    helper.set_model_props(model, {export._METADATA_KEY: json.dumps(meta)})
     onnx.save(model, str(path))
     return path
 
@@ -204,7 +204,7 @@ def test_item16_a_diverged_run_names_the_run_and_the_epoch_and_saves_nothing(tmp
 def finished_tmp(exp_dir, run, tag):
     """A finished run's work folder, as run_experiment has it just before installing it."""
     tmp = runs.work_dir(exp_dir / run, "tmp")
-    for name in runs.RUN_FILES:
+    for name in runs._RUN_FILES:
         (tmp / name).write_text(json.dumps({"tag": tag}) if name == runs.METRICS_FILE else "")
     return tmp
 
@@ -267,7 +267,7 @@ def test_item17_two_overwrites_of_one_run_at_once(tmp_path, monkeypatch, second_
 @pytest.mark.parametrize("name", ["two\nlines", "tab\there", "escape\x1b[31m", "del\x7f"])
 def test_item18_control_characters_in_names_are_refused(tmp_path, name):
     with pytest.raises(ValueError, match=r"invalid run name .* control character"):
-        runs.check_name(name, "run")
+        runs._check_name(name, "run")
     for change, what in (({"run": name}, "run"), ({"experiment": name}, "experiment")):
         config = ex.ExperimentConfig(experiment="exp", run="r", train=ex.TrainConfig(epochs=1)).updated(change)
         with pytest.raises(ValueError, match=f"invalid {what} name .* control character"):
@@ -283,5 +283,5 @@ def test_item18_recovery_removes_the_hidden_folder_of_a_killed_run_with_a_newlin
     monkeypatch.setattr(os, "getpid", lambda: proc.pid)  # folders of a process that is gone
     stale = runs.work_dir(exp_dir / "two\nlines", "tmp")  # as an older emolib let it be named
     monkeypatch.undo()
-    assert runs.recover_runs(exp_dir) == [("removed unfinished", "two\nlines")]
+    assert runs._recover_runs(exp_dir) == [("removed unfinished", "two\nlines")]
     assert not stale.exists() and list(exp_dir.iterdir()) == []

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from emolib.fileio import atomic_path, temp_dir_beside, write_json, write_text
+from emolib.fileio import atomic_path, _temp_dir_beside, write_json, write_text
 
 
 def _mode(path):
@@ -35,7 +35,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_temp_dir_beside_is_hidden_and_not_private(tmp_path):
-    d = temp_dir_beside(tmp_path / "run")
+    d = _temp_dir_beside(tmp_path / "run")
     assert d.parent == tmp_path and d.name.startswith(".run.")
     assert _mode(d) & 0o055 == 0o055 & ~_umask_value()
 

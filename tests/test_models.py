@@ -8,7 +8,7 @@ import pytest
 from keras import layers
 
 from emolib import models
-from emolib.models import BN_MOMENTUM, build_model, lenet, resnet34, resnet_like, vit
+from emolib.models import BN_MOMENTUM, build_model, lenet, _resnet34, resnet_like, vit
 
 # seed 003's model.summary() of its best model: Conv2D parameters in layer order
 # (main path a, main path b, shortcut per block) and the softmax layer.
@@ -100,7 +100,7 @@ def test_resnet_like_learns_and_round_trips(tmp_path):
 
 
 def test_resnet34_has_resnet34s_layout():
-    model = resnet34((48, 48, 3), 4)
+    model = _resnet34((48, 48, 3), 4)
     convs = [l for l in model.layers if isinstance(l, layers.Conv2D)]
     projections = [l for l in convs if "proj" in l.name]
     # stem + 16 basic blocks x 2 convs + softmax = 34 weight layers; 3 projection shortcuts
@@ -118,7 +118,7 @@ def test_resnet34_has_resnet34s_layout():
     assert model.count_params() == 1_338_100
     assert model.output_shape == (None, 4)
     with pytest.raises(ValueError, match="same length"):
-        resnet34(widths=(16, 32), blocks=(3, 4, 6, 3))
+        _resnet34(widths=(16, 32), blocks=(3, 4, 6, 3))
 
 
 def test_resnet34_zero_init_residual():
@@ -126,16 +126,16 @@ def test_resnet34_zero_init_residual():
         return [float(np.abs(l.gamma).max()) for l in model.layers if l.name.endswith("_2_bn")]
 
     small = dict(input_shape=(16, 16, 3), num_classes=4, widths=(4, 4, 8, 8), blocks=(1, 1, 1, 1))
-    assert last_bn_scales(resnet34(**small)) == [0.0] * 4
-    assert last_bn_scales(resnet34(**small, zero_init_residual=False)) == [1.0] * 4
+    assert last_bn_scales(_resnet34(**small)) == [0.0] * 4
+    assert last_bn_scales(_resnet34(**small, zero_init_residual=False)) == [1.0] * 4
     # the other BN layers start at 1
-    model = resnet34(**small)
+    model = _resnet34(**small)
     assert all(float(np.min(l.gamma)) == 1.0 for l in model.layers
                if isinstance(l, layers.BatchNormalization) and not l.name.endswith("_2_bn"))
 
 
 def test_resnet34_learns_and_round_trips(tmp_path):
-    model = resnet34((16, 16, 3), 4, widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1))
+    model = _resnet34((16, 16, 3), 4, widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1))
     fit_lowers_loss(model)
     assert_round_trip(model, tmp_path)
 
@@ -203,7 +203,7 @@ def test_new_models_are_registered(name):
 @pytest.mark.parametrize("build", [
     lambda: vit((16, 16, 3), 4, patch_size=4, dim=16, depth=1, heads=2, mlp_dim=32),
     lambda: resnet_like((16, 16, 3), 4, filters=(4, 8, 8), batchnorm=True),
-    lambda: resnet34((16, 16, 3), 4, widths=(4, 4, 8, 8), blocks=(1, 1, 1, 1)),
+    lambda: _resnet34((16, 16, 3), 4, widths=(4, 4, 8, 8), blocks=(1, 1, 1, 1)),
 ], ids=["vit", "resnet_like_bn", "resnet34"])
 def test_models_convert_to_onnx(build):
     import tensorflow as tf

@@ -74,18 +74,18 @@ def test_uint8_conversion_matches_the_luma_formula_and_pil_bilinear_resizing():
     """emolib.data.base.convert_images (uint8 in, uint8 out) runs on the pipeline's
     converter: ITU-R 601 luma and an antialiased bilinear resize, within one grey
     level of the textbook formula and of PIL's BILINEAR filter."""
-    from emolib.data.base import convert_images
+    from emolib.data.base import _convert_images
 
     rgb = _images(6, h=40, w=40, c=3, seed=2)
     luma = rgb.astype(float) @ np.array([0.299, 0.587, 0.114])
-    assert np.abs(convert_images(rgb, 40, 1)[..., 0] - luma).max() <= 1.0
+    assert np.abs(_convert_images(rgb, 40, 1)[..., 0] - luma).max() <= 1.0
     rgba = np.concatenate([rgb, np.full((6, 40, 40, 1), 7, np.uint8)], axis=-1)
-    np.testing.assert_array_equal(convert_images(rgba, 40, 3), rgb)  # alpha dropped, nothing else changes
+    np.testing.assert_array_equal(_convert_images(rgba, 40, 3), rgb)  # alpha dropped, nothing else changes
     for size in (24, 56):  # down and up
         pil = np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in rgb])
-        assert np.abs(convert_images(rgb, size, 3).astype(int) - pil).max() <= 1
+        assert np.abs(_convert_images(rgb, size, 3).astype(int) - pil).max() <= 1
     with pytest.raises(ValueError, match="channels must be 1 or 3"):
-        convert_images(rgb, 40, 2)
+        _convert_images(rgb, 40, 2)
 
 
 def test_2d_images_are_accepted_as_one_channel():

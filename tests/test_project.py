@@ -174,6 +174,43 @@ def test_committed_outputs_come_from_the_lesson_profile(notebook):
     assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
 
 
+SOLUTIONS = ROOT / "solutions"
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
+def test_exercises_have_solutions_and_link_them(notebook):
+    """Each notebook ends with 3 to 6 exercises that link their solutions notebook, which exists
+    (make test executes solutions/ with the smoke profile, so the solutions cannot rot)."""
+    import nbformat
+
+    solutions = SOLUTIONS / f"{notebook.stem}_solutions.ipynb"
+    assert solutions.is_file(), f"no {solutions.relative_to(ROOT)}"
+    last = nbformat.read(notebook, as_version=4).cells[-1]
+    assert last.cell_type == "markdown" and "## Exercises" in last.source
+    exercises = last.source.split("## Exercises", 1)[1]
+    assert f"(../solutions/{solutions.name})" in exercises
+    assert 3 <= len(re.findall(r"^\d+\. \*", exercises, re.M)) <= 6, "3 to 6 exercises, each starting with its kind"
+
+
+@pytest.mark.parametrize("notebook", sorted(SOLUTIONS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_solutions_notebooks_are_committed_without_outputs(notebook):
+    """A solutions notebook has the setup cell, a parameters cell reading the profile, and no outputs:
+    `make test` executes it (smoke profile); the lesson profile shows the answers' numbers."""
+    import nbformat
+
+    tools = _tools_notebooks()
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert (ROOT / "notebooks" / notebook.name.replace("_solutions", "")).is_file()
+    assert code[0].source == tools.setup_source(notebook.name), (
+        "the first code cell must be tools/notebooks.py's setup_source(name), as in notebooks/ (`sync` updates "
+        "notebooks/ only; it would also give a solutions notebook a Colab badge pointing into notebooks/)")
+    assert "parameters" in code[1].metadata.get("tags", [])
+    assert re.search(rf"^{re.escape(tools.PROFILE_LINE)}", code[1].source, re.M)
+    assert not [c for c in code if c.outputs or c.execution_count], "clear the outputs before committing"
+    assert "Executed by `make test`" in nb.cells[0].source
+
+
 def test_the_profile_comes_from_the_environment(monkeypatch):
     tools = _tools_notebooks()
     from emolib.notebook import PROFILE_NAMES, settings_for

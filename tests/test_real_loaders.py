@@ -18,14 +18,13 @@ from emolib.data import (
     EMOTIONS,
     EmotionDataset,
     ImageReadError,
-    Split,
-    fer2013_instructions,
     load_class_folders,
     load_dataset,
-    load_fer2013_csv,
     load_labels_csv,
     write_class_folders,
 )
+from emolib.data.base import Split
+from emolib.data.fer2013 import _fer2013_instructions, _load_fer2013_csv
 from emolib.data import real, splits
 
 META_BASE = {"label", "emotion", "source", "split", "orig_width", "orig_height", "orig_mode"}
@@ -154,7 +153,7 @@ def tiny_dataset(channels=1, size=16):
 def test_fer_csv_usage_splits_and_pixels(tmp_path):
     emotion, pixels, usage = fer_rows()
     path = write_fer_csv(tmp_path / "fer2013.csv", emotion, pixels, usage)
-    ds = load_fer2013_csv(path)
+    ds = _load_fer2013_csv(path)
     assert ds.class_names == EMOTIONS
     assert [len(ds[s]) for s in ("train", "val", "test")] == [15, 3, 3]
     assert ds.image_shape == (48, 48, 1)
@@ -169,14 +168,14 @@ def test_fer_csv_usage_splits_and_pixels(tmp_path):
     assert (meta["split"] == "val").all()
     assert list(meta["emotion"]) == [EMOTIONS[e] for e in emotion[15:18]]
     # the directory form finds fer2013.csv, and so does load_dataset
-    assert len(load_fer2013_csv(tmp_path).train) == 15
+    assert len(_load_fer2013_csv(tmp_path).train) == 15
     assert len(load_dataset(path).train) == 15
 
 
 def test_fer_csv_subset_resize_rgb(tmp_path):
     emotion, pixels, usage = fer_rows()
     path = write_fer_csv(tmp_path / "fer.csv", emotion, pixels, usage)
-    ds = load_fer2013_csv(path, classes=["Happiness", "sadness", "neutral"], image_size=32, channels=3)
+    ds = _load_fer2013_csv(path, classes=["Happiness", "sadness", "neutral"], image_size=32, channels=3)
     assert ds.class_names == ("happy", "sad", "neutral")
     assert ds.image_shape == (32, 32, 3)
     for split in ds.splits.values():
@@ -184,7 +183,7 @@ def test_fer_csv_subset_resize_rgb(tmp_path):
         np.testing.assert_array_equal(split.labels, split.meta["label"].to_numpy())
         assert [ds.class_names[i] for i in split.labels] == list(split.meta["emotion"])
     assert ds.info["dropped"] == 21 - sum(len(s) for s in ds.splits.values())
-    preset = load_fer2013_csv(path, classes="seed002")
+    preset = _load_fer2013_csv(path, classes="seed002")
     assert preset.class_names == ("angry", "happy", "sad")
 
 
@@ -192,10 +191,10 @@ def test_fer_csv_without_usage_is_stratified(tmp_path):
     emotion = np.repeat(np.arange(7), 20)
     pixels = np.random.default_rng(1).integers(0, 256, (140, 2304))
     path = write_fer_csv(tmp_path / "fer_nousage.csv", emotion, pixels)
-    ds = load_fer2013_csv(path, val_fraction=0.1, test_fraction=0.2, seed=3)
+    ds = _load_fer2013_csv(path, val_fraction=0.1, test_fraction=0.2, seed=3)
     counts = ds.counts()
     assert (counts["train"] == 14).all() and (counts["val"] == 2).all() and (counts["test"] == 4).all()
-    again = load_fer2013_csv(path, val_fraction=0.1, test_fraction=0.2, seed=3)
+    again = _load_fer2013_csv(path, val_fraction=0.1, test_fraction=0.2, seed=3)
     assert list(again.test.meta["source"]) == list(ds.test.meta["source"])
 
 
@@ -206,11 +205,11 @@ def test_fer_kaggle_challenge_variant(tmp_path):
     pixels = np.random.default_rng(2).integers(0, 256, (70, 2304))
     write_fer_csv(tmp_path / "train.csv", emotion, pixels)
     pd.DataFrame({"pixels": [" ".join(map(str, p)) for p in pixels[:5]]}).to_csv(tmp_path / "test.csv", index=False)
-    ds = load_fer2013_csv(tmp_path)
+    ds = _load_fer2013_csv(tmp_path)
     assert sum(len(s) for s in ds.splits.values()) == 70
     assert len(ds.test) > 0 and len(ds.val) > 0
     with pytest.raises(ValueError, match=r"test\.csv.*'emotion'.*unlabelled"):
-        load_fer2013_csv(tmp_path / "test.csv")
+        _load_fer2013_csv(tmp_path / "test.csv")
 
     icml = tmp_path / "icml"
     icml.mkdir()
@@ -227,7 +226,7 @@ def test_fer_pixel_parser_accepts_messy_whitespace(tmp_path):
     strings = ["  " + "\t".join(map(str, p)) + " \t " for p in pixels]
     strings[1] = "  ".join("%03d" % v for v in pixels[1])  # zero-padded, double spaces
     path = write_fer_csv(tmp_path / "messy.csv", emotion, pixels, ["Training"] * 3, strings)
-    ds = load_fer2013_csv(path)
+    ds = _load_fer2013_csv(path)
     np.testing.assert_array_equal(ds.train.images.reshape(3, -1), pixels)
 
 
@@ -250,7 +249,7 @@ def test_fer_bad_pixels_name_the_row(tmp_path, bad, message):
     strings[4] = bad
     path = write_fer_csv(tmp_path / "bad.csv", emotion, pixels, ["Training"] * 8, strings)
     with pytest.raises(ValueError, match=message) as info:
-        load_fer2013_csv(path)
+        _load_fer2013_csv(path)
     assert "bad.csv" in str(info.value)
 
 
@@ -262,7 +261,7 @@ def test_fer_bad_pixels_found_in_later_chunks(tmp_path):
     strings[2050] = " ".join(["1"] * 2000)
     path = write_fer_csv(tmp_path / "big.csv", emotion, None, None, strings)
     with pytest.raises(ValueError, match=r"row 2050 \(line 2052\)"):
-        load_fer2013_csv(path)
+        _load_fer2013_csv(path)
 
 
 @pytest.mark.parametrize(
@@ -276,34 +275,34 @@ def test_fer_bad_emotion_names_the_row(tmp_path, value, message):
     emotion[2] = value
     path = write_fer_csv(tmp_path / "bad_emotion.csv", emotion, pixels, ["Training"] * 4)
     with pytest.raises(ValueError, match=message):
-        load_fer2013_csv(path)
+        _load_fer2013_csv(path)
 
 
 def test_fer_bad_usage_and_missing_columns(tmp_path):
     emotion, pixels, usage = fer_rows(n=4)
     path = write_fer_csv(tmp_path / "u.csv", emotion, pixels, ["Training", "Training", "Holdout", "Training"])
     with pytest.raises(ValueError, match=r"row 2 .*unknown Usage 'Holdout'"):
-        load_fer2013_csv(path)
+        _load_fer2013_csv(path)
     df = pd.DataFrame({"emotion": [0], "pixel": ["1 2"]})
     df.to_csv(tmp_path / "nopix.csv", index=False)
     with pytest.raises(ValueError, match=r"nopix\.csv.*no column 'pixels'"):
-        load_fer2013_csv(tmp_path / "nopix.csv")
+        _load_fer2013_csv(tmp_path / "nopix.csv")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ValueError, match=r"empty\.csv.*empty"):
-        load_fer2013_csv(tmp_path / "empty.csv")
+        _load_fer2013_csv(tmp_path / "empty.csv")
 
 
 def test_missing_fer_path_gives_instructions(tmp_path):
     missing = tmp_path / "data" / "fer2013" / "fer2013.csv"
     with pytest.raises(FileNotFoundError, match=re.escape(str(missing))) as info:
-        load_fer2013_csv(missing)
+        _load_fer2013_csv(missing)
     assert "challenges-in-representation-learning" in str(info.value)
     assert "data/fer2013" in str(info.value)
-    assert "fer2013.csv" in fer2013_instructions()
+    assert "fer2013.csv" in _fer2013_instructions()
     empty = tmp_path / "empty_dir"
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="no FER2013 CSV in"):
-        load_fer2013_csv(empty)
+        _load_fer2013_csv(empty)
 
 
 def test_load_dataset_fer2013_searches_upwards(tmp_path, monkeypatch):
@@ -707,7 +706,7 @@ def test_group_split_is_disjoint_and_roughly_stratified():
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(200), rng.integers(1, 6, 200))
     labels = rng.integers(0, 4, len(groups))
-    split = splits.group_splits(labels, groups.astype(str), 0.15, 0.15, seed=0)
+    split = splits._group_splits(labels, groups.astype(str), 0.15, 0.15, seed=0)
     for a in ("train", "val", "test"):
         for b in ("train", "val", "test"):
             if a < b:
@@ -718,21 +717,21 @@ def test_group_split_is_disjoint_and_roughly_stratified():
         assert abs(share - frac) < 0.02
         per_class = np.bincount(labels[split == s], minlength=4) / np.bincount(labels, minlength=4)
         assert np.all(np.abs(per_class - frac) < 0.05)
-    assert np.array_equal(split, splits.group_splits(labels, groups.astype(str), 0.15, 0.15, seed=0))
-    assert not np.array_equal(split, splits.group_splits(labels, groups.astype(str), 0.15, 0.15, seed=1))
+    assert np.array_equal(split, splits._group_splits(labels, groups.astype(str), 0.15, 0.15, seed=0))
+    assert not np.array_equal(split, splits._group_splits(labels, groups.astype(str), 0.15, 0.15, seed=1))
 
 
 def test_stratified_split_sizes_per_class_and_seed():
     labels = np.repeat(np.arange(3), [50, 30, 20])
-    split = splits.stratified_splits(labels, 0.1, 0.2, seed=4)
+    split = splits._stratified_splits(labels, 0.1, 0.2, seed=4)
     assert [(split == s).sum() for s in ("train", "val", "test")] == [70, 10, 20]
     for s, per_class in (("test", [10, 6, 4]), ("val", [5, 3, 2])):
         assert list(np.bincount(labels[split == s], minlength=3)) == per_class
-    assert np.array_equal(split, splits.stratified_splits(labels, 0.1, 0.2, seed=4))
-    assert not np.array_equal(split, splits.stratified_splits(labels, 0.1, 0.2, seed=5))
-    assert (splits.stratified_splits(labels, 0.0, 0.0) == "train").all()
+    assert np.array_equal(split, splits._stratified_splits(labels, 0.1, 0.2, seed=4))
+    assert not np.array_equal(split, splits._stratified_splits(labels, 0.1, 0.2, seed=5))
+    assert (splits._stratified_splits(labels, 0.0, 0.0) == "train").all()
     with pytest.raises(ValueError, match=r"too few images per class for test_fraction=0\.5"):
-        splits.stratified_splits([0, 0, 0, 1], 0.0, 0.5)  # one image of class 1 cannot be stratified
+        splits._stratified_splits([0, 0, 0, 1], 0.0, 0.5)  # one image of class 1 cannot be stratified
 
 
 def test_export_with_an_empty_split_round_trips_without_carving(tmp_path):

@@ -76,7 +76,7 @@ def test_load_real_photos_from_a_path_is_person_disjoint_and_balanced(tmp_path, 
 def test_find_real_photos_reads_the_environment_variable(tmp_path, monkeypatch):
     root = write_copy(tmp_path / "copy")
     monkeypatch.setenv("EMOLIB_FACIAL_EXPRESSIONS", str(root))
-    assert realphotos.find_real_photos("auto") == (root, None)
+    assert realphotos._find_real_photos("auto") == (root, None)
 
 
 def test_sampled_dataset_carries_soft_targets_with_their_image():

@@ -144,7 +144,7 @@ def test_cost_arithmetic():
     assert sel.cost_per_million(1e6 / 3600, 1.0) == pytest.approx(1.0)  # one instance-hour
     assert sel.cost_per_million(1000, 0.0168) == pytest.approx(1e6 / 1000 / 3600 * 0.0168)
     assert sel.break_even_speedup(0.0168, 0.526) == pytest.approx(0.526 / 0.0168)
-    assert sel.HOURS_PER_MONTH == pytest.approx(730)
+    assert sel._HOURS_PER_MONTH == pytest.approx(730)
     assert sel.endpoint_monthly_cost(0.01, 2) == pytest.approx(0.01 * 2 * 730)
     # 10 ms per request, half busy: 50 requests/s per instance
     assert sel.endpoint_capacity(10, 0.5) == pytest.approx(50)

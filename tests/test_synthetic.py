@@ -7,7 +7,7 @@ import pytest
 
 import facegen
 from emolib.data import base, synthetic
-from emolib.data.base import EMOTIONS, PRESETS, EmotionDataset, convert_images
+from emolib.data.base import EMOTIONS, PRESETS, EmotionDataset, _convert_images
 from emolib.data.synthetic import (
     ACTION_UNITS,
     AU_COLUMNS,
@@ -191,7 +191,7 @@ def test_label_noise_fraction_recorded():
 def test_gray_is_luma_of_rgb():
     gray = generate(**SMALL, seed=9, channels=1)
     rgb = generate(**SMALL, seed=9, channels=3)
-    luma = convert_images(rgb.train.images, 48, 1)
+    luma = _convert_images(rgb.train.images, 48, 1)
     assert np.abs(luma.astype(int) - gray.train.images.astype(int)).max() <= 1
     assert np.array_equal(gray.train.labels, rgb.train.labels)
     # colour carries something: the channels are not all equal

@@ -130,7 +130,7 @@ GO_ROWS = [("so mad", "0"), ("mad and annoyed", "0,1"), ("yay", "2"), ("yay, hop
 def test_goemotions_multi_label_policies(tmp_path, task, policy, labels, dropped):
     folder = write_goemotions(tmp_path / "go", GO_ROWS)
     ds = text.load_text_dataset(folder, task=task, multi_label=policy)
-    assert ds.class_names == text.TASKS[task]
+    assert ds.class_names == text._TASKS[task]
     assert list(ds.train.labels) == labels
     assert ds.info["dropped"]["train"] == dropped
     assert list(ds.test.labels) == labels  # .tsv and .tsv.gz read alike
@@ -273,12 +273,12 @@ def test_load_tweeteval_source_without_download(tmp_path):
 
 
 def test_each_preprocessing_step():
-    assert text.strip_html("<p>Hi <b>there</b></p> &amp; bye") == " Hi  there   & bye"
+    assert text._strip_html("<p>Hi <b>there</b></p> &amp; bye") == " Hi  there   & bye"
     assert text.preprocess("LOUD Voice", ["lower"]) == "loud voice"
     assert text.emoji_to_words("ok 😂👍🏽") == "ok  face with tears of joy  thumbs up sign "
     assert text.emoji_to_words("❤️") == " heavy black heart "
-    assert text.remove_numbers("in 2022 at 10pm") == "in   at  pm"
-    assert text.remove_punctuation("it's [NAME]! ok_ok") == "it s  NAME   ok ok"
+    assert text._remove_numbers("in 2022 at 10pm") == "in   at  pm"
+    assert text._remove_punctuation("it's [NAME]! ok_ok") == "it s  NAME   ok ok"
 
 
 def test_preprocess_applies_chosen_steps_in_seed_order():

@@ -25,10 +25,22 @@ import pandas as pd
 # The label vocabulary is the generator's (facegen draws these emotions); emolib uses the same one.
 from facegen.labels import EMOTIONS, LABEL_SYNONYMS, PRESETS, SPLITS, normalize_label, resolve_classes  # noqa: F401
 
+__all__ = ["EmotionDataset", "Split", "normalize_label", "resolve_classes"]
+
 
 @dataclass
 class Split:
-    """One split of a data set: images, integer labels and per-image metadata."""
+    """One split of a data set: images, integer labels and per-image metadata.
+
+    Parameters
+    ----------
+    images : uint8 array, shape (n, h, w, c)
+        The images, ``c`` 1 (gray) or 3 (RGB).
+    labels : int array, shape (n,)
+        Class indices into the data set's ``class_names``.
+    meta : pandas.DataFrame, n rows
+        Per-image metadata (source file, person, ...); its index is reset.
+    """
 
     images: np.ndarray
     labels: np.ndarray
@@ -61,7 +73,30 @@ class Split:
 
 @dataclass
 class EmotionDataset:
-    """Named splits plus the class names their labels index into."""
+    """Named splits plus the class names their labels index into.
+
+    Parameters
+    ----------
+    splits : dict of str to Split
+        The splits by name (``"train"``, ``"val"``, ``"test"``): each holds ``images``
+        ``(n, height, width, channels)`` uint8, ``labels`` ``(n,)`` int and ``meta`` (a DataFrame,
+        one row per image).
+    class_names : tuple of str
+        The name of each label index.
+    name : str, default "dataset"
+        Where it came from (``"synthetic"``, ``"fer2013"``, ...).
+    info : dict, optional
+        How it was made (loader arguments, counts of dropped files, ...).
+
+    Attributes
+    ----------
+    train, val, test : Split
+        The splits of those names.
+    num_classes : int
+        ``len(class_names)``.
+    image_shape : tuple of int
+        ``(height, width, channels)`` of the images.
+    """
 
     splits: dict
     class_names: tuple
@@ -149,7 +184,7 @@ def _describe(dataset) -> str:
     return f"data set {dataset.name!r}" + (f" ('{path}')" if path else "")
 
 
-def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
+def _validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
     """Check that ``dataset`` can be trained on and evaluated; returns it unchanged.
 
     :func:`emolib.data.load_dataset` and :func:`emolib.experiment.run_experiment` call it
@@ -197,7 +232,7 @@ def validate_splits(dataset, splits=SPLITS) -> "EmotionDataset":
     return dataset
 
 
-def convert_images(images, size, channels) -> np.ndarray:
+def _convert_images(images, size, channels) -> np.ndarray:
     """Resize and convert ``uint8`` images ``(n, h, w[, 1|3|4])`` (alpha is dropped) to
     ``uint8`` ``(n, size, size, channels)`` with :func:`emolib.pipeline.prepare_images`
     (ITU-R 601 luma, bilinear resizing with antialiasing), rounded back to ``uint8``."""

@@ -1,8 +1,8 @@
 """Real photographs in the layout of the public GitHub repository
 ``muxspace/facial_expressions``: ``images/*.jpg`` plus ``data/legend.csv`` (columns
 ``user.id,image,emotion``, labels in mixed case such as ``happiness`` and ``HAPPINESS``),
-read by :func:`load_facial_expressions` from a local copy, or downloaded once
-(:func:`download_facial_expressions`).
+read by :func:`_load_facial_expressions` from a local copy, or downloaded once
+(:func:`_download_facial_expressions`).
 
 No real photo and no person's name is ever printed by this module (errors name the
 legend row and the file, which the user has on disk anyway).
@@ -22,67 +22,87 @@ import numpy as np
 import pandas as pd
 
 from .. import net
-from ..fileio import temp_dir_beside
+from ..fileio import _temp_dir_beside
 from .base import EMOTIONS, EmotionDataset, resolve_classes
-from .images import read_images
+from .images import _read_images
 from .real import _build_dataset, _check_args, _check_path, _emotion, _labels_for, _line, _read_csv, _row
-from .splits import group_splits
+from .splits import _group_splits
 
-__all__ = ["ARCHIVE_URL", "LOCAL_DIR", "REPOSITORY", "download_facial_expressions", "find_facial_expressions",
-           "is_facial_expressions_dir", "load_facial_expressions", "manual_steps", "person_from_filename",
-           "read_legend"]
+__all__ = ["is_facial_expressions_dir", "manual_steps"]
 
-REPOSITORY = "https://github.com/muxspace/facial_expressions"
+_REPOSITORY = "https://github.com/muxspace/facial_expressions"
 #: The repository's archive (the default branch, as GitHub zips it).
-ARCHIVE_URL = f"{REPOSITORY}/archive/refs/heads/master.zip"
+_ARCHIVE_URL = f"{_REPOSITORY}/archive/refs/heads/master.zip"
 #: Where a downloaded copy goes, and where one is looked for (relative to the working
 #: directory or one of its parents).
-LOCAL_DIR = Path("data") / "facial_expressions"
-LEGEND = Path("data") / "legend.csv"
+_LOCAL_DIR = Path("data") / "facial_expressions"
+_LEGEND = Path("data") / "legend.csv"
 #: An environment variable naming a local copy (CI: ``../shared/facial-expressions``).
-ENV_VAR = "EMOLIB_FACIAL_EXPRESSIONS"
-IMAGES = "images"
-CONTEMPT_POLICIES = ("drop", "disgust")
+_ENV_VAR = "EMOLIB_FACIAL_EXPRESSIONS"
+_IMAGES = "images"
+_CONTEMPT_POLICIES = ("drop", "disgust")
 _PERSON = re.compile(r"^(.+)_\d+$")
 
 
 def manual_steps(target=None) -> str:
-    """What to do by hand when the download is not possible."""
-    target = Path(target) if target is not None else LOCAL_DIR
+    """What to do by hand when the download is not possible.
+
+    Parameters
+    ----------
+    target : str or pathlib.Path, optional
+        Where the photos should go (default: the project's ``data/facial_expressions``).
+
+    Returns
+    -------
+    str
+        The steps, one per line.
+    """
+    target = Path(target) if target is not None else _LOCAL_DIR
     return (
         "Get the facial_expressions photos by hand (about 13,700 labelled images), either\n"
-        f"  git clone --depth 1 {REPOSITORY}.git {target.as_posix()}\n"
+        f"  git clone --depth 1 {_REPOSITORY}.git {target.as_posix()}\n"
         "or download and unpack the archive\n"
-        f"  {ARCHIVE_URL}\n"
-        f"so that '{(target / LEGEND).as_posix()}' and '{(target / IMAGES).as_posix()}/' exist\n"
+        f"  {_ARCHIVE_URL}\n"
+        f"so that '{(target / _LEGEND).as_posix()}' and '{(target / _IMAGES).as_posix()}/' exist\n"
         "(in the project root or the folder you run from), then load it with\n"
         "  emolib.data.load_dataset('facial_expressions')  or  load_dataset('path/to/facial_expressions')."
     )
 
 
 def is_facial_expressions_dir(path) -> bool:
-    """Whether ``path`` has this layout: ``data/legend.csv`` and ``images/``."""
+    """Whether a folder has the layout of muxspace/facial_expressions.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A folder.
+
+    Returns
+    -------
+    bool
+        True when it holds ``data/legend.csv`` and ``images/``.
+    """
     path = Path(path)
-    return (path / LEGEND).is_file() and (path / IMAGES).is_dir()
+    return (path / _LEGEND).is_file() and (path / _IMAGES).is_dir()
 
 
-def find_facial_expressions(start=None):
-    """A local copy: the folder named by the environment variable :data:`ENV_VAR` (when set),
+def _find_facial_expressions(start=None):
+    """A local copy: the folder named by the environment variable :data:`_ENV_VAR` (when set),
     else ``data/facial_expressions`` in ``start`` (default: the working directory) or one of
     its parents, when it has the layout; else ``None``."""
-    named = os.environ.get(ENV_VAR, "").strip()
+    named = os.environ.get(_ENV_VAR, "").strip()
     if named:
         if not is_facial_expressions_dir(Path(named).expanduser()):
-            raise FileNotFoundError(f"${ENV_VAR} is '{named}', which has no data/legend.csv and images/")
+            raise FileNotFoundError(f"${_ENV_VAR} is '{named}', which has no data/legend.csv and images/")
         return Path(named).expanduser()
     start = Path.cwd() if start is None else Path(start)
     for base in (start, *start.resolve().parents):
-        if is_facial_expressions_dir(base / LOCAL_DIR):
-            return base / LOCAL_DIR
+        if is_facial_expressions_dir(base / _LOCAL_DIR):
+            return base / _LOCAL_DIR
     return None
 
 
-def person_from_filename(name) -> str:
+def _person_from_filename(name) -> str:
     """The person a file name stands for: its stem without a trailing ``_<digits>``
     (``First_Last_0003.jpg`` -> ``First_Last``); a stem without one is its own person."""
     stem = Path(str(name)).stem
@@ -90,12 +110,12 @@ def person_from_filename(name) -> str:
     return m.group(1) if m else stem
 
 
-def read_legend(root) -> pd.DataFrame:
+def _read_legend(root) -> pd.DataFrame:
     """``data/legend.csv`` of a copy at ``root`` as a DataFrame with the columns
     ``image``, ``orig_label``, ``annotator`` and ``row`` (data rows from 0; errors give
     the physical line too: ``N + 2`` unless blank lines come before). ``ValueError``
     naming the file for a missing column or empty cell."""
-    path = Path(root) / LEGEND
+    path = Path(root) / _LEGEND
     if not path.is_file():
         raise FileNotFoundError(f"legend not found: '{path}'\n\n{manual_steps(root)}")
     df = _read_csv(path, "legend", ["image", "emotion"], ["image", "emotion"], dtype=str, keep_default_na=False)
@@ -136,19 +156,19 @@ def _balance_test(labels, split_names, balanced_test, num_classes, seed):
     return np.sort(np.array(drop, dtype=np.int64)), cap
 
 
-def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, val_fraction=0.15,
+def _load_facial_expressions(path=None, classes=None, image_size=48, channels=1, val_fraction=0.15,
                             test_fraction=0.15, balanced_test=False, contempt="drop", seed=0,
                             download=True) -> EmotionDataset:
     """Load the ``muxspace/facial_expressions`` photos, labels normalised, in splits that keep
     every person (the file stem without its trailing ``_<digits>``, ``meta["identity"]``) in
-    one split, classes stratified (:func:`~emolib.data.splits.group_splits`).
+    one split, classes stratified (:func:`~emolib.data.splits._group_splits`).
 
     Parameters
     ----------
     path : str or Path, optional
         A folder with ``data/legend.csv`` and ``images/``. Default: ``$EMOLIB_FACIAL_EXPRESSIONS``,
         else ``data/facial_expressions`` in the working directory or a parent, else (when
-        ``download``) :func:`download_facial_expressions` there.
+        ``download``) :func:`_download_facial_expressions` there.
     classes : str or list, optional
         A preset (``"seed003"``) or labels: which classes, in which order (default: the
         FER2013 emotions present). Rows of other classes are dropped (``info["dropped"]``).
@@ -174,12 +194,12 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
         ``meta`` columns ``label``, ``emotion``, ``source``, ``split``, ``identity``,
         ``orig_label``, ``annotator``, ``row``, ``orig_width``, ``orig_height``, ``orig_mode``.
     """
-    if contempt not in CONTEMPT_POLICIES:
-        raise ValueError(f"contempt must be one of {CONTEMPT_POLICIES}, got {contempt!r}")
+    if contempt not in _CONTEMPT_POLICIES:
+        raise ValueError(f"contempt must be one of {_CONTEMPT_POLICIES}, got {contempt!r}")
     _check_args(image_size, channels, val_fraction, test_fraction)
     root = _locate(path, download)
-    legend_path = root / LEGEND
-    legend = read_legend(root)
+    legend_path = root / _LEGEND
+    legend = _read_legend(root)
     emotions = _normalise(legend, legend_path, contempt)
     n_contempt = int((legend["orig_label"].str.lower() == "contempt").sum())
     present = {e for e in emotions if e is not None}
@@ -189,19 +209,19 @@ def load_facial_expressions(path=None, classes=None, image_size=48, channels=1, 
     if not len(keep):
         raise ValueError(f"no images of classes {list(class_names)} in '{legend_path}'")
     legend, labels = legend.iloc[keep].reset_index(drop=True), labels_all[keep]
-    identity = np.array([person_from_filename(n) for n in legend["image"]], dtype=object)
+    identity = np.array([_person_from_filename(n) for n in legend["image"]], dtype=object)
 
-    split_names = group_splits(labels, identity, val_fraction, test_fraction, seed)
+    split_names = _group_splits(labels, identity, val_fraction, test_fraction, seed)
     test_dropped, cap = np.array([], dtype=np.int64), None
     if balanced_test:
         test_dropped, cap = _balance_test(labels, split_names, balanced_test, len(class_names), seed)
     kept = np.setdiff1d(np.arange(len(labels)), test_dropped)
     legend, labels, identity, split_names = legend.iloc[kept], labels[kept], identity[kept], split_names[kept]
 
-    paths = [root / IMAGES / name for name in legend["image"]]
+    paths = [root / _IMAGES / name for name in legend["image"]]
     rows = legend["row"].to_numpy()
     where = [f"legend '{legend_path}' row {r}, line {_line(legend_path, r)}" for r in rows]
-    images, orig = read_images(paths, image_size, channels, where)
+    images, orig = _read_images(paths, image_size, channels, where)
     meta = pd.DataFrame({"label": labels, "emotion": [class_names[i] for i in labels],
                          "source": [str(p) for p in paths], "split": split_names, "identity": identity,
                          "orig_label": legend["orig_label"].to_numpy(), "annotator": legend["annotator"].to_numpy(),
@@ -224,14 +244,14 @@ def _locate(path, download) -> Path:
         if not is_facial_expressions_dir(root):
             raise ValueError(f"'{root}' is not a facial_expressions copy: it needs data/legend.csv and images/")
         return root
-    root = find_facial_expressions()
+    root = _find_facial_expressions()
     if root is not None:
         return root
     if not download:
         raise FileNotFoundError(
-            f"no '{LOCAL_DIR.as_posix()}' with data/legend.csv and images/ in '{Path.cwd()}' "
+            f"no '{_LOCAL_DIR.as_posix()}' with data/legend.csv and images/ in '{Path.cwd()}' "
             f"or its parents.\n\n{manual_steps()}")
-    return download_facial_expressions()
+    return _download_facial_expressions()
 
 
 # --------------------------------------------------------------------------- download
@@ -256,7 +276,7 @@ def _verify_archive(zip_path):
         members = set(names)
         for i, row in enumerate(rows):
             image = (row.get("image") or "").strip()
-            member = f"{prefix}{IMAGES}/{image}"
+            member = f"{prefix}{_IMAGES}/{image}"
             if member not in members:
                 raise ValueError(f"the downloaded archive lacks {member!r}, named in legend row {i}")
             try:
@@ -267,7 +287,7 @@ def _verify_archive(zip_path):
     return prefix
 
 
-def download_facial_expressions(target=None, url=ARCHIVE_URL, connect_timeout=5.0, read_timeout=30.0,
+def _download_facial_expressions(target=None, url=_ARCHIVE_URL, connect_timeout=5.0, read_timeout=30.0,
                                 progress=True) -> Path:
     """Download the repository's archive once and unpack it to ``target``
     (default: ``data/facial_expressions`` in the working directory).
@@ -278,7 +298,7 @@ def download_facial_expressions(target=None, url=ARCHIVE_URL, connect_timeout=5.
     Offline this fails within ``connect_timeout`` seconds with :func:`manual_steps`.
     Returns ``target``.
     """
-    target = Path(target) if target is not None else Path.cwd() / LOCAL_DIR
+    target = Path(target) if target is not None else Path.cwd() / _LOCAL_DIR
     if is_facial_expressions_dir(target):
         return target
     if target.exists() and any(target.iterdir()):
@@ -295,7 +315,7 @@ def download_facial_expressions(target=None, url=ARCHIVE_URL, connect_timeout=5.
 
     net.download(url, zip_path, connect_timeout=connect_timeout, read_timeout=read_timeout,
                  verify=verify, manual_steps=steps, progress=progress)
-    tmp_dir = temp_dir_beside(target, "unpack")
+    tmp_dir = _temp_dir_beside(target, "unpack")
     try:
         if progress:
             print(f"Unpacking {zip_path.name} to {target}", file=sys.stderr)

@@ -2,8 +2,8 @@
 ``fer2013.csv`` (also ``icml_face_data.csv`` and the challenge's ``train.csv``/``test.csv``).
 Conventions as in :mod:`emolib.data.real`.
 
-emolib does not download it (:func:`fer2013_instructions`), except in Colab, where
-:func:`find_or_fetch_fer2013` offers ``kagglehub`` (Colab ships it), only after
+emolib does not download it (:func:`_fer2013_instructions`), except in Colab, where
+:func:`_find_or_fetch_fer2013` offers ``kagglehub`` (Colab ships it), only after
 :func:`emolib.net.reachable` saw Kaggle answer within a few seconds: offline it fails
 fast with the manual steps.
 """
@@ -20,25 +20,24 @@ import numpy as np
 import pandas as pd
 
 from .. import net
-from .base import EMOTIONS, EmotionDataset, convert_images
-from .images import for_each
+from .base import EMOTIONS, EmotionDataset, _convert_images
+from .images import _for_each
 from .real import (_build_dataset, _check_args, _check_path, _class_order, _csv_splits, _labels_for, _order_meta,
                    _read_csv, _row)
-from .splits import stratified_splits
+from .splits import _stratified_splits
 
-__all__ = ["FER2013_DIR", "KAGGLE_DATASET", "fer2013_instructions", "fetch_fer2013", "find_fer2013",
-           "find_or_fetch_fer2013", "load_fer2013_csv"]
+__all__ = []
 
 #: Where the curriculum expects FER2013 (relative to the project root).
-FER2013_DIR = Path("data") / "fer2013"
-FER_SIZE = 48
-FER_CSV_CANDIDATES = ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv")
+_FER2013_DIR = Path("data") / "fer2013"
+_FER_SIZE = 48
+_FER_CSV_CANDIDATES = ("fer2013.csv", "icml_face_data.csv", "fer2013/fer2013.csv", "train.csv")
 #: The image-folder mirror of FER2013 on Kaggle (train/<class>/, test/<class>/).
-KAGGLE_DATASET = "msambare/fer2013"
-KAGGLE_URL = "https://www.kaggle.com"
+_KAGGLE_DATASET = "msambare/fer2013"
+_KAGGLE_URL = "https://www.kaggle.com"
 
 
-def fer2013_instructions() -> str:
+def _fer2013_instructions() -> str:
     """How to get FER2013 and where to put it (emolib never downloads it)."""
     return (
         "emolib does not download FER2013 (Kaggle distributes it to signed-in users who accept\n"
@@ -49,59 +48,59 @@ def fer2013_instructions() -> str:
         "     -> fer2013.csv (columns emotion,pixels,Usage; 35,887 rows), or icml_face_data.csv;\n"
         "  2. the common image-folder mirror (e.g. Kaggle data set 'msambare/fer2013'):\n"
         "     train/<emotion>/*.jpg and test/<emotion>/*.jpg.\n"
-        f"Put it in '{FER2013_DIR.as_posix()}/' under the project root (data/fer2013/fer2013.csv or\n"
+        f"Put it in '{_FER2013_DIR.as_posix()}/' under the project root (data/fer2013/fer2013.csv or\n"
         "data/fer2013/train/..., data/fer2013/test/...), then load it with\n"
         "  emolib.data.load_dataset('fer2013')  or  load_dataset('data/fer2013/fer2013.csv')."
     )
 
 
-def find_fer2013(start=None) -> Path:
+def _find_fer2013(start=None) -> Path:
     """Find ``data/fer2013`` in ``start`` (default: the working directory) or one of its
     parents, so notebooks find it from ``notebooks/`` too. ``FileNotFoundError`` with
-    :func:`fer2013_instructions` when it is not there."""
+    :func:`_fer2013_instructions` when it is not there."""
     start = Path.cwd() if start is None else Path(start)
     for base in (start, *start.resolve().parents):
-        candidate = base / FER2013_DIR
+        candidate = base / _FER2013_DIR
         if candidate.is_dir() and any(candidate.iterdir()):
             return candidate
     raise FileNotFoundError(
-        f"FER2013 not found: no non-empty '{FER2013_DIR.as_posix()}' in '{start}' or its parents.\n\n"
-        + fer2013_instructions()
+        f"FER2013 not found: no non-empty '{_FER2013_DIR.as_posix()}' in '{start}' or its parents.\n\n"
+        + _fer2013_instructions()
     )
 
 
-def fetch_fer2013(timeout=5.0) -> Path:
+def _fetch_fer2013(timeout=5.0) -> Path:
     """Download FER2013's folder mirror with ``kagglehub``; returns its folder (``train/`` and
     ``test/`` of class folders). ``FileNotFoundError`` with the manual steps when ``kagglehub``
     is missing, Kaggle does not answer within ``timeout`` seconds, or the download fails."""
     if importlib.util.find_spec("kagglehub") is None:
-        raise FileNotFoundError("kagglehub is not installed (pip install kagglehub).\n\n" + fer2013_instructions())
-    if not net.reachable(KAGGLE_URL, timeout=timeout):
-        raise FileNotFoundError(f"{KAGGLE_URL} did not answer within {timeout:g} s (offline?).\n\n"
-                                + fer2013_instructions())
+        raise FileNotFoundError("kagglehub is not installed (pip install kagglehub).\n\n" + _fer2013_instructions())
+    if not net.reachable(_KAGGLE_URL, timeout=timeout):
+        raise FileNotFoundError(f"{_KAGGLE_URL} did not answer within {timeout:g} s (offline?).\n\n"
+                                + _fer2013_instructions())
     import kagglehub
 
     try:
-        return Path(kagglehub.dataset_download(KAGGLE_DATASET))
+        return Path(kagglehub.dataset_download(_KAGGLE_DATASET))
     except Exception as exc:  # noqa: BLE001 - kagglehub raises many kinds; all mean "not downloaded"
-        raise FileNotFoundError(f"kagglehub could not download {KAGGLE_DATASET}: {exc}\n\n"
-                                + fer2013_instructions()) from None
+        raise FileNotFoundError(f"kagglehub could not download {_KAGGLE_DATASET}: {exc}\n\n"
+                                + _fer2013_instructions()) from None
 
 
-def find_or_fetch_fer2013(download=None) -> Path:
-    """``data/fer2013`` when present (:func:`find_fer2013`); else, when ``download`` is true
-    (default: only in Colab with ``kagglehub`` importable), :func:`fetch_fer2013`; else
+def _find_or_fetch_fer2013(download=None) -> Path:
+    """``data/fer2013`` when present (:func:`_find_fer2013`); else, when ``download`` is true
+    (default: only in Colab with ``kagglehub`` importable), :func:`_fetch_fer2013`; else
     ``FileNotFoundError`` with the manual steps."""
     try:
-        return find_fer2013()
+        return _find_fer2013()
     except FileNotFoundError:
         if download is None:
             in_colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
             download = in_colab and importlib.util.find_spec("kagglehub") is not None
         if not download:
             raise
-        print(f"FER2013 not found locally: downloading {KAGGLE_DATASET} with kagglehub", file=sys.stderr)
-        return fetch_fer2013()
+        print(f"FER2013 not found locally: downloading {_KAGGLE_DATASET} with kagglehub", file=sys.stderr)
+        return _fetch_fer2013()
 
 
 def _parse_pixel_chunk(part, path, row0, expected):
@@ -164,7 +163,7 @@ def _number_values(buf, starts, ends) -> np.ndarray:
     return values
 
 
-def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np.ndarray:
+def _parse_pixels(strings, path, expected=_FER_SIZE * _FER_SIZE, chunk=1024) -> np.ndarray:
     """Parse FER2013 pixel strings ("70 80 82 ...") into ``(n, expected)`` uint8,
     vectorised over the bytes of ``chunk`` rows at a time (in threads; numpy runs
     without the GIL). Errors name the row (0-based data row)."""
@@ -179,7 +178,7 @@ def _parse_pixels(strings, path, expected=FER_SIZE * FER_SIZE, chunk=1024) -> np
     def work(lo):
         out[lo:lo + chunk] = _parse_pixel_chunk(strings[lo:lo + chunk], path, lo, expected)
 
-    for_each(work, range(0, n, chunk), min(4, os.cpu_count() or 1) if n > chunk else 1)
+    _for_each(work, range(0, n, chunk), min(4, os.cpu_count() or 1) if n > chunk else 1)
     return out
 
 
@@ -214,7 +213,7 @@ def _read_fer_file(path, require_emotion=True):
     emotion_col = next((c for c in df.columns if c.lower() == "emotion"), None)
     usage_col = next((c for c in df.columns if c.lower() == "usage"), None)
     emotions = None if emotion_col is None else _parse_fer_emotions(df[emotion_col].to_numpy(), path)
-    pixels = _parse_pixels(df["pixels"].tolist(), path).reshape(-1, FER_SIZE, FER_SIZE)
+    pixels = _parse_pixels(df["pixels"].tolist(), path).reshape(-1, _FER_SIZE, _FER_SIZE)
     usage = None
     if usage_col is not None:
         usage = df[usage_col].to_numpy(dtype=object)
@@ -226,19 +225,19 @@ def _resolve_fer_path(path):
     """``(CSV, labelled test.csv beside a train.csv or None)`` for a CSV or a folder holding one."""
     if path.is_file():
         return path, None
-    for name in FER_CSV_CANDIDATES:
+    for name in _FER_CSV_CANDIDATES:
         candidate = path / name
         if candidate.is_file():
             test = candidate.parent / "test.csv" if name == "train.csv" else None
             return candidate, test if test is not None and test.is_file() else None
     raise FileNotFoundError(
-        f"no FER2013 CSV in '{path}' (looked for {', '.join(FER_CSV_CANDIDATES)}); for the "
+        f"no FER2013 CSV in '{path}' (looked for {', '.join(_FER_CSV_CANDIDATES)}); for the "
         "train/ and test/ image-folder mirror use load_class_folders() or load_dataset().\n\n"
-        + fer2013_instructions()
+        + _fer2013_instructions()
     )
 
 
-def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
+def _load_fer2013_csv(path, classes=None, image_size=48, channels=1,
                      val_fraction=0.1, test_fraction=0.1, seed=0) -> EmotionDataset:
     """Load FER2013 from its CSV (``emotion,pixels[,Usage]``; 48x48 grayscale).
 
@@ -250,7 +249,7 @@ def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
     ``classes=None`` keeps all seven FER2013 classes (labels = FER2013 indices).
     """
     _check_args(image_size, channels, val_fraction, test_fraction)
-    path = _check_path(path, "FER2013 CSV", fer2013_instructions())
+    path = _check_path(path, "FER2013 CSV", _fer2013_instructions())
     csv_path, test_path = _resolve_fer_path(path)
     emotions, images, usage = _read_fer_file(csv_path)
     sources = [f"{csv_path.name}:row {i}" for i in range(len(emotions))]
@@ -260,25 +259,25 @@ def load_fer2013_csv(path, classes=None, image_size=48, channels=1,
     if usage is not None:
         split_names, method = usage[1], "usage column"
     elif test is not None:  # a labelled test.csv is the test split; val is carved from train
-        split_names = np.concatenate([stratified_splits(emotions, val_fraction, 0.0, seed),
+        split_names = np.concatenate([_stratified_splits(emotions, val_fraction, 0.0, seed),
                                       np.full(len(test[0]), "test", dtype=object)])
         emotions, images = np.concatenate([emotions, test[0]]), np.concatenate([images, test[1]])
         sources += [f"{test_path.name}:row {i}" for i in range(len(test[0]))]
         method = "test.csv + stratified val"
     else:
-        split_names, method = stratified_splits(emotions, val_fraction, test_fraction, seed), "stratified random"
+        split_names, method = _stratified_splits(emotions, val_fraction, test_fraction, seed), "stratified random"
 
     all_names = np.array(EMOTIONS, dtype=object)[emotions]
     class_names = EMOTIONS if classes is None else _class_order(set(all_names), classes, csv_path)
     labels = _labels_for(all_names, class_names)
     meta = pd.DataFrame({"label": labels, "emotion": all_names, "source": sources, "orig_label": emotions,
-                         "orig_width": FER_SIZE, "orig_height": FER_SIZE, "orig_mode": "L"})
+                         "orig_width": _FER_SIZE, "orig_height": _FER_SIZE, "orig_mode": "L"})
     if usage is not None:
         meta["usage"] = usage[0]
     idx = np.flatnonzero(labels >= 0)
     images = images[idx][..., None]
-    if image_size != FER_SIZE or channels != 1:
-        images = convert_images(images, image_size, channels)
+    if image_size != _FER_SIZE or channels != 1:
+        images = _convert_images(images, image_size, channels)
     info = {"format": "fer2013_csv", "path": str(csv_path) if test_path is None else [str(csv_path), str(test_path)],
             "split_method": method, "image_size": image_size, "channels": channels, "seed": seed,
             "dropped": int(len(labels) - len(idx))}

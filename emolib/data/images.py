@@ -1,5 +1,5 @@
-"""Reading image files: :func:`read_image` is the one function that opens them, for every
-loader and for ``emolib predict``; :func:`read_images` reads many in threads."""
+"""Reading image files: :func:`_read_image` is the one function that opens them, for every
+loader and for ``emolib predict``; :func:`_read_images` reads many in threads."""
 
 from __future__ import annotations
 
@@ -12,20 +12,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["READ_FORMATS", "ImageReadError", "read_image", "read_images"]
+__all__ = ["ImageReadError"]
 
 
 class ImageReadError(ValueError):
-    """An image file could not be read (missing decoder, corrupt or truncated data)."""
+    """An image file could not be read (missing decoder, corrupt or truncated data).
+
+    A ``ValueError``; its message names the file and the reason.
+    """
 
 
-#: The formats :func:`read_image` decodes (Pillow's names; JPEG includes MPO, PPM the PGM,
+#: The formats :func:`_read_image` decodes (Pillow's names; JPEG includes MPO, PPM the PGM,
 #: PBM and PNM files): those of the class-folder extensions
-#: (:data:`emolib.data.real.IMAGE_EXTENSIONS`). Pillow's other decoders (DDS, BLP, SPIDER,
+#: (:data:`emolib.data.real._IMAGE_EXTENSIONS`). Pillow's other decoders (DDS, BLP, SPIDER,
 #: PSD, ...) are never tried: a file in such a format is an :class:`ImageReadError` naming
 #: it, whatever its name, where those decoders could raise ``NotImplementedError`` or
 #: ``AttributeError`` without the path.
-READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+_READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
 
 
 def _to_mode(im, channels, size=None, depth=None):
@@ -72,7 +75,7 @@ def _bit_depth(im):
 
 def _foreign_format(path):
     """The Pillow format whose signature starts ``path`` (DDS, BLP, PSD, ...) when it is not one
-    of :data:`READ_FORMATS`, else None: to name what a refused file is."""
+    of :data:`_READ_FORMATS`, else None: to name what a refused file is."""
     from PIL import Image
 
     try:
@@ -83,7 +86,7 @@ def _foreign_format(path):
     Image.init()
     for name, (_, accept) in Image.OPEN.items():
         try:
-            if name not in READ_FORMATS and accept is not None and accept(prefix):
+            if name not in _READ_FORMATS and accept is not None and accept(prefix):
                 return name
         except Exception:  # noqa: BLE001 - a plugin's signature check; only a hint is at stake
             continue
@@ -105,7 +108,7 @@ def _check_regular_file(path):
         raise ImageReadError(f"could not read image file '{path}': it is {kind}, not a regular file")
 
 
-def read_image(path, size, channels):
+def _read_image(path, size, channels):
     """Read one image file of any size and colour mode (EXIF orientation applied).
 
     Returns ``(array, orig_width, orig_height, orig_mode)``: ``array`` is ``uint8``
@@ -114,7 +117,7 @@ def read_image(path, size, channels):
     the file's bytes (a Colab upload, a webcam snapshot): errors then name "the image bytes". The
     one function that opens image files, for every loader and ``emolib predict``: what
     is not a regular file (a FIFO would block), a decompression bomb (over twice
-    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), a format not in :data:`READ_FORMATS` (whatever
+    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels), a format not in :data:`_READ_FORMATS` (whatever
     the file's name), undecodable or truncated data raise :class:`ImageReadError` naming
     the file (``FileNotFoundError`` when it is missing). 16-bit images are scaled to 8 bits
     by their declared depth (a PGM's maxval, a TIFF's BitsPerSample), after resizing, in
@@ -128,7 +131,7 @@ def read_image(path, size, channels):
     try:
         Image.init()  # a format this Pillow lacks (WEBP without libwebp) would be a KeyError in open()
         with Image.open(io.BytesIO(path) if data else path,
-                        formats=[f for f in READ_FORMATS if f in Image.OPEN]) as im:
+                        formats=[f for f in _READ_FORMATS if f in Image.OPEN]) as im:
             orig_w, orig_h = im.size
             orig_mode = im.mode
             depth = _bit_depth(im)  # from the file's header: the transposed copy below has none
@@ -144,7 +147,7 @@ def read_image(path, size, channels):
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: '{path}'") from None
     except UnidentifiedImageError as exc:
-        formats = ", ".join(READ_FORMATS)
+        formats = ", ".join(_READ_FORMATS)
         foreign = None if data else _foreign_format(path)
         if foreign is not None:
             raise ImageReadError(f"could not read {name}: it is a {foreign} file, not a format "
@@ -163,7 +166,7 @@ def read_image(path, size, channels):
     return arr, orig_w, orig_h, orig_mode
 
 
-def read_images(paths, size, channels, context=None):
+def _read_images(paths, size, channels, context=None):
     """Read ``paths`` in threads (PIL decodes without the GIL): images ``(n, size, size,
     channels)`` and a DataFrame of ``orig_width``, ``orig_height``, ``orig_mode``.
     ``context[i]`` (e.g. "labels.csv row 3") is added to error messages; with it, every
@@ -179,18 +182,18 @@ def read_images(paths, size, channels, context=None):
 
     def work(i):
         try:
-            images[i], widths[i], heights[i], modes[i] = read_image(paths[i], size, channels)
+            images[i], widths[i], heights[i], modes[i] = _read_image(paths[i], size, channels)
         except (FileNotFoundError, ImageReadError) as exc:
             if context is None:
                 raise
             raise type(exc)(f"{exc} ({context[i]})") from None
 
-    for_each(work, range(n), min(8, 2 * (os.cpu_count() or 1)) if n > 16 else 1)
+    _for_each(work, range(n), min(8, 2 * (os.cpu_count() or 1)) if n > 16 else 1)
     orig = pd.DataFrame({"orig_width": widths, "orig_height": heights, "orig_mode": modes})
     return images, orig
 
 
-def for_each(work, items, workers):
+def _for_each(work, items, workers):
     """``work(item)`` for every item, in ``workers`` threads (PIL and numpy run without the
     GIL); the first failure in item order is raised, as a plain loop would."""
     if workers <= 1:

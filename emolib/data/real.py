@@ -40,23 +40,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..fileio import jsonable, temp_dir_beside
+from ..fileio import jsonable, _temp_dir_beside
 from .base import EMOTIONS, SPLITS, EmotionDataset, Split, normalize_label, resolve_classes
-from .images import ImageReadError, read_image, read_images  # noqa: F401 (ImageReadError, read_image: public here too)
-from .splits import group_splits, stratified_splits
+from .images import ImageReadError, _read_images  # noqa: F401 (ImageReadError: raised through here)
+from .splits import _group_splits, _stratified_splits
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "load_class_folders", "load_labels_csv", "read_image",
-           "write_class_folders"]
+__all__ = ["load_class_folders", "load_labels_csv", "write_class_folders"]
 
 #: File extensions read as images in class folders (case-insensitive).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm")
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm")
 
 #: Image files that class folders skip, as Keras' directory loader does (emolib does not
 #: decode them), counted in ``info["dropped"]``; convert them to PNG or JPEG to use them.
-SKIPPED_EXTENSIONS = (".jfif", ".heic", ".heif", ".avif")
+_SKIPPED_EXTENSIONS = (".jfif", ".heic", ".heif", ".avif")
 
 #: FER2013's ``Usage`` values (and other split spellings) -> emolib split names.
-SPLIT_SYNONYMS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+_SPLIT_SYNONYMS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                   "publictest": "val", "test": "test", "testing": "test", "privatetest": "test"}
 
 _METADATA_FILE = "metadata.csv"
@@ -201,9 +200,9 @@ def _read_csv(path, what, required=(), nonempty=(), **kwargs) -> pd.DataFrame:
 
 
 def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or Training/PublicTest/PrivateTest"):
-    """emolib split name per row of a split column (:data:`SPLIT_SYNONYMS`); ``ValueError``
+    """emolib split name per row of a split column (:data:`_SPLIT_SYNONYMS`); ``ValueError``
     naming the first row with an unknown one."""
-    out = np.array([SPLIT_SYNONYMS.get(str(value).strip().lower()) for value in values], dtype=object)
+    out = np.array([_SPLIT_SYNONYMS.get(str(value).strip().lower()) for value in values], dtype=object)
     unknown = [i for i, key in enumerate(out) if key is None]
     if unknown:
         i = unknown[0]
@@ -217,17 +216,17 @@ def _csv_splits(values, csv_path, what, detail="", expected="train/val/test or T
 def _image_files(folder: Path):
     """``(image files, how many were skipped)`` in ``folder`` and its subfolders (as Keras'
     directory loader reads a class folder), sorted by relative path, hidden ones skipped;
-    the skipped count is of :data:`SKIPPED_EXTENSIONS` files. Not ``is_file()``: a named
+    the skipped count is of :data:`_SKIPPED_EXTENSIONS` files. Not ``is_file()``: a named
     pipe with an image's name is reported by ``read_image`` (it would block), not skipped."""
     found, skipped = [], 0
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in filenames:
             suffix = Path(f).suffix.lower()
-            if f.startswith(".") or suffix not in IMAGE_EXTENSIONS + SKIPPED_EXTENSIONS \
+            if f.startswith(".") or suffix not in _IMAGE_EXTENSIONS + _SKIPPED_EXTENSIONS \
                     or (Path(dirpath) / f).is_dir():
                 continue
-            if suffix in SKIPPED_EXTENSIONS:
+            if suffix in _SKIPPED_EXTENSIONS:
                 skipped += 1
             else:
                 found.append(Path(dirpath) / f)
@@ -252,8 +251,8 @@ def _scan_class_dirs(split_dir: Path, classes_wanted):
             entries.extend((None, emotion, d.name) for _ in files)
             continue
         if not files:
-            raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(IMAGE_EXTENSIONS)})"
-                             + (f"; it has {skipped} {'/'.join(SKIPPED_EXTENSIONS)} files, skipped as Keras "
+            raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(_IMAGE_EXTENSIONS)})"
+                             + (f"; it has {skipped} {'/'.join(_SKIPPED_EXTENSIONS)} files, skipped as Keras "
                                 "skips them: convert them to PNG or JPEG" if skipped else ""))
         entries.extend((f, emotion, d.name) for f in files)
     return entries
@@ -321,13 +320,34 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
     class folder is a ``ValueError`` naming the folder. Images in subfolders of a class
     folder belong to that class, as Keras reads them; hidden files and folders are
     skipped, and so, by design as in Keras, are ``.jfif``, ``.heic``, ``.heif`` and
-    ``.avif`` files (:data:`SKIPPED_EXTENSIONS`), counted in ``info["dropped"]``; two
+    ``.avif`` files (:data:`_SKIPPED_EXTENSIONS`), counted in ``info["dropped"]``; two
     paths that are one file (a symbolic or hard link) are a ``ValueError`` naming both.
     A ``metadata.csv`` from :func:`write_class_folders` is merged into ``meta`` by file
     (``source`` is then the saved source, ``file`` the path relative to ``root``) and rows
     keep their saved order; a ``dataset.json`` that is not the one it writes (not a JSON
     object, or a field ``name``, ``class_names``, ``info`` or ``meta_dtypes`` of another
     kind) is a ``ValueError`` naming the file and the field.
+
+    Parameters
+    ----------
+    root : str or pathlib.Path
+        The top folder.
+    classes : str or list of str, optional
+        Keep these classes (a preset such as ``"seed003"``, or names); default all found.
+    image_size : int, default 48
+        Images are resized to ``(image_size, image_size)``.
+    channels : {1, 3}, default 1
+        Grayscale or RGB.
+    val_fraction, test_fraction : float, default 0.1
+        Shares carved from train when a split is missing (or of a plain tree).
+    seed : int, default 0
+        Seed of the random splits.
+
+    Returns
+    -------
+    EmotionDataset
+        Splits ``train``, ``val``, ``test`` with images ``(n, image_size, image_size, channels)``
+        uint8.
     """
     _check_args(image_size, channels, val_fraction, test_fraction)
     root = _check_path(root, "class-folder directory")
@@ -343,7 +363,7 @@ def load_class_folders(root, classes=None, image_size=48, channels=1,
 
     files, emotions, folders, split_names = (list(column) for column in zip(*entries))
     _check_linked_files(files, root)
-    images, orig = read_images(files, image_size, channels)
+    images, orig = _read_images(files, image_size, channels)
     labels = _labels_for(emotions, class_names)
     meta = pd.concat([pd.DataFrame({"label": labels, "emotion": emotions, "source": [str(f) for f in files],
                                     "orig_label": folders,
@@ -375,8 +395,8 @@ def _scan_tree(root: Path, wanted):
     top = _subdirs(root)
     split_dirs = {}
     for d in top:
-        if d.name.lower() in SPLIT_SYNONYMS:
-            split_dirs.setdefault(SPLIT_SYNONYMS[d.name.lower()], []).append(d)
+        if d.name.lower() in _SPLIT_SYNONYMS:
+            split_dirs.setdefault(_SPLIT_SYNONYMS[d.name.lower()], []).append(d)
     if not split_dirs:
         if not top:
             raise ValueError(
@@ -384,7 +404,7 @@ def _scan_tree(root: Path, wanted):
                 f"{root}/train/<emotion>/<images>)"
             )
         return [(*e, None) for e in _scan_class_dirs(root, wanted)], split_dirs
-    others = [d.name for d in top if d.name.lower() not in SPLIT_SYNONYMS]
+    others = [d.name for d in top if d.name.lower() not in _SPLIT_SYNONYMS]
     if others:
         warnings.warn(f"'{root}': ignoring folders {others} next to the split folders", stacklevel=3)
     if "train" not in split_dirs:
@@ -398,14 +418,14 @@ def _folder_splits(labels, split_names, split_dirs, saved, val_fraction, test_fr
     folders otherwise, a missing val or test split carved from train (stratified), except in
     a :func:`write_class_folders` export (``saved``), where a split without a folder was empty."""
     if not split_dirs:
-        return stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
+        return _stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
     missing = [s for s in ("val", "test") if s not in split_dirs]
     if not missing:
         return split_names, "folders"
     if saved:
         return split_names, f"folders (written by write_class_folders; {' and '.join(missing)} empty)"
     train = np.flatnonzero(split_names == "train")
-    split_names[train] = stratified_splits(labels[train], val_fraction if "val" in missing else 0.0,
+    split_names[train] = _stratified_splits(labels[train], val_fraction if "val" in missing else 0.0,
                                            test_fraction if "test" in missing else 0.0, seed)
     return split_names, f"folders; {' and '.join(missing)} carved from train (stratified)"
 
@@ -440,24 +460,53 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
                     seed=0, duplicates="error") -> EmotionDataset:
     """Load images named in a CSV, e.g. ``image,emotion`` rows with the files in ``images/``.
 
-    ``image_dir``: where the file names are relative to (default: the CSV's folder, or its
-    ``images/`` subfolder when the files are there). By design, a name that leads outside
-    it (an absolute path, ``../x.png``) is read as given: the CSV is trusted as a list of
-    files, like the paths given to ``emolib predict``. Splits come from ``split_col`` (values
-    like train/val/test, Training/PublicTest/PrivateTest) if given; otherwise they are
-    random and stratified by class, and **identity-disjoint** (every person in one split,
-    classes approximately stratified) when an identity is known: ``identity_col`` names a
-    column, or ``identity_pattern`` is a regex whose group 1, applied to the file stem,
-    gives the person (``r"^(.*)_\\d+$"`` for ``First_Last_0003.jpg``; stems that do not
-    match are their own person). Other CSV columns are kept in ``meta``.
+    Splits come from ``split_col`` if given; otherwise they are random and stratified by
+    class, and **identity-disjoint** (every person in one split, classes approximately
+    stratified) when an identity is known (``identity_col`` or ``identity_pattern``). Other
+    CSV columns are kept in ``meta``.
 
-    ``duplicates``: what to do when several rows name the same file (with the same
-    label, or conflicting ones; the same file whatever its name: ``a.png``, its absolute
-    path, a symbolic or hard link to it). ``"error"`` (default): a ``ValueError`` naming
-    the rows, since such a file would otherwise land in two splits or teach two answers;
-    ``"first"``: keep each file's first row (``info["duplicates_dropped"]`` counts the
-    others); ``"keep"``: keep every row as an image of its own, the rows of one file in
-    the same split when splits are random (a ``split_col`` is followed as written).
+    Parameters
+    ----------
+    csv_path : str or pathlib.Path
+        The CSV file.
+    image_dir : str or pathlib.Path, optional
+        Where the file names are relative to (default: the CSV's folder, or its ``images/``
+        subfolder when the files are there). By design, a name that leads outside it (an
+        absolute path, ``../x.png``) is read as given: the CSV is trusted as a list of files,
+        like the paths given to ``emolib predict``.
+    image_col, label_col : str, default "image", "emotion"
+        The columns of file names and labels.
+    split_col : str, optional
+        A column of split names (train/val/test, Training/PublicTest/PrivateTest).
+    identity_col : str, optional
+        A column naming the person in each image.
+    identity_pattern : str, optional
+        A regex whose group 1, applied to the file stem, gives the person (``r"^(.*)_\d+$"``
+        for ``First_Last_0003.jpg``; stems that do not match are their own person).
+    classes : str or list of str, optional
+        Keep these classes (a preset or names); default all found.
+    image_size : int, default 48
+        Images are resized to ``(image_size, image_size)``.
+    channels : {1, 3}, default 1
+        Grayscale or RGB.
+    val_fraction, test_fraction : float, default 0.15
+        Shares of the random splits.
+    seed : int, default 0
+        Seed of the random splits.
+    duplicates : {"error", "first", "keep"}, default "error"
+        What to do when several rows name the same file (with the same label, or conflicting
+        ones; the same file whatever its name: ``a.png``, its absolute path, a symbolic or
+        hard link to it). ``"error"``: a ``ValueError`` naming the rows, since such a file would
+        otherwise land in two splits or teach two answers; ``"first"``: keep each file's first
+        row (``info["duplicates_dropped"]`` counts the others); ``"keep"``: keep every row as an
+        image of its own, the rows of one file in the same split when splits are random (a
+        ``split_col`` is followed as written).
+
+    Returns
+    -------
+    EmotionDataset
+        Splits ``train``, ``val``, ``test`` with images ``(n, image_size, image_size, channels)``
+        uint8.
     """
     _check_args(image_size, channels, val_fraction, test_fraction)
     if duplicates not in ("error", "first", "keep"):
@@ -491,7 +540,7 @@ def load_labels_csv(csv_path, image_dir=None, image_col="image", label_col="emot
     if not len(keep):
         raise ValueError(f"no images of classes {list(class_names)} in '{csv_path}'")
     paths = [Path(image_dir) / names[i] for i in keep]
-    images, orig = read_images(paths, image_size, channels, [_row(csv_path, i) for i in keep])
+    images, orig = _read_images(paths, image_size, channels, [_row(csv_path, i) for i in keep])
     labels = labels[keep]
     meta = _csv_meta(df, keep, labels, emotions, paths, identity, orig, used_columns)
 
@@ -594,12 +643,12 @@ def _random_splits(labels, identity, files, first, keep, val_fraction, test_frac
     """Split name per kept row and how it was made: person-disjoint when ``identity`` is known,
     file-disjoint when files repeat (``duplicates="keep"``), else stratified random."""
     if identity is not None:
-        return (group_splits(labels, identity[keep], val_fraction, test_fraction, seed),
+        return (_group_splits(labels, identity[keep], val_fraction, test_fraction, seed),
                 "identity-disjoint (StratifiedGroupKFold)")
     if not first[keep].all():  # the rows of one file stay together
-        return (group_splits(labels, files[keep], val_fraction, test_fraction, seed),
+        return (_group_splits(labels, files[keep], val_fraction, test_fraction, seed),
                 "file-disjoint (StratifiedGroupKFold; files listed more than once)")
-    return stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
+    return _stratified_splits(labels, val_fraction, test_fraction, seed), "stratified random"
 
 
 # --------------------------------------------------------------------------- writing
@@ -618,14 +667,29 @@ def _safe_name(source, max_len=60) -> str:
 
 
 def write_class_folders(dataset: EmotionDataset, root, image_format="png", overwrite=False) -> Path:
-    """Write ``dataset`` as ``root/<split>/<class>/<NNNNNN>_<name>.<ext>`` images (PNG
-    round-trips exactly through :func:`load_class_folders`), ``metadata.csv`` (``split``,
-    ``file``, ``order``, every meta column), ``dataset.json`` (name, class names, info) and
-    ``README.txt``; returns ``Path(root)``.
+    """Write a data set as class folders that :func:`load_class_folders` reads back.
 
-    Atomic: it writes into a temporary folder beside ``root``, renamed at the end and
-    removed on any error. A non-empty ``root`` is replaced only with ``overwrite=True``
-    and only when it is a previous export, so a typo cannot wipe an unrelated folder.
+    Images go to ``root/<split>/<class>/<NNNNNN>_<name>.<ext>`` (PNG round-trips exactly),
+    with ``metadata.csv`` (``split``, ``file``, ``order``, every meta column),
+    ``dataset.json`` (name, class names, info) and ``README.txt``. Atomic: it writes into a
+    temporary folder beside ``root``, renamed at the end and removed on any error.
+
+    Parameters
+    ----------
+    dataset : EmotionDataset
+        The data set.
+    root : str or pathlib.Path
+        The folder to write.
+    image_format : str, default "png"
+        The images' format (a Pillow format name).
+    overwrite : bool, default False
+        Replace a non-empty ``root``; only a previous export is replaced, so a typo cannot wipe
+        an unrelated folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(root)``.
     """
     key = str(image_format).lower().lstrip(".")
     if key not in _SAVE_FORMATS:
@@ -641,11 +705,11 @@ def write_class_folders(dataset: EmotionDataset, root, image_format="png", overw
                 f"refusing to overwrite '{root}': it is not a folder written by write_class_folders "
                 "(no dataset.json or metadata.csv); delete it yourself if you mean it"
             )
-    tmp, backup = temp_dir_beside(root), None
+    tmp, backup = _temp_dir_beside(root), None
     try:
         _write_export(dataset, tmp, root.name, *_SAVE_FORMATS[key])
         if root.exists():  # the old export moves aside only once the new one is complete
-            backup = temp_dir_beside(root, "old")
+            backup = _temp_dir_beside(root, "old")
             os.replace(root, backup / "old")
         os.replace(tmp, root)
     except BaseException:

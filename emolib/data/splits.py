@@ -1,6 +1,6 @@
 """Train/val/test splits with scikit-learn's splitters, for every real-data loader: one
 split name (``"train"``, ``"val"``, ``"test"``) per row, the same for the same ``seed``.
-:func:`stratified_splits` is random and stratified by class; :func:`group_splits` keeps every
+:func:`_stratified_splits` is random and stratified by class; :func:`_group_splits` keeps every
 group (a person, a file) in one split."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import warnings
 
 import numpy as np
 
-__all__ = ["group_splits", "stratified_splits"]
+__all__ = []
 
 
-def stratified_splits(labels, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
+def _stratified_splits(labels, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
     """Split name per row, stratified by class: ``round(n * test_fraction)`` rows go to test and
     ``round(n * val_fraction)`` to val (:func:`sklearn.model_selection.train_test_split`).
 
@@ -50,7 +50,7 @@ def stratified_splits(labels, val_fraction=0.15, test_fraction=0.15, seed=0) -> 
     return out
 
 
-def group_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
+def _group_splits(labels, groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.ndarray:
     """Split name per row: every group (person) in exactly one split, classes stratified as
     far as the groups allow. :class:`sklearn.model_selection.StratifiedGroupKFold` twice: one
     fold of ``round(1 / test_fraction)`` is test, then one fold of

@@ -19,15 +19,26 @@ from facegen import (ACTION_UNITS, AU_COLUMNS, BALANCES, EMOTIONS, FER2013_COUNT
 from .base import EmotionDataset, Split
 
 __all__ = [
-    "ACTION_UNITS", "AU_COLUMNS", "PROTOTYPES", "BALANCES", "EMOTIONS", "FER2013_COUNTS", "class_counts",
-    "sample_action_units", "sample_identities", "sample_params", "render", "params_to_meta", "generate",
+    "ACTION_UNITS", "AU_COLUMNS", "EMOTIONS", "PROTOTYPES", "class_counts", "generate", "params_to_meta", "render",
+    "sample_action_units", "sample_identities", "sample_params"
 ]
 
 
 def generate(*args, **kwargs) -> EmotionDataset:
-    """:func:`facegen.generate` (same arguments) as an :class:`EmotionDataset` named ``"synthetic"``:
-    splits ``train``, ``val`` and ``test`` whose ``meta`` is facegen's per-image metadata as a
-    DataFrame; ``info`` holds the generation parameters and the people per split."""
+    """:func:`facegen.generate` as an :class:`EmotionDataset` named ``"synthetic"``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        :func:`facegen.generate`'s arguments (classes, counts, image size, channels, seed, ...).
+
+    Returns
+    -------
+    EmotionDataset
+        Splits ``train``, ``val`` and ``test`` (images ``(n, image_size, image_size, channels)``
+        uint8) whose ``meta`` is facegen's per-image metadata as a DataFrame; ``info`` holds the
+        generation parameters and the people per split.
+    """
     drawn = facegen.generate(*args, **kwargs)
     splits = {name: Split(split["images"], split["labels"], pd.DataFrame(split["meta"]))
               for name, split in drawn["splits"].items()}
@@ -36,11 +47,33 @@ def generate(*args, **kwargs) -> EmotionDataset:
 
 
 def sample_action_units(*args, **kwargs) -> pd.DataFrame:
-    """:func:`facegen.sample_action_units` (same arguments) as a DataFrame, one row per label."""
+    """:func:`facegen.sample_action_units` as a DataFrame.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Its arguments.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per label, a column per action unit.
+    """
     return pd.DataFrame(facegen.sample_action_units(*args, **kwargs))
 
 
 def params_to_meta(*args, **kwargs) -> pd.DataFrame:
-    """:func:`facegen.params_to_meta` (same arguments) as a DataFrame, one row per image."""
+    """:func:`facegen.params_to_meta` as a DataFrame.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Its arguments.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image.
+    """
     return pd.DataFrame(facegen.params_to_meta(*args, **kwargs))
 
