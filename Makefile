@@ -2,7 +2,7 @@
 #   make        set up .venv and execute every notebook on the embedded data, lesson profile (the committed outputs)
 #   make test   unit tests + every notebook and every solutions notebook with the smoke profile under nbval
 #               (what CI runs: .ci/run)
-# Other targets: make setup | unit | notebooks | quick | full | stale | verify | results | real-photos | real-lessons | faces-bench |
+# Other targets: make setup | unit | notebooks | quick | full | stale | verify | results | real-photos | real-kfold | real-lessons | faces-bench |
 #                text-bench | bench | ladder | check | colab-check | oldest-check | clean
 
 PYTHON ?= python3
@@ -19,7 +19,7 @@ ifneq ($(wildcard ../shared/facial-expressions/data/legend.csv),)
 export EMOLIB_FACIAL_EXPRESSIONS ?= $(abspath ../shared/facial-expressions)
 endif
 
-.PHONY: all setup notebooks quick stale full verify results real-photos real-lessons faces-bench text-bench test unit bench ladder check colab-check oldest-check clean
+.PHONY: all setup notebooks quick stale full verify results real-photos real-kfold real-lessons faces-bench text-bench test unit bench ladder check colab-check oldest-check clean
 
 all: notebooks
 
@@ -80,6 +80,11 @@ results: setup
 DATA ?=
 real-photos: setup
 	$(PY) benchmarks/real_photos.py --data $(or $(DATA),data/facial_expressions)
+
+# The rungs the notebooks quote, by k-fold over persons, trained by run_experiment
+# (emolib/results/real_photos_kfold.json; ~55 min on 2 cores). DATA as above.
+real-kfold: setup
+	$(PY) benchmarks/real_photos_kfold.py --data $(or $(DATA),data/facial_expressions)
 
 # Gray vs RGB, ensemble vs best, distillation and int8, each measured on generated faces and on real
 # photos by the same code (benchmarks/results/real_lessons.json; ~30 min on 2 cores). DATA as above.

@@ -1,7 +1,7 @@
 """The real-photo rungs the notebooks quote, scored by k-fold over persons, trained by the one
 trainer (``run_experiment``), written to ``emolib/results/real_photos_kfold.json``.
 
-    python benchmarks/real_photos_kfold.py --data ../shared/facial-expressions     # ~60-90 min on 2 cores
+    python benchmarks/real_photos_kfold.py --data ../shared/facial-expressions     # 55 min on 2 busy cores
     python benchmarks/real_photos_kfold.py --data ../shared/facial-expressions --quick --output /tmp/k.json
 
 Why: one 128-photo test split (seed 003's 4 classes, sad limits it to 32 photos per class) lets a
