@@ -372,24 +372,18 @@ def execute(path: Path, out_path: Path, params: dict, timeout: int, kernel: str 
 def collapse_progress(nb) -> None:
     """Keep only the last state of each progress bar in ``nb``'s outputs (in place).
 
-    A text progress bar (tqdm, :mod:`emolib.progress`) redraws its line after a carriage return;
-    a notebook stores every redraw. Consecutive outputs of one stream are merged, and each line
-    keeps only what follows its last carriage return, as a terminal would show it.
+    A text progress bar (tqdm, as ``emolib.experiment`` draws one per run) redraws its line after a
+    carriage return; a notebook stores every redraw. nbconvert's ``CoalesceStreamsPreprocessor``
+    merges consecutive outputs of one stream and keeps what follows a line's last carriage return,
+    as a terminal would show it; Windows line ends left after that become plain ones.
     """
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    CoalesceStreamsPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
-        merged = []
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
-                    and merged[-1]["name"] == out["name"]:
-                merged[-1]["text"] += out["text"]
-            else:
-                merged.append(out)
-        for out in merged:
-            if out.get("output_type") == "stream" and "\r" in out["text"]:
-                lines = out["text"].replace("\r\n", "\n").split("\n")
-                out["text"] = "\n".join(line.rsplit("\r", 1)[-1] for line in lines)
-        if "outputs" in cell:
-            cell["outputs"] = merged
+            if out.get("output_type") == "stream":
+                out["text"] = out["text"].replace("\r\n", "\n")
 
 
 def last_seconds(path: Path, profile: str) -> float | None:
