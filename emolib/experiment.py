@@ -40,8 +40,8 @@ from .progress import bar, epoch_callback
 
 __all__ = [
     "DataConfig", "ExperimentConfig", "ModelConfig", "RunResult", "SUMMARY_METRICS", "TrainConfig", "TrainedModel",
-    "collect_runs", "compare_to_baseline", "effect_verdicts", "fit_keep_best", "progress_callback",
-    "reuse_or_train", "run_experiment", "set_seed", "summarize_runs"
+    "collect_runs", "compare_to_baseline", "effect_verdicts", "reuse_or_train", "run_experiment", "set_seed",
+    "summarize_runs"
 ]
 
 # --------------------------------------------------------------------------
@@ -277,66 +277,6 @@ def set_seed(seed):
     import keras
 
     keras.utils.set_random_seed(int(seed))
-
-
-def fit_keep_best(model, train_ds, x_val, y_val, *, epochs, steps_per_epoch, learning_rate, alpha=0.05,
-                  progress=False):
-    """Train ``model`` on the endless stream ``train_ds`` (e.g.
-    :func:`emolib.pipeline.sampled_dataset`), keeping the epoch with the best validation
-    macro-F1 (not loss: on an imbalanced set the loss favours the majority).
-
-    Adam with cosine decay of ``learning_rate`` to ``alpha`` times it over all steps,
-    categorical cross-entropy (a :class:`emolib.ensemble.Distiller`, whose stream yields
-    ``(images, (one_hot, teacher_proba))``, brings its own loss). After each of ``epochs``
-    epochs of ``steps_per_epoch`` steps, ``x_val`` ``(n, h, w, c)`` is scored against
-    ``y_val`` ``(n,)`` (:func:`emolib.evaluation.f1_scores`; ``progress``: one line per epoch).
-    Returns the per-epoch validation macro-F1.
-    """
-    import keras
-
-    from .evaluation import f1_scores, predict_proba
-    from .progress import bar
-
-    if epochs < 1 or steps_per_epoch < 1:
-        raise ValueError(f"need epochs >= 1 and steps_per_epoch >= 1, got {epochs} and {steps_per_epoch}")
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch,
-                                                      alpha=alpha)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
-    best, best_weights, history = -1.0, None, []
-    epoch_bar = bar(total=epochs, desc="fit", unit="epoch") if progress else None
-    for epoch in range(epochs):
-        model.fit(train_ds, epochs=1, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False)
-        proba = predict_proba(model, x_val)  # (n, num_classes)
-        f1 = f1_scores(y_val, proba, proba.shape[1])["macro_f1"]
-        history.append(f1)
-        if epoch_bar is not None:
-            epoch_bar.set_postfix_str(f"val macro-F1 {f1:.3f}", refresh=False)
-            epoch_bar.update(1)
-        if f1 > best:
-            best, best_weights = f1, model.get_weights()
-    if epoch_bar is not None:
-        epoch_bar.close()
-    model.set_weights(best_weights)
-    return history
-
-
-def progress_callback(epochs):
-    """A Keras callback drawing one progress bar for the whole ``fit``: one step per epoch, the
-    epoch's loss, accuracy and validation scores beside it (:func:`emolib.progress.epoch_callback`).
-
-    Parameters
-    ----------
-    epochs : int
-        The ``epochs`` given to ``fit``.
-
-    Returns
-    -------
-    keras.callbacks.Callback
-        Use it as ``model.fit(..., verbose=0, callbacks=[progress_callback(epochs)])``.
-    """
-    from .progress import epoch_callback
-
-    return epoch_callback(epochs)
 
 
 def _macro_f1_callback(val_data, y_val, num_classes):

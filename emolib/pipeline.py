@@ -29,8 +29,7 @@ import tensorflow as tf
 
 __all__ = [
     "AUGMENT_DEFAULTS", "augmentation", "batch_mixing", "capped_indices", "class_weights",
-    "convert_batch", "make_dataset", "oversample_indices", "prepare_images", "random_augmentation",
-    "sampled_dataset", "undersample_indices"
+    "convert_batch", "make_dataset", "oversample_indices", "prepare_images", "undersample_indices"
 ]
 
 _AUTOTUNE = tf.data.AUTOTUNE
@@ -134,63 +133,26 @@ def _keras_layer(name, setting):
     return getattr(keras.layers, name)
 
 
-def random_augmentation(seed=None, flip=True, rotation=0.06, zoom=0.1, translation=0.06, contrast=0.3,
-                        brightness=0.0, augmix=0.0, independent_seeds=False):
-    """Keras preprocessing layers for training batches; call as ``aug(images, training=True)``.
-
-    A ``keras.Sequential`` of ``RandomFlip("horizontal")``, ``RandomRotation(rotation)``,
-    ``RandomZoom(+-zoom)``, ``RandomTranslation(+-translation)``, ``RandomContrast(contrast)``,
-    ``RandomBrightness(+-brightness)`` and ``AugMix(factor=augmix)`` (Keras 3.9+), each left out
-    when its value is 0 or ``False``; rotation, zoom and translation fill the border by
-    reflection. Applied inside ``tf.data`` (``ds.map``), never as model layers, so trained and
-    exported models stay free of them.
-
-    Parameters
-    ----------
-    seed : int, optional
-        Seed of the layers.
-    flip : bool, default True
-        Mirror left-right with probability 0.5.
-    rotation : float, default 0.06
-        A fraction of a full turn.
-    zoom, translation : float, default 0.1, 0.06
-        Fractions of the image.
-    contrast : float, default 0.3
-        ``RandomContrast``'s factor.
-    brightness : float, default 0.0
-        ``RandomBrightness``' range.
-    augmix : float, default 0.0
-        ``AugMix``'s severity.
-    independent_seeds : bool, default False
-        Seed the layers with ``seed, seed + 1, ...``; the default seeds every layer with
-        ``seed``, which ties their draws together (e.g. a flipped image is always rotated the
-        same way).
-
-    Returns
-    -------
-    keras.Sequential
-        The layers; images ``(b, h, w, c)`` float in [0, 1] in and out.
-    """
+def _augmentation_layers(seed=None, flip=True, rotation=0.06, translation=0.06, contrast=0.3, brightness=0.0,
+                         augmix=0.0):
+    """The ``keras.Sequential`` of ``Random*`` layers behind :func:`augmentation`; each layer gets
+    its own seed (``seed``, ``seed + 1``, ...), so their draws are independent; a layer is left
+    out when its value is 0 or ``False``; rotation and translation fill the border by reflection."""
     import keras
 
-    step = 1 if independent_seeds else 0
     random = keras.layers
     layers = [random.RandomFlip("horizontal", seed=_seeded(seed, 0))] if flip else []
     if rotation:
-        layers.append(random.RandomRotation(rotation, fill_mode="reflect", seed=_seeded(seed, step)))
-    if zoom:
-        layers.append(random.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=_seeded(seed, 2 * step)))
+        layers.append(random.RandomRotation(rotation, fill_mode="reflect", seed=_seeded(seed, 1)))
     if translation:
-        layers.append(random.RandomTranslation(translation, translation, fill_mode="reflect",
-                                               seed=_seeded(seed, 3 * step)))
+        layers.append(random.RandomTranslation(translation, translation, fill_mode="reflect", seed=_seeded(seed, 3)))
     if contrast:
-        layers.append(random.RandomContrast(contrast, seed=_seeded(seed, 4 * step)))
+        layers.append(random.RandomContrast(contrast, seed=_seeded(seed, 4)))
     if brightness:
-        layers.append(random.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=_seeded(seed, 5 * step)))
+        layers.append(random.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=_seeded(seed, 5)))
     if augmix:
         aug_mix = _keras_layer("AugMix", "augmix")
-        layers.append(aug_mix(value_range=(0.0, 1.0), factor=0.3 if augmix is True else augmix,
-                              seed=_seeded(seed, 6 * step)))
+        layers.append(aug_mix(value_range=(0.0, 1.0), factor=0.3 if augmix is True else augmix, seed=_seeded(seed, 6)))
     return keras.Sequential(layers, name="augment")
 
 
@@ -220,7 +182,8 @@ def augmentation(augment, seed=None):
     Returns
     -------
     keras.Sequential or None
-        :func:`random_augmentation` with independently seeded layers (no zoom), or ``None``.
+        ``Random*`` layers with independent seeds (images ``(b, h, w, c)`` float in [0, 1] in and
+        out; call as ``aug(images, training=True)``, inside ``tf.data``), or ``None``.
     """
     if augment is None or augment is False:
         return None
@@ -233,9 +196,9 @@ def augmentation(augment, seed=None):
         raise ValueError(f"unknown augment fields {unknown}; known: {sorted(AUGMENT_DEFAULTS)}")
     if not any(fields.values()):
         return None
-    return random_augmentation(seed, flip=fields["flip"], rotation=fields["rotation"] / 360, zoom=0,
-                               translation=fields["translation"], contrast=fields["contrast"],
-                               brightness=fields["brightness"], augmix=fields["augmix"], independent_seeds=True)
+    return _augmentation_layers(seed, flip=fields["flip"], rotation=fields["rotation"] / 360,
+                                translation=fields["translation"], contrast=fields["contrast"],
+                                brightness=fields["brightness"], augmix=fields["augmix"])
 
 
 def batch_mixing(mixup_alpha=0.0, cutmix_alpha=0.0, seed=None):
@@ -475,53 +438,3 @@ def class_weights(labels, num_classes):
     out = {c: 1.0 for c in range(num_classes)}
     out.update({int(c): float(w) for c, w in zip(present, weights)})
     return out
-
-
-def sampled_dataset(images, labels, num_classes, balance="sample", augment=None, batch_size=64, seed=0,
-                    soft_targets=None):
-    """An endless, shuffled ``tf.data`` stream of training batches.
-
-    ``images``: ``(n, h, w, c)`` ``float32`` in [0, 1]; ``labels``: ``(n,)`` class indices.
-    ``balance``:
-
-    * ``"sample"``: class-balanced sampling, every class drawn equally often (rare
-      classes repeat, frequent ones are seen less per epoch);
-    * ``"weight"``: the natural stream, each image weighted by :func:`class_weights`
-      (batches are ``(images, one_hot, sample_weight)``);
-    * ``"none"``: the natural stream (a 97%-majority set stays 97% majority).
-
-    ``augment``: ``None`` or a callable applied to each batch of images with
-    ``training=True`` (e.g. a ``keras.Sequential`` of ``Random*`` layers). Yields
-    ``(images, one_hot)`` batches; pass ``steps_per_epoch`` to ``fit``.
-    """
-    images, labels = np.asarray(images, dtype="float32"), np.asarray(labels, dtype=np.int64)
-    if balance not in ("sample", "weight", "none"):
-        raise ValueError(f"balance must be 'sample', 'weight' or 'none', got {balance!r}")
-    if len(images) != len(labels) or not len(labels):
-        raise ValueError(f"need as many labels as images (and at least one); got {len(labels)} and {len(images)}")
-    targets = _targets(labels, num_classes, len(labels), soft_targets)
-    if balance == "sample":
-        parts = []
-        for c in range(num_classes):
-            mask = labels == c
-            if mask.any():
-                part = (images[mask], tf.nest.map_structure(lambda t: t[mask], targets))
-                parts.append(tf.data.Dataset.from_tensor_slices(part).shuffle(int(mask.sum()), seed=seed + c).repeat())
-        ds = tf.data.Dataset.sample_from_datasets(parts, seed=seed)
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((images, targets)).shuffle(len(images), seed=seed).repeat()
-    ds = ds.batch(batch_size)
-    if augment is not None:
-        def augment_batch(x, y):
-            return _apply_seeded(augment, x, seed), y
-
-        ds = ds.map(augment_batch, num_parallel_calls=1)
-    if balance == "weight":
-        w = class_weights(labels, num_classes)
-        table = tf.constant([w[c] for c in range(num_classes)], dtype=tf.float32)
-
-        def add_weights(x, y):
-            return x, y, tf.gather(table, tf.argmax(y if soft_targets is None else y[0], axis=1))
-
-        ds = ds.map(add_weights)
-    return ds.prefetch(2)

@@ -1,19 +1,23 @@
 """A lesson measured twice: on generated faces and on real photographs.
 
 The notebooks' "On real photos" sections: :func:`load_real_photos` (seed 003's 4 classes
-of ``muxspace/facial_expressions``, person-disjoint splits), :func:`train_on_photos`
-(class-balanced sampling, best validation macro-F1 kept), :func:`evidence` ("B vs A" on
-one data set), :func:`verdict` (``agrees``, ``reverses`` or ``cannot tell``) and
+of ``muxspace/facial_expressions``, person-disjoint splits), :func:`photo_config` (the
+real-photo recipe for :func:`emolib.experiment.run_experiment`, the one trainer),
+:func:`agreement` (does a comparison judged by :func:`emolib.evaluation.compare` on generated
+faces carry over to real photos?), :func:`side_by_side` (a table of such comparisons) and
 :func:`benchmark` (the committed full-scale measurements).
 
 The photos are other people's pictures: nothing here displays a photo or a file name.
 
 Examples
 --------
->>> from emolib import realphotos
->>> gen = realphotos.evidence([0, 1, 1, 0], [[1, 0, 0, 1]], [[0, 1, 1, 0]], num_classes=2)
->>> gen["gap"] > 0, gen["learned"]
-(True, {'A': False, 'B': True})
+>>> import numpy as np
+>>> from emolib import evaluation, realphotos
+>>> y = np.tile([0, 1], 50)
+>>> weak, strong = np.stack([np.where(np.arange(100) % 4 == 0, 1 - y, y)] * 3), np.stack([y] * 3)
+>>> same = evaluation.compare(y, weak, strong, 2, names=("weak", "strong"))
+>>> realphotos.agreement(same, same)
+'agrees'
 """
 
 from __future__ import annotations
@@ -24,15 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = [
-    "LEARNED", "benchmark", "evidence", "load_real_photos", "photo_config", "side_by_side",
-    "train_on_photos", "verdict"
-]
-
-#: A model "learned" when its test accuracy is above this multiple of chance (1 / classes).
-LEARNED = 1.3
-#: A gap is more than noise when the exact McNemar test over all seeds' test images gives p below this.
-_ALPHA = 0.05
+__all__ = ["agreement", "benchmark", "load_real_photos", "photo_config", "side_by_side"]
 
 
 def _find_real_photos(setting="auto"):
@@ -107,28 +103,6 @@ def load_real_photos(setting="auto", *, image_size=48, channels=1, seed=0, class
     return photos
 
 
-def train_on_photos(model, x, y, x_val, y_val, *, epochs, learning_rate, epoch_size=1024, batch_size=64,
-                    seed=0, augment=None, soft_targets=None, progress=False):
-    """Train ``model`` on the imbalanced real set: every class drawn equally often
-    (:func:`emolib.pipeline.sampled_dataset`), ``epoch_size`` images per epoch, the
-    epoch with the best validation macro-F1 kept (:func:`emolib.experiment.fit_keep_best`).
-
-    ``x``: ``(n, h, w, c)`` float32 in [0, 1], ``y``: ``(n,)``; ``augment``: a Keras
-    model of ``Random*`` layers applied to training batches; ``soft_targets``: a
-    teacher's ``(n, k)`` probabilities when ``model`` is an
-    :class:`emolib.ensemble.Distiller`; ``progress``: one line per epoch with the time left.
-    Returns the per-epoch validation macro-F1.
-    """
-    from .experiment import fit_keep_best
-    from .pipeline import sampled_dataset
-
-    num_classes = int(np.max(y)) + 1
-    stream = sampled_dataset(x, y, num_classes, balance="sample", augment=augment, batch_size=batch_size,
-                             seed=seed, soft_targets=soft_targets)
-    return fit_keep_best(model, stream, x_val, y_val, epochs=epochs, learning_rate=learning_rate,
-                         steps_per_epoch=max(1, epoch_size // batch_size), progress=progress)
-
-
 def photo_config(run, model="simple_cnn", *, class_names, epochs, learning_rate, seed=0, image_size=48,
                  channels=1, augment=None, epoch_size=1024, batch_size=64, experiment="real_photos",
                  params=None, init_from=None):
@@ -185,62 +159,20 @@ def photo_config(run, model="simple_cnn", *, class_names, epochs, learning_rate,
                           steps_per_epoch=max(1, epoch_size // batch_size), seed=seed))
 
 
-def evidence(y_true, preds_a, preds_b, num_classes):
-    """One data set's view of "B vs A".
+def agreement(generated, real):
+    """Whether a comparison carries over from generated faces to real photos.
+
+    Both sides are :func:`emolib.evaluation.compare` results for the same "B vs A" (the one rule
+    for "is the difference real?"), one on each data set. The lesson agrees when both say the
+    same "better" or "worse", reverses when they say opposite ones; otherwise nothing can be
+    said, and the answer names the side that could not tell and why (a model that did not
+    learn, too few seeds, an interval holding 0). A difference settled on one data set only is
+    not evidence that the lesson differs: the other may lack the power to show it.
 
     Parameters
     ----------
-    y_true : array of int, shape (n,)
-        Test labels.
-    preds_a, preds_b : list of array of int, shape (n,)
-        Predicted labels, one array per seed (paired by position; extra seeds of one side are
-        ignored by the test).
-    num_classes : int
-        Classes (chance is ``1 / num_classes``).
-
-    Returns
-    -------
-    dict
-        ``f1_a``, ``f1_b`` (test macro-F1, mean over seeds), ``acc_a``, ``acc_b``, ``gap``
-        (``f1_b - f1_a``), ``learned`` (``{"A": bool, "B": bool}``: accuracy above
-        :data:`LEARNED` times chance), ``p`` (exact McNemar test over every test image of every
-        paired seed) and ``settled`` (``p < 0.05`` and the test's winner is the macro-F1 winner).
-    """
-    from sklearn.metrics import accuracy_score
-
-    from .evaluation import macro_f1, mcnemar_test
-
-    y_true = np.asarray(y_true)
-
-    def mean(metric, preds, **kw):
-        return float(np.mean([metric(y_true, p, **kw) for p in preds]))
-
-    out = {}
-    for side, preds in (("a", preds_a), ("b", preds_b)):
-        out[f"f1_{side}"] = mean(macro_f1, preds, num_classes=num_classes)
-        out[f"acc_{side}"] = mean(accuracy_score, preds)
-    out["gap"] = out["f1_b"] - out["f1_a"]
-    out["learned"] = {"A": out["acc_a"] > LEARNED / num_classes, "B": out["acc_b"] > LEARNED / num_classes}
-    pairs = min(len(preds_a), len(preds_b))
-    test = mcnemar_test(np.tile(y_true, pairs), np.concatenate(preds_a[:pairs]), np.concatenate(preds_b[:pairs]))
-    out["p"] = test["p_value"]
-    out["settled"] = bool(test["p_value"] < _ALPHA and np.sign(test["b_only"] - test["a_only"]) == np.sign(out["gap"]))
-    return out
-
-
-def verdict(generated, real):
-    """Whether a lesson carries over from generated faces to real photos.
-
-    The one rule (``tools/real_vs_generated.py`` uses it too): both models learned on both data
-    sets and the gap is more than noise on both; otherwise it says which condition failed. A
-    gap settled on one data set only is not evidence that the lesson differs: the other may
-    just lack the power to show it.
-
-    Parameters
-    ----------
-    generated, real : dict or None
-        :func:`evidence` on each data set (``None``: not measured; only ``gap``, ``learned`` and
-        ``settled`` are read).
+    generated, real : Comparison or None
+        :func:`emolib.evaluation.compare` on each data set (``None``: not measured).
 
     Returns
     -------
@@ -248,39 +180,42 @@ def verdict(generated, real):
         ``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."``.
     """
     sides = (("generated", generated), ("real", real))
-    missing = [where for where, ev in sides if ev is None]
+    missing = [where for where, result in sides if result is None]
     if missing:
         return "cannot tell: not measured on " + " and ".join(missing)
-    failed = [f"{side} on {where}" for where, ev in sides for side, ok in ev["learned"].items() if not ok]
-    if failed:
-        return "cannot tell: did not learn: " + ", ".join(failed)
-    unsettled = [where for where, ev in sides if not ev["settled"]]
+    signs = {where: (1 if result.outcome.endswith("is better") else -1 if result.outcome.endswith("is worse") else 0)
+             for where, result in sides}
+    unsettled = [f"{where} ({result.outcome})" for where, result in sides if not signs[where]]
     if unsettled:
-        return "cannot tell: gap within noise on " + " and ".join(unsettled)
-    return "agrees" if np.sign(generated["gap"]) == np.sign(real["gap"]) else "reverses"
+        return "cannot tell: " + "; ".join(unsettled)
+    return "agrees" if signs["generated"] == signs["real"] else "reverses"
 
 
 def side_by_side(comparisons):
-    """A table of comparisons on generated faces and on real photos.
+    """A table of comparisons judged on generated faces and on real photos.
 
     Parameters
     ----------
-    comparisons : dict of str to tuple of (dict, dict)
-        ``{comparison: (generated evidence, real evidence)}`` (:func:`evidence`).
+    comparisons : dict of str to tuple of (Comparison, Comparison)
+        ``{"B vs A": (on generated faces, on real photos)}``, each an
+        :func:`emolib.evaluation.compare` result.
 
     Returns
     -------
     pandas.DataFrame
-        A row per comparison: macro-F1 of A and B on each data set, the McNemar p-values (as
-        text, 2 significant digits) and the :func:`verdict`.
+        A row per comparison: on each data set the macro-F1 difference B - A (mean over seeds)
+        with its interval and outcome, then the :func:`agreement`.
     """
     import pandas as pd
 
-    rows = [{"comparison (A vs B)": name, "generated A": gen["f1_a"], "generated B": gen["f1_b"],
-             "generated p": f"{gen['p']:.2g}", "real A": real["f1_a"], "real B": real["f1_b"],
-             "real p": f"{real['p']:.2g}",
-             "verdict": verdict(gen, real)} for name, (gen, real) in comparisons.items()]
-    return pd.DataFrame(rows).set_index("comparison (A vs B)")
+    def cells(where, result):
+        low, high = result.interval
+        return {f"{where}: B - A": round(result.difference, 3), f"{where}: interval": f"[{low:+.3f}, {high:+.3f}]",
+                f"{where}: outcome": result.outcome}
+
+    rows = [{"comparison": name, **cells("generated", gen), **cells("real", real), "verdict": agreement(gen, real)}
+            for name, (gen, real) in comparisons.items()]
+    return pd.DataFrame(rows).set_index("comparison")
 
 
 def benchmark(name="real_photos", task="4class", folder=None):

@@ -1,15 +1,14 @@
 """Class-balanced sampling, training that keeps the best validation macro-F1, and the
-F1 summary (emolib.pipeline.sampled_dataset, emolib.experiment.fit_keep_best,
-emolib.evaluation.f1_scores): what notebook 05's real-photo section and
-benchmarks/real_photos.py train with."""
+F1 summary (emolib.pipeline.make_dataset(balanced=True), run_experiment with
+DataConfig(sampling="balanced") and TrainConfig(monitor="val_macro_f1"),
+emolib.evaluation.f1_scores): how every real-photo run trains."""
 
 import keras
 import numpy as np
 import pytest
 
 from emolib.evaluation import f1_scores
-from emolib.experiment import fit_keep_best
-from emolib.pipeline import capped_indices, sampled_dataset
+from emolib.pipeline import capped_indices
 
 
 def skewed(n_major=190, n_minor=10, size=8):
@@ -26,36 +25,6 @@ def class_shares(ds, batches=20):
     return np.bincount(labels, minlength=2) / len(labels)
 
 
-def test_balanced_sampling_draws_rare_classes_as_often_as_frequent_ones():
-    x, y = skewed()
-    shares = class_shares(sampled_dataset(x, y, 2, balance="sample", batch_size=50, seed=0))
-    assert abs(shares[1] - 0.5) < 0.1  # 1,000 draws; the natural stream has 5%
-    natural = class_shares(sampled_dataset(x, y, 2, balance="none", batch_size=50, seed=0))
-    assert natural[1] < 0.1
-
-
-def test_weighted_stream_carries_balanced_sample_weights_and_augment_is_applied():
-    x, y = skewed()
-    images, onehot, weights = next(iter(sampled_dataset(x, y, 2, balance="weight", batch_size=200, seed=0)))
-    w = np.asarray(weights)
-    labels = np.asarray(onehot).argmax(1)
-    assert np.allclose(w[labels == 1], 200 / (2 * 10)) and np.allclose(w[labels == 0], 200 / (2 * 190))
-    assert images.shape == (200, 8, 8, 1)
-    inverted, onehot = next(iter(sampled_dataset(x, y, 2, augment=lambda b, training: 1.0 - b, batch_size=16)))
-    dark = np.asarray(onehot).argmax(1) == 0  # class 0 images lie in [0, 0.3]: inverted, in [0.7, 1]
-    assert dark.any() and float(np.min(np.asarray(inverted)[dark])) >= 0.7
-
-
-def test_sampled_dataset_rejects_bad_input():
-    x, y = skewed()
-    with pytest.raises(ValueError, match="balance"):
-        sampled_dataset(x, y, 2, balance="oversample")
-    with pytest.raises(ValueError, match="as many labels"):
-        sampled_dataset(x, y[:-1], 2)
-    with pytest.raises(ValueError, match="0..1"):
-        sampled_dataset(x, y + 1, 2)
-
-
 def test_f1_scores_macro_over_all_classes_and_worst_class():
     y = np.array([0, 0, 1, 1])
     proba = np.eye(3)[[0, 0, 1, 0]]  # one class-1 image called class 0; class 2 absent
@@ -67,8 +36,9 @@ def test_f1_scores_macro_over_all_classes_and_worst_class():
 
 
 def test_every_macro_f1_in_emolib_is_the_same_one():
-    """benchmark.scores, realphotos.evidence and f1_scores all give evaluation.macro_f1 (issue 25)."""
-    from emolib import benchmark, realphotos
+    """benchmark.scores, f1_scores and compare all give evaluation.macro_f1 (issue 25)."""
+    from emolib import benchmark
+    from emolib.evaluation import compare
     from emolib.evaluation import macro_f1
 
     y = np.array([0, 0, 1, 1, 1])
@@ -77,21 +47,7 @@ def test_every_macro_f1_in_emolib_is_the_same_one():
     assert expected == pytest.approx((2 / 3 + 2 / 3 + 0 + 0) / 4)  # F1 of classes 0 and 1: 2/3 each
     assert benchmark.scores(y, np.eye(4)[pred])["macro_f1"] == pytest.approx(expected)
     assert f1_scores(y, np.eye(4)[pred], 4)["macro_f1"] == round(expected, 4)
-    assert realphotos.evidence(y, [pred], [pred], 4)["f1_a"] == pytest.approx(expected)
-
-
-def test_fit_keep_best_learns_and_restores_the_best_epoch():
-    keras.utils.set_random_seed(0)
-    x, y = skewed()
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(2, activation="softmax")])
-    ds = sampled_dataset(x, y, 2, balance="sample", batch_size=32, seed=0)
-    history = fit_keep_best(model, ds, x, y, epochs=4, steps_per_epoch=8, learning_rate=0.1)
-    assert len(history) == 4
-    final = f1_scores(y, model.predict(x, verbose=0), 2)["macro_f1"]
-    assert final == max(history) and final > 0.9  # the minority class is found, not ignored
-    with pytest.raises(ValueError, match="epochs"):
-        fit_keep_best(model, ds, x, y, epochs=0, steps_per_epoch=8, learning_rate=0.1)
+    assert compare(y, [pred], [y], 4).difference == pytest.approx(macro_f1(y, y, 4) - expected)
 
 
 def test_capped_indices_cap_every_class_and_keep_rare_ones():

@@ -13,7 +13,6 @@ from emolib.pipeline import (
     class_weights,
     make_dataset,
     oversample_indices,
-    random_augmentation,
     undersample_indices,
 )
 
@@ -299,15 +298,17 @@ def test_class_weights_are_balanced():
     assert np.mean([w[c] for c in labels]) == pytest.approx(1.0)
 
 
-def test_random_augmentation_is_keras_layers_that_change_only_training_batches():
+def test_augmentation_is_keras_layers_with_independent_seeds_that_change_only_training_batches():
     images = np.random.default_rng(0).random((4, 24, 24, 1), dtype=np.float32)
-    aug = random_augmentation(seed=0)
+    aug = augmentation(True, seed=0)
     assert [type(layer).__name__ for layer in aug.layers] == [
-        "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast"]
+        "RandomFlip", "RandomRotation", "RandomTranslation", "RandomContrast", "RandomBrightness"]
+    seeds = [layer.seed for layer in aug.layers]
+    assert len(set(seeds)) == len(seeds)  # one seed per layer: their draws are not tied together
     np.testing.assert_allclose(np.asarray(aug(images, training=False)), images)
     assert not np.allclose(np.asarray(aug(images, training=True)), images)
-    assert [type(layer).__name__ for layer in random_augmentation(rotation=0, zoom=0, translation=0,
-                                                                   contrast=0).layers] == ["RandomFlip"]
+    only_flip = {"rotation": 0, "translation": 0, "contrast": 0, "brightness": 0}
+    assert [type(layer).__name__ for layer in augmentation(only_flip, seed=0).layers] == ["RandomFlip"]
 
 
 @needs_augmix
@@ -337,15 +338,14 @@ def test_a_keras_without_the_layer_gets_an_error_naming_the_setting(monkeypatch,
 
 @needs_augmix
 def test_augmix_in_the_balanced_stream_follows_the_seed():
-    """sampled_dataset (the real-photo stream) applies given layers with the same seeded trace as
-    make_dataset, so AugMix's choice of operations repeats with the seed."""
-    from emolib.pipeline import sampled_dataset
-
+    """The balanced stream (every real-photo run) applies the augmentation with a seeded trace,
+    so AugMix's choice of operations repeats with the seed."""
     images = np.random.default_rng(0).random((24, 12, 12, 1)).astype(np.float32)
     labels = np.arange(24) % 2
+    augment = {"flip": False, "rotation": 0, "translation": 0, "contrast": 0, "brightness": 0, "augmix": 0.5}
 
     def first_batch(seed):
-        aug = random_augmentation(seed, flip=False, rotation=0, zoom=0, translation=0, contrast=0, augmix=0.5)
-        return next(iter(sampled_dataset(images, labels, 2, augment=aug, batch_size=8, seed=seed)))[0].numpy()
+        ds = make_dataset(images, labels, 2, batch_size=8, training=True, balanced=True, augment=augment, seed=seed)
+        return next(iter(ds))[0].numpy()
 
     np.testing.assert_array_equal(first_batch(4), first_batch(4))

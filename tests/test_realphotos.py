@@ -1,6 +1,6 @@
-"""emolib.realphotos (a lesson on generated faces vs real photos), the soft targets of
-``sampled_dataset``, a Distiller trained by ``fit_keep_best``, and benchmarks/real_lessons.py's
-bookkeeping. The loader runs on a fixture (made-up names) written by test_facial_expressions."""
+"""emolib.realphotos (a lesson on generated faces vs real photos: does a comparison judged by
+evaluation.compare carry over?), soft targets in the balanced stream, a Distiller trained on it,
+and benchmarks/real_lessons.py's bookkeeping. The loader runs on a fixture (made-up names) written by test_facial_expressions."""
 
 from __future__ import annotations
 
@@ -14,45 +14,42 @@ import pytest
 
 from emolib import models, realphotos
 from emolib.ensemble import Distiller
-from emolib.pipeline import sampled_dataset
+from emolib.evaluation import compare
+from emolib.pipeline import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_facial_expressions import write_copy  # noqa: E402
 
 
-def test_evidence_counts_learning_gap_and_mcnemar():
-    y = np.repeat([0, 1, 2, 3], 25)
-    right = y.copy()
-    wrong = (y + 1) % 4
-    half = np.where(np.arange(100) % 2 == 0, y, wrong)
-    ev = realphotos.evidence(y, [half, half], [right, right], 4)
-    assert ev["f1_b"] == pytest.approx(1.0) and ev["acc_a"] == pytest.approx(0.5)
-    assert ev["gap"] > 0.4 and ev["learned"] == {"A": True, "B": True}
-    assert ev["p"] < 1e-6 and ev["settled"]
-    chance = realphotos.evidence(y, [wrong], [right], 4)
-    assert chance["learned"] == {"A": False, "B": True}
+Y = np.repeat([0, 1, 2, 3], 25)
+RIGHT, WRONG = Y.copy(), (Y + 1) % 4
+HALF = np.where(np.arange(100) % 2 == 0, Y, WRONG)  # 50% right
 
 
-def test_verdict_needs_learning_and_a_settled_gap_on_both_sides():
-    up = {"gap": 0.2, "learned": {"A": True, "B": True}, "settled": True}
-    down = {**up, "gap": -0.2}
-    noisy = {**up, "settled": False}
-    assert realphotos.verdict(up, up) == "agrees"
-    assert realphotos.verdict(up, down) == "reverses"
-    assert realphotos.verdict(up, noisy) == "cannot tell: gap within noise on real"
-    assert realphotos.verdict({**up, "learned": {"A": False, "B": True}}, up) == \
-        "cannot tell: did not learn: A on generated"
-    assert realphotos.verdict(None, up) == "cannot tell: not measured on generated"
+def judged(a, b, seeds=3):
+    return compare(Y, np.stack([a] * seeds), np.stack([b] * seeds), 4, names=("A", "B"))
+
+
+def test_agreement_reads_the_two_compare_outcomes():
+    up, down = judged(HALF, RIGHT), judged(RIGHT, HALF)
+    assert (up.outcome, down.outcome) == ("B is better", "B is worse")
+    assert realphotos.agreement(up, up) == "agrees"
+    assert realphotos.agreement(up, down) == "reverses"
+    same = judged(HALF, HALF)  # the interval holds 0
+    assert realphotos.agreement(up, same) == "cannot tell: real (cannot tell: the interval holds 0)"
+    guess = judged(WRONG, RIGHT)  # A never right: it did not learn
+    assert realphotos.agreement(guess, up).startswith("cannot tell: generated (cannot compare: A did not learn")
+    assert realphotos.agreement(up, judged(HALF, RIGHT, seeds=1)).startswith("cannot tell: real (cannot tell: 1 seed")
+    assert realphotos.agreement(None, up) == "cannot tell: not measured on generated"
 
 
 def test_side_by_side_table_has_one_row_per_comparison():
-    y = np.repeat([0, 1], 10)
-    ev = realphotos.evidence(y, [y], [1 - y], 2)
-    table = realphotos.side_by_side({"a vs b": (ev, ev), "c vs d": (ev, ev)})
+    up, down = judged(HALF, RIGHT), judged(RIGHT, HALF)
+    table = realphotos.side_by_side({"a vs b": (up, up), "c vs d": (up, down)})
     assert list(table.index) == ["a vs b", "c vs d"]
-    assert table.loc["a vs b", "real B"] == pytest.approx(0.0)
-    assert table["verdict"].str.startswith("cannot tell: did not learn: B").all()
+    assert table.loc["a vs b", "real: B - A"] == pytest.approx(up.difference, abs=1e-3) and up.difference > 0.4
+    assert list(table["verdict"]) == ["agrees", "reverses"]
 
 
 def test_load_real_photos_none_prints_how_to_get_them(capsys):
@@ -79,20 +76,20 @@ def test_find_real_photos_reads_the_environment_variable(tmp_path, monkeypatch):
     assert realphotos._find_real_photos("auto") == (root, None)
 
 
-def test_sampled_dataset_carries_soft_targets_with_their_image():
+def test_the_balanced_stream_carries_soft_targets_with_their_image():
     x = np.arange(12, dtype="float32").reshape(12, 1, 1, 1) / 12
     y = np.array([0] * 9 + [1] * 3)
     soft = np.stack([x[:, 0, 0, 0], 1 - x[:, 0, 0, 0]], axis=1)  # row i is a function of image i
-    for balance in ("sample", "none", "weight"):
-        batch = next(iter(sampled_dataset(x, y, 2, balance=balance, batch_size=6, soft_targets=soft)))
-        images, (onehot, targets) = batch[0], batch[1]
+    for balanced in (True, False):
+        images, (onehot, targets) = next(iter(make_dataset(x, y, 2, batch_size=6, training=True,
+                                                           balanced=balanced, soft_targets=soft)))
         np.testing.assert_allclose(targets.numpy()[:, 0], images.numpy()[:, 0, 0, 0])
         assert onehot.shape == (6, 2)
     with pytest.raises(ValueError, match="soft_targets must have shape"):
-        sampled_dataset(x, y, 2, soft_targets=soft[:5])
+        make_dataset(x, y, 2, training=True, balanced=True, soft_targets=soft[:5])
 
 
-def test_distiller_trains_through_train_on_photos():
+def test_a_distiller_learns_from_the_balanced_stream():
     import keras
 
     keras.utils.set_random_seed(0)  # independent of what earlier tests drew
@@ -102,9 +99,11 @@ def test_distiller_trains_through_train_on_photos():
     x[y == 1] += 0.5  # an easy, learnable difference
     teacher = np.eye(2, dtype="float32")[y] * 0.8 + 0.1
     distiller = Distiller(models.simple_cnn((16, 16, 1), 2), alpha=0.1)
-    history = realphotos.train_on_photos(distiller, x, y, x, y, epochs=4, learning_rate=3e-3, epoch_size=256,
-                                         batch_size=16, soft_targets=teacher)
-    assert len(history) == 4 and max(history) > 0.6  # the best epoch is kept: above chance (0.33 = one class)
+    distiller.compile(optimizer=keras.optimizers.Adam(3e-3))
+    distiller.fit(make_dataset(x, y, 2, batch_size=16, training=True, balanced=True, soft_targets=teacher),
+                  epochs=4, steps_per_epoch=16, shuffle=False, verbose=0)
+    accuracy = np.mean(distiller.student.predict(np.clip(x, 0, 1), verbose=0).argmax(1) == y)
+    assert accuracy > 0.6  # above chance (0.5)
 
 
 def test_benchmark_reads_the_packaged_files():
