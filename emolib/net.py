@@ -1,5 +1,5 @@
 """Downloads that never hang: every download of emolib goes through :func:`download`,
-every "is the network there?" through :func:`reachable`.
+every "is the network there?" through :func:`_reachable`.
 
 Both keep a **total deadline** over the steps that can stall without a word (DNS, the
 TCP connect, TLS, the response headers): a silent host or resolver costs at most
@@ -10,7 +10,7 @@ a hidden temporary name and renamed only when complete (and verified), so an
 interrupted download never looks finished.
 
 >>> from emolib import net
->>> net.reachable("http://127.0.0.1:9/", timeout=1.0)  # nothing listens on port 9
+>>> net._reachable("http://127.0.0.1:9/", timeout=1.0)  # nothing listens on port 9
 False
 """
 
@@ -26,9 +26,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tqdm import tqdm
+
 from .fileio import atomic_path
 
-__all__ = ["NetworkError", "download", "reachable"]
+__all__ = ["NetworkError", "download"]
 
 
 class NetworkError(OSError):
@@ -112,7 +114,7 @@ def _open_url(url, *, connect_timeout=5.0, read_timeout=30.0, method="GET", manu
     return response
 
 
-def reachable(url, timeout=3.0) -> bool:
+def _reachable(url, timeout=3.0) -> bool:
     """Whether a URL answers (any HTTP status counts) in time; never waits longer.
 
     Parameters
@@ -132,19 +134,6 @@ def reachable(url, timeout=3.0) -> bool:
         return True
     except NetworkError as exc:
         return isinstance(exc.__cause__, urllib.error.HTTPError)
-
-
-def _progress(done, total, started, stream):
-    elapsed = max(time.monotonic() - started, 1e-9)
-    rate = done / elapsed / 1e6
-    if total:
-        bar = "#" * int(30 * done / total)
-        eta = (total - done) / max(done / elapsed, 1e-9)
-        line = f"\r  [{bar:<30}] {done / 1e6:7.1f} / {total / 1e6:.1f} MB  {rate:5.1f} MB/s  ETA {eta:4.0f} s"
-    else:
-        line = f"\r  {done / 1e6:7.1f} MB  {rate:5.1f} MB/s"
-    stream.write(line)
-    stream.flush()
 
 
 def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, manual_steps=None,
@@ -171,7 +160,7 @@ def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, 
     manual_steps : str, optional
         What a user can do by hand, appended to every error.
     progress : bool, default True
-        Print bytes, rate and ETA on stderr.
+        Show a ``tqdm`` bar (bytes, rate, ETA) on stderr.
 
     Returns
     -------
@@ -193,37 +182,25 @@ def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, 
         raise NetworkError(_with_steps(
             f"cannot download {url}: the server sent Content-Length {length!r}, not a number of bytes",
             manual_steps))
-    total = int(length or 0)
-    stream = sys.stderr
-    started = time.monotonic()
-    done = 0
-    if progress:
-        stream.write(f"Downloading {url}\n  to {path}\n")
-    try:
-        with response, atomic_path(path, suffix=".part") as tmp:
-            with open(tmp, "wb") as out:
-                while True:
-                    try:
-                        chunk = response.read(1 << 20)
-                    except (OSError, ValueError, http.client.HTTPException) as exc:
-                        raise NetworkError(_with_steps(
-                            f"download of {url} stalled or broke after {done / 1e6:.1f} MB: {exc}",
-                            manual_steps)) from exc
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        _progress(done, total, started, stream)
-                out.flush()
-                os.fsync(out.fileno())
-            if total and done != total:
+    total, done = int(length or 0), 0
+    with response, atomic_path(path, suffix=".part") as tmp, open(tmp, "wb") as out, \
+            tqdm(total=total or None, unit="B", unit_scale=True, desc=f"{url} -> {path}", file=sys.stderr,
+                 disable=not progress, mininterval=1.0) as shown:
+        while True:
+            try:
+                chunk = response.read(1 << 20)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 raise NetworkError(_with_steps(
-                    f"download of {url} is incomplete: {done} of {total} bytes", manual_steps))
-            if verify is not None:
-                verify(tmp)
-    finally:
-        if progress:
-            stream.write("\n")
-            stream.flush()
+                    f"download of {url} stalled or broke after {done / 1e6:.1f} MB: {exc}", manual_steps)) from exc
+            if not chunk:
+                break
+            out.write(chunk)
+            done += len(chunk)
+            shown.update(len(chunk))
+        out.flush()
+        os.fsync(out.fileno())
+        if total and done != total:
+            raise NetworkError(_with_steps(f"download of {url} is incomplete: {done} of {total} bytes", manual_steps))
+        if verify is not None:
+            verify(tmp)
     return path

@@ -53,11 +53,9 @@ from .data.base import EmotionDataset
 from .fileio import atomic_path, _temp_dir_beside
 
 __all__ = [
-    "GLOVE_URL", "GOEMOTIONS_FILES", "GOEMOTIONS_URL", "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS", "SPLITS",
-    "TWEETEVAL_FILES", "TWEETEVAL_URL", "TextDataError", "TextDataset", "WORD_VECTOR_SUFFIXES",
-    "download_goemotions", "download_tweeteval", "emoji_to_words", "find_goemotions", "find_word_vectors",
-    "glove_instructions", "glove_vectors", "goemotions_instructions", "is_emoji", "load_goemotions",
-    "load_text_dataset", "load_tweeteval", "load_word_vectors", "preprocess", "text_cnn", "tweeteval_instructions"
+    "MULTI_LABEL_POLICIES", "PREPROCESSING_STEPS", "TextDataError", "TextDataset", "download_tweeteval",
+    "emoji_to_words", "find_word_vectors", "glove_vectors", "is_emoji", "load_goemotions", "load_text_dataset",
+    "load_tweeteval", "load_word_vectors", "preprocess", "text_cnn", "tweeteval_instructions"
 ]
 
 #: Task name -> classes (label ``i`` is ``classes[i]``).
@@ -69,12 +67,12 @@ _TASKS = {
     "anger_optimism": ("anger", "optimism"),  # seed 001's second pair
 }
 MULTI_LABEL_POLICIES = ("exclusive", "strict", "first")
-SPLITS = ("train", "val", "test")
+_SPLITS = ("train", "val", "test")
 
-GOEMOTIONS_URL = "https://raw.githubusercontent.com/google-research/google-research/master/goemotions/data/"
-TWEETEVAL_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets/emotion/"
-TWEETEVAL_FILES = ("mapping.txt",) + tuple(f"{s}_{k}.txt" for s in SPLITS for k in ("text", "labels"))
-GOEMOTIONS_FILES = ("emotions.txt", "ekman_mapping.json", "train.tsv", "dev.tsv", "test.tsv")
+_GOEMOTIONS_URL = "https://raw.githubusercontent.com/google-research/google-research/master/goemotions/data/"
+_TWEETEVAL_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets/emotion/"
+_TWEETEVAL_FILES = ("mapping.txt",) + tuple(f"{s}_{k}.txt" for s in _SPLITS for k in ("text", "labels"))
+_GOEMOTIONS_FILES = ("emotions.txt", "ekman_mapping.json", "train.tsv", "dev.tsv", "test.tsv")
 
 
 class TextDataError(ValueError):
@@ -209,11 +207,11 @@ def _row_classes(names, to_class, policy):
 
 def _dataset(name, folder, task, policy, classes, group, read):
     """The :class:`TextDataset` of ``read(split) -> (file, texts, label names per row)`` over
-    :data:`SPLITS`, keeping the rows whose labels give exactly one task class under ``policy``;
+    :data:`_SPLITS`, keeping the rows whose labels give exactly one task class under ``policy``;
     ``group`` maps a label name to its task class name."""
     to_class = {n: classes.index(c) for n, c in group.items() if c in classes}
     splits, dropped = {}, {}
-    for split in SPLITS:
+    for split in _SPLITS:
         path, texts, names = read(split)
         found = {n: _row_classes(n, to_class, policy) for n in set(names)}  # once per distinct label list
         size = np.array([len(found[n]) for n in names], dtype=np.int64)
@@ -252,14 +250,14 @@ def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeou
 
 
 # --------------------------------------------------------------------------- GoEmotions
-def goemotions_instructions(folder="data/goemotions") -> str:
+def _goemotions_instructions(folder="data/goemotions") -> str:
     """The manual steps to get GoEmotions where emolib looks for it."""
     return ("GoEmotions ships with emolib (emolib/data/goemotions/). To get it by hand:\n"
-            + _curl_steps(folder, GOEMOTIONS_URL, GOEMOTIONS_FILES)
+            + _curl_steps(folder, _GOEMOTIONS_URL, _GOEMOTIONS_FILES)
             + f"then load_text_dataset('goemotions', data_dir='{folder}').")
 
 
-def find_goemotions(data_dir=None) -> Path | None:
+def _find_goemotions(data_dir=None) -> Path | None:
     """The GoEmotions folder: ``data_dir``, else the copy shipped in the package
     (``emolib/data/goemotions``, found with :mod:`importlib.resources`), else ``data/goemotions``
     in the working directory or a parent. ``None`` if absent."""
@@ -272,11 +270,11 @@ def find_goemotions(data_dir=None) -> Path | None:
     return next((folder for folder in candidates if (folder / "emotions.txt").is_file()), None)
 
 
-def download_goemotions(dest, url=GOEMOTIONS_URL, connect_timeout=5.0, read_timeout=30.0) -> Path:
+def _download_goemotions(dest, url=_GOEMOTIONS_URL, connect_timeout=5.0, read_timeout=30.0) -> Path:
     """Download GoEmotions' files (uncompressed TSVs) into the folder ``dest`` through
     :func:`emolib.net.download` (atomically, as :func:`download_tweeteval`);
     ``NetworkError`` with the manual steps when offline."""
-    return _download_files(url, GOEMOTIONS_FILES, dest, goemotions_instructions(dest), connect_timeout,
+    return _download_files(url, _GOEMOTIONS_FILES, dest, _goemotions_instructions(dest), connect_timeout,
                            read_timeout, lambda folder: load_goemotions(folder, download=False))
 
 
@@ -314,19 +312,19 @@ def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", downlo
     """GoEmotions for ``task`` (see the module docstring), splits train/val (``dev``)/test as released.
 
     ``data_dir``: a folder with ``{train,dev,test}.tsv[.gz]``, ``emotions.txt`` and
-    ``ekman_mapping.json`` (default: :func:`find_goemotions`). When none is found and
+    ``ekman_mapping.json`` (default: :func:`_find_goemotions`). When none is found and
     ``download`` is true, the files are downloaded to ``~/.keras/datasets/goemotions``
     (in Colab; offline this fails within seconds with the manual steps).
     """
     _check_policy(multi_label)
-    folder = find_goemotions(data_dir)
+    folder = _find_goemotions(data_dir)
     if folder is None:
         if data_dir is not None or not download:
             where = data_dir or "data/goemotions"
             raise FileNotFoundError(f"GoEmotions not found in '{where}' (no emotions.txt)\n\n"
-                                    + goemotions_instructions(where))
+                                    + _goemotions_instructions(where))
         cache = Path.home() / ".keras" / "datasets" / "goemotions"
-        folder = cache if (cache / "emotions.txt").is_file() else download_goemotions(cache)
+        folder = cache if (cache / "emotions.txt").is_file() else _download_goemotions(cache)
     label_names = _read_text(folder / "emotions.txt").split()
     if task == "ekman":
         ekman = _read_ekman_mapping(folder / "ekman_mapping.json")
@@ -340,7 +338,7 @@ def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", downlo
         path = next((p for p in (folder / f"{name}.tsv.gz", folder / f"{name}.tsv") if p.is_file()), None)
         if path is None:
             raise FileNotFoundError(f"GoEmotions split '{name}' not found: no {name}.tsv.gz or {name}.tsv "
-                                    f"in '{folder}'\n\n{goemotions_instructions(folder)}")
+                                    f"in '{folder}'\n\n{_goemotions_instructions(folder)}")
         return path, *_parse_goemotions_tsv(path, path.stat().st_mtime_ns, path.stat().st_size, tuple(label_names))
 
     return _dataset(f"goemotions-{task}", folder, task, multi_label, classes, group, read)
@@ -350,24 +348,24 @@ def load_goemotions(data_dir=None, task="ekman", multi_label="exclusive", downlo
 def tweeteval_instructions(folder="data/tweeteval-emotion") -> str:
     """The manual steps to get TweetEval emotion into ``folder``."""
     return ("Get TweetEval emotion by hand (public GitHub repository cardiffnlp/tweeteval, datasets/emotion/):\n"
-            + _curl_steps(folder, TWEETEVAL_URL, TWEETEVAL_FILES)
+            + _curl_steps(folder, _TWEETEVAL_URL, _TWEETEVAL_FILES)
             + "or: git clone --depth 1 https://github.com/cardiffnlp/tweeteval && "
             f"cp tweeteval/datasets/emotion/*.txt {folder}/\nthen load_text_dataset('{folder}', task='tweeteval4').")
 
 
-def download_tweeteval(dest="data/tweeteval-emotion", url=TWEETEVAL_URL, connect_timeout=5.0,
+def download_tweeteval(dest="data/tweeteval-emotion", url=_TWEETEVAL_URL, connect_timeout=5.0,
                        read_timeout=30.0) -> Path:
     """Download TweetEval emotion's 7 files into the folder ``dest`` through :func:`emolib.net.download`:
     renamed into place only when all arrived and :func:`load_tweeteval` reads them (nothing is left
     otherwise); offline, :class:`emolib.net.NetworkError` within seconds, with the manual steps."""
-    return _download_files(url, TWEETEVAL_FILES, dest, tweeteval_instructions(dest), connect_timeout, read_timeout,
+    return _download_files(url, _TWEETEVAL_FILES, dest, tweeteval_instructions(dest), connect_timeout, read_timeout,
                            load_tweeteval)
 
 
 def _read_lines(path):
     if not path.is_file():
         raise FileNotFoundError(f"TweetEval file missing: '{path}' (expected the layout "
-                                f"{', '.join(TWEETEVAL_FILES)})\n\n{tweeteval_instructions(path.parent)}")
+                                f"{', '.join(_TWEETEVAL_FILES)})\n\n{tweeteval_instructions(path.parent)}")
     return _lines(_read_text(path))
 
 
@@ -637,19 +635,19 @@ def load_word_vectors(path, vocabulary, dim=None, seed=0):
     return matrix, len(set(found) - {0, 1}) / max(len(vocabulary) - 2, 1)
 
 
-GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
-WORD_VECTOR_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
+_GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
+_WORD_VECTOR_SUFFIXES = (".txt", ".vec", ".txt.gz", ".vec.gz")
 
 
-def glove_instructions(dest_dir="data/word-vectors", dim=100) -> str:
+def _glove_instructions(dest_dir="data/word-vectors", dim=100) -> str:
     """The manual steps to get GloVe 6B vectors into ``dest_dir``."""
     return ("Get GloVe 6B (822 MB zip, Wikipedia + Gigaword, 400k words) by hand:\n"
-            + _curl_steps(dest_dir, "", [GLOVE_URL])
+            + _curl_steps(dest_dir, "", [_GLOVE_URL])
             + f"  unzip glove.6B.zip glove.6B.{dim}d.txt && rm glove.6B.zip\n"
             "or pass any GloVe/fastText text file (word v1 v2 ... per line) as WORD_VECTORS.")
 
 
-def glove_vectors(dest_dir="data/word-vectors", dim=100, url=GLOVE_URL, connect_timeout=5.0,
+def glove_vectors(dest_dir="data/word-vectors", dim=100, url=_GLOVE_URL, connect_timeout=5.0,
                   read_timeout=60.0) -> Path:
     """Download GloVe 6B through :func:`emolib.net.download` and extract
     ``glove.6B.<dim>d.txt`` into ``dest_dir`` (atomically; the zip is deleted).
@@ -661,7 +659,7 @@ def glove_vectors(dest_dir="data/word-vectors", dim=100, url=GLOVE_URL, connect_
         return target
     archive = dest_dir / "glove.6B.zip"
     net.download(url, archive, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                 verify=zipfile.ZipFile, manual_steps=glove_instructions(dest_dir, dim))
+                 verify=zipfile.ZipFile, manual_steps=_glove_instructions(dest_dir, dim))
     try:
         with zipfile.ZipFile(archive) as z, z.open(member) as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
@@ -683,13 +681,13 @@ def find_word_vectors(path=None, search_dir="data/word-vectors", allow_download=
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"word-vector file not found: '{path}'\n\n{glove_instructions(search_dir, dim)}")
+            raise FileNotFoundError(f"word-vector file not found: '{path}'\n\n{_glove_instructions(search_dir, dim)}")
         return path, f"file {path.name}"
     search_dir = Path(search_dir)
-    files = sorted(p for p in search_dir.glob("*") if p.is_file() and p.name.endswith(WORD_VECTOR_SUFFIXES))
+    files = sorted(p for p in search_dir.glob("*") if p.is_file() and p.name.endswith(_WORD_VECTOR_SUFFIXES))
     if files:
         return files[0], f"file {files[0].name}"
-    if allow_download and "google.colab" in sys.modules and net.reachable(GLOVE_URL, timeout=3.0):
+    if allow_download and "google.colab" in sys.modules and net._reachable(_GLOVE_URL, timeout=3.0):
         return glove_vectors(search_dir, dim), f"GloVe 6B {dim}d (download)"
     return None, (f"none: no WORD_VECTORS file, none in '{search_dir}', no download (only offered in Colab).\n"
-                  + glove_instructions(search_dir, dim))
+                  + _glove_instructions(search_dir, dim))

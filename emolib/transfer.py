@@ -312,7 +312,7 @@ _WEIGHTS_HOST = "https://storage.googleapis.com/"
 
 
 def network_available(url=_WEIGHTS_HOST, timeout=3.0) -> bool:
-    """Whether a URL answers in time (:func:`emolib.net.reachable`).
+    """Whether a URL answers in time (:func:`emolib.net._reachable`).
 
     Parameters
     ----------
@@ -326,7 +326,7 @@ def network_available(url=_WEIGHTS_HOST, timeout=3.0) -> bool:
     bool
         True when it answered.
     """
-    return net.reachable(url, timeout=timeout)
+    return net._reachable(url, timeout=timeout)
 
 
 def _md5_check(expected):

@@ -29,11 +29,7 @@ NOT_YET_PRIVATE = {
     ("emolib.progress", "epoch_callback"): "the progress bar of a model.fit written in a notebook",
     ("emolib.experiment", "TrainedModel"): IN_FLIGHT,
     ("emolib.evaluation", "input_batches"): IN_FLIGHT + " (transfer.py imports it)",
-    ("emolib.net", "reachable"): IN_FLIGHT,
-    **{("emolib.text", name): IN_FLIGHT + " (text.py's data-file lookup)" for name in (
-        "GLOVE_URL", "GOEMOTIONS_FILES", "GOEMOTIONS_URL", "SPLITS", "TWEETEVAL_FILES", "TWEETEVAL_URL",
-        "WORD_VECTOR_SUFFIXES", "download_goemotions", "find_goemotions", "glove_instructions", "glove_vectors",
-        "goemotions_instructions")},
+    ("emolib.text", "glove_vectors"): "notebook 10's prose tells the learner to call it (ALLOW_DOWNLOAD)",
 }
 
 #: Public functions and classes whose docstrings are not numpydoc yet. The list only shrinks: a
@@ -44,9 +40,8 @@ DOCSTRINGS_TO_DO = {
     "emolib.notebook.profile", "emolib.notebook.project_dir", "emolib.notebook.runs_dir",
     "emolib.notebook.settings_for", "emolib.notebook.setup_notebook", "emolib.notebook.show_source",
     "emolib.notebook.source_markdown", "emolib.notebook.with_progress",
-    "emolib.text.download_goemotions", "emolib.text.download_tweeteval",
-    "emolib.text.find_goemotions", "emolib.text.find_word_vectors", "emolib.text.glove_instructions",
-    "emolib.text.glove_vectors", "emolib.text.goemotions_instructions", "emolib.text.load_goemotions",
+    "emolib.text.download_tweeteval",
+    "emolib.text.find_word_vectors", "emolib.text.glove_vectors", "emolib.text.load_goemotions",
     "emolib.text.load_tweeteval", "emolib.text.tweeteval_instructions"
 }
 

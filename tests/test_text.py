@@ -157,7 +157,7 @@ def test_goemotions_bad_rows_name_file_and_line(tmp_path):
 def test_goemotions_missing_folder_without_download(tmp_path):
     with pytest.raises(FileNotFoundError, match="GoEmotions not found") as err:
         text.load_goemotions(tmp_path / "none", download=False)
-    assert text.GOEMOTIONS_URL in str(err.value)
+    assert text._GOEMOTIONS_URL in str(err.value)
 
 
 def test_shipped_goemotions_has_the_release_rows():
@@ -356,10 +356,10 @@ def test_download_goemotions_from_local_server(file_server, tmp_path):
     with gzip.open(source / "train.tsv.gz", "rt") as f:  # the release serves plain .tsv files
         (source / "train.tsv").write_text(f.read())
     dest = tmp_path / "cache" / "goemotions"
-    text.download_goemotions(dest, url=url + "go/")
+    text._download_goemotions(dest, url=url + "go/")
     assert leftovers(dest.parent) == ["goemotions"]
     assert list(text.load_goemotions(dest, task="tweeteval4").train.labels) == [0, 0, 1, 2, 3]
     (source / "dev.tsv").write_text("text\t99\tid\n")  # a bad file: checked before anything is kept
     with pytest.raises(text.TextDataError, match="dev.tsv:1"):
-        text.download_goemotions(tmp_path / "other" / "goemotions", url=url + "go/")
+        text._download_goemotions(tmp_path / "other" / "goemotions", url=url + "go/")
     assert leftovers(tmp_path / "other") == []

@@ -4,7 +4,7 @@ Conventions as in :mod:`emolib.data.real`.
 
 emolib does not download it (:func:`_fer2013_instructions`), except in Colab, where
 :func:`_find_or_fetch_fer2013` offers ``kagglehub`` (Colab ships it), only after
-:func:`emolib.net.reachable` saw Kaggle answer within a few seconds: offline it fails
+:func:`emolib.net._reachable` saw Kaggle answer within a few seconds: offline it fails
 fast with the manual steps.
 """
 
@@ -75,7 +75,7 @@ def _fetch_fer2013(timeout=5.0) -> Path:
     is missing, Kaggle does not answer within ``timeout`` seconds, or the download fails."""
     if importlib.util.find_spec("kagglehub") is None:
         raise FileNotFoundError("kagglehub is not installed (pip install kagglehub).\n\n" + _fer2013_instructions())
-    if not net.reachable(_KAGGLE_URL, timeout=timeout):
+    if not net._reachable(_KAGGLE_URL, timeout=timeout):
         raise FileNotFoundError(f"{_KAGGLE_URL} did not answer within {timeout:g} s (offline?).\n\n"
                                 + _fer2013_instructions())
     import kagglehub
