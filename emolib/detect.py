@@ -137,16 +137,20 @@ def _gray(image) -> np.ndarray:
     """``uint8`` ``(h, w)`` luma (PIL's ITU-R 601 weights) of ``(h, w)``, ``(h, w, 1)`` or ``(h, w, 3)``."""
     from PIL import Image
 
+    image = _checked(image)
+    return image if image.ndim == 2 else np.asarray(Image.fromarray(image, "RGB").convert("L"))
+
+
+def _checked(image) -> np.ndarray:
+    """``image`` as a uint8 array ``(h, w)`` or ``(h, w, 3)``; ``ValueError`` for another dtype or shape."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got {image.dtype} (scale [0, 1] floats by 255 first)")
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
-    if image.ndim == 2:
-        return image
-    if image.ndim != 3 or image.shape[-1] != 3:
+    if image.ndim != 2 and (image.ndim != 3 or image.shape[-1] != 3):
         raise ValueError(f"expected an image (h, w), (h, w, 1) or (h, w, 3), got shape {image.shape}")
-    return np.asarray(Image.fromarray(image, "RGB").convert("L"))
+    return image
 
 
 def detect_faces(image, *, cascade=DEFAULT_CASCADE, scale_factor=1.1, min_neighbors=3, min_size=0.08,
@@ -216,11 +220,8 @@ def detect_faces(image, *, cascade=DEFAULT_CASCADE, scale_factor=1.1, min_neighb
         return _Faces(np.zeros((0, 4), np.int64), np.zeros(0, np.float64))
     boxes[:, :2] -= p
     boxes /= scale
-    x0 = np.clip(boxes[:, 0], 0, w)
-    y0 = np.clip(boxes[:, 1], 0, h)
-    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, w)
-    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, h)
-    out = np.rint(np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)).astype(np.int64)
+    corners = np.clip(np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1), 0, [w, h, w, h])
+    out = np.rint(np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)).astype(np.int64)
     keep = (out[:, 2] > 0) & (out[:, 3] > 0)
     out, scores = out[keep], scores[keep]
     order = np.argsort(-(out[:, 2] * out[:, 3]), kind="stable")
@@ -293,15 +294,9 @@ def face_crops(image, boxes, size, channels=1, margin=0.2, align=False) -> np.nd
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     if int(size) < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {image.dtype}")
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2) if channels == 3 else image
-    elif image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"expected an image (h, w), (h, w, 1) or (h, w, 3), got shape {image.shape}")
+    image = _checked(image)
+    if image.ndim == 2 and channels == 3:
+        image = np.repeat(image[..., None], 3, axis=2)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     size = int(size)
     out = np.empty((len(boxes), size, size, channels), np.uint8)
@@ -375,8 +370,7 @@ def predict_faces(classifier, image, file=None, margin=DEFAULT_MARGIN, align=Fal
     names = list(classifier.class_names)
     faces = detect_faces(image, **detect_kw)
     if not len(faces.boxes):
-        row = {"file": file, "face": -1, "x": np.nan, "y": np.nan, "w": np.nan, "h": np.nan, "score": np.nan,
-               "label": NO_FACE, "probability": np.nan, **{c: np.nan for c in names}}
+        row = dict.fromkeys([*FACE_COLUMNS, *names], np.nan) | {"file": file, "face": -1, "label": NO_FACE}
         return pd.DataFrame([row], columns=[*FACE_COLUMNS, *names])
     crops = face_crops(image, faces.boxes, classifier.image_size[0], classifier.channels, margin, align)
     call = getattr(classifier, "_call", None) or onnx_caller(classifier.session)
@@ -466,14 +460,10 @@ def box_iou(a, b) -> np.ndarray:
     >>> box_iou([[0, 0, 10, 10]], [[5, 0, 10, 10], [20, 20, 5, 5]]).round(3)
     array([[0.333, 0.   ]])
     """
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    ix = np.clip(np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2])
-                 - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3])
-                 - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
+    a, b = np.asarray(a, np.float64).reshape(-1, 1, 4), np.asarray(b, np.float64).reshape(1, -1, 4)
+    inter = np.clip(np.minimum(a[..., :2] + a[..., 2:], b[..., :2] + b[..., 2:])
+                    - np.maximum(a[..., :2], b[..., :2]), 0, None).prod(axis=-1)
+    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
@@ -566,7 +556,7 @@ def compose_scene(faces, canvas=(480, 640), sizes=(0.18, 0.4), seed=0, backgroun
     else:
         raise ValueError(f"background must be 'gradient', 'noise' or 'gray', got {background!r}")
     scene = np.clip(np.rint(scene), 0, 255).astype(np.uint8)
-    taken, tiles = [], []
+    tiles = []
     for i, face in enumerate(faces):
         face = np.asarray(face)
         if face.ndim == 3 and face.shape[-1] == 1:
@@ -581,13 +571,12 @@ def compose_scene(faces, canvas=(480, 640), sizes=(0.18, 0.4), seed=0, backgroun
             x, y = int(rng.integers(0, W - w + 1)), int(rng.integers(0, H - h + 1))
             g = gap * max(w, h)
             if all(x + w + g <= tx or tx + tw + g <= x or y + h + g <= ty or ty + th + g <= y
-                   for tx, ty, tw, th in taken):
+                   for tx, ty, tw, th in tiles):
                 break
         else:
             raise ValueError(f"could not place picture {i} of {len(faces)} on a {H}x{W} canvas without overlap: "
                              "use fewer or smaller pictures or a larger canvas")
         scene[y: y + h, x: x + w] = np.asarray(im.resize((w, h), Image.BILINEAR))
-        taken.append((x, y, w, h))
         tiles.append((x, y, w, h))
     return scene, np.asarray(tiles, np.int64).reshape(-1, 4)
 
