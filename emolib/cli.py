@@ -32,13 +32,16 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-def _positive_int(text):
-    try:
-        if int(text) >= 1:
-            return int(text)
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+def _argument(convert, ok, expected):
+    """An argparse ``type``: ``convert(text)`` when ``ok`` of it, else an error saying what was expected."""
+    def parse(text):
+        try:
+            if ok(convert(text)):
+                return convert(text)
+        except ValueError:
+            pass
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return parse
 
 
 def _printable(text) -> str:
@@ -48,15 +51,6 @@ def _printable(text) -> str:
         return os.fsencode(str(text)).decode(sys.getfilesystemencoding(), "backslashreplace")
     except UnicodeError:
         return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _margin(text):
-    try:
-        if 0 <= float(text) <= 2:
-            return float(text)
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"expected a margin between 0 and 2 (a fraction of the face box), got {text!r}")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -70,13 +64,13 @@ def _build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files to classify")
     predict.add_argument("--model", "-m", required=True, metavar="MODEL.onnx", help="an emolib ONNX export")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    predict.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    predict.add_argument("--threads", type=_argument(int, lambda n: n >= 1, "a positive integer"), default=None, metavar="N",
                          help="ONNX Runtime threads (default: one per physical core)")
     predict.add_argument("--faces", action="store_true",
                          help="find the faces in each image (OpenCV Haar cascade) and classify each: a row per face")
     predict.add_argument("--annotate", type=Path, default=None, metavar="OUT_DIR",
                          help="write each image with its face boxes and labels drawn to OUT_DIR (implies --faces)")
-    predict.add_argument("--margin", type=_margin, default=None, metavar="M",
+    predict.add_argument("--margin", type=_argument(float, lambda m: 0 <= m <= 2, "a margin between 0 and 2 (a fraction of the face box)"), default=None, metavar="M",
                          help="with --faces: added around each face box on every side, as a fraction of its side "
                          "(default: emolib.detect.DEFAULT_MARGIN)")
     predict.set_defaults(run=lambda args: _predict(args, predict))
@@ -101,14 +95,20 @@ def _predict(args, parser) -> int:
         parser.exit(1, f"{parser.prog}: error: {_printable(exc)}\n")
     table["file"] = table["file"].map(_printable)
     errors = [{"file": _printable(e["file"]), "error": _printable(e["error"])} for e in errors]
-    if args.json:
-        names = classifier.class_names
-        predictions = [{"file": r["file"], "label": r["label"], "probability": round(float(r["probability"]), 6),
-                        "probabilities": {c: round(float(r[c]), 6) for c in names}} for r in table.to_dict("records")]
-        out = {"model": _printable(args.model), "class_names": names, "predictions": predictions, "errors": errors}
-        print(json.dumps(out, indent=2, allow_nan=False))
+    names = classifier.class_names
+    return _output(parser, table, errors, args.json and {
+        "model": _printable(args.model), "class_names": names, "predictions": [
+            {"file": r["file"], "label": r["label"], "probability": round(float(r["probability"]), 6),
+             "probabilities": {c: round(float(r[c]), 6) for c in names}} for r in table.to_dict("records")],
+        "errors": errors})
+
+
+def _output(parser, table, errors, as_json):
+    """Print ``as_json`` (a dict) as JSON, or else ``table``; each error on stderr; the exit status."""
+    if as_json:
+        print(json.dumps(as_json, indent=2, allow_nan=False))
     elif len(table):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
     for error in errors:
         print(f"{parser.prog}: error: {error['error']}", file=sys.stderr)
     return 1 if errors else 0
@@ -179,18 +179,13 @@ def _predict_faces(args, parser, classifier) -> int:
                 "score": number(r["score"], 3) if face else None, "label": r["label"],
                 "probability": number(r["probability"]) if face else None,
                 "probabilities": {c: number(r[c]) for c in names} if face else None})
-        out = {"model": str(args.model), "class_names": names, "faces": True, "predictions": predictions,
-               "annotated": [_printable(w) for w in written], "errors": errors}
-        print(json.dumps(out, indent=2, allow_nan=False))
-    elif len(table):
-        shown = table.drop(columns="score")
-        face = shown["face"] >= 0
-        for column in ("face", "x", "y", "w", "h"):  # whole numbers, "-" on a no-face row
-            shown[column] = [str(int(v)) if ok else "-" for v, ok in zip(shown[column], face)]
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
-    for error in errors:
-        print(f"{parser.prog}: error: {error['error']}", file=sys.stderr)
-    return 1 if errors else 0
+        return _output(parser, table, errors, {"model": str(args.model), "class_names": names, "faces": True,
+                                               "predictions": predictions,
+                                               "annotated": [_printable(w) for w in written], "errors": errors})
+    shown, face = table.drop(columns="score"), table["face"] >= 0
+    for column in ("face", "x", "y", "w", "h"):  # whole numbers, "-" on a no-face row
+        shown[column] = [str(int(v)) if ok else "-" for v, ok in zip(shown[column], face)]
+    return _output(parser, shown, errors, None)
 
 
 def main(argv=None) -> int:
