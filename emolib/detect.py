@@ -43,10 +43,8 @@ _CASCADES = ("default", "alt", "alt2", "alt_tree")
 #: The cascade :func:`detect_faces` uses unless told otherwise (see ``benchmarks/face_detection.py``).
 DEFAULT_CASCADE = "alt2"
 #: The crop margin :func:`predict_faces` and ``predict --faces`` use: none, the Haar box as it is
-#: (brows to chin). ``benchmarks/face_detection.py`` chose it on validation photos for the FER2013
-#: network, trained on tight face crops: macro-F1 0.608 at margin 0, 0.567 at 0.1, 0.545 at 0.2,
-#: 0.471 at 0.3 (248 photos). A model trained on looser pictures (a photo with the face in its
-#: middle) may want more: ``face_crops(..., margin=...)``, ``predict --faces --margin M``.
+#: (brows to chin; chosen by ``benchmarks/face_detection.py``, see docs/library.md). A model trained
+#: on looser pictures may want more: ``face_crops(..., margin=...)``, ``predict --faces --margin M``.
 DEFAULT_MARGIN = 0.0
 #: Columns of :func:`predict_faces`' table before the class probabilities.
 FACE_COLUMNS = ("file", "face", "x", "y", "w", "h", "score", "label", "probability")

@@ -45,7 +45,13 @@ def save_figure(fig, save_path, dpi=120):
     return path
 
 
+def _axes(ax, *args, **kwargs):
+    """``(figure, ax)``: a new figure's axes (``plt.subplots(*args, **kwargs)``) when ``ax`` is None."""
+    return plt.subplots(*args, **kwargs) if ax is None else (np.ravel(ax)[0].figure, ax)
+
+
 def _finish(fig, save_path):
+    fig.tight_layout()
     if save_path is not None:
         save_figure(fig, save_path)
     return fig
@@ -100,7 +106,6 @@ def sample_grid(images, labels, class_names, per_class=8, seed=0, save_path=None
                 ax.spines[:].set_visible(False)
         axes[c, 0].set_ylabel(name, rotation=0, ha="right", va="center")
     fig.suptitle("Sample images per class")
-    fig.tight_layout()
     return _finish(fig, save_path)
 
 
@@ -127,16 +132,12 @@ def class_distribution(dataset_or_counts_df, axes=None, save_path=None):
         counts = counts.counts()
     counts = pd.DataFrame(counts)
     props = counts / counts.sum(axis=0).replace(0, np.nan)
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    else:
-        fig = axes[0].figure
+    fig, axes = _axes(axes, 1, 2, figsize=(11, 3.8))
     counts.plot.bar(ax=axes[0], rot=30)
     axes[0].set(title="Images per class", ylabel="images", xlabel="")
     props.plot.bar(ax=axes[1], rot=30, legend=False)
     axes[1].axhline(1 / len(counts), color="gray", ls="--", lw=1, label="balanced")
     axes[1].set(title="Proportion within each split", ylabel="fraction of split", xlabel="")
-    fig.tight_layout()
     return _finish(fig, save_path)
 
 
@@ -162,10 +163,7 @@ def learning_curves(history_df, axes=None, save_path=None):
         history_df = history_df.history
     df = pd.DataFrame(history_df)
     epochs = df["epoch"] + 1 if "epoch" in df else np.arange(1, len(df) + 1)
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    else:
-        fig = axes[0].figure
+    fig, axes = _axes(axes, 1, 2, figsize=(10, 3.6))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for prefix, label, style in (("", "train", "-o"), ("val_", "validation", "-s")):
             if prefix + metric in df:
@@ -173,7 +171,6 @@ def learning_curves(history_df, axes=None, save_path=None):
         ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
     return _finish(fig, save_path)
 
 
@@ -209,17 +206,13 @@ def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", sav
         values, fmt, vmax = row_rates(cm), ".0%", 1.0
     else:
         values, fmt, vmax = cm, ".0f", None
-    if ax is None:
-        size = 1.0 + 0.75 * len(class_names)
-        fig, ax = plt.subplots(figsize=(size + 1, size))
-    else:
-        fig = ax.figure
+    size = 1.0 + 0.75 * len(class_names)
+    fig, ax = _axes(ax, figsize=(size + 1, size))
     ConfusionMatrixDisplay(values, display_labels=[str(c) for c in class_names]).plot(
         ax=ax, cmap=cmap, values_format=fmt, colorbar=True, xticks_rotation=45,
         im_kw={"vmin": 0, "vmax": vmax},
     )
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix" + (" (row-normalised)" if normalize else ""))
-    fig.tight_layout()
     return _finish(fig, save_path)
 
 
@@ -283,7 +276,6 @@ def misclassified_grid(images, y_true, y_pred, class_names, proba=None, n=16, se
             title += f" ({proba[i, y_pred[i]]:.2f})"
         ax.set_title(title, fontsize=8)
     fig.suptitle(f"{len(chosen)} of {len(wrong)} misclassified images (true -> predicted)", fontsize=10)
-    fig.tight_layout()
     fig.indices = chosen
     return _finish(fig, save_path)
 
@@ -304,10 +296,7 @@ def comparison(result, ax=None, save_path=None):
     -------
     matplotlib Figure
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3))
-    else:
-        fig = ax.figure
+    fig, ax = _axes(ax, figsize=(7, 3))
     low, high = result.interval
     ax.hist(result.bootstrap, bins=40, color="#9ecae1", edgecolor="white")
     ax.axvspan(low, high, color="#3182bd", alpha=0.15, label=f"{result.confidence:.0%} interval")
@@ -316,5 +305,4 @@ def comparison(result, ax=None, save_path=None):
     ax.set(xlabel=f"macro-F1 of {result.names[1]} minus {result.names[0]}", ylabel="resamples",
            title=f"{result.names[1]} vs {result.names[0]}: {result.outcome}")
     ax.legend(loc="upper left", fontsize="small")
-    fig.tight_layout()
     return _finish(fig, save_path)

@@ -22,7 +22,8 @@ from emolib.data.splits import _group_splits
 from emolib.data.facial_expressions import (
     _download_facial_expressions,
     _load_facial_expressions,
-    _person_from_filename,
+    _PERSON,
+    _identity_from_names,
 )
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "facial-expressions"
@@ -84,9 +85,9 @@ def copy(tmp_path):
 
 
 def test_person_from_filename():
-    assert _person_from_filename("Person_A_0003.jpg") == "Person_A"
-    assert _person_from_filename("Solo_12.jpg") == "Solo"
-    assert _person_from_filename("some-file_123k.jpg") == "some-file_123k"
+    persons, unmatched = _identity_from_names(["Person_A_0003.jpg", "Solo_12.jpg", "some-file_123k.jpg"],
+                                              _PERSON.pattern)
+    assert list(persons) == ["Person_A", "Solo", "some-file_123k"] and unmatched == 1
 
 
 def test_loader_labels_contempt_and_person_disjoint(copy):

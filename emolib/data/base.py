@@ -153,8 +153,7 @@ class EmotionDataset:
         if missing:
             raise ValueError(f"classes {missing} are not in this data set {self.class_names}")
         old_to_new = np.full(self.num_classes, -1, dtype=np.int64)
-        for new, name in enumerate(keep):
-            old_to_new[self.class_names.index(name)] = new
+        old_to_new[[self.class_names.index(name) for name in keep]] = np.arange(len(keep))
         splits = {}
         for key, split in self.splits.items():
             mask = old_to_new[split.labels] >= 0

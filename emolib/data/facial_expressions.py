@@ -25,7 +25,8 @@ from .. import net
 from ..fileio import _temp_dir_beside
 from .base import EMOTIONS, EmotionDataset, resolve_classes
 from .images import _read_images
-from .real import _build_dataset, _check_args, _check_path, _emotion, _labels_for, _line, _read_csv, _row
+from .real import (_build_dataset, _check_args, _check_path, _emotion, _identity_from_names, _labels_for, _line,
+                   _read_csv, _row)
 from .splits import _group_splits
 
 __all__ = ["is_facial_expressions_dir", "manual_steps"]
@@ -41,6 +42,7 @@ _LEGEND = Path("data") / "legend.csv"
 _ENV_VAR = "EMOLIB_FACIAL_EXPRESSIONS"
 _IMAGES = "images"
 _CONTEMPT_POLICIES = ("drop", "disgust")
+#: The person in a file stem (``Person_A_0003`` -> ``Person_A``); a stem without it is its own person.
 _PERSON = re.compile(r"^(.+)_\d+$")
 
 
@@ -100,14 +102,6 @@ def _find_facial_expressions(start=None):
         if is_facial_expressions_dir(base / _LOCAL_DIR):
             return base / _LOCAL_DIR
     return None
-
-
-def _person_from_filename(name) -> str:
-    """The person a file name stands for: its stem without a trailing ``_<digits>``
-    (``First_Last_0003.jpg`` -> ``First_Last``); a stem without one is its own person."""
-    stem = Path(str(name)).stem
-    m = _PERSON.match(stem)
-    return m.group(1) if m else stem
 
 
 def _read_legend(root) -> pd.DataFrame:
@@ -209,7 +203,7 @@ def _load_facial_expressions(path=None, classes=None, image_size=48, channels=1,
     if not len(keep):
         raise ValueError(f"no images of classes {list(class_names)} in '{legend_path}'")
     legend, labels = legend.iloc[keep].reset_index(drop=True), labels_all[keep]
-    identity = np.array([_person_from_filename(n) for n in legend["image"]], dtype=object)
+    identity = _identity_from_names(legend["image"], _PERSON.pattern)[0]
 
     split_names = _group_splits(labels, identity, val_fraction, test_fraction, seed)
     test_dropped, cap = np.array([], dtype=np.int64), None

@@ -167,10 +167,7 @@ def _parse_pixels(strings, path, expected=_FER_SIZE * _FER_SIZE, chunk=1024) -> 
     """Parse FER2013 pixel strings ("70 80 82 ...") into ``(n, expected)`` uint8,
     vectorised over the bytes of ``chunk`` rows at a time (in threads; numpy runs
     without the GIL). Errors name the row (0-based data row)."""
-    # Kept rather than a library parser: on 35,887 rows of 2,304 values (FER2013's size) this took
-    # 3.8 s, np.fromstring(sep=" ") per row 11.2 s, pd.read_csv(sep=" ") 23.2 s and str.split +
-    # np.array 126 s (one side-by-side run, same strings, on a loaded 2-core machine, 2026-12-02);
-    # and none of those names the bad row or token, which this one must.
+    # Kept rather than a library parser: faster, and it names the bad row (docs/library.md, design notes).
     n = len(strings)
     out = np.empty((n, expected), dtype=np.uint8)
     strings = ["" if not isinstance(s, str) else s for s in strings]
