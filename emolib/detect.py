@@ -315,13 +315,9 @@ def face_crops(image, boxes, size, channels=1, margin=0.2, align=False) -> np.nd
         if pad:
             widths = ((pad, pad), (pad, pad)) + (((0, 0),) if source.ndim == 3 else ())
             source = np.pad(source, widths, mode="edge")
-        square = source[y0 + pad: y0 + pad + side, x0 + pad: x0 + pad + side]
-        im = Image.fromarray(square)
-        im = im.convert("L" if channels == 1 else "RGB")
-        if im.size != (size, size):
-            im = im.resize((size, size), Image.BILINEAR)
-        arr = np.asarray(im, np.uint8)
-        out[i] = arr[..., None] if channels == 1 else arr
+        square = Image.fromarray(source[y0 + pad: y0 + pad + side, x0 + pad: x0 + pad + side])
+        im = square.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)  # same size: a copy
+        out[i] = np.asarray(im, np.uint8).reshape(size, size, channels)
     return out
 
 

@@ -371,13 +371,12 @@ def _recover_runs(exp_dir) -> list:
         action = _finish_overwrite(exp_dir, m, old, dead)
         if action:
             done.append((action, m["run"]))
+            warnings.warn(f"'{exp_dir / m['run']}': {action} (its process was killed during an overwrite)",
+                          stacklevel=2)
     for m, tmp in (d for d in dead if d[0]["kind"] == "tmp"):
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
             done.append(("removed unfinished", m["run"]))
-    for action, run in done:
-        if action != "removed unfinished":
-            warnings.warn(f"'{exp_dir / run}': {action} (its process was killed during an overwrite)", stacklevel=2)
     return done
 
 
