@@ -246,14 +246,13 @@ def _scan_class_dirs(split_dir: Path, classes_wanted):
     for d in class_dirs:
         emotion = _emotion(d.name, f"class folder '{d}'")
         files, skipped = _image_files(d)
-        entries.extend((None, emotion, d.name) for _ in range(skipped))  # counted as dropped, never decoded
         if classes_wanted is not None and emotion not in classes_wanted:
-            entries.extend((None, emotion, d.name) for _ in files)
-            continue
-        if not files:
+            skipped, files = skipped + len(files), []
+        elif not files:
             raise ValueError(f"class folder '{d}' contains no images (extensions: {', '.join(_IMAGE_EXTENSIONS)})"
                              + (f"; it has {skipped} {'/'.join(_SKIPPED_EXTENSIONS)} files, skipped as Keras "
                                 "skips them: convert them to PNG or JPEG" if skipped else ""))
+        entries.extend((None, emotion, d.name) for _ in range(skipped))  # counted as dropped, never decoded
         entries.extend((f, emotion, d.name) for f in files)
     return entries
 
