@@ -222,9 +222,21 @@ def _metrics_for_json(result) -> dict:
 
 
 def accuracy_interval(correct, n, confidence=0.95):
-    """Wilson score interval ``(low, high)`` of an accuracy of ``correct`` out of ``n``
-    (scipy's ``binomtest``). With 128 test images (seed 003's test split) a 50% accuracy
-    is only known to about +-8.5 points.
+    """Wilson score interval of an accuracy of ``correct`` out of ``n`` (scipy's ``binomtest``).
+
+    Parameters
+    ----------
+    correct : int
+        Images classified right.
+    n : int
+        Test images (positive).
+    confidence : float, default 0.95
+        The interval's coverage.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``: with 128 test images a 50% accuracy is only known to about +-8.5 points.
     """
     from scipy.stats import binomtest
 

@@ -371,9 +371,21 @@ def make_dataset(images, labels, num_classes, batch_size=64, training=False, ima
 
 
 def undersample_indices(labels, seed=0):
-    """Indices that keep, for every class present, a random subset the size of the
-    smallest class (without replacement). Returns a sorted ``int64`` array, so
-    ``split.take(idx)`` keeps images, labels and metadata together."""
+    """Undersampling: for every class present, a random subset the size of the smallest class.
+
+    Parameters
+    ----------
+    labels : array of int, shape (n,)
+        Class indices.
+    seed : int, default 0
+        Seed of the draw (without replacement).
+
+    Returns
+    -------
+    array of int64, shape (m,)
+        Sorted indices into ``labels``, so ``split.take(idx)`` keeps images, labels and
+        metadata together.
+    """
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(labels, return_counts=True)
@@ -383,9 +395,20 @@ def undersample_indices(labels, seed=0):
 
 
 def oversample_indices(labels, seed=0):
-    """Indices that keep every image and repeat random images of each smaller class
-    (with replacement) until every class present has as many as the largest.
-    Returns a sorted ``int64`` array (repeated indices appear several times)."""
+    """Oversampling: every image, plus random repeats of each smaller class up to the largest.
+
+    Parameters
+    ----------
+    labels : array of int, shape (n,)
+        Class indices.
+    seed : int, default 0
+        Seed of the repeats (drawn with replacement).
+
+    Returns
+    -------
+    array of int64, shape (m,)
+        Sorted indices into ``labels``; repeated images appear several times.
+    """
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(labels, return_counts=True)
@@ -426,10 +449,23 @@ def capped_indices(labels, cap, seed=0):
 
 
 def class_weights(labels, num_classes):
-    """Keras ``class_weight`` dict ``{class: weight}`` from scikit-learn's
-    ``"balanced"`` heuristic, ``n_samples / (n_classes_present * count)``: rare
-    classes weigh more, and the mean weight over samples is 1. Classes absent
-    from ``labels`` get weight 1.0."""
+    """Keras' ``class_weight`` from scikit-learn's ``"balanced"`` heuristic.
+
+    ``n_samples / (n_classes_present * count)``: rare classes weigh more, and the mean weight
+    over the samples is 1.
+
+    Parameters
+    ----------
+    labels : array of int, shape (n,)
+        Class indices of the training images.
+    num_classes : int
+        Classes of the task.
+
+    Returns
+    -------
+    dict of int to float
+        ``{class: weight}`` for every class; a class absent from ``labels`` gets 1.0.
+    """
     from sklearn.utils.class_weight import compute_class_weight
 
     labels = np.asarray(labels)
