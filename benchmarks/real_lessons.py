@@ -167,7 +167,6 @@ def int8_entry(result, ds, names, tmp):
 
 
 def run_source(source, cfg):
-    import keras
     import numpy as np
 
     from emolib.ensemble import soft_vote
@@ -182,8 +181,7 @@ def run_source(source, cfg):
         f"colour images {census['colour_share']:.1%}")
     runs = {}  # member -> [RunResult per seed]
     fer = dict(image_size=FER_INPUT_SIZE, channels=1)
-    for seed in seeds:
-        keras.utils.clear_session()
+    for seed in seeds:  # no clear_session between seeds: every seed's models are exported to ONNX below
         for member, channels in (("simple_cnn_gray", 1), ("simple_cnn_rgb", 3)):
             runs.setdefault(member, []).append(train(recipe(
                 source, f"{member}_seed{seed}", "simple_cnn", cfg, names, seed, epochs=cfg.epochs,
