@@ -75,8 +75,9 @@ results: setup
 	$(PY) tools/results.py
 	$(PY) tools/real_vs_generated.py
 
-# The real-photo ladder (benchmarks/results/real_photos.json; ~30 min on 2 cores). DATA: a copy of the
-# muxspace/facial_expressions layout, e.g. make real-photos DATA=../shared/facial-expressions.
+# The real-photo ladder, every rung trained by run_experiment (emolib/results/real_photos.json, runs under
+# runs/real_photos; ~40 min on 2 cores). DATA: a copy of the muxspace/facial_expressions layout,
+# e.g. make real-photos DATA=../shared/facial-expressions.
 DATA ?=
 real-photos: setup
 	$(PY) benchmarks/real_photos.py --data $(or $(DATA),data/facial_expressions)
@@ -86,8 +87,9 @@ real-photos: setup
 real-kfold: setup
 	$(PY) benchmarks/real_photos_kfold.py --data $(or $(DATA),data/facial_expressions)
 
-# Gray vs RGB, ensemble vs best, distillation and int8, each measured on generated faces and on real
-# photos by the same code (benchmarks/results/real_lessons.json; ~30 min on 2 cores). DATA as above.
+# Gray vs RGB, transfer vs scratch, ensemble vs best and int8, each measured on generated faces and on
+# real photos by the same code and trainer, verdicts by evaluation.compare (emolib/results/real_lessons.json,
+# runs under runs/real_lessons; ~25 min on 2 cores). DATA as above.
 real-lessons: setup
 	$(PY) benchmarks/real_lessons.py --data $(or $(DATA),data/facial_expressions)
 

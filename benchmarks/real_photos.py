@@ -1,7 +1,7 @@
 """The real-photo ladder: every rung of the curriculum measured on real photographs
 in the ``muxspace/facial_expressions`` layout, written to ``emolib/results/real_photos.json``.
 
-    python benchmarks/real_photos.py --data ../shared/facial-expressions      # ~30-45 min on 2 cores
+    python benchmarks/real_photos.py --data ../shared/facial-expressions      # ~35-40 min on 2 idle cores
     python benchmarks/real_photos.py --data data/facial_expressions --output /tmp/rp.json --quick
     python benchmarks/real_photos.py --data ../shared/facial-expressions --crop-compare --margins 0.0,0.1 \
         --margin-rungs fer_zero_shot --epochs 10 --head-epochs 5 --finetune-epochs 10   # ~30 min, 2 busy cores
@@ -40,9 +40,14 @@ every seed where a rung is trained with several seeds: ``--seeds`` on the 4-clas
 * ``ensemble``: a validation-weighted soft vote (:func:`emolib.ensemble.combine`) of the
   best members.
 
-Every trained network is selected on validation macro-F1 (the epoch's weights with the
-best value are kept); ``*_tta`` entries average the prediction of the image and its mirror
-image (test-time flip). ``ablation`` lists what each step of the best recipe bought.
+Every trained network is trained by the one trainer: each stage is one
+:func:`emolib.experiment.run_experiment` run of :func:`emolib.realphotos.photo_config` (as
+``benchmarks/real_photos_kfold.py`` does; natural sampling and class weights are changes of that
+config), saved under ``--runs-dir`` (a fine-tuning stage starts from its head's saved run), and keeps
+the epoch with the best validation macro-F1; ``*_tta`` entries average the prediction of the image
+and its mirror image (test-time flip). ``ablation`` lists what each step of the best recipe bought;
+``comparisons`` (4-class task) judges the pairs of :data:`COMPARISONS` with
+:func:`emolib.evaluation.compare` over the paired seeds (``tools/real_vs_generated.py`` reads them).
 Models see 64x64 gray images (the FER network's input) or 48x48 (the from-scratch
 networks, seed 003's size). One epoch is ``--epoch-size`` training images drawn by the
 rung's sampler, so balanced and natural sampling cost the same.
@@ -69,14 +74,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from real_photos_kfold import _commit, log  # noqa: E402  (the k-fold benchmark's helpers, not copies)
+
 DEFAULT_OUT = ROOT / "emolib" / "results" / "real_photos.json"
 CROP_OUT = ROOT / "emolib" / "results" / "real_photos_crop.json"
-#: Fine-tuning variants that only serve the ablation (fewer seeds by default).
+#: Fine-tuning variants that only serve the ablation (``--seeds-ablation`` seeds: 3, so that the
+#: imbalance comparisons have the 3 seeds that compare needs).
 ABLATION_ONLY = ("fer_finetune_balanced", "fer_finetune_weighted_aug")
-
-
-def log(*args):
-    print(time.strftime("%H:%M:%S"), *args, flush=True)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -133,13 +138,6 @@ def to_float(images, size):
     return prepare_images(images, size).numpy()
 
 
-def augmenter(strength, seed):
-    """``None`` or Keras preprocessing layers for ``tf.data`` (:func:`emolib.pipeline.random_augmentation`)."""
-    from emolib.pipeline import random_augmentation
-
-    return None if strength == "none" else random_augmentation(seed)
-
-
 def predict(model, x, tta=False):
     import numpy as np
 
@@ -149,24 +147,32 @@ def predict(model, x, tta=False):
     return np.asarray(p)
 
 
-def fit(model, data, cfg, *, balance, augment, epochs, lr, seed, label):
-    """Train ``model`` on ``cfg.epoch_size`` images per epoch drawn by ``balance``
-    (:func:`emolib.pipeline.sampled_dataset`) and keep the epoch with the best
-    validation macro-F1 (:func:`emolib.experiment.fit_keep_best`: Adam, cosine decay).
-    Returns the per-epoch validation macro-F1."""
-    import numpy as np
+#: ``balance`` of a stage -> the changes to :func:`emolib.realphotos.photo_config` (class-balanced
+#: sampling): ``"sample"`` keeps it, ``"none"`` draws natural class frequencies, ``"weight"`` natural
+#: frequencies with balanced class weights in the loss.
+BALANCE = {"sample": {}, "none": {"data.sampling": None},
+           "weight": {"data.sampling": None, "data.class_weight": True}}
 
-    from emolib.experiment import fit_keep_best
-    from emolib.pipeline import sampled_dataset
 
-    ds = sampled_dataset(data["x"], data["y"], data["k"], balance=balance, augment=augmenter(augment, seed),
-                         batch_size=cfg.batch_size, seed=seed)
+def fit(stage, dataset, cfg, *, run, experiment, seed, class_names, init_from=None):
+    """One stage of a rung: one :func:`emolib.experiment.run_experiment` run of the real-photo recipe
+    (:func:`emolib.realphotos.photo_config`: ``cfg.epoch_size`` photos per epoch drawn by the stage's
+    ``balance``, Adam with cosine decay, the epoch with the best validation macro-F1 kept), saved
+    under ``cfg.runs_dir/<experiment>/<run>``. ``stage``: ``model``, ``params``, ``image_size``,
+    ``balance``, ``augment``, ``epochs``, ``lr``. Returns the :class:`~emolib.experiment.RunResult`."""
+    from emolib.experiment import run_experiment
+    from emolib.realphotos import photo_config
+
+    config = photo_config(run, stage["model"], class_names=class_names, epochs=stage["epochs"],
+                          learning_rate=stage["lr"], seed=seed, image_size=stage["image_size"], channels=1,
+                          augment=True if stage["augment"] else None, epoch_size=cfg.epoch_size,
+                          batch_size=cfg.batch_size, experiment=experiment, params=stage.get("params"),
+                          init_from=init_from).updated(BALANCE[stage["balance"]])
     started = time.monotonic()
-    history = fit_keep_best(model, ds, data["xv"], data["yv"], epochs=epochs, learning_rate=lr,
-                            steps_per_epoch=max(1, cfg.epoch_size // cfg.batch_size))
-    log(f"    {label}: {epochs} epochs in {time.monotonic() - started:.0f} s, "
-        f"best val macro-F1 {max(history):.3f} (epoch {int(np.argmax(history)) + 1})")
-    return history
+    result = run_experiment(config, dataset=dataset, runs_dir=cfg.runs_dir, overwrite=True, progress=False)
+    log(f"    {experiment}/{run}: {stage['epochs']} epochs in {time.monotonic() - started:.0f} s, "
+        f"best val macro-F1 {result.metrics['val']['macro_avg']['f1']:.3f} (epoch {result.metrics['best_epoch']})")
+    return result
 
 
 # --------------------------------------------------------------------------- rungs
@@ -240,105 +246,103 @@ def reference_rungs(ds, val, data48, data64, probas, add):
         "averaged; standardised; balanced class weights; C in (0.01, 0.1, 1) chosen on val", C=c)
 
 
-def trained_rung(name, build, data, seeds_, notes, stages, *, cfg, probas, add, tta=True, keep=False, test_probas=None):
-    """Train ``build()`` through ``stages`` once per seed and add the rung (``keep``: its
-    validation and test probabilities become a candidate ensemble member; ``test_probas``: a
-    dict that gets ``name -> [test probabilities of each seed]``, no flip, for :func:`crop_compare`)."""
-    import keras
-
+def trained_rung(name, seeds_, notes, stages, *, cfg, sets, arrays, experiment, probas, add, tta=True, keep=False,
+                 test_probas=None):
+    """Train the rung's ``stages`` (each a :func:`fit` run; a later stage starts from the earlier one's
+    saved weights) once per seed and add the rung. ``sets[size]``: the photos as an EmotionDataset
+    for a stage of that input size; ``arrays[size]``: float ``xv``/``xt`` and labels for scoring.
+    ``keep``: its validation and test probabilities become a candidate ensemble member;
+    ``test_probas``: a dict that gets ``name -> [test probabilities of each seed]``, no flip."""
     if cfg.rungs and name not in cfg.rungs.split(","):
         return
+    import numpy as np
+
+    size = stages[-1]["image_size"]
+    data, names = arrays[size], list(sets[size].class_names)
     runs = []
     for seed in seeds_:
-        keras.utils.set_random_seed(seed)
-        started = time.monotonic()
-        model, history = build(), []
+        started, result = time.monotonic(), None
         for i, stage in enumerate(stages):
-            if "prepare" in stage:
-                model = stage["prepare"](model)
-            history += fit(model, data, cfg, seed=seed, label=f"{name} seed {seed} stage {i + 1}",
-                           **{a: b for a, b in stage.items() if a != "prepare"})
+            run = f"{name}_seed{seed}" if len(stages) == 1 else f"{name}_stage{i + 1}_seed{seed}"
+            result = fit(stage, sets[stage["image_size"]], cfg, run=run, experiment=experiment, seed=seed,
+                         class_names=names, init_from=None if result is None else result.path)
+        model = result.model
         pv, pt = predict(model, data["xv"]), predict(model, data["xt"])
+        if not np.allclose(pt, result.test["proba"], atol=1e-4):  # the run's own scoring, the same photos
+            raise RuntimeError(f"{name} seed {seed}: predictions differ from run_experiment's test scoring")
         ptt = predict(model, data["xt"], tta=True) if tta else None
-        runs.append(one_run(seed, data, pv, pt, ptt, time.monotonic() - started, history))
+        runs.append(one_run(seed, data, pv, pt, ptt, time.monotonic() - started,
+                            result.history["val_macro_f1"].tolist() if "val_macro_f1" in result.history else None))
+        runs[-1]["run"] = str(result.path.relative_to(cfg.runs_dir))
         if test_probas is not None:
             test_probas.setdefault(name, []).append(pt)
         if keep:
             probas.setdefault(name, []).append((predict(model, data["xv"], tta=tta), ptt if tta else pt))
-    add(name, runs, notes, stages=[{a: b for a, b in s.items() if a != "prepare"} for s in stages])
+    add(name, runs, notes, stages=stages)
 
 
-def network_rungs(task, k, cfg, data48, data64, trained, rungs):
+def network_rungs(task, cfg, trained, rungs):
     """The trained networks: simple CNN, the FER2013 network frozen and fine-tuned
-    (the recipe's steps), seed 003's ResNet-like, a random-init ImageNet backbone."""
-    from emolib import models
-    from emolib.transfer import fer_transfer
-
+    (the recipe's steps), seed 003's ResNet-like, a random-init ImageNet backbone. Each stage is
+    a dict for :func:`fit` (``trained(name, seeds, notes, stages, ...)``)."""
     seeds_nets = list(range(cfg.seeds if task == "4class" else cfg.seeds_7))
     seeds_ablation = list(range(cfg.seeds_ablation if task == "4class" else cfg.seeds_7))
     E = cfg.epochs
+    cnn = dict(model="simple_cnn", params={}, image_size=48)
+    head = dict(model="fer_transfer", params={"mode": "frozen"}, image_size=64, epochs=cfg.head_epochs, lr=3e-3)
+    tuned = dict(model="fer_transfer", params={"mode": "finetune", "finetune_layers": cfg.finetune_layers},
+                 image_size=64, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr)
     # simple CNN from scratch, with and without augmentation
-    for aug in ("none", "standard"):
-        trained("simple_cnn" + ("_aug" if aug != "none" else ""),
-                lambda: models.simple_cnn((48, 48, 1), k), data48, seeds_nets,
+    for aug in (False, True):
+        trained("simple_cnn" + ("_aug" if aug else ""), seeds_nets,
                 f"emolib.models.simple_cnn at 48x48 from scratch, balanced sampling, augmentation {aug}",
-                [dict(balance="sample", augment=aug, epochs=E, lr=1e-3)])
+                [dict(cnn, balance="sample", augment=aug, epochs=E, lr=1e-3)])
 
     # FER2013 network: frozen head, then fine-tuned variants
-    def fer_frozen():
-        return fer_transfer((64, 64, 1), k, mode="frozen")
-
-    trained("fer_frozen", fer_frozen, data64, seeds_nets,
+    trained("fer_frozen", seeds_nets,
             "FER2013 mini-Xception frozen, new softmax head (balanced sampling, no augmentation)",
-            [dict(balance="sample", augment="none", epochs=cfg.head_epochs, lr=3e-3)])
+            [dict(head, balance="sample", augment=False)])
 
-    def finetune(layers_):
-        def prepare(frozen_model):
-            model = fer_transfer((64, 64, 1), k, mode="finetune", finetune_layers=layers_)
-            model.set_weights(frozen_model.get_weights())
-            return model
-        return prepare
-
-    variants = [("fer_finetune_plain", "none", "none", "natural class frequencies, no augmentation (out of the box)"),
-                ("fer_finetune_balanced", "sample", "none", "class-balanced sampling, no augmentation"),
-                ("fer_finetune_weighted_aug", "weight", "standard", "natural sampling with balanced class weights, augmentation"),
-                ("fer_finetune_balanced_aug", "sample", "standard", "class-balanced sampling, augmentation (the recipe)")]
+    variants = [("fer_finetune_plain", "none", False, "natural class frequencies, no augmentation (out of the box)"),
+                ("fer_finetune_balanced", "sample", False, "class-balanced sampling, no augmentation"),
+                ("fer_finetune_weighted_aug", "weight", True, "natural sampling with balanced class weights, augmentation"),
+                ("fer_finetune_balanced_aug", "sample", True, "class-balanced sampling, augmentation (the recipe)")]
     for name, balance, aug, what in variants:
-        trained(name, fer_frozen, data64, seeds_ablation if name in ABLATION_ONLY else seeds_nets,
+        trained(name, seeds_ablation if name in ABLATION_ONLY else seeds_nets,
                 f"FER2013 mini-Xception: head trained {cfg.head_epochs} epochs, then the last "
-                f"{cfg.finetune_layers} layers fine-tuned (BN frozen) {cfg.finetune_epochs} epochs; {what}",
-                [dict(balance=balance, augment=aug, epochs=cfg.head_epochs, lr=3e-3),
-                 dict(prepare=finetune(cfg.finetune_layers), balance=balance, augment=aug,
-                      epochs=cfg.finetune_epochs, lr=cfg.finetune_lr)],
-                keep=True)
+                f"{cfg.finetune_layers} layers fine-tuned (BN frozen) {cfg.finetune_epochs} epochs, starting from "
+                f"the head's saved run; {what}",
+                [dict(head, balance=balance, augment=aug), dict(tuned, balance=balance, augment=aug)], keep=True)
 
     # seed 003's ResNet-like (BN) from scratch
-    trained("resnet_like_bn", lambda: models.resnet_like((48, 48, 1), k, batchnorm=True, dropout=0.3),
-            data48, seeds_nets,
+    trained("resnet_like_bn", seeds_nets,
             "seed 003's ResNet-like with BatchNormalization at 48x48 gray, from scratch, balanced sampling, augmentation",
-            [dict(balance="sample", augment="standard", epochs=E, lr=1e-3)], keep=True)
+            [dict(model="resnet_like", params={"batchnorm": True, "dropout": 0.3}, image_size=48, balance="sample",
+                  augment=True, epochs=E, lr=1e-3)], keep=True)
 
     if cfg.imagenet and task == "4class":
-        from emolib.transfer import imagenet_transfer, weights_label
+        from emolib.transfer import weights_label
 
-        trained("imagenet_mobilenetv2_random_init",
-                lambda: imagenet_transfer((48, 48, 1), k, backbone="mobilenetv2", size=96, weights=None,
-                                          mode="scratch"),
-                data48, seeds_nets[:1],
+        trained("imagenet_mobilenetv2_random_init", seeds_nets[:1],
                 f"keras.applications MobileNetV2 at 96x96, {weights_label('mobilenetv2', 'random init')}: "
                 "no ImageNet weights can be downloaded here; balanced sampling, augmentation",
-                [dict(balance="sample", augment="standard", epochs=E, lr=1e-3)])
+                [dict(model="imagenet_transfer", params={"backbone": "mobilenetv2", "size": 96, "weights": None,
+                                                         "mode": "scratch"},
+                      image_size=48, balance="sample", augment=True, epochs=E, lr=1e-3)])
     else:
         rungs.append({"name": "imagenet_mobilenetv2_random_init", "skipped":
                       "ImageNet weights cannot be downloaded on these machines; a random-init backbone "
                       "is run only with --imagenet (4-class task)"})
 
 
-def ensemble_rung(probas, data64, k, cfg, add):
-    """Ensemble of the best members (validation-weighted soft vote of their TTA probabilities)."""
+def ensemble_rung(probas, data64, k, cfg, add, test_preds=None):
+    """Ensemble of the best members (validation-weighted soft vote of their TTA probabilities).
+    ``test_preds``: gets ``"ensemble" -> [test probabilities per seed]``, seed ``j``'s vote of the
+    members' seed-``j`` runs (a member with one run, e.g. the untrained zero-shot network, votes the same
+    in every seed), for :func:`comparisons`."""
     import numpy as np
 
-    from emolib.ensemble import combine
+    from emolib.ensemble import combine, soft_vote
 
     members = [m for m in probas]
     ranked = sorted(members, key=lambda m: -np.mean([scores(data64["yv"], v, k)["macro_f1"] for v, _ in probas[m]]))
@@ -353,33 +357,83 @@ def ensemble_rung(probas, data64, k, cfg, add):
                     "weights": [round(float(w), 4) for w in weighted["weights"]]}
     else:
         weighted = {"skipped": "a class has fewer than 5 validation images: no weights fitted"}
+    if test_preds is not None:
+        seeds_ = min([len(probas[m]) for m in chosen if len(probas[m]) > 1] or [1])
+        test_preds["ensemble"] = [soft_vote(np.stack([probas[m][min(j, len(probas[m]) - 1)][1] for m in chosen]))
+                                  for j in range(seeds_)]
     add("ensemble", [one_run(0, data64, soft_vote_val(val_p), soft["test_proba"])],
         f"soft vote (equal weights; test-time flips where the member has them) of the {len(chosen)} members "
         f"best on val macro-F1, each member's seeds averaged first: {chosen}",
         members=chosen, weighted=weighted)
 
 
-def run_task(task, ds, cfg, probas):
-    """All rungs on one task; fills ``probas[name] = [(val_proba, test_proba), ...]`` for the ensemble."""
+def compare_entry(name_a, preds_a, name_b, preds_b, y, k):
+    """:func:`emolib.evaluation.compare` of B vs A (``preds_*``: test probabilities ``(n, k)`` or
+    labels ``(n,)``, one per seed, paired by position) as a JSON entry."""
+    import numpy as np
+
+    from emolib.evaluation import compare
+
+    def labels(preds):
+        return np.stack([np.asarray(p).argmax(1) if np.ndim(p) == 2 else np.asarray(p) for p in preds])
+
+    pairs = min(len(preds_a), len(preds_b))
+    verdict = compare(y, labels(preds_a[:pairs]), labels(preds_b[:pairs]), k, names=(name_a, name_b))
+    return {"A": name_a, "B": name_b,
+            "compare": {"outcome": verdict.outcome, "difference": round(float(verdict.difference), 4),
+                        "interval": [round(float(v), 4) for v in verdict.interval],
+                        "learned": {"A": bool(verdict.learned[name_a]), "B": bool(verdict.learned[name_b])},
+                        "line": str(verdict)},
+            "seeds": int(verdict.seeds), "test_images": int(verdict.images)}
+
+
+#: The ladder's comparisons (A, B) that ``tools/real_vs_generated.py`` sets beside the generated faces;
+#: ``best_single``: the trained rung best on validation macro-F1.
+COMPARISONS = [("fer_finetune_plain", "fer_finetune_weighted_aug"), ("fer_finetune_plain", "fer_finetune_balanced"),
+               ("simple_cnn", "simple_cnn_aug"), ("simple_cnn", "fer_finetune_balanced"),
+               ("simple_cnn_aug", "resnet_like_bn"), ("best_single", "ensemble")]
+
+
+def comparisons(rungs, test_preds, y, k):
+    """``{"A vs B": compare_entry}`` for :data:`COMPARISONS` (those whose rungs were run)."""
+    val_f1 = {r["name"]: r["val"]["macro_f1"] for r in rungs if "val" in r and r["name"] in test_preds}
+    singles = {n: f for n, f in val_f1.items() if n != "ensemble"}
+    out = {}
+    for a, b in COMPARISONS:
+        if a == "best_single" and singles:
+            a = max(singles, key=singles.get)
+        if a in test_preds and b in test_preds:
+            out[f"{a} vs {b}"] = compare_entry(a, test_preds[a], b, test_preds[b], y, k)
+            log(f"  {out[f'{a} vs {b}']['compare']['line']}")
+    return out
+
+
+def run_task(task, ds, cfg, probas, test_preds=None):
+    """All rungs on one task; fills ``probas[name] = [(val_proba, test_proba), ...]`` for the ensemble
+    and ``test_preds[name] = [test probabilities per seed]`` (no flip) for :func:`comparisons`."""
+    from emolib.data.base import EmotionDataset
     from emolib.pipeline import capped_indices
 
     k = ds.num_classes
     val = ds.val.take(capped_indices(ds.val.labels, cfg.val_cap, cfg.split_seed))
+    photos = EmotionDataset({"train": ds.train, "val": val, "test": ds.test}, list(ds.class_names), name=ds.name)
     data64 = {"x": to_float(ds.train.images, 64), "y": ds.train.labels, "xv": to_float(val.images, 64),
               "yv": val.labels, "xt": to_float(ds.test.images, 64), "yt": ds.test.labels, "k": k}
     data48 = {**data64, "x": to_float(ds.train.images, 48), "xv": to_float(val.images, 48),
               "xt": to_float(ds.test.images, 48)}
     rungs = []
+    test_preds = {} if test_preds is None else test_preds
 
     def add(name, runs, notes, **extra):
         rungs.append(rung_result(name, runs, notes, extra or None))
 
     def trained(*args, **kwargs):
-        trained_rung(*args, cfg=cfg, probas=probas, add=add, **kwargs)
+        trained_rung(*args, cfg=cfg, sets={48: photos, 64: photos}, arrays={48: data48, 64: data64},
+                     experiment=f"real_photos_{task}", probas=probas, add=add, test_probas=test_preds, **kwargs)
 
     reference_rungs(ds, val, data48, data64, probas, add)
-    network_rungs(task, k, cfg, data48, data64, trained, rungs)
-    ensemble_rung(probas, data64, k, cfg, add)
+    network_rungs(task, cfg, trained, rungs)
+    ensemble_rung(probas, data64, k, cfg, add, test_preds)
     return rungs
 
 
@@ -506,8 +560,13 @@ def crop_compare(ds, cfg):
             out[name] = rung_result(name + (" loose" if margin is None else f" crop m={margin}"), runs, notes,
                                     extra or None)
 
+        arrays = {64: d64, 48: d48}
+        sets = {size: as_dataset(a, splits, names) for size, a in arrays.items() if a is not None and "x" in a}
+        experiment = "real_photos_crop_" + ("loose" if margin is None else f"m{margin}")
+
         def trained(*args, **kwargs):
-            trained_rung(*args, cfg=cfg, probas={}, add=add, test_probas=preds, **kwargs)
+            trained_rung(*args, cfg=cfg, sets=sets, arrays=arrays, experiment=experiment, probas={}, add=add,
+                         test_probas=preds, **kwargs)
 
         if "fer_zero_shot" in rungs:
             t0 = time.monotonic()
@@ -519,7 +578,7 @@ def crop_compare(ds, cfg):
         if trained_names:
             saved, cfg.rungs = cfg.rungs, ",".join(trained_names)  # trained_rung runs only cfg.rungs
             try:
-                network_rungs("4class", k, cfg, d48, d64, trained, [])
+                network_rungs("4class", cfg, trained, [])
             finally:
                 cfg.rungs = saved
         return {name: (out[name], preds[name]) for name in out}
@@ -553,6 +612,19 @@ def crop_compare(ds, cfg):
     return result
 
 
+def as_dataset(arrays, splits, class_names):
+    """Float ``arrays["x"|"xv"|"xt"]`` in [0, 1] (loose or cropped photos at one size) as the uint8
+    EmotionDataset that :func:`fit` trains on (``splits``: the loader's splits, for labels and meta)."""
+    import numpy as np
+
+    from emolib.data.base import EmotionDataset, Split
+
+    return EmotionDataset({name: Split(np.round(arrays[key] * 255).astype(np.uint8), splits[key].labels,
+                                       splits[key].meta)
+                           for key, name in (("x", "train"), ("xv", "val"), ("xt", "test"))},
+                          class_names, name="facial_expressions")
+
+
 def _side_summary(rung):
     """Test accuracy / macro-F1 (mean, sd, per seed) of one side of a crop comparison."""
     t = rung["test"]
@@ -573,7 +645,9 @@ def parse_args(argv=None):
     parser.add_argument("--output", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--tasks", default="4class,7class")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of every trained rung (4-class)")
-    parser.add_argument("--seeds-ablation", type=int, default=1,
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "real_photos",
+                        help="where every trained run is saved (<runs-dir>/real_photos_<task>/<rung>...)")
+    parser.add_argument("--seeds-ablation", type=int, default=3,
                         help="seeds of the intermediate fine-tuning variants (4-class): " + ", ".join(ABLATION_ONLY))
     parser.add_argument("--seeds-7", type=int, default=1, help="seeds of every trained rung (7-class)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the from-scratch networks")
@@ -604,6 +678,7 @@ def parse_args(argv=None):
     parser.add_argument("--margin-rungs", default="",
                         help="the rungs run at the margins after the first (default: the fer_* rungs)")
     cfg = parser.parse_args(argv)
+    cfg.runs_dir = cfg.runs_dir.resolve()
     if cfg.crop_compare:
         sys.path.insert(0, str(ROOT))
         from emolib.detect import DEFAULT_MARGIN
@@ -640,7 +715,10 @@ def main(argv=None) -> dict:
     started = time.monotonic()
     result = {"command": "python benchmarks/real_photos.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()
-                           if k not in ("data", "output")},
+                           if k not in ("data", "output", "runs_dir")},
+              "trainer": "every trained rung: run_experiment(realphotos.photo_config(...)), saved under "
+                         "--runs-dir; verdicts: evaluation.compare over the paired seeds",
+              "commit": _commit(),
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
                           "tensorflow": tf.__version__, "python": platform.python_version()},
@@ -661,7 +739,8 @@ def main(argv=None) -> dict:
         log(f"  {ds}\n{counts.to_string()}")
         info = {k: v for k, v in ds.info.items() if k != "path"}
         task_started = time.monotonic()
-        rungs = run_task(task, ds, cfg, probas={})
+        test_preds = {}
+        rungs = run_task(task, ds, cfg, probas={}, test_preds=test_preds)
         result["tasks"][task] = {
             "classes": list(ds.class_names),
             "counts": {split: {c: int(n) for c, n in counts[split].items()} for split in counts.columns},
@@ -670,6 +749,8 @@ def main(argv=None) -> dict:
             "data": info,
             "rungs": rungs,
             "ablation": ablation(rungs),
+            # evaluation.compare over the paired seeds (the 7-class task trains one seed: no verdicts)
+            "comparisons": comparisons(rungs, test_preds, ds.test.labels, ds.num_classes) if task == "4class" else {},
             "seconds": round(time.monotonic() - task_started, 1),
         }
         best = max((r for r in rungs if "test" in r), key=lambda r: max(r["test"]["macro_f1"], r.get("test_tta", {}).get("macro_f1", 0)))

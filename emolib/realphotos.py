@@ -162,7 +162,7 @@ def photo_config(run, model="simple_cnn", *, class_names, epochs, learning_rate,
 def agreement(generated, real):
     """Whether a comparison carries over from generated faces to real photos.
 
-    Both sides are :func:`emolib.evaluation.compare` results for the same "B vs A" (the one rule
+    Both sides judge the same "B vs A" with :func:`emolib.evaluation.compare` (the one rule
     for "is the difference real?"), one on each data set. The lesson agrees when both say the
     same "better" or "worse", reverses when they say opposite ones; otherwise nothing can be
     said, and the answer names the side that could not tell and why (a model that did not
@@ -171,21 +171,23 @@ def agreement(generated, real):
 
     Parameters
     ----------
-    generated, real : Comparison or None
-        :func:`emolib.evaluation.compare` on each data set (``None``: not measured).
+    generated, real : Comparison, str or None
+        :func:`emolib.evaluation.compare`'s result on each data set, or its ``outcome`` string
+        (as the benchmarks' JSON files store it); ``None``: not measured (or measured without it).
 
     Returns
     -------
     str
         ``"agrees"``, ``"reverses"`` or ``"cannot tell: ..."``.
     """
-    sides = (("generated", generated), ("real", real))
-    missing = [where for where, result in sides if result is None]
+    outcomes = {where: getattr(result, "outcome", result) for where, result in (("generated", generated),
+                                                                               ("real", real))}
+    missing = [where for where, outcome in outcomes.items() if outcome is None]
     if missing:
-        return "cannot tell: not measured on " + " and ".join(missing)
-    signs = {where: (1 if result.outcome.endswith("is better") else -1 if result.outcome.endswith("is worse") else 0)
-             for where, result in sides}
-    unsettled = [f"{where} ({result.outcome})" for where, result in sides if not signs[where]]
+        return "cannot tell: no evaluation.compare result on " + " and ".join(missing)
+    signs = {where: 1 if outcome.endswith(" is better") else -1 if outcome.endswith(" is worse") else 0
+             for where, outcome in outcomes.items()}
+    unsettled = [f"{where}: {outcome}" for where, outcome in outcomes.items() if not signs[where]]
     if unsettled:
         return "cannot tell: " + "; ".join(unsettled)
     return "agrees" if signs["generated"] == signs["real"] else "reverses"

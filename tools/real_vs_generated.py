@@ -2,36 +2,53 @@
 
     python tools/real_vs_generated.py   # after make results, benchmarks/real_photos.py and real_lessons.py
 
-Nothing is typed in. The generated-face side is read from the tables that
-``tools/results.py`` computed from the full-profile runs (the "Mean ± standard
-deviation" table of each experiment, column ``macro-F1``: test macro-F1, mean over
-seeds); the real-photo side from ``emolib/results/real_photos.json`` (4-class task,
-balanced person-disjoint test); the lessons that one command measured on both data sets
-come from ``emolib/results/real_lessons.json``. The verdict is
-:func:`emolib.realphotos.verdict`, the rule the notebooks use: **agrees** or **reverses** when the
-difference is more than noise on both data sets (and, for the paired rows, both models learned),
-else **cannot tell** and why.
+Nothing is typed in. Every verdict comes from :func:`emolib.evaluation.compare` (emolib's one rule
+for "is the difference real?": a bootstrap over seeds and test images, at least 3 seeds, "cannot
+compare" when a model did not learn), run on each data set by the benchmarks and stored in their
+JSON (``compare.outcome``); :func:`carry_over` turns the two outcomes into **agrees**, **reverses**
+or **cannot tell** (and why).
 
-For the seed-table rows the noise of a difference is ``2 * sqrt(sd_a**2 + sd_b**2)`` (standard
-deviations over seeds), and at least :data:`MIN_NOISE` (a 128-image test split, or one seed, cannot
-resolve less). The section replaces an earlier one, so the command can be re-run.
+* The lessons that ``benchmarks/real_lessons.py`` measured on both data sets with the same code
+  and trainer come from ``emolib/results/real_lessons.json``: both sides have a ``compare`` outcome.
+* The ladder's lessons (03-07): the real side is ``emolib/results/real_photos.json``'s
+  ``comparisons`` (4-class task, balanced person-disjoint test); the generated side shows the
+  means over seeds of the full-profile tables that ``tools/results.py`` wrote above (column
+  ``macro-F1``), which hold no per-seed predictions, so no ``compare`` outcome: those rows say
+  "cannot tell" until the generated side is compared (each notebook prints its own verdict).
+
+A benchmark file measured before ``compare`` (no ``compare`` key: the old training loop) gives
+"no evaluation.compare outcome" for its side. The section replaces an earlier one, so the command
+can be re-run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from emolib.realphotos import verdict  # noqa: E402  (the one rule, shared with the notebooks)
-
 HEADING = "## Generated faces vs real photographs"
-MIN_NOISE = 0.03
+
+
+def _outcome(entry):
+    """:func:`emolib.evaluation.compare`'s outcome in a benchmark entry (``entry["compare"]["outcome"]``),
+    the outcome string itself, or ``None`` (not measured)."""
+    if entry is None or isinstance(entry, str):
+        return entry
+    return entry.get("compare", {}).get("outcome")
+
+
+def carry_over(generated, real):
+    """Whether a lesson carries over from generated faces to real photos:
+    :func:`emolib.realphotos.agreement` on two benchmark entries (or outcome strings, or ``None``)."""
+    from emolib.realphotos import agreement
+
+    return agreement(_outcome(generated), _outcome(real))
+
 
 #: lesson, generated (experiment, setting A, setting B), real (rung A, rung B), what B is
 LESSONS = [
@@ -49,7 +66,7 @@ LESSONS = [
     ("06 ResNet-like (BN) vs simple CNN", ("06_resnet_like_full", "simple_cnn", "resnet_like_bn"),
      ("simple_cnn_aug", "resnet_like_bn"), "real: both with augmentation and balanced sampling"),
     ("07 ensemble vs best single model", None, ("best_single", "ensemble"),
-     "generated: see notebook 07's verdicts (test accuracy, McNemar) above"),
+     "generated: see notebook 07's verdicts above"),
 ]
 #: lesson, key in ``real_lessons.json`` (measured on both data sets by benchmarks/real_lessons.py)
 BOTH_SIDES = [
@@ -100,51 +117,55 @@ def real_table(real: dict, task="4class") -> dict:
     return out
 
 
-def seed_evidence(a, b):
-    """Evidence (the keys :func:`emolib.realphotos.verdict` reads) of B - A from two
-    ``(mean, sd)`` pairs, or ``None``: more than noise when larger than
-    ``2 * sqrt(sd_a**2 + sd_b**2)``, at least :data:`MIN_NOISE`. The seed tables do not say
-    whether a model learned: both count as learned."""
-    if a is None or b is None:
-        return None
-    gap, noise = b[0] - a[0], max(MIN_NOISE, 2 * math.sqrt(a[1] ** 2 + b[1] ** 2))
-    return {"gap": gap, "settled": abs(gap) > noise, "learned": {"A": True, "B": True},
-            "text": f"{gap:+.3f} (noise {noise:.3f})"}
+def real_comparison(real: dict, a: str, b: str, task="4class"):
+    """The ``comparisons`` entry of ``real_photos.json`` for rungs A and B (``a="best_single"``: the
+    entry whose B is ``b``, the ensemble; its A is the rung best on validation), or ``None``."""
+    entries = real["tasks"][task].get("comparisons", {})
+    if a != "best_single":
+        return entries.get(f"{a} vs {b}")
+    return next((e for e in entries.values() if e["B"] == b), None)
 
 
-def paired_evidence(lessons: dict, source: str, key: tuple):
-    """Evidence of one ``real_lessons.json`` entry (``None`` when absent): settled when the exact
-    McNemar test over every paired test image gives p < 0.05 (and its winner is the sign of B - A)."""
+def _compare_text(entry):
+    """``+0.012 [-0.030, +0.050]: B is better`` from an entry's ``compare``, or why there is none."""
+    if entry is None:
+        return "not measured"
+    c = entry.get("compare")
+    if c is None:
+        return "no evaluation.compare outcome (old loop)"
+    return f"{c['difference']:+.3f} [{c['interval'][0]:+.3f}, {c['interval'][1]:+.3f}] over {entry['seeds']} seeds: " \
+           f"{c['outcome']}"
+
+
+def _fmt(value):
+    return "" if value is None else f"{value:.3f}"
+
+
+def lesson_entry(lessons: dict, source: str, key: tuple):
+    """One ``real_lessons.json`` entry (``None`` when absent)."""
     entry = lessons.get("sources", {}).get(source, {}).get("lessons", {})
     for part in key:
         entry = entry.get(part, {})
-    if not entry:
-        return None
-    gap = entry["b"]["macro_f1"] - entry["a"]["macro_f1"]
-    return {**entry, "gap": gap, "text": f"{gap:+.3f} (McNemar p {entry['mcnemar_p']:.2g})"}
-
-
-def _cells(a, b, ev):
-    return [_fmt(a), _fmt(b), "not measured" if ev is None else ev["text"]]
-
-
-def _fmt(pair):
-    return "" if pair is None else f"{pair[0]:.3f}"
+    return entry or None
 
 
 def both_sides_rows(lessons: dict) -> list:
-    """Table rows for the lessons of ``real_lessons.json`` (same code on both data sets)."""
+    """Table rows for the lessons of ``real_lessons.json`` (same code and trainer on both data sets)."""
     rows = []
     for lesson, key in BOTH_SIDES:
-        gen, real = paired_evidence(lessons, "generated", key), paired_evidence(lessons, "real", key)
+        gen, real = lesson_entry(lessons, "generated", key), lesson_entry(lessons, "real", key)
         cells = []
-        for ev in (gen, real):
-            cells += ["", "", "not measured"] if ev is None else [
-                f"{ev['a']['macro_f1']:.3f}", f"{ev['b']['macro_f1']:.3f}", ev["text"]]
+        for entry in (gen, real):
+            cells += ["", "", "not measured"] if entry is None else [
+                _fmt(entry["a"]["macro_f1"]), _fmt(entry["b"]["macro_f1"]), _compare_text(entry)]
         ref = gen or real
-        names = "not measured: run benchmarks/real_lessons.py" if ref is None else (
-            f"A `{ref['A']}`, B `{ref['B']}`; {ref['notes']}")
-        rows.append(f"| {lesson} | " + " | ".join(cells) + f" | {verdict(gen, real)} | {names} |")
+        why = lessons.get("not_measured", {}).get(key[0])
+        if ref is None:
+            names = f"not measured: {why}" if why else "not measured: run benchmarks/real_lessons.py"
+            verdict = "cannot tell: not measured"
+        else:
+            names, verdict = f"A `{ref['A']}`, B `{ref['B']}`; {ref['notes']}", carry_over(gen, real)
+        rows.append(f"| {lesson} | " + " | ".join(cells) + f" | {verdict} | {names} |")
     return rows
 
 
@@ -152,28 +173,35 @@ def section(results_text: str, real: dict, lessons: dict | None = None) -> str:
     gen = generated_table(results_text)
     rt = real_table(real)
     lines = [HEADING, "",
-             "Written by `python tools/real_vs_generated.py` from the tables above (generated faces, test "
-             "macro-F1, mean over seeds) and `emolib/results/real_photos.json` (real photographs, "
-             "4-class task, balanced person-disjoint test of "
-             f"{sum(real['tasks']['4class']['counts']['test'].values())} images). A difference is B minus A; "
-             f"its noise is twice the combined standard deviation over seeds, at least {MIN_NOISE}. "
-             "The last rows come from `emolib/results/real_lessons.json`: the same code measured each of those "
-             "lessons on both data sets (seed 003's 4 classes, class-balanced sampling for every network); there a "
-             "difference is more than noise when the exact McNemar test over every paired test image (all seeds) "
-             "gives p < 0.05 and both models learned. The verdict is the notebooks' rule "
-             "(`emolib.realphotos.verdict`): it agrees or reverses only when the difference is more than noise "
-             "on both data sets.", "",
+             "Written by `python tools/real_vs_generated.py`. Every verdict is `emolib.evaluation.compare` "
+             "(bootstrap over seeds and test images, at least 3 seeds) on each data set; the two outcomes "
+             "give **agrees** (the same direction on both), **reverses** (opposite directions) or **cannot "
+             "tell** (a side without a direction, and why). A difference is B minus A, test macro-F1, mean over "
+             "seeds, with compare's 95% interval. The first rows are the ladder's lessons: real photographs from "
+             "`emolib/results/real_photos.json` (4-class task, balanced person-disjoint test of "
+             f"{sum(real['tasks']['4class']['counts']['test'].values())} images); the generated side shows the "
+             "full-profile means of the tables above, which hold no per-seed predictions, so it has no compare "
+             "outcome here (each notebook prints its own). The last rows come from "
+             "`emolib/results/real_lessons.json`: the same code and trainer (`run_experiment`, class-balanced "
+             "sampling, the epoch with the best validation macro-F1) measured each lesson on both data sets "
+             "(seed 003's 4 classes).", "",
              "| lesson | generated A | generated B | generated B - A | real A | real B | real B - A | verdict | models |",
              "|---|---|---|---|---|---|---|---|---|"]
     for lesson, g, r, what in LESSONS:
         ga, gb = (gen.get((g[0], g[1])), gen.get((g[0], g[2]))) if g else (None, None)
-        ra, rb = rt.get(r[0]), rt.get(r[1])
-        ge, re_ = seed_evidence(ga, gb), seed_evidence(ra, rb)
-        names = f"A `{rt.get('best_single_name', r[0]) if r[0] == 'best_single' else r[0]}`, B `{r[1]}`"
+        entry = real_comparison(real, *r)
+        a_name = entry["A"] if entry and r[0] == "best_single" else rt.get("best_single_name", r[0]) \
+            if r[0] == "best_single" else r[0]
+        ra, rb = rt.get(a_name), rt.get(r[1])
+        gen_text = "not measured" if ga is None or gb is None else f"{gb[0] - ga[0]:+.3f} (means; not compared)"
+        cells = [_fmt(ga and ga[0]), _fmt(gb and gb[0]), gen_text,
+                 _fmt(ra and ra[0]), _fmt(rb and rb[0]),
+                 _compare_text(entry) if "comparisons" in real["tasks"]["4class"] or entry
+                 else "no evaluation.compare outcome (old loop)"]
+        names = f"A `{a_name}`, B `{r[1]}`"
         if g:
             names = f"generated A `{g[1]}`, B `{g[2]}`; real {names}"
-        cells = _cells(ga, gb, ge) + _cells(ra, rb, re_)
-        lines.append(f"| {lesson} | " + " | ".join(cells) + f" | {verdict(ge, re_)} | {names}; {what} |")
+        lines.append(f"| {lesson} | " + " | ".join(cells) + f" | {carry_over(None, entry)} | {names}; {what} |")
     lines += both_sides_rows(lessons or {})
     return "\n".join(lines) + "\n"
 
