@@ -179,13 +179,16 @@ SOLUTIONS = ROOT / "solutions"
 
 @pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
 def test_exercises_have_solutions_and_link_them(notebook):
-    """Each notebook ends with 3 to 6 exercises that link their solutions notebook, which exists
-    (make test executes solutions/ with the smoke profile, so the solutions cannot rot)."""
+    """Each notebook's core path ends with 3 to 6 exercises that link their solutions notebook, which
+    exists (make test executes solutions/ with the smoke profile, so the solutions cannot rot): the cell
+    before the one headed `## Going further`, or the notebook's last cell when it has no such heading."""
     import nbformat
 
     solutions = SOLUTIONS / f"{notebook.stem}_solutions.ipynb"
     assert solutions.is_file(), f"no {solutions.relative_to(ROOT)}"
-    last = nbformat.read(notebook, as_version=4).cells[-1]
+    cells = nbformat.read(notebook, as_version=4).cells
+    further = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Going further")]
+    last = cells[further[0] - 1] if further else cells[-1]
     assert last.cell_type == "markdown" and "## Exercises" in last.source
     exercises = last.source.split("## Exercises", 1)[1]
     assert f"(../solutions/{solutions.name})" in exercises
