@@ -11,7 +11,7 @@ import tensorflow as tf
 
 __all__ = [
     "EPS", "accuracy_interval", "chance_ceiling", "compare", "confused_pairs", "error_rates_by", "evaluate",
-    "f1_scores", "input_batches", "log_loss", "macro_f1", "mcnemar_test", "predict_proba", "row_rates"
+    "f1_scores", "input_batches", "log_loss", "macro_f1", "predict_proba", "row_rates"
 ]
 
 
@@ -303,35 +303,6 @@ def f1_scores(y_true, proba, num_classes) -> dict:
         "worst_class_f1": round(float(per_class.min()), 4),
         "per_class_f1": [round(float(v), 4) for v in per_class],
     }
-
-
-def mcnemar_test(y_true, pred_a, pred_b):
-    """Paired comparison of two classifiers on the same test images (exact McNemar test).
-
-    Only images where exactly one model is right carry information: ``b`` = A right and B
-    wrong, ``c`` = A wrong and B right. Under "equally accurate", each such image is a fair
-    coin flip, so the p-value is a two-sided binomial test of ``b`` out of ``b + c``.
-
-    Parameters
-    ----------
-    y_true : array of int, shape (n,)
-        True classes.
-    pred_a, pred_b : array of int, shape (n,)
-        The two models' predicted classes.
-
-    Returns
-    -------
-    dict
-        ``{"a_only": b, "b_only": c, "p_value": p}``.
-    """
-    from scipy.stats import binomtest
-
-    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
-    a_right, b_right = pred_a == y_true, pred_b == y_true
-    b = int(np.sum(a_right & ~b_right))
-    c = int(np.sum(~a_right & b_right))
-    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
-    return {"a_only": b, "b_only": c, "p_value": p}
 
 
 #: A model "learned" when its test accuracy is above this many times chance (1 / k); nothing is

@@ -4,8 +4,9 @@ An :class:`ExperimentConfig` (data, model and training settings, JSON-serialisab
 describes a run; :func:`run_experiment` trains it and saves it atomically under
 ``runs/<experiment>/<run>/`` (layout and saving rules: :mod:`emolib.runs`), after
 checking names, training settings and the data's splits.
-:func:`collect_runs` tables every saved run; :func:`summarize_runs`,
-:func:`compare_to_baseline` and :func:`effect_verdicts` compare them;
+:func:`collect_runs` tables every saved run; :func:`summarize_runs` and
+:func:`compare_to_baseline` summarise them (a verdict between two settings is
+:func:`emolib.evaluation.compare` on their test predictions);
 :func:`reuse_or_train` gives a saved run's model when one fits, else trains it.
 
 Example::
@@ -40,7 +41,7 @@ from .progress import bar, epoch_callback
 
 __all__ = [
     "DataConfig", "ExperimentConfig", "ModelConfig", "RunResult", "SUMMARY_METRICS", "TrainConfig", "TrainedModel",
-    "collect_runs", "compare_to_baseline", "effect_verdicts", "reuse_or_train", "run_experiment", "set_seed",
+    "collect_runs", "compare_to_baseline", "reuse_or_train", "run_experiment", "set_seed",
     "summarize_runs"
 ]
 
@@ -850,40 +851,6 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
                                       "effect_max", "stderr", "ratio", "p_value"])
     out["baseline_std"] = base_values.std(ddof=1) if len(base_values) > 1 else float("nan")
     return out
-
-
-def effect_verdicts(effects, confidence=0.95) -> pd.Series:
-    """A verdict per row of :func:`compare_to_baseline`'s table.
-
-    Identical nonzero differences (no spread, so no p-value) count as an effect.
-
-    Parameters
-    ----------
-    effects : pandas.DataFrame
-        :func:`compare_to_baseline`'s table (its ``p_value`` and effect columns).
-    confidence : float, default 0.95
-        The two-sided test's confidence.
-
-    Returns
-    -------
-    pandas.Series of str
-        ``"better"`` or ``"worse"`` when the paired t-test rejects "no effect", ``"within the
-        noise"`` otherwise, ``"one seed: cannot tell"`` with fewer than two pairs and ``"no
-        values: cannot tell"`` when the effect is missing (NaN: the metric is absent from the
-        runs).
-    """
-
-    def verdict(row):
-        if row["pairs"] < 2:
-            return "one seed: cannot tell"
-        if pd.isna(row["effect"]):
-            return "no values: cannot tell"
-        exact = pd.isna(row["p_value"]) and row["effect"] != 0  # identical nonzero differences
-        if exact or row["p_value"] < 1 - confidence:
-            return "better" if row["effect"] > 0 else "worse"
-        return "within the noise"
-
-    return effects.apply(verdict, axis=1).rename("verdict")
 
 
 # --------------------------------------------------------------------------
