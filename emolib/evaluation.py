@@ -11,7 +11,7 @@ import tensorflow as tf
 
 __all__ = [
     "EPS", "accuracy_interval", "chance_ceiling", "compare", "confused_pairs", "error_rates_by", "evaluate",
-    "f1_scores", "input_batches", "log_loss", "macro_f1", "predict_proba", "row_rates"
+    "f1_scores", "input_batches", "log_loss", "macro_f1", "predict_proba"
 ]
 
 
@@ -439,7 +439,7 @@ def compare(y_true, preds_a, preds_b, num_classes, names=("A", "B"), confidence=
                       confidence=confidence, outcome=outcome)
 
 
-def row_rates(cm) -> np.ndarray:
+def _row_rates(cm) -> np.ndarray:
     """A confusion matrix with each row divided by its total.
 
     Parameters
@@ -460,7 +460,7 @@ def row_rates(cm) -> np.ndarray:
 def confused_pairs(cm, class_names, top=5):
     """The pairs of classes a classifier confuses most, from its confusion matrix.
 
-    A pair's confusion is ``rate[i, j] + rate[j, i]`` (:func:`row_rates`, both
+    A pair's confusion is ``rate[i, j] + rate[j, i]`` (:func:`_row_rates`, both
     directions: 0.5 could be a quarter of each class going to the other, or half of one
     and none of the other). ``cm``: counts ``(k, k)``, rows true (sums of matrices work
     too); ``top``: pairs to return (``None``: all). Returns a DataFrame with columns
@@ -478,7 +478,7 @@ def confused_pairs(cm, class_names, top=5):
         raise ValueError("cm must hold non-negative, finite counts")
     if top is not None and (isinstance(top, bool) or int(top) != top or top < 1):
         raise ValueError(f"top must be a positive integer or None, got {top!r}")
-    rates = row_rates(cm)
+    rates = _row_rates(cm)
     k = len(names)
     pairs = [(names[i], names[j], rates[i, j] + rates[j, i]) for i in range(k) for j in range(i + 1, k)]
     table = pd.DataFrame(pairs, columns=["class a", "class b", "confusion"])

@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 
 from . import runs
-from .fileio import jsonable
+from .fileio import _jsonable
 from .progress import bar, epoch_callback
 
 __all__ = [
-    "DataConfig", "ExperimentConfig", "ModelConfig", "RunResult", "SUMMARY_METRICS", "TrainConfig", "TrainedModel",
+    "DataConfig", "ExperimentConfig", "ModelConfig", "RunResult", "TrainConfig", "TrainedModel",
     "collect_runs", "compare_to_baseline", "reuse_or_train", "run_experiment", "set_seed",
     "summarize_runs"
 ]
@@ -157,10 +157,10 @@ class TrainConfig:
         (``ReduceLROnPlateau``) or ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to
         ``alpha`` times the initial rate over all steps).
     augment : None, bool or dict
-        ``None``, ``True`` or a dict of some fields of :data:`emolib.pipeline.AUGMENT_DEFAULTS`
-        (:func:`emolib.pipeline.augmentation`).
+        ``None``, ``True`` or a dict of some fields of :data:`emolib.pipeline._AUGMENT_DEFAULTS`
+        (:func:`emolib.pipeline._augmentation`).
     mixup_alpha, cutmix_alpha : float, default 0.0
-        Keras ``MixUp``/``CutMix`` (:func:`emolib.pipeline.batch_mixing`); 0 turns them off.
+        Keras ``MixUp``/``CutMix`` (:func:`emolib.pipeline._batch_mixing`); 0 turns them off.
     seed : int, default 0
         Weights initialisation, shuffling and augmentation.
     verbose : int, default 0
@@ -210,7 +210,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
-        return jsonable(asdict(self))
+        return _jsonable(asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -768,10 +768,10 @@ def _run_setting(run_name: str) -> str:
 
 
 #: Default metrics of :func:`summarize_runs`.
-SUMMARY_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "macro_f1", "epochs", "train_seconds")
+_SUMMARY_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "macro_f1", "epochs", "train_seconds")
 
 
-def summarize_runs(table, by="setting", metrics=SUMMARY_METRICS) -> pd.DataFrame:
+def summarize_runs(table, by="setting", metrics=_SUMMARY_METRICS) -> pd.DataFrame:
     """Mean and spread of repeated runs: one row per value of ``by``.
 
     ``table`` is a :func:`collect_runs` frame; ``by`` a column name or a list of
@@ -884,7 +884,7 @@ def _load_run(run_dir):
 
     from .data import load_dataset
 
-    config, metrics = runs.read_run(run_dir)
+    config, metrics = runs._read_run(run_dir)
     config = ExperimentConfig.from_dict(config)
     model = keras.models.load_model(Path(run_dir) / runs.MODEL_FILE)
     return model, load_dataset(**config.data.load_kwargs()), config, metrics
@@ -897,7 +897,7 @@ def _unusable(candidate: Path, config, same_data) -> str | None:
     if not candidate.is_dir():
         return "not found"
     try:
-        saved, metrics = runs.read_run(candidate)
+        saved, metrics = runs._read_run(candidate)
         saved = ExperimentConfig.from_dict(saved)
     except runs.RunFolderError as exc:  # incomplete or damaged: train anew
         return exc.reason  # the note shows the folder already, relative to runs_dir

@@ -12,8 +12,7 @@ from keras import layers
 
 
 __all__ = [
-    "AddPositionEmbedding", "BN_MOMENTUM", "basic_block", "build_model", "conv_unit", "gelu_tanh", "lenet",
-    "resnet_like", "simple_cnn", "vit"
+    "BN_MOMENTUM", "basic_block", "build_model", "conv_unit", "lenet", "resnet_like", "simple_cnn", "vit"
 ]
 
 #: BatchNormalization momentum used throughout: with Keras' default (0.99) the moving
@@ -201,8 +200,8 @@ def _resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), 
     return keras.Model(inputs, outputs, name=name)
 
 
-@keras.saving.register_keras_serializable(package="emolib")
-def gelu_tanh(x):
+@keras.saving.register_keras_serializable(package="emolib", name="gelu_tanh")
+def _gelu_tanh(x):
     """GELU in its tanh approximation (as in BERT and GPT-2).
 
     Keras' ``"gelu"`` is the exact form, built on ``erfc``, which tf2onnx cannot convert to ONNX.
@@ -220,8 +219,8 @@ def gelu_tanh(x):
     return keras.activations.gelu(x, approximate=True)
 
 
-@keras.saving.register_keras_serializable(package="emolib")
-class AddPositionEmbedding(layers.Layer):
+@keras.saving.register_keras_serializable(package="emolib", name="AddPositionEmbedding")
+class _AddPositionEmbedding(layers.Layer):
     """Adds a learned position embedding to tokens.
 
     Parameters
@@ -243,7 +242,7 @@ class AddPositionEmbedding(layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[1] is None or input_shape[2] is None:
-            raise ValueError(f"AddPositionEmbedding needs (batch, tokens, dim) with known sizes, got {input_shape}")
+            raise ValueError(f"_AddPositionEmbedding needs (batch, tokens, dim) with known sizes, got {input_shape}")
         self.embedding = self.add_weight(
             shape=tuple(input_shape[1:]), initializer=self.initializer, name="embedding"
         )
@@ -265,11 +264,11 @@ def vit(input_shape=(48, 48, 3), num_classes=4, patch_size=None, dim=64, depth=4
        each linearly to a ``dim``-vector (the same as flattening the patches and a
        Dense layer). ``patch_size=None`` picks ``height // 8``: an 8x8 grid, 64
        tokens (6-pixel patches at 48x48, 4-pixel patches at 32x32).
-    2. A learned position embedding is added (:class:`AddPositionEmbedding`):
+    2. A learned position embedding is added (:class:`_AddPositionEmbedding`):
        without it attention cannot tell where a patch came from.
     3. ``depth`` pre-norm transformer blocks: ``x + MHA(LN(x))`` with ``heads``
        heads, then ``x + MLP(LN(x))`` with a GELU hidden layer of ``mlp_dim``
-       (:func:`gelu_tanh`, so that the model converts to ONNX).
+       (:func:`_gelu_tanh`, so that the model converts to ONNX).
     4. LayerNorm, the mean over tokens (instead of a class token) and the softmax layer.
 
     Defaults: about 140 thousand parameters. With no built-in locality (a CNN's small
@@ -286,14 +285,14 @@ def vit(input_shape=(48, 48, 3), num_classes=4, patch_size=None, dim=64, depth=4
     x = layers.Conv2D(dim, p, strides=p, padding="valid", name="patch_embed")(inputs)
     grid = x.shape[1] * x.shape[2]
     x = layers.Reshape((grid, dim), name="tokens")(x)
-    x = AddPositionEmbedding(name="pos_embed")(x)
+    x = _AddPositionEmbedding(name="pos_embed")(x)
     for i in range(depth):
         block = f"block{i + 1}"
         y = layers.LayerNormalization(epsilon=1e-6, name=f"{block}_ln1")(x)
         y = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name=f"{block}_mha")(y, y)
         x = layers.Add(name=f"{block}_add1")([x, y])
         y = layers.LayerNormalization(epsilon=1e-6, name=f"{block}_ln2")(x)
-        y = layers.Dense(mlp_dim, activation=gelu_tanh, name=f"{block}_mlp1")(y)
+        y = layers.Dense(mlp_dim, activation=_gelu_tanh, name=f"{block}_mlp1")(y)
         y = layers.Dropout(dropout, name=f"{block}_drop1")(y)
         y = layers.Dense(dim, name=f"{block}_mlp2")(y)
         y = layers.Dropout(dropout, name=f"{block}_drop2")(y)

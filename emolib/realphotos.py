@@ -131,7 +131,7 @@ def photo_config(run, model="simple_cnn", *, class_names, epochs, learning_rate,
     image_size, channels : int
         The model's input (the photos are converted to it).
     augment : None, bool or dict
-        ``TrainConfig.augment`` (:func:`emolib.pipeline.augmentation`).
+        ``TrainConfig.augment`` (:func:`emolib.pipeline._augmentation`).
     epoch_size, batch_size : int
         Photos per epoch and per batch.
     experiment : str
