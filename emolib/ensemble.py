@@ -368,7 +368,21 @@ def find_runs(runs_dir, experiment, data):
     (:func:`emolib.runs._read_run`), with a config whose ``data`` section equals ``data``
     (a :class:`~emolib.experiment.DataConfig` or its dict), hence the same images.
 
-    Returns ``(runs, skipped)``: the reusable run folders (sorted) and ``{run name: reason}``.
+    Parameters
+    ----------
+    runs_dir : str or pathlib.Path
+        The runs folder (``runs/``), holding one folder per experiment.
+    experiment : str
+        The experiment whose run folders are searched.
+    data : emolib.experiment.DataConfig or dict
+        The data configuration the members must have been trained and evaluated on.
+
+    Returns
+    -------
+    runs : list of pathlib.Path
+        The reusable run folders, sorted.
+    skipped : dict
+        ``{run name: reason}`` for each run folder that cannot serve.
     """
     wanted = _jsonable(asdict(data) if is_dataclass(data) else dict(data))
     found_runs, skipped = [], {}

@@ -462,9 +462,22 @@ def confused_pairs(cm, class_names, top=5):
 
     A pair's confusion is ``rate[i, j] + rate[j, i]`` (:func:`_row_rates`, both
     directions: 0.5 could be a quarter of each class going to the other, or half of one
-    and none of the other). ``cm``: counts ``(k, k)``, rows true (sums of matrices work
-    too); ``top``: pairs to return (``None``: all). Returns a DataFrame with columns
-    ``"class a"``, ``"class b"``, ``"confusion"`` (in [0, 2]), most confused first.
+    and none of the other).
+
+    Parameters
+    ----------
+    cm : array-like, shape (k, k)
+        Counts, rows the true class, columns the predicted one (sums of matrices work too).
+    class_names : sequence of str, length k
+        The classes, in the order of ``cm``'s rows.
+    top : int or None, default 5
+        How many pairs to return (``None``: all ``k * (k - 1) / 2``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair, most confused first, with columns ``"class a"``, ``"class b"``
+        and ``"confusion"`` (in [0, 2]).
     """
     import pandas as pd
 

@@ -774,12 +774,29 @@ _SUMMARY_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "macro_f1",
 def summarize_runs(table, by="setting", metrics=_SUMMARY_METRICS) -> pd.DataFrame:
     """Mean and spread of repeated runs: one row per value of ``by``.
 
-    ``table`` is a :func:`collect_runs` frame; ``by`` a column name or a list of
-    them (default ``"setting"``: runs that differ only by their ``_seed<k>``
-    suffix). Columns: ``runs`` (how many runs were averaged), then for each of
-    ``metrics`` its mean (``<metric>``), sample standard deviation
-    (``<metric>_std``, NaN for a single run) and range (``<metric>_min``,
-    ``<metric>_max``). Rows keep the order in which each group first appears.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per run, as :func:`collect_runs` returns.
+    by : str or list of str, default "setting"
+        The column(s) to group by (``"setting"``: runs that differ only by their
+        ``_seed<k>`` suffix).
+    metrics : sequence of str, optional
+        The metric columns to summarise (default: validation and test accuracy and
+        macro-F1, epochs and training time).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, in the order in which each group first appears: the ``by``
+        columns, ``runs`` (how many runs were averaged), then for each of ``metrics`` its
+        mean (``<metric>``), sample standard deviation (``<metric>_std``, NaN for a single
+        run) and range (``<metric>_min``, ``<metric>_max``).
+
+    Raises
+    ------
+    KeyError
+        When ``table`` lacks one of the ``by`` or ``metrics`` columns.
     """
     by = [by] if isinstance(by, str) else list(by)
     missing = [c for c in [*by, *metrics] if c not in table.columns]
@@ -803,22 +820,47 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
 
     Runs are paired on ``pair_by`` (default: the training seed): setting ``s`` with
     seed ``k`` is compared with the baseline run with seed ``k``, so that the luck of
-    a seed (its initial weights and shuffling order) cancels. One row per setting
-    other than the baseline, in order of first appearance:
+    a seed (its initial weights and shuffling order) cancels.
 
-    * ``pairs``: number of paired runs;
-    * ``effect``: mean paired difference (setting minus baseline), in ``metric`` units;
-    * ``effect_std``: sample standard deviation of the paired differences (NaN with
-      one pair); ``effect_min`` / ``effect_max``: their range;
-    * ``stderr``: ``effect_std / sqrt(pairs)``; ``ratio``: ``effect / stderr``, the
-      paired t-statistic, and ``p_value``, its two-sided p-value (both from
-      ``scipy.stats.ttest_rel``; NaN with one pair or no spread): with a few seeds,
-      ``|ratio|`` above ~4 (3 pairs) or ~13 (2 pairs) is what a 5 % test needs, and
-      a single pair cannot tell signal from noise at all;
-    * ``baseline_std``: the seed-to-seed standard deviation of the baseline itself,
-      the noise level any single-run comparison has to beat.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per run, as :func:`collect_runs` returns.
+    baseline : object
+        The value of column ``by`` that marks the baseline runs.
+    metric : str, default "val_macro_f1"
+        The column compared.
+    by : str, default "setting"
+        The column whose values are the settings.
+    pair_by : str, default "train.seed"
+        The column on which a setting's runs are paired with the baseline's.
 
-    Raises ``ValueError`` when ``baseline`` is not a value of ``by``.
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting other than the baseline, in order of first appearance, with
+        columns ``by``, ``pairs``, ``metric`` (the setting's mean), ``effect``,
+        ``effect_std``, ``effect_min``, ``effect_max``, ``stderr``, ``ratio``, ``p_value``
+        and ``baseline_std``:
+
+        * ``pairs``: number of paired runs;
+        * ``effect``: mean paired difference (setting minus baseline), in ``metric`` units;
+        * ``effect_std``: sample standard deviation of the paired differences (NaN with
+          one pair); ``effect_min`` / ``effect_max``: their range;
+        * ``stderr``: ``effect_std / sqrt(pairs)``; ``ratio``: ``effect / stderr``, the
+          paired t-statistic, and ``p_value``, its two-sided p-value (both from
+          ``scipy.stats.ttest_rel``; NaN with one pair or no spread): with a few seeds,
+          ``|ratio|`` above ~4 (3 pairs) or ~13 (2 pairs) is what a 5 % test needs, and
+          a single pair cannot tell signal from noise at all;
+        * ``baseline_std``: the seed-to-seed standard deviation of the baseline itself,
+          the noise level any single-run comparison has to beat.
+
+    Raises
+    ------
+    KeyError
+        When ``table`` has no column ``by``, ``metric`` or ``pair_by``.
+    ValueError
+        When ``baseline`` is not a value of ``by``.
     """
     from scipy import stats
 

@@ -63,6 +63,26 @@ def lenet(input_shape=(48, 48, 1), num_classes=7, activation="relu", pooling="ma
     starts on a plateau at loss ``ln(num_classes)``: with 1,500 faces of 32x32, 4 classes,
     batch size 64, three seeds, the loss stayed within 0.01 of ln 4 for two epochs, at
     learning rates from 1e-4 to 3e-3; batch size 16 got past it in one epoch, BN removed it.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default (48, 48, 1)
+        ``(height, width, channels)`` of one image, at least 12x12.
+    num_classes : int, default 7
+        Number of output classes.
+    activation : str, default "relu"
+        Activation of the convolutions and hidden dense layers (``"tanh"`` as in 1998).
+    pooling : {"max", "average"}, default "max"
+        The subsampling layers (``"average"`` as in 1998).
+    batchnorm : bool, default False
+        BatchNormalization after each convolution and hidden dense layer, before the activation.
+    name : str, default "lenet"
+        The model's name.
+
+    Returns
+    -------
+    keras.Model
+        Images ``(batch, *input_shape)`` -> class probabilities ``(batch, num_classes)``.
     """
     pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[pooling]
 
@@ -159,10 +179,28 @@ def resnet_like(input_shape=(48, 48, 3), num_classes=4, filters=(32, 64, 128), b
 
 
 def basic_block(x, filters, strides=1, zero_init_residual=True, name="block"):
-    """ResNet's basic block (He et al., 2016) on ``x`` ``(batch, h, w, c)``: conv3x3-BN-ReLU,
-    conv3x3-BN, plus the shortcut (the identity, or a 1x1 conv-BN where the shape
-    changes), then ReLU. ``zero_init_residual``: the last BN's scale starts at 0, so the
-    block starts as its shortcut (Goyal et al., 2017) and a deep stack starts shallow."""
+    """ResNet's basic block (He et al., 2016): conv3x3-BN-ReLU, conv3x3-BN, plus the
+    shortcut (the identity, or a 1x1 conv-BN where the shape changes), then ReLU.
+
+    Parameters
+    ----------
+    x : keras tensor, shape (batch, h, w, c)
+        The block's input.
+    filters : int
+        Channels of both convolutions and of the output.
+    strides : int, default 1
+        Strides of the first convolution (and of the projection shortcut); 2 halves ``h`` and ``w``.
+    zero_init_residual : bool, default True
+        The last BN's scale starts at 0, so the block starts as its shortcut (Goyal et al.,
+        2017) and a deep stack starts shallow.
+    name : str, default "block"
+        Prefix of the block's layer names.
+
+    Returns
+    -------
+    keras tensor, shape (batch, ceil(h / strides), ceil(w / strides), filters)
+        The block's output.
+    """
     y = conv_unit(x, filters, 3, batchnorm=True, name=f"{name}_1", strides=strides)
     y = conv_unit(y, filters, 3, batchnorm=True, name=f"{name}_2", activation=None,
                   bn_gamma="zeros" if zero_init_residual else "ones")
@@ -273,7 +311,38 @@ def vit(input_shape=(48, 48, 3), num_classes=4, patch_size=None, dim=64, depth=4
 
     Defaults: about 140 thousand parameters. With no built-in locality (a CNN's small
     kernels) transformers need far more data (Dosovitskiy et al. pre-trained on 14-300
-    million images). ``dropout``: on the attention weights and in the MLP.
+    million images).
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default (48, 48, 3)
+        ``(height, width, channels)`` of one image.
+    num_classes : int, default 4
+        Number of output classes.
+    patch_size : int or None, default None
+        Side of the square patches (``None``: ``height // 8``).
+    dim : int, default 64
+        Size of each token; a multiple of ``heads``.
+    depth : int, default 4
+        Number of transformer blocks.
+    heads : int, default 4
+        Attention heads per block.
+    mlp_dim : int, default 128
+        Hidden units of each block's MLP.
+    dropout : float, default 0.1
+        Dropout rate on the attention weights and in the MLP.
+    name : str, default "vit"
+        The model's name.
+
+    Returns
+    -------
+    keras.Model
+        Images ``(batch, *input_shape)`` -> class probabilities ``(batch, num_classes)``.
+
+    Raises
+    ------
+    ValueError
+        When ``patch_size`` exceeds the image or ``dim`` is not divisible by ``heads``.
     """
     height, width = input_shape[0], input_shape[1]
     p = int(patch_size) if patch_size else max(1, int(height) // 8)

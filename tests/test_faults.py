@@ -217,7 +217,7 @@ def test_download_from_a_stalled_server_gives_up_at_its_deadline(tmp_path, stall
     start = time.monotonic()
     with pytest.raises(net.NetworkError, match=r"(?s)no answer.*within 0.5 s.*Copy it by hand"):
         bounded(lambda: net._download(stalled.url, tmp_path / "w.h5", connect_timeout=0.5, read_timeout=5,
-                                     manual_steps="Copy it by hand", progress=False), 10)
+                                      manual_steps="Copy it by hand", progress=False), 10)
     assert time.monotonic() - start < 3
     assert list(tmp_path.iterdir()) == []  # no file, no temporary file
 
@@ -227,7 +227,7 @@ def test_download_that_stalls_mid_body_leaves_nothing(tmp_path):
     try:
         with pytest.raises(net.NetworkError, match="stalled or broke|incomplete"):
             bounded(lambda: net._download(server.url, tmp_path / "w.h5", connect_timeout=2, read_timeout=0.5,
-                                         progress=False), 10)
+                                          progress=False), 10)
     finally:
         server.close()
     assert list(tmp_path.iterdir()) == []
@@ -303,7 +303,7 @@ def test_weight_urls_are_the_ones_keras_downloads():
         "resnet50v2", 48)
     assert transfer._weights_url("efficientnetb0", 48) == efficientnet.BASE_WEIGHTS_PATH + "efficientnetb0_notop.h5"
     assert transfer._weights_url("mobilenetv2", 96) == (mobilenet_v2.BASE_WEIGHT_PATH
-                                                        + transfer._weights_filename("mobilenetv2", 96))
+                                                         + transfer._weights_filename("mobilenetv2", 96))
     assert transfer.BACKBONES["resnet50v2"]["md5"] == resnet.WEIGHTS_HASHES["resnet50v2"][1]
     assert transfer.BACKBONES["efficientnetb0"]["md5"] == efficientnet.WEIGHTS_HASHES["b0"][1]
 

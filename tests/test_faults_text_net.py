@@ -79,7 +79,7 @@ def bad_length(value):
 
 def download(url, path):
     return bounded(lambda: net._download(url, path, connect_timeout=2, read_timeout=2, manual_steps=STEPS,
-                                        progress=False), 10)
+                                         progress=False), 10)
 
 
 def imagenet_fallback(tmp_path, monkeypatch, url):
