@@ -169,6 +169,16 @@ def both_sides_rows(lessons: dict) -> list:
     return rows
 
 
+def _trainer_note(*measured) -> str:
+    """What trained the committed benchmark files: the one trainer once they are re-run."""
+    if all(m and m.get("trainer") for m in measured):
+        return "Both files were measured with `run_experiment` (class-balanced sampling, the epoch with the best " \
+               "validation macro-F1 kept)."
+    return ("These committed files were measured by the old training loop (one `fit` per epoch), before every "
+            "run went through `run_experiment` and every verdict through `compare`, so their rows have no "
+            "compare outcome; `make real-photos` and `make real-lessons` re-measure them with the one trainer.")
+
+
 def section(results_text: str, real: dict, lessons: dict | None = None) -> str:
     gen = generated_table(results_text)
     rt = real_table(real)
@@ -182,9 +192,8 @@ def section(results_text: str, real: dict, lessons: dict | None = None) -> str:
              f"{sum(real['tasks']['4class']['counts']['test'].values())} images); the generated side shows the "
              "full-profile means of the tables above, which hold no per-seed predictions, so it has no compare "
              "outcome here (each notebook prints its own). The last rows come from "
-             "`emolib/results/real_lessons.json`: the same code and trainer (`run_experiment`, class-balanced "
-             "sampling, the epoch with the best validation macro-F1) measured each lesson on both data sets "
-             "(seed 003's 4 classes).", "",
+             "`emolib/results/real_lessons.json`: the same code and trainer measured each lesson on both data "
+             "sets (seed 003's 4 classes). " + _trainer_note(real, lessons), "",
              "| lesson | generated A | generated B | generated B - A | real A | real B | real B - A | verdict | models |",
              "|---|---|---|---|---|---|---|---|---|"]
     for lesson, g, r, what in LESSONS:
