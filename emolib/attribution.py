@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["face_regions", "grad_cam", "last_feature_layer", "region_shares"]
+__all__ = ["face_regions", "grad_cam", "region_shares"]
 
 #: Boxes of the face regions in the generator's canonical face frame (x, y from -1 to 1,
 #: y downwards, 1.0 = half the image width before the pose's scale), ``(x0, x1, y0, y1)``.
@@ -26,7 +26,7 @@ _REGIONS = {
 _CENTRED_POSE = {"scale": 1.55, "shift_x": 0.0, "shift_y": 0.0, "rotation_deg": 0.0}
 
 
-def last_feature_layer(model):
+def _last_feature_layer(model):
     """The last convolutional feature map of a model, which Grad-CAM reads.
 
     Parameters
@@ -64,7 +64,7 @@ def grad_cam(model, images, class_index=None, layer=None, batch_size=64):
     class_index : None, int or array (n,)
         Class whose score is explained: ``None`` for each image's predicted class.
     layer : str, optional
-        Name of the feature layer; by default :func:`last_feature_layer`.
+        Name of the feature layer; by default :func:`_last_feature_layer`.
     batch_size : int
         Images per gradient computation.
 
@@ -79,7 +79,7 @@ def grad_cam(model, images, class_index=None, layer=None, batch_size=64):
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4:
         raise ValueError(f"images: expected shape (n, height, width, channels), got {images.shape}")
-    layer = layer or last_feature_layer(model)
+    layer = layer or _last_feature_layer(model)
     probe = keras.Model(model.inputs, [model.get_layer(layer).output, model.outputs[0]])
     if class_index is not None:
         class_index = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (len(images),))

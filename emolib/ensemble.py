@@ -27,7 +27,7 @@ from . import runs
 # Probabilities are clipped to [EPS, 1] (Keras' epsilon) before logarithms; log_loss (one
 # implementation, re-exported here) is the cross-entropy Keras reports as "loss".
 from .evaluation import EPS, log_loss  # noqa: F401
-from .fileio import jsonable
+from .fileio import _jsonable
 
 __all__ = [
     "Distiller", "METHODS", "as_probas", "combine", "disagreement", "distillation_dataset", "distillation_loss",
@@ -365,16 +365,30 @@ def pair_table(probas, labels, names=None):
 
 def find_runs(runs_dir, experiment, data):
     """The saved runs of ``experiment`` that can serve as ensemble members: complete
-    (:func:`emolib.runs.read_run`), with a config whose ``data`` section equals ``data``
+    (:func:`emolib.runs._read_run`), with a config whose ``data`` section equals ``data``
     (a :class:`~emolib.experiment.DataConfig` or its dict), hence the same images.
 
-    Returns ``(runs, skipped)``: the reusable run folders (sorted) and ``{run name: reason}``.
+    Parameters
+    ----------
+    runs_dir : str or pathlib.Path
+        The runs folder (``runs/``), holding one folder per experiment.
+    experiment : str
+        The experiment whose run folders are searched.
+    data : emolib.experiment.DataConfig or dict
+        The data configuration the members must have been trained and evaluated on.
+
+    Returns
+    -------
+    runs : list of pathlib.Path
+        The reusable run folders, sorted.
+    skipped : dict
+        ``{run name: reason}`` for each run folder that cannot serve.
     """
-    wanted = jsonable(asdict(data) if is_dataclass(data) else dict(data))
+    wanted = _jsonable(asdict(data) if is_dataclass(data) else dict(data))
     found_runs, skipped = [], {}
-    for run in runs.run_folders(runs_dir, experiment):
+    for run in runs._run_folders(runs_dir, experiment):
         try:
-            found = runs.read_run(run)[0].get("data")
+            found = runs._read_run(run)[0].get("data")
         except runs.RunFolderError as err:
             skipped[run.name] = err.reason
             continue

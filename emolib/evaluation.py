@@ -11,7 +11,7 @@ import tensorflow as tf
 
 __all__ = [
     "EPS", "accuracy_interval", "chance_ceiling", "compare", "confused_pairs", "error_rates_by", "evaluate",
-    "f1_scores", "input_batches", "log_loss", "macro_f1", "mcnemar_test", "predict_proba", "row_rates"
+    "f1_scores", "input_batches", "log_loss", "macro_f1", "predict_proba"
 ]
 
 
@@ -305,35 +305,6 @@ def f1_scores(y_true, proba, num_classes) -> dict:
     }
 
 
-def mcnemar_test(y_true, pred_a, pred_b):
-    """Paired comparison of two classifiers on the same test images (exact McNemar test).
-
-    Only images where exactly one model is right carry information: ``b`` = A right and B
-    wrong, ``c`` = A wrong and B right. Under "equally accurate", each such image is a fair
-    coin flip, so the p-value is a two-sided binomial test of ``b`` out of ``b + c``.
-
-    Parameters
-    ----------
-    y_true : array of int, shape (n,)
-        True classes.
-    pred_a, pred_b : array of int, shape (n,)
-        The two models' predicted classes.
-
-    Returns
-    -------
-    dict
-        ``{"a_only": b, "b_only": c, "p_value": p}``.
-    """
-    from scipy.stats import binomtest
-
-    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
-    a_right, b_right = pred_a == y_true, pred_b == y_true
-    b = int(np.sum(a_right & ~b_right))
-    c = int(np.sum(~a_right & b_right))
-    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
-    return {"a_only": b, "b_only": c, "p_value": p}
-
-
 #: A model "learned" when its test accuracy is above this many times chance (1 / k); nothing is
 #: compared with a model that did not.
 _LEARNED = 1.3
@@ -468,7 +439,7 @@ def compare(y_true, preds_a, preds_b, num_classes, names=("A", "B"), confidence=
                       confidence=confidence, outcome=outcome)
 
 
-def row_rates(cm) -> np.ndarray:
+def _row_rates(cm) -> np.ndarray:
     """A confusion matrix with each row divided by its total.
 
     Parameters
@@ -489,11 +460,24 @@ def row_rates(cm) -> np.ndarray:
 def confused_pairs(cm, class_names, top=5):
     """The pairs of classes a classifier confuses most, from its confusion matrix.
 
-    A pair's confusion is ``rate[i, j] + rate[j, i]`` (:func:`row_rates`, both
+    A pair's confusion is ``rate[i, j] + rate[j, i]`` (:func:`_row_rates`, both
     directions: 0.5 could be a quarter of each class going to the other, or half of one
-    and none of the other). ``cm``: counts ``(k, k)``, rows true (sums of matrices work
-    too); ``top``: pairs to return (``None``: all). Returns a DataFrame with columns
-    ``"class a"``, ``"class b"``, ``"confusion"`` (in [0, 2]), most confused first.
+    and none of the other).
+
+    Parameters
+    ----------
+    cm : array-like, shape (k, k)
+        Counts, rows the true class, columns the predicted one (sums of matrices work too).
+    class_names : sequence of str, length k
+        The classes, in the order of ``cm``'s rows.
+    top : int or None, default 5
+        How many pairs to return (``None``: all ``k * (k - 1) / 2``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair, most confused first, with columns ``"class a"``, ``"class b"``
+        and ``"confusion"`` (in [0, 2]).
     """
     import pandas as pd
 
@@ -507,7 +491,7 @@ def confused_pairs(cm, class_names, top=5):
         raise ValueError("cm must hold non-negative, finite counts")
     if top is not None and (isinstance(top, bool) or int(top) != top or top < 1):
         raise ValueError(f"top must be a positive integer or None, got {top!r}")
-    rates = row_rates(cm)
+    rates = _row_rates(cm)
     k = len(names)
     pairs = [(names[i], names[j], rates[i, j] + rates[j, i]) for i in range(k) for j in range(i + 1, k)]
     table = pd.DataFrame(pairs, columns=["class a", "class b", "confusion"])

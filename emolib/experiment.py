@@ -4,8 +4,9 @@ An :class:`ExperimentConfig` (data, model and training settings, JSON-serialisab
 describes a run; :func:`run_experiment` trains it and saves it atomically under
 ``runs/<experiment>/<run>/`` (layout and saving rules: :mod:`emolib.runs`), after
 checking names, training settings and the data's splits.
-:func:`collect_runs` tables every saved run; :func:`summarize_runs`,
-:func:`compare_to_baseline` and :func:`effect_verdicts` compare them;
+:func:`collect_runs` tables every saved run; :func:`summarize_runs` and
+:func:`compare_to_baseline` summarise them (a verdict between two settings is
+:func:`emolib.evaluation.compare` on their test predictions);
 :func:`reuse_or_train` gives a saved run's model when one fits, else trains it.
 
 Example::
@@ -35,12 +36,12 @@ import numpy as np
 import pandas as pd
 
 from . import runs
-from .fileio import jsonable
+from .fileio import _jsonable
 from .progress import bar, epoch_callback
 
 __all__ = [
-    "DataConfig", "ExperimentConfig", "ModelConfig", "RunResult", "SUMMARY_METRICS", "TrainConfig", "TrainedModel",
-    "collect_runs", "compare_to_baseline", "effect_verdicts", "reuse_or_train", "run_experiment", "set_seed",
+    "DataConfig", "ExperimentConfig", "ModelConfig", "RunResult", "TrainConfig", "TrainedModel",
+    "collect_runs", "compare_to_baseline", "reuse_or_train", "run_experiment", "set_seed",
     "summarize_runs"
 ]
 
@@ -156,10 +157,10 @@ class TrainConfig:
         (``ReduceLROnPlateau``) or ``{"kind": "cosine", "alpha": 0.0}`` (cosine decay to
         ``alpha`` times the initial rate over all steps).
     augment : None, bool or dict
-        ``None``, ``True`` or a dict of some fields of :data:`emolib.pipeline.AUGMENT_DEFAULTS`
-        (:func:`emolib.pipeline.augmentation`).
+        ``None``, ``True`` or a dict of some fields of :data:`emolib.pipeline._AUGMENT_DEFAULTS`
+        (:func:`emolib.pipeline._augmentation`).
     mixup_alpha, cutmix_alpha : float, default 0.0
-        Keras ``MixUp``/``CutMix`` (:func:`emolib.pipeline.batch_mixing`); 0 turns them off.
+        Keras ``MixUp``/``CutMix`` (:func:`emolib.pipeline._batch_mixing`); 0 turns them off.
     seed : int, default 0
         Weights initialisation, shuffling and augmentation.
     verbose : int, default 0
@@ -209,7 +210,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
-        return jsonable(asdict(self))
+        return _jsonable(asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -767,18 +768,35 @@ def _run_setting(run_name: str) -> str:
 
 
 #: Default metrics of :func:`summarize_runs`.
-SUMMARY_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "macro_f1", "epochs", "train_seconds")
+_SUMMARY_METRICS = ("val_accuracy", "val_macro_f1", "test_accuracy", "macro_f1", "epochs", "train_seconds")
 
 
-def summarize_runs(table, by="setting", metrics=SUMMARY_METRICS) -> pd.DataFrame:
+def summarize_runs(table, by="setting", metrics=_SUMMARY_METRICS) -> pd.DataFrame:
     """Mean and spread of repeated runs: one row per value of ``by``.
 
-    ``table`` is a :func:`collect_runs` frame; ``by`` a column name or a list of
-    them (default ``"setting"``: runs that differ only by their ``_seed<k>``
-    suffix). Columns: ``runs`` (how many runs were averaged), then for each of
-    ``metrics`` its mean (``<metric>``), sample standard deviation
-    (``<metric>_std``, NaN for a single run) and range (``<metric>_min``,
-    ``<metric>_max``). Rows keep the order in which each group first appears.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per run, as :func:`collect_runs` returns.
+    by : str or list of str, default "setting"
+        The column(s) to group by (``"setting"``: runs that differ only by their
+        ``_seed<k>`` suffix).
+    metrics : sequence of str, optional
+        The metric columns to summarise (default: validation and test accuracy and
+        macro-F1, epochs and training time).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, in the order in which each group first appears: the ``by``
+        columns, ``runs`` (how many runs were averaged), then for each of ``metrics`` its
+        mean (``<metric>``), sample standard deviation (``<metric>_std``, NaN for a single
+        run) and range (``<metric>_min``, ``<metric>_max``).
+
+    Raises
+    ------
+    KeyError
+        When ``table`` lacks one of the ``by`` or ``metrics`` columns.
     """
     by = [by] if isinstance(by, str) else list(by)
     missing = [c for c in [*by, *metrics] if c not in table.columns]
@@ -802,22 +820,47 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
 
     Runs are paired on ``pair_by`` (default: the training seed): setting ``s`` with
     seed ``k`` is compared with the baseline run with seed ``k``, so that the luck of
-    a seed (its initial weights and shuffling order) cancels. One row per setting
-    other than the baseline, in order of first appearance:
+    a seed (its initial weights and shuffling order) cancels.
 
-    * ``pairs``: number of paired runs;
-    * ``effect``: mean paired difference (setting minus baseline), in ``metric`` units;
-    * ``effect_std``: sample standard deviation of the paired differences (NaN with
-      one pair); ``effect_min`` / ``effect_max``: their range;
-    * ``stderr``: ``effect_std / sqrt(pairs)``; ``ratio``: ``effect / stderr``, the
-      paired t-statistic, and ``p_value``, its two-sided p-value (both from
-      ``scipy.stats.ttest_rel``; NaN with one pair or no spread): with a few seeds,
-      ``|ratio|`` above ~4 (3 pairs) or ~13 (2 pairs) is what a 5 % test needs, and
-      a single pair cannot tell signal from noise at all;
-    * ``baseline_std``: the seed-to-seed standard deviation of the baseline itself,
-      the noise level any single-run comparison has to beat.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per run, as :func:`collect_runs` returns.
+    baseline : object
+        The value of column ``by`` that marks the baseline runs.
+    metric : str, default "val_macro_f1"
+        The column compared.
+    by : str, default "setting"
+        The column whose values are the settings.
+    pair_by : str, default "train.seed"
+        The column on which a setting's runs are paired with the baseline's.
 
-    Raises ``ValueError`` when ``baseline`` is not a value of ``by``.
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting other than the baseline, in order of first appearance, with
+        columns ``by``, ``pairs``, ``metric`` (the setting's mean), ``effect``,
+        ``effect_std``, ``effect_min``, ``effect_max``, ``stderr``, ``ratio``, ``p_value``
+        and ``baseline_std``:
+
+        * ``pairs``: number of paired runs;
+        * ``effect``: mean paired difference (setting minus baseline), in ``metric`` units;
+        * ``effect_std``: sample standard deviation of the paired differences (NaN with
+          one pair); ``effect_min`` / ``effect_max``: their range;
+        * ``stderr``: ``effect_std / sqrt(pairs)``; ``ratio``: ``effect / stderr``, the
+          paired t-statistic, and ``p_value``, its two-sided p-value (both from
+          ``scipy.stats.ttest_rel``; NaN with one pair or no spread): with a few seeds,
+          ``|ratio|`` above ~4 (3 pairs) or ~13 (2 pairs) is what a 5 % test needs, and
+          a single pair cannot tell signal from noise at all;
+        * ``baseline_std``: the seed-to-seed standard deviation of the baseline itself,
+          the noise level any single-run comparison has to beat.
+
+    Raises
+    ------
+    KeyError
+        When ``table`` has no column ``by``, ``metric`` or ``pair_by``.
+    ValueError
+        When ``baseline`` is not a value of ``by``.
     """
     from scipy import stats
 
@@ -852,40 +895,6 @@ def compare_to_baseline(table, baseline, metric="val_macro_f1", by="setting", pa
     return out
 
 
-def effect_verdicts(effects, confidence=0.95) -> pd.Series:
-    """A verdict per row of :func:`compare_to_baseline`'s table.
-
-    Identical nonzero differences (no spread, so no p-value) count as an effect.
-
-    Parameters
-    ----------
-    effects : pandas.DataFrame
-        :func:`compare_to_baseline`'s table (its ``p_value`` and effect columns).
-    confidence : float, default 0.95
-        The two-sided test's confidence.
-
-    Returns
-    -------
-    pandas.Series of str
-        ``"better"`` or ``"worse"`` when the paired t-test rejects "no effect", ``"within the
-        noise"`` otherwise, ``"one seed: cannot tell"`` with fewer than two pairs and ``"no
-        values: cannot tell"`` when the effect is missing (NaN: the metric is absent from the
-        runs).
-    """
-
-    def verdict(row):
-        if row["pairs"] < 2:
-            return "one seed: cannot tell"
-        if pd.isna(row["effect"]):
-            return "no values: cannot tell"
-        exact = pd.isna(row["p_value"]) and row["effect"] != 0  # identical nonzero differences
-        if exact or row["p_value"] < 1 - confidence:
-            return "better" if row["effect"] > 0 else "worse"
-        return "within the noise"
-
-    return effects.apply(verdict, axis=1).rename("verdict")
-
-
 # --------------------------------------------------------------------------
 # Reusing a saved run
 # --------------------------------------------------------------------------
@@ -917,7 +926,7 @@ def _load_run(run_dir):
 
     from .data import load_dataset
 
-    config, metrics = runs.read_run(run_dir)
+    config, metrics = runs._read_run(run_dir)
     config = ExperimentConfig.from_dict(config)
     model = keras.models.load_model(Path(run_dir) / runs.MODEL_FILE)
     return model, load_dataset(**config.data.load_kwargs()), config, metrics
@@ -930,7 +939,7 @@ def _unusable(candidate: Path, config, same_data) -> str | None:
     if not candidate.is_dir():
         return "not found"
     try:
-        saved, metrics = runs.read_run(candidate)
+        saved, metrics = runs._read_run(candidate)
         saved = ExperimentConfig.from_dict(saved)
     except runs.RunFolderError as exc:  # incomplete or damaged: train anew
         return exc.reason  # the note shows the folder already, relative to runs_dir

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "jsonable", "write_json", "write_text"]
+__all__ = ["atomic_path", "write_json", "write_text"]
 
 
 def _umask() -> int:
@@ -88,7 +88,7 @@ def write_json(path, obj, **kwargs) -> Path:
     path : str or pathlib.Path
         The file.
     obj : object
-        What :func:`json.dumps` can write (see :func:`jsonable`).
+        What :func:`json.dumps` can write (see :func:`_jsonable`).
     **kwargs
         Passed to :func:`json.dumps` (``indent`` is 2).
 
@@ -109,7 +109,7 @@ def _temp_dir_beside(path, tag="tmp") -> Path:
     return tmp
 
 
-def jsonable(obj):
+def _jsonable(obj):
     """An object as strict JSON can hold it.
 
     Parameters
@@ -124,11 +124,11 @@ def jsonable(obj):
         strings and NaN or infinities as ``None``.
     """
     if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
+        return [_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
+        return _jsonable(obj.tolist())
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):

@@ -12,8 +12,7 @@ from keras import layers
 
 
 __all__ = [
-    "AddPositionEmbedding", "BN_MOMENTUM", "basic_block", "build_model", "conv_unit", "gelu_tanh", "lenet",
-    "resnet_like", "simple_cnn", "vit"
+    "BN_MOMENTUM", "basic_block", "build_model", "conv_unit", "lenet", "resnet_like", "simple_cnn", "vit"
 ]
 
 #: BatchNormalization momentum used throughout: with Keras' default (0.99) the moving
@@ -64,6 +63,26 @@ def lenet(input_shape=(48, 48, 1), num_classes=7, activation="relu", pooling="ma
     starts on a plateau at loss ``ln(num_classes)``: with 1,500 faces of 32x32, 4 classes,
     batch size 64, three seeds, the loss stayed within 0.01 of ln 4 for two epochs, at
     learning rates from 1e-4 to 3e-3; batch size 16 got past it in one epoch, BN removed it.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default (48, 48, 1)
+        ``(height, width, channels)`` of one image, at least 12x12.
+    num_classes : int, default 7
+        Number of output classes.
+    activation : str, default "relu"
+        Activation of the convolutions and hidden dense layers (``"tanh"`` as in 1998).
+    pooling : {"max", "average"}, default "max"
+        The subsampling layers (``"average"`` as in 1998).
+    batchnorm : bool, default False
+        BatchNormalization after each convolution and hidden dense layer, before the activation.
+    name : str, default "lenet"
+        The model's name.
+
+    Returns
+    -------
+    keras.Model
+        Images ``(batch, *input_shape)`` -> class probabilities ``(batch, num_classes)``.
     """
     pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[pooling]
 
@@ -160,10 +179,28 @@ def resnet_like(input_shape=(48, 48, 3), num_classes=4, filters=(32, 64, 128), b
 
 
 def basic_block(x, filters, strides=1, zero_init_residual=True, name="block"):
-    """ResNet's basic block (He et al., 2016) on ``x`` ``(batch, h, w, c)``: conv3x3-BN-ReLU,
-    conv3x3-BN, plus the shortcut (the identity, or a 1x1 conv-BN where the shape
-    changes), then ReLU. ``zero_init_residual``: the last BN's scale starts at 0, so the
-    block starts as its shortcut (Goyal et al., 2017) and a deep stack starts shallow."""
+    """ResNet's basic block (He et al., 2016): conv3x3-BN-ReLU, conv3x3-BN, plus the
+    shortcut (the identity, or a 1x1 conv-BN where the shape changes), then ReLU.
+
+    Parameters
+    ----------
+    x : keras tensor, shape (batch, h, w, c)
+        The block's input.
+    filters : int
+        Channels of both convolutions and of the output.
+    strides : int, default 1
+        Strides of the first convolution (and of the projection shortcut); 2 halves ``h`` and ``w``.
+    zero_init_residual : bool, default True
+        The last BN's scale starts at 0, so the block starts as its shortcut (Goyal et al.,
+        2017) and a deep stack starts shallow.
+    name : str, default "block"
+        Prefix of the block's layer names.
+
+    Returns
+    -------
+    keras tensor, shape (batch, ceil(h / strides), ceil(w / strides), filters)
+        The block's output.
+    """
     y = conv_unit(x, filters, 3, batchnorm=True, name=f"{name}_1", strides=strides)
     y = conv_unit(y, filters, 3, batchnorm=True, name=f"{name}_2", activation=None,
                   bn_gamma="zeros" if zero_init_residual else "ones")
@@ -201,8 +238,8 @@ def _resnet34(input_shape=(48, 48, 3), num_classes=4, widths=(16, 32, 64, 128), 
     return keras.Model(inputs, outputs, name=name)
 
 
-@keras.saving.register_keras_serializable(package="emolib")
-def gelu_tanh(x):
+@keras.saving.register_keras_serializable(package="emolib", name="gelu_tanh")
+def _gelu_tanh(x):
     """GELU in its tanh approximation (as in BERT and GPT-2).
 
     Keras' ``"gelu"`` is the exact form, built on ``erfc``, which tf2onnx cannot convert to ONNX.
@@ -220,8 +257,8 @@ def gelu_tanh(x):
     return keras.activations.gelu(x, approximate=True)
 
 
-@keras.saving.register_keras_serializable(package="emolib")
-class AddPositionEmbedding(layers.Layer):
+@keras.saving.register_keras_serializable(package="emolib", name="AddPositionEmbedding")
+class _AddPositionEmbedding(layers.Layer):
     """Adds a learned position embedding to tokens.
 
     Parameters
@@ -243,7 +280,7 @@ class AddPositionEmbedding(layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[1] is None or input_shape[2] is None:
-            raise ValueError(f"AddPositionEmbedding needs (batch, tokens, dim) with known sizes, got {input_shape}")
+            raise ValueError(f"_AddPositionEmbedding needs (batch, tokens, dim) with known sizes, got {input_shape}")
         self.embedding = self.add_weight(
             shape=tuple(input_shape[1:]), initializer=self.initializer, name="embedding"
         )
@@ -265,16 +302,47 @@ def vit(input_shape=(48, 48, 3), num_classes=4, patch_size=None, dim=64, depth=4
        each linearly to a ``dim``-vector (the same as flattening the patches and a
        Dense layer). ``patch_size=None`` picks ``height // 8``: an 8x8 grid, 64
        tokens (6-pixel patches at 48x48, 4-pixel patches at 32x32).
-    2. A learned position embedding is added (:class:`AddPositionEmbedding`):
+    2. A learned position embedding is added (:class:`_AddPositionEmbedding`):
        without it attention cannot tell where a patch came from.
     3. ``depth`` pre-norm transformer blocks: ``x + MHA(LN(x))`` with ``heads``
        heads, then ``x + MLP(LN(x))`` with a GELU hidden layer of ``mlp_dim``
-       (:func:`gelu_tanh`, so that the model converts to ONNX).
+       (:func:`_gelu_tanh`, so that the model converts to ONNX).
     4. LayerNorm, the mean over tokens (instead of a class token) and the softmax layer.
 
     Defaults: about 140 thousand parameters. With no built-in locality (a CNN's small
     kernels) transformers need far more data (Dosovitskiy et al. pre-trained on 14-300
-    million images). ``dropout``: on the attention weights and in the MLP.
+    million images).
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default (48, 48, 3)
+        ``(height, width, channels)`` of one image.
+    num_classes : int, default 4
+        Number of output classes.
+    patch_size : int or None, default None
+        Side of the square patches (``None``: ``height // 8``).
+    dim : int, default 64
+        Size of each token; a multiple of ``heads``.
+    depth : int, default 4
+        Number of transformer blocks.
+    heads : int, default 4
+        Attention heads per block.
+    mlp_dim : int, default 128
+        Hidden units of each block's MLP.
+    dropout : float, default 0.1
+        Dropout rate on the attention weights and in the MLP.
+    name : str, default "vit"
+        The model's name.
+
+    Returns
+    -------
+    keras.Model
+        Images ``(batch, *input_shape)`` -> class probabilities ``(batch, num_classes)``.
+
+    Raises
+    ------
+    ValueError
+        When ``patch_size`` exceeds the image or ``dim`` is not divisible by ``heads``.
     """
     height, width = input_shape[0], input_shape[1]
     p = int(patch_size) if patch_size else max(1, int(height) // 8)
@@ -286,14 +354,14 @@ def vit(input_shape=(48, 48, 3), num_classes=4, patch_size=None, dim=64, depth=4
     x = layers.Conv2D(dim, p, strides=p, padding="valid", name="patch_embed")(inputs)
     grid = x.shape[1] * x.shape[2]
     x = layers.Reshape((grid, dim), name="tokens")(x)
-    x = AddPositionEmbedding(name="pos_embed")(x)
+    x = _AddPositionEmbedding(name="pos_embed")(x)
     for i in range(depth):
         block = f"block{i + 1}"
         y = layers.LayerNormalization(epsilon=1e-6, name=f"{block}_ln1")(x)
         y = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name=f"{block}_mha")(y, y)
         x = layers.Add(name=f"{block}_add1")([x, y])
         y = layers.LayerNormalization(epsilon=1e-6, name=f"{block}_ln2")(x)
-        y = layers.Dense(mlp_dim, activation=gelu_tanh, name=f"{block}_mlp1")(y)
+        y = layers.Dense(mlp_dim, activation=_gelu_tanh, name=f"{block}_mlp1")(y)
         y = layers.Dropout(dropout, name=f"{block}_drop1")(y)
         y = layers.Dense(dim, name=f"{block}_mlp2")(y)
         y = layers.Dropout(dropout, name=f"{block}_drop2")(y)

@@ -1,4 +1,4 @@
-"""Downloads that never hang: every download of emolib goes through :func:`download`,
+"""Downloads that never hang: every download of emolib goes through :func:`_download`,
 every "is the network there?" through :func:`_reachable`.
 
 Both keep a **total deadline** over the steps that can stall without a word (DNS, the
@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from .fileio import atomic_path
 
-__all__ = ["NetworkError", "download"]
+__all__ = ["NetworkError"]
 
 
 class NetworkError(OSError):
@@ -136,8 +136,8 @@ def _reachable(url, timeout=3.0) -> bool:
         return isinstance(exc.__cause__, urllib.error.HTTPError)
 
 
-def download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, manual_steps=None,
-             progress=True):
+def _download(url, path, *, connect_timeout=5.0, read_timeout=30.0, verify=None, manual_steps=None,
+              progress=True):
     """Download a URL to a file; on any failure nothing is left behind.
 
     The body goes to a hidden temporary name beside ``path``, renamed only when the whole body

@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = [
-    "AUGMENT_DEFAULTS", "augmentation", "batch_mixing", "capped_indices", "class_weights",
-    "convert_batch", "make_dataset", "oversample_indices", "prepare_images", "undersample_indices"
+    "capped_indices", "class_weights", "convert_batch", "make_dataset", "oversample_indices", "prepare_images",
+    "undersample_indices"
 ]
 
 _AUTOTUNE = tf.data.AUTOTUNE
@@ -112,8 +112,8 @@ def prepare_images(images, image_size=None, channels=None):
 # --------------------------------------------------------------------------
 
 #: What ``augment=True`` applies (:func:`make_dataset`, ``TrainConfig(augment=True)``); a dict
-#: ``augment`` changes some of these fields (see :func:`augmentation`).
-AUGMENT_DEFAULTS = {"flip": True, "rotation": 10.0, "translation": 0.1, "contrast": 0.2, "brightness": 0.1,
+#: ``augment`` changes some of these fields (see :func:`_augmentation`).
+_AUGMENT_DEFAULTS = {"flip": True, "rotation": 10.0, "translation": 0.1, "contrast": 0.2, "brightness": 0.1,
                     "augmix": 0.0}
 
 
@@ -135,7 +135,7 @@ def _keras_layer(name, setting):
 
 def _augmentation_layers(seed=None, flip=True, rotation=0.06, translation=0.06, contrast=0.3, brightness=0.0,
                          augmix=0.0):
-    """The ``keras.Sequential`` of ``Random*`` layers behind :func:`augmentation`; each layer gets
+    """The ``keras.Sequential`` of ``Random*`` layers behind :func:`_augmentation`; each layer gets
     its own seed (``seed``, ``seed + 1``, ...), so their draws are independent; a layer is left
     out when its value is 0 or ``False``; rotation and translation fill the border by reflection."""
     import keras
@@ -156,7 +156,7 @@ def _augmentation_layers(seed=None, flip=True, rotation=0.06, translation=0.06, 
     return keras.Sequential(layers, name="augment")
 
 
-def augmentation(augment, seed=None):
+def _augmentation(augment, seed=None):
     """The Keras layers that a ``TrainConfig.augment`` value stands for.
 
     Fields: ``flip`` (mirror left-right with probability 0.5), ``rotation`` (degrees, uniform
@@ -174,7 +174,7 @@ def augmentation(augment, seed=None):
     Parameters
     ----------
     augment : None, bool or dict
-        ``None``/``False``: none; ``True``: :data:`AUGMENT_DEFAULTS`; a dict: those defaults
+        ``None``/``False``: none; ``True``: :data:`_AUGMENT_DEFAULTS`; a dict: those defaults
         with some fields changed, e.g. ``{"rotation": 5}``.
     seed : int, optional
         Seed of the layers.
@@ -188,12 +188,12 @@ def augmentation(augment, seed=None):
     if augment is None or augment is False:
         return None
     if augment is not True and not isinstance(augment, dict):
-        raise TypeError(f"augment must be None, a bool or a dict of {sorted(AUGMENT_DEFAULTS)}, "
+        raise TypeError(f"augment must be None, a bool or a dict of {sorted(_AUGMENT_DEFAULTS)}, "
                         f"got {type(augment).__name__}")
-    fields = {**AUGMENT_DEFAULTS, **(augment if isinstance(augment, dict) else {})}
-    unknown = sorted(set(fields) - set(AUGMENT_DEFAULTS))
+    fields = {**_AUGMENT_DEFAULTS, **(augment if isinstance(augment, dict) else {})}
+    unknown = sorted(set(fields) - set(_AUGMENT_DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown augment fields {unknown}; known: {sorted(AUGMENT_DEFAULTS)}")
+        raise ValueError(f"unknown augment fields {unknown}; known: {sorted(_AUGMENT_DEFAULTS)}")
     if not any(fields.values()):
         return None
     return _augmentation_layers(seed, flip=fields["flip"], rotation=fields["rotation"] / 360,
@@ -201,7 +201,7 @@ def augmentation(augment, seed=None):
                                 brightness=fields["brightness"], augmix=fields["augmix"])
 
 
-def batch_mixing(mixup_alpha=0.0, cutmix_alpha=0.0, seed=None):
+def _batch_mixing(mixup_alpha=0.0, cutmix_alpha=0.0, seed=None):
     """MixUp and/or CutMix of a training batch: ``mix(images, one_hot) -> (images, soft_labels)``,
     or ``None`` when both alphas are 0.
 
@@ -274,8 +274,8 @@ def _apply_seeded(layers, images, seed):
 
 def _finish(ds, training, augment, mixup_alpha, cutmix_alpha, seed):
     """Augmentation and mixing of training batches (Keras layers), then prefetch."""
-    layers = (augment if callable(augment) else augmentation(augment, seed)) if training else None
-    mix = batch_mixing(mixup_alpha, cutmix_alpha, seed) if training else None
+    layers = (augment if callable(augment) else _augmentation(augment, seed)) if training else None
+    mix = _batch_mixing(mixup_alpha, cutmix_alpha, seed) if training else None
     if layers is not None or mix is not None:
         def randomize(x, y):
             shapes = x.shape, y.shape
@@ -314,11 +314,11 @@ def make_dataset(images, labels, num_classes, batch_size=64, training=False, ima
         ``cutmix_alpha``; ``False`` keeps the order and ignores those three.
     image_size : int or ``(height, width)`` to resize to, in pixels; ``None`` keeps.
     channels : 1 or 3 to convert gray <-> RGB; ``None`` keeps.
-    augment : ``None``/``False``, ``True`` (:data:`AUGMENT_DEFAULTS`), a dict of
-        some of those fields (:func:`augmentation`), or Keras layers such as
+    augment : ``None``/``False``, ``True`` (:data:`_AUGMENT_DEFAULTS`), a dict of
+        some of those fields (:func:`_augmentation`), or Keras layers such as
         :func:`random_augmentation`'s, called with ``training=True``.
     mixup_alpha, cutmix_alpha : float, Beta parameters of Keras' ``MixUp`` and
-        ``CutMix`` (:func:`batch_mixing`); 0 turns them off (with both on, each
+        ``CutMix`` (:func:`_batch_mixing`); 0 turns them off (with both on, each
         batch uses one).
     soft_targets : float array ``(n, num_classes)``, optional. A teacher's probabilities,
         kept with their image through the shuffle: batches are then ``(images, (one_hot,

@@ -201,9 +201,9 @@ def confusion_matrix(cm, class_names, normalize=True, ax=None, cmap="Blues", sav
 
     cm = np.asarray(cm, dtype=float)
     if normalize:
-        from .evaluation import row_rates
+        from .evaluation import _row_rates
 
-        values, fmt, vmax = row_rates(cm), ".0%", 1.0
+        values, fmt, vmax = _row_rates(cm), ".0%", 1.0
     else:
         values, fmt, vmax = cm, ".0f", None
     size = 1.0 + 0.75 * len(class_names)

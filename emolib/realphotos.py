@@ -4,8 +4,7 @@ The notebooks' "On real photos" sections: :func:`load_real_photos` (seed 003's 4
 of ``muxspace/facial_expressions``, person-disjoint splits), :func:`photo_config` (the
 real-photo recipe for :func:`emolib.experiment.run_experiment`, the one trainer),
 :func:`agreement` (does a comparison judged by :func:`emolib.evaluation.compare` on generated
-faces carry over to real photos?), :func:`side_by_side` (a table of such comparisons) and
-:func:`benchmark` (the committed full-scale measurements).
+faces carry over to real photos?) and :func:`benchmark` (the committed full-scale measurements).
 
 The photos are other people's pictures: nothing here displays a photo or a file name.
 
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["agreement", "benchmark", "load_real_photos", "photo_config", "side_by_side"]
+__all__ = ["agreement", "benchmark", "load_real_photos", "photo_config"]
 
 
 def _find_real_photos(setting="auto"):
@@ -132,7 +131,7 @@ def photo_config(run, model="simple_cnn", *, class_names, epochs, learning_rate,
     image_size, channels : int
         The model's input (the photos are converted to it).
     augment : None, bool or dict
-        ``TrainConfig.augment`` (:func:`emolib.pipeline.augmentation`).
+        ``TrainConfig.augment`` (:func:`emolib.pipeline._augmentation`).
     epoch_size, batch_size : int
         Photos per epoch and per batch.
     experiment : str
@@ -191,33 +190,6 @@ def agreement(generated, real):
     if unsettled:
         return "cannot tell: " + "; ".join(unsettled)
     return "agrees" if signs["generated"] == signs["real"] else "reverses"
-
-
-def side_by_side(comparisons):
-    """A table of comparisons judged on generated faces and on real photos.
-
-    Parameters
-    ----------
-    comparisons : dict of str to tuple of (Comparison, Comparison)
-        ``{"B vs A": (on generated faces, on real photos)}``, each an
-        :func:`emolib.evaluation.compare` result.
-
-    Returns
-    -------
-    pandas.DataFrame
-        A row per comparison: on each data set the macro-F1 difference B - A (mean over seeds)
-        with its interval and outcome, then the :func:`agreement`.
-    """
-    import pandas as pd
-
-    def cells(where, result):
-        low, high = result.interval
-        return {f"{where}: B - A": round(result.difference, 3), f"{where}: interval": f"[{low:+.3f}, {high:+.3f}]",
-                f"{where}: outcome": result.outcome}
-
-    rows = [{"comparison": name, **cells("generated", gen), **cells("real", real), "verdict": agreement(gen, real)}
-            for name, (gen, real) in comparisons.items()]
-    return pd.DataFrame(rows).set_index("comparison")
 
 
 def benchmark(name="real_photos", task="4class", folder=None):

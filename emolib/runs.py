@@ -29,11 +29,10 @@ import zlib
 from pathlib import Path
 
 from . import fileio
-from .fileio import jsonable, _temp_dir_beside
+from .fileio import _jsonable, _temp_dir_beside
 
 __all__ = [
-    "METRICS_FILE", "MODEL_FILE", "RunFolderError", "install", "read_config", "read_metrics", "read_run",
-    "run_folders", "run_path", "work_dir"
+    "METRICS_FILE", "MODEL_FILE", "RunFolderError", "install", "read_config", "read_metrics", "run_path", "work_dir"
 ]
 
 _CONFIG_FILE = "config.json"
@@ -173,7 +172,7 @@ def _experiment_names(runs_dir) -> list[str]:
                   if p.is_dir() and not p.name.startswith(".") and any(p.glob(f"[!.]*/{METRICS_FILE}")))
 
 
-def run_folders(runs_dir, experiment) -> list[Path]:
+def _run_folders(runs_dir, experiment) -> list[Path]:
     """The run folders of an experiment, complete or not.
 
     Parameters
@@ -205,7 +204,7 @@ def _read_object(run_dir: Path, name: str) -> dict:
     return value
 
 
-def read_run(run_dir) -> tuple:
+def _read_run(run_dir) -> tuple:
     """The config and metrics of a complete run folder.
 
     Parameters
@@ -267,16 +266,16 @@ def read_config(run_dir) -> dict:
 def _finished_runs(runs_dir, experiments=None):
     """Yield ``(run_dir, config, metrics)`` for each finished run (visible, with ``metrics.json``)
     under ``runs_dir`` (of the set ``experiments`` when given), sorted, after :func:`_recover_runs`;
-    a folder :func:`read_run` cannot read is skipped with a warning saying why."""
+    a folder :func:`_read_run` cannot read is skipped with a warning saying why."""
     for exp_dir in sorted(d for d in Path(runs_dir).iterdir() if d.is_dir() and not d.name.startswith(".")):
         if experiments is not None and exp_dir.name not in experiments:
             continue
         _recover_runs(exp_dir)
-        for run_dir in run_folders(exp_dir.parent, exp_dir.name):
+        for run_dir in _run_folders(exp_dir.parent, exp_dir.name):
             if not (run_dir / METRICS_FILE).is_file():
                 continue
             try:
-                config, metrics = read_run(run_dir)
+                config, metrics = _read_run(run_dir)
             except RunFolderError as exc:  # one damaged folder must not hide every other run
                 warnings.warn(f"skipping {exc}", stacklevel=3)
                 continue
@@ -317,7 +316,7 @@ def work_dir(final, kind="tmp") -> Path:
 
 def _write_json(path, obj) -> Path:
     """Write ``obj`` as strict JSON (NaN and infinities become ``null``)."""
-    return fileio.write_json(path, jsonable(obj), allow_nan=False)
+    return fileio.write_json(path, _jsonable(obj), allow_nan=False)
 
 
 def _alive(pid: int) -> bool:

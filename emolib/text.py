@@ -240,8 +240,8 @@ def _download_files(url, names, dest, manual_steps, connect_timeout, read_timeou
     tmp = _temp_dir_beside(dest, "download")
     try:
         for name in names:
-            net.download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         manual_steps=manual_steps, progress=False)
+            net._download(url + name, tmp / name, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                          manual_steps=manual_steps, progress=False)
         check(tmp)
         tmp.rename(dest)
     finally:
@@ -272,7 +272,7 @@ def _find_goemotions(data_dir=None) -> Path | None:
 
 def _download_goemotions(dest, url=_GOEMOTIONS_URL, connect_timeout=5.0, read_timeout=30.0) -> Path:
     """Download GoEmotions' files (uncompressed TSVs) into the folder ``dest`` through
-    :func:`emolib.net.download` (atomically, as :func:`download_tweeteval`);
+    :func:`emolib.net._download` (atomically, as :func:`download_tweeteval`);
     ``NetworkError`` with the manual steps when offline."""
     return _download_files(url, _GOEMOTIONS_FILES, dest, _goemotions_instructions(dest), connect_timeout,
                            read_timeout, lambda folder: load_goemotions(folder, download=False))
@@ -355,7 +355,7 @@ def tweeteval_instructions(folder="data/tweeteval-emotion") -> str:
 
 def download_tweeteval(dest="data/tweeteval-emotion", url=_TWEETEVAL_URL, connect_timeout=5.0,
                        read_timeout=30.0) -> Path:
-    """Download TweetEval emotion's 7 files into the folder ``dest`` through :func:`emolib.net.download`:
+    """Download TweetEval emotion's 7 files into the folder ``dest`` through :func:`emolib.net._download`:
     renamed into place only when all arrived and :func:`load_tweeteval` reads them (nothing is left
     otherwise); offline, :class:`emolib.net.NetworkError` within seconds, with the manual steps."""
     return _download_files(url, _TWEETEVAL_FILES, dest, tweeteval_instructions(dest), connect_timeout, read_timeout,
@@ -649,7 +649,7 @@ def _glove_instructions(dest_dir="data/word-vectors", dim=100) -> str:
 
 def glove_vectors(dest_dir="data/word-vectors", dim=100, url=_GLOVE_URL, connect_timeout=5.0,
                   read_timeout=60.0) -> Path:
-    """Download GloVe 6B through :func:`emolib.net.download` and extract
+    """Download GloVe 6B through :func:`emolib.net._download` and extract
     ``glove.6B.<dim>d.txt`` into ``dest_dir`` (atomically; the zip is deleted).
     Offline: :class:`emolib.net.NetworkError` within seconds, with the manual steps."""
     dest_dir = Path(dest_dir)
@@ -658,8 +658,8 @@ def glove_vectors(dest_dir="data/word-vectors", dim=100, url=_GLOVE_URL, connect
     if target.is_file():
         return target
     archive = dest_dir / "glove.6B.zip"
-    net.download(url, archive, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                 verify=zipfile.ZipFile, manual_steps=_glove_instructions(dest_dir, dim))
+    net._download(url, archive, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                  verify=zipfile.ZipFile, manual_steps=_glove_instructions(dest_dir, dim))
     try:
         with zipfile.ZipFile(archive) as z, z.open(member) as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)

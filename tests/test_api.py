@@ -15,10 +15,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Issue 25 asks for at most 150 public names. The notebooks' code cells (which must not change
-#: without re-executing them) import 168 names, the command line, benchmarks and tools 20 more,
-#: and the functions a notebook shows with ``show_source`` name 41 others in their source (which
-#: must not change either). This ceiling is today's count; it only goes down.
-MAX_PUBLIC = 242
+#: without re-executing them) import 162 names, the command line, benchmarks and tools 24 more,
+#: and the functions a notebook shows with ``show_source`` name 23 others in their source (which
+#: must not change either); 10 more are public for a reason given below, in
+#: ``tools/api_usage.py``'s ``KEPT_PUBLIC``, or as exceptions raised to users. This ceiling is
+#: today's count; it only goes down.
+MAX_PUBLIC = 219
 
 #: Public although no notebook, command line, benchmark or tool uses them, and why.
 IN_FLIGHT = "being changed on another branch; made private after that lands"

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib.attribution import face_regions, grad_cam, last_feature_layer, region_shares
+from emolib.attribution import face_regions, grad_cam, _last_feature_layer, region_shares
 
 
 def region_only_model(mask):
@@ -27,7 +27,7 @@ def test_grad_cam_puts_the_attribution_on_the_region_the_output_depends_on():
     mask = np.zeros((size, size), bool)
     mask[2:6, 9:15] = True  # off-centre and not square: a flipped or transposed map misses it
     model = region_only_model(mask)
-    assert last_feature_layer(model) == "features"
+    assert _last_feature_layer(model) == "features"
     images = np.random.default_rng(0).uniform(0.2, 1.0, (5, size, size, 1)).astype("float32")
     maps = grad_cam(model, images)
     assert maps.shape == (5, size, size) and (maps >= 0).all()

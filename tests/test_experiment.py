@@ -324,27 +324,6 @@ def test_collect_runs_has_a_setting_column(tmp_path):
     assert table["setting"].tolist() == ["sgd", "sgd"]
 
 
-def test_effect_verdicts_follow_the_paired_t_test():
-    def p2(t):  # two-sided p of a t statistic with 2 degrees of freedom (closed form)
-        return 1 - abs(t) / np.sqrt(2 + t**2)
-
-    effects = pd.DataFrame([
-        {"pairs": 3, "effect": -0.2, "p_value": p2(-0.2 / (0.1 / np.sqrt(3)))},  # t = -3.46, p = 0.074: noise
-        {"pairs": 3, "effect": 0.2, "p_value": p2(5.0)},  # p = 0.038
-        {"pairs": 3, "effect": -0.2, "p_value": p2(-5.0)},
-        {"pairs": 1, "effect": 0.5, "p_value": float("nan")},
-        {"pairs": 2, "effect": 0.1, "p_value": float("nan")},  # identical differences: zero spread
-        {"pairs": 2, "effect": 0.0, "p_value": float("nan")},
-        {"pairs": 3, "effect": float("nan"), "p_value": float("nan")},  # a metric missing from the runs
-    ])
-    assert ex.effect_verdicts(effects).tolist() == [
-        "within the noise", "better", "worse", "one seed: cannot tell", "better", "within the noise",
-        "no values: cannot tell"]
-    assert ex.effect_verdicts(effects.iloc[:1], confidence=0.8).tolist() == ["worse"]  # 0.074 < 0.2
-    table = seed_table()  # end to end: compare_to_baseline's p-values feed the verdicts
-    assert ex.effect_verdicts(ex.compare_to_baseline(table, "baseline")).tolist() == ["within the noise"]
-
-
 def test_reuse_or_train(tmp_path):
     config = ExperimentConfig(
         experiment="deploy", run="tiny_seed0",

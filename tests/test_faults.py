@@ -216,8 +216,8 @@ def stalled():
 def test_download_from_a_stalled_server_gives_up_at_its_deadline(tmp_path, stalled):
     start = time.monotonic()
     with pytest.raises(net.NetworkError, match=r"(?s)no answer.*within 0.5 s.*Copy it by hand"):
-        bounded(lambda: net.download(stalled.url, tmp_path / "w.h5", connect_timeout=0.5, read_timeout=5,
-                                     manual_steps="Copy it by hand", progress=False), 10)
+        bounded(lambda: net._download(stalled.url, tmp_path / "w.h5", connect_timeout=0.5, read_timeout=5,
+                                      manual_steps="Copy it by hand", progress=False), 10)
     assert time.monotonic() - start < 3
     assert list(tmp_path.iterdir()) == []  # no file, no temporary file
 
@@ -226,8 +226,8 @@ def test_download_that_stalls_mid_body_leaves_nothing(tmp_path):
     server = Server("partial")
     try:
         with pytest.raises(net.NetworkError, match="stalled or broke|incomplete"):
-            bounded(lambda: net.download(server.url, tmp_path / "w.h5", connect_timeout=2, read_timeout=0.5,
-                                         progress=False), 10)
+            bounded(lambda: net._download(server.url, tmp_path / "w.h5", connect_timeout=2, read_timeout=0.5,
+                                          progress=False), 10)
     finally:
         server.close()
     assert list(tmp_path.iterdir()) == []
@@ -298,12 +298,12 @@ def test_imagenet_weights_reject_a_corrupt_download(tmp_path, monkeypatch):
 def test_weight_urls_are_the_ones_keras_downloads():
     from keras.src.applications import efficientnet, mobilenet_v2, resnet, vgg16
 
-    assert transfer.weights_url("vgg16", 48) == vgg16.WEIGHTS_PATH_NO_TOP
-    assert transfer.weights_url("resnet50v2", 48) == resnet.BASE_WEIGHTS_PATH + transfer.weights_filename(
+    assert transfer._weights_url("vgg16", 48) == vgg16.WEIGHTS_PATH_NO_TOP
+    assert transfer._weights_url("resnet50v2", 48) == resnet.BASE_WEIGHTS_PATH + transfer._weights_filename(
         "resnet50v2", 48)
-    assert transfer.weights_url("efficientnetb0", 48) == efficientnet.BASE_WEIGHTS_PATH + "efficientnetb0_notop.h5"
-    assert transfer.weights_url("mobilenetv2", 96) == (mobilenet_v2.BASE_WEIGHT_PATH
-                                                        + transfer.weights_filename("mobilenetv2", 96))
+    assert transfer._weights_url("efficientnetb0", 48) == efficientnet.BASE_WEIGHTS_PATH + "efficientnetb0_notop.h5"
+    assert transfer._weights_url("mobilenetv2", 96) == (mobilenet_v2.BASE_WEIGHT_PATH
+                                                         + transfer._weights_filename("mobilenetv2", 96))
     assert transfer.BACKBONES["resnet50v2"]["md5"] == resnet.WEIGHTS_HASHES["resnet50v2"][1]
     assert transfer.BACKBONES["efficientnetb0"]["md5"] == efficientnet.WEIGHTS_HASHES["b0"][1]
 
@@ -433,7 +433,7 @@ def test_one_damaged_run_folder_is_named_and_skipped(tmp_path, damage, message):
         table = ex.collect_runs(tmp_path)
     assert table["run"].tolist() == ["good"]
     with pytest.raises(runs.RunFolderError, match="bad"):
-        runs.read_run(tmp_path / "exp" / "bad")
+        runs._read_run(tmp_path / "exp" / "bad")
 
 
 # --------------------------------------------------------------------------- 6. concurrent auto runs

@@ -78,8 +78,8 @@ def bad_length(value):
 
 
 def download(url, path):
-    return bounded(lambda: net.download(url, path, connect_timeout=2, read_timeout=2, manual_steps=STEPS,
-                                        progress=False), 10)
+    return bounded(lambda: net._download(url, path, connect_timeout=2, read_timeout=2, manual_steps=STEPS,
+                                         progress=False), 10)
 
 
 def imagenet_fallback(tmp_path, monkeypatch, url):
@@ -231,7 +231,7 @@ def test_item15_lone_cr_stays_inside_its_line(tweeteval, goemotions):
 
 
 def test_item20_download_documents_per_read_deadlines_not_a_total_one():
-    doc = " ".join(net.download.__doc__.split())
+    doc = " ".join(net._download.__doc__.split())
     assert "no total deadline" in doc and "per read" in doc
     library_doc = " ".join((ROOT / "docs" / "library.md").read_text(encoding="utf-8").split())
     assert "no total deadline" in library_doc

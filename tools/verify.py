@@ -32,10 +32,10 @@ lines replace as many, each with as many numbers.
 
 Verdicts
 --------
-There is no single marker yet. A verdict is read from
+Every verdict of the course is :func:`emolib.evaluation.compare`'s line ``verdict: B vs A: <outcome> (...)``
+(the ``marker`` pattern below); a verdict is read from
 
-1. an HTML table with a column named ``verdict`` (``realphotos.side_by_side``,
-   ``experiment.effect_verdicts``, notebook 06's claims table): the row's verdict cell,
+1. an HTML table with a column named ``verdict`` (a notebook's table of claims): the row's verdict cell,
    the comparison being the row's other non-numeric cells;
 2. an output line that one of :data:`VERDICT_PATTERNS` matches (the first that does):
    each is a regular expression with the groups ``comparison`` and ``outcome``. The

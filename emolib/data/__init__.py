@@ -129,6 +129,6 @@ def _load_path(path: Path, **kwargs) -> EmotionDataset:
 
 
 __all__ = [
-    "EmotionDataset", "load_class_folders", "load_dataset", "load_labels_csv", "resolve_classes",
+    "EmotionDataset", "load_class_folders", "load_dataset", "resolve_classes",
     "write_class_folders"
 ]

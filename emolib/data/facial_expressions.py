@@ -307,8 +307,8 @@ def _download_facial_expressions(target=None, url=_ARCHIVE_URL, connect_timeout=
         except ValueError as exc:
             raise net.NetworkError(f"download of {url} is not a usable archive: {exc}\n\n{steps}") from None
 
-    net.download(url, zip_path, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                 verify=verify, manual_steps=steps, progress=progress)
+    net._download(url, zip_path, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                  verify=verify, manual_steps=steps, progress=progress)
     tmp_dir = _temp_dir_beside(target, "unpack")
     try:
         if progress:

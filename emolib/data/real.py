@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..fileio import jsonable, _temp_dir_beside
+from ..fileio import _jsonable, _temp_dir_beside
 from .base import EMOTIONS, SPLITS, EmotionDataset, Split, normalize_label, resolve_classes
 from .images import ImageReadError, _read_images  # noqa: F401 (ImageReadError: raised through here)
 from .splits import _group_splits, _stratified_splits
@@ -748,7 +748,7 @@ def _write_export(dataset, folder: Path, root_name, pil_format, ext):
                    "image_format": pil_format.lower(), "counts": counts,
                    "meta_dtypes": {c: str(t) for c, t in meta_all.dtypes.items()}, "info": dataset.info,
                    "written_by": "emolib.data.real.write_class_folders"}
-    (folder / _DATASET_JSON).write_text(json.dumps(jsonable(description), indent=2, default=str))
+    (folder / _DATASET_JSON).write_text(json.dumps(_jsonable(description), indent=2, default=str))
     (folder / _README).write_text(
         f"{dataset.name}: face-expression images written by emolib.data.real.write_class_folders.\n\n"
         f"Layout: <split>/<class>/<image>{ext}; metadata.csv has one row per image (split, file,\n"
